@@ -1,0 +1,75 @@
+"""The per-dialect interface: everything that differs between target databases.
+
+One subclass per dialect family lives in its own module and registers itself; adding a database
+means adding one module (see ``dialects/__init__.py``). SQL generation here is pure: methods
+return strings or lists of statements and never touch a connection, so they are unit-testable.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+SWAP_SUFFIXES = ("_dpfx_b", "_dpfx_tmp")
+PARTITION_FORMATS = ("yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd")
+
+
+class Dialect:
+    #: target kind names this class serves (``postgres``, ``greenplum``, ...)
+    kinds: ClassVar[tuple[str, ...]] = ()
+    #: identifier limit; ``None`` means none worth checking
+    max_identifier_bytes: ClassVar[int | None] = None
+    max_identifier_chars: ClassVar[int | None] = None
+    #: whether a target lives in a schema (PostgreSQL family, Oracle owner)
+    has_schemas: ClassVar[bool] = False
+    #: whether a target can be date-partitioned
+    supports_partitions: bool = False
+    quote_char: ClassVar[str] = '"'
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    # ---- identifiers -------------------------------------------------------------------
+    def quote(self, identifier: str) -> str:
+        q = self.quote_char
+        return q + identifier.replace(q, q + q) + q
+
+    def qualify(self, schema: str | None, table: str) -> str:
+        return f"{self.quote(schema)}.{self.quote(table)}" if schema else self.quote(table)
+
+    def identifier_problem(self, name: str) -> str | None:
+        """Why ``name`` cannot be used as an identifier here, or ``None``."""
+        if not name:
+            return "must not be empty"
+        if "\x00" in name:
+            return "must not contain NUL characters"
+        if self.max_identifier_bytes is not None and len(name.encode()) > self.max_identifier_bytes:
+            return (
+                f"is {len(name.encode())} bytes long; {self.kind} allows at most "
+                f"{self.max_identifier_bytes} bytes"
+            )
+        if self.max_identifier_chars is not None and len(name) > self.max_identifier_chars:
+            return f"is {len(name)} characters long; {self.kind} allows at most {self.max_identifier_chars}"
+        return None
+
+    def swap_name_problem(self, table: str) -> str | None:
+        """Problem with the swap tables' names (``{table}_dpfx_b`` / ``_dpfx_tmp``), or ``None``."""
+        # The longest suffix first, so the message says how much to cut for both to fit.
+        for suffix in sorted(SWAP_SUFFIXES, key=len, reverse=True):
+            problem = self.identifier_problem(table + suffix)
+            if problem:
+                return (
+                    f"table name {table!r} is too long: the swap table {table + suffix!r} {problem}; "
+                    f"shorten the table name by {self._excess(table + suffix)}"
+                )
+        return None
+
+    def _excess(self, name: str) -> str:
+        if self.max_identifier_bytes is not None and len(name.encode()) > self.max_identifier_bytes:
+            return f"{len(name.encode()) - self.max_identifier_bytes} byte(s)"
+        if self.max_identifier_chars is not None:
+            return f"{len(name) - self.max_identifier_chars} character(s)"
+        return "a few characters"
+
+    def normalize_identifier(self, name: str) -> str:
+        """How the database stores a name given quoted by us (identity; Oracle keeps case too)."""
+        return name

@@ -1,0 +1,20 @@
+"""PostgreSQL family: PostgreSQL, Greenplum, AnalyticDB for PostgreSQL, openGauss."""
+
+from __future__ import annotations
+
+from airflow_provider_tagoffline.dialects import register
+from airflow_provider_tagoffline.dialects.base import Dialect
+
+
+@register
+class PostgresDialect(Dialect):
+    kinds = ("postgres", "greenplum", "adb_pg", "opengauss")
+    # Longer names are silently truncated, which would make _dpfx_b and _dpfx_tmp collide.
+    max_identifier_bytes = 63
+    has_schemas = True
+    supports_partitions = True
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        # AnalyticDB for PostgreSQL targets cannot be partitioned (spec §3).
+        self.supports_partitions = kind != "adb_pg"

@@ -1,0 +1,52 @@
+"""Errors shared by every entry point (CLI, REST API, web view, operator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str  # dotted path, e.g. "mappings[1].codename" or "target.table"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class TagOfflineError(Exception):
+    """Base of the errors a user can act on (no traceback is shown for these)."""
+
+
+class ValidationFailed(TagOfflineError):
+    """Input that breaks one or more rules; nothing was written."""
+
+    def __init__(self, errors: list[FieldError] | FieldError):
+        self.errors = [errors] if isinstance(errors, FieldError) else list(errors)
+        super().__init__("; ".join(str(e) for e in self.errors))
+
+    @classmethod
+    def one(cls, field: str, message: str) -> ValidationFailed:
+        return cls(FieldError(field, message))
+
+
+class NotFound(TagOfflineError):
+    def __init__(self, kind: str, key: str):
+        self.kind, self.key = kind, key
+        super().__init__(f"{kind} {key!r} does not exist")
+
+
+class Conflict(TagOfflineError):
+    """The action is not allowed in the current state (REST: 409)."""
+
+
+class PermissionDenied(TagOfflineError):
+    """The acting user may not do this (REST: 403)."""
+
+
+class InUse(Conflict):
+    """A catalog object cannot be deleted because something still uses it."""
+
+
+class RunFailed(TagOfflineError):
+    """An export run failed; the target is untouched (or fully swapped)."""

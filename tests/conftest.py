@@ -1,0 +1,102 @@
+"""Shared fixtures: live PostgreSQL and MariaDB databases made per test module, an AIRFLOW_HOME.
+
+Servers default to the local ones (PostgreSQL 127.0.0.1:5432 trust auth, MariaDB 127.0.0.1:3306
+root); override with TAGOFFLINE_TEST_PG_URL / TAGOFFLINE_TEST_MYSQL_URL. Every database a test
+makes is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("TAGOFFLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+MYSQL_HOST = os.environ.get("TAGOFFLINE_TEST_MYSQL_HOST", "127.0.0.1")
+MYSQL_PORT = int(os.environ.get("TAGOFFLINE_TEST_MYSQL_PORT", "3306"))
+MYSQL_USER = os.environ.get("TAGOFFLINE_TEST_MYSQL_USER", "root")
+MYSQL_PASSWORD = os.environ.get("TAGOFFLINE_TEST_MYSQL_PASSWORD", "")
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Each test session gets its own AIRFLOW_HOME so nothing leaks into ~/airflow."""
+    if os.environ.get("TAGOFFLINE_KEEP_AIRFLOW_HOME"):
+        yield Path(os.environ["AIRFLOW_HOME"])
+        return
+    home = tmp_path_factory.mktemp("airflow_home")
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+    yield home
+
+
+def _pg_connect(dbname: str = "postgres"):
+    import psycopg
+
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return psycopg.connect(f"{base}/{dbname}", autocommit=True)
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database; yields its name."""
+    name = _unique("tot")
+    with _pg_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with _pg_connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def pg_url(pg_database: str) -> str:
+    """SQLAlchemy URL (psycopg 3) of a fresh PostgreSQL database."""
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{pg_database}"
+
+
+def _mysql_connect(db: str | None = None):
+    import pymysql
+
+    return pymysql.connect(
+        host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, password=MYSQL_PASSWORD,
+        database=db, autocommit=True, charset="utf8mb4", local_infile=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def mysql_database() -> Iterator[str]:
+    """A fresh MariaDB/MySQL database; yields its name."""
+    name = _unique("tot")
+    conn = _mysql_connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    finally:
+        conn.close()
+    try:
+        yield name
+    finally:
+        conn = _mysql_connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def mysql_url(mysql_database: str) -> str:
+    """SQLAlchemy URL (PyMySQL) of a fresh MariaDB/MySQL database."""
+    auth = MYSQL_USER + (f":{MYSQL_PASSWORD}" if MYSQL_PASSWORD else "")
+    return f"mysql+pymysql://{auth}@{MYSQL_HOST}:{MYSQL_PORT}/{mysql_database}?charset=utf8mb4"
