@@ -1,0 +1,136 @@
+"""The run specification: a service frozen together with the catalog it needs.
+
+A RunSpec is self-contained, versioned and JSON-serialisable. It is the only input of the export
+engine and of DAG rendering: a rendered DAG carries it as a literal and never reads the catalog.
+It holds connection ids, never secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RUNSPEC_VERSION = 1
+
+DateFormat = Literal["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"]
+OutputContent = Literal["value", "codename"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PartitionSpec(_Frozen):
+    """A date partition: a column holding data date D in ``format``."""
+
+    column: str
+    format: DateFormat
+
+
+class SourceSpec(_Frozen):
+    """One warehouse table that holds tags of the entity, keyed by the entity ID."""
+
+    table: str  # may be schema-qualified with dots ("dws.user_profile")
+    key: str  # column holding the entity ID
+    partition: PartitionSpec | None = None
+
+
+class LookupSpec(_Frozen):
+    code: str
+    kind: Literal["inline", "table"]
+    values: dict[str, str] | None = None  # inline: code -> code name
+    table: str | None = None  # table: a warehouse table
+    code_column: str | None = None
+    name_column: str | None = None
+
+
+class TagSpec(_Frozen):
+    code: str
+    name: str
+    type: str  # a value type, see value_types.py
+    source: int  # index into RunSpec.sources
+    column: str  # value column in that source
+    lookup: str | None = None  # key into RunSpec.lookups
+
+
+class OutputSpec(_Frozen):
+    """One target column: the value or the code name of one tag."""
+
+    column: str
+    tag: str
+    content: OutputContent
+    type: str  # value type of the column ("string" for code names)
+
+
+class TargetSpec(_Frozen):
+    conn_id: str
+    kind: str  # see dialects.TARGET_KINDS
+    schema_: str | None = Field(default=None, alias="schema")
+    table: str
+    key_column: str  # target column holding the entity ID (the primary key)
+    partition: PartitionSpec | None = None
+    load: Literal["overwrite"] = "overwrite"
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class GatesSpec(_Frozen):
+    """Quality gates checked before the swap (spec §5.5)."""
+
+    allow_empty: bool = False
+    min_rows: int | None = None
+    max_change_ratio: float | None = None  # |new - live| / live
+    max_null_ratio: dict[str, float] = {}  # tag code -> max share of NULL values
+
+
+class ScheduleSpec(_Frozen):
+    type: Literal["manual", "recurring"]
+    daily_at: str | None = None  # "HH:MM"
+    timezone: str = "UTC"
+
+
+class ServiceInfo(_Frozen):
+    name: str
+    slug: str  # ASCII, stable; the DAG id is tag_offline__<slug>
+    application: str
+    owner: str
+    description: str = ""
+    version: int  # version of the service definition frozen here
+
+
+class EntityKeySpec(_Frozen):
+    entity: str
+    code: str  # entity ID code, e.g. user_id
+    name: str
+    type: str
+
+
+class RunSpec(_Frozen):
+    spec_version: int = RUNSPEC_VERSION
+    service: ServiceInfo
+    entity_key: EntityKeySpec
+    warehouse_conn_id: str
+    sources: list[SourceSpec]
+    tags: list[TagSpec]
+    lookups: dict[str, LookupSpec] = {}
+    outputs: list[OutputSpec]
+    target: TargetSpec
+    gates: GatesSpec = GatesSpec()
+    schedule: ScheduleSpec
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        return cls.model_validate_json(text)
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def tag(self, code: str) -> TagSpec:
+        for t in self.tags:
+            if t.code == code:
+                return t
+        raise KeyError(code)

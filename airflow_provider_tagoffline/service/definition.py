@@ -1,0 +1,80 @@
+"""A tag offline service as data (YAML file, REST payload): the shape of spec §3 and §9.
+
+Only shapes and types live here; every rule is in ``service/validation.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+
+class ScheduleDef(_Model):
+    type: Literal["manual", "recurring"]
+    daily_at: str | None = None  # "HH:MM", recurring only
+    timezone: str | None = None  # default: [tag_offline] timezone, else Airflow's default
+
+
+class PartitionDef(_Model):
+    field: str | list[str] | None = None  # a list means multi-level: refused with a message
+    format: str = "yyyyMMdd"
+
+
+class TargetDef(_Model):
+    conn_id: str = Field(min_length=1)
+    schema_: str | None = Field(default=None, alias="schema")
+    table: str = Field(min_length=1)
+    key_column: str | None = None  # default: the entity ID code
+    partition: PartitionDef | None = None
+    load: str = "overwrite"
+
+
+class MappingDef(_Model):
+    tag: str
+    value: str | None = None  # target column of the value
+    codename: str | None = None  # target column of the code name
+
+    @field_validator("value", "codename")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        return v or None
+
+
+class GatesDef(_Model):
+    allow_empty: bool = False
+    min_rows: int | None = None
+    max_change_ratio: float | None = None
+    max_null_ratio: dict[str, float] = {}
+
+
+class ServiceDef(_Model):
+    name: str
+    application: str
+    owner: str
+    entity: str
+    entity_id: str
+    description: str = ""
+    schedule: ScheduleDef
+    target: TargetDef
+    mappings: list[MappingDef] = []
+    gates: GatesDef = GatesDef()
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        """The service file form (spec §9): defaults left out so files stay short."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if data.get("description") == "":
+            data.pop("description")
+        data["mappings"] = [
+            {k: v for k, v in m.items() if v is not None} for m in data.get("mappings", [])
+        ]
+        gates = {k: v for k, v in data.get("gates", {}).items() if v not in (None, {}, False)}
+        if gates:
+            data["gates"] = gates
+        else:
+            data.pop("gates", None)
+        return data
