@@ -1,0 +1,107 @@
+"""``tagoffline service``: services as YAML files, and their lifecycle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from airflow_provider_tagoffline.cli.common import JsonOption, actor, print_json, session
+from airflow_provider_tagoffline.service import lifecycle
+from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
+from airflow_provider_tagoffline.yaml_io import dump_yaml, load_yaml_file
+
+app = typer.Typer(help="Tag offline services.", no_args_is_help=True)
+
+
+@app.command("apply")
+def apply(file: Path = typer.Argument(..., help="Service YAML file (spec §9)."), json_out: bool = JsonOption) -> None:
+    """Create the service of FILE, or update its draft if it exists."""
+    data = load_yaml_file(file)
+    with session() as s:
+        svc, outcome = lifecycle.apply_service(s, actor(), data)
+        summary = lifecycle.service_summary(svc)
+    if json_out:
+        print_json({"outcome": outcome, "service": summary})
+    else:
+        typer.echo(f"service {summary['name']}: {outcome} (version {summary['version']}, "
+                   f"status {summary['status']})")
+
+
+@app.command("list")
+def list_(
+    mine: bool = typer.Option(False, "--mine", help="Only services I own."),
+    name: str | None = typer.Option(None, "--name", help="Name contains this text."),
+    application: str | None = typer.Option(None, "--application"),
+    entity: str | None = typer.Option(None, "--entity", help="ENTITY or ENTITY.ENTITY_ID"),
+    target_kind: str | None = typer.Option(None, "--target-kind"),
+    status: str | None = typer.Option(None, "--status", help="Task status (editing, published, ...)."),
+    execution_status: str | None = typer.Option(None, "--execution-status"),
+    schedule_type: str | None = typer.Option(None, "--schedule-type", help="manual or recurring"),
+    page: int = typer.Option(1, "--page", min=1),
+    page_size: int = typer.Option(50, "--page-size", min=1, max=1000),
+    json_out: bool = JsonOption,
+) -> None:
+    """List services with the spec's filters."""
+    entity_code, _, entity_id = (entity or "").partition(".")
+    flt = ServiceFilter(mine=actor().username if mine else None, name=name, application=application,
+                        entity=entity_code or None, entity_id=entity_id or None, target_kind=target_kind,
+                        status=status, execution_status=execution_status, schedule_type=schedule_type)
+    with session() as s:
+        rows, total = lifecycle.list_services(s, flt, page=page, page_size=page_size)
+        items = [lifecycle.service_summary(r) for r in rows]
+    if json_out:
+        print_json({"total": total, "page": page, "page_size": page_size, "items": items})
+        return
+    if not items:
+        typer.echo("no services" + (" match" if total == 0 and any(vars(flt).values()) else ""))
+        return
+    header = ("NAME", "OWNER", "APPLICATION", "ENTITY", "STATUS", "EXECUTION", "SCHEDULE", "TARGET", "TAGS")
+    table = [header] + [(i["name"], i["owner"], i["application"], f"{i['entity']}.{i['entity_id']}", i["status"],
+                         i["execution_status"], i["schedule_type"],
+                         f"{i['target']['conn_id']}:{i['target']['full_name']}", ",".join(i["tags"]))
+                        for i in items]
+    widths = [max(len(str(r[c])) for r in table) for c in range(len(header))]
+    for r in table:
+        typer.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    if total > len(items):
+        typer.echo(f"page {page}: {len(items)} of {total} services")
+
+
+@app.command("show")
+def show(name: str, json_out: bool = JsonOption) -> None:
+    """The whole definition of a service, with its status."""
+    with session() as s:
+        svc = lifecycle.get_service(s, name)
+        data = {**lifecycle.service_summary(svc), "slug": svc.slug, "status_message": svc.status_message,
+                "created_by": svc.created_by, "created_at": svc.created_at.isoformat(),
+                "definition": lifecycle.service_definition(svc).to_yaml_dict()}
+    if json_out:
+        print_json(data)
+    else:
+        typer.echo(dump_yaml(data), nl=False)
+
+
+@app.command("export")
+def export(name: str, output: Path | None = typer.Option(None, "--output", "-o"), json_out: bool = JsonOption) -> None:
+    """The service file of a service; `service apply` of it changes nothing."""
+    with session() as s:
+        data = lifecycle.service_definition(lifecycle.get_service(s, name)).to_yaml_dict()
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n" if json_out else dump_yaml(data)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"service {name} written to {output}")
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command("delete")
+def delete(name: str, json_out: bool = JsonOption) -> None:
+    """Delete a service (offline, publish_failed, or never published); the audit log keeps its history."""
+    with session() as s:
+        lifecycle.delete_service(s, actor(), name)
+    if json_out:
+        print_json({"deleted": name})
+    else:
+        typer.echo(f"service {name} deleted")

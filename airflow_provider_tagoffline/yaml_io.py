@@ -1,0 +1,68 @@
+"""Reading and writing the YAML files of spec §9 (catalog files and service files)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from airflow_provider_tagoffline.errors import ValidationFailed
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    # Keep "02:30" quoted (YAML 1.1 would read 02:30 as a sexagesimal number).
+    style = '"' if ":" in data and len(data) <= 8 and data.replace(":", "").isdigit() else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+_Dumper.add_representer(dt.date, lambda d, v: d.represent_scalar("tag:yaml.org,2002:timestamp", v.isoformat()))
+
+
+def load_yaml_file(path: str | Path) -> Any:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValidationFailed.one("file", f"{p} does not exist") from None
+    except OSError as exc:
+        raise ValidationFailed.one("file", f"{p}: {exc.strerror}") from None
+    return load_yaml_text(text, str(p))
+
+
+def load_yaml_text(text: str, source: str = "<input>") -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ValidationFailed.one("file", f"{where}: not valid YAML ({problem})") from None
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False)
+
+
+def parse_catalog(data: Any):  # -> CatalogDef
+    """A catalog file's content as CatalogDef; shape errors name their field."""
+    from pydantic import ValidationError
+
+    from airflow_provider_tagoffline.catalog.schemas import CatalogDef
+    from airflow_provider_tagoffline.service.validation import pydantic_errors
+
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationFailed.one("", "a catalog file must be a mapping with applications, lookups, entities, "
+                                   "grants")
+    try:
+        return CatalogDef.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(pydantic_errors(exc)) from None

@@ -1,0 +1,117 @@
+"""The `tagoffline` CLI end to end: real store, real files, exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_tagoffline.cli.main import main
+
+EXAMPLES = Path(str(resources.files("airflow_provider_tagoffline") / "examples"))
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run the CLI in-process against a fresh SQLite store; returns (exit code, stdout, stderr)."""
+    monkeypatch.setenv("AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN", f"sqlite:///{tmp_path / 'catalog.db'}")
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_MYSQL", "mysql://crm:s3cret@127.0.0.1:3306/crm")
+    monkeypatch.setenv("TAGOFFLINE_USER", "tester")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["tagoffline", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_not_migrated_store_says_what_to_do(cli):
+    code, _, err = cli("service", "list")
+    assert code == 1
+    assert err.startswith("error: the catalog store at sqlite:///") and "run `tagoffline db migrate`" in err
+
+
+def test_catalog_apply_twice_reports_no_change(cli):
+    assert cli("db", "migrate")[0] == 0
+    code, out, _ = cli("catalog", "apply", str(EXAMPLES / "catalog.yaml"), "--dry-run")
+    assert code == 0 and "(dry run: nothing written)" in out and "create    application  crm" in out
+    code, out, _ = cli("catalog", "apply", str(EXAMPLES / "catalog.yaml"), "--dry-run")
+    assert "would create" in out, "a dry run must not write anything"
+    code, out, _ = cli("catalog", "apply", str(EXAMPLES / "catalog.yaml"))
+    assert code == 0 and out.strip().endswith("update 0, unchanged 0")
+    code, out, _ = cli("catalog", "apply", str(EXAMPLES / "catalog.yaml"))
+    assert code == 0 and out.startswith("no changes:")
+    code, out, _ = cli("catalog", "apply", str(EXAMPLES / "catalog.yaml"), "--json")
+    data = json.loads(out)
+    assert data["changed"] is False and all(i["action"] == "unchanged" for i in data["items"])
+
+
+def test_catalog_and_service_round_trip(cli, tmp_path):
+    cli("db", "migrate")
+    cli("catalog", "apply", str(EXAMPLES / "catalog.yaml"))
+    exported = tmp_path / "exported.yaml"
+    assert cli("catalog", "export", "-o", str(exported))[0] == 0
+    code, out, _ = cli("catalog", "apply", str(exported))
+    assert code == 0 and out.startswith("no changes:")
+
+    code, out, _ = cli("service", "apply", str(EXAMPLES / "service.yaml"))
+    assert code == 0 and out.startswith("service crm_user_tags: created (version 1, status editing)")
+    service_file = tmp_path / "service.yaml"
+    assert cli("service", "export", "crm_user_tags", "-o", str(service_file))[0] == 0
+    code, out, _ = cli("service", "apply", str(service_file))
+    assert "unchanged (version 1" in out
+    assert "s3cret" not in service_file.read_text()
+
+    code, out, _ = cli("service", "list", "--json")
+    listing = json.loads(out)
+    assert listing["total"] == 1
+    row = listing["items"][0]
+    assert (row["name"], row["target_kind"], row["status"], row["tags"]) == (
+        "crm_user_tags", "mysql", "editing", ["gender", "gmv_30d"])
+    code, out, _ = cli("service", "list", "--status", "published")
+    assert code == 0 and out.startswith("no services")
+    code, out, _ = cli("service", "show", "crm_user_tags", "--json")
+    assert json.loads(out)["definition"]["schedule"] == {"type": "recurring", "daily_at": "02:30",
+                                                          "timezone": "Asia/Shanghai"}
+
+
+def test_user_errors_are_one_line_without_traceback(cli, tmp_path):
+    cli("db", "migrate")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    code, out, err = cli("service", "apply", str(bad))
+    assert code == 1 and err.count("\n") == 1 and "not valid YAML" in err and "bad.yaml:2:1" in err
+
+    code, _, err = cli("service", "apply", str(tmp_path / "missing.yaml"))
+    assert code == 1 and "missing.yaml does not exist" in err
+
+    svc = (EXAMPLES / "service.yaml").read_text().replace("name: crm_user_tags", "name: crm user-tags")
+    bad.write_text(svc)
+    code, _, err = cli("service", "apply", str(bad))
+    assert code == 1 and err.count("\n") == 1
+    assert "name: must be 1–64 characters: Chinese characters, English letters, digits or _" in err
+    assert "application: application 'crm' does not exist" in err  # every problem at once
+
+    code, _, err = cli("service", "delete", "nope")
+    assert (code, err) == (1, "error: service 'nope' does not exist\n")
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path):
+    """The installed `tagoffline` entry point, as a user runs it."""
+    exe = Path(sys.executable).with_name("tagoffline")
+    env = {**os.environ, "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp_path / 'c.db'}"}
+    proc = subprocess.run([str(exe), "catalog", "apply", str(tmp_path / "none.yaml")], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("error: ")
