@@ -1,0 +1,1 @@
+"""The REST API of the plugin (a FastAPI app under /tag-offline)."""

@@ -1,0 +1,286 @@
+"""``/services``: list, create, read, update, delete, publish, unpublish, run, backfill, instances,
+DDL preview and execution, audit log.
+
+Every rule is in ``service/`` (the same code as the CLI); this module maps HTTP onto it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Path, Query, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from airflow_provider_tagoffline.api import ddl as ddl_helpers
+from airflow_provider_tagoffline.api import publishing_adapter
+from airflow_provider_tagoffline.api.auth import ActorDep
+from airflow_provider_tagoffline.api.deps import SessionDep
+from airflow_provider_tagoffline.api.schemas import (
+    ActionResult,
+    AuditEntry,
+    BackfillRequest,
+    DdlExecuteRequest,
+    DdlPreview,
+    DdlResult,
+    InstanceList,
+    RunRequest,
+    ServiceDetail,
+    ServiceList,
+    ServiceSummary,
+    ServiceUpdate,
+)
+from airflow_provider_tagoffline.catalog import repository as repo
+from airflow_provider_tagoffline.catalog.models import AuditLog, Service
+from airflow_provider_tagoffline.errors import PermissionDenied, ValidationFailed
+from airflow_provider_tagoffline.rendering.factory import dag_id_for
+from airflow_provider_tagoffline.service import lifecycle, states
+from airflow_provider_tagoffline.service.definition import ServiceDef
+from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
+
+router = APIRouter(prefix="/services", tags=["services"])
+
+ServiceName = Annotated[str, Path(min_length=1, max_length=64, description="the service name")]
+TaskStatusParam = Literal["editing", "publishing", "published", "publish_failed", "unpublishing", "offline",
+                          "unpublish_failed"]
+ExecutionStatusParam = Literal["none", "queued", "running", "success", "failed"]
+TargetKindParam = Literal["postgres", "greenplum", "adb_pg", "opengauss", "mysql", "oracle", "sqlite", "duckdb",
+                          "warehouse"]
+
+
+# ---- shapes ----------------------------------------------------------------------------------
+
+def allowed_actions(actor: repo.Actor, svc: Service) -> list[str]:
+    """What ``actor`` may do with ``svc`` now (spec §3 action table); drives the UI's buttons."""
+    if not lifecycle.can_manage(actor, svc):
+        return []
+    actions = []
+    if states.edit_refusal(svc.status) is None:
+        actions.append("edit")
+    if states.publish_refusal(svc.status) is None:
+        actions.append("publish")
+    if states.unpublish_refusal(svc.status) is None:
+        actions.append("unpublish")
+    if svc.status == states.TaskStatus.PUBLISHED:
+        actions.append("run" if svc.schedule_type == "manual" else "backfill")
+    if states.delete_refusal(svc.status, svc.ever_published) is None:
+        actions.append("delete")
+    return actions
+
+
+def summary(actor: repo.Actor, svc: Service) -> ServiceSummary:
+    return ServiceSummary.model_validate({**lifecycle.service_summary(svc), "actions": allowed_actions(actor, svc)})
+
+
+def detail(actor: repo.Actor, svc: Service) -> ServiceDetail:
+    return ServiceDetail.model_validate({
+        **lifecycle.service_summary(svc), "actions": allowed_actions(actor, svc),
+        "slug": svc.slug, "dag_id": dag_id_for(svc.slug), "status_message": svc.status_message,
+        "description": svc.description, "created_by": svc.created_by,
+        "created_at": svc.created_at.isoformat() if svc.created_at else None,
+        "definition": lifecycle.service_definition(svc),
+    })
+
+
+def _etag(svc: Service) -> str:
+    return f'"{svc.version}"'
+
+
+def _require_manage(actor: repo.Actor, svc: Service, action: str) -> None:
+    if not lifecycle.can_manage(actor, svc):
+        raise PermissionDenied(f"user {actor.username!r} may not {action} service {svc.name!r}: only Airflow "
+                               f"admins, admins of application {svc.application.code!r} and the owner (a member "
+                               f"of it) may")
+
+
+def _check_creator(session: Session, actor: repo.Actor, d: ServiceDef, action: str) -> None:
+    """403 for a user outside the application; members may only create / keep services they own."""
+    if actor.is_admin:
+        return
+    app = repo.find_application(session, d.application)
+    if app is None:
+        return  # validation names the missing application (422)
+    if actor.username in app.usernames("admin"):
+        return
+    if actor.username not in app.usernames("member"):
+        raise PermissionDenied(f"user {actor.username!r} is not an admin or member of application "
+                               f"{d.application!r} and may not {action} its services")
+    if d.owner != actor.username:
+        raise PermissionDenied(f"members of application {d.application!r} may only {action} services they "
+                               f"own: set owner to {actor.username!r}")
+
+
+# ---- list / create / read / update / delete ---------------------------------------------------
+
+@router.get("", response_model=ServiceList, summary="List services with filters, paging and sorting")
+def list_services(
+    session: SessionDep,
+    actor: ActorDep,
+    mine: Annotated[bool, Query(description="only services the caller owns")] = False,
+    name: Annotated[str | None, Query(max_length=200, description="name or description contains")] = None,
+    application: Annotated[str | None, Query(max_length=64)] = None,
+    entity: Annotated[str | None, Query(max_length=64)] = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    target_kind: TargetKindParam | None = None,
+    status: TaskStatusParam | None = None,
+    execution_status: ExecutionStatusParam | None = None,
+    schedule_type: Literal["manual", "recurring"] | None = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    sort: Literal["name", "updated_at", "created_at", "status", "owner"] = "name",
+    order: Literal["asc", "desc"] = "asc",
+) -> ServiceList:
+    flt = ServiceFilter(mine=actor.username if mine else None, name=name or None, application=application or None,
+                        entity=entity or None, entity_id=entity_id or None, target_kind=target_kind,
+                        status=status, execution_status=execution_status, schedule_type=schedule_type)
+    rows, total = lifecycle.list_services(session, flt, page=page, page_size=page_size, sort=sort,
+                                          descending=order == "desc")
+    return ServiceList(total=total, page=page, page_size=page_size, items=[summary(actor, r) for r in rows])
+
+
+@router.post("", status_code=201, response_model=ServiceDetail, summary="Create a service (status editing)")
+def create_service(body: ServiceDef, session: SessionDep, actor: ActorDep, response: Response) -> ServiceDetail:
+    _check_creator(session, actor, body, "create")
+    svc = lifecycle.create_service(session, actor, body)
+    response.headers["ETag"] = _etag(svc)
+    response.headers["Location"] = f"services/{svc.name}"
+    return detail(actor, svc)
+
+
+@router.get("/{name}", response_model=ServiceDetail, summary="The whole definition of a service, with its status")
+def get_service(name: ServiceName, session: SessionDep, actor: ActorDep, response: Response) -> ServiceDetail:
+    svc = lifecycle.get_service(session, name)
+    response.headers["ETag"] = _etag(svc)
+    return detail(actor, svc)
+
+
+def _version_from(body_version: int | None, if_match: str | None) -> int:
+    if body_version is not None:
+        return body_version
+    if if_match:
+        raw = if_match.strip()
+        raw = raw[2:] if raw.startswith("W/") else raw
+        try:
+            return int(raw.strip('"'))
+        except ValueError:
+            raise ValidationFailed.one("If-Match", f"{if_match!r} is not a service version (e.g. \"3\")") from None
+    raise ValidationFailed.one("version", "is required: send the version your edit is based on (from GET), "
+                                          "or an If-Match header")
+
+
+@router.put("/{name}", response_model=ServiceDetail,
+            summary="Replace the draft; 409 if the service changed since the given version")
+def update_service(
+    name: ServiceName,
+    body: ServiceUpdate,
+    session: SessionDep,
+    actor: ActorDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=64)] = None,
+) -> ServiceDetail:
+    expected = _version_from(body.version, if_match)
+    svc = lifecycle.get_service(session, name)
+    _require_manage(actor, svc, "edit")
+    definition = ServiceDef.model_validate(body.model_dump(exclude={"version"}, by_alias=True))
+    if definition.owner != svc.owner:
+        _check_creator(session, actor, definition, "edit")
+    svc = lifecycle.update_service(session, actor, name, definition, expected_version=expected)
+    response.headers["ETag"] = _etag(svc)
+    return detail(actor, svc)
+
+
+@router.delete("/{name}", status_code=204, response_class=Response,
+               summary="Delete (offline, publish_failed, or never published)")
+def delete_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> Response:
+    lifecycle.delete_service(session, actor, name)
+    return Response(status_code=204)
+
+
+# ---- publishing and runs ---------------------------------------------------------------------
+
+@router.post("/{name}/publish", status_code=202, response_model=ActionResult,
+             summary="Render the DAG; status publishing, then published or publish_failed")
+def publish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> ActionResult:
+    svc = lifecycle.get_service(session, name)
+    _require_manage(actor, svc, "publish")
+    return publishing_adapter.publish(session, actor, name)
+
+
+@router.post("/{name}/unpublish", status_code=202, response_model=ActionResult,
+             summary="Pause and remove the DAG; status unpublishing, then offline")
+def unpublish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> ActionResult:
+    svc = lifecycle.get_service(session, name)
+    _require_manage(actor, svc, "unpublish")
+    return publishing_adapter.unpublish(session, actor, name)
+
+
+@router.post("/{name}/run", status_code=202, response_model=ActionResult,
+             summary="Run a published manual service for one data date (default T-1)")
+def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
+                body: RunRequest | None = None) -> ActionResult:
+    svc = lifecycle.get_service(session, name)
+    _require_manage(actor, svc, "run")
+    return publishing_adapter.run(session, actor, name, (body or RunRequest()).data_date)
+
+
+@router.post("/{name}/backfill", status_code=202, response_model=ActionResult,
+             summary="Backfill a published recurring service over a data-date range (default T-1)")
+def backfill_service(name: ServiceName, session: SessionDep, actor: ActorDep,
+                     body: BackfillRequest | None = None) -> ActionResult:
+    svc = lifecycle.get_service(session, name)
+    _require_manage(actor, svc, "backfill")
+    b = body or BackfillRequest()
+    if b.start and b.end and b.end < b.start:
+        raise ValidationFailed.one("end", f"{b.end} is before start {b.start}")
+    if b.start and b.end and (b.end - b.start) > dt.timedelta(days=3660):
+        raise ValidationFailed.one("end", "a backfill covers at most 3660 data dates")
+    return publishing_adapter.backfill(session, actor, name, b.start, b.end)
+
+
+@router.get("/{name}/instances", response_model=InstanceList,
+            summary="Runs of the service's DAG: data date, state, start, end, duration, rows, log link")
+def service_instances(
+    name: ServiceName,
+    session: SessionDep,
+    actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> InstanceList:
+    return publishing_adapter.instances(session, actor, name, limit)
+
+
+# ---- one-click create table ------------------------------------------------------------------
+
+@router.get("/{name}/ddl", response_model=DdlPreview, summary="CREATE TABLE for the service's target and mappings")
+def service_ddl(name: ServiceName, session: SessionDep, actor: ActorDep) -> DdlPreview:
+    svc = lifecycle.get_service(session, name)
+    return ddl_helpers.preview(session, actor, lifecycle.service_definition(svc), existing=svc)
+
+
+@router.post("/{name}/ddl", response_model=DdlResult,
+             summary="Execute the (possibly edited) CREATE TABLE on the service's target")
+def execute_service_ddl(name: ServiceName, session: SessionDep, actor: ActorDep,
+                        body: DdlExecuteRequest | None = None) -> DdlResult:
+    svc = lifecycle.get_service(session, name)
+    _require_manage(actor, svc, "create the table of")
+    return ddl_helpers.execute(session, actor, lifecycle.service_definition(svc),
+                               (body or DdlExecuteRequest()).statements, existing=svc)
+
+
+# ---- audit -----------------------------------------------------------------------------------
+
+@router.get("/{name}/audit", response_model=list[AuditEntry],
+            summary="Who did what to the service (kept after deletion)")
+def service_audit(name: ServiceName, session: SessionDep, actor: ActorDep,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditEntry]:
+    rows = session.scalars(select(AuditLog).where(AuditLog.object_type == "service", AuditLog.object_key == name)
+                           .order_by(AuditLog.id.desc()).limit(limit))
+    out = [audit_entry(r) for r in rows]
+    if not out:
+        lifecycle.get_service(session, name)  # 404 for a name that never existed
+    return out
+
+
+def audit_entry(r: AuditLog) -> AuditEntry:
+    return AuditEntry(at=r.at.isoformat(), actor=r.actor, action=r.action, object_type=r.object_type,
+                      object_key=r.object_key, detail=r.detail)

@@ -1,0 +1,304 @@
+"""Request and response shapes of the REST API (the ones not already in ``catalog/schemas.py`` or
+``service/definition.py``, which the API reuses as request bodies)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from airflow_provider_tagoffline.catalog.schemas import SourceDef
+from airflow_provider_tagoffline.service.definition import MappingDef, ServiceDef
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+
+# ---- errors ----------------------------------------------------------------------------------
+
+class ErrorItem(_Out):
+    field: str = Field(description="dotted path of the offending field or parameter; empty for the whole request")
+    message: str
+
+
+class ErrorResponse(_Out):
+    detail: list[ErrorItem]
+    status: int
+
+
+# ---- services --------------------------------------------------------------------------------
+
+class TargetSummary(_Out):
+    conn_id: str
+    schema_: str | None = Field(default=None, alias="schema")
+    table: str
+    full_name: str
+
+
+class ServiceSummary(_Out):
+    name: str
+    owner: str
+    application: str
+    entity: str
+    entity_id: str
+    status: str = Field(description="task status: editing, publishing, published, publish_failed, unpublishing, "
+                                    "offline, unpublish_failed")
+    execution_status: str = Field(description="state of the latest run: none, queued, running, success, failed")
+    tags: list[str]
+    schedule_type: str
+    target_kind: str
+    target: TargetSummary
+    version: int = Field(description="draft version; send it back with an update")
+    published_version: int | None = None
+    updated_by: str
+    updated_at: str | None = None
+    actions: list[str] = Field(default_factory=list,
+                               description="what the calling user may do now: edit, publish, unpublish, run, "
+                                           "backfill, delete")
+
+
+class ServiceList(_Out):
+    total: int
+    page: int
+    page_size: int
+    items: list[ServiceSummary]
+
+
+class ServiceDetail(ServiceSummary):
+    slug: str
+    dag_id: str
+    status_message: str
+    description: str
+    created_by: str
+    created_at: str | None = None
+    definition: ServiceDef
+
+
+class ServiceUpdate(ServiceDef):
+    """A whole service definition plus the version it was edited from (or send ``If-Match``)."""
+
+    version: int | None = Field(default=None, ge=1,
+                                description="the version the edit is based on (from GET); a newer stored "
+                                            "version makes the update fail with 409")
+
+
+class RunRequest(_In):
+    data_date: dt.date | None = Field(default=None, description="the data date to export; default T-1")
+
+
+class BackfillRequest(_In):
+    start: dt.date | None = Field(default=None, description="first data date; default T-1")
+    end: dt.date | None = Field(default=None, description="last data date (inclusive); default start")
+
+
+class ActionResult(_Out):
+    """Outcome of publish / unpublish / run / backfill."""
+
+    model_config = ConfigDict(extra="allow")
+    service: str
+    action: str
+    status: str | None = None
+    message: str = ""
+    dag_id: str | None = None
+    run_id: str | None = None
+    data_date: str | None = None
+    start: str | None = None
+    end: str | None = None
+    dag_file: str | None = None
+
+
+class Instance(_Out):
+    model_config = ConfigDict(extra="allow")
+    run_id: str
+    data_date: str | None = None
+    state: str | None = None
+    start: str | None = None
+    end: str | None = None
+    duration: float | None = None
+    rows_written: int | None = None
+    log_url: str | None = None
+
+
+class InstanceList(_Out):
+    service: str
+    dag_id: str
+    total: int
+    items: list[Instance]
+
+
+class AuditEntry(_Out):
+    at: str
+    actor: str
+    action: str
+    object_type: str
+    object_key: str
+    detail: Any = None
+
+
+# ---- catalog ---------------------------------------------------------------------------------
+
+class ApplicationOut(_Out):
+    code: str
+    name: str
+    description: str
+    admins: list[str]
+    members: list[str]
+
+
+class EntityIdOut(_Out):
+    code: str
+    name: str
+    type: str
+
+
+class TagOut(_Out):
+    entity: str
+    code: str
+    name: str
+    type: str
+    id: str = Field(description="code of the entity ID the tag is keyed by")
+    description: str
+    lookup: str | None = None
+    source: SourceDef
+
+
+class EntityOut(_Out):
+    code: str
+    name: str
+    description: str
+    ids: list[EntityIdOut]
+    tags: list[TagOut]
+
+
+class LookupOut(_Out):
+    code: str
+    name: str
+    kind: str
+    values: dict[str, str] | None = None
+    table: str | None = None
+    code_column: str | None = None
+    name_column: str | None = None
+
+
+class GrantOut(_Out):
+    application: str
+    entity: str
+    tag: str
+    state: str
+    expires: dt.date | None = None
+    reason: str
+    requested_by: str | None = None
+    requested_at: dt.datetime | None = None
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+
+
+class GrantRequest(_In):
+    application: str = Field(min_length=1, max_length=64)
+    entity: str = Field(min_length=1, max_length=64)
+    tag: str = Field(min_length=1, max_length=64)
+    expires: dt.date | None = None
+    reason: str = Field(default="", max_length=1000)
+
+
+class PlanItemOut(_Out):
+    kind: str
+    key: str
+    action: str
+    changes: list[str]
+
+
+class PlanOut(_Out):
+    dry_run: bool
+    changed: bool
+    summary: dict[str, int]
+    items: list[PlanItemOut]
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+class ConnectionOut(_Out):
+    conn_id: str
+    conn_type: str
+    kind: str = Field(description="target kind (spec §2); 'warehouse' for the warehouse connection")
+    host: str | None = None
+    port: int | None = None
+    database: str | None = Field(default=None, description="the connection's schema/database field")
+    description: str | None = None
+    has_schemas: bool
+
+
+class ColumnOut(_Out):
+    name: str
+    type: str
+    nullable: bool | None = None
+    primary_key: bool = False
+
+
+class NameList(_Out):
+    conn_id: str
+    schema_: str | None = Field(default=None, alias="schema")
+    items: list[str]
+
+
+class ColumnList(_Out):
+    conn_id: str
+    schema_: str | None = Field(default=None, alias="schema")
+    table: str
+    items: list[ColumnOut]
+
+
+class MappingSuggestRequest(_In):
+    application: str = Field(min_length=1, max_length=64)
+    entity: str = Field(min_length=1, max_length=64)
+    entity_id: str = Field(min_length=1, max_length=64)
+    columns: list[str] | None = Field(default=None, max_length=5000,
+                                      description="the target table's columns; or give conn_id and table")
+    conn_id: str | None = Field(default=None, min_length=1)
+    schema_: str | None = Field(default=None, alias="schema")
+    table: str | None = Field(default=None, min_length=1)
+
+
+class MappingSuggestion(_Out):
+    mappings: list[MappingDef]
+    unmatched_columns: list[str] = Field(description="target columns no tag maps to (the entity ID column and "
+                                                     "the partition field are among them)")
+    available_tags: list[str] = Field(description="tags keyed by the entity ID and granted to the application")
+
+
+class DdlPreview(_Out):
+    conn_id: str
+    kind: str
+    schema_: str | None = Field(default=None, alias="schema")
+    table: str
+    table_exists: bool | None = None
+    statements: list[str]
+
+
+class DdlDraftRequest(_In):
+    service: ServiceDef
+
+
+class DdlExecuteRequest(_In):
+    statements: list[str] | None = Field(default=None, max_length=50,
+                                         description="the (possibly edited) statements; default: the generated "
+                                                     "ones")
+
+
+class DdlDraftExecuteRequest(DdlExecuteRequest):
+    service: ServiceDef
+
+
+class DdlResult(_Out):
+    conn_id: str
+    schema_: str | None = Field(default=None, alias="schema")
+    table: str
+    executed: list[str]
+    columns: list[ColumnOut]
+    mappings: list[MappingDef] = Field(description="same-name mapping of the new table's columns")
