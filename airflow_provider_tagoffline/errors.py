@@ -49,4 +49,9 @@ class InUse(Conflict):
 
 
 class RunFailed(TagOfflineError):
-    """An export run failed; the target is untouched (or fully swapped)."""
+    """An export run failed; the target is untouched (or fully swapped).
+
+    ``report`` is the run report up to the failure (set by the engine's runner).
+    """
+
+    report: object = None

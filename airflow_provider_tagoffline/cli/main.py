@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+# Hooks log at INFO ("Opening DuckDB database ...") to stdout through Airflow's logging, mixed
+# into the CLI's own output. Set before Airflow is imported; an explicit setting still wins.
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+
 import typer
 
-from airflow_provider_tagoffline.cli import catalog_cmd, db_cmd, service_cmd
+from airflow_provider_tagoffline.cli import catalog_cmd, db_cmd, demo_cmd, run_cmd, service_cmd
 from airflow_provider_tagoffline.cli.common import run_app
 
 app = typer.Typer(
@@ -19,21 +25,8 @@ app.add_typer(catalog_cmd.app, name="catalog")
 app.add_typer(service_cmd.app, name="service")
 
 
-def _register_optional() -> None:
-    # Commands whose modules arrive with later issues register themselves here.
-    import importlib
-
-    for module in ("run_cmd", "demo_cmd"):
-        try:
-            mod = importlib.import_module(f"airflow_provider_tagoffline.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"airflow_provider_tagoffline.cli.{module}":
-                raise
-            continue
-        mod.register(app)
-
-
-_register_optional()
+run_cmd.register(app, service_cmd.app)
+demo_cmd.register(app)
 
 
 def main() -> None:

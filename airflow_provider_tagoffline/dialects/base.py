@@ -24,6 +24,12 @@ class Dialect:
     #: whether a target can be date-partitioned
     supports_partitions: bool = False
     quote_char: ClassVar[str] = '"'
+    #: DB-API parameter marker of the driver Airflow's hook returns ("qmark": ?, "format": %s)
+    paramstyle: ClassVar[str] = "qmark"
+    #: the type to cast a value to for text comparison (lookups) in warehouse queries
+    text_type: ClassVar[str] = "VARCHAR"
+    #: a pseudo-column giving physical row order, so "the last row wins" among duplicate IDs
+    row_order: ClassVar[str | None] = None
 
     def __init__(self, kind: str):
         self.kind = kind
@@ -35,6 +41,25 @@ class Dialect:
 
     def qualify(self, schema: str | None, table: str) -> str:
         return f"{self.quote(schema)}.{self.quote(table)}" if schema else self.quote(table)
+
+    def qualify_dotted(self, name: str) -> str:
+        """A warehouse table written ``schema.table`` (or ``db.schema.table``), each part quoted."""
+        return ".".join(self.quote(part) for part in name.split("."))
+
+    @property
+    def placeholder(self) -> str:
+        return "%s" if self.paramstyle == "format" else "?"
+
+    def escape_for_params(self, sql_text: str) -> str:
+        """Text that must survive the driver's parameter substitution (``%`` doubles for format)."""
+        return sql_text.replace("%", "%%") if self.paramstyle == "format" else sql_text
+
+    def cast_text(self, expr: str) -> str:
+        return f"CAST({expr} AS {self.text_type})"
+
+    def quote_literal(self, value: str) -> str:
+        """A string literal (standard SQL: quotes doubled); used only where a parameter cannot be."""
+        return "'" + value.replace("'", "''") + "'"
 
     def identifier_problem(self, name: str) -> str | None:
         """Why ``name`` cannot be used as an identifier here, or ``None``."""

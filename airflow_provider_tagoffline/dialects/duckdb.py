@@ -11,3 +11,4 @@ class DuckDBDialect(Dialect):
     kinds = ("duckdb",)
     has_schemas = True
     supports_partitions = True
+    row_order = "rowid"

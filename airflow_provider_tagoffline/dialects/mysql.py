@@ -12,3 +12,9 @@ class MySQLDialect(Dialect):
     max_identifier_chars = 64
     supports_partitions = True
     quote_char = "`"
+    paramstyle = "format"
+    text_type = "CHAR"
+
+    def quote_literal(self, value: str) -> str:
+        # Backslash is an escape character in MySQL string literals (unless NO_BACKSLASH_ESCAPES).
+        return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"

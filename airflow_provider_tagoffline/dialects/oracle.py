@@ -13,3 +13,4 @@ class OracleDialect(Dialect):
     max_identifier_bytes = 128
     has_schemas = True
     supports_partitions = True
+    text_type = "VARCHAR2(4000)"

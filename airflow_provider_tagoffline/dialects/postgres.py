@@ -18,3 +18,6 @@ class PostgresDialect(Dialect):
         super().__init__(kind)
         # AnalyticDB for PostgreSQL targets cannot be partitioned (spec §3).
         self.supports_partitions = kind != "adb_pg"
+    paramstyle = "format"
+    text_type = "text"
+    row_order = "ctid"

@@ -9,3 +9,5 @@ from airflow_provider_tagoffline.dialects.base import Dialect
 @register
 class SQLiteDialect(Dialect):
     kinds = ("sqlite",)
+    row_order = "rowid"
+    text_type = "TEXT"

@@ -1,0 +1,83 @@
+"""``tagoffline run NAME --date D`` and ``tagoffline service ddl NAME``: the engine, in-process."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import typer
+
+from airflow_provider_tagoffline import config
+from airflow_provider_tagoffline.cli.common import JsonOption, print_json, session
+from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runspec import RunSpec
+from airflow_provider_tagoffline.service import lifecycle
+
+
+def spec_for_run(name: str) -> RunSpec:
+    """What Airflow runs: the published spec if there is one, else the draft frozen now."""
+    with session() as s:
+        svc = lifecycle.get_service(s, name)
+        if svc.published_spec:
+            return RunSpec.model_validate(svc.published_spec)
+        return lifecycle.freeze_service(s, name)
+
+
+def run(
+    name: str = typer.Argument(..., help="Service name."),
+    date: str | None = typer.Option(None, "--date", help="Data date YYYY-MM-DD (default: yesterday, T-1)."),
+    batch_size: int = typer.Option(20_000, "--batch-size", min=1, help="Rows per fetch from the warehouse."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Export one data date of a service into its target, in this process (spec §5)."""
+    from airflow_provider_tagoffline.engine.runner import run_export
+
+    data_date = date or (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    spec = spec_for_run(name)
+    try:
+        report = run_export(spec, data_date, batch_size=batch_size,
+                            echo=(lambda _m: None) if json_out else typer.echo)
+    except RunFailed as exc:
+        if json_out and exc.report is not None:
+            print_json(exc.report.to_dict())  # type: ignore[attr-defined]
+        raise
+    if json_out:
+        print_json(report.to_dict())
+
+
+def ddl(
+    name: str = typer.Argument(..., help="Service name."),
+    execute: bool = typer.Option(False, "--execute", help="Create the table on the target."),
+    json_out: bool = JsonOption,
+) -> None:
+    """The CREATE TABLE of a service's target, for its dialect; --execute runs it."""
+    from airflow_provider_tagoffline.engine.connect import connection_kind, open_dbapi
+    from airflow_provider_tagoffline.engine.ddl import create_table_sql
+    from airflow_provider_tagoffline.engine.targets import make_target
+
+    spec = spec_for_run(name)
+    t = spec.target
+    conn_id = config.warehouse_conn_id() if t.kind == "warehouse" else t.conn_id
+    kind = connection_kind(conn_id) if t.kind == "warehouse" else t.kind
+    statements = create_table_sql(spec, kind)
+    if execute:
+        conn, kind = open_dbapi(conn_id)
+        target = make_target(t, conn, kind)
+        try:
+            if target.exists(target.live):
+                raise RunFailed(f"table {target.display_name} already exists on {conn_id!r}; nothing was changed")
+            target.run_in_tx(statements)
+        finally:
+            target.close()
+    out: dict[str, Any] = {"conn_id": conn_id, "kind": kind, "statements": statements, "executed": execute}
+    if json_out:
+        print_json(out)
+        return
+    typer.echo(";\n\n".join(statements) + ";")
+    if execute:
+        typer.echo(f"-- created on {conn_id}")
+
+
+def register(app: typer.Typer, service_app: typer.Typer) -> None:
+    app.command("run")(run)
+    service_app.command("ddl")(ddl)

@@ -1,0 +1,40 @@
+"""The engine side of ``tagoffline demo``: build the DuckDB warehouse, create the target, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from airflow_provider_tagoffline import config
+from airflow_provider_tagoffline.catalog import store
+from airflow_provider_tagoffline.engine.connect import open_dbapi
+from airflow_provider_tagoffline.engine.ddl import create_table_sql
+from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.engine.samples import build_demo_warehouse
+from airflow_provider_tagoffline.engine.targets import make_target
+from airflow_provider_tagoffline.service import lifecycle
+
+
+def run_demo(service_name: str, data_date: dt.date, users: int,
+             echo: Callable[[str], None]) -> dict[str, Any]:
+    """Fill the demo warehouse for D-1 and D, create the target table if needed, export D."""
+    duck, _ = open_dbapi(config.warehouse_conn_id())
+    try:
+        build_demo_warehouse(duck, users, [data_date - dt.timedelta(days=1), data_date])
+    finally:
+        duck.close()
+    echo(f"warehouse: {users} users in dws_user_profile_d and dws_user_trade_d for {data_date.isoformat()}")
+
+    with store.session_scope() as s:
+        spec = lifecycle.freeze_service(s, service_name)
+    conn, kind = open_dbapi(spec.target.conn_id)
+    target = make_target(spec.target, conn, kind)
+    try:
+        if not target.exists(target.live):
+            target.run_in_tx(create_table_sql(spec, kind))
+            echo(f"target: created table {target.display_name} ({kind}, connection {spec.target.conn_id})")
+    finally:
+        target.close()
+    report = run_export(spec, data_date, echo=echo)
+    return report.to_dict()

@@ -1,0 +1,63 @@
+"""The run report (spec §5.7): the operator's return value (XCom), logged, printed by the CLI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class RunReport:
+    service: str
+    data_date: str
+    target: str  # conn_id:schema.table
+    status: str = "running"  # running | success | failed
+    rows_read: int = 0
+    rows_written: int = 0
+    duplicates_replaced: int = 0
+    bytes_written: int | None = None
+    load_method: str = ""
+    swap_window_seconds: float | None = None
+    phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
+    recovery: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    gates_failed: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - start, 3)
+
+    @property
+    def total_seconds(self) -> float:
+        return round(sum(self.phases.values()), 3)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["total_seconds"] = self.total_seconds
+        return out
+
+    def summary(self) -> str:
+        """A few lines for people (CLI and task log)."""
+        lines = [f"{self.status.upper()}: {self.service} data date {self.data_date} -> {self.target}"]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        lines.append(f"  rows read {self.rows_read}, written {self.rows_written}, duplicates replaced "
+                     f"{self.duplicates_replaced}" + (f", {self.bytes_written} bytes" if self.bytes_written else ""))
+        if self.phases:
+            lines.append("  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.phases.items())
+                         + f" (total {self.total_seconds:.2f}s)")
+        if self.swap_window_seconds is not None:
+            lines.append(f"  swap window {self.swap_window_seconds * 1000:.1f} ms, load by {self.load_method}")
+        for a in self.recovery:
+            lines.append(f"  recovered: {a}")
+        for g in self.gates_failed:
+            lines.append(f"  gate failed: {g}")
+        return "\n".join(lines)

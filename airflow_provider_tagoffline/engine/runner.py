@@ -1,0 +1,147 @@
+"""One run of a service for one data date (spec §5): the sequence, with no dialect knowledge.
+
+    lock → preflight (recover, target columns, sources for D) → stage → extract+load → indexes
+         → gates → swap → report
+
+Anything that fails before the swap drops the stage table and leaves the live table untouched;
+a process killed at any point is recovered by the next run (``Target.recover``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from airflow_provider_tagoffline.engine import faults, gates
+from airflow_provider_tagoffline.engine.connect import open_dbapi
+from airflow_provider_tagoffline.engine.extract import build_extract_query
+from airflow_provider_tagoffline.engine.report import RunReport
+from airflow_provider_tagoffline.engine.targets import Target, make_target
+from airflow_provider_tagoffline.engine.warehouse import Warehouse
+from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runspec import RunSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 20_000
+
+
+def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
+               batch_size: int = DEFAULT_BATCH_SIZE, echo: Callable[[str], None] | None = None) -> RunReport:
+    """Export ``data_date`` of a service into its target. Raises RunFailed (with ``.report``) on failure."""
+    spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
+    d = data_date if isinstance(data_date, dt.date) else _parse_date(data_date)
+    t = spec.target
+    report = RunReport(service=spec.service.name, data_date=d.isoformat(),
+                       target=f"{t.conn_id}:{t.schema_ + '.' if t.schema_ else ''}{t.table}")
+    say = echo or (lambda m: log.info("%s", m))
+    try:
+        with _open(spec) as (warehouse, target):
+            _run(spec, d, warehouse, target, report, batch_size, say)
+    except RunFailed as exc:
+        report.status, report.error = "failed", str(exc)
+        exc.report = report
+        raise
+    except Exception as exc:
+        report.status = "failed"
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        report.error = f"{type(exc).__name__}: {first}"
+        err = RunFailed(report.error)
+        err.report = report
+        raise err from exc
+    report.status = "success"
+    say(report.summary())
+    return report
+
+
+def _parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise RunFailed(f"data date {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@contextlib.contextmanager
+def _open(spec: RunSpec) -> Iterator[tuple[Warehouse, Target]]:
+    t = spec.target
+    if t.kind == "warehouse":
+        # The target is the warehouse: one read-write connection, the data never leaves the engine.
+        conn, kind = open_dbapi(spec.warehouse_conn_id)
+        warehouse = Warehouse(spec.warehouse_conn_id, conn=conn)
+    else:
+        warehouse = Warehouse(spec.warehouse_conn_id)
+        try:
+            conn, kind = open_dbapi(t.conn_id)
+        except BaseException:
+            warehouse.close()
+            raise
+    target = make_target(t, conn, kind)
+    try:
+        yield warehouse, target
+    finally:
+        target.close()
+        warehouse.close()
+
+
+def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report: RunReport,
+         batch_size: int, say: Callable[[str], None]) -> None:
+    columns = [spec.target.key_column] + [o.column for o in spec.outputs]
+    with target.lock():
+        with report.phase("preflight"):
+            report.recovery = target.recover()
+            target.check_table(spec.target.key_column, spec.entity_key.type, spec.outputs,
+                               spec.target.partition.column if spec.target.partition else None)
+            target.check_dependents()
+            checks = [warehouse.check_source(src, d) for src in spec.sources]
+            report.sources = [vars(c) for c in checks]
+            empty = [c for c in checks if c.rows == 0]
+            if empty and not spec.gates.allow_empty:
+                what = ", ".join(f"{c.table}" + (f" partition {c.partition}" if c.partition else "") for c in empty)
+                raise RunFailed(f"no rows for data date {d.isoformat()} in {what} (partition missing or not "
+                                "produced yet); the target is untouched")
+            report.duplicates_replaced = sum(c.duplicates for c in checks)
+            dedupe = frozenset(i for i, c in enumerate(checks) if c.duplicates)
+            query = build_extract_query(spec, warehouse.dialect, d, dedupe)
+            live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
+        say(f"preflight ok: sources {', '.join(f'{c.table}={c.rows}' for c in checks)}; "
+            f"{report.duplicates_replaced} duplicate IDs")
+        try:
+            with report.phase("stage"):
+                target.prepare_stage()
+            with report.phase("extract_load"):
+                if spec.target.kind == "warehouse":
+                    result = target.load_from_query(columns, query)
+                else:
+                    result = target.load(columns, _counting(warehouse.stream(query, batch_size), report))
+                report.rows_written, report.load_method = result.rows, result.method
+                report.rows_read = report.rows_read or result.rows
+            with report.phase("index"):
+                target.finish_stage()
+            faults.checkpoint("after_load")
+            with report.phase("gates"):
+                stats = target.stats(target.stage, [o.column for o in spec.outputs])
+                report.rows_written = stats.rows
+                report.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
+                if report.gates_failed:
+                    raise RunFailed("quality gate failed, the live table is untouched: "
+                                    + "; ".join(report.gates_failed))
+                report.bytes_written = target.size_bytes(target.stage)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                target.run_in_tx(target.drop_sql(target.stage))
+            raise
+        with report.phase("swap"):
+            start = time.perf_counter()
+            target.swap()
+            report.swap_window_seconds = round(time.perf_counter() - start, 4)
+        faults.checkpoint("after_swap")
+
+
+def _counting(batches: Iterator[list[Any]], report: RunReport) -> Iterator[list[Any]]:
+    for batch in batches:
+        report.rows_read += len(batch)
+        yield batch

@@ -1,0 +1,38 @@
+"""Sample warehouse data: the demo's DuckDB warehouse, also used by tests and benchmarks.
+
+Two tag tables of the entity ``user`` with different partition formats (``ds`` yyyyMMdd and
+``dt`` yyyy-MM-dd) and a level dimension, generated inside DuckDB so 1M users take seconds.
+About 1 in 10 users has no trade row, so their trade tags are NULL (the join keeps them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow_provider_tagoffline.engine.extract import format_date
+
+LEVELS = [("1", "Bronze"), ("2", "Silver"), ("3", "Gold"), ("4", "Platinum"), ("5", "钻石")]
+
+
+def build_demo_warehouse(duck: Any, users: int, dates: list[dt.date]) -> None:
+    """Create and fill the demo tables in an open DuckDB connection (replacing earlier ones)."""
+    duck.execute("DROP TABLE IF EXISTS dws_user_profile_d")
+    duck.execute("DROP TABLE IF EXISTS dws_user_trade_d")
+    duck.execute("DROP TABLE IF EXISTS dim_level")
+    duck.execute("CREATE TABLE dws_user_profile_d (user_id BIGINT, gender VARCHAR, level BIGINT, ds VARCHAR)")
+    duck.execute("CREATE TABLE dws_user_trade_d (user_id BIGINT, gmv_30d DECIMAL(18,2), last_login TIMESTAMP, "
+                 "dt VARCHAR)")
+    duck.execute("CREATE TABLE dim_level (level_code VARCHAR, level_name VARCHAR)")
+    duck.executemany("INSERT INTO dim_level VALUES (?, ?)", LEVELS)
+    for n, d in enumerate(dates):
+        # The data drifts a little from day to day, so consecutive exports differ.
+        duck.execute(
+            "INSERT INTO dws_user_profile_d SELECT i, CASE WHEN i % 50 = 0 THEN NULL "
+            "ELSE ['M', 'F', 'U'][1 + ((i + ?) % 3)::INT] END, 1 + ((i * 7 + ?) % 5), ? FROM range(1, ? + 1) t(i)",
+            [n, n, format_date(d, "yyyyMMdd"), users])
+        duck.execute(
+            "INSERT INTO dws_user_trade_d SELECT i, ((i * 37 + ?) % 100000) / 100.0, "
+            "TIMESTAMP '2026-01-01 00:00:00' + INTERVAL (i % 86400) SECOND + INTERVAL (?) DAY, ? "
+            "FROM range(1, ? + 1) t(i) WHERE i % 10 <> 0",
+            [n, n, format_date(d, "yyyy-MM-dd"), users])

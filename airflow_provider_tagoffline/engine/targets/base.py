@@ -1,0 +1,225 @@
+"""The target interface: everything a run does to the target database, one subclass per family.
+
+The runner (``engine/runner.py``) only calls these methods, in this order::
+
+    lock → recover → check_table → prepare_stage → load → finish_stage → stats → swap → drop leftovers
+
+Statement *generation* is kept in methods ending in ``_sql`` that return strings and never touch a
+connection, so each dialect's SQL is unit-testable without a server (Oracle relies on that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from airflow_provider_tagoffline.dialects import Dialect
+from airflow_provider_tagoffline.engine import faults
+from airflow_provider_tagoffline.engine.extract import Query
+from airflow_provider_tagoffline.engine.types import ColumnType, incompatibility
+from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runspec import OutputSpec, TargetSpec
+
+log = logging.getLogger(__name__)
+
+STAGE_SUFFIX = "_dpfx_b"
+BACKUP_SUFFIX = "_dpfx_tmp"
+
+Row = Sequence[Any]
+
+
+@dataclass
+class LoadResult:
+    rows: int
+    method: str  # e.g. "COPY", "LOAD DATA LOCAL INFILE", "executemany"
+
+
+@dataclass
+class TableStats:
+    rows: int
+    nulls: dict[str, int]  # column -> NULL count
+
+
+class Target:
+    """One target table on one connection. Subclasses implement the dialect-specific parts."""
+
+    #: target kinds served (registered in ``engine/targets/__init__.py``)
+    kinds: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, spec: TargetSpec, conn: Any, dialect: Dialect):
+        self.spec = spec
+        self.conn = conn
+        self.d = dialect
+        self.schema = spec.schema_
+        self.live = spec.table
+        self.stage = spec.table + STAGE_SUFFIX
+        self.backup = spec.table + BACKUP_SUFFIX
+
+    # ---- naming -------------------------------------------------------------------------
+    def q(self, table: str) -> str:
+        """A table of the target's schema, qualified and quoted."""
+        return self.d.qualify(self.schema, table)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.schema}.{self.live}" if self.schema else self.live
+
+    # ---- execution helpers --------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, params) if params is not None else cur.execute(sql)
+        except Exception:
+            with contextlib.suppress(Exception):
+                cur.close()
+            raise
+        return cur
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        cur = self.execute(sql, params)
+        try:
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        return None if row is None else row[0]
+
+    def run_statements(self, statements: Iterable[str]) -> None:
+        for sql in statements:
+            cur = self.execute(sql)
+            cur.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One database transaction (DDL included where the engine supports it)."""
+        self.run_statements(["BEGIN"])
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.run_statements(["ROLLBACK"])
+            raise
+        self.run_statements(["COMMIT"])
+
+    # ---- to implement per family ---------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive right to write this target for the whole run."""
+        raise NotImplementedError
+
+    def exists(self, table: str) -> bool:
+        raise NotImplementedError
+
+    def column_types(self, table: str) -> dict[str, ColumnType]:
+        """Columns of ``table`` (name as stored → type); empty if the table does not exist."""
+        raise NotImplementedError
+
+    def rename_sql(self, old: str, new: str) -> list[str]:
+        return [f"ALTER TABLE {self.q(old)} RENAME TO {self.d.quote(new)}"]
+
+    def drop_sql(self, table: str) -> list[str]:
+        return [f"DROP TABLE {self.q(table)}"]
+
+    def prepare_stage(self) -> None:
+        """Create ``{table}_dpfx_b`` with the live table's columns, empty, ready for the load."""
+        raise NotImplementedError
+
+    def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
+        raise NotImplementedError
+
+    def load_from_query(self, columns: list[str], query: Query) -> LoadResult:
+        """Load the stage from a query of this same database (the ``warehouse`` target kind)."""
+        cols = ", ".join(self.d.quote(c) for c in columns)
+        with self.transaction():
+            cur = self.execute(f"INSERT INTO {self.q(self.stage)} ({cols}) {query.sql}", query.params)
+            cur.close()
+        self.checkpoint("during_load")
+        return LoadResult(rows=0, method="INSERT ... SELECT inside the warehouse")
+
+    def finish_stage(self) -> None:
+        """After the load: build what is cheaper to build on a full table (indexes)."""
+
+    def check_dependents(self) -> None:
+        """Preflight: refuse objects depending on the live table that a swap could not keep."""
+
+    def swap(self) -> None:
+        """Live ← stage, old live dropped: atomically where the engine allows it (spec §5.6)."""
+        raise NotImplementedError
+
+    def size_bytes(self, table: str) -> int | None:
+        return None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    # ---- shared logic -------------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Leftovers of a crashed run, handled as spec §6 says, before any write. Returns actions."""
+        actions: list[str] = []
+        live, backup, stage = self.exists(self.live), self.exists(self.backup), self.exists(self.stage)
+        if not live and backup:
+            # A crash between the two renames of a non-atomic swap: the old data is complete.
+            self.run_in_tx(self.rename_sql(self.backup, self.live))
+            actions.append(f"renamed {self.backup} back to {self.live} (the live table was missing)")
+            live, backup = True, False
+        if live and backup:
+            self.run_in_tx(self.drop_sql(self.backup))
+            actions.append(f"dropped leftover {self.backup}")
+        if stage:
+            self.run_in_tx(self.drop_sql(self.stage))
+            actions.append(f"dropped leftover {self.stage}")
+        for a in actions:
+            log.warning("recovery on %s: %s", self.display_name, a)
+        return actions
+
+    def run_in_tx(self, statements: list[str]) -> None:
+        with self.transaction():
+            self.run_statements(statements)
+
+    def check_table(self, key_column: str, key_type: str, outputs: list[OutputSpec],
+                    partition_column: str | None = None) -> dict[str, ColumnType]:
+        """Preflight: the live table exists and has a compatible column for every output."""
+        cols = self.column_types(self.live)
+        if not cols:
+            raise RunFailed(f"target table {self.display_name} does not exist; create it first "
+                            f"(tagoffline service ddl NAME --execute)")
+        by_lower = {c.lower(): c for c in cols}
+        problems: list[str] = []
+        wanted = [(key_column, key_type, "the entity ID")] + [
+            (o.column, o.type, f"tag {o.tag!r} ({'code name' if o.content == 'codename' else 'value'})")
+            for o in outputs]
+        if partition_column:
+            wanted.append((partition_column, "string", "the partition"))
+        for column, value_type, what in wanted:
+            actual = cols.get(column) or cols.get(by_lower.get(column.lower(), ""))
+            if actual is None:
+                problems.append(f"column {column!r} for {what} does not exist")
+                continue
+            if column == partition_column:
+                continue
+            why = incompatibility(value_type, actual)
+            if why:
+                problems.append(f"column {column!r} ({actual.raw}) cannot hold {what} of type {value_type}: {why}")
+        if problems:
+            raise RunFailed(f"target table {self.display_name}: " + "; ".join(problems))
+        return cols
+
+    def stats(self, table: str, columns: list[str]) -> TableStats:
+        """Row count and NULL count per column, in one scan."""
+        parts = ["COUNT(*)"] + [f"COUNT({self.d.quote(c)})" for c in columns]
+        cur = self.execute(f"SELECT {', '.join(parts)} FROM {self.q(table)}")
+        try:
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        rows = int(row[0])
+        return TableStats(rows=rows, nulls={c: rows - int(n) for c, n in zip(columns, row[1:], strict=True)})
+
+    def live_rows(self) -> int:
+        return int(self.scalar(f"SELECT COUNT(*) FROM {self.q(self.live)}"))
+
+    def checkpoint(self, name: str) -> None:
+        faults.checkpoint(name)

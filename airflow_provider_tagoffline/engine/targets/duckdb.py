@@ -1,0 +1,94 @@
+"""DuckDB as a target.
+
+* Stage: the live table's own ``CREATE TABLE`` statement, renamed.
+* Load: rows spooled to a temporary CSV file and read by DuckDB's vectorised CSV reader
+  (``executemany`` is orders of magnitude slower in DuckDB).
+* Swap: renames and drop in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
+from airflow_provider_tagoffline.engine.targets.filelock import file_lock
+from airflow_provider_tagoffline.engine.targets.sqlite import rename_create_table
+from airflow_provider_tagoffline.engine.types import ColumnType, classify
+
+NULL_MARK = "\\N"
+
+
+class DuckDBTarget(Target):
+    kinds = ("duckdb",)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        path = self.scalar("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+        if not path:
+            yield
+            return
+        with file_lock(path, self.display_name):
+            yield
+
+    def _schema(self) -> str:
+        return self.schema or self.scalar("SELECT current_schema()")
+
+    def exists(self, table: str) -> bool:
+        return self.scalar("SELECT COUNT(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                           "AND schema_name = ? AND table_name = ?", [self._schema(), table]) > 0
+
+    def column_types(self, table: str) -> dict[str, ColumnType]:
+        cur = self.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
+                           "current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                           [self._schema(), table])
+        return {name: classify(t) for name, t in cur.fetchall()}
+
+    def prepare_stage(self) -> None:
+        create = self.scalar("SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
+                             "AND schema_name = ? AND table_name = ?", [self._schema(), self.live])
+        self.run_in_tx([rename_create_table(create, self.q(self.stage))])
+
+    def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
+        fd, path = tempfile.mkstemp(prefix="tagoffline-", suffix=".csv")
+        rows = 0
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                for batch in batches:
+                    # Every value quoted, NULL as the unquoted mark: the two can never be confused.
+                    for row in batch:
+                        f.write(",".join(NULL_MARK if v is None else _quoted(v) for v in row) + "\n")
+                    rows += len(batch)
+            cols = ", ".join(self.d.quote(c) for c in columns)
+            self.run_in_tx([f"INSERT INTO {self.q(self.stage)} ({cols}) SELECT * FROM read_csv("
+                            f"{self.d.quote_literal(path)}, header = false, all_varchar = true, "
+                            f"nullstr = {self.d.quote_literal(NULL_MARK)}, quote = '\"', escape = '\"', "
+                            f"allow_quoted_nulls = false, columns = {self._columns_struct(columns)})"])
+            self.checkpoint("during_load")
+        finally:
+            os.unlink(path)
+        return LoadResult(rows=rows, method="CSV + read_csv")
+
+    def _columns_struct(self, columns: list[str]) -> str:
+        return "{" + ", ".join(f"{self.d.quote_literal(f'c{i}')}: 'VARCHAR'" for i in range(len(columns))) + "}"
+
+    def swap(self) -> None:
+        stmts = self.rename_sql(self.live, self.backup) + self.rename_sql(self.stage, self.live) \
+            + self.drop_sql(self.backup)
+        with self.transaction():
+            self.run_statements(stmts[:1])
+            self.checkpoint("inside_swap")
+            self.run_statements(stmts[1:])
+
+
+def _quoted(value: Any) -> str:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif hasattr(value, "isoformat") and not isinstance(value, str):
+        text = value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    else:
+        text = str(value)
+    return '"' + text.replace('"', '""') + '"'

@@ -1,0 +1,181 @@
+"""MySQL and MariaDB.
+
+* Stage: ``CREATE TABLE .._dpfx_b LIKE live`` (columns, indexes, comments, partitioning).
+* Load: ``LOAD DATA LOCAL INFILE`` of a TSV spooled to a temporary file (measured faster than
+  multi-row INSERTs, see docs/performance.md); multi-row INSERTs when the server refuses local
+  infile. Any warning (truncation, bad value) fails the load.
+* Swap: one ``RENAME TABLE live TO .._dpfx_tmp, .._dpfx_b TO live`` (atomic in MySQL and MariaDB),
+  then ``DROP TABLE .._dpfx_tmp``. Table grants and views refer to names, so they follow.
+* Lock: ``GET_LOCK`` on the target's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
+from airflow_provider_tagoffline.engine.types import ColumnType, classify
+from airflow_provider_tagoffline.errors import RunFailed
+
+LOCK_WAIT_SECONDS = 60
+INSERT_ROWS = 5000
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\\0"})
+
+
+def tsv_field(value: Any) -> str:
+    """One field of a LOAD DATA text file (default FIELDS/LINES options): NULL is ``\\N``."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, int, float, decimal.Decimal)):
+        return str(value)
+    return str(value).translate(_ESCAPES)
+
+
+class MySQLTarget(Target):
+    kinds = ("mysql",)
+
+    def q(self, table: str) -> str:
+        return self.d.qualify(self.schema, table)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        # DDL commits implicitly in MySQL; atomicity comes from single statements (RENAME TABLE).
+        yield
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        db = self.schema or self.scalar("SELECT DATABASE()")
+        key = "tagoffline:" + hashlib.sha1(f"{db}.{self.live}".encode()).hexdigest()[:40]
+        if self.scalar("SELECT GET_LOCK(%s, %s)", [key, LOCK_WAIT_SECONDS]) != 1:
+            raise RunFailed(f"another run is writing {self.display_name} (GET_LOCK held for {LOCK_WAIT_SECONDS}s)")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self.scalar("SELECT RELEASE_LOCK(%s)", [key])
+
+    def _where(self, table: str) -> tuple[str, list[Any]]:
+        return ("table_schema = COALESCE(%s, DATABASE()) AND table_name = %s", [self.schema, table])
+
+    def exists(self, table: str) -> bool:
+        where, params = self._where(table)
+        return int(self.scalar(f"SELECT COUNT(*) FROM information_schema.tables WHERE {where}", params)) > 0
+
+    def column_types(self, table: str) -> dict[str, ColumnType]:
+        where, params = self._where(table)
+        cur = self.execute(f"SELECT column_name, column_type FROM information_schema.columns WHERE {where} "
+                           "ORDER BY ordinal_position", params)
+        try:
+            return {name: classify(t.decode() if isinstance(t, bytes) else t) for name, t in cur.fetchall()}
+        finally:
+            cur.close()
+
+    def size_bytes(self, table: str) -> int | None:
+        where, params = self._where(table)
+        return int(self.scalar("SELECT COALESCE(data_length + index_length, 0) FROM information_schema.tables "
+                               f"WHERE {where}", params) or 0)
+
+    # ---- pure SQL ----------------------------------------------------------------------------
+    def rename_sql(self, old: str, new: str) -> list[str]:
+        return [f"RENAME TABLE {self.q(old)} TO {self.q(new)}"]
+
+    def create_stage_sql(self) -> str:
+        return f"CREATE TABLE {self.q(self.stage)} LIKE {self.q(self.live)}"
+
+    def swap_sql(self) -> list[str]:
+        return [f"RENAME TABLE {self.q(self.live)} TO {self.q(self.backup)}, "
+                f"{self.q(self.stage)} TO {self.q(self.live)}"] + self.drop_sql(self.backup)
+
+    def load_data_sql(self, path: str, columns: list[str]) -> str:
+        cols = ", ".join(self.d.quote(c) for c in columns)
+        return (f"LOAD DATA LOCAL INFILE {self.d.quote_literal(path)} INTO TABLE {self.q(self.stage)} "
+                f"CHARACTER SET utf8mb4 ({cols})")
+
+    # ---- steps -------------------------------------------------------------------------------
+    def prepare_stage(self) -> None:
+        self.run_statements(["SET SESSION lock_wait_timeout = 30", self.create_stage_sql()])
+
+    def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
+        fd, path = tempfile.mkstemp(prefix="tagoffline-", suffix=".tsv")
+        rows = 0
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                for batch in batches:
+                    f.write("".join("\t".join(map(tsv_field, row)) + "\n" for row in batch))
+                    rows += len(batch)
+            try:
+                self.run_statements([self.load_data_sql(path, columns)])
+                method = "LOAD DATA LOCAL INFILE"
+            except Exception as exc:
+                if "local" not in str(exc).lower() and "1148" not in str(exc) and "2068" not in str(exc):
+                    raise
+                self._insert_from_tsv(path, columns)  # the server refuses local infile
+                method = "multi-row INSERT"
+            self._fail_on_warnings()
+            self.checkpoint("during_load")
+        finally:
+            os.unlink(path)
+        return LoadResult(rows=rows, method=method)
+
+    def _insert_from_tsv(self, path: str, columns: list[str]) -> None:
+        cols = ", ".join(self.d.quote(c) for c in columns)
+        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        unescape = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r", "\\0": "\x00"}
+
+        def parse(field: str) -> Any:
+            if field == "\\N":
+                return None
+            out, i = [], 0
+            while i < len(field):
+                pair = field[i:i + 2]
+                if pair in unescape:
+                    out.append(unescape[pair])
+                    i += 2
+                else:
+                    out.append(field[i])
+                    i += 1
+            return "".join(out)
+
+        def flush(batch: list[Any]) -> None:
+            if batch:
+                sql = f"INSERT INTO {self.q(self.stage)} ({cols}) VALUES " + ", ".join([one] * len(batch))
+                cur = self.execute(sql, [v for row in batch for v in row])
+                cur.close()
+
+        batch: list[Any] = []
+        with open(path, encoding="utf-8", newline="") as f:
+            for line in f:
+                batch.append([parse(x) for x in line.rstrip("\n").split("\t")])
+                if len(batch) >= INSERT_ROWS:
+                    flush(batch)
+                    batch = []
+        flush(batch)
+
+    def _fail_on_warnings(self) -> None:
+        cur = self.execute("SHOW WARNINGS LIMIT 3")
+        try:
+            warnings = cur.fetchall()
+        finally:
+            cur.close()
+        if warnings:
+            detail = "; ".join(str(w[2]) for w in warnings)
+            raise RunFailed(f"loading {self.display_name} produced warnings (values the columns cannot hold): {detail}")
+
+    def swap(self) -> None:
+        rename, drop = self.swap_sql()
+        self.run_statements([rename])
+        self.checkpoint("inside_swap")  # renamed but the old table not dropped yet
+        self.run_statements([drop])

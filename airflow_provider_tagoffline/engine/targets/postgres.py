@@ -1,0 +1,192 @@
+"""PostgreSQL family: PostgreSQL, Greenplum, AnalyticDB for PostgreSQL, openGauss.
+
+* Stage: ``CREATE TABLE .._dpfx_b (LIKE live INCLUDING ...)`` without indexes (Greenplum and ADB
+  keep the live table's DISTRIBUTED BY through LIKE); grants and the table comment copied.
+* Load: ``COPY .. FROM STDIN``; indexes and unique constraints are built after the load under
+  temporary names and renamed back to the live table's names after the swap, so names stay stable.
+* Swap: both renames, the re-pointing of dependent views, the drop and the index renames in one
+  transaction: readers see the old table or the new one, never none.
+* Lock: a session advisory lock on the target's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
+from airflow_provider_tagoffline.engine.types import ColumnType, classify
+from airflow_provider_tagoffline.errors import RunFailed
+
+LOCK_WAIT_SECONDS = 60
+
+
+@dataclass
+class IndexDef:
+    name: str  # index name on the live table
+    constraint_def: str | None  # "PRIMARY KEY (user_id)" for constraint-backed indexes
+    index_def: str  # pg_get_indexdef text
+    temp_name: str = ""
+
+
+class PostgresTarget(Target):
+    kinds = ("postgres", "greenplum", "adb_pg", "opengauss")
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._indexes: list[IndexDef] = []
+
+    # ---- plumbing --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.conn.transaction():
+            yield
+
+    def regclass_text(self, table: str) -> str:
+        return self.q(table)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        key = f"tagoffline:{self.display_name}"
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while not self.scalar("SELECT pg_try_advisory_lock(hashtext(%s))", [key]):
+            if time.monotonic() > deadline:
+                raise RunFailed(f"another run is writing {self.display_name} (advisory lock held for "
+                                f"{LOCK_WAIT_SECONDS}s)")
+            time.sleep(0.5)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                self.scalar("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+
+    def exists(self, table: str) -> bool:
+        return self.scalar("SELECT to_regclass(%s) IS NOT NULL", [self.q(table)]) is True
+
+    def column_types(self, table: str) -> dict[str, ColumnType]:
+        cur = self.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            [self.q(table)])
+        with cur:
+            return {name: classify(t) for name, t in cur.fetchall()}
+
+    def size_bytes(self, table: str) -> int | None:
+        return int(self.scalar("SELECT pg_total_relation_size(to_regclass(%s))", [self.q(table)]) or 0)
+
+    # ---- pure SQL ----------------------------------------------------------------------------
+    def like_options(self) -> str:
+        # openGauss, Greenplum and ADB are older PostgreSQL forks: only the options they all know.
+        common = "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMMENTS INCLUDING STORAGE"
+        if self.d.kind == "postgres":
+            return common + " INCLUDING GENERATED INCLUDING IDENTITY"
+        return common
+
+    def create_stage_sql(self) -> str:
+        return f"CREATE TABLE {self.q(self.stage)} (LIKE {self.q(self.live)} {self.like_options()})"
+
+    def temp_index_name(self, original: str, position: int) -> str:
+        digest = hashlib.sha1(f"{self.schema}.{self.live}.{original}".encode()).hexdigest()[:12]
+        return f"tagoffline_{digest}_{position}"
+
+    def build_index_sql(self, ix: IndexDef) -> str:
+        if ix.constraint_def is not None:
+            return (f"ALTER TABLE {self.q(self.stage)} ADD CONSTRAINT {self.d.quote(ix.temp_name)} "
+                    f"{ix.constraint_def}")
+        m = re.match(r"^CREATE (UNIQUE )?INDEX .*? ON (?:ONLY )?.*? USING (.*)$", ix.index_def, re.DOTALL)
+        if not m:
+            raise RunFailed(f"cannot rebuild index {ix.name!r}: unexpected definition {ix.index_def!r}")
+        return f"CREATE {m.group(1) or ''}INDEX {self.d.quote(ix.temp_name)} ON {self.q(self.stage)} USING {m.group(2)}"
+
+    def swap_sql(self, views: list[tuple[str, str, str]]) -> list[str]:
+        """Statements of the swap transaction; ``views``: (schema, name, definition) re-pointed."""
+        stmts = self.rename_sql(self.live, self.backup) + self.rename_sql(self.stage, self.live)
+        for schema, name, definition in views:
+            stmts.append(f"CREATE OR REPLACE VIEW {self.d.qualify(schema, name)} AS {definition.rstrip().rstrip(';')}")
+        stmts += self.drop_sql(self.backup)
+        for ix in self._indexes:
+            stmts.append(f"ALTER INDEX {self.q(ix.temp_name)} RENAME TO {self.d.quote(ix.name)}")
+        return stmts
+
+    # ---- steps -------------------------------------------------------------------------------
+    def _indexes_of_live(self) -> list[IndexDef]:
+        cur = self.execute(
+            "SELECT ic.relname, CASE WHEN con.oid IS NULL THEN NULL ELSE pg_get_constraintdef(con.oid) END, "
+            "pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
+            "LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid "
+            "AND con.contype IN ('p', 'u', 'x') WHERE i.indrelid = to_regclass(%s) ORDER BY ic.relname",
+            [self.q(self.live)])
+        with cur:
+            rows = cur.fetchall()
+        return [IndexDef(name=n, constraint_def=c, index_def=d, temp_name=self.temp_index_name(n, i))
+                for i, (n, c, d) in enumerate(rows)]
+
+    def _grants_sql(self) -> list[str]:
+        cur = self.execute(
+            "SELECT COALESCE(r.rolname, 'PUBLIC'), a.privilege_type, a.is_grantable "
+            "FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+            "WHERE c.oid = to_regclass(%s) AND a.grantee <> c.relowner ORDER BY 1, 2", [self.q(self.live)])
+        with cur:
+            rows = cur.fetchall()
+        out = []
+        for grantee, privilege, grantable in rows:
+            who = "PUBLIC" if grantee == "PUBLIC" else self.d.quote(grantee)
+            out.append(f"GRANT {privilege} ON {self.q(self.stage)} TO {who}"
+                       + (" WITH GRANT OPTION" if grantable else ""))
+        return out
+
+    def prepare_stage(self) -> None:
+        self._indexes = self._indexes_of_live()
+        comment = self.scalar("SELECT obj_description(to_regclass(%s), 'pg_class')", [self.q(self.live)])
+        stmts = [self.create_stage_sql()] + self._grants_sql()
+        if comment is not None:
+            stmts.append(f"COMMENT ON TABLE {self.q(self.stage)} IS {self.d.quote_literal(comment)}")
+        self.run_in_tx(stmts)
+
+    def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
+        cols = ", ".join(self.d.quote(c) for c in columns)
+        rows = 0
+        with self.conn.transaction(), self.conn.cursor() as cur, \
+                cur.copy(f"COPY {self.q(self.stage)} ({cols}) FROM STDIN") as copy:
+            for batch in batches:
+                for row in batch:
+                    copy.write_row(row)
+                rows += len(batch)
+                if rows == len(batch):
+                    self.checkpoint("during_load")
+        return LoadResult(rows=rows, method="COPY")
+
+    def finish_stage(self) -> None:
+        if self._indexes:
+            self.run_in_tx([self.build_index_sql(ix) for ix in self._indexes])
+        self.run_statements([f"ANALYZE {self.q(self.stage)}"])
+
+    def dependent_views(self) -> list[tuple[str, str, str, str]]:
+        """(schema, name, relkind, definition) of views reading the live table."""
+        cur = self.execute(
+            "SELECT DISTINCT n.nspname, v.relname, v.relkind, pg_get_viewdef(v.oid) FROM pg_depend d "
+            "JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class "
+            "JOIN pg_namespace n ON n.oid = v.relnamespace "
+            "WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = to_regclass(%s) AND v.oid <> d.refobjid",
+            [self.q(self.live)])
+        with cur:
+            return list(cur.fetchall())
+
+    def check_dependents(self) -> None:
+        mat = [f"{s}.{n}" for s, n, kind, _ in self.dependent_views() if kind == "m"]
+        if mat:
+            raise RunFailed(f"materialized view(s) {', '.join(mat)} depend on {self.display_name}; a swap "
+                            "would have to drop them. Point them at a view over the table instead.")
+
+    def swap(self) -> None:
+        with self.transaction():
+            views = [(s, n, d) for s, n, kind, d in self.dependent_views() if kind == "v"]
+            stmts = self.swap_sql(views)
+            self.run_statements(stmts[:1])
+            self.checkpoint("inside_swap")
+            self.run_statements(stmts[1:])

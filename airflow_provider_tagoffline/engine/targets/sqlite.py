@@ -1,0 +1,139 @@
+"""SQLite (embedded targets).
+
+* Stage: the live table's own ``CREATE TABLE`` statement, renamed; indexes and triggers are
+  recreated after the swap with their original statements.
+* Load: ``executemany`` in one transaction.
+* Swap: one ``BEGIN IMMEDIATE`` transaction with ``legacy_alter_table`` so views keep naming the
+  live table (not the renamed old one); readers in WAL mode keep their snapshot meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
+from airflow_provider_tagoffline.engine.targets.filelock import file_lock
+from airflow_provider_tagoffline.engine.types import ColumnType
+from airflow_provider_tagoffline.errors import RunFailed
+
+_CREATE_NAME = re.compile(
+    r'^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|[^\s(]+)\s*\(',
+    re.IGNORECASE)
+
+
+def rename_create_table(create_sql: str, new_quoted_name: str) -> str:
+    """``CREATE TABLE old (...)`` → ``CREATE TABLE new (...)``, the body untouched."""
+    m = _CREATE_NAME.match(create_sql)
+    if not m:
+        raise RunFailed(f"cannot read the table definition: {create_sql[:80]!r}")
+    return f"CREATE TABLE {new_quoted_name} (" + create_sql[m.end():]
+
+
+def sqlite_value(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return str(value)  # the column's affinity decides; sqlite3 cannot bind Decimal
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+class SQLiteTarget(Target):
+    kinds = ("sqlite",)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.schema = None  # one file, one schema
+        self._rebuild: list[str] = []
+
+    def q(self, table: str) -> str:
+        return self.d.quote(table)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.run_statements(["BEGIN IMMEDIATE"])
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.run_statements(["ROLLBACK"])
+            raise
+        self.run_statements(["COMMIT"])
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        path = self.scalar("SELECT file FROM pragma_database_list WHERE name = 'main'") or ""
+        if not path:  # in-memory: nothing else can reach it
+            yield
+            return
+        with file_lock(path, self.display_name):
+            yield
+
+    def exists(self, table: str) -> bool:
+        return self.scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]) > 0
+
+    def column_types(self, table: str) -> dict[str, ColumnType]:
+        cur = self.execute("SELECT name, type FROM pragma_table_info(?)", [table])
+        try:
+            # SQLite stores any value in any column (type affinity): only existence is checked.
+            return {name: ColumnType(raw=t or "", family="any") for name, t in cur.fetchall()}
+        finally:
+            cur.close()
+
+    def _schema_sql(self, table: str, kinds: tuple[str, ...]) -> list[str]:
+        marks = ", ".join("?" * len(kinds))
+        cur = self.execute(f"SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ({marks}) "
+                           "AND sql IS NOT NULL ORDER BY type, name", [table, *kinds])
+        try:
+            return [r[0] for r in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def prepare_stage(self) -> None:
+        (create,) = self._schema_sql(self.live, ("table",))
+        # Indexes and triggers belong to the live table's name; rebuilt after the swap.
+        self._rebuild = self._schema_sql(self.live, ("index", "trigger"))
+        self.run_in_tx([rename_create_table(create, self.q(self.stage))])
+
+    def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
+        cols = ", ".join(self.d.quote(c) for c in columns)
+        sql = f"INSERT INTO {self.q(self.stage)} ({cols}) VALUES ({', '.join('?' * len(columns))})"
+        rows = 0
+        with self.transaction():
+            cur = self.conn.cursor()
+            for batch in batches:
+                cur.executemany(sql, [tuple(map(sqlite_value, row)) for row in batch])
+                rows += len(batch)
+                if rows == len(batch):
+                    self.checkpoint("during_load")
+            cur.close()
+        return LoadResult(rows=rows, method="executemany")
+
+    def swap_sql(self) -> list[str]:
+        return (self.rename_sql(self.live, self.backup) + self.rename_sql(self.stage, self.live)
+                + self.drop_sql(self.backup) + list(self._rebuild))
+
+    def swap(self) -> None:
+        stmts = self.swap_sql()
+        self.run_statements(["PRAGMA legacy_alter_table = ON"])
+        try:
+            with self.transaction():
+                self.run_statements(stmts[:1])
+                self.checkpoint("inside_swap")
+                self.run_statements(stmts[1:])
+        finally:
+            self.run_statements(["PRAGMA legacy_alter_table = OFF"])
+
+    def size_bytes(self, table: str) -> int | None:
+        try:
+            return int(self.scalar("SELECT SUM(pgsize) FROM dbstat WHERE name = ?", [table]) or 0)
+        except Exception:  # dbstat is an optional compile-time module
+            return None

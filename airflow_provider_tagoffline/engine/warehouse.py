@@ -1,0 +1,117 @@
+"""The warehouse side of a run: source checks and the streamed extract (server-side cursors)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_tagoffline.dialects import Dialect, get_dialect
+from airflow_provider_tagoffline.engine.connect import open_dbapi
+from airflow_provider_tagoffline.engine.extract import Query, format_date, source_check_sql
+from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runspec import SourceSpec
+
+WAREHOUSE_KINDS = ("duckdb", "postgres", "mysql")
+
+
+@dataclass
+class SourceCheck:
+    table: str
+    partition: str | None  # "ds=20261123"
+    rows: int
+    duplicates: int
+
+
+class Warehouse:
+    def __init__(self, conn_id: str, conn: Any = None):
+        """Opens ``conn_id`` read-only, or reads through ``conn`` when the target is the warehouse."""
+        self.conn_id = conn_id
+        if conn is None:
+            self.conn, kind = open_dbapi(conn_id, read_only=True)
+        else:
+            from airflow_provider_tagoffline.engine.connect import connection_kind
+
+            self.conn, kind = conn, connection_kind(conn_id)
+        if kind not in WAREHOUSE_KINDS:
+            self.close()
+            raise RunFailed(f"warehouse connection {conn_id!r} is {kind}; supported warehouses: "
+                            f"{', '.join(WAREHOUSE_KINDS)}")
+        self.kind = kind
+        self.dialect: Dialect = get_dialect(kind)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def fetchone(self, query: Query) -> Any:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(query.sql, query.params)
+            return cur.fetchone()
+        finally:
+            with contextlib.suppress(Exception):
+                cur.close()
+
+    def check_source(self, src: SourceSpec, data_date: dt.date) -> SourceCheck:
+        """Rows and duplicate IDs of one source for D; a clear error if the table is missing."""
+        part = (f"{src.partition.column}={format_date(data_date, src.partition.format)}"
+                if src.partition else None)
+        try:
+            rows, distinct = self.fetchone(source_check_sql(self.dialect, src, data_date))
+        except Exception as exc:
+            self._reset()
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise RunFailed(f"source table {src.table!r} cannot be read from the warehouse "
+                            f"{self.conn_id!r}: {first}") from None
+        return SourceCheck(src.table, part, int(rows), int(rows) - int(distinct))
+
+    def _reset(self) -> None:
+        # psycopg in autocommit needs nothing; a failed statement in a PG transaction would.
+        with contextlib.suppress(Exception):
+            self.conn.rollback()
+
+    def stream(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Result batches of ``query``, never the whole result in memory."""
+        if self.kind == "postgres":
+            yield from self._stream_postgres(query, batch_size)
+        elif self.kind == "mysql":
+            yield from self._stream_mysql(query, batch_size)
+        else:
+            yield from self._stream_plain(query, batch_size)
+
+    def _stream_plain(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        # DuckDB streams results to fetchmany in chunks; it does not materialize the whole result.
+        cur = self.conn.cursor()
+        try:
+            cur.execute(query.sql, query.params)
+            while batch := cur.fetchmany(batch_size):
+                yield batch
+        finally:
+            with contextlib.suppress(Exception):
+                cur.close()
+
+    def _stream_postgres(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        # A named (server-side) cursor lives inside a transaction.
+        with self.conn.transaction(), self.conn.cursor(name="tagoffline_extract") as cur:
+            cur.itersize = batch_size
+            cur.execute(query.sql, query.params)
+            while batch := cur.fetchmany(batch_size):
+                yield batch
+
+    def _stream_mysql(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        module = type(self.conn).__module__
+        if module.startswith("MySQLdb"):
+            from MySQLdb.cursors import SSCursor
+        else:
+            from pymysql.cursors import SSCursor
+        cur = self.conn.cursor(SSCursor)
+        try:
+            cur.execute(query.sql, query.params)
+            while batch := cur.fetchmany(batch_size):
+                yield list(batch)
+        finally:
+            with contextlib.suppress(Exception):
+                cur.close()
