@@ -13,12 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-PG_ADMIN_URL = os.environ.get("TAGOFFLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-MYSQL_HOST = os.environ.get("TAGOFFLINE_TEST_MYSQL_HOST", "127.0.0.1")
-MYSQL_PORT = int(os.environ.get("TAGOFFLINE_TEST_MYSQL_PORT", "3306"))
-MYSQL_USER = os.environ.get("TAGOFFLINE_TEST_MYSQL_USER", "root")
-MYSQL_PASSWORD = os.environ.get("TAGOFFLINE_TEST_MYSQL_PASSWORD", "")
+from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, _pg_connect
 
 
 def _unique(prefix: str) -> str:
@@ -36,13 +31,6 @@ def _airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
     yield home
-
-
-def _pg_connect(dbname: str = "postgres"):
-    import psycopg
-
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    return psycopg.connect(f"{base}/{dbname}", autocommit=True)
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +51,6 @@ def pg_url(pg_database: str) -> str:
     """SQLAlchemy URL (psycopg 3) of a fresh PostgreSQL database."""
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     return f"{base}/{pg_database}"
-
-
-def _mysql_connect(db: str | None = None):
-    import pymysql
-
-    return pymysql.connect(
-        host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, password=MYSQL_PASSWORD,
-        database=db, autocommit=True, charset="utf8mb4", local_infile=True,
-    )
 
 
 @pytest.fixture(scope="module")

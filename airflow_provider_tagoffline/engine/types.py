@@ -22,8 +22,9 @@ COLUMN_TYPES: dict[str, dict[str, str]] = {
     "oracle": {"string": "VARCHAR2(4000 CHAR)", "key_string": "VARCHAR2(255 CHAR)", "bigint": "NUMBER(19)",
                "double": "BINARY_DOUBLE", "decimal": "NUMBER({p},{s})", "boolean": "NUMBER(1)",
                "date": "DATE", "datetime": "TIMESTAMP(6)", "partition": "VARCHAR2(10 CHAR)"},
+    # SQLite has no exact decimal: NUMERIC affinity would round 18 digits to a double, TEXT keeps them.
     "sqlite": {"string": "TEXT", "key_string": "TEXT", "bigint": "INTEGER", "double": "REAL",
-               "decimal": "DECIMAL({p},{s})", "boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMP",
+               "decimal": "TEXT", "boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMP",
                "partition": "TEXT"},
     "duckdb": {"string": "VARCHAR", "key_string": "VARCHAR", "bigint": "BIGINT", "double": "DOUBLE",
                "decimal": "DECIMAL({p},{s})", "boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMP",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
@@ -22,8 +22,30 @@ from airflow_provider_tagoffline.engine.types import ColumnType, classify
 NULL_MARK = "\\N"
 
 
+class _Result:
+    """DuckDB's connection is its own cursor; closing that would close the connection."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def fetchone(self) -> Any:
+        return self.conn.fetchone()
+
+    def fetchall(self) -> Any:
+        return self.conn.fetchall()
+
+    def close(self) -> None:
+        pass
+
+
 class DuckDBTarget(Target):
     kinds = ("duckdb",)
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        # conn.cursor() in DuckDB opens a second connection with its own transaction, so BEGIN and
+        # COMMIT must go through the connection itself.
+        self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
+        return _Result(self.conn)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
