@@ -68,9 +68,9 @@ def create_table_sql(spec: RunSpec, dialect_kind: str) -> list[str]:
         sql += " " + style.table_options
     if style.inline_comments:
         sql += comment(_table_comment(spec))
-    if t.partition is not None:
-        if not style.partition_clause:
-            raise ValueError(f"{dialect_kind} targets cannot be partitioned")
+    if t.partition is not None and not d.supports_partitions:
+        raise ValueError(f"{dialect_kind} targets cannot be partitioned")
+    if t.partition is not None and style.partition_clause:  # DuckDB: a plain date column in the key
         sql += "\n" + style.partition_clause.format(col=d.quote(t.partition.column),
                                                     first=d.quote_literal(FIRST_PARTITION_VALUE))
     out = [sql]

@@ -93,7 +93,8 @@ def build_extract_query(spec: RunSpec, w: Dialect, data_date: dt.date,
                         dedupe_sources: frozenset[int] = frozenset()) -> Query:
     """The extract query for data date D against warehouse dialect ``w``.
 
-    ``dedupe_sources``: indexes of sources known to hold duplicate IDs for D.
+    ``dedupe_sources``: indexes of sources known to hold duplicate IDs for D. For a partitioned
+    target the last column is the target partition's value of D.
     """
     sources = spec.sources
     aliases = [f"s{i}" for i in range(len(sources))]
@@ -127,6 +128,9 @@ def build_extract_query(spec: RunSpec, w: Dialect, data_date: dt.date,
         q.add(", ")
         expr = _output_expr(spec, w, out, aliases, table_lookups)
         q.add(expr.text, *expr.params)
+    part = spec.target.partition
+    if part is not None:
+        q.add(f", {w.cast_text(w.placeholder)} AS {w.quote(part.column)}", format_date(data_date, part.format))
 
     if single:
         q.add(" FROM ")
@@ -158,7 +162,8 @@ def build_extract_query(spec: RunSpec, w: Dialect, data_date: dt.date,
         if 0 in dedupe_sources:  # the filter already applied inside the dedupe subquery
             flt = _Sql().add(f"{aliases[0]}.{w.quote(sources[0].key)} IS NOT NULL")
         q.add(" WHERE ").add(flt.text, *flt.params)
-    return Query(sql=q.text, params=q.params, columns=[spec.entity_key.code] + [o.column for o in spec.outputs])
+    columns = [spec.entity_key.code] + [o.column for o in spec.outputs] + ([part.column] if part else [])
+    return Query(sql=q.text, params=q.params, columns=columns)
 
 
 def _output_expr(spec: RunSpec, w: Dialect, out: OutputSpec, aliases: list[str],

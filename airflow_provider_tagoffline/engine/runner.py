@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow_provider_tagoffline.engine import faults, gates
 from airflow_provider_tagoffline.engine.connect import open_dbapi
-from airflow_provider_tagoffline.engine.extract import build_extract_query
+from airflow_provider_tagoffline.engine.extract import build_extract_query, format_date
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target, make_target
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
@@ -90,6 +90,10 @@ def _open(spec: RunSpec) -> Iterator[tuple[Warehouse, Target]]:
 def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report: RunReport,
          batch_size: int, say: Callable[[str], None]) -> None:
     columns = [spec.target.key_column] + [o.column for o in spec.outputs]
+    if spec.target.partition is not None:
+        columns.append(spec.target.partition.column)
+        target.partition_column = spec.target.partition.column
+        target.partition_value = format_date(d, spec.target.partition.format)
     with target.lock():
         with report.phase("preflight"):
             report.recovery = target.recover()
@@ -136,7 +140,7 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             raise
         with report.phase("swap"):
             start = time.perf_counter()
-            target.swap()
+            target.publish()
             report.swap_window_seconds = round(time.perf_counter() - start, 4)
         faults.checkpoint("after_swap")
 

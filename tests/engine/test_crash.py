@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from engine_data import D, D_PREV, EXPECTED_D, OUTPUT_COLUMNS, LiveTarget, make_spec, normalize
+from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
 
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.ddl import create_table_sql

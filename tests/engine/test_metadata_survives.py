@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from dbs import _mysql_connect, _pg_connect
-from engine_data import D, D_PREV, LiveTarget, make_spec
+from engine_data import D_PREV, D, LiveTarget, make_spec
 
 from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export

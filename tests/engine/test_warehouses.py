@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, _pg_connect
-from engine_data import D, EXPECTED_D, OUTPUT_COLUMNS, fill_warehouse, make_spec, normalize
+from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, fill_warehouse, make_spec, normalize
 
 from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export

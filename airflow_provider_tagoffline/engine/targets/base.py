@@ -57,6 +57,9 @@ class Target:
         self.live = spec.table
         self.stage = spec.table + STAGE_SUFFIX
         self.backup = spec.table + BACKUP_SUFFIX
+        #: set by the runner for partitioned targets: only rows with this value are replaced
+        self.partition_column: str | None = None
+        self.partition_value: str | None = None
 
     # ---- naming -------------------------------------------------------------------------
     def q(self, table: str) -> str:
@@ -219,7 +222,41 @@ class Target:
         return TableStats(rows=rows, nulls={c: rows - int(n) for c, n in zip(columns, row[1:], strict=True)})
 
     def live_rows(self) -> int:
-        return int(self.scalar(f"SELECT COUNT(*) FROM {self.q(self.live)}"))
+        """Rows the swap will replace: the whole table, or partition D of a partitioned target."""
+        if self.partition_column is None:
+            return int(self.scalar(f"SELECT COUNT(*) FROM {self.q(self.live)}"))
+        return int(self.scalar(f"SELECT COUNT(*) FROM {self.q(self.live)} WHERE "
+                               f"{self.d.quote(self.partition_column)} = {self.d.placeholder}",
+                               [self.partition_value]))
+
+    # ---- partitioned targets without native partition exchange ---------------------------
+    def replace_partition_sql(self) -> list[str]:
+        """Partition D replaced in one transaction: delete D's rows, insert the stage's."""
+        assert self.partition_column is not None
+        col = self.d.quote(self.partition_column)
+        return [f"DELETE FROM {self.q(self.live)} WHERE {col} = {self.d.quote_literal(self.partition_value or '')}",
+                f"INSERT INTO {self.q(self.live)} SELECT * FROM {self.q(self.stage)}"]
+
+    def publish(self) -> None:
+        """Make the stage live: the whole-table swap, or partition D's replacement."""
+        if self.partition_column is None:
+            self.swap()
+        else:
+            self.replace_partition()
+
+    @contextlib.contextmanager
+    def dml_transaction(self) -> Iterator[None]:
+        """A transaction for DML (MySQL and Oracle commit DDL implicitly, but not DML)."""
+        with self.transaction():
+            yield
+
+    def replace_partition(self) -> None:
+        delete, insert = self.replace_partition_sql()
+        with self.dml_transaction():
+            self.run_statements([delete])
+            self.checkpoint("inside_swap")
+            self.run_statements([insert])
+        self.run_in_tx(self.drop_sql(self.stage))
 
     def checkpoint(self, name: str) -> None:
         faults.checkpoint(name)

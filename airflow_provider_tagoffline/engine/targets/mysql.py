@@ -56,6 +56,17 @@ class MySQLTarget(Target):
         yield
 
     @contextlib.contextmanager
+    def dml_transaction(self) -> Iterator[None]:
+        self.run_statements(["START TRANSACTION"])
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.run_statements(["ROLLBACK"])
+            raise
+        self.run_statements(["COMMIT"])
+
+    @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         db = self.schema or self.scalar("SELECT DATABASE()")
         key = "tagoffline:" + hashlib.sha1(f"{db}.{self.live}".encode()).hexdigest()[:40]
@@ -104,9 +115,55 @@ class MySQLTarget(Target):
         return (f"LOAD DATA LOCAL INFILE {self.d.quote_literal(path)} INTO TABLE {self.q(self.stage)} "
                 f"CHARACTER SET utf8mb4 ({cols})")
 
+    def exchange_sql(self, partition: str) -> list[str]:
+        return [f"ALTER TABLE {self.q(self.live)} EXCHANGE PARTITION {self.d.quote(partition)} "
+                f"WITH TABLE {self.q(self.stage)}"] + self.drop_sql(self.stage)
+
+    def add_partition_sql(self, partition: str) -> str:
+        return (f"ALTER TABLE {self.q(self.live)} ADD PARTITION (PARTITION {self.d.quote(partition)} "
+                f"VALUES IN ({self.d.quote_literal(self.partition_value or '')}))")
+
+    # ---- partitions ---------------------------------------------------------------------------
+    def _partitions(self) -> list[tuple[str, str]]:
+        where, params = self._where(self.live)
+        cur = self.execute("SELECT partition_name, partition_description FROM information_schema.partitions "
+                           f"WHERE {where} AND partition_name IS NOT NULL", params)
+        try:
+            return [(n, d or "") for n, d in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def partition_for_d(self) -> str:
+        """The LIST partition holding only D, added (empty) if the table has none yet."""
+        value = self.partition_value or ""
+        literal = self.d.quote_literal(value)
+        for name, description in self._partitions():
+            values = [v.strip() for v in description.split(",")]
+            if literal in values:
+                if len(values) > 1:
+                    raise RunFailed(f"partition {name} of {self.display_name} holds more than data date {value} "
+                                    f"({description}); give each date its own LIST partition")
+                return name
+        name = "p" + "".join(ch for ch in value if ch.isalnum())
+        self.run_statements([self.add_partition_sql(name)])  # metadata only: a new, empty partition
+        return name
+
     # ---- steps -------------------------------------------------------------------------------
     def prepare_stage(self) -> None:
-        self.run_statements(["SET SESSION lock_wait_timeout = 30", self.create_stage_sql()])
+        stmts = ["SET SESSION lock_wait_timeout = 30", self.create_stage_sql()]
+        if self.partition_column is not None and self._partitions():
+            # EXCHANGE PARTITION needs a non-partitioned table of the same shape.
+            stmts.append(f"ALTER TABLE {self.q(self.stage)} REMOVE PARTITIONING")
+        self.run_statements(stmts)
+
+    def replace_partition(self) -> None:
+        if not self._partitions():
+            super().replace_partition()
+            return
+        exchange, drop = self.exchange_sql(self.partition_for_d())
+        self.run_statements([exchange])  # one atomic statement; the stage now holds the old rows
+        self.checkpoint("inside_swap")
+        self.run_statements([drop])
 
     def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
         fd, path = tempfile.mkstemp(prefix="tagoffline-", suffix=".tsv")

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import re
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -91,8 +92,12 @@ class PostgresTarget(Target):
         return f"CREATE TABLE {self.q(self.stage)} (LIKE {self.q(self.live)} {self.like_options()})"
 
     def temp_index_name(self, original: str, position: int) -> str:
-        digest = hashlib.sha1(f"{self.schema}.{self.live}.{original}".encode()).hexdigest()[:12]
-        return f"tagoffline_{digest}_{position}"
+        key = f"{self.schema}.{self.live}.{original}"
+        name = f"tagoffline_{hashlib.sha1(key.encode()).hexdigest()[:12]}_{position}"
+        if self.partition_column is not None:
+            # The partition being replaced may still carry the previous run's names until the swap.
+            name += "_" + uuid.uuid4().hex[:8]
+        return name
 
     def build_index_sql(self, ix: IndexDef) -> str:
         if ix.constraint_def is not None:
@@ -162,8 +167,14 @@ class PostgresTarget(Target):
         return LoadResult(rows=rows, method="COPY")
 
     def finish_stage(self) -> None:
-        if self._indexes:
-            self.run_in_tx([self.build_index_sql(ix) for ix in self._indexes])
+        stmts = [self.build_index_sql(ix) for ix in self._indexes]
+        if self.partition_column is not None and self.is_partitioned():
+            # Proves the partition bound, so ATTACH skips its validation scan inside the swap.
+            col = self.d.quote(self.partition_column)
+            stmts.append(f"ALTER TABLE {self.q(self.stage)} ADD CONSTRAINT {self.d.quote(self.partition_check_name)} "
+                         f"CHECK ({col} IS NOT NULL AND {col} = {self.d.quote_literal(self.partition_value or '')})")
+        if stmts:
+            self.run_in_tx(stmts)
         self.run_statements([f"ANALYZE {self.q(self.stage)}"])
 
     def dependent_views(self) -> list[tuple[str, str, str, str]]:
@@ -182,6 +193,71 @@ class PostgresTarget(Target):
         if mat:
             raise RunFailed(f"materialized view(s) {', '.join(mat)} depend on {self.display_name}; a swap "
                             "would have to drop them. Point them at a view over the table instead.")
+
+    # ---- declarative partitions: detach partition D, attach the stage in its place -----------
+    def is_partitioned(self) -> bool:
+        sql = "SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass(%s)"
+        return self.scalar(sql, [self.q(self.live)]) is True
+
+    def partition_of(self, value: str) -> str | None:
+        """Name of the live table's partition holding exactly ``value`` (a LIST partition)."""
+        cur = self.execute(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c "
+            "ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(%s)", [self.q(self.live)])
+        with cur:
+            rows = cur.fetchall()
+        wanted = f"FOR VALUES IN ({self.d.quote_literal(value)})"
+        for name, bound in rows:
+            if bound == wanted:
+                return str(name)
+            if self.d.quote_literal(value) in (bound or ""):
+                raise RunFailed(f"partition {name} of {self.display_name} holds more than data date {value} "
+                                f"({bound}); give each date its own LIST partition")
+        return None
+
+    def child_index_names(self, partition: str) -> dict[str, str]:
+        """Parent index name → the name of its index on ``partition``."""
+        cur = self.execute(
+            "SELECT pi.relname, ci.relname FROM pg_index x JOIN pg_class ci ON ci.oid = x.indexrelid "
+            "JOIN pg_inherits h ON h.inhrelid = x.indexrelid JOIN pg_class pi ON pi.oid = h.inhparent "
+            "WHERE x.indrelid = to_regclass(%s)", [self.q(partition)])
+        with cur:
+            return dict(cur.fetchall())
+
+    def partition_swap_sql(self, old_partition: str | None, new_name: str,
+                           old_index_names: dict[str, str] | None = None) -> list[str]:
+        value = self.d.quote_literal(self.partition_value or "")
+        stmts: list[str] = []
+        if old_partition:
+            stmts += [f"ALTER TABLE {self.q(self.live)} DETACH PARTITION {self.q(old_partition)}"]
+            stmts += self.rename_sql(old_partition, self.backup)
+        stmts += self.rename_sql(self.stage, new_name)
+        stmts += [f"ALTER TABLE {self.q(self.live)} ATTACH PARTITION {self.q(new_name)} FOR VALUES IN ({value})",
+                  f"ALTER TABLE {self.q(new_name)} DROP CONSTRAINT {self.d.quote(self.partition_check_name)}"]
+        if old_partition:
+            stmts += self.drop_sql(self.backup)
+        # The new partition's indexes take the names the replaced partition's had: stable names.
+        for i, ix in enumerate(self._indexes):
+            final = (old_index_names or {}).get(ix.name) or f"{new_name}_ix{i}"[:63]
+            stmts.append(f"ALTER INDEX {self.q(ix.temp_name)} RENAME TO {self.d.quote(final)}")
+        return stmts
+
+    @property
+    def partition_check_name(self) -> str:
+        return f"{self.stage}_chk"[-63:]
+
+    def replace_partition(self) -> None:
+        if not self.is_partitioned():
+            super().replace_partition()
+            return
+        value = self.partition_value or ""
+        old = self.partition_of(value)
+        new_name = old or f"{self.live}_p{''.join(ch for ch in value if ch.isdigit())}"
+        with self.transaction():
+            stmts = self.partition_swap_sql(old, new_name, self.child_index_names(old) if old else None)
+            self.run_statements(stmts[:1])
+            self.checkpoint("inside_swap")
+            self.run_statements(stmts[1:])
 
     def swap(self) -> None:
         with self.transaction():
