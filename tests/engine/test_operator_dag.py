@@ -1,0 +1,98 @@
+"""The rendered DAG in a real Airflow: DagBag parsing, and ``dag.test()`` running the operator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, make_spec, normalize
+
+from airflow_provider_tagoffline.engine.ddl import create_table_sql
+from airflow_provider_tagoffline.rendering.factory import dag_id_for
+from airflow_provider_tagoffline.rendering.render import render_dag_source, write_dag_file
+from airflow_provider_tagoffline.runspec import RunSpec
+
+pytestmark = [pytest.mark.airflow]
+
+
+@pytest.fixture(scope="module")
+def airflow_db() -> None:
+    """Airflow's metadata database (SQLite in the session's AIRFLOW_HOME), migrated once."""
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
+                   capture_output=True, timeout=300)
+
+
+def recurring_spec(conn_id: str) -> RunSpec:
+    data = make_spec("sqlite", conn_id).to_dict()
+    data["schedule"] = {"type": "recurring", "daily_at": "02:30", "timezone": "Asia/Shanghai"}
+    return RunSpec.model_validate(data)
+
+
+def test_rendered_file_is_readable_and_holds_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", json.dumps({"conn_type": "sqlite", "host": "/x.db",
+                                                              "password": "p4ss-never-here"}))
+    source = render_dag_source(recurring_spec("tot_target"))
+    assert "p4ss-never-here" not in source
+    assert "'conn_id': 'tot_target'" in source and "tag_offline_dag(RUN_SPEC)" in source
+
+
+def test_dagbag_loads_the_dag_and_a_broken_file_does_not_stop_it(tmp_path: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    spec = recurring_spec("tot_target")
+    path = write_dag_file(spec, tmp_path)
+    (tmp_path / "tag_offline__broken.py").write_text(  # a spec that does not validate
+        "from airflow_provider_tagoffline.rendering.factory import tag_offline_dag\n"
+        "dag = tag_offline_dag({'spec_version': 1})\n")
+    bag = DagBag(dag_folder=str(tmp_path))
+    assert list(bag.import_errors) == [str(tmp_path / "tag_offline__broken.py")]
+    assert "validation error" in next(iter(bag.import_errors.values()))
+    dag = bag.dags.get(dag_id_for(spec.service.slug))
+    assert dag is not None and str(path).endswith(".py")
+    assert dag.dag_display_name == "用户标签 test"
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert set(dag.tags) == {"tag_offline", "crm"}
+    task = dag.get_task("export")
+    assert task.owner == "alice" and task.retries == 2
+    assert [o.uri for o in task.outlets] == ["tagoffline://tot_target/user_tags"]
+    # The run fired on D+1 at 02:30 (Asia/Shanghai) covers D: its data interval starts on D.
+    info = dag.timetable.next_dagrun_info(last_automated_data_interval=None,
+                                          restriction=_restriction(dt.datetime(2026, 11, 21, 18, 0, tzinfo=dt.UTC)))
+    assert info is not None
+    assert info.data_interval.start.in_timezone("Asia/Shanghai").strftime("%Y-%m-%d %H:%M") == "2026-11-22 02:30"
+    assert info.run_after.in_timezone("Asia/Shanghai").strftime("%Y-%m-%d %H:%M") == "2026-11-23 02:30"
+
+
+def _restriction(earliest: dt.datetime):
+    from airflow.timetables.base import TimeRestriction
+
+    return TimeRestriction(earliest=earliest, latest=None, catchup=True)
+
+
+def test_dags_test_exports_the_data_date_of_its_interval(airflow_db: None, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    target = str(tmp_path / "target.db")
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", json.dumps({"conn_type": "sqlite", "host": target}))
+    spec = recurring_spec("tot_target")
+    db = sqlite3.connect(target)
+    for sql in create_table_sql(spec, "sqlite"):
+        db.execute(sql)
+    db.commit()
+    write_dag_file(spec, tmp_path / "dags")
+    # `airflow dags test` (what dag.test() does, in its own process with this dags folder).
+    # A run at D+1 02:30 Asia/Shanghai (18:30 UTC on D) covers the interval [D 02:30, D+1 02:30)
+    # and so exports data date D: T-1.
+    env = {"AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "dags")}
+    proc = subprocess.run([str(Path(sys.executable).parent / "airflow"), "dags", "test",
+                           dag_id_for(spec.service.slug), "2026-11-23T18:30:00+00:00"],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "state=success" in proc.stdout + proc.stderr or "success" in (proc.stdout + proc.stderr).lower()
+    got = [normalize(r) for r in db.execute(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")]
+    assert got == EXPECTED_D and D.isoformat() == "2026-11-23"
