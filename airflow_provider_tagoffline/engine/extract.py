@@ -90,7 +90,7 @@ def _lookup_expr(w: Dialect, value: str, lookup: LookupSpec, lookup_alias: str) 
 
 
 def build_extract_query(spec: RunSpec, w: Dialect, data_date: dt.date,
-                        dedupe_sources: frozenset[int] = frozenset()) -> Query:
+                        dedupe_sources: frozenset[int] = frozenset(), *, booleans_as_int: bool = False) -> Query:
     """The extract query for data date D against warehouse dialect ``w``.
 
     ``dedupe_sources``: indexes of sources known to hold duplicate IDs for D. For a partitioned
@@ -127,6 +127,8 @@ def build_extract_query(spec: RunSpec, w: Dialect, data_date: dt.date,
     for out in spec.outputs:
         q.add(", ")
         expr = _output_expr(spec, w, out, aliases, table_lookups)
+        if booleans_as_int and out.content == "value" and out.type == "boolean":
+            expr = _Sql(f"CAST({expr.text} AS INTEGER)", expr.params)
         q.add(expr.text, *expr.params)
     part = spec.target.partition
     if part is not None:
@@ -177,8 +179,12 @@ def _output_expr(spec: RunSpec, w: Dialect, out: OutputSpec, aliases: list[str],
 
 
 def source_check_sql(w: Dialect, src: SourceSpec, data_date: dt.date) -> Query:
-    """Rows of one source for D and distinct entity IDs among them (duplicates = the difference)."""
+    """Rows of one source for D, and how many of them repeat an entity ID (the duplicates).
+
+    A GROUP BY rather than COUNT(DISTINCT): engines can spill it to disk under a memory limit.
+    """
     flt = _source_filter(w, src, "s", data_date)
-    sql = (f"SELECT COUNT(*), COUNT(DISTINCT s.{w.quote(src.key)}) FROM "
-           f"{w.escape_for_params(w.qualify_dotted(src.table))} s WHERE {flt.text}")
+    sql = (f"SELECT COALESCE(SUM(g.n), 0), COALESCE(SUM(g.n), 0) - COUNT(*) FROM (SELECT COUNT(*) AS n FROM "
+           f"{w.escape_for_params(w.qualify_dotted(src.table))} s WHERE {flt.text} "
+           f"GROUP BY s.{w.quote(src.key)}) g")
     return Query(sql=sql, params=flt.params)

@@ -109,7 +109,8 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                                 "produced yet); the target is untouched")
             report.duplicates_replaced = sum(c.duplicates for c in checks)
             dedupe = frozenset(i for i, c in enumerate(checks) if c.duplicates)
-            query = build_extract_query(spec, warehouse.dialect, d, dedupe)
+            csv = target.csv_flavor if warehouse.can_export_csv and spec.target.kind != "warehouse" else None
+            query = build_extract_query(spec, warehouse.dialect, d, dedupe, booleans_as_int=csv == "mysql")
             live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
         say(f"preflight ok: sources {', '.join(f'{c.table}={c.rows}' for c in checks)}; "
             f"{report.duplicates_replaced} duplicate IDs")
@@ -119,6 +120,8 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             with report.phase("extract_load"):
                 if spec.target.kind == "warehouse":
                     result = target.load_from_query(columns, query)
+                elif csv is not None:
+                    result = target.load_csv(columns, warehouse.csv_chunks(query, csv))
                 else:
                     result = target.load(columns, _counting(warehouse.stream(query, batch_size), report))
                 report.rows_written, report.load_method = result.rows, result.method
@@ -129,6 +132,7 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             with report.phase("gates"):
                 stats = target.stats(target.stage, [o.column for o in spec.outputs])
                 report.rows_written = stats.rows
+                report.rows_read = report.rows_read or stats.rows
                 report.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
                 if report.gates_failed:
                     raise RunFailed("quality gate failed, the live table is untouched: "

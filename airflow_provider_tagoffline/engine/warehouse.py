@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+import shutil
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +45,13 @@ class Warehouse:
                             f"{', '.join(WAREHOUSE_KINDS)}")
         self.kind = kind
         self.dialect: Dialect = get_dialect(kind)
+        if kind == "duckdb" and conn is None:
+            # A bounded footprint for the worker: an unordered COPY streams instead of buffering
+            # rows to keep their order, and DuckDB spills to disk rather than grow past the limit.
+            spill = os.path.join(tempfile.gettempdir(), "tagoffline-duckdb-spill")
+            for setting in ("SET preserve_insertion_order = false", "SET memory_limit = '32MB'",
+                            f"SET temp_directory = {self.dialect.quote_literal(spill)}"):
+                self.conn.execute(setting)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -60,13 +71,13 @@ class Warehouse:
         part = (f"{src.partition.column}={format_date(data_date, src.partition.format)}"
                 if src.partition else None)
         try:
-            rows, distinct = self.fetchone(source_check_sql(self.dialect, src, data_date))
+            rows, duplicates = self.fetchone(source_check_sql(self.dialect, src, data_date))
         except Exception as exc:
             self._reset()
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise RunFailed(f"source table {src.table!r} cannot be read from the warehouse "
                             f"{self.conn_id!r}: {first}") from None
-        return SourceCheck(src.table, part, int(rows), int(rows) - int(distinct))
+        return SourceCheck(src.table, part, int(rows), int(duplicates))
 
     def _reset(self) -> None:
         # psycopg in autocommit needs nothing; a failed statement in a PG transaction would.
@@ -81,6 +92,61 @@ class Warehouse:
             yield from self._stream_mysql(query, batch_size)
         else:
             yield from self._stream_plain(query, batch_size)
+
+    # ---- CSV transfer: the warehouse engine writes the rows, Python only moves bytes ---------
+    @property
+    def can_export_csv(self) -> bool:
+        return self.kind in ("duckdb", "postgres")
+
+    def csv_chunks(self, query: Query, flavor: str) -> Iterator[bytes]:
+        """The result of ``query`` as CSV bytes, in chunks, in ``flavor``'s conventions.
+
+        ``postgres``: NULL is an unquoted empty field, an empty string is ``""`` (PostgreSQL CSV).
+        ``mysql``: every value quoted and NULL the unquoted word NULL (LOAD DATA with ENCLOSED BY).
+        """
+        if self.kind == "postgres":
+            yield from self._csv_postgres(query, flavor)
+        else:
+            yield from self._csv_duckdb(query, flavor)
+
+    def _csv_postgres(self, query: Query, flavor: str) -> Iterator[bytes]:
+        options = "FORMAT csv" + (", FORCE_QUOTE *, NULL 'NULL'" if flavor == "mysql" else "")
+        with self.conn.cursor() as cur, cur.copy(f"COPY ({query.sql}) TO STDOUT ({options})", query.params) as copy:
+            for chunk in copy:
+                yield bytes(chunk)
+
+    def _csv_duckdb(self, query: Query, flavor: str) -> Iterator[bytes]:
+        # DuckDB writes the CSV into a named pipe from its own threads while we read the other end:
+        # extraction and load overlap, and no file or result set grows with the row count.
+        options = "FORMAT csv, HEADER false" + (", FORCE_QUOTE *, NULLSTR 'NULL'" if flavor == "mysql" else "")
+        folder = tempfile.mkdtemp(prefix="tagoffline-")
+        fifo = os.path.join(folder, "extract.csv")
+        os.mkfifo(fifo, 0o600)
+        errors: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                cur = self.conn.cursor()
+                cur.execute(f"COPY ({query.sql}) TO {self.dialect.quote_literal(fifo)} ({options})", query.params)
+                cur.close()
+            except BaseException as exc:  # reported by the reader below
+                errors.append(exc)
+                with contextlib.suppress(OSError), open(fifo, "wb"):
+                    pass  # unblocks a reader still waiting in open()
+
+        writer = threading.Thread(target=write, name="tagoffline-duckdb-copy", daemon=True)
+        writer.start()
+        try:
+            with open(fifo, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    yield chunk
+            writer.join()
+            if errors:
+                raise errors[0]
+        finally:
+            # Closing our end makes a still-writing DuckDB fail with a broken pipe and stop.
+            writer.join(timeout=60)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _stream_plain(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
         # DuckDB streams results to fetchmany in chunks; it does not materialize the whole result.

@@ -132,6 +132,13 @@ class Target:
     def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
         raise NotImplementedError
 
+    #: CSV conventions this target bulk-loads ("postgres" or "mysql"), or None for row loading
+    csv_flavor: ClassVar[str | None] = None
+
+    def load_csv(self, columns: list[str], chunks: Iterable[bytes]) -> LoadResult:
+        """Load CSV bytes produced by the warehouse engine (only when ``csv_flavor`` is set)."""
+        raise NotImplementedError
+
     def load_from_query(self, columns: list[str], query: Query) -> LoadResult:
         """Load the stage from a query of this same database (the ``warehouse`` target kind)."""
         cols = ", ".join(self.d.quote(c) for c in columns)

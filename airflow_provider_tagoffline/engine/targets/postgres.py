@@ -166,6 +166,20 @@ class PostgresTarget(Target):
                     self.checkpoint("during_load")
         return LoadResult(rows=rows, method="COPY")
 
+    csv_flavor = "postgres"
+
+    def load_csv(self, columns: list[str], chunks: Iterable[bytes]) -> LoadResult:
+        cols = ", ".join(self.d.quote(c) for c in columns)
+        first = True
+        with self.conn.transaction(), self.conn.cursor() as cur, \
+                cur.copy(f"COPY {self.q(self.stage)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+            for chunk in chunks:
+                copy.write(chunk)
+                if first:
+                    self.checkpoint("during_load")
+                    first = False
+        return LoadResult(rows=max(cur.rowcount, 0), method="COPY (CSV streamed from the warehouse)")
+
     def finish_stage(self) -> None:
         stmts = [self.build_index_sql(ix) for ix in self._indexes]
         if self.partition_column is not None and self.is_partitioned():
