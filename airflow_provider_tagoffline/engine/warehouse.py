@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import queue
 import shutil
 import tempfile
 import threading
@@ -19,6 +20,42 @@ from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import SourceSpec
 
 WAREHOUSE_KINDS = ("duckdb", "postgres", "mysql")
+CHUNK_BYTES = 1 << 20
+
+
+def prefetch(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
+    """Run ``chunks`` in a thread, at most ``depth`` chunks ahead of the consumer."""
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        q.put(("chunk", chunk), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as exc:
+            q.put(("error", exc))
+
+    thread = threading.Thread(target=run, name="tagoffline-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()  # the consumer stopped early: let the producer finish
+        thread.join(timeout=60)
 
 
 @dataclass
@@ -111,9 +148,24 @@ class Warehouse:
 
     def _csv_postgres(self, query: Query, flavor: str) -> Iterator[bytes]:
         options = "FORMAT csv" + (", FORCE_QUOTE *, NULL 'NULL'" if flavor == "mysql" else "")
-        with self.conn.cursor() as cur, cur.copy(f"COPY ({query.sql}) TO STDOUT ({options})", query.params) as copy:
-            for chunk in copy:
-                yield bytes(chunk)
+
+        def produce() -> Iterator[bytes]:
+            # The server sends one message per row: gather them into ~1 MB chunks for the target.
+            parts: list[Any] = []
+            size = 0
+            with self.conn.cursor() as cur, cur.copy(f"COPY ({query.sql}) TO STDOUT ({options})",
+                                                      query.params) as copy:
+                while row := copy.read():  # memoryviews: joined once per chunk, not copied per row
+                    parts.append(row)
+                    size += len(row)
+                    if size >= CHUNK_BYTES:
+                        yield b"".join(parts)
+                        parts, size = [], 0
+            if parts:
+                yield b"".join(parts)
+
+        # Read the warehouse in a thread so reading and the target's load overlap.
+        yield from prefetch(produce(), depth=4)
 
     def _csv_duckdb(self, query: Query, flavor: str) -> Iterator[bytes]:
         # DuckDB writes the CSV into a named pipe from its own threads while we read the other end:

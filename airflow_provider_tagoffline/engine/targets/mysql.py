@@ -16,7 +16,9 @@ import datetime as dt
 import decimal
 import hashlib
 import os
+import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -190,24 +192,46 @@ class MySQLTarget(Target):
     csv_flavor = "mysql"
 
     def load_csv(self, columns: list[str], chunks: Iterable[bytes]) -> LoadResult:
-        fd, path = tempfile.mkstemp(prefix="tagoffline-", suffix=".csv")
+        # LOAD DATA reads a named pipe that a thread fills from the warehouse's CSV stream, so the
+        # warehouse, this process and the server all work at once; nothing is spooled to disk.
+        folder = tempfile.mkdtemp(prefix="tagoffline-")
+        fifo = os.path.join(folder, "load.csv")
+        os.mkfifo(fifo, 0o600)
+        errors: list[BaseException] = []
+
+        def feed() -> None:
+            try:
+                with open(fifo, "wb") as f:
+                    for chunk in chunks:
+                        f.write(chunk)
+            except BaseException as exc:  # re-raised by the loading thread below
+                errors.append(exc)
+
+        feeder = threading.Thread(target=feed, name="tagoffline-mysql-feed", daemon=True)
+        feeder.start()
+        cols = ", ".join(self.d.quote(c) for c in columns)
         try:
-            with os.fdopen(fd, "wb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
-            cols = ", ".join(self.d.quote(c) for c in columns)
             # Every value is quoted and NULL is the bare word NULL (csv_chunks' "mysql" flavour).
             cur = self.execute(
-                f"LOAD DATA LOCAL INFILE {self.d.quote_literal(path)} INTO TABLE {self.q(self.stage)} "
+                f"LOAD DATA LOCAL INFILE {self.d.quote_literal(fifo)} INTO TABLE {self.q(self.stage)} "
                 "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' ENCLOSED BY '\"' ESCAPED BY '' "
                 f"LINES TERMINATED BY '\\n' ({cols})")
             rows = cur.rowcount
             cur.close()
-            self._fail_on_warnings()
-            self.checkpoint("during_load")
+        except BaseException:
+            # Unblock the feeder if the server refused before reading: it then fails on a broken pipe.
+            with contextlib.suppress(OSError):
+                fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+                os.close(fd)
+            raise
         finally:
-            os.unlink(path)
-        return LoadResult(rows=max(rows, 0), method="LOAD DATA LOCAL INFILE (CSV from the warehouse)")
+            feeder.join(timeout=60)
+            shutil.rmtree(folder, ignore_errors=True)
+        if errors:  # the stream broke: what was loaded is incomplete, the run fails before any swap
+            raise errors[0]
+        self._fail_on_warnings()
+        self.checkpoint("during_load")
+        return LoadResult(rows=max(rows, 0), method="LOAD DATA LOCAL INFILE (CSV streamed from the warehouse)")
 
     def _insert_from_tsv(self, path: str, columns: list[str]) -> None:
         cols = ", ".join(self.d.quote(c) for c in columns)

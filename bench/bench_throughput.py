@@ -1,0 +1,110 @@
+"""Bench (a)+(b): end-to-end export throughput against the raw bulk-load reference, same rows.
+
+    .venv/bin/python bench/bench_throughput.py [USERS]        (default 1,000,000 users x 10 tags)
+
+PostgreSQL target: reference = ``psql \\copy (...) to stdout | psql \\copy ... from stdin`` of the
+same rows into a table of the same shape (primary key included). MariaDB target: reference =
+``LOAD DATA LOCAL INFILE`` of a TSV of the same rows (the TSV is written beforehand, not timed).
+Our figure is one ``run_export`` (preflight, extract, load, index, gates, swap) in a fresh process.
+The last line is the ratio reference_seconds / our_seconds (target >= 0.8).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import (
+    PG_BASE,
+    TAGS,
+    build_duckdb_warehouse,
+    build_pg_warehouse,
+    mysql_conn_json,
+    mysql_connect,
+    mysql_database,
+    pg_conn_json,
+    pg_database,
+    psycopg,
+    run_export_subprocess,
+    spec_dict,
+    target_ddl_mysql,
+    target_ddl_pg,
+    tmpdir,
+)
+
+COLS = "user_id, " + ", ".join(c for c, _, _, _ in TAGS)
+
+
+def psql_copy_reference(wh_db: str, tgt_db: str) -> float:
+    src = f"\\copy (SELECT {COLS} FROM dws_user_tags_d WHERE ds = '20261123') to stdout"
+    dst = f"\\copy user_tags_ref ({COLS}) from stdin"
+    cmd = f'psql -q "{PG_BASE}/{wh_db}" -c "{src}" | psql -q "{PG_BASE}/{tgt_db}" -c "{dst}"'
+    start = time.perf_counter()
+    subprocess.run(["bash", "-o", "pipefail", "-c", cmd], check=True)
+    return time.perf_counter() - start
+
+
+def load_data_reference(wh_db: str, my_db: str, folder: Path) -> float:
+    tsv = folder / "rows.tsv"
+    with psycopg.connect(f"{PG_BASE}/{wh_db}") as c, c.cursor() as cur, open(tsv, "wb") as f:
+        # MySQL's text format: tab-separated, \N for NULL, booleans as 1/0.
+        cols = COLS.replace("vip", "vip::int")
+        with cur.copy(f"COPY (SELECT {cols} FROM dws_user_tags_d WHERE ds = '20261123') TO STDOUT") as copy:
+            for chunk in copy:
+                f.write(chunk)
+    con = mysql_connect(my_db)
+    start = time.perf_counter()
+    con.cursor().execute(f"LOAD DATA LOCAL INFILE '{tsv}' INTO TABLE user_tags_ref CHARACTER SET utf8mb4 ({COLS})")
+    elapsed = time.perf_counter() - start
+    con.close()
+    return elapsed
+
+
+def main() -> None:
+    users = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    folder = tmpdir()
+    duck = str(folder / "wh.duckdb")
+    print(f"building warehouses: {users:,} users x {len(TAGS)} tags", flush=True)
+    build_duckdb_warehouse(duck, users)
+    results: dict[str, float] = {}
+    with pg_database() as wh_db, pg_database() as pg_tgt, mysql_database() as my_tgt:
+        build_pg_warehouse(wh_db, users)
+        with psycopg.connect(f"{PG_BASE}/{pg_tgt}", autocommit=True) as c:
+            c.execute(target_ddl_pg())
+            c.execute(target_ddl_pg("user_tags_ref"))
+        con = mysql_connect(my_tgt)
+        con.cursor().execute(target_ddl_mysql())
+        con.cursor().execute(target_ddl_mysql("user_tags_ref"))
+        con.close()
+        env = {"AIRFLOW_CONN_BENCH_DUCK": json.dumps({"conn_type": "duckdb", "host": duck}),
+               "AIRFLOW_CONN_BENCH_PGWH": pg_conn_json(wh_db),
+               "AIRFLOW_CONN_BENCH_PG": pg_conn_json(pg_tgt), "AIRFLOW_CONN_BENCH_MY": mysql_conn_json(my_tgt)}
+        results["ref_pg"] = psql_copy_reference(wh_db, pg_tgt)
+        results["ref_mysql"] = load_data_reference(wh_db, my_tgt, folder)
+        for wh in ("duck", "pgwh"):
+            for tgt, kind in (("pg", "postgres"), ("my", "mysql")):
+                secs, rss, report = run_export_subprocess(
+                    spec_dict(f"bench_{tgt}", kind, f"bench_{wh}"), env)
+                assert report["rows_written"] == users, report
+                results[f"{wh}_{tgt}"] = secs
+                print(f"ours {wh:>4} -> {kind:<8}: {secs:6.2f} s  ({users / secs:,.0f} rows/s, peak RSS "
+                      f"{rss / 1e6:.0f} MB, {report['load_method']})", flush=True)
+                print("      phases: " + ", ".join(f"{k} {v:.2f}" for k, v in report["phases"].items()))
+    shutil.rmtree(folder, ignore_errors=True)
+    print(f"reference psql \\copy | psql \\copy : {results['ref_pg']:6.2f} s ({users / results['ref_pg']:,.0f} rows/s)")
+    print(f"reference LOAD DATA LOCAL INFILE  : {results['ref_mysql']:6.2f} s "
+          f"({users / results['ref_mysql']:,.0f} rows/s)")
+    ratios = {f"{wh}->{t}": results[f"ref_{ref}"] / results[f"{wh}_{t2}"]
+              for wh in ("duck", "pgwh") for t, t2, ref in (("postgres", "pg", "pg"), ("mariadb", "my", "mysql"))}
+    print("ratio reference/ours (>= 0.8 wanted): " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    main()

@@ -1,0 +1,162 @@
+"""Shared pieces of the benchmarks: the 10-tag warehouse, the run spec, servers, timing.
+
+Each bench script builds its own databases (dropped at the end), measures our engine and a
+reference in the same run on the same rows, and prints the ratio last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pymysql
+
+PG_BASE = os.environ.get("TAGOFFLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+MY_HOST, MY_PORT, MY_USER = "127.0.0.1", 3306, "root"
+DAY = "2026-11-23"
+TAGS = [  # (code, type, DuckDB expression over i, PostgreSQL expression over i)
+    ("gender", "string", "['M','F','U'][1 + (i % 3)::INT]", "(ARRAY['M','F','U'])[1 + (i % 3)]"),
+    ("level", "bigint", "1 + (i * 7) % 5", "1 + (i * 7) % 5"),
+    ("city", "string", "'city_' || (i % 1000)", "'city_' || (i % 1000)"),
+    ("gmv_30d", "decimal(18,2)", "((i * 37) % 1000000) / 100.0", "((i * 37) % 1000000) / 100.0"),
+    ("orders_30d", "bigint", "(i * 13) % 200", "(i * 13) % 200"),
+    ("score", "double", "(i % 10007) / 7.0", "(i % 10007) / 7.0"),
+    ("vip", "boolean", "i % 7 = 0", "i % 7 = 0"),
+    ("birthday", "date", "DATE '1970-01-01' + (i % 15000)::INT", "DATE '1970-01-01' + (i % 15000)::INT"),
+    ("last_login", "datetime", "TIMESTAMP '2026-01-01' + INTERVAL (i % 86400) SECOND",
+     "TIMESTAMP '2026-01-01' + (i % 86400) * INTERVAL '1 second'"),
+    ("nickname", "string", "'user ' || i || ' 用户'", "'user ' || i || ' 用户'"),
+]
+SQL_TYPES = {"string": "varchar", "bigint": "bigint", "decimal(18,2)": "decimal(18,2)", "double": "double",
+             "boolean": "boolean", "date": "date", "datetime": "timestamp"}
+PG_TYPES = {**SQL_TYPES, "string": "text", "double": "double precision"}
+
+
+def spec_dict(conn_id: str, kind: str, warehouse_conn_id: str, table: str = "user_tags") -> dict[str, Any]:
+    return {
+        "service": {"name": "bench", "slug": "bench", "application": "bench", "owner": "bench", "version": 1},
+        "entity_key": {"entity": "user", "code": "user_id", "name": "User ID", "type": "bigint"},
+        "warehouse_conn_id": warehouse_conn_id,
+        "sources": [{"table": "dws_user_tags_d", "key": "user_id",
+                     "partition": {"column": "ds", "format": "yyyyMMdd"}}],
+        "tags": [{"code": c, "name": c, "type": t, "source": 0, "column": c} for c, t, _, _ in TAGS],
+        "outputs": [{"column": c, "tag": c, "content": "value", "type": t} for c, t, _, _ in TAGS],
+        "target": {"conn_id": conn_id, "kind": kind, "table": table, "key_column": "user_id"},
+        "gates": {}, "schedule": {"type": "manual", "timezone": "UTC"},
+    }
+
+
+def build_duckdb_warehouse(path: str, users: int) -> None:
+    import duckdb
+
+    con = duckdb.connect(path)
+    cols = ", ".join(f"{c} {SQL_TYPES[t]}" for c, t, _, _ in TAGS)
+    con.execute(f"CREATE OR REPLACE TABLE dws_user_tags_d (user_id BIGINT, {cols}, ds VARCHAR)")
+    exprs = ", ".join(e for _, _, e, _ in TAGS)
+    con.execute(f"INSERT INTO dws_user_tags_d SELECT i, {exprs}, '20261123' FROM range(1, {users} + 1) t(i)")
+    con.close()
+
+
+def build_pg_warehouse(dbname: str, users: int) -> None:
+    with psycopg.connect(f"{PG_BASE}/{dbname}", autocommit=True) as con:
+        cols = ", ".join(f"{c} {PG_TYPES[t]}" for c, t, _, _ in TAGS)
+        con.execute(f"CREATE TABLE dws_user_tags_d (user_id bigint, {cols}, ds text)")
+        exprs = ", ".join(e for _, _, _, e in TAGS)
+        con.execute(f"INSERT INTO dws_user_tags_d SELECT i, {exprs}, '20261123' FROM generate_series(1, {users}) i")
+        con.execute("ANALYZE dws_user_tags_d")
+
+
+def target_ddl_pg(table: str = "user_tags") -> str:
+    cols = ", ".join(f"{c} {PG_TYPES[t]}" for c, t, _, _ in TAGS)
+    return f"CREATE TABLE {table} (user_id bigint NOT NULL, {cols}, CONSTRAINT {table}_pk PRIMARY KEY (user_id))"
+
+
+def target_ddl_mysql(table: str = "user_tags") -> str:
+    types = {**SQL_TYPES, "string": "varchar(255)", "datetime": "datetime(6)", "boolean": "tinyint(1)"}
+    cols = ", ".join(f"`{c}` {types[t]}" for c, t, _, _ in TAGS)
+    return f"CREATE TABLE {table} (user_id bigint NOT NULL, {cols}, PRIMARY KEY (user_id)) DEFAULT CHARSET=utf8mb4"
+
+
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def mysql_connect(db: str | None = None) -> Any:
+    return pymysql.connect(host=MY_HOST, port=MY_PORT, user=MY_USER, database=db, autocommit=True,
+                           charset="utf8mb4", local_infile=True)
+
+
+@contextlib.contextmanager
+def mysql_database() -> Iterator[str]:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    con = mysql_connect()
+    con.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    con.close()
+    try:
+        yield name
+    finally:
+        con = mysql_connect()
+        con.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        con.close()
+
+
+def pg_conn_json(dbname: str) -> str:
+    login, host = PG_BASE.split("//", 1)[1].split("@", 1)
+    h, _, port = host.partition(":")
+    return json.dumps({"conn_type": "postgres", "host": h, "port": int(port or 5432), "login": login, "schema": dbname})
+
+
+def mysql_conn_json(dbname: str) -> str:
+    return json.dumps({"conn_type": "mysql", "host": MY_HOST, "port": MY_PORT, "login": MY_USER, "schema": dbname,
+                       "extra": {"charset": "utf8mb4"}})
+
+
+def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def run_export_subprocess(spec: dict[str, Any], env: dict[str, str]) -> tuple[float, int, dict[str, Any]]:
+    """(seconds, peak RSS in bytes, report) of one run in a fresh process, as a worker would run it.
+
+    Peak RSS is VmHWM of the run's process (ru_maxrss would include the parent's, inherited at fork).
+    """
+    # The modules an Airflow worker has loaded are imported before the clock starts.
+    code = ("import json, os, sys, time; from airflow_provider_tagoffline.engine.runner import run_export; "
+            "import airflow.providers.postgres.hooks.postgres, airflow.providers.mysql.hooks.mysql, "
+            "airflow.providers.duckdb.hooks.duckdb; "
+            "t = time.perf_counter(); r = run_export(json.loads(os.environ['BENCH_SPEC']), '" + DAY + "'); "
+            "el = time.perf_counter() - t; "
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
+            "print(json.dumps({'seconds': el, 'rss': int(hwm) * 1024, "
+            "'report': r.to_dict()}))")
+    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env, "BENCH_SPEC": json.dumps(spec)},
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out["seconds"], out["rss"], out["report"]
+
+
+def tmpdir() -> Path:
+    d = Path(os.environ.get("TMPDIR", "/tmp")) / f"tagoffline-bench-{uuid.uuid4().hex[:6]}"
+    d.mkdir(parents=True)
+    return d
