@@ -1,0 +1,112 @@
+"""Bench (e): swap availability. 4 readers poll the target while 30 runs swap it, on PostgreSQL
+and on MariaDB; every read must succeed and see the full row count.
+
+    .venv/bin/python bench/bench_swap_availability.py [RUNS] [USERS]     (default 30 runs, 100,000 users)
+
+The last line gives failed reads and wrong-count reads per target (target: 0 and 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import (
+    PG_BASE,
+    build_duckdb_warehouse,
+    mysql_conn_json,
+    mysql_connect,
+    mysql_database,
+    pg_conn_json,
+    pg_database,
+    psycopg,
+    spec_dict,
+    target_ddl_mysql,
+    target_ddl_pg,
+    tmpdir,
+)
+
+READERS = 4
+
+
+def poll(connect: Any, expected: int, stop: threading.Event, stats: dict[str, int], lock: threading.Lock) -> None:
+    conn = connect()
+    while not stop.is_set():
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT COUNT(*) FROM user_tags")
+            count = cur.fetchone()[0]
+            cur.close()
+            with lock:
+                stats["reads"] += 1
+                if count != expected:
+                    stats["wrong"] += 1
+        except Exception as exc:
+            with lock:
+                stats["failed"] += 1
+                stats.setdefault("first_error", str(exc).splitlines()[0])  # type: ignore[arg-type]
+            try:
+                conn.close()
+            except Exception:
+                pass
+            conn = connect()
+    conn.close()
+
+
+def measure(name: str, conn_id: str, kind: str, connect: Any, runs: int, users: int) -> dict[str, int]:
+    from airflow_provider_tagoffline.engine.runner import run_export
+
+    spec = spec_dict(conn_id, kind, "bench_duck")
+    run_export(spec, "2026-11-23")  # fill the table first
+    stop, lock = threading.Event(), threading.Lock()
+    stats = {"reads": 0, "wrong": 0, "failed": 0}
+    readers = [threading.Thread(target=poll, args=(connect, users, stop, stats, lock)) for _ in range(READERS)]
+    for r in readers:
+        r.start()
+    start = time.perf_counter()
+    windows = []
+    for _ in range(runs):
+        windows.append(run_export(spec, "2026-11-23").swap_window_seconds or 0.0)
+    stop.set()
+    for r in readers:
+        r.join()
+    print(f"{name:<10}: {runs} runs in {time.perf_counter() - start:.1f} s, {stats['reads']:,} reads, "
+          f"{stats['failed']} failed, {stats['wrong']} wrong count; swap window max "
+          f"{max(windows) * 1000:.1f} ms" + (f"; first error: {stats.get('first_error')}" if stats["failed"] else ""),
+          flush=True)
+    return stats
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    users = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+    folder = tmpdir()
+    build_duckdb_warehouse(str(folder / "wh.duckdb"), users)
+    os.environ["AIRFLOW_CONN_BENCH_DUCK"] = json.dumps({"conn_type": "duckdb", "host": str(folder / "wh.duckdb")})
+    results = {}
+    with pg_database() as pg_db, mysql_database() as my_db:
+        with psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True) as c:
+            c.execute(target_ddl_pg())
+        con = mysql_connect(my_db)
+        con.cursor().execute(target_ddl_mysql())
+        con.close()
+        os.environ["AIRFLOW_CONN_BENCH_PG"] = pg_conn_json(pg_db)
+        os.environ["AIRFLOW_CONN_BENCH_MY"] = mysql_conn_json(my_db)
+        results["PostgreSQL"] = measure("PostgreSQL", "bench_pg", "postgres",
+                                        lambda: psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True), runs, users)
+        results["MariaDB"] = measure("MariaDB", "bench_my", "mysql", lambda: mysql_connect(my_db), runs, users)
+    shutil.rmtree(folder, ignore_errors=True)
+    print("failed / wrong-count reads during swaps (0 / 0 wanted): "
+          + ", ".join(f"{k} {v['failed']} / {v['wrong']} of {v['reads']:,}" for k, v in results.items()))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    main()
