@@ -78,8 +78,8 @@ def classify(raw: str, precision: int | None = None, scale: int | None = None) -
     if base in _INT_BITS:
         return ColumnType(raw, "integer", bits=_INT_BITS[base])
     if base in ("numeric", "decimal", "number", "dec"):
-        if base == "number" and precision is None:
-            return ColumnType(raw, "decimal", precision=38, scale=None)  # Oracle NUMBER: any number
+        if precision is None:  # PostgreSQL numeric, Oracle NUMBER: any number, exactly
+            return ColumnType(raw, "decimal", precision=None, scale=None)
         return ColumnType(raw, "decimal", precision=precision, scale=scale or 0)
     if base in _FLOAT:
         return ColumnType(raw, "float")
@@ -105,7 +105,7 @@ def incompatibility(value_type: str, col: ColumnType) -> str | None:
             return None
         if fam == "integer":
             return f"a {col.bits}-bit integer column cannot hold every bigint"
-        if fam == "decimal" and (col.precision or 0) - (col.scale or 0) >= 19:
+        if fam == "decimal" and (col.scale is None or (col.precision or 0) - (col.scale or 0) >= 19):
             return None
         return f"a bigint needs a 64-bit integer column, not {fam}"
     if vt.name == "double":

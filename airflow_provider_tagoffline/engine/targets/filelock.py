@@ -11,11 +11,14 @@ from collections.abc import Iterator
 from airflow_provider_tagoffline.errors import RunFailed
 
 
+DEFAULT_WAIT_SECONDS = 60.0
+
+
 @contextlib.contextmanager
-def file_lock(database_path: str, what: str, wait_seconds: float = 60) -> Iterator[None]:
+def file_lock(database_path: str, what: str, wait_seconds: float | None = None) -> Iterator[None]:
     path = database_path + ".tagoffline.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + wait_seconds
+    deadline = time.monotonic() + (DEFAULT_WAIT_SECONDS if wait_seconds is None else wait_seconds)
     try:
         while True:
             try:

@@ -1,0 +1,72 @@
+"""`tagoffline demo`, `run` and `service ddl`, as a user runs them (subprocesses, real files)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+BIN = Path(sys.executable).parent / "tagoffline"
+
+
+def tagoffline(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=300, cwd=cwd,
+                          env={**os.environ, **(env or {})})
+
+
+def demo_env(home: Path) -> dict[str, str]:
+    """The connections and store `tagoffline demo` uses, for commands run after it."""
+    return {
+        "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'catalog.db'}",
+        "AIRFLOW__TAG_OFFLINE__WAREHOUSE_CONN_ID": "tag_warehouse",
+        "AIRFLOW_CONN_TAG_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(home / "warehouse.duckdb")}),
+        "AIRFLOW_CONN_DEMO_TARGET": json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")}),
+    }
+
+
+def test_demo_then_run_and_ddl(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    proc = tagoffline("demo", "--home", str(home), "--users", "3000", "--date", "2026-11-23")
+    assert proc.returncode == 0, proc.stderr
+    assert "SUCCESS: crm_user_tags data date 2026-11-23 -> demo_target:user_tags" in proc.stdout
+    assert "rows read 3000, written 3000" in proc.stdout
+    assert "Opening DuckDB" not in proc.stdout  # hook chatter stays out of the CLI's output
+    db = sqlite3.connect(home / "target.db")
+    assert db.execute("SELECT COUNT(*), COUNT(gmv_30d), COUNT(DISTINCT level_codename) FROM user_tags").fetchone() \
+        == (3000, 2700, 5)
+    assert db.execute("SELECT gender, gender_codename FROM user_tags WHERE user_id = 2").fetchone() == ("M", "Male")
+    db.close()
+
+    # A second demo: the catalog is unchanged and the export replaces the table again.
+    again = tagoffline("demo", "--home", str(home), "--users", "3000", "--date", "2026-11-23", "--json")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["status"] == "success" and report["rows_written"] == 3000 and report["recovery"] == []
+
+    env = demo_env(home)
+    run = tagoffline("run", "crm_user_tags", "--date", "2026-11-22", "--json", env=env)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["data_date"] == "2026-11-22"
+
+    missing = tagoffline("run", "crm_user_tags", "--date", "2026-01-01", env=env)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        "error: no rows for data date 2026-01-01 in dws_user_profile_d partition ds=20260101, dws_user_trade_d "
+        "partition dt=2026-01-01 (partition missing or not produced yet); the target is untouched"]
+
+    ddl = tagoffline("service", "ddl", "crm_user_tags", env=env)
+    assert ddl.returncode == 0, ddl.stderr
+    assert ddl.stdout.startswith('CREATE TABLE "user_tags" (\n  "user_id" INTEGER NOT NULL,')
+    assert '"gmv_30d" TEXT' in ddl.stdout and 'PRIMARY KEY ("user_id")' in ddl.stdout
+
+    # --execute creates the table on an empty target, and refuses when it exists.
+    fresh = {**env, "AIRFLOW_CONN_DEMO_TARGET": json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "new.db")})}
+    created = tagoffline("service", "ddl", "crm_user_tags", "--execute", env=fresh)
+    assert created.returncode == 0, created.stderr
+    assert sqlite3.connect(tmp_path / "new.db").execute("SELECT COUNT(*) FROM user_tags").fetchone() == (0,)
+    exists = tagoffline("service", "ddl", "crm_user_tags", "--execute", env=fresh)
+    assert exists.returncode == 1
+    assert "table user_tags already exists on 'demo_target'; nothing was changed" in exists.stderr

@@ -1,0 +1,99 @@
+"""Bad input gets a clear error before anything is written; two runs never write one target at once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
+
+from airflow_provider_tagoffline.engine.connect import open_dbapi
+from airflow_provider_tagoffline.engine.ddl import create_table_sql
+from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.engine.targets import filelock as filelock_module
+from airflow_provider_tagoffline.engine.targets import make_target, mysql, postgres
+from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runspec import RunSpec
+
+pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
+
+
+def content(t: LiveTarget) -> list[tuple]:
+    return [normalize(r) for r in t.rows(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")]
+
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql", "duckdb"], indirect=True)
+def test_a_column_type_that_cannot_hold_the_tag(live_target: LiveTarget) -> None:
+    t = live_target
+    ddl = create_table_sql(make_spec(t.kind, t.conn_id), t.kind)
+    # gmv is decimal(18,2): an integer column of 32 bits cannot hold it, nor level (bigint).
+    narrowed = ddl[0].replace('"level" bigint', '"level" integer').replace("`level` bigint", "`level` int") \
+        .replace('"level" BIGINT', '"level" INTEGER').replace('"gmv" numeric(18,2)', '"gmv" numeric(10,2)') \
+        .replace("`gmv` decimal(18,2)", "`gmv` decimal(10,2)").replace('"gmv" DECIMAL(18,2)', '"gmv" DECIMAL(10,2)')
+    assert narrowed != ddl[0]
+    t.execute(narrowed)
+    with pytest.raises(RunFailed) as err:
+        run_export(make_spec(t.kind, t.conn_id), D)
+    message = str(err.value)
+    assert "column 'level'" in message and "cannot hold tag 'level' (value) of type bigint" in message
+    assert "column 'gmv'" in message and "is narrower than decimal(18,2)" in message
+    assert t.rows("SELECT COUNT(*) FROM user_tags")[0][0] == 0
+    assert not [n for n in t.tables() if "_dpfx_" in n]
+
+
+@pytest.mark.parametrize("live_target", ["sqlite"], indirect=True)
+def test_a_source_table_that_does_not_exist(live_target: LiveTarget) -> None:
+    t = live_target
+    spec = make_spec(t.kind, t.conn_id)
+    t.execute(*create_table_sql(spec, t.kind))
+    data = spec.to_dict()
+    data["sources"][1]["table"] = "trade_missing"
+    with pytest.raises(RunFailed, match=r"source table 'trade_missing' cannot be read from the warehouse "
+                                        r"'tot_warehouse': Catalog Error: Table with name trade_missing "):
+        run_export(RunSpec.model_validate(data), D)
+    assert t.rows("SELECT COUNT(*) FROM user_tags")[0][0] == 0
+
+
+@pytest.mark.parametrize("live_target", ["sqlite"], indirect=True)
+def test_an_unparseable_data_date(live_target: LiveTarget) -> None:
+    with pytest.raises(RunFailed, match=r"data date '2026-13-01' is not a date \(YYYY-MM-DD\)"):
+        run_export(make_spec(live_target.kind, live_target.conn_id), "2026-13-01")
+
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql", "sqlite"], indirect=True)
+def test_a_second_run_waits_for_the_lock_and_gives_up_clearly(live_target: LiveTarget,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    t = live_target
+    spec = make_spec(t.kind, t.conn_id)
+    t.execute(*create_table_sql(spec, t.kind))
+    monkeypatch.setattr(postgres, "LOCK_WAIT_SECONDS", 1)
+    monkeypatch.setattr(mysql, "LOCK_WAIT_SECONDS", 1)
+    monkeypatch.setattr(filelock_module, "DEFAULT_WAIT_SECONDS", 1)
+    conn, kind = open_dbapi(t.conn_id)
+    holder = make_target(spec.target, conn, kind)
+    with holder.lock():  # another run holds the target
+        with pytest.raises(RunFailed, match=r"another run is writing user_tags"):
+            run_export(spec, D)
+    holder.close()
+    assert t.rows("SELECT COUNT(*) FROM user_tags")[0][0] == 0
+
+    # Two runs started together: both succeed, one after the other, never interleaved.
+    monkeypatch.setattr(postgres, "LOCK_WAIT_SECONDS", 60)
+    monkeypatch.setattr(mysql, "LOCK_WAIT_SECONDS", 60)
+    monkeypatch.setattr(filelock_module, "DEFAULT_WAIT_SECONDS", 60)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_export(spec, D)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert content(t) == EXPECTED_D
+    assert not [n for n in t.tables() if "_dpfx_" in n]
