@@ -61,7 +61,8 @@ def generate(spec: RunSpec, dialect_kind: str) -> list[str]:
 
 
 def preview(session: Session, actor: repo.Actor, d: ServiceDef, existing: Service | None = None) -> DdlPreview:
-    v, spec = _spec(session, repo.Actor.system(actor.username) if existing is not None else actor, d, existing)
+    # A preview writes nothing, so every reader may see it; the membership rules apply on execute.
+    v, spec = _spec(session, repo.Actor.system(actor.username), d, existing)
     kind = _dialect_kind(v.target_kind)
     statements = generate(spec, kind)
     conn_id = introspection.target_conn_id(d.target.conn_id, v.target_kind)

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 from airflow_provider_tagoffline.errors import RunFailed
 
-
 DEFAULT_WAIT_SECONDS = 60.0
 
 
