@@ -250,8 +250,8 @@ def delete_entity_id(session: Session, actor: Actor, entity_code: str, code: str
 def delete_lookup(session: Session, actor: Actor, code: str) -> None:
     require_admin(actor, "delete lookups")
     lookup = get_lookup(session, code)
-    tags = list(session.scalars(select(Entity.code + "." + Tag.code).join(Entity)
-                                .where(Tag.lookup_id == lookup.id)))
+    tags = list(session.scalars(select(Entity.code + "." + Tag.code).select_from(Tag)
+                                .join(Entity, Tag.entity_id == Entity.id).where(Tag.lookup_id == lookup.id)))
     if tags:
         raise InUse(f"lookup {code!r} is used by tags: {_names(tags)}")
     session.delete(lookup)

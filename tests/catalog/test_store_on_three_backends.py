@@ -1,0 +1,135 @@
+"""The catalog store on SQLite, PostgreSQL and MariaDB, live: migrations up and down (with the
+models matching the migrated schema), catalog apply twice, export round trip, guarded deletes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from airflow_provider_tagoffline.catalog import repository as repo
+from airflow_provider_tagoffline.catalog import store
+from airflow_provider_tagoffline.catalog.apply import apply_catalog, export_catalog
+from airflow_provider_tagoffline.catalog.models import Base
+from airflow_provider_tagoffline.errors import InUse, TagOfflineError
+from airflow_provider_tagoffline.yaml_io import load_yaml_text, parse_catalog
+
+EXAMPLE = Path(str(resources.files("airflow_provider_tagoffline") / "examples" / "catalog.yaml"))
+ADMIN = repo.Actor.system("admin")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mysql", marks=pytest.mark.mysql)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+    elif request.param == "postgres":
+        yield request.getfixturevalue("pg_url")
+    else:
+        yield request.getfixturevalue("mysql_url")
+
+
+def tables(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        return {t for t in sa.inspect(engine).get_table_names() if t.startswith("tagoffline_")}
+    finally:
+        engine.dispose()
+
+
+def test_migrations_up_and_down(url: str) -> None:
+    store.downgrade(url)  # a module-scoped database may hold an earlier test's schema
+    assert not store.is_migrated(url)
+    store.migrate(url)
+    assert store.current_revision(url) == store.head_revision() and store.is_migrated(url)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    # Alembic's own bookkeeping table is not a model.
+    diff = [d for d in diff if not (d[0] == "remove_table" and d[1].name == "tagoffline_alembic_version")]
+    assert diff == [], f"models and migrations differ: {diff}"
+    assert "tagoffline_service" in tables(url) and "tagoffline_audit_log" in tables(url)
+    store.downgrade(url)
+    assert tables(url) == {"tagoffline_alembic_version"} or tables(url) == set()
+    store.migrate(url)  # and up again
+    assert store.is_migrated(url)
+
+
+def test_catalog_apply_twice_then_change_one_thing(url: str) -> None:
+    store.downgrade(url)
+    store.migrate(url)
+    catalog = parse_catalog(load_yaml_text(EXAMPLE.read_text()))
+    with store.session_scope(url) as s:
+        dry = apply_catalog(s, ADMIN, catalog, dry_run=True)
+        assert dry.summary()["create"] > 0
+    with store.session_scope(url) as s:
+        assert repo.list_entities(s) == []  # the dry run wrote nothing
+        first = apply_catalog(s, ADMIN, catalog)
+    with store.session_scope(url) as s:
+        second = apply_catalog(s, ADMIN, catalog)
+    assert first.summary()["create"] == dry.summary()["create"]
+    assert second.summary() == {"create": 0, "update": 0, "unchanged": first.summary()["create"]}
+
+    changed = load_yaml_text(EXAMPLE.read_text())
+    changed["entities"][0]["tags"][0]["name"] = "性别"
+    with store.session_scope(url) as s:
+        third = apply_catalog(s, ADMIN, parse_catalog(changed))
+    assert third.summary()["update"] == 1
+    assert [(i.action, i.kind) for i in third.items if i.action == "update"] == [("update", "tag")]
+
+    with store.session_scope(url) as s:  # export round-trips: applying it changes nothing
+        exported = export_catalog(s)
+    with store.session_scope(url) as s:
+        assert apply_catalog(s, ADMIN, exported).summary()["create"] == 0
+        assert apply_catalog(s, ADMIN, exported).summary()["update"] == 0
+
+
+def test_reference_errors_name_the_object(url: str) -> None:
+    store.downgrade(url)
+    store.migrate(url)
+    bad = load_yaml_text(EXAMPLE.read_text())
+    bad["entities"][0]["tags"][0]["lookup"] = "no_such_lookup"
+    bad["grants"][0]["tags"] = ["gender", "no_such_tag"]
+    with store.session_scope(url) as s, pytest.raises(TagOfflineError) as err:
+        apply_catalog(s, ADMIN, parse_catalog(bad))
+    assert "no_such_lookup" in str(err.value) and "no_such_tag" in str(err.value)
+    with store.session_scope(url) as s:
+        assert repo.list_entities(s) == []  # nothing written
+
+
+def test_guarded_deletes_grants_and_audit(url: str) -> None:
+    store.downgrade(url)
+    store.migrate(url)
+    with store.session_scope(url) as s:
+        apply_catalog(s, ADMIN, parse_catalog(load_yaml_text(EXAMPLE.read_text())))
+    with store.session_scope(url) as s:
+        with pytest.raises(InUse, match=r"lookup 'gender_codes' is used by tags: user.gender"):
+            repo.delete_lookup(s, ADMIN, "gender_codes")
+        with pytest.raises(InUse, match=r"entity ID user.user_id still keys tags: gender, gmv_30d"):
+            repo.delete_entity_id(s, ADMIN, "user", "user_id")
+        # grants: request, reject, request again, approve, revoke; expiry checked by date
+        bob = repo.Actor("bob")
+        app = repo.get_application(s, "crm")
+        tag = repo.get_tag(s, "user", "gmv_30d")
+        assert repo.effective_grant(s, app, tag, dt.date(2027, 12, 31)) == (True, "")
+        assert repo.effective_grant(s, app, tag, dt.date(2028, 1, 1)) == \
+            (False, "grant to application 'crm' expired on 2027-12-31")
+        repo.decide_grant(s, ADMIN, "crm", "user", "gmv_30d", "revoke")
+        assert repo.effective_grant(s, app, tag)[1] == "grant to application 'crm' is revoked, not approved"
+        repo.request_grant(s, bob, "crm", "user", "gmv_30d", reason="CRM needs it")
+        with pytest.raises(TagOfflineError, match="only .*admin"):
+            repo.decide_grant(s, bob, "crm", "user", "gmv_30d", "approve")
+        repo.decide_grant(s, ADMIN, "crm", "user", "gmv_30d", "approve")
+        assert repo.effective_grant(s, app, tag)[0]
+    with store.session_scope(url) as s:
+        from airflow_provider_tagoffline.catalog.models import AuditLog
+
+        log = s.scalars(sa.select(AuditLog).order_by(AuditLog.id.desc()).limit(3)).all()
+        assert [(e.actor, e.action) for e in log] == [("admin", "approve"), ("bob", "request"), ("admin", "revoke")]

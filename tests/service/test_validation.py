@@ -1,0 +1,242 @@
+"""Every rule of service/validation.py, each asserting the field and the message it reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from service_data import ADMIN, base_service
+from sqlalchemy.orm import Session
+
+from airflow_provider_tagoffline.catalog.repository import Actor
+from airflow_provider_tagoffline.errors import ValidationFailed
+from airflow_provider_tagoffline.service import lifecycle
+from airflow_provider_tagoffline.service.validation import validate_service
+
+
+def problems(session: Session, data: dict[str, Any], actor: Actor = ADMIN, **kw: Any) -> dict[str, str]:
+    with pytest.raises(ValidationFailed) as err:
+        validate_service(session, actor, data, **kw)
+    return {e.field: e.message for e in err.value.errors}
+
+
+def test_the_base_service_is_valid(session: Session) -> None:
+    v = validate_service(session, ADMIN, base_service())
+    assert v.target_kind == "postgres" and [t.code for t in v.tags] == ["gender", "gmv_30d"]
+    assert v.timezone == "Asia/Shanghai"
+
+
+@pytest.mark.parametrize("name", ["用户标签_2026", "CRM_tags", "a", "x" * 64])
+def test_names_of_chinese_letters_digits_underscore_up_to_64(session: Session, name: str) -> None:
+    validate_service(session, ADMIN, base_service(name=name))
+
+
+@pytest.mark.parametrize("name", ["has space", "dash-ed", "x" * 65, "emoji🚀", "dot.ted"])
+def test_bad_names(session: Session, name: str) -> None:
+    assert problems(session, base_service(name=name))["name"] == \
+        "must be 1–64 characters: Chinese characters, English letters, digits or _"
+
+
+def test_empty_name(session: Session) -> None:
+    assert problems(session, base_service(name=""))["name"] == "is required"
+
+
+def test_names_are_unique(session: Session) -> None:
+    lifecycle.create_service(session, ADMIN, base_service())
+    assert problems(session, base_service())["name"] == "a service named 'crm_user_tags' already exists"
+
+
+def test_description_at_most_1000(session: Session) -> None:
+    validate_service(session, ADMIN, base_service(description="述" * 1000))
+    assert problems(session, base_service(description="x" * 1001))["description"] == \
+        "is 1001 characters long; at most 1000"
+
+
+def test_unknown_application_entity_and_entity_id(session: Session) -> None:
+    assert problems(session, base_service(application="nope"))["application"] == "application 'nope' does not exist"
+    assert problems(session, base_service(entity="shop"))["entity"] == "entity 'shop' does not exist"
+    assert problems(session, base_service(entity_id="email"))["entity_id"] == \
+        "entity 'user' has no entity ID 'email' (it has: user_id, mobile)"
+
+
+def test_only_admins_and_members_of_the_application(session: Session) -> None:
+    assert problems(session, base_service(), actor=Actor("mallory"))["application"] == \
+        "user 'mallory' is not an admin or member of application 'crm'"
+    validate_service(session, Actor("bob"), base_service())  # a member
+
+
+def test_the_entity_id_limits_the_tags(session: Session) -> None:
+    data = base_service(mappings=[{"tag": "city", "value": "city"}])
+    assert problems(session, data)["mappings[0].tag"] == \
+        "tag 'city' is keyed by 'mobile', not by the service's entity ID 'user_id'"
+
+
+def test_unknown_tag(session: Session) -> None:
+    assert problems(session, base_service(mappings=[{"tag": "age", "value": "age"}]))["mappings[0].tag"] == \
+        "entity 'user' has no tag 'age'"
+
+
+def test_tag_without_grant_with_expired_grant_and_with_rejected_grant(session: Session) -> None:
+    data = base_service(mappings=[{"tag": "gender", "value": "g"}, {"tag": "old_tag", "value": "o"},
+                                  {"tag": "secret", "value": "s"}])
+    p = problems(session, data, today=dt.date(2026, 11, 24))
+    assert p["mappings[1].tag"] == "tag 'old_tag' grant to application 'crm' expired on 2020-01-01"
+    assert p["mappings[2].tag"] == "tag 'secret' grant to application 'crm' is rejected, not approved"
+    data = base_service(application="risk", owner="rita", mappings=[{"tag": "gender", "value": "g"}])
+    assert problems(session, data)["mappings[0].tag"] == "tag 'gender' is not granted to application 'risk'"
+
+
+def test_every_tag_needs_an_output(session: Session) -> None:
+    data = base_service(mappings=[{"tag": "gender"}])
+    assert problems(session, data)["mappings[0]"] == \
+        "tag 'gender' has no output: map its value, its code name or both"
+    assert problems(session, base_service(mappings=[]))["mappings"] == "map at least one tag"
+
+
+def test_code_name_needs_a_lookup(session: Session) -> None:
+    data = base_service(mappings=[{"tag": "gmv_30d", "value": "gmv", "codename": "gmv_name"}])
+    assert problems(session, data)["mappings[0].codename"] == \
+        "tag 'gmv_30d' has no lookup, so it has no code name to export"
+
+
+def test_a_tag_mapped_twice(session: Session) -> None:
+    data = base_service(mappings=[{"tag": "gender", "value": "a"}, {"tag": "gender", "value": "b"}])
+    assert problems(session, data)["mappings[1].tag"] == "tag 'gender' is mapped twice"
+
+
+def test_target_columns_are_unique_case_insensitively(session: Session) -> None:
+    data = base_service(mappings=[{"tag": "gender", "value": "col", "codename": "COL"},
+                                  {"tag": "gmv_30d", "value": "user_id"}])
+    p = problems(session, data)
+    assert p["mappings[0].codename"] == "target column 'COL' is already used by mappings[0].value"
+    assert p["mappings[1].value"] == "target column 'user_id' is already used by the entity ID column"
+
+
+def test_immutable_fields_on_update(session: Session) -> None:
+    svc = lifecycle.create_service(session, ADMIN, base_service())
+    changed = base_service(name="renamed", schedule={"type": "manual"},
+                           target={"conn_id": "crm_mysql", "table": "user_tags", "load": "append"})
+    p = problems(session, changed, existing=svc)
+    assert p["name"] == "cannot be changed (was 'crm_user_tags')"
+    assert p["schedule.type"] == "cannot be changed (was 'recurring')"
+    assert p["target.conn_id"] == \
+        "the target kind cannot change (was postgres, connection 'crm_mysql' is mysql)"
+    assert p["target.load"] == "the loading policy cannot be changed"
+
+
+@pytest.mark.parametrize("status", ["publishing", "unpublishing"])
+def test_no_edit_while_publishing_or_unpublishing(session: Session, status: str) -> None:
+    svc = lifecycle.create_service(session, ADMIN, base_service())
+    svc.status = status
+    assert problems(session, base_service(description="new"), existing=svc)[""] == \
+        f"service 'crm_user_tags' cannot be edited: the service is {status}; wait until it has finished"
+
+
+@pytest.mark.parametrize(("status", "ever_published", "allowed"), [
+    ("editing", False, True), ("editing", True, False), ("offline", True, True), ("publish_failed", True, True),
+    ("published", True, False), ("publishing", False, False), ("unpublish_failed", True, False)])
+def test_delete_rules_per_state(session: Session, status: str, ever_published: bool, allowed: bool) -> None:
+    from airflow_provider_tagoffline.errors import Conflict
+
+    svc = lifecycle.create_service(session, ADMIN, base_service())
+    svc.status, svc.ever_published = status, ever_published
+    session.flush()
+    if allowed:
+        lifecycle.delete_service(session, ADMIN, "crm_user_tags")
+        return
+    with pytest.raises(Conflict, match="service 'crm_user_tags' cannot be deleted: "):
+        lifecycle.delete_service(session, ADMIN, "crm_user_tags")
+
+
+def test_partition_rules(session: Session) -> None:
+    bad_format = base_service(target={"conn_id": "crm_pg", "table": "t", "partition": {"field": "ds",
+                                                                                      "format": "dd/MM/yyyy"}})
+    assert problems(session, bad_format)["target.partition.format"] == \
+        "'dd/MM/yyyy' is not one of yyyyMMdd, yyyy-MM-dd, yyyy/MM/dd, yyyy.MM.dd"
+    multi = base_service(target={"conn_id": "crm_pg", "table": "t", "partition": {"field": ["ds", "hh"]}})
+    assert problems(session, multi)["target.partition.field"] == \
+        "multi-level partitions are not supported; give one date partition field"
+    adb = base_service(target={"conn_id": "crm_adb", "table": "t", "partition": {"field": "ds"}})
+    assert problems(session, adb)["target.partition"] == \
+        "AnalyticDB for PostgreSQL targets cannot be partitioned; remove the partition"
+    lite = base_service(target={"conn_id": "crm_lite", "table": "t", "partition": {"field": "ds"}})
+    assert problems(session, lite)["target.partition"] == "sqlite targets cannot be partitioned; remove the partition"
+    missing = base_service(target={"conn_id": "crm_pg", "table": "t", "partition": {"format": "yyyyMMdd"}})
+    assert problems(session, missing)["target.partition.field"] == "is required for a partitioned target"
+    clash = base_service(target={"conn_id": "crm_pg", "table": "t", "partition": {"field": "gender"}})
+    assert problems(session, clash)["mappings[0].value"] == \
+        "target column 'gender' is already used by the date partition field"
+
+
+@pytest.mark.parametrize(("conn_id", "table", "message"), [
+    ("crm_pg", "t" * 56, "table name '" + "t" * 56 + "' is too long: the swap table '" + "t" * 56
+     + "_dpfx_tmp' is 65 bytes long; postgres allows at most 63 bytes; shorten the table name by 2 byte(s)"),
+    ("crm_pg", "标" * 16, None),  # 48 bytes + 9 = 57: fits PostgreSQL's 63
+    ("crm_mysql", "m" * 56, "table name '" + "m" * 56 + "' is too long: the swap table '" + "m" * 56
+     + "_dpfx_tmp' is 65 characters long; mysql allows at most 64; shorten the table name by 1 character(s)"),
+    ("crm_ora", "o" * 120, "table name '" + "o" * 120 + "' is too long: the swap table '" + "o" * 120
+     + "_dpfx_tmp' is 129 bytes long; oracle allows at most 128 bytes; shorten the table name by 1 byte(s)"),
+])
+def test_target_names_too_long_with_the_swap_suffixes(session: Session, conn_id: str, table: str,
+                                                      message: str | None) -> None:
+    data = base_service(target={"conn_id": conn_id, "table": table})
+    if message is None:
+        validate_service(session, ADMIN, data)
+        return
+    assert problems(session, data)["target.table"] == message
+
+
+def test_identifier_over_the_limit_itself(session: Session) -> None:
+    data = base_service(target={"conn_id": "crm_pg", "table": "t" * 64})
+    assert problems(session, data)["target.table"] == \
+        "'" + "t" * 64 + "' is 64 bytes long; postgres allows at most 63 bytes"
+
+
+def test_schema_only_where_the_target_has_schemas(session: Session) -> None:
+    data = base_service(target={"conn_id": "crm_mysql", "schema": "crm", "table": "t"})
+    assert problems(session, data)["target.schema"] == "mysql targets have no schemas; remove the schema"
+
+
+def test_connections(session: Session) -> None:
+    assert problems(session, base_service(target={"conn_id": "nope", "table": "t"}))["target.conn_id"] == \
+        "Airflow connection 'nope' does not exist"
+    msg = problems(session, base_service(target={"conn_id": "crm_http", "table": "t"}))["target.conn_id"]
+    assert msg.startswith("connection 'crm_http': connection type 'http' is not a supported target")
+
+
+def test_schedule_rules(session: Session) -> None:
+    assert problems(session, base_service(schedule={"type": "recurring", "daily_at": "25:00"}))[
+        "schedule.daily_at"] == "'25:00' is not a time of day in HH:MM (00:00–23:59)"
+    assert problems(session, base_service(schedule={"type": "recurring"}))["schedule.daily_at"] == \
+        "is required for a recurring service (HH:MM)"
+    assert problems(session, base_service(schedule={"type": "manual", "daily_at": "02:00"}))[
+        "schedule.daily_at"] == "a manual service has no daily time; remove it or make the service recurring"
+    assert problems(session, base_service(schedule={"type": "recurring", "daily_at": "02:00",
+                                                    "timezone": "Mars/Olympus"}))["schedule.timezone"] == \
+        "'Mars/Olympus' is not a known IANA timezone (e.g. Asia/Shanghai, UTC)"
+    assert problems(session, base_service(schedule={"type": "weekly"}))["schedule.type"] == \
+        "must be 'manual' or 'recurring'"
+
+
+def test_loading_policy_and_gates(session: Session) -> None:
+    p = problems(session, base_service(target={"conn_id": "crm_pg", "table": "t", "load": "append"},
+                                       gates={"min_rows": -1, "max_change_ratio": -0.1,
+                                              "max_null_ratio": {"gender": 1.5, "nope": 0.1}}))
+    assert p["target.load"] == "loading policy 'append' is not supported; only overwrite"
+    assert p["gates.min_rows"] == "must be 0 or more"
+    assert p["gates.max_change_ratio"] == "must be 0 or more (0.5 allows ±50% rows against the live table)"
+    assert p["gates.max_null_ratio.gender"] == "1.5 is not a ratio between 0 and 1"
+    assert p["gates.max_null_ratio.nope"] == "tag 'nope' is not mapped by this service"
+
+
+def test_shape_errors_name_their_fields(session: Session) -> None:
+    p = problems(session, {"name": "x", "colour": "red", "schedule": {"type": "manual"}})
+    assert p["application"] == "is required" and p["target"] == "is required"
+    assert p["colour"] == "is not a known field"
+
+
+def test_all_problems_are_reported_at_once(session: Session) -> None:
+    p = problems(session, base_service(name="bad name", description="x" * 1001,
+                                       schedule={"type": "recurring", "daily_at": "9"}))
+    assert {"name", "description", "schedule.daily_at"} <= set(p)
