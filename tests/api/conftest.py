@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 import pytest
+from dbs import PG_ADMIN_URL, _mysql_connect
 
-PG_ADMIN_URL = os.environ.get("TAGOFFLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent
 USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer"}
 PASSWORDS = {u: f"{u}-pw" for u in USERS}
@@ -76,16 +76,6 @@ def _pg_connect() -> Any:
     import psycopg
 
     return psycopg.connect(PG_ADMIN_URL, autocommit=True)
-
-
-def _mysql_connect(db: str | None = None) -> Any:
-    import pymysql
-
-    return pymysql.connect(host=os.environ.get("TAGOFFLINE_TEST_MYSQL_HOST", "127.0.0.1"),
-                           port=int(os.environ.get("TAGOFFLINE_TEST_MYSQL_PORT", "3306")),
-                           user=os.environ.get("TAGOFFLINE_TEST_MYSQL_USER", "root"),
-                           password=os.environ.get("TAGOFFLINE_TEST_MYSQL_PASSWORD", ""), database=db,
-                           autocommit=True, charset="utf8mb4")
 
 
 def _free_port() -> int:

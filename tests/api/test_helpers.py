@@ -15,7 +15,7 @@ pytestmark = pytest.mark.airflow
 def target_tables(api_server, pg_dbs, mysql_db):
     """One existing target table per kind, made behind the API server's back."""
     import psycopg
-    from conftest import PG_ADMIN_URL, _mysql_connect  # type: ignore[import-not-found]
+    from dbs import PG_ADMIN_URL, _mysql_connect
 
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     with psycopg.connect(f"{base}/{pg_dbs['target']}", autocommit=True) as conn:
