@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-.venv/bin/ruff check airflow_provider_tagoffline tests dags
+.venv/bin/ruff check airflow_provider_tagoffline tests bench dags
 .venv/bin/mypy
 .venv/bin/pytest -q -p no:cacheprovider "$@"
