@@ -1,0 +1,193 @@
+"""Oracle at the SQL level (no Oracle server here): every statement of DDL, stage, load, swap,
+recovery and locking, in order. A recording connection stands in only where a server would."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from engine_data import make_spec
+
+from airflow_provider_tagoffline.dialects import get_dialect
+from airflow_provider_tagoffline.engine.ddl import create_table_sql
+from airflow_provider_tagoffline.engine.targets import make_target
+from airflow_provider_tagoffline.engine.targets.oracle import KeyDef, OracleTarget, oracle_column_type, oracle_value
+from airflow_provider_tagoffline.engine.types import incompatibility
+from airflow_provider_tagoffline.runspec import TargetSpec
+
+
+class RecordingCursor:
+    def __init__(self, conn: RecordingConnection):
+        self.conn = conn
+        self.result: list[tuple[Any, ...]] = []
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        self.conn.statements.append(sql)
+        self.result = self.conn.answer(sql, params)
+
+    def fetchone(self) -> Any:
+        return self.result[0] if self.result else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.result
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingConnection:
+    """Answers the dictionary queries from ``tables``; records every statement."""
+
+    def __init__(self, tables: set[str]):
+        self.tables = tables
+        self.statements: list[str] = []
+        self.autocommit = True
+
+    def cursor(self) -> RecordingCursor:
+        return RecordingCursor(self)
+
+    def answer(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        if sql.startswith("SELECT COUNT(*) FROM all_tables"):
+            return [(1 if params[1] in self.tables else 0,)]
+        if sql.startswith("ALTER TABLE") and " RENAME TO " in sql:
+            old = sql.split('"')[-4]
+            new = sql.split('"')[-2]
+            self.tables.discard(old)
+            self.tables.add(new)
+        if sql.startswith("DROP TABLE"):
+            self.tables.discard(sql.split('"')[-2])
+        return []
+
+
+def target(tables: set[str] | None = None) -> tuple[OracleTarget, RecordingConnection]:
+    conn = RecordingConnection(tables or set())
+    spec = TargetSpec(conn_id="ora", kind="oracle", schema="CRM", table="USER_TAGS", key_column="USER_ID")
+    t = make_target(spec, conn, "oracle")
+    assert isinstance(t, OracleTarget)
+    return t, conn
+
+
+def test_ddl_uses_oracle_types_comments_and_a_named_primary_key() -> None:
+    stmts = create_table_sql(make_spec("oracle", "ora", schema="CRM"), "oracle")
+    assert stmts[0] == (
+        'CREATE TABLE "CRM"."user_tags" (\n'
+        '  "user_id" NUMBER(19) NOT NULL,\n  "gender" VARCHAR2(4000 CHAR),\n  "gender_name" VARCHAR2(4000 CHAR),\n'
+        '  "level" NUMBER(19),\n  "level_name" VARCHAR2(4000 CHAR),\n  "nick" VARCHAR2(4000 CHAR),\n'
+        '  "gmv" NUMBER(18,2),\n  "last_login" TIMESTAMP(6),\n  "vip" NUMBER(1),\n  "birthday" DATE,\n'
+        '  "score" BINARY_DOUBLE,\n  CONSTRAINT "user_tags_pk" PRIMARY KEY ("user_id")\n)')
+    assert stmts[1].startswith('COMMENT ON TABLE "CRM"."user_tags" IS \'Tags of user by user_id')
+    assert 'COMMENT ON COLUMN "CRM"."user_tags"."gender" IS \'性别\'' in stmts
+    part = create_table_sql(make_spec("oracle", "ora", partition={"column": "ds", "format": "yyyyMMdd"}), "oracle")
+    assert part[0].endswith('PRIMARY KEY ("user_id", "ds")\n)\n'
+                            'PARTITION BY LIST ("ds") AUTOMATIC (PARTITION p_init VALUES (\'19700101\'))')
+
+
+def test_stage_copies_columns_comments_and_grants() -> None:
+    t, _ = target()
+    assert t.create_stage_sql() == \
+        'CREATE TABLE "CRM"."USER_TAGS_dpfx_b" AS SELECT * FROM "CRM"."USER_TAGS" WHERE 1 = 0'
+    assert t.comment_sql("CRM's tags", [("GENDER", "性别"), ("NICK", "")]) == [
+        'COMMENT ON TABLE "CRM"."USER_TAGS_dpfx_b" IS \'CRM\'\'s tags\'',
+        'COMMENT ON COLUMN "CRM"."USER_TAGS_dpfx_b"."GENDER" IS \'性别\'']
+    assert t.grant_sql([("APP_READER", "SELECT", "NO"), ("PUBLIC", "SELECT", "NO"), ("ETL", "UPDATE", "YES")]) == [
+        'GRANT SELECT ON "CRM"."USER_TAGS_dpfx_b" TO "APP_READER"',
+        'GRANT SELECT ON "CRM"."USER_TAGS_dpfx_b" TO PUBLIC',
+        'GRANT UPDATE ON "CRM"."USER_TAGS_dpfx_b" TO "ETL" WITH GRANT OPTION']
+
+
+def test_load_is_array_dml_with_numbered_binds() -> None:
+    t, _ = target()
+    assert t.insert_sql(["USER_ID", "GENDER", "VIP"]) == \
+        'INSERT /*+ APPEND_VALUES */ INTO "CRM"."USER_TAGS_dpfx_b" ("USER_ID", "GENDER", "VIP") VALUES (:1, :2, :3)'
+    assert oracle_value(True) == 1 and oracle_value(dt.date(2026, 1, 2)) == dt.datetime(2026, 1, 2)
+
+
+def test_keys_rebuilt_under_temporary_names_and_renamed_back_after_the_swap() -> None:
+    t, _ = target()
+    t._keys = [KeyDef("USER_TAGS_PK", "P", ["USER_ID"], t.temp_name("USER_TAGS_PK", 0)),
+               KeyDef("USER_TAGS_LEVEL_IX", "I", ["LEVEL", "USER_ID"], t.temp_name("USER_TAGS_LEVEL_IX", 1))]
+    pk, ix = (k.temp_name for k in t._keys)
+    assert pk.startswith("TO_") and len(pk.encode()) <= 128 and pk == t.temp_name("USER_TAGS_PK", 0)
+    assert [t.build_key_sql(k) for k in t._keys] == [
+        f'ALTER TABLE "CRM"."USER_TAGS_dpfx_b" ADD CONSTRAINT "{pk}" PRIMARY KEY ("USER_ID")',
+        f'CREATE INDEX "CRM"."{ix}" ON "CRM"."USER_TAGS_dpfx_b" ("LEVEL", "USER_ID")']
+    assert t.swap_sql() == [
+        'ALTER TABLE "CRM"."USER_TAGS" RENAME TO "USER_TAGS_dpfx_tmp"',  # the new name is never qualified
+        'ALTER TABLE "CRM"."USER_TAGS_dpfx_b" RENAME TO "USER_TAGS"',
+        'DROP TABLE "CRM"."USER_TAGS_dpfx_tmp" PURGE',
+        f'ALTER TABLE "CRM"."USER_TAGS" RENAME CONSTRAINT "{pk}" TO "USER_TAGS_PK"',
+        f'ALTER INDEX "CRM"."{pk}" RENAME TO "USER_TAGS_PK"',
+        f'ALTER INDEX "CRM"."{ix}" RENAME TO "USER_TAGS_LEVEL_IX"',
+    ]
+
+
+def test_swap_executes_in_order_and_a_crash_in_the_window_is_recovered() -> None:
+    t, conn = target({"USER_TAGS", "USER_TAGS_dpfx_b"})
+    t.swap()
+    assert conn.statements == t.swap_sql() and conn.tables == {"USER_TAGS"}
+
+    # Killed between the renames: the live name is missing, the old data sits in _dpfx_tmp.
+    t, conn = target({"USER_TAGS_dpfx_tmp", "USER_TAGS_dpfx_b"})
+    actions = t.recover()
+    assert [s for s in conn.statements if not s.startswith("SELECT")] == [
+        'ALTER TABLE "CRM"."USER_TAGS_dpfx_tmp" RENAME TO "USER_TAGS"',
+        'DROP TABLE "CRM"."USER_TAGS_dpfx_b" PURGE']
+    assert conn.tables == {"USER_TAGS"}
+    assert actions[0] == "renamed USER_TAGS_dpfx_tmp back to USER_TAGS (the live table was missing)"
+
+    # Killed after the second rename, before the drop: only the old copy is left over.
+    t, conn = target({"USER_TAGS", "USER_TAGS_dpfx_tmp"})
+    t.recover()
+    assert [s for s in conn.statements if not s.startswith("SELECT")] == [
+        'DROP TABLE "CRM"."USER_TAGS_dpfx_tmp" PURGE']
+
+
+def test_tmp_is_never_dropped_while_the_target_is_missing() -> None:
+    t, conn = target({"USER_TAGS_dpfx_tmp"})
+    t.recover()
+    assert not [s for s in conn.statements if s.startswith("DROP")]
+    assert conn.tables == {"USER_TAGS"}
+
+
+def test_lock_uses_dbms_lock_exclusive_with_a_timeout() -> None:
+    t, _ = target()
+    assert t.lock_block_sql() == ("DECLARE h VARCHAR2(128); BEGIN DBMS_LOCK.ALLOCATE_UNIQUE(:1, h); "
+                                  ":2 := DBMS_LOCK.REQUEST(h, DBMS_LOCK.X_MODE, :3, FALSE); END;")
+    assert "DBMS_LOCK.RELEASE(h)" in t.unlock_block_sql()
+    assert t.lock_name().startswith("tagoffline:") and len(t.lock_name()) <= 128
+
+
+def test_partition_d_replaced_in_one_dml_transaction() -> None:
+    t, _ = target()
+    t.partition_column, t.partition_value = "DS", "20261123"
+    assert t.replace_partition_sql() == ['DELETE FROM "CRM"."USER_TAGS" WHERE "DS" = \'20261123\'',
+                                         'INSERT INTO "CRM"."USER_TAGS" SELECT * FROM "CRM"."USER_TAGS_dpfx_b"']
+
+
+@pytest.mark.parametrize(("data_type", "precision", "scale", "value_type", "problem"), [
+    ("NUMBER", 19, 0, "bigint", None),
+    ("NUMBER", 10, 0, "bigint", "a bigint needs a 64-bit integer column, not decimal"),
+    ("NUMBER", None, None, "decimal(18,2)", None),
+    ("NUMBER", 18, 2, "decimal(18,2)", None),
+    ("NUMBER", 12, 2, "decimal(18,2)", "decimal(12,2) is narrower than decimal(18,2)"),
+    ("DATE", None, None, "datetime", None),  # Oracle's DATE keeps the time of day
+    ("TIMESTAMP(6)", None, None, "datetime", None),
+    ("BINARY_DOUBLE", None, None, "double", None),
+    ("VARCHAR2", None, None, "string", None),
+    ("NUMBER", 1, 0, "boolean", None),
+])
+def test_oracle_column_compatibility(data_type: str, precision: int | None, scale: int | None, value_type: str,
+                                     problem: str | None) -> None:
+    assert incompatibility(value_type, oracle_column_type(data_type, precision, scale)) == problem
+
+
+def test_identifier_limit_with_the_suffixes() -> None:
+    oracle = get_dialect("oracle")
+    assert oracle.swap_name_problem("T" * 119) is None
+    assert oracle.swap_name_problem("T" * 120) == (
+        "table name '" + "T" * 120 + "' is too long: the swap table '" + "T" * 120 + "_dpfx_tmp' is 129 bytes "
+        "long; oracle allows at most 128 bytes; shorten the table name by 1 byte(s)")
+    assert oracle.swap_name_problem("表" * 40) == (
+        "table name '" + "表" * 40 + "' is too long: the swap table '" + "表" * 40 + "_dpfx_tmp' is 129 bytes "
+        "long; oracle allows at most 128 bytes; shorten the table name by 1 byte(s)")
