@@ -54,6 +54,13 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
         "tag_warehouse",
         "tag_warehouse",
     ),
+    "publish_timeout": ConfigOption(
+        "Seconds to wait for Airflow to parse a published service's DAG before the service is "
+        "marked publish_failed.",
+        lambda: "120",
+        "120",
+        "120",
+    ),
     "timezone": ConfigOption(
         "Default timezone of recurring schedules. Empty means Airflow's [core] default_timezone.",
         lambda: "",
@@ -82,6 +89,10 @@ def dags_folder() -> Path:
 
 def warehouse_conn_id() -> str:
     return get("warehouse_conn_id")
+
+
+def publish_timeout() -> float:
+    return float(get("publish_timeout"))
 
 
 def default_timezone() -> str:

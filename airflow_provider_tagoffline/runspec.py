@@ -7,9 +7,11 @@ It holds connection ids, never secrets.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 RUNSPEC_VERSION = 1
 
@@ -119,6 +121,16 @@ class RunSpec(_Frozen):
     gates: GatesSpec = GatesSpec()
     schedule: ScheduleSpec
 
+    @field_validator("spec_version")
+    @classmethod
+    def _known_format(cls, value: int) -> int:
+        # A DAG file rendered by a newer provider than the one where Airflow parses it: say so
+        # plainly (it becomes the import error shown as publish_failed) instead of guessing.
+        if value > RUNSPEC_VERSION:
+            raise ValueError(f"run spec format {value} is newer than this airflow-provider-tagoffline "
+                             f"understands ({RUNSPEC_VERSION}); upgrade the provider where Airflow parses DAGs")
+        return value
+
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2)
 
@@ -128,6 +140,11 @@ class RunSpec(_Frozen):
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json", by_alias=True)
+
+    def fingerprint(self) -> str:
+        """A short hash of the whole spec: the same spec always gives the same fingerprint."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def tag(self, code: str) -> TagSpec:
         for t in self.tags:

@@ -40,7 +40,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "a state conflict"},
     422: {"model": ErrorResponse, "description": "invalid input, each problem with its field"},
     500: {"model": ErrorResponse, "description": "an unexpected error (logged by the API server)"},
-    501: {"model": ErrorResponse, "description": "a feature missing from this build"},
+    502: {"model": ErrorResponse, "description": "Airflow's metadata database refused or could not be reached"},
     503: {"model": ErrorResponse, "description": "the catalog store is not migrated"},
 }
 

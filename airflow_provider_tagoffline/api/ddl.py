@@ -51,12 +51,8 @@ def _spec(session: Session, actor: repo.Actor, d: ServiceDef, existing: Service 
 
 
 def generate(spec: RunSpec, dialect_kind: str) -> list[str]:
-    from airflow_provider_tagoffline.api.publishing_adapter import NotAvailable
+    from airflow_provider_tagoffline.engine.ddl import create_table_sql
 
-    try:
-        from airflow_provider_tagoffline.engine.ddl import create_table_sql
-    except ModuleNotFoundError:
-        raise NotAvailable("DDL generation is not available in this build (engine/ddl.py is missing)") from None
     return list(create_table_sql(spec, dialect_kind))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from sqlalchemy import select
@@ -35,7 +36,7 @@ from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import AuditLog, Service
 from airflow_provider_tagoffline.errors import PermissionDenied, ValidationFailed
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
-from airflow_provider_tagoffline.service import lifecycle, states
+from airflow_provider_tagoffline.service import lifecycle, publishing, states
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
 
@@ -134,8 +135,10 @@ def list_services(
     flt = ServiceFilter(mine=actor.username if mine else None, name=name or None, application=application or None,
                         entity=entity or None, entity_id=entity_id or None, target_kind=target_kind,
                         status=status, execution_status=execution_status, schedule_type=schedule_type)
+    publishing.refresh_pending(session)  # statuses in the filter and the rows are Airflow's, not stale
     rows, total = lifecycle.list_services(session, flt, page=page, page_size=page_size, sort=sort,
                                           descending=order == "desc")
+    publishing.sync_execution_status(session, rows)
     return ServiceList(total=total, page=page, page_size=page_size, items=[summary(actor, r) for r in rows])
 
 
@@ -144,13 +147,15 @@ def create_service(body: ServiceDef, session: SessionDep, actor: ActorDep, respo
     _check_creator(session, actor, body, "create")
     svc = lifecycle.create_service(session, actor, body)
     response.headers["ETag"] = _etag(svc)
-    response.headers["Location"] = f"services/{svc.name}"
+    response.headers["Location"] = f"services/{quote(svc.name)}"  # headers are latin-1: Chinese names quoted
     return detail(actor, svc)
 
 
 @router.get("/{name}", response_model=ServiceDetail, summary="The whole definition of a service, with its status")
 def get_service(name: ServiceName, session: SessionDep, actor: ActorDep, response: Response) -> ServiceDetail:
     svc = lifecycle.get_service(session, name)
+    publishing.refresh(session, svc)
+    publishing.sync_execution_status(session, [svc])
     response.headers["ETag"] = _etag(svc)
     return detail(actor, svc)
 
@@ -193,7 +198,7 @@ def update_service(
 @router.delete("/{name}", status_code=204, response_class=Response,
                summary="Delete (offline, publish_failed, or never published)")
 def delete_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> Response:
-    lifecycle.delete_service(session, actor, name)
+    publishing.delete(session, actor, name)
     return Response(status_code=204)
 
 
@@ -246,7 +251,7 @@ def service_instances(
     actor: ActorDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> InstanceList:
-    return publishing_adapter.instances(session, actor, name, limit)
+    return publishing_adapter.instances(session, name, limit)
 
 
 # ---- one-click create table ------------------------------------------------------------------

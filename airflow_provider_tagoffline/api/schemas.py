@@ -111,6 +111,7 @@ class ActionResult(_Out):
     start: str | None = None
     end: str | None = None
     dag_file: str | None = None
+    run_ids: list[str] = Field(default_factory=list, description="runs a backfill created, oldest first")
 
 
 class Instance(_Out):
@@ -123,6 +124,8 @@ class Instance(_Out):
     duration: float | None = None
     rows_written: int | None = None
     log_url: str | None = None
+    run_type: str | None = None
+    error: str | None = None
 
 
 class InstanceList(_Out):

@@ -177,6 +177,11 @@ class Service(Base):
     published_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     published_spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     ever_published: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Publishing bookkeeping: when the DAG file was written and the fingerprint of the run spec in
+    # it; the DAG's doc carries the fingerprint, which is how "Airflow has loaded this version" is
+    # recognised in Airflow's serialized DAG.
+    publish_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    spec_fingerprint: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_by: Mapped[str] = mapped_column(NAME)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(NAME)

@@ -9,6 +9,7 @@ import typer
 
 from airflow_provider_tagoffline.catalog.apply import Plan, apply_catalog, export_catalog
 from airflow_provider_tagoffline.cli.common import JsonOption, actor, print_json, session
+from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.yaml_io import dump_yaml, load_yaml_file, parse_catalog
 
 app = typer.Typer(help="The catalog: applications, entities, tags, lookups, grants.", no_args_is_help=True)
@@ -19,13 +20,13 @@ def _print_plan(plan: Plan, dry_run: bool) -> None:
         if item.action == "unchanged":
             continue
         detail = f" ({', '.join(item.changes)})" if item.changes else ""
-        typer.echo(f"  {item.action:<9} {item.kind:<12} {item.key}{detail}")
+        echo(f"  {item.action:<9} {item.kind:<12} {item.key}{detail}")
     s = plan.summary()
     verb = "would " if dry_run else ""
     if not plan.changed:
-        typer.echo(f"no changes: {s['unchanged']} objects already up to date")
+        echo(f"no changes: {s['unchanged']} objects already up to date")
     else:
-        typer.echo(f"{verb}create {s['create']}, {verb}update {s['update']}, unchanged {s['unchanged']}"
+        echo(f"{verb}create {s['create']}, {verb}update {s['update']}, unchanged {s['unchanged']}"
                    + (" (dry run: nothing written)" if dry_run else ""))
 
 
@@ -55,6 +56,6 @@ def export(output: Path | None = typer.Option(None, "--output", "-o", help="Writ
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n" if json_out else dump_yaml(data)
     if output is not None:
         output.write_text(text, encoding="utf-8")
-        typer.echo(f"catalog written to {output}")
+        echo(f"catalog written to {output}")
     else:
-        typer.echo(text, nl=False)
+        echo(text, nl=False)

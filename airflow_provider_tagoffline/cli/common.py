@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline.catalog import store
 from airflow_provider_tagoffline.catalog.repository import Actor
+from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import TagOfflineError
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
@@ -44,7 +45,7 @@ def _safe_url() -> str:
 
 
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -6,6 +6,7 @@ import typer
 
 from airflow_provider_tagoffline.catalog import store
 from airflow_provider_tagoffline.cli.common import JsonOption, _safe_url, print_json
+from airflow_provider_tagoffline.cli.output import echo
 
 app = typer.Typer(help="Manage the catalog store's schema.", no_args_is_help=True)
 
@@ -19,7 +20,7 @@ def migrate(json_out: bool = JsonOption) -> None:
     if json_out:
         print_json({"store": _safe_url(), "from": before, "to": after})
     else:
-        typer.echo(f"catalog store {_safe_url()}: " + (f"upgraded {before or 'empty'} → {after}"
+        echo(f"catalog store {_safe_url()}: " + (f"upgraded {before or 'empty'} → {after}"
                                                        if before != after else f"already at {after}"))
 
 
@@ -30,7 +31,7 @@ def downgrade(revision: str = typer.Argument("base", help="Target revision (base
     if not yes:
         typer.confirm(f"Downgrade {_safe_url()} to {revision}?", abort=True)
     store.downgrade(revision=revision)
-    typer.echo(f"catalog store {_safe_url()}: now at {store.current_revision() or 'base'}")
+    echo(f"catalog store {_safe_url()}: now at {store.current_revision() or 'base'}")
 
 
 @app.command("check")
@@ -40,6 +41,6 @@ def check(json_out: bool = JsonOption) -> None:
     if json_out:
         print_json({"store": _safe_url(), "migrated": ok, "head": store.head_revision()})
     else:
-        typer.echo(f"catalog store {_safe_url()}: " + ("up to date" if ok else "needs `tagoffline db migrate`"))
+        echo(f"catalog store {_safe_url()}: " + ("up to date" if ok else "needs `tagoffline db migrate`"))
     if not ok:
         raise typer.Exit(1)

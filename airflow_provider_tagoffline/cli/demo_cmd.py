@@ -15,6 +15,8 @@ from pathlib import Path
 
 import typer
 
+from airflow_provider_tagoffline.cli.output import echo
+
 
 def _setup_environment(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
@@ -49,14 +51,14 @@ def demo(
         name = svc.name
     if not json_out:
         s_ = plan.summary()
-        typer.echo(f"demo folder: {home}")
-        typer.echo(f"catalog: created {s_['create']}, updated {s_['update']}, unchanged {s_['unchanged']}; "
+        echo(f"demo folder: {home}")
+        echo(f"catalog: created {s_['create']}, updated {s_['update']}, unchanged {s_['unchanged']}; "
                    f"service {name}: {outcome}")
 
     from airflow_provider_tagoffline.engine import demo as engine_demo
 
     report = engine_demo.run_demo(service_name=name, data_date=data_date, users=users,
-                                  echo=(lambda _m: None) if json_out else typer.echo)
+                                  echo=(lambda _m: None) if json_out else echo)
     if json_out:
         print_json(report)
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 
-# Hooks log at INFO ("Opening DuckDB database ...") to stdout through Airflow's logging, mixed
-# into the CLI's own output. Set before Airflow is imported; an explicit setting still wins.
+from airflow_provider_tagoffline.cli import output
+
+# Before anything imports Airflow: its log handlers bind to sys.stdout when configured.
+output.claim_stdout()
+# Hooks log at INFO ("Opening DuckDB database ..."): quiet by default; an explicit setting wins.
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
-import typer
+import typer  # noqa: E402
 
-from airflow_provider_tagoffline.cli import catalog_cmd, db_cmd, demo_cmd, run_cmd, service_cmd
-from airflow_provider_tagoffline.cli.common import run_app
+from airflow_provider_tagoffline.cli import catalog_cmd, db_cmd, demo_cmd, run_cmd, service_cmd  # noqa: E402
+from airflow_provider_tagoffline.cli.common import run_app  # noqa: E402
 
 app = typer.Typer(
     name="tagoffline",

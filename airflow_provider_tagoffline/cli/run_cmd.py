@@ -9,6 +9,7 @@ import typer
 
 from airflow_provider_tagoffline import config
 from airflow_provider_tagoffline.cli.common import JsonOption, print_json, session
+from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import RunSpec
 from airflow_provider_tagoffline.service import lifecycle
@@ -36,7 +37,7 @@ def run(
     spec = spec_for_run(name)
     try:
         report = run_export(spec, data_date, batch_size=batch_size,
-                            echo=(lambda _m: None) if json_out else typer.echo)
+                            echo=(lambda _m: None) if json_out else echo)
     except RunFailed as exc:
         if json_out and exc.report is not None:
             print_json(exc.report.to_dict())  # type: ignore[attr-defined]
@@ -73,9 +74,9 @@ def ddl(
     if json_out:
         print_json(out)
         return
-    typer.echo(";\n\n".join(statements) + ";")
+    echo(";\n\n".join(statements) + ";")
     if execute:
-        typer.echo(f"-- created on {conn_id}")
+        echo(f"-- created on {conn_id}")
 
 
 def register(app: typer.Typer, service_app: typer.Typer) -> None:

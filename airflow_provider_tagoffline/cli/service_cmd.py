@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import typer
 
+from airflow_provider_tagoffline import config
 from airflow_provider_tagoffline.cli.common import JsonOption, actor, print_json, session
-from airflow_provider_tagoffline.service import lifecycle
+from airflow_provider_tagoffline.cli.output import echo
+from airflow_provider_tagoffline.errors import ValidationFailed
+from airflow_provider_tagoffline.service import lifecycle, publishing
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
+from airflow_provider_tagoffline.service.states import TaskStatus
 from airflow_provider_tagoffline.yaml_io import dump_yaml, load_yaml_file
 
 app = typer.Typer(help="Tag offline services.", no_args_is_help=True)
@@ -25,7 +32,7 @@ def apply(file: Path = typer.Argument(..., help="Service YAML file (spec §9).")
     if json_out:
         print_json({"outcome": outcome, "service": summary})
     else:
-        typer.echo(f"service {summary['name']}: {outcome} (version {summary['version']}, "
+        echo(f"service {summary['name']}: {outcome} (version {summary['version']}, "
                    f"status {summary['status']})")
 
 
@@ -55,7 +62,7 @@ def list_(
         print_json({"total": total, "page": page, "page_size": page_size, "items": items})
         return
     if not items:
-        typer.echo("no services" + (" match" if total == 0 and any(vars(flt).values()) else ""))
+        echo("no services" + (" match" if total == 0 and any(vars(flt).values()) else ""))
         return
     header = ("NAME", "OWNER", "APPLICATION", "ENTITY", "STATUS", "EXECUTION", "SCHEDULE", "TARGET", "TAGS")
     table = [header] + [(i["name"], i["owner"], i["application"], f"{i['entity']}.{i['entity_id']}", i["status"],
@@ -64,9 +71,9 @@ def list_(
                         for i in items]
     widths = [max(len(str(r[c])) for r in table) for c in range(len(header))]
     for r in table:
-        typer.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+        echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     if total > len(items):
-        typer.echo(f"page {page}: {len(items)} of {total} services")
+        echo(f"page {page}: {len(items)} of {total} services")
 
 
 @app.command("show")
@@ -74,13 +81,14 @@ def show(name: str, json_out: bool = JsonOption) -> None:
     """The whole definition of a service, with its status."""
     with session() as s:
         svc = lifecycle.get_service(s, name)
+        publishing.refresh(s, svc)
         data = {**lifecycle.service_summary(svc), "slug": svc.slug, "status_message": svc.status_message,
                 "created_by": svc.created_by, "created_at": svc.created_at.isoformat(),
                 "definition": lifecycle.service_definition(svc).to_yaml_dict()}
     if json_out:
         print_json(data)
     else:
-        typer.echo(dump_yaml(data), nl=False)
+        echo(dump_yaml(data), nl=False)
 
 
 @app.command("export")
@@ -91,17 +99,116 @@ def export(name: str, output: Path | None = typer.Option(None, "--output", "-o")
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n" if json_out else dump_yaml(data)
     if output is not None:
         output.write_text(text, encoding="utf-8")
-        typer.echo(f"service {name} written to {output}")
+        echo(f"service {name} written to {output}")
     else:
-        typer.echo(text, nl=False)
+        echo(text, nl=False)
 
 
 @app.command("delete")
 def delete(name: str, json_out: bool = JsonOption) -> None:
     """Delete a service (offline, publish_failed, or never published); the audit log keeps its history."""
     with session() as s:
-        lifecycle.delete_service(s, actor(), name)
+        publishing.delete(s, actor(), name)
     if json_out:
         print_json({"deleted": name})
     else:
-        typer.echo(f"service {name} deleted")
+        echo(f"service {name} deleted")
+
+
+def _emit(outcome: publishing.ActionOutcome, json_out: bool) -> None:
+    if json_out:
+        print_json(dataclasses.asdict(outcome))
+        return
+    line = f"service {outcome.service}: {outcome.action} -> {outcome.status}"
+    echo(line + (f" ({outcome.message})" if outcome.message else ""))
+
+
+@app.command("publish")
+def publish(
+    name: str,
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until Airflow has loaded the DAG (or failed)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Render the service's DAG into Airflow; status publishing, then published or publish_failed."""
+    with session() as s:
+        outcome = publishing.publish(s, actor(), name)
+    if wait and outcome.status == TaskStatus.PUBLISHING:
+        deadline = time.monotonic() + config.publish_timeout() + 5
+        while True:
+            time.sleep(0.5)
+            with session() as s:
+                svc = lifecycle.get_service(s, name)
+                publishing.refresh(s, svc)
+                outcome.status, outcome.message = svc.status, svc.status_message
+            if outcome.status != TaskStatus.PUBLISHING or time.monotonic() > deadline:
+                break
+    _emit(outcome, json_out)
+    if outcome.status == TaskStatus.PUBLISH_FAILED:
+        raise typer.Exit(1)
+
+
+@app.command("unpublish")
+def unpublish(name: str, json_out: bool = JsonOption) -> None:
+    """Pause the DAG, remove its file and Airflow's record of it; status offline."""
+    with session() as s:
+        outcome = publishing.unpublish(s, actor(), name)
+    _emit(outcome, json_out)
+    if outcome.status != TaskStatus.OFFLINE:
+        raise typer.Exit(1)
+
+
+@app.command("run")
+def run(
+    name: str,
+    date: str | None = typer.Option(None, "--date", help="Data date YYYY-MM-DD (default: yesterday)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Trigger a DAG run of a published manual service that exports one data date."""
+    with session() as s:
+        outcome = publishing.run(s, actor(), name, _date("--date", date), from_cli=True)
+    _emit(outcome, json_out)
+
+
+@app.command("backfill")
+def backfill(
+    name: str,
+    start: str | None = typer.Option(None, "--start", help="First data date YYYY-MM-DD (default: yesterday)."),
+    end: str | None = typer.Option(None, "--end", help="Last data date, inclusive (default: --start)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Create an Airflow backfill of a published recurring service: one run per data date, oldest first."""
+    with session() as s:
+        outcome = publishing.backfill(s, actor(), name, _date("--start", start), _date("--end", end))
+    _emit(outcome, json_out)
+
+
+@app.command("instances")
+def instances(
+    name: str,
+    limit: int = typer.Option(20, "--limit", min=1, max=500),
+    json_out: bool = JsonOption,
+) -> None:
+    """The service's DAG runs: data date, state, start, end, duration, rows written, log link."""
+    with session() as s:
+        rows = publishing.instances(s, name, limit)
+    if json_out:
+        print_json([dataclasses.asdict(r) for r in rows])
+        return
+    if not rows:
+        echo("no runs")
+        return
+    table = [("DATA DATE", "STATE", "START", "DURATION", "ROWS", "RUN ID")] + [
+        (r.data_date or "", r.state or "", (r.start or "")[:19], f"{r.duration:.1f}s" if r.duration else "",
+         "" if r.rows_written is None else str(r.rows_written), r.run_id) for r in rows]
+    widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
+    for row in table:
+        echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _date(option: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed.one(option, f"{value!r} is not a date YYYY-MM-DD") from None

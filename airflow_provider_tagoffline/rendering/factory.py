@@ -16,6 +16,9 @@ from typing import Any
 from airflow_provider_tagoffline.runspec import RunSpec
 
 DAG_ID_PREFIX = "tag_offline__"
+# The doc of every rendered DAG ends with this label and the run spec's fingerprint: publishing
+# reads it back from Airflow's serialized DAG to know Airflow loaded exactly this version.
+FINGERPRINT_LABEL = "Run spec fingerprint: "
 # Early enough that any data date can be backfilled; catchup=False keeps the scheduler to the latest.
 START_DATE = dt.datetime(2000, 1, 1)
 RETRIES = 2
@@ -66,7 +69,8 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
         f"Tag offline service **{svc.name}** (version {svc.version}) of application `{svc.application}`: "
         f"tags {', '.join(t.code for t in spec.tags)} of entity `{spec.entity_key.entity}` keyed by "
         f"`{spec.entity_key.code}` into `{target}` on connection `{spec.target.conn_id}` "
-        f"({spec.target.kind}). Generated at publish; edit the service, not this file."
+        f"({spec.target.kind}). Generated at publish; edit the service, not this file.\n\n"
+        f"{FINGERPRINT_LABEL}`{spec.fingerprint()}`"
     )
     with DAG(
         dag_id=dag_id_for(svc.slug),

@@ -69,7 +69,7 @@ def can_manage(actor: repo.Actor, svc: Service) -> bool:
     return actor.username in svc.application.usernames("member") and svc.owner == actor.username
 
 
-def _require_manage(actor: repo.Actor, svc: Service, action: str) -> None:
+def require_manage(actor: repo.Actor, svc: Service, action: str) -> None:
     if not can_manage(actor, svc):
         raise PermissionDenied(f"user {actor.username!r} may not {action} service {svc.name!r}")
 
@@ -112,7 +112,7 @@ def update_service(session: Session, actor: repo.Actor, name: str, data: Any,
     """Replace the draft definition. A published service keeps its live DAG until republished."""
     ctx = ctx or ServiceContext()
     svc = get_service(session, name)
-    _require_manage(actor, svc, "edit")
+    require_manage(actor, svc, "edit")
     if expected_version is not None and expected_version != svc.version:
         raise Conflict(f"service {name!r} was changed by {svc.updated_by} (version {svc.version}); "
                        f"your edit is based on version {expected_version}: reload and edit again")
@@ -153,7 +153,7 @@ def apply_service(session: Session, actor: repo.Actor, data: Any,
 
 def delete_service(session: Session, actor: repo.Actor, name: str) -> None:
     svc = get_service(session, name)
-    _require_manage(actor, svc, "delete")
+    require_manage(actor, svc, "delete")
     refusal = states.delete_refusal(svc.status, svc.ever_published)
     if refusal:
         raise Conflict(f"service {name!r} cannot be deleted: {refusal}")

@@ -1,25 +1,19 @@
-"""A real Airflow API server with the plugin loaded, for the REST API tests (session-scoped).
+"""A real Airflow with the plugin loaded, for the REST API and publishing tests (session-scoped).
 
-* its own AIRFLOW_HOME (SQLite metadata database: enough for the API server alone);
+* API server, scheduler and dag-processor as separate processes (``tests/stack.py``), PostgreSQL as
+  Airflow's metadata database, LocalExecutor;
 * SimpleAuthManager users ``admin`` (admin), ``alice`` and ``bob`` (user), ``carol`` (viewer), with
   a passwords file written before the server starts; tokens from ``POST /auth/token``;
 * the catalog store on a fresh PostgreSQL database (``tagoffline db migrate`` first);
 * target connections as ``AIRFLOW_CONN_*`` variables: a fresh PostgreSQL database (``crm_pg``),
   a fresh MariaDB database (``crm_mysql``), a SQLite file (``crm_sqlite``) and the DuckDB warehouse
-  (``tag_warehouse``);
-* ``airflow api-server`` started in its own process group (setsid) on a free port, and the whole
-  group killed at the end.
+  (``tag_warehouse``) with three data dates, 2026-01-01 to 2026-01-03;
+* every process group killed and every database dropped at the end.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,9 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
+from api_data import WAREHOUSE_DATES, warehouse_rows
 from dbs import PG_ADMIN_URL, _mysql_connect
+from stack import BIN, AirflowStack, airflow_env, free_port, run_cli
 
-BIN = Path(sys.executable).parent
 USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer"}
 PASSWORDS = {u: f"{u}-pw" for u in USERS}
 PG_TARGET_PASSWORD = "s3cret-never-shown"
@@ -78,26 +73,23 @@ def _pg_connect() -> Any:
     return psycopg.connect(PG_ADMIN_URL, autocommit=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _run(cmd: list[str], env: dict[str, str], timeout: int = 180) -> None:
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-
-
 @dataclass
 class ApiServer:
-    base_url: str
-    home: Path
-    env: dict[str, str]
+    stack: AirflowStack
     catalog_url: str
-    log_path: Path
     tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return self.stack.base_url
+
+    @property
+    def home(self) -> Path:
+        return self.stack.home
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.stack.env
 
     def token(self, user: str) -> str:
         if user not in self.tokens:
@@ -111,13 +103,19 @@ class ApiServer:
         headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
         return httpx.Client(base_url=f"{self.base_url}/tag-offline", headers=headers, timeout=60)
 
-    def log_tail(self, n: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
+    def airflow(self, user: str = "admin") -> httpx.Client:
+        """A client of Airflow's own REST API (``/api/v2``)."""
+        return httpx.Client(base_url=f"{self.base_url}/api/v2", headers={"Authorization": f"Bearer {self.token(user)}"},
+                            timeout=60)
+
+    def log_tail(self, component: str = "api-server", n: int = 4000) -> str:
+        return self.stack.log_tail(component, n)
 
 
 @pytest.fixture(scope="session")
 def pg_dbs() -> Iterator[dict[str, str]]:
-    names = {"catalog": f"tot_api_cat_{uuid.uuid4().hex[:8]}", "target": f"tot_api_tgt_{uuid.uuid4().hex[:8]}"}
+    names = {"catalog": f"tot_api_cat_{uuid.uuid4().hex[:8]}", "target": f"tot_api_tgt_{uuid.uuid4().hex[:8]}",
+             "airflow": f"tot_api_af_{uuid.uuid4().hex[:8]}"}
     with _pg_connect() as conn:
         for n in names.values():
             conn.execute(f'CREATE DATABASE "{n}"')
@@ -155,33 +153,31 @@ def _make_warehouse(path: Path) -> None:
     db = duckdb.connect(str(path))
     try:
         db.execute("CREATE TABLE dws_user_profile_d (user_id BIGINT, gender VARCHAR, level BIGINT, ds VARCHAR)")
-        db.execute("INSERT INTO dws_user_profile_d VALUES (1, 'M', 1, '20260101'), (2, 'F', 2, '20260101')")
         db.execute("CREATE TABLE dws_user_trade_d (user_id BIGINT, gmv_30d DECIMAL(18,2), ds VARCHAR)")
-        db.execute("INSERT INTO dws_user_trade_d VALUES (1, 10.5, '20260101')")
+        for ds in WAREHOUSE_DATES:
+            for uid, (gender, level, gmv) in warehouse_rows(ds).items():
+                db.execute("INSERT INTO dws_user_profile_d VALUES (?, ?, ?, ?)", [uid, gender, level, ds])
+                if gmv is not None:
+                    db.execute("INSERT INTO dws_user_trade_d VALUES (?, ?, ?)", [uid, gmv, ds])
     finally:
         db.close()
 
 
-def server_env(home: Path, catalog_url: str, pg_target: str, mysql_db: str) -> dict[str, str]:
+def server_env(home: Path, port: int, catalog_url: str, pg_dbs: dict[str, str], mysql_db: str) -> dict[str, str]:
     pg_base = PG_ADMIN_URL.rsplit("/", 1)[0]
     host_port = pg_base.split("@", 1)[1]
     pg_host, pg_port = host_port.split(":")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AIRFLOW_CONN_"))}
+    pg_target = pg_dbs["target"]
+    metadata_url = pg_base.replace("postgresql://", "postgresql+psycopg2://", 1) + f"/{pg_dbs['airflow']}"
+    env = airflow_env(home, port, metadata_url)
     (home / "passwords.json").write_text(json.dumps(PASSWORDS))
     env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__AUTH_MANAGER":
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
         "AIRFLOW__API__SECRET_KEY": uuid.uuid4().hex,
-        "AIRFLOW__API__EXPOSE_CONFIG": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": catalog_url,
         "AIRFLOW__TAG_OFFLINE__DAGS_FOLDER": str(home / "dags" / "tag_offline"),
         "AIRFLOW__TAG_OFFLINE__WAREHOUSE_CONN_ID": "tag_warehouse",
@@ -206,42 +202,19 @@ def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dbs: dict[str, str],
     _make_warehouse(home / "warehouse.duckdb")
     catalog_url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + \
         f"/{pg_dbs['catalog']}"
-    env = server_env(home, catalog_url, pg_dbs["target"], mysql_db)
-    _run([str(BIN / "airflow"), "db", "migrate"], env)
-    _run([str(BIN / "tagoffline"), "db", "migrate"], env)
-    port = _free_port()
-    log_path = home / "api-server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(BIN / "airflow"), "api-server", "--port", str(port), "--host", "127.0.0.1",
-                                 "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    server = ApiServer(base_url=f"http://127.0.0.1:{port}", home=home, env=env, catalog_url=catalog_url,
-                       log_path=log_path)
+    port = free_port()
+    env = server_env(home, port, catalog_url, pg_dbs, mysql_db)
+    run_cli([str(BIN / "airflow"), "db", "migrate"], env)
+    run_cli([str(BIN / "tagoffline"), "db", "migrate"], env)
+    stack = AirflowStack(home=home, port=port, env=env)
+    server = ApiServer(stack=stack, catalog_url=catalog_url)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"api-server exited with {proc.returncode}:\n{server.log_tail()}")
-            try:
-                if httpx.get(f"{server.base_url}/tag-offline/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"api-server did not come up in 120 s:\n{server.log_tail()}")
-            time.sleep(0.5)
+        stack.start(ready_path="/tag-offline/openapi.json")
         r = server.client("admin").post("/catalog/apply", json=CATALOG)
         assert r.status_code == 200, r.text
         yield server
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        stack.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,262 @@
+"""Every call into Airflow's internals, in one module.
+
+Publishing needs things Airflow has no public Python API for: asking the dag-processor to parse a
+file now, reading whether this version of a DAG was parsed (``DagCode``) or failed to import
+(``ParseImportError``), pausing, deleting a DAG's records, triggering runs, creating backfills and
+reading runs with their XCom. These are ORM models and ``airflow.api.common`` helpers that Airflow
+may change between minor versions, so nothing else in the package imports them: an upgrade of
+Airflow touches this file only. Written against Airflow 3.3.
+
+Every function opens its own session on Airflow's metadata database (``create_session``), which
+commits on success; so it works in the API server, in the ``tagoffline`` CLI and in tests alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+EXPORT_TASK_ID = "export"
+
+
+class AirflowCallFailed(Exception):
+    """Airflow refused or failed an operation; the message is Airflow's own."""
+
+
+@dataclass(frozen=True)
+class DagFileLocation:
+    bundle_name: str
+    relative_path: str  # inside the bundle, as Airflow stores it (DagModel.relative_fileloc)
+
+
+@dataclass(frozen=True)
+class ParseState:
+    """What Airflow's metadata database says about one DAG and its file."""
+
+    dag_known: bool
+    is_stale: bool
+    is_paused: bool | None
+    doc_md: str | None  # the doc of the DAG as Airflow serialized it: what runs is this
+    import_error: str | None
+    import_error_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    run_type: str
+    state: str | None
+    conf: dict[str, Any]
+    data_interval_start: dt.datetime | None
+    logical_date: dt.datetime | None
+    queued_at: dt.datetime | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    task_state: str | None
+    try_number: int
+    report: dict[str, Any] | None  # the export task's return value: the run report
+    log_url: str
+
+
+def locate(path: Path) -> DagFileLocation | None:
+    """The DAG bundle holding ``path`` and the path inside it, or None when no bundle does."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    path = path.resolve()
+    for bundle in DagBundlesManager().get_all_dag_bundles():
+        try:
+            root = Path(bundle.path).resolve()
+        except Exception:  # a bundle whose path needs initialising (git): not ours
+            continue
+        if path.is_relative_to(root):
+            return DagFileLocation(bundle.name, str(path.relative_to(root)))
+    return None
+
+
+def request_parse(location: DagFileLocation) -> None:
+    """Ask the dag-processor to parse this file next, instead of at the next bundle refresh
+    (``[dag_processor] refresh_interval``, 300 s by default)."""
+    from airflow.models.dagbag import DagPriorityParsingRequest
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        pending = session.scalar(select(DagPriorityParsingRequest.id).where(
+            DagPriorityParsingRequest.bundle_name == location.bundle_name,
+            DagPriorityParsingRequest.relative_fileloc == location.relative_path))
+        if pending is None:
+            session.add(DagPriorityParsingRequest(bundle_name=location.bundle_name,
+                                                  relative_fileloc=location.relative_path))
+
+
+def parse_state(dag_id: str, location: DagFileLocation | None) -> ParseState:
+    from airflow.models.dag import DagModel
+    from airflow.models.errors import ParseImportError
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        dag = session.scalar(select(DagModel).where(DagModel.dag_id == dag_id))
+        # Not DagCode: Airflow updates the stored source even when it skips re-serializing a DAG
+        # written less than [core] min_serialized_dag_update_interval ago.
+        serialized = session.scalar(SerializedDagModel.latest_item_select_object(dag_id))
+        doc_md = serialized.data.get("dag", {}).get("doc_md") if serialized is not None else None
+        error = None
+        if location is not None:
+            error = session.scalar(select(ParseImportError).where(
+                ParseImportError.bundle_name == location.bundle_name,
+                ParseImportError.filename == location.relative_path).order_by(ParseImportError.id.desc()).limit(1))
+        return ParseState(
+            dag_known=dag is not None,
+            is_stale=bool(dag.is_stale) if dag is not None else True,
+            is_paused=bool(dag.is_paused) if dag is not None else None,
+            doc_md=doc_md,
+            import_error=error.stacktrace if error is not None else None,
+            import_error_at=_naive_utc(error.timestamp) if error is not None else None,
+        )
+
+
+def set_paused(dag_id: str, paused: bool) -> bool:
+    """Pause or unpause a DAG; False when Airflow does not know it."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        result = session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delete_dag_records(dag_id: str, location: DagFileLocation | None) -> int:
+    """Delete Airflow's records of a DAG whose file is gone (runs, task instances, versions, import
+    errors); Airflow's own audit log keeps its entries. Refuses while a task is running."""
+    from airflow.api.common.delete_dag import delete_dag
+    from airflow.exceptions import AirflowException, DagNotFound
+    from airflow.models.errors import ParseImportError
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    count = 0
+    try:
+        with create_session() as session:
+            count = delete_dag(dag_id, keep_records_in_log=True, session=session)
+    except DagNotFound:
+        pass
+    except AirflowException as exc:
+        raise AirflowCallFailed(str(exc)) from exc
+    if location is not None:  # an import error of a file that never produced a DAG
+        with create_session() as session:
+            session.execute(delete(ParseImportError).where(ParseImportError.bundle_name == location.bundle_name,
+                                                           ParseImportError.filename == location.relative_path))
+    return count
+
+
+def trigger_run(dag_id: str, conf: dict[str, Any], user: str, from_cli: bool) -> str:
+    """Queue a manual DAG run with ``conf``; returns its run id."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.exceptions import AirflowException
+    from airflow.utils.types import DagRunTriggeredByType
+
+    by = DagRunTriggeredByType.CLI if from_cli else DagRunTriggeredByType.REST_API
+    try:
+        run = trigger_dag(dag_id, triggered_by=by, triggering_user_name=user, conf=conf)
+    except (AirflowException, ValueError) as exc:
+        raise AirflowCallFailed(str(exc)) from exc
+    if run is None:
+        raise AirflowCallFailed(f"Airflow created no run for {dag_id}")
+    return str(run.run_id)
+
+
+def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str) -> tuple[int, list[str]]:
+    """An Airflow backfill over logical dates [start, end], one run at a time, oldest first, re-running
+    dates that already ran. Returns the backfill id and the run ids it created."""
+    from airflow.exceptions import AirflowException
+    from airflow.models.backfill import BackfillDagRun, ReprocessBehavior, _create_backfill
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        backfill = _create_backfill(dag_id=dag_id, from_date=start, to_date=end, max_active_runs=1, reverse=False,
+                                    dag_run_conf=None, triggering_user_name=user,
+                                    reprocess_behavior=ReprocessBehavior.COMPLETED)
+    except (AirflowException, ValueError) as exc:
+        raise AirflowCallFailed(str(exc)) from exc
+    with create_session() as session:
+        run_ids = list(session.scalars(
+            select(DagRun.run_id).join(BackfillDagRun, BackfillDagRun.dag_run_id == DagRun.id)
+            .where(BackfillDagRun.backfill_id == backfill.id).order_by(BackfillDagRun.sort_ordinal)))
+    return int(backfill.id), run_ids
+
+
+def dag_runs(dag_id: str, limit: int) -> list[RunRow]:
+    """The newest ``limit`` runs of a DAG with the export task's state and return value."""
+    from airflow.configuration import conf
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    base_url = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
+    with create_session() as session:
+        runs = list(session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)
+                                    .order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit)))
+        run_ids = [r.run_id for r in runs]
+        tis = {ti.run_id: ti for ti in session.scalars(select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.task_id == EXPORT_TASK_ID, TaskInstance.run_id.in_(run_ids)))}
+        reports: dict[str, Any] = {}
+        for run_id, value in session.execute(select(XComModel.run_id, XComModel.value).where(
+                XComModel.dag_id == dag_id, XComModel.task_id == EXPORT_TASK_ID, XComModel.key == "return_value",
+                XComModel.run_id.in_(run_ids))):
+            reports[run_id] = XComModel.deserialize_value(_ValueRow(value))
+        rows = []
+        for r in runs:
+            ti = tis.get(r.run_id)
+            report = reports.get(r.run_id)
+            rows.append(RunRow(
+                run_id=r.run_id, run_type=str(getattr(r.run_type, "value", r.run_type)),
+                state=str(getattr(r.state, "value", r.state)) if r.state else None, conf=dict(r.conf or {}),
+                data_interval_start=r.data_interval_start, logical_date=r.logical_date, queued_at=r.queued_at,
+                start=(ti.start_date if ti else None) or r.start_date, end=(ti.end_date if ti else None) or r.end_date,
+                task_state=str(getattr(ti.state, "value", ti.state)) if ti and ti.state else None,
+                try_number=int(ti.try_number) if ti else 0,
+                report=report if isinstance(report, dict) else None,
+                log_url=f"{base_url}/dags/{quote(dag_id)}/runs/{quote(r.run_id)}/tasks/{EXPORT_TASK_ID}",
+            ))
+        return rows
+
+
+def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:
+    """The state of the newest run of each DAG that has runs (one query)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    ids = list(dag_ids)
+    if not ids:
+        return {}
+    ranked = select(DagRun.dag_id, DagRun.state, func.row_number().over(
+        partition_by=DagRun.dag_id, order_by=(DagRun.run_after.desc(), DagRun.id.desc())).label("rn")) \
+        .where(DagRun.dag_id.in_(ids)).subquery()
+    with create_session() as session:
+        return {dag_id: str(getattr(state, "value", state)) for dag_id, state in
+                session.execute(select(ranked.c.dag_id, ranked.c.state).where(ranked.c.rn == 1))}
+
+
+class _ValueRow:
+    """``XComModel.deserialize_value`` expects a row with a ``value`` attribute."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value

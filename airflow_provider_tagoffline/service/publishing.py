@@ -1,0 +1,376 @@
+"""Publishing a service into Airflow and acting on it there (spec §3 actions, §7).
+
+* ``publish``: freeze the draft into a run spec (validation errors stop here, nothing written),
+  render the DAG file atomically into ``[tag_offline] dags_folder``, ask the dag-processor to parse
+  it now, status ``publishing``.
+* ``refresh``: reconcile a service with Airflow. ``publishing`` becomes ``published`` once Airflow
+  stored this exact source for the DAG (DagCode's hash equals the hash of the file written) — the
+  DAG is then unpaused — or ``publish_failed`` with Airflow's import error, or after
+  ``[tag_offline] publish_timeout`` seconds. Callers (REST reads, the CLI's wait) call it; there is
+  no background thread to keep alive.
+* ``unpublish``: pause, remove the file, delete Airflow's records → ``offline`` or
+  ``unpublish_failed`` with the reason.
+* ``run`` / ``backfill`` / ``instances``: a DAG run whose export uses the chosen data date, an Airflow
+  backfill over a data-date range, and the runs with their reports.
+
+All calls into Airflow go through ``airflow_bridge``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from airflow_provider_tagoffline import airflow_bridge as af
+from airflow_provider_tagoffline import config
+from airflow_provider_tagoffline.catalog import repository as repo
+from airflow_provider_tagoffline.catalog.models import Service, utcnow
+from airflow_provider_tagoffline.errors import Conflict, TagOfflineError, ValidationFailed
+from airflow_provider_tagoffline.rendering.factory import FINGERPRINT_LABEL, dag_id_for
+from airflow_provider_tagoffline.rendering.render import (
+    dag_file_name,
+    remove_dag_file,
+    write_dag_file,
+)
+from airflow_provider_tagoffline.runspec import RunSpec
+from airflow_provider_tagoffline.service import lifecycle, states
+from airflow_provider_tagoffline.service.states import ExecutionStatus, TaskStatus
+
+log = logging.getLogger(__name__)
+
+MAX_BACKFILL_DAYS = 3660
+MAX_ERROR_CHARS = 4000
+
+
+class AirflowUnavailable(TagOfflineError):
+    """Airflow's metadata database could not be reached or refused the call (REST: 502)."""
+
+    http_status = 502
+
+
+@dataclass
+class ActionOutcome:
+    service: str
+    action: str
+    status: str
+    message: str = ""
+    dag_id: str | None = None
+    dag_file: str | None = None
+    run_id: str | None = None
+    data_date: str | None = None
+    start: str | None = None
+    end: str | None = None
+    run_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InstanceRow:
+    run_id: str
+    run_type: str
+    data_date: str | None
+    state: str | None
+    start: str | None
+    end: str | None
+    duration: float | None
+    rows_written: int | None
+    log_url: str
+    error: str | None = None
+
+
+# ---- publish / refresh / unpublish -------------------------------------------------------------
+
+def dag_file_path(svc: Service, folder: Path | None = None) -> Path:
+    return (folder or config.dags_folder()) / dag_file_name(svc.slug)
+
+
+def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.ServiceContext | None = None,
+            folder: Path | None = None) -> ActionOutcome:
+    svc = lifecycle.get_service(session, name)
+    lifecycle.require_manage(actor, svc, "publish")
+    refusal = states.publish_refusal(svc.status)
+    if refusal:
+        raise Conflict(f"service {name!r} cannot be published: {refusal}")
+    spec = lifecycle.freeze_service(session, name, ctx)  # ValidationFailed: nothing written
+    path = dag_file_path(svc, folder)
+    try:
+        write_dag_file(spec, path.parent)
+    except OSError as exc:
+        _set_status(svc, TaskStatus.PUBLISH_FAILED, f"cannot write the DAG file {path}: {exc}")
+        repo.audit(session, actor, "publish", "service", name, {"version": svc.version, "error": str(exc)})
+        return _outcome(svc, "publish", path)
+    svc.published_version, svc.published_spec = svc.version, spec.to_dict()
+    svc.spec_fingerprint, svc.publish_requested_at = spec.fingerprint(), utcnow()
+    _set_status(svc, TaskStatus.PUBLISHING, f"DAG file written; waiting for Airflow to parse {path.name}")
+    repo.audit(session, actor, "publish", "service", name, {"version": svc.version, "dag_file": str(path)})
+    try:
+        location = af.locate(path)
+        if location is None:
+            svc.status_message = (f"DAG file written to {path}, which is in no DAG bundle of this Airflow: "
+                                  f"set [tag_offline] dags_folder inside [core] dags_folder")
+        else:
+            af.request_parse(location)
+    except Exception as exc:  # Airflow's database down: the bundle refresh still finds the file
+        log.warning("could not ask Airflow to parse %s now: %s", path, exc)
+    session.flush()
+    return _outcome(svc, "publish", path)
+
+
+def refresh(session: Session, svc: Service, now: dt.datetime | None = None) -> bool:
+    """Move a ``publishing`` service on from what Airflow reports; True when the status changed."""
+    if svc.status != TaskStatus.PUBLISHING:
+        return False
+    now = now or utcnow()
+    path = dag_file_path(svc)
+    dag_id = dag_id_for(svc.slug)
+    location = None
+    try:
+        location = af.locate(path)
+        state = af.parse_state(dag_id, location)
+    except Exception as exc:
+        log.warning("cannot read Airflow's parse state of %s: %s", dag_id, exc)
+        state = None
+    requested = svc.publish_requested_at or now
+    if state is not None and state.dag_known and not state.is_stale and _carries(state.doc_md, svc.spec_fingerprint):
+        try:
+            af.set_paused(dag_id, False)
+        except Exception as exc:
+            log.warning("could not unpause %s: %s", dag_id, exc)
+        svc.ever_published = True
+        _set_status(svc, TaskStatus.PUBLISHED, "")
+    elif state is not None and state.import_error and (state.import_error_at or now) >= requested - dt.timedelta(
+            seconds=1):
+        _set_status(svc, TaskStatus.PUBLISH_FAILED,
+                    f"Airflow could not import {path.name}: {_tail(state.import_error)}")
+    elif (now - requested).total_seconds() > config.publish_timeout():
+        reason = "is the dag-processor running?" if state is not None else "Airflow's database was not reachable"
+        _set_status(svc, TaskStatus.PUBLISH_FAILED,
+                    f"Airflow did not load {path.name} within {config.publish_timeout():g} s ({reason})")
+    else:
+        # Still waiting. Airflow skips re-serializing a DAG written less than
+        # [core] min_serialized_dag_update_interval ago, so ask again until this version is in.
+        if state is not None and location is not None:
+            try:
+                af.request_parse(location)
+            except Exception as exc:
+                log.warning("could not ask Airflow to parse %s: %s", path, exc)
+        return False
+    session.flush()
+    return True
+
+
+def refresh_pending(session: Session) -> int:
+    """Refresh every ``publishing`` service (few at any time); returns how many changed."""
+    pending = session.scalars(select(Service).where(Service.status == TaskStatus.PUBLISHING)).all()
+    return sum(refresh(session, svc) for svc in pending)
+
+
+def unpublish(session: Session, actor: repo.Actor, name: str, folder: Path | None = None) -> ActionOutcome:
+    svc = lifecycle.get_service(session, name)
+    lifecycle.require_manage(actor, svc, "unpublish")
+    refusal = states.unpublish_refusal(svc.status)
+    if refusal:
+        raise Conflict(f"service {name!r} cannot be unpublished: {refusal}")
+    path = dag_file_path(svc, folder)
+    _set_status(svc, TaskStatus.UNPUBLISHING, "")
+    session.flush()
+    try:
+        _remove_from_airflow(svc, path)
+    except Exception as exc:
+        _set_status(svc, TaskStatus.UNPUBLISH_FAILED, f"unpublish failed: {exc}")
+        repo.audit(session, actor, "unpublish", "service", name, {"error": str(exc)})
+        session.flush()
+        return _outcome(svc, "unpublish", path)
+    _set_status(svc, TaskStatus.OFFLINE, "")
+    svc.execution_status = ExecutionStatus.NONE
+    repo.audit(session, actor, "unpublish", "service", name, {"version": svc.published_version})
+    session.flush()
+    return _outcome(svc, "unpublish", path)
+
+
+def delete(session: Session, actor: repo.Actor, name: str, folder: Path | None = None) -> None:
+    """Delete a service (state rules of spec §3); a publish_failed one may have left a file behind."""
+    svc = lifecycle.get_service(session, name)
+    lifecycle.require_manage(actor, svc, "delete")
+    refusal = states.delete_refusal(svc.status, svc.ever_published)
+    if refusal:
+        raise Conflict(f"service {name!r} cannot be deleted: {refusal}")
+    if svc.status == TaskStatus.PUBLISH_FAILED:
+        try:
+            _remove_from_airflow(svc, dag_file_path(svc, folder))
+        except Exception as exc:
+            raise AirflowUnavailable(f"service {name!r} not deleted: its DAG could not be removed: {exc}") from exc
+    lifecycle.delete_service(session, actor, name)
+
+
+def _remove_from_airflow(svc: Service, path: Path) -> None:
+    dag_id = dag_id_for(svc.slug)
+    location = af.locate(path)
+    af.set_paused(dag_id, True)  # no new runs while the records go
+    remove_dag_file(svc.slug, path.parent)
+    af.delete_dag_records(dag_id, location)
+
+
+# ---- runs -------------------------------------------------------------------------------------
+
+def yesterday(svc: Service) -> dt.date:
+    """T-1 in the service's timezone."""
+    return dt.datetime.now(ZoneInfo(_timezone(svc))).date() - dt.timedelta(days=1)
+
+
+def run(session: Session, actor: repo.Actor, name: str, data_date: dt.date | None = None,
+        from_cli: bool = False) -> ActionOutcome:
+    """Trigger one DAG run of a published manual service exporting ``data_date`` (default T-1)."""
+    svc = lifecycle.get_service(session, name)
+    lifecycle.require_manage(actor, svc, "run")
+    _require_published(svc, "run")
+    if svc.schedule_type != "manual":
+        raise Conflict(f"service {name!r} is recurring: it runs on its schedule; use data backfill for other dates")
+    day = data_date or yesterday(svc)
+    today = yesterday(svc) + dt.timedelta(days=1)
+    if day > today:
+        raise ValidationFailed.one("data_date", f"{day} is in the future (today is {today} in {_timezone(svc)})")
+    try:
+        run_id = af.trigger_run(dag_id_for(svc.slug), {"data_date": day.isoformat()}, actor.username, from_cli)
+    except af.AirflowCallFailed as exc:
+        raise Conflict(f"Airflow refused the run of {name!r}: {exc}") from exc
+    except Exception as exc:
+        raise AirflowUnavailable(f"cannot reach Airflow to run {name!r}: {exc}") from exc
+    svc.execution_status = ExecutionStatus.QUEUED
+    repo.audit(session, actor, "run", "service", name, {"data_date": day.isoformat(), "run_id": run_id})
+    session.flush()
+    out = _outcome(svc, "run", None)
+    out.run_id, out.data_date = run_id, day.isoformat()
+    out.message = f"run {run_id} queued for data date {day}"
+    return out
+
+
+def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | None = None,
+             end: dt.date | None = None) -> ActionOutcome:
+    """An Airflow backfill of a published recurring service: one run per data date in [start, end],
+    oldest first (defaults: start T-1, end = start)."""
+    svc = lifecycle.get_service(session, name)
+    lifecycle.require_manage(actor, svc, "backfill")
+    _require_published(svc, "backfill")
+    if svc.schedule_type != "recurring":
+        raise Conflict(f"service {name!r} is manual: use run for one data date")
+    last_allowed = yesterday(svc)
+    start = start or last_allowed
+    end = end or start
+    if end < start:
+        raise ValidationFailed.one("end", f"{end} is before start {start}")
+    if end > last_allowed:
+        raise ValidationFailed.one("end", f"{end} is after yesterday ({last_allowed} in {_timezone(svc)}); "
+                                          "later data dates are exported by the schedule")
+    if (end - start).days + 1 > MAX_BACKFILL_DAYS:
+        raise ValidationFailed.one("end", f"a backfill covers at most {MAX_BACKFILL_DAYS} data dates")
+    # The DAG's timetable puts the run of data date D at logical date D HH:MM (the interval start),
+    # so the whole local days [start, end] hold exactly the logical dates of these data dates.
+    tz = ZoneInfo(_timezone(svc))
+    first = dt.datetime.combine(start, dt.time(0, 0), tz)
+    last = dt.datetime.combine(end, dt.time(23, 59, 59), tz)
+    try:
+        backfill_id, run_ids = af.create_backfill(dag_id_for(svc.slug), first, last, actor.username)
+    except af.AirflowCallFailed as exc:
+        raise Conflict(f"Airflow refused the backfill of {name!r}: {exc}") from exc
+    except Exception as exc:
+        raise AirflowUnavailable(f"cannot reach Airflow to backfill {name!r}: {exc}") from exc
+    svc.execution_status = ExecutionStatus.QUEUED
+    repo.audit(session, actor, "backfill", "service", name,
+               {"start": start.isoformat(), "end": end.isoformat(), "backfill_id": backfill_id, "runs": len(run_ids)})
+    session.flush()
+    out = _outcome(svc, "backfill", None)
+    out.start, out.end, out.run_ids = start.isoformat(), end.isoformat(), run_ids
+    out.message = f"backfill {backfill_id}: {len(run_ids)} run(s) for data dates {start} to {end}, oldest first"
+    return out
+
+
+def instances(session: Session, name: str, limit: int = 50) -> list[InstanceRow]:
+    """The DAG runs of a service, newest first, with the data date each exported and its report."""
+    svc = lifecycle.get_service(session, name)
+    try:
+        rows = af.dag_runs(dag_id_for(svc.slug), limit)
+    except Exception as exc:
+        raise AirflowUnavailable(f"cannot read the runs of {name!r} from Airflow: {exc}") from exc
+    tz = ZoneInfo(_timezone(svc))
+    out = []
+    for r in rows:
+        day = r.conf.get("data_date") if isinstance(r.conf.get("data_date"), str) else None
+        if day is None and r.data_interval_start is not None:
+            day = r.data_interval_start.astimezone(tz).date().isoformat()
+        duration = (r.end - r.start).total_seconds() if r.start and r.end else None
+        report = r.report or {}
+        out.append(InstanceRow(
+            run_id=r.run_id, run_type=r.run_type, data_date=day, state=r.state,
+            start=r.start.isoformat() if r.start else None, end=r.end.isoformat() if r.end else None,
+            duration=duration, rows_written=report.get("rows_written") if report else None,
+            log_url=r.log_url, error=report.get("error") if report else None))
+    if rows:
+        _set_execution_status(svc, rows[0].state)
+        session.flush()
+    return out
+
+
+def sync_execution_status(session: Session, services: list[Service]) -> None:
+    """Execution status = the state of the latest run (one Airflow query for the whole page)."""
+    live = {dag_id_for(s.slug): s for s in services if s.ever_published and s.status in (
+        TaskStatus.PUBLISHED, TaskStatus.PUBLISHING, TaskStatus.UNPUBLISH_FAILED)}
+    if not live:
+        return
+    try:
+        latest = af.latest_run_states(live)
+    except Exception as exc:
+        log.warning("cannot read run states from Airflow: %s", exc)
+        return
+    for dag_id, state in latest.items():
+        _set_execution_status(live[dag_id], state)
+    session.flush()
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+def _carries(doc_md: str | None, fingerprint: str | None) -> bool:
+    return bool(doc_md and fingerprint and f"{FINGERPRINT_LABEL}`{fingerprint}`" in doc_md)
+
+
+def _set_status(svc: Service, status: TaskStatus, message: str) -> None:
+    svc.status, svc.status_message = status, message[:MAX_ERROR_CHARS]
+
+
+def _set_execution_status(svc: Service, state: str | None) -> None:
+    mapped = {"queued": ExecutionStatus.QUEUED, "running": ExecutionStatus.RUNNING,
+              "success": ExecutionStatus.SUCCESS, "failed": ExecutionStatus.FAILED}.get(state or "")
+    if mapped is not None and svc.execution_status != mapped:
+        svc.execution_status = mapped
+
+
+def _require_published(svc: Service, action: str) -> None:
+    if svc.status != TaskStatus.PUBLISHED:
+        raise Conflict(f"service {svc.name!r} is {svc.status}: only published services can {action}")
+
+
+def _timezone(svc: Service) -> str:
+    spec: dict[str, Any] = svc.published_spec or {}
+    return str(spec.get("schedule", {}).get("timezone") or config.default_timezone())
+
+
+def _tail(text: str) -> str:
+    """The end of a traceback says what went wrong."""
+    text = text.strip()
+    return text if len(text) <= MAX_ERROR_CHARS - 200 else "…" + text[-(MAX_ERROR_CHARS - 200):]
+
+
+def _outcome(svc: Service, action: str, path: Path | None) -> ActionOutcome:
+    return ActionOutcome(service=svc.name, action=action, status=svc.status, message=svc.status_message,
+                         dag_id=dag_id_for(svc.slug), dag_file=str(path) if path else None)
+
+
+def spec_of(svc: Service) -> RunSpec | None:
+    """The run spec the live DAG was rendered from."""
+    return RunSpec.model_validate(svc.published_spec) if svc.published_spec else None

@@ -1,0 +1,14 @@
+"""Data the API tests' warehouse holds, shared by the fixture that builds it and the tests."""
+
+from __future__ import annotations
+
+WAREHOUSE_DATES = ("20260101", "20260102", "20260103")
+
+
+def warehouse_rows(ds: str) -> dict[int, tuple[str, int, str | None]]:
+    """user_id -> (gender, level, gmv_30d) in the warehouse for partition ``ds``: level is the day."""
+    day = int(ds[-2:])
+    rows: dict[int, tuple[str, int, str | None]] = {1: ("M", day, "10.50"), 2: ("F", day, None)}
+    if day >= 2:
+        rows[3] = ("F", day, f"{day}.25")
+    return rows
