@@ -8,6 +8,8 @@ makes is dropped afterwards.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +33,13 @@ def _airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
     yield home
+
+
+@pytest.fixture(scope="session")
+def airflow_db(_airflow_home: Path) -> None:
+    """Airflow's metadata database (SQLite in the session's AIRFLOW_HOME), migrated once."""
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
+                   capture_output=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

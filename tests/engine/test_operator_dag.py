@@ -21,13 +21,6 @@ from airflow_provider_tagoffline.runspec import RunSpec
 pytestmark = [pytest.mark.airflow]
 
 
-@pytest.fixture(scope="module")
-def airflow_db() -> None:
-    """Airflow's metadata database (SQLite in the session's AIRFLOW_HOME), migrated once."""
-    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
-                   capture_output=True, timeout=300)
-
-
 def recurring_spec(conn_id: str) -> RunSpec:
     data = make_spec("sqlite", conn_id).to_dict()
     data["schedule"] = {"type": "recurring", "daily_at": "02:30", "timezone": "Asia/Shanghai"}

@@ -1,0 +1,63 @@
+"""Publishing rules that need no running scheduler: refusals per state, validation before any file
+is written, and the timeout when Airflow never loads the DAG (real Airflow metadata DB, SQLite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from service_data import ADMIN, base_service
+from sqlalchemy.orm import Session
+
+from airflow_provider_tagoffline.catalog.repository import decide_grant
+from airflow_provider_tagoffline.errors import Conflict, ValidationFailed
+from airflow_provider_tagoffline.service import lifecycle, publishing
+
+
+@pytest.fixture
+def dags_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder outside every DAG bundle of this Airflow: nothing will ever parse it."""
+    folder = tmp_path / "not_in_a_bundle"
+    monkeypatch.setenv("AIRFLOW__TAG_OFFLINE__DAGS_FOLDER", str(folder))
+    return folder
+
+
+def test_a_draft_invalid_against_todays_catalog_is_refused_before_writing(session: Session, dags_folder: Path) -> None:
+    lifecycle.create_service(session, ADMIN, base_service())
+    decide_grant(session, ADMIN, "crm", "user", "gmv_30d", "revoke")
+    with pytest.raises(ValidationFailed, match=r"mappings\[1\]\.tag: .*gmv_30d"):
+        publishing.publish(session, ADMIN, "crm_user_tags")
+    assert not dags_folder.exists() or not any(dags_folder.iterdir())
+    assert lifecycle.get_service(session, "crm_user_tags").status == "editing"
+
+
+def test_state_refusals(session: Session, dags_folder: Path) -> None:
+    lifecycle.create_service(session, ADMIN, base_service())
+    with pytest.raises(Conflict, match="only published or unpublish_failed services can be unpublished"):
+        publishing.unpublish(session, ADMIN, "crm_user_tags")
+    with pytest.raises(Conflict, match="is editing: only published services can backfill"):
+        publishing.backfill(session, ADMIN, "crm_user_tags")
+    svc = lifecycle.get_service(session, "crm_user_tags")
+    svc.status = "publishing"
+    with pytest.raises(Conflict, match="cannot be published: the service is publishing; wait"):
+        publishing.publish(session, ADMIN, "crm_user_tags")
+    with pytest.raises(Conflict, match="cannot be deleted"):
+        publishing.delete(session, ADMIN, "crm_user_tags")
+
+
+def test_airflow_never_loading_the_dag_is_publish_failed_after_the_timeout(
+        session: Session, dags_folder: Path, airflow_db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    lifecycle.create_service(session, ADMIN, base_service())
+    outcome = publishing.publish(session, ADMIN, "crm_user_tags")
+    assert outcome.status == "publishing"
+    assert "in no DAG bundle of this Airflow" in outcome.message
+    assert Path(outcome.dag_file or "").parent == dags_folder and Path(outcome.dag_file or "").is_file()
+    svc = lifecycle.get_service(session, "crm_user_tags")
+    assert publishing.refresh(session, svc) is False and svc.status == "publishing"  # within the timeout
+    monkeypatch.setenv("AIRFLOW__TAG_OFFLINE__PUBLISH_TIMEOUT", "0")
+    assert publishing.refresh(session, svc) is True
+    assert svc.status == "publish_failed"
+    assert svc.status_message == (f"Airflow did not load {Path(outcome.dag_file or '').name} within 0 s "
+                                  "(is the dag-processor running?)")
+    publishing.delete(session, ADMIN, "crm_user_tags")  # publish_failed: the file goes too
+    assert not Path(outcome.dag_file or "").exists()
