@@ -1,8 +1,9 @@
-"""``tagoffline demo``: the embedded quickstart, no server needed.
+"""``tagoffline demo``: the embedded quickstart, no server needed; ``--serve`` adds Airflow.
 
 Everything lives in one folder (default ``./tagoffline-demo``): the catalog store (SQLite), a
-DuckDB warehouse with ~100k users, and the SQLite target. Connections are given to Airflow as
-``AIRFLOW_CONN_*`` variables of this process only.
+DuckDB warehouse with ~100k users, the SQLite target and an AIRFLOW_HOME of its own (``airflow/``),
+so the demo never touches another Airflow installation. Connections are given to Airflow as
+``AIRFLOW_CONN_*`` variables of this process and its children.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -17,14 +23,27 @@ import typer
 
 from airflow_provider_tagoffline.cli.output import echo
 
+ADMIN_USER = "admin"
 
-def _setup_environment(home: Path) -> None:
+
+def _setup_environment(home: Path, port: int) -> None:
     home.mkdir(parents=True, exist_ok=True)
-    os.environ["AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'catalog.db'}"
-    os.environ["AIRFLOW__TAG_OFFLINE__WAREHOUSE_CONN_ID"] = "tag_warehouse"
-    warehouse = {"conn_type": "duckdb", "host": str(home / "warehouse.duckdb")}
-    os.environ["AIRFLOW_CONN_TAG_WAREHOUSE"] = json.dumps(warehouse)
-    os.environ["AIRFLOW_CONN_DEMO_TARGET"] = json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")})
+    airflow_home = home / "airflow"
+    (airflow_home / "dags").mkdir(parents=True, exist_ok=True)
+    os.environ.update({
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(airflow_home / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+        "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'catalog.db'}",
+        "AIRFLOW__TAG_OFFLINE__WAREHOUSE_CONN_ID": "tag_warehouse",
+        "AIRFLOW_CONN_TAG_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(home / "warehouse.duckdb")}),
+        "AIRFLOW_CONN_DEMO_TARGET": json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")}),
+    })
 
 
 def demo(
@@ -32,10 +51,13 @@ def demo(
     users: int = typer.Option(100_000, "--users", min=1, help="Users in the demo warehouse."),
     date: str | None = typer.Option(None, "--date", help="Data date to export (default: yesterday)."),
     json_out: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
+    serve: bool = typer.Option(False, "--serve", help="Then publish the demo service and start Airflow "
+                               "(standalone) with the plugin; Ctrl-C stops it."),
+    port: int = typer.Option(8080, "--port", help="Port of Airflow's API server and UI (with --serve)."),
 ) -> None:
     """Build a demo warehouse, apply the demo catalog and service, export one data date."""
     home = home.resolve()
-    _setup_environment(home)
+    _setup_environment(home, port)
     from airflow_provider_tagoffline.catalog import store
     from airflow_provider_tagoffline.catalog.apply import apply_catalog
     from airflow_provider_tagoffline.cli.common import actor, print_json
@@ -61,6 +83,95 @@ def demo(
                                   echo=(lambda _m: None) if json_out else echo)
     if json_out:
         print_json(report)
+    if serve:
+        _serve(home, name, port)
+
+
+def _tagoffline() -> str:
+    return str(Path(sys.executable).parent / "tagoffline")
+
+
+def _serve(home: Path, service: str, port: int) -> None:
+    """Migrate Airflow's database, publish the demo service, run ``airflow standalone``."""
+    import httpx
+
+    airflow_home = Path(os.environ["AIRFLOW_HOME"])
+    passwords = airflow_home / "passwords.json"
+    if not passwords.exists():
+        passwords.write_text(json.dumps({ADMIN_USER: secrets.token_urlsafe(12)}))
+    password = json.loads(passwords.read_text())[ADMIN_USER]
+    bin_dir = str(Path(sys.executable).parent)
+    airflow = str(Path(bin_dir) / "airflow")
+    # standalone starts its components as `airflow ...` from PATH: this installation's first
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    echo("airflow: migrating its database")
+    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
+    proc = subprocess.run([_tagoffline(), "service", "publish", service, "--no-wait"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr.strip())
+    echo(f"published: {service} (its DAG file is in {airflow_home / 'dags' / 'tag_offline'})")
+    log_path = airflow_home / "standalone.log"
+    with open(log_path, "ab") as log:
+        standalone = subprocess.Popen([airflow, "standalone"], stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)  # its children die with the group
+
+    def stop(*_: object) -> None:
+        try:
+            os.killpg(standalone.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    def on_sigterm(*_: object) -> None:
+        stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    url = f"http://localhost:{port}"
+    try:
+        echo(f"airflow: starting (standalone; log {log_path})")
+        deadline = time.monotonic() + 180
+        status = ""
+        while time.monotonic() < deadline and standalone.poll() is None:
+            try:
+                token = httpx.post(f"{url}/auth/token", json={"username": ADMIN_USER, "password": password},
+                                   timeout=5).json()["access_token"]
+                body = httpx.get(f"{url}/tag-offline/services/{service}", timeout=10,
+                                 headers={"Authorization": f"Bearer {token}"}).json()
+                status = body.get("status", "")
+                if status != "publishing":
+                    break
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            time.sleep(1)
+        if standalone.poll() is not None:
+            raise SystemExit(f"airflow standalone exited ({standalone.returncode}); see {log_path}")
+        echo(f"service {service}: {status or 'unknown (Airflow not ready yet)'}")
+        echo(f"Airflow UI: {url}  login: {ADMIN_USER} / {password}")
+        echo(f"Tag offline REST API: {url}/tag-offline/docs")
+        echo("Ctrl-C stops Airflow.")
+        standalone.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        _end_group(standalone)
+
+
+def _end_group(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
+    """Wait for every process of the group (components outlive standalone's own exit), then kill."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.5)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def register(app: typer.Typer) -> None:
