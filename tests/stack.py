@@ -62,6 +62,7 @@ class AirflowStack:
     home: Path
     port: int
     env: dict[str, str]
+    components: tuple[str, ...] = COMPONENTS
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -76,7 +77,7 @@ class AirflowStack:
         return p.read_text(errors="replace")[-n:] if p.exists() else ""
 
     def start(self, ready_path: str = "/api/v2/monitor/health", timeout: float = 150) -> None:
-        for component in COMPONENTS:
+        for component in self.components:
             args = [str(BIN / "airflow"), component]
             if component == "api-server":
                 args += ["--port", str(self.port), "--host", "127.0.0.1", "--workers", "1"]

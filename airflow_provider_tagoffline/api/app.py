@@ -7,14 +7,16 @@ endpoint needs an authenticated Airflow user (``api/auth.py``); every error has 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from airflow_provider_tagoffline import __version__
 from airflow_provider_tagoffline.api import routes_catalog, routes_helpers, routes_services
 from airflow_provider_tagoffline.api.errors import install_error_handlers
 from airflow_provider_tagoffline.api.schemas import ErrorResponse
+from airflow_provider_tagoffline.errors import ValidationFailed
 
 URL_PREFIX = "/tag-offline"
 
@@ -45,8 +47,37 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _nul_path(value: Any, path: str) -> str | None:
+    """The dotted path of the first string holding a NUL character, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _nul_path(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+async def reject_nul_characters(request: Request) -> None:
+    """No database we store into keeps a NUL character in text (PostgreSQL refuses it): a clear
+    422 naming the field instead of a failed statement."""
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if "\x00" in value:
+            raise ValidationFailed.one(name, "must not contain a NUL character")
+    body = await request.body()
+    if body and b"\\u0000" in body:
+        try:
+            found = _nul_path(json.loads(body), "")
+        except ValueError:
+            return  # not JSON: the endpoint's own validation answers
+        if found:
+            raise ValidationFailed.one(found, "must not contain a NUL character")
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        dependencies=[Depends(reject_nul_characters)],
         title="Tag Offline Services",
         version=__version__,
         description=DESCRIPTION,

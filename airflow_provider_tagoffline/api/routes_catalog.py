@@ -31,6 +31,7 @@ from airflow_provider_tagoffline.catalog.apply import Plan, apply_catalog, expor
 from airflow_provider_tagoffline.catalog.apply import _source_of as source_of
 from airflow_provider_tagoffline.catalog.models import Application, Entity, Grant, Lookup, Tag
 from airflow_provider_tagoffline.catalog.schemas import (
+    CODE_RE,
     ApplicationDef,
     CatalogDef,
     EntityDef,
@@ -43,7 +44,7 @@ from airflow_provider_tagoffline.errors import InUse, ValidationFailed
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
-Code = Annotated[str, Path(min_length=1, max_length=64)]
+Code = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE_RE.pattern)]
 
 
 # ---- shapes ----------------------------------------------------------------------------------

@@ -37,7 +37,10 @@ from airflow_provider_tagoffline.errors import FieldError, PermissionDenied, Val
 
 router = APIRouter(tags=["helpers"])
 
-ConnId = Annotated[str, Path(min_length=1, max_length=250, description="an Airflow connection id")]
+# No control characters or "/": such a path never reaches the plugin (the mount does not match it).
+ConnId = Annotated[str, Path(min_length=1, max_length=250, pattern=r"^[^\x00-\x1f/]+$",
+                              description="an Airflow connection id")]
+TableName = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f/]+$")]
 SchemaParam = Annotated[str | None, Query(min_length=1, max_length=128)]
 
 
@@ -89,7 +92,7 @@ def connection_tables(conn_id: ConnId, session: SessionDep, actor: ActorDep,
 
 @router.get("/connections/{conn_id}/tables/{table}/columns", response_model=ColumnList,
             summary="Columns of a table")
-def connection_columns(conn_id: ConnId, table: Annotated[str, Path(min_length=1, max_length=128)],
+def connection_columns(conn_id: ConnId, table: TableName,
                        session: SessionDep, actor: ActorDep, schema: SchemaParam = None) -> ColumnList:
     _require_creator(session, actor, "look inside connections")
     return ColumnList(conn_id=conn_id, schema=schema, table=table,

@@ -33,16 +33,17 @@ from airflow_provider_tagoffline.api.schemas import (
     ServiceUpdate,
 )
 from airflow_provider_tagoffline.catalog import repository as repo
-from airflow_provider_tagoffline.catalog.models import AuditLog, Service
+from airflow_provider_tagoffline.catalog.models import AuditLog, Service, iso_utc
 from airflow_provider_tagoffline.errors import PermissionDenied, ValidationFailed
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.service import lifecycle, publishing, states
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
+from airflow_provider_tagoffline.service.validation import NAME_RE
 
 router = APIRouter(prefix="/services", tags=["services"])
 
-ServiceName = Annotated[str, Path(min_length=1, max_length=64, description="the service name")]
+ServiceName = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME_RE.pattern, description="the service name")]
 TaskStatusParam = Literal["editing", "publishing", "published", "publish_failed", "unpublishing", "offline",
                           "unpublish_failed"]
 ExecutionStatusParam = Literal["none", "queued", "running", "success", "failed"]
@@ -79,7 +80,7 @@ def detail(actor: repo.Actor, svc: Service) -> ServiceDetail:
         **lifecycle.service_summary(svc), "actions": allowed_actions(actor, svc),
         "slug": svc.slug, "dag_id": dag_id_for(svc.slug), "status_message": svc.status_message,
         "description": svc.description, "created_by": svc.created_by,
-        "created_at": svc.created_at.isoformat() if svc.created_at else None,
+        "created_at": iso_utc(svc.created_at),
         "definition": lifecycle.service_definition(svc),
     })
 
@@ -287,5 +288,5 @@ def service_audit(name: ServiceName, session: SessionDep, actor: ActorDep,
 
 
 def audit_entry(r: AuditLog) -> AuditEntry:
-    return AuditEntry(at=r.at.isoformat(), actor=r.actor, action=r.action, object_type=r.object_type,
+    return AuditEntry(at=iso_utc(r.at) or "", actor=r.actor, action=r.action, object_type=r.object_type,
                       object_key=r.object_key, detail=r.detail)

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from airflow_provider_tagoffline.catalog.schemas import SourceDef
 from airflow_provider_tagoffline.service.definition import MappingDef, ServiceDef
+
+# The catalog store keeps naive UTC; the API always says so (RFC 3339 with an offset).
+UtcDatetime = Annotated[dt.datetime, AfterValidator(lambda v: v.replace(tzinfo=dt.UTC) if v.tzinfo is None else v)]
 
 
 class _Out(BaseModel):
@@ -197,9 +200,9 @@ class GrantOut(_Out):
     expires: dt.date | None = None
     reason: str
     requested_by: str | None = None
-    requested_at: dt.datetime | None = None
+    requested_at: UtcDatetime | None = None
     decided_by: str | None = None
-    decided_at: dt.datetime | None = None
+    decided_at: UtcDatetime | None = None
 
 
 class GrantRequest(_In):

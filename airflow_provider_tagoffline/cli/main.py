@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 
-from airflow_provider_tagoffline.cli import output
-
-# Before anything imports Airflow: its log handlers bind to sys.stdout when configured.
-output.claim_stdout()
 # Hooks log at INFO ("Opening DuckDB database ..."): quiet by default; an explicit setting wins.
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
-import typer  # noqa: E402
+import typer
 
-from airflow_provider_tagoffline.cli import catalog_cmd, db_cmd, demo_cmd, run_cmd, service_cmd  # noqa: E402
-from airflow_provider_tagoffline.cli.common import run_app  # noqa: E402
+from airflow_provider_tagoffline.cli import (
+    catalog_cmd,
+    db_cmd,
+    demo_cmd,
+    output,
+    run_cmd,
+    service_cmd,
+)
+from airflow_provider_tagoffline.cli.common import run_app
 
 app = typer.Typer(
     name="tagoffline",
@@ -33,7 +36,9 @@ demo_cmd.register(app)
 
 
 def main() -> None:
-    run_app(app)
+    # Airflow is imported only inside commands, so its log handlers bind to stderr here.
+    with output.claimed_stdout():
+        run_app(app)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from airflow_provider_tagoffline import config
 from airflow_provider_tagoffline.catalog import repository as repo
-from airflow_provider_tagoffline.catalog.models import Application, Service, ServiceTag, utcnow
+from airflow_provider_tagoffline.catalog.models import Application, Service, ServiceTag, iso_utc, utcnow
 from airflow_provider_tagoffline.errors import Conflict, NotFound, PermissionDenied
 from airflow_provider_tagoffline.runspec import RunSpec
 from airflow_provider_tagoffline.service import states
@@ -231,5 +231,5 @@ def service_summary(svc: Service) -> dict[str, Any]:
         "target": {"conn_id": svc.target_conn_id, "schema": svc.target_schema, "table": svc.target_table,
                    "full_name": ".".join(p for p in (svc.target_schema, svc.target_table) if p)},
         "version": svc.version, "published_version": svc.published_version,
-        "updated_by": svc.updated_by, "updated_at": svc.updated_at.isoformat() if svc.updated_at else None,
+        "updated_by": svc.updated_by, "updated_at": iso_utc(svc.updated_at),
     }

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,8 +166,18 @@ def refresh(session: Session, svc: Service, now: dt.datetime | None = None) -> b
     return True
 
 
-def refresh_pending(session: Session) -> int:
-    """Refresh every ``publishing`` service (few at any time); returns how many changed."""
+_last_pending_refresh = 0.0
+PENDING_REFRESH_EVERY = 2.0  # seconds; list pages are read often, Airflow changes slower
+
+
+def refresh_pending(session: Session, force: bool = False) -> int:
+    """Refresh every ``publishing`` service (few at any time), at most every 2 s per process;
+    returns how many changed."""
+    global _last_pending_refresh
+    now = time.monotonic()
+    if not force and now - _last_pending_refresh < PENDING_REFRESH_EVERY:
+        return 0
+    _last_pending_refresh = now
     pending = session.scalars(select(Service).where(Service.status == TaskStatus.PUBLISHING)).all()
     return sum(refresh(session, svc) for svc in pending)
 

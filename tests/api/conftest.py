@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import httpx
 import pytest
 from api_data import WAREHOUSE_DATES, warehouse_rows
 from dbs import PG_ADMIN_URL, _mysql_connect
-from stack import BIN, AirflowStack, airflow_env, free_port, run_cli
+from stack import BIN, COMPONENTS, AirflowStack, airflow_env, free_port, run_cli
 
 USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer"}
 PASSWORDS = {u: f"{u}-pw" for u in USERS}
@@ -77,6 +78,8 @@ def _pg_connect() -> Any:
 class ApiServer:
     stack: AirflowStack
     catalog_url: str
+    pg_dbs: dict[str, str]  # catalog, target, airflow
+    mysql_db: str
     tokens: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -112,37 +115,31 @@ class ApiServer:
         return self.stack.log_tail(component, n)
 
 
-@pytest.fixture(scope="session")
-def pg_dbs() -> Iterator[dict[str, str]]:
-    names = {"catalog": f"tot_api_cat_{uuid.uuid4().hex[:8]}", "target": f"tot_api_tgt_{uuid.uuid4().hex[:8]}",
-             "airflow": f"tot_api_af_{uuid.uuid4().hex[:8]}"}
+@contextmanager
+def databases() -> Iterator[tuple[dict[str, str], str]]:
+    """Fresh PostgreSQL databases (catalog, target, Airflow metadata) and a MariaDB database."""
+    tag = uuid.uuid4().hex[:8]
+    names = {"catalog": f"tot_api_cat_{tag}", "target": f"tot_api_tgt_{tag}", "airflow": f"tot_api_af_{tag}"}
+    mysql_name = f"tot_api_{tag}"
     with _pg_connect() as conn:
         for n in names.values():
             conn.execute(f'CREATE DATABASE "{n}"')
+    conn = _mysql_connect()
     try:
-        yield names
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE `{mysql_name}` CHARACTER SET utf8mb4")
+    finally:
+        conn.close()
+    try:
+        yield names, mysql_name
     finally:
         with _pg_connect() as conn:
             for n in names.values():
                 conn.execute(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="session")
-def mysql_db() -> Iterator[str]:
-    name = f"tot_api_{uuid.uuid4().hex[:8]}"
-    conn = _mysql_connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    finally:
-        conn.close()
-    try:
-        yield name
-    finally:
         conn = _mysql_connect()
         try:
             with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+                cur.execute(f"DROP DATABASE IF EXISTS `{mysql_name}`")
         finally:
             conn.close()
 
@@ -195,26 +192,51 @@ def server_env(home: Path, port: int, catalog_url: str, pg_dbs: dict[str, str], 
     return env
 
 
-@pytest.fixture(scope="session")
-def api_server(tmp_path_factory: pytest.TempPathFactory, pg_dbs: dict[str, str], mysql_db: str) -> Iterator[ApiServer]:
-    home = tmp_path_factory.mktemp("api_airflow_home")
+@contextmanager
+def running_api_server(home: Path, components: tuple[str, ...] = COMPONENTS) -> Iterator[ApiServer]:
+    """Airflow with the plugin (``components`` of it) on its own databases, with CATALOG applied."""
     (home / "dags" / "tag_offline").mkdir(parents=True)
     _make_warehouse(home / "warehouse.duckdb")
-    catalog_url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + \
-        f"/{pg_dbs['catalog']}"
-    port = free_port()
-    env = server_env(home, port, catalog_url, pg_dbs, mysql_db)
-    run_cli([str(BIN / "airflow"), "db", "migrate"], env)
-    run_cli([str(BIN / "tagoffline"), "db", "migrate"], env)
-    stack = AirflowStack(home=home, port=port, env=env)
-    server = ApiServer(stack=stack, catalog_url=catalog_url)
-    try:
-        stack.start(ready_path="/tag-offline/openapi.json")
-        r = server.client("admin").post("/catalog/apply", json=CATALOG)
-        assert r.status_code == 200, r.text
+    with databases() as (pg_dbs, mysql_db):
+        catalog_url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + \
+            f"/{pg_dbs['catalog']}"
+        port = free_port()
+        env = server_env(home, port, catalog_url, pg_dbs, mysql_db)
+        run_cli([str(BIN / "airflow"), "db", "migrate"], env)
+        run_cli([str(BIN / "tagoffline"), "db", "migrate"], env)
+        stack = AirflowStack(home=home, port=port, env=env, components=components)
+        server = ApiServer(stack=stack, catalog_url=catalog_url, pg_dbs=pg_dbs, mysql_db=mysql_db)
+        try:
+            stack.start(ready_path="/tag-offline/openapi.json")
+            r = server.client("admin").post("/catalog/apply", json=CATALOG)
+            assert r.status_code == 200, r.text
+            yield server
+        finally:
+            stack.stop()
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """API server, scheduler and dag-processor."""
+    with running_api_server(tmp_path_factory.mktemp("api_airflow_home")) as server:
         yield server
-    finally:
-        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """The API server alone, on databases of its own: for generated requests that may change anything."""
+    with running_api_server(tmp_path_factory.mktemp("fuzz_airflow_home"), components=("api-server",)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_dbs(api_server: ApiServer) -> dict[str, str]:
+    return api_server.pg_dbs
+
+
+@pytest.fixture(scope="session")
+def mysql_db(api_server: ApiServer) -> str:
+    return api_server.mysql_db
 
 
 @pytest.fixture(scope="session")
