@@ -130,13 +130,13 @@ def clone(catalog_db: str, count: int) -> None:
                 schedule_type, description, target_conn_id, target_kind, target_schema, target_table, status,
                 status_message, execution_status, tag_codes, definition, version, published_version, published_spec,
                 ever_published, created_by, created_at, updated_by, updated_at)
-            SELECT 'svc_' || i, 'svc_' || i, ({app_ids})[1 + i % 3],
-                CASE WHEN i % 50 = 0 THEN 'admin' ELSE 'user_' || (i % 50) END, entity_code, entity_id_code,
-                CASE WHEN i % 2 = 0 THEN 'manual' ELSE 'recurring' END, 'service number ' || i, target_conn_id,
-                (ARRAY['sqlite','postgres','mysql'])[1 + i % 3], target_schema, 't_' || i,
-                ({statuses})[1 + i % {len(STATUSES)}], '', 'none', tag_codes,
+            SELECT 'svc_' || i, 'svc_' || i, ({app_ids})[1 + i %% 3],
+                CASE WHEN i %% 50 = 0 THEN 'admin' ELSE 'user_' || (i %% 50) END, entity_code, entity_id_code,
+                CASE WHEN i %% 2 = 0 THEN 'manual' ELSE 'recurring' END, 'service number ' || i, target_conn_id,
+                (ARRAY['sqlite','postgres','mysql'])[1 + i %% 3], target_schema, 't_' || i,
+                ({statuses})[1 + i %% {len(STATUSES)}], '', 'none', tag_codes,
                 jsonb_set(definition::jsonb, '{{name}}', to_jsonb('svc_' || i))::json, 1, NULL, NULL,
-                ({statuses})[1 + i % {len(STATUSES)}] IN ('published', 'offline', 'unpublish_failed'),
+                ({statuses})[1 + i %% {len(STATUSES)}] IN ('published', 'offline', 'unpublish_failed'),
                 'admin', now() - i * interval '1 minute', 'admin', now() - i * interval '1 minute'
             FROM tagoffline_service, generate_series(1, %s) AS i WHERE name = 'svc_0'
         """, [count - 1])
