@@ -1,7 +1,8 @@
 """The Airflow plugin: registered through the ``airflow.plugins`` entry point.
 
-It adds the REST API (a FastAPI app, served by Airflow's API server under ``/tag-offline``).
-The web view is attached here as it arrives (``external_views``).
+It adds the REST API (a FastAPI app, served by Airflow's API server under ``/tag-offline``) and
+the web view: an entry "Tag Offline Services" in Airflow's navigation showing the page
+``/tag-offline/ui/`` of that app inside the Airflow UI (``/plugin/tag-offline``).
 """
 
 from __future__ import annotations
@@ -27,3 +28,10 @@ def _fastapi_apps() -> list[dict[str, Any]]:
 class TagOfflinePlugin(AirflowPlugin):
     name = "tag_offline"
     fastapi_apps = _fastapi_apps()
+    external_views = [{
+        "name": "Tag Offline Services",
+        "href": "/tag-offline/ui/",
+        "url_route": "tag-offline",
+        "destination": "nav",
+        "nav_top_level": True,
+    }]

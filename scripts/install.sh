@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 need_apt=()
 dpkg -s default-libmysqlclient-dev >/dev/null 2>&1 || need_apt+=(default-libmysqlclient-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+# Debian's chromium for the browser tests (Playwright drives it; browser downloads do not work here).
+dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# A CJK font, so the browser tests' screenshots show Chinese service names.
+dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || need_apt+=(fonts-wqy-microhei)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq

@@ -17,6 +17,7 @@ from airflow_provider_tagoffline.api import routes_catalog, routes_helpers, rout
 from airflow_provider_tagoffline.api.errors import install_error_handlers
 from airflow_provider_tagoffline.api.schemas import ErrorResponse
 from airflow_provider_tagoffline.errors import ValidationFailed
+from airflow_provider_tagoffline.ui import routes as ui_routes
 
 URL_PREFIX = "/tag-offline"
 
@@ -90,6 +91,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     for router in (routes_services.router, routes_catalog.router, routes_helpers.router):
         app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(ui_routes.router)
     return app
 
 

@@ -26,9 +26,9 @@ class PartitionDef(_Model):
 
 
 class TargetDef(_Model):
-    conn_id: str = Field(min_length=1)
+    conn_id: str = ""  # required: checked with the other rules so every error comes at once
     schema_: str | None = Field(default=None, alias="schema")
-    table: str = Field(min_length=1)
+    table: str = ""  # required, likewise
     key_column: str | None = None  # default: the entity ID code
     partition: PartitionDef | None = None
     load: str = "overwrite"

@@ -157,10 +157,15 @@ def validate_service(
     t = d.target
     if t.load != "overwrite":
         err("target.load", f"loading policy {t.load!r} is not supported; only overwrite")
-    try:
-        target_kind = (resolve_target_kind or _airflow_target_kind)(t.conn_id)
-    except ValidationFailed as exc:
-        errors.extend(FieldError("target.conn_id", e.message) for e in exc.errors)
+    if not t.conn_id.strip():
+        err("target.conn_id", "choose the data source (an Airflow connection) to write into")
+    else:
+        try:
+            target_kind = (resolve_target_kind or _airflow_target_kind)(t.conn_id)
+        except ValidationFailed as exc:
+            errors.extend(FieldError("target.conn_id", e.message) for e in exc.errors)
+    if not t.table.strip():
+        err("target.table", "is required: the table the tags are written into")
     if target_kind:
         dialect = get_dialect(_dialect_kind(target_kind, resolve_target_kind))
         if t.schema_ and not dialect.has_schemas:
@@ -170,7 +175,7 @@ def validate_service(
             problem = dialect.identifier_problem(name) if name else None
             if problem:
                 err(field, f"{name!r} {problem}")
-        swap_problem = dialect.swap_name_problem(t.table)
+        swap_problem = dialect.swap_name_problem(t.table) if t.table else None
         if swap_problem and not dialect.identifier_problem(t.table):
             err("target.table", swap_problem)
         if t.partition is not None:

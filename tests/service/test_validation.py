@@ -203,6 +203,11 @@ def test_connections(session: Session) -> None:
         "Airflow connection 'nope' does not exist"
     msg = problems(session, base_service(target={"conn_id": "crm_http", "table": "t"}))["target.conn_id"]
     assert msg.startswith("connection 'crm_http': connection type 'http' is not a supported target")
+    # both missing: reported together with the other rules, not as a request-shape error
+    p = problems(session, base_service(name="bad name!", target={"conn_id": "", "table": " "}))
+    assert p["target.conn_id"] == "choose the data source (an Airflow connection) to write into"
+    assert p["target.table"] == "is required: the table the tags are written into"
+    assert "name" in p
 
 
 def test_schedule_rules(session: Session) -> None:

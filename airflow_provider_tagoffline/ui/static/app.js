@@ -1,0 +1,769 @@
+/* Tag Offline Services: the web view. Plain JavaScript, no build step.
+ *
+ * Routes (location.hash): #/ list, #/new, #/edit/NAME, #/service/NAME, #/service/NAME/instances,
+ * #/catalog. Every call goes to the REST API of this plugin (../ relative to this page) with the
+ * Airflow UI's _token cookie; errors come back as {detail: [{field, message}], status}.
+ */
+"use strict";
+
+const API = new URL("../", location.href).pathname.replace(/\/$/, "");
+const FORMATS = ["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"];
+const TASK_STATUSES = ["editing", "publishing", "published", "publish_failed", "unpublishing", "offline", "unpublish_failed"];
+const EXEC_STATUSES = ["none", "queued", "running", "success", "failed"];
+const TARGET_KINDS = ["postgres", "greenplum", "adb_pg", "opengauss", "mysql", "oracle", "sqlite", "duckdb", "warehouse"];
+const TIMEZONES = ["UTC", "Asia/Shanghai", "Asia/Tokyo", "Asia/Singapore", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles"];
+const PAGE_SIZE = 20;
+
+const state = { me: null, applications: [], entities: [], connections: null, timer: null, route: 0 };
+
+// Pages load asynchronously: a page whose route is no longer current must not touch the screen.
+function stale(routeId) { return routeId !== state.route; }
+
+function poll(routeId, fn, ms) {
+  clearInterval(state.timer);
+  state.timer = null;
+  if (ms && !stale(routeId)) state.timer = setInterval(() => { if (!stale(routeId)) fn(); }, ms);
+}
+
+// ---- small helpers ---------------------------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else if (k === "value") el.value = v;
+    else if (k === "checked") el.checked = !!v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function mount(parent, ...children) {
+  parent.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+}
+
+function option(value, label, selected) {
+  return h("option", { value, selected: selected ? "selected" : null }, label ?? value);
+}
+
+function toast(message, bad) {
+  const box = h("div", { class: bad ? "bad" : "" }, message);
+  document.getElementById("toast").append(box);
+  setTimeout(() => box.remove(), bad ? 8000 : 4000);
+}
+
+function yesterday() {
+  const d = new Date(Date.now() - 86400000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+function fmtTime(iso) {
+  return iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("+00:00", " UTC") : "";
+}
+
+async function api(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const resp = await fetch(API + path, init);
+  let data = null;
+  if (resp.status !== 204) {
+    try { data = await resp.json(); } catch (e) { data = null; }
+  }
+  if (resp.status === 401) {
+    renderSignedOut();
+    throw new ApiError(401, data);
+  }
+  if (!resp.ok) throw new ApiError(resp.status, data);
+  return data;
+}
+
+class ApiError extends Error {
+  constructor(status, data) {
+    const details = (data && Array.isArray(data.detail)) ? data.detail : [{ field: "", message: `HTTP ${status}` }];
+    super(details.map((d) => (d.field ? `${d.field}: ${d.message}` : d.message)).join("; "));
+    this.status = status;
+    this.details = details;
+  }
+}
+
+function renderSignedOut() {
+  const app = document.getElementById("app");
+  app.replaceChildren(h("p", {}, "You are not signed in to Airflow. ",
+    h("a", { href: "/", target: "_top" }, "Sign in"), " and open Tag Offline Services again."));
+}
+
+const enc = encodeURIComponent;
+
+// ---- shell and routing -----------------------------------------------------------------------
+
+async function boot() {
+  try {
+    state.me = await api("GET", "/me");
+  } catch (e) {
+    if (e.status !== 401) document.getElementById("app").textContent = e.message;
+    return;
+  }
+  document.getElementById("whoami").textContent = `${state.me.username}${state.me.is_admin ? " (admin)" : ""}`;
+  const [apps, entities] = await Promise.all([api("GET", "/catalog/applications"), api("GET", "/catalog/entities")]);
+  state.applications = apps;
+  state.entities = entities;
+  window.addEventListener("hashchange", route);
+  route();
+}
+
+function route() {
+  clearInterval(state.timer);
+  state.timer = null;
+  state.route += 1;
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
+  document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active",
+    (a.dataset.nav === "catalog") === (parts[0] === "catalog")));
+  const main = document.getElementById("app");
+  let page;
+  if (parts.length === 0) page = listPage(main);
+  else if (parts[0] === "new") page = formPage(main, null);
+  else if (parts[0] === "edit" && parts[1]) page = formPage(main, parts[1]);
+  else if (parts[0] === "service" && parts[1] && parts[2] === "instances") page = instancesPage(main, parts[1]);
+  else if (parts[0] === "service" && parts[1]) page = detailsPage(main, parts[1]);
+  else if (parts[0] === "catalog") page = catalogPage(main);
+  else page = listPage(main);
+  Promise.resolve(page).catch((e) => { if (e.status !== 401) mount(main, h("p", { class: "error" }, e.message)); });
+}
+
+function go(hash) {
+  if (location.hash === hash) route(); else location.hash = hash;
+}
+
+function myApplications() {
+  if (state.me.is_admin) return state.applications.map((a) => a.code);
+  return [...new Set([...state.me.admin_of, ...state.me.member_of])];
+}
+
+// ---- actions (list, details) -----------------------------------------------------------------
+
+const ACTION_LABELS = { edit: "Edit", publish: "Publish", unpublish: "Unpublish", run: "Run", backfill: "Backfill",
+  instances: "Instances", delete: "Delete" };
+
+function whyNot(action, svc) {
+  const manage = svc.actions.length > 0;
+  if (!manage && action !== "instances") return "You may not manage this service: only Airflow admins, admins of its application and its owner may.";
+  const s = svc.status;
+  switch (action) {
+    case "edit": return `Cannot edit while ${s}; wait until it has finished.`;
+    case "publish": return `Cannot publish while ${s}; wait until it has finished.`;
+    case "unpublish": return `Only published or unpublish_failed services can be unpublished (this one is ${s}).`;
+    case "run": return svc.schedule_type === "manual" ? `Only published services can run (this one is ${s}).`
+      : "Recurring services run on their schedule: use backfill for other data dates.";
+    case "backfill": return svc.schedule_type === "recurring" ? `Only published services can be backfilled (this one is ${s}).`
+      : "Manual services have no schedule to backfill: use run.";
+    case "delete": return ["published", "unpublish_failed", "editing"].includes(s)
+      ? `Unpublish it first: only offline, publish_failed or never-published services can be deleted (this one is ${s}${s === "editing" ? " and was published before" : ""}).`
+      : `Only offline, publish_failed or never-published services can be deleted (this one is ${s}).`;
+    default: return "";
+  }
+}
+
+function actionButtons(svc, onDone) {
+  const order = ["edit", "publish", "unpublish", svc.schedule_type === "manual" ? "run" : "backfill", "instances", "delete"];
+  return order.map((action) => {
+    const allowed = action === "instances" || svc.actions.includes(action);
+    return h("button", {
+      class: `icon${action === "delete" ? " danger" : ""}`, type: "button", disabled: !allowed,
+      title: allowed ? `${ACTION_LABELS[action]} ${svc.name}` : whyNot(action, svc),
+      dataset: { action, service: svc.name },
+      onclick: () => doAction(action, svc, onDone),
+    }, ACTION_LABELS[action]);
+  });
+}
+
+async function doAction(action, svc, onDone) {
+  const name = svc.name;
+  try {
+    if (action === "edit") return go(`#/edit/${enc(name)}`);
+    if (action === "instances") return go(`#/service/${enc(name)}/instances`);
+    if (action === "publish") {
+      const r = await api("POST", `/services/${enc(name)}/publish`);
+      toast(`${name}: ${r.status}${r.message ? " — " + r.message : ""}`);
+    } else if (action === "unpublish") {
+      if (!await confirmDialog(`Unpublish ${name}?`, "The DAG is paused and removed from Airflow with its run history; the target table stays.")) return;
+      const r = await api("POST", `/services/${enc(name)}/unpublish`);
+      toast(`${name}: ${r.status}${r.message ? " — " + r.message : ""}`, r.status !== "offline");
+    } else if (action === "delete") {
+      if (!await confirmDialog(`Delete ${name}?`, "The service is removed; its history stays in the audit log.")) return;
+      await api("DELETE", `/services/${enc(name)}`);
+      toast(`${name} deleted`);
+    } else if (action === "run") {
+      const values = await formDialog(`Run ${name}`, [{ name: "data_date", label: "Data date", type: "date", value: yesterday() }]);
+      if (!values) return;
+      const r = await api("POST", `/services/${enc(name)}/run`, { data_date: values.data_date });
+      toast(r.message || `run queued for ${r.data_date}`);
+    } else if (action === "backfill") {
+      const values = await formDialog(`Backfill ${name}`, [
+        { name: "start", label: "First data date", type: "date", value: yesterday() },
+        { name: "end", label: "Last data date", type: "date", value: yesterday() }]);
+      if (!values) return;
+      const r = await api("POST", `/services/${enc(name)}/backfill`, values);
+      toast(r.message || `backfill of ${r.start} to ${r.end} created`);
+    }
+  } catch (e) {
+    toast(e.message, true);
+  }
+  if (onDone) onDone();
+}
+
+function confirmDialog(title, text) {
+  const dlg = document.getElementById("dialog");
+  return new Promise((resolve) => {
+    dlg.replaceChildren(h("form", { method: "dialog" },
+      h("h2", {}, title), h("p", {}, text),
+      h("div", { class: "row" }, h("span", { class: "spacer" }),
+        h("button", { value: "cancel", type: "submit" }, "Cancel"),
+        h("button", { value: "ok", type: "submit", class: "primary", "data-confirm": "ok" }, "Confirm"))));
+    dlg.onclose = () => resolve(dlg.returnValue === "ok");
+    dlg.showModal();
+  });
+}
+
+function formDialog(title, fields) {
+  const dlg = document.getElementById("dialog");
+  return new Promise((resolve) => {
+    const inputs = fields.map((f) => h("input", { type: f.type, name: f.name, id: `dlg-${f.name}`, value: f.value, required: true }));
+    dlg.replaceChildren(h("form", { method: "dialog" },
+      h("h2", {}, title),
+      h("div", { class: "grid" }, fields.map((f, i) => [h("label", { for: `dlg-${f.name}` }, f.label), inputs[i]])),
+      h("p", { class: "muted" }, "Default: yesterday (T-1)."),
+      h("div", { class: "row" }, h("span", { class: "spacer" }),
+        h("button", { value: "cancel", type: "submit", formnovalidate: true }, "Cancel"),
+        h("button", { value: "ok", type: "submit", class: "primary", "data-confirm": "ok" }, "OK"))));
+    dlg.onclose = () => resolve(dlg.returnValue === "ok"
+      ? Object.fromEntries(inputs.map((i) => [i.name, i.value])) : null);
+    dlg.showModal();
+  });
+}
+
+// ---- list ------------------------------------------------------------------------------------
+
+const listFilters = { mine: false, name: "", application: "", entity: "", target_kind: "", status: "", execution_status: "", schedule_type: "", page: 1 };
+
+async function listPage(main) {
+  const routeId = state.route;
+  const entityOptions = state.entities.flatMap((e) => e.ids.map((i) => [`${e.code}.${i.code}`, `${e.name} – ${i.name}`]));
+  const sel = (id, values, label) => h("select", { id: `f-${id}`, "aria-label": label, onchange: (ev) => { listFilters[id] = ev.target.value; listFilters.page = 1; load(); } },
+    option("", `${label}: all`), values.map((v) => Array.isArray(v) ? option(v[0], v[1], listFilters[id] === v[0]) : option(v, v, listFilters[id] === v)));
+  const tbody = h("tbody");
+  const pager = h("div", { class: "pager" });
+  let searchTimer = null;
+  mount(main, 
+    h("div", { class: "row" }, h("h1", {}, "Tag offline services"), h("span", { class: "spacer" }),
+      state.me.can_create_services ? h("button", { class: "primary", id: "new-service", onclick: () => go("#/new") }, "New service") : null),
+    h("div", { class: "filters" },
+      h("label", {}, h("input", { type: "checkbox", id: "f-mine", checked: listFilters.mine, onchange: (ev) => { listFilters.mine = ev.target.checked; listFilters.page = 1; load(); } }), " Only mine"),
+      h("input", { type: "search", id: "f-name", placeholder: "Search name", value: listFilters.name, "aria-label": "Search name",
+        oninput: (ev) => { clearTimeout(searchTimer); searchTimer = setTimeout(() => { listFilters.name = ev.target.value; listFilters.page = 1; load(); }, 250); } }),
+      sel("application", state.applications.map((a) => [a.code, a.name]), "Application"),
+      sel("entity", entityOptions, "Entity – entity ID"),
+      sel("target_kind", TARGET_KINDS, "Target kind"),
+      sel("status", TASK_STATUSES, "Task status"),
+      sel("execution_status", EXEC_STATUSES, "Execution status"),
+      sel("schedule_type", ["manual", "recurring"], "Schedule type")),
+    h("table", { id: "services" },
+      h("thead", {}, h("tr", {}, ["Name", "Owner", "Application", "Entity", "Entity ID", "Task status", "Execution", "Tags", "Schedule", "Target", "Actions"].map((c) => h("th", {}, c)))),
+      tbody),
+    pager);
+
+  async function load() {
+    const params = new URLSearchParams({ page: listFilters.page, page_size: PAGE_SIZE });
+    if (listFilters.mine) params.set("mine", "true");
+    for (const k of ["name", "application", "target_kind", "status", "execution_status", "schedule_type"]) {
+      if (listFilters[k]) params.set(k, listFilters[k]);
+    }
+    if (listFilters.entity) {
+      const [entity, entityId] = listFilters.entity.split(".");
+      params.set("entity", entity);
+      params.set("entity_id", entityId);
+    }
+    const data = await api("GET", `/services?${params}`);
+    if (stale(routeId)) return;
+    tbody.replaceChildren(...data.items.map((s) => h("tr", { dataset: { service: s.name } },
+      h("td", {}, h("a", { href: `#/service/${enc(s.name)}` }, s.name)),
+      h("td", {}, s.owner), h("td", {}, s.application), h("td", {}, s.entity), h("td", {}, s.entity_id),
+      h("td", {}, h("span", { class: `badge ${s.status}`, "data-status": s.status }, s.status)),
+      h("td", {}, h("span", { class: `badge ${s.execution_status}` }, s.execution_status)),
+      h("td", {}, h("div", { class: "tags" }, s.tags.map((t) => h("span", {}, t)))),
+      h("td", {}, s.schedule_type),
+      h("td", { class: "target", title: `Full name: ${s.target.full_name}\nData source: ${s.target.conn_id} (${s.target_kind})\nSchema: ${s.target.schema || "(default)"}` }, s.target.table),
+      h("td", { class: "actions" }, actionButtons(s, load)))));
+    if (!data.items.length) tbody.append(h("tr", {}, h("td", { colspan: 11, class: "muted" }, "No services match.")));
+    const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+    pager.replaceChildren(
+      h("button", { disabled: listFilters.page <= 1, onclick: () => { listFilters.page -= 1; load(); } }, "‹ Previous"),
+      h("span", { id: "page-info" }, `Page ${listFilters.page} of ${pages} · ${data.total} services`),
+      h("button", { disabled: listFilters.page >= pages, onclick: () => { listFilters.page += 1; load(); } }, "Next ›"));
+    const busy = data.items.some((s) => ["publishing", "unpublishing"].includes(s.status) || ["queued", "running"].includes(s.execution_status));
+    poll(routeId, load, busy ? 2000 : 0);
+  }
+  await load();
+}
+
+// ---- create / edit form ----------------------------------------------------------------------
+
+async function connections() {
+  if (!state.connections) state.connections = await api("GET", "/connections");
+  return state.connections;
+}
+
+async function formPage(main, name) {
+  const routeId = state.route;
+  const existing = name ? await api("GET", `/services/${enc(name)}`) : null;
+  const conns = await connections();
+  if (stale(routeId)) return;
+  const d = existing ? existing.definition : {
+    name: "", application: myApplications()[0] || "", owner: state.me.username, entity: state.entities[0]?.code || "",
+    entity_id: state.entities[0]?.ids[0]?.code || "", description: "", schedule: { type: "manual" },
+    target: { conn_id: "", schema: null, table: "", load: "overwrite", partition: null }, mappings: [],
+  };
+  const editing = !!existing;
+  const view = { mappings: (d.mappings || []).map((m) => ({ ...m })), tags: [], grants: new Set() };
+
+  const f = {};  // the inputs, by field path
+  const err = {};  // the error slots, by field path
+  const slot = (path) => (err[path] = h("div", { class: "error", "data-error-for": path }));
+  const counter = (input, max) => {
+    const c = h("span", { class: "counter", "data-counter-for": input.id }, `${input.value.length}/${max}`);
+    input.addEventListener("input", () => { c.textContent = `${input.value.length}/${max}`; });
+    return c;
+  };
+  const row = (label, path, control, extra) => [h("label", { for: control.id }, label),
+    h("div", { class: "field" }, control, extra, slot(path))];
+
+  f.name = h("input", { id: "name", name: "name", maxlength: 64, value: d.name, readonly: editing, required: true });
+  f.application = h("select", { id: "application", disabled: editing },
+    (editing ? [d.application] : myApplications()).map((a) => option(a, a, a === d.application)));
+  f.owner = h("input", { id: "owner", list: "owner-options", value: d.owner });
+  const ownerOptions = h("datalist", { id: "owner-options" });
+  f.entity = h("select", { id: "entity", disabled: editing }, state.entities.map((e) => option(e.code, `${e.name} (${e.code})`, e.code === d.entity)));
+  f.entity_id = h("select", { id: "entity_id", disabled: editing });
+  f.schedule_manual = h("input", { type: "radio", name: "schedule_type", id: "schedule_manual", value: "manual", checked: d.schedule.type === "manual", disabled: editing });
+  f.schedule_recurring = h("input", { type: "radio", name: "schedule_type", id: "schedule_recurring", value: "recurring", checked: d.schedule.type === "recurring", disabled: editing });
+  f.description = h("textarea", { id: "description", maxlength: 1000, rows: 3 }, d.description || "");
+  f.description.value = d.description || "";
+
+  const kindOf = (connId) => (conns.find((c) => c.conn_id === connId) || {}).kind;
+  const lockedKind = editing ? existing.target_kind : null;
+  f.conn_id = h("select", { id: "conn_id" }, option("", "Choose a data source"),
+    conns.filter((c) => !lockedKind || c.kind === lockedKind).map((c) => option(c.conn_id, `${c.conn_id} (${c.kind})`, c.conn_id === d.target.conn_id)));
+  f.schema = h("select", { id: "schema" });
+  f.table = h("input", { id: "table", list: "table-options", value: d.target.table || "", placeholder: "target table" });
+  const tableOptions = h("datalist", { id: "table-options" });
+  f.partition_field = h("input", { id: "partition_field", value: d.target.partition?.field || "", placeholder: "none (whole table)" });
+  f.partition_format = h("select", { id: "partition_format" }, FORMATS.map((x) => option(x, x, x === (d.target.partition?.format || "yyyyMMdd"))));
+  f.load = h("select", { id: "load", disabled: editing }, option("overwrite", "Overwrite (atomic swap)", true));
+  f.daily_at = h("input", { id: "daily_at", type: "time", value: d.schedule.daily_at || "02:30" });
+  f.timezone = h("input", { id: "timezone", list: "tz-options", value: d.schedule.timezone || "" , placeholder: "default of the deployment" });
+
+  const tagPicker = h("div", { class: "tagpicker", id: "tag-picker" });
+  const mappingBody = h("tbody");
+  const selectAllValue = h("input", { type: "checkbox", id: "select-all-value", title: "Output the value of every selected tag" });
+  const selectAllCode = h("input", { type: "checkbox", id: "select-all-codename", title: "Output the code name of every tag that has a lookup" });
+  const ddlBox = h("div", { id: "ddl-box" });
+  const summary = h("div", { class: "summary-errors", id: "form-errors" });
+  const maintenance = h("div", { class: "card", id: "maintenance" }, h("h2", {}, "Maintenance"),
+    h("div", { class: "grid" }, row("Daily at", "schedule.daily_at", f.daily_at), row("Timezone", "schedule.timezone", f.timezone)));
+
+  function tagsForId() {
+    const entity = state.entities.find((e) => e.code === f.entity.value);
+    return entity ? entity.tags.filter((t) => t.id === f.entity_id.value) : [];
+  }
+
+  function fillEntityIds() {
+    const entity = state.entities.find((e) => e.code === f.entity.value);
+    f.entity_id.replaceChildren(...(entity ? entity.ids : []).map((i) => option(i.code, `${i.name} (${i.code})`, i.code === d.entity_id)));
+  }
+
+  function fillOwners() {
+    const app = state.applications.find((a) => a.code === f.application.value);
+    ownerOptions.replaceChildren(...(app ? [...app.admins, ...app.members] : []).map((u) => option(u)));
+  }
+
+  async function loadGrants() {
+    const grants = await api("GET", `/catalog/grants?application=${enc(f.application.value)}&state=approved`);
+    const today = new Date().toISOString().slice(0, 10);
+    view.grants = new Set(grants.filter((g) => g.entity === f.entity.value && (!g.expires || g.expires >= today)).map((g) => g.tag));
+    renderTags();
+  }
+
+  function renderTags() {
+    view.tags = tagsForId();
+    tagPicker.replaceChildren(...view.tags.map((t) => {
+      const granted = view.grants.has(t.code);
+      const chosen = view.mappings.some((m) => m.tag === t.code);
+      return h("label", { title: granted ? `${t.name}: ${t.type}${t.lookup ? ", lookup " + t.lookup : ""}` : `No approved grant of ${t.code} to ${f.application.value}: request one on the Catalog page` },
+        h("input", { type: "checkbox", value: t.code, "data-tag": t.code, checked: chosen, disabled: !granted && !chosen,
+          onchange: (ev) => { toggleTag(t, ev.target.checked); } }), ` ${t.code}`, granted ? "" : " (no grant)");
+    }));
+    if (!view.tags.length) tagPicker.append(h("span", { class: "muted" }, "No tags are keyed by this entity ID."));
+    renderMappings();
+  }
+
+  function toggleTag(tag, on) {
+    if (on && !view.mappings.some((m) => m.tag === tag.code)) {
+      view.mappings.push({ tag: tag.code, value: tag.code, codename: tag.lookup ? `${tag.code}_codename` : null });
+    } else if (!on) {
+      view.mappings = view.mappings.filter((m) => m.tag !== tag.code);
+    }
+    renderMappings();
+  }
+
+  function renderMappings() {
+    mappingBody.replaceChildren(...view.mappings.map((m, i) => {
+      const tag = view.tags.find((t) => t.code === m.tag) || { code: m.tag, name: m.tag, lookup: null };
+      const valueOn = h("input", { type: "checkbox", "data-output": "value", checked: m.value !== null && m.value !== undefined,
+        onchange: (ev) => { m.value = ev.target.checked ? (m.value || tag.code) : null; renderMappings(); } });
+      const codeOn = h("input", { type: "checkbox", "data-output": "codename", checked: !!m.codename, disabled: !tag.lookup,
+        title: tag.lookup ? `code names from lookup ${tag.lookup}` : "this tag has no lookup: no code name",
+        onchange: (ev) => { m.codename = ev.target.checked ? `${tag.code}_codename` : null; renderMappings(); } });
+      const valueCol = h("input", { type: "text", "data-column": "value", value: m.value || "", disabled: m.value === null || m.value === undefined,
+        oninput: (ev) => { m.value = ev.target.value; } });
+      const codeCol = h("input", { type: "text", "data-column": "codename", value: m.codename || "", disabled: !m.codename,
+        oninput: (ev) => { m.codename = ev.target.value; } });
+      err[`mappings[${i}].value`] = h("div", { class: "error", "data-error-for": `mappings[${i}].value` });
+      err[`mappings[${i}].codename`] = h("div", { class: "error", "data-error-for": `mappings[${i}].codename` });
+      err[`mappings[${i}].tag`] = h("div", { class: "error", "data-error-for": `mappings[${i}].tag` });
+      return h("tr", { dataset: { mapping: m.tag } },
+        h("td", {}, h("strong", {}, tag.code), h("div", { class: "muted" }, tag.name), err[`mappings[${i}].tag`]),
+        h("td", {}, h("label", {}, valueOn, " value"), valueCol, err[`mappings[${i}].value`]),
+        h("td", {}, h("label", {}, codeOn, " code name"), codeCol, err[`mappings[${i}].codename`]),
+        h("td", {}, h("button", { type: "button", class: "icon", onclick: () => { view.mappings.splice(i, 1); renderTags(); } }, "Remove")));
+    }));
+    if (!view.mappings.length) mappingBody.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No tags mapped yet: pick tags above, or use same-name mapping.")));
+    selectAllValue.checked = view.mappings.length > 0 && view.mappings.every((m) => m.value);
+    selectAllCode.checked = view.mappings.some((m) => m.codename) && view.mappings.every((m) => m.codename || !tagLookup(m.tag));
+    tagPicker.querySelectorAll("input[data-tag]").forEach((cb) => { cb.checked = view.mappings.some((m) => m.tag === cb.value); });
+  }
+
+  const tagLookup = (code) => (view.tags.find((t) => t.code === code) || {}).lookup;
+
+  selectAllValue.addEventListener("change", () => {
+    view.mappings.forEach((m) => { m.value = selectAllValue.checked ? (m.value || m.tag) : null; });
+    renderMappings();
+  });
+  selectAllCode.addEventListener("change", () => {
+    view.mappings.forEach((m) => { m.codename = selectAllCode.checked && tagLookup(m.tag) ? (m.codename || `${m.tag}_codename`) : null; });
+    renderMappings();
+  });
+
+  async function loadSchemas() {
+    const conn = conns.find((c) => c.conn_id === f.conn_id.value);
+    f.schema.replaceChildren(option("", conn && conn.has_schemas ? "(default schema)" : "(no schemas)"));
+    f.schema.disabled = !(conn && conn.has_schemas);
+    if (conn && conn.has_schemas) {
+      try {
+        const r = await api("GET", `/connections/${enc(conn.conn_id)}/schemas`);
+        f.schema.append(...r.items.map((s) => option(s, s, s === d.target.schema)));
+      } catch (e) { toast(e.message, true); }
+    }
+    await loadTables();
+  }
+
+  async function loadTables() {
+    tableOptions.replaceChildren();
+    if (!f.conn_id.value) return;
+    try {
+      const q = f.schema.value ? `?schema=${enc(f.schema.value)}` : "";
+      const r = await api("GET", `/connections/${enc(f.conn_id.value)}/tables${q}`);
+      tableOptions.replaceChildren(...r.items.map((t) => option(t)));
+    } catch (e) { toast(e.message, true); }
+  }
+
+  function draft() {
+    const recurring = f.schedule_recurring.checked;
+    const partition = f.partition_field.value.trim() ? { field: f.partition_field.value.trim(), format: f.partition_format.value } : null;
+    return {
+      name: f.name.value.trim(), application: f.application.value, owner: f.owner.value.trim(),
+      entity: f.entity.value, entity_id: f.entity_id.value, description: f.description.value,
+      schedule: recurring ? { type: "recurring", daily_at: f.daily_at.value, timezone: f.timezone.value.trim() || null } : { type: "manual" },
+      target: { conn_id: f.conn_id.value, schema: f.schema.value || null, table: f.table.value.trim(), load: f.load.value, partition },
+      mappings: view.mappings.map((m) => ({ tag: m.tag, value: m.value || null, codename: m.codename || null })),
+      gates: existing ? existing.definition.gates : undefined,
+    };
+  }
+
+  function clearErrors() {
+    summary.replaceChildren();
+    for (const e of Object.values(err)) e.textContent = "";
+    document.querySelectorAll(".invalid").forEach((el) => el.classList.remove("invalid"));
+  }
+
+  const FIELD_INPUT = { name: "name", application: "application", owner: "owner", entity: "entity", entity_id: "entity_id",
+    description: "description", "schedule.daily_at": "daily_at", "schedule.timezone": "timezone", "schedule.type": "schedule_manual",
+    "target.conn_id": "conn_id", "target.schema": "schema", "target.table": "table", "target.load": "load",
+    "target.partition.field": "partition_field", "target.partition.format": "partition_format", "target.partition": "partition_field" };
+
+  function showErrors(e) {
+    clearErrors();
+    const unplaced = [];
+    for (const item of e.details) {
+      const path = item.field || "";
+      const target = err[path] || (path.startsWith("target.partition") ? err["target.partition.field"] : null)
+        || (path.startsWith("target.key_column") ? err["target.table"] : null);
+      if (target) {
+        target.textContent = target.textContent ? `${target.textContent}; ${item.message}` : item.message;
+        const input = document.getElementById(FIELD_INPUT[path] || "");
+        if (input) input.classList.add("invalid");
+      } else {
+        unplaced.push(path ? `${path}: ${item.message}` : item.message);
+      }
+    }
+    if (unplaced.length) summary.replaceChildren(h("strong", {}, "Please fix: "), unplaced.join("; "));
+    const first = document.querySelector(".error:not(:empty), .summary-errors:not(:empty)");
+    if (first) first.scrollIntoView({ block: "center" });
+  }
+
+  async function save(andPublish) {
+    clearErrors();
+    const body = draft();
+    try {
+      let svc;
+      if (editing) svc = await api("PUT", `/services/${enc(existing.name)}`, { ...body, version: existing.version });
+      else svc = await api("POST", "/services", body);
+      toast(`${svc.name} saved (version ${svc.version})`);
+      if (andPublish) {
+        const r = await api("POST", `/services/${enc(svc.name)}/publish`);
+        toast(`${svc.name}: ${r.status}`);
+      }
+      go(`#/service/${enc(svc.name)}`);
+    } catch (e) {
+      if (e.status === 422 || e.status === 409) showErrors(e); else toast(e.message, true);
+    }
+  }
+
+  async function sameNameMapping() {
+    clearErrors();
+    try {
+      const r = await api("POST", "/helpers/same-name-mapping", { application: f.application.value, entity: f.entity.value,
+        entity_id: f.entity_id.value, conn_id: f.conn_id.value || null, schema: f.schema.value || null, table: f.table.value.trim() || null });
+      view.mappings = r.mappings.map((m) => ({ ...m }));
+      renderTags();
+      toast(`Same-name mapping: ${r.mappings.length} tag(s) mapped${r.unmatched_columns.length ? `; columns without a tag: ${r.unmatched_columns.join(", ")}` : ""}`);
+    } catch (e) {
+      if (e.status === 422) showErrors(e); else toast(e.message, true);
+    }
+  }
+
+  async function previewDdl() {
+    clearErrors();
+    try {
+      const r = await api("POST", "/helpers/ddl/preview", { service: draft() });
+      const text = h("textarea", { class: "ddl", id: "ddl-text", rows: 12, spellcheck: "false" });
+      text.value = r.statements.join(";\n\n") + ";";
+      ddlBox.replaceChildren(
+        h("p", {}, `CREATE TABLE for ${r.kind} connection ${r.conn_id}`, r.table_exists ? h("strong", { class: "error" }, ` — table ${r.table} already exists`) : ""),
+        text,
+        h("div", { class: "row" },
+          h("button", { type: "button", class: "primary", id: "ddl-execute", onclick: () => executeDdl(text.value) }, "Execute on the target"),
+          h("button", { type: "button", onclick: () => ddlBox.replaceChildren() }, "Close")));
+    } catch (e) {
+      if (e.status === 422) showErrors(e); else toast(e.message, true);
+    }
+  }
+
+  async function executeDdl(text) {
+    const statements = text.split(/;\s*(?:\n|$)/).map((s) => s.trim()).filter(Boolean);
+    try {
+      const r = await api("POST", "/helpers/ddl/execute", { service: draft(), statements });
+      ddlBox.replaceChildren(h("p", { id: "ddl-done" }, `Created ${r.table} on ${r.conn_id}: ${r.executed.length} statement(s); columns ${r.columns.map((c) => c.name || c).join(", ")}.`));
+      toast(`Table ${r.table} created`);
+      await loadTables();
+    } catch (e) {
+      ddlBox.append(h("div", { class: "error", id: "ddl-error" }, e.message));
+    }
+  }
+
+  const schedule = () => { maintenance.hidden = !f.schedule_recurring.checked; };
+  f.entity.addEventListener("change", () => { fillEntityIds(); view.mappings = []; loadGrants(); });
+  f.entity_id.addEventListener("change", () => { view.mappings = []; renderTags(); });
+  f.application.addEventListener("change", () => { fillOwners(); loadGrants(); });
+  f.conn_id.addEventListener("change", () => { d.target.schema = null; loadSchemas(); });
+  f.schema.addEventListener("change", loadTables);
+  f.schedule_manual.addEventListener("change", schedule);
+  f.schedule_recurring.addEventListener("change", schedule);
+
+  mount(main, 
+    h("div", { class: "row" }, h("h1", {}, editing ? `Edit ${existing.name}` : "New tag offline service"), h("span", { class: "spacer" }),
+      editing ? h("span", { class: "muted" }, `version ${existing.version} · ${existing.status}`) : null),
+    summary,
+    h("form", { id: "service-form", onsubmit: (ev) => { ev.preventDefault(); save(false); } },
+      h("div", { class: "card" }, h("h2", {}, "Basic information"),
+        h("div", { class: "grid" },
+          row("Name", "name", f.name, [counter(f.name, 64), h("span", { class: "muted" }, "Chinese, letters, digits and _; cannot change later")]),
+          row("Application", "application", f.application),
+          row("Owner", "owner", f.owner, ownerOptions),
+          row("Entity", "entity", f.entity),
+          row("Entity ID", "entity_id", f.entity_id),
+          [h("label", {}, "Schedule type"), h("div", { class: "field" },
+            h("div", { class: "row" }, h("label", {}, f.schedule_manual, " Manual"), h("label", {}, f.schedule_recurring, " Recurring (daily)")),
+            slot("schedule.type"))],
+          row("Description", "description", f.description, counter(f.description, 1000)))),
+      h("div", { class: "card" }, h("h2", {}, "Field mapping"),
+        h("div", { class: "grid" },
+          row("Data source", "target.conn_id", f.conn_id),
+          row("Schema", "target.schema", f.schema),
+          row("Table", "target.table", f.table, tableOptions),
+          row("Date partition field", "target.partition.field", f.partition_field),
+          row("Partition format", "target.partition.format", f.partition_format),
+          row("Loading policy", "target.load", f.load),
+          [h("label", {}, "Tags"), h("div", { class: "field" }, tagPicker, h("span", { class: "muted" }, "Tags keyed by the entity ID; only granted tags can be chosen."), slot("mappings"))]),
+        h("div", { class: "row", style: "margin: 10px 0" },
+          h("button", { type: "button", id: "same-name", onclick: sameNameMapping }, "Same-name mapping"),
+          h("button", { type: "button", id: "purge", onclick: () => { view.mappings = []; renderTags(); } }, "Purge"),
+          h("button", { type: "button", id: "create-table", onclick: previewDdl }, "One-click create table"),
+          h("span", { class: "spacer" }),
+          h("label", {}, selectAllValue, " All values"), h("label", {}, selectAllCode, " All code names")),
+        h("table", { class: "mapping", id: "mapping" },
+          h("thead", {}, h("tr", {}, h("th", {}, "Tag"), h("th", {}, "Value column"), h("th", {}, "Code name column"), h("th", {}, ""))),
+          mappingBody),
+        ddlBox),
+      maintenance,
+      h("datalist", { id: "tz-options" }, TIMEZONES.map((z) => option(z))),
+      h("div", { class: "row" },
+        h("button", { type: "submit", class: "primary", id: "save" }, "Save"),
+        h("button", { type: "button", id: "save-publish", onclick: () => save(true) }, editing && existing.status === "published" ? "Save & republish" : "Save & publish"),
+        h("button", { type: "button", onclick: () => history.back() }, "Cancel"))));
+
+  fillEntityIds();
+  fillOwners();
+  schedule();
+  await Promise.all([loadGrants(), loadSchemas()]);
+  if (d.target.table) f.table.value = d.target.table;
+}
+
+// ---- details, instances ----------------------------------------------------------------------
+
+async function detailsPage(main, name) {
+  const routeId = state.route;
+  const render = async () => {
+    const s = await api("GET", `/services/${enc(name)}`);
+    if (stale(routeId)) return;
+    const d = s.definition;
+    const kv = (k, v) => [h("dt", {}, k), h("dd", {}, v ?? "")];
+    mount(main, 
+      h("div", { class: "row" }, h("h1", {}, s.name), h("span", { class: `badge ${s.status}`, id: "status", "data-status": s.status }, s.status),
+        h("span", { class: `badge ${s.execution_status}`, id: "execution-status" }, s.execution_status), h("span", { class: "spacer" }),
+        actionButtons(s, render)),
+      h("p", { class: s.status.endsWith("failed") ? "error" : "muted", id: "status-message" }, s.status_message || ""),
+      h("div", { class: "card" }, h("h2", {}, "Basic information"), h("dl", { class: "kv" },
+        kv("Application", d.application), kv("Owner", d.owner), kv("Entity / entity ID", `${d.entity} / ${d.entity_id}`),
+        kv("Schedule", d.schedule.type === "recurring" ? `daily at ${d.schedule.daily_at} (${d.schedule.timezone || "default timezone"})` : "manual"),
+        kv("Description", d.description), kv("Version", `${s.version}${s.published_version ? ` (published: ${s.published_version})` : ""}`),
+        kv("Airflow DAG", h("a", { href: `/dags/${enc(s.dag_id)}`, target: "_top" }, s.dag_id)),
+        kv("Created", `${s.created_by} · ${fmtTime(s.created_at)}`), kv("Updated", `${s.updated_by} · ${fmtTime(s.updated_at)}`))),
+      h("div", { class: "card" }, h("h2", {}, "Target"), h("dl", { class: "kv" },
+        kv("Data source", `${d.target.conn_id} (${s.target_kind})`), kv("Table", s.target.full_name),
+        kv("Date partition", d.target.partition ? `${d.target.partition.field} (${d.target.partition.format})` : "none"),
+        kv("Loading policy", d.target.load)),
+        h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Tag"), h("th", {}, "Value column"), h("th", {}, "Code name column"))),
+          h("tbody", {}, d.mappings.map((m) => h("tr", {}, h("td", {}, m.tag), h("td", {}, m.value || "—"), h("td", {}, m.codename || "—")))))),
+      h("p", {}, h("a", { href: "#/" }, "‹ All services"), " · ", h("a", { href: `#/service/${enc(name)}/instances` }, "Instances ›")));
+    poll(routeId, render, ["publishing", "unpublishing"].includes(s.status) ? 1500 : 0);
+  };
+  try {
+    await render();
+  } catch (e) {
+    if (e.status === 404) { toast(`${name} no longer exists`); go("#/"); } else throw e;
+  }
+}
+
+async function instancesPage(main, name) {
+  const routeId = state.route;
+  const tbody = h("tbody");
+  mount(main, 
+    h("div", { class: "row" }, h("h1", {}, `Instances of ${name}`), h("span", { class: "spacer" }),
+      h("a", { href: `#/service/${enc(name)}` }, "Details")),
+    h("table", { id: "instances" }, h("thead", {}, h("tr", {},
+      ["Data date", "State", "Start", "End", "Duration", "Rows written", "Run", "Airflow"].map((c) => h("th", {}, c)))), tbody));
+  const load = async () => {
+    const r = await api("GET", `/services/${enc(name)}/instances?limit=100`);
+    if (stale(routeId)) return;
+    tbody.replaceChildren(...r.items.map((i) => h("tr", { dataset: { run: i.run_id } },
+      h("td", {}, i.data_date || ""), h("td", {}, h("span", { class: `badge ${i.state}`, "data-state": i.state }, i.state)),
+      h("td", {}, fmtTime(i.start)), h("td", {}, fmtTime(i.end)), h("td", {}, i.duration != null ? `${i.duration.toFixed(1)} s` : ""),
+      h("td", { "data-rows": i.rows_written ?? "" }, i.rows_written ?? ""), h("td", { class: "muted" }, i.run_type || ""),
+      h("td", {}, h("a", { href: i.log_url, target: "_top", title: i.error || "task log in Airflow" }, "Log")))));
+    if (!r.items.length) tbody.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No runs yet.")));
+    poll(routeId, load, r.items.some((i) => ["queued", "running"].includes(i.state)) ? 2000 : 0);
+  };
+  await load();
+}
+
+// ---- catalog ---------------------------------------------------------------------------------
+
+async function catalogPage(main) {
+  const routeId = state.route;
+  const [grants, lookups] = await Promise.all([api("GET", "/catalog/grants"), api("GET", "/catalog/lookups")]);
+  state.entities = await api("GET", "/catalog/entities");
+  if (stale(routeId)) return;
+  const isAdmin = state.me.is_admin;
+  const decide = async (g, decision) => {
+    try {
+      await api("POST", `/catalog/grants/${enc(g.application)}/${enc(g.entity)}/${enc(g.tag)}/${decision}`);
+      toast(`${decision}: ${g.tag} for ${g.application}`);
+    } catch (e) { toast(e.message, true); }
+    catalogPage(main);
+  };
+  const reqApp = h("select", { id: "grant-application" }, myApplications().map((a) => option(a)));
+  const reqEntity = h("select", { id: "grant-entity" }, state.entities.map((e) => option(e.code, e.name)));
+  const reqTag = h("select", { id: "grant-tag" });
+  const fillTags = () => {
+    const e = state.entities.find((x) => x.code === reqEntity.value);
+    reqTag.replaceChildren(...(e ? e.tags : []).map((t) => option(t.code, `${t.code} (${t.name})`)));
+  };
+  reqEntity.addEventListener("change", fillTags);
+  fillTags();
+  const reqReason = h("input", { id: "grant-reason", placeholder: "why the application needs it" });
+  const reqExpires = h("input", { id: "grant-expires", type: "date" });
+  const request = async () => {
+    try {
+      await api("POST", "/catalog/grants", { application: reqApp.value, entity: reqEntity.value, tag: reqTag.value,
+        reason: reqReason.value, expires: reqExpires.value || null });
+      toast(`Grant of ${reqTag.value} to ${reqApp.value} requested`);
+      catalogPage(main);
+    } catch (e) { toast(e.message, true); }
+  };
+  mount(main, 
+    h("h1", {}, "Catalog"),
+    state.entities.map((e) => h("div", { class: "card", dataset: { entity: e.code } },
+      h("h2", {}, `${e.name} (${e.code})`), e.description ? h("p", { class: "muted" }, e.description) : null,
+      h("p", {}, "Entity IDs: ", e.ids.map((i) => h("span", { class: "badge" }, `${i.name} · ${i.code} · ${i.type}`))),
+      h("table", { class: "tags-table" }, h("thead", {}, h("tr", {}, ["Tag", "Name", "Type", "Entity ID", "Lookup", "Source"].map((c) => h("th", {}, c)))),
+        h("tbody", {}, e.tags.map((t) => h("tr", { dataset: { tag: t.code } }, h("td", {}, t.code), h("td", {}, t.name), h("td", {}, t.type), h("td", {}, t.id),
+          h("td", {}, t.lookup || "—"),
+          h("td", {}, `${t.source.table}.${t.source.column} by ${t.source.key}${t.source.partition ? `, partition ${t.source.partition}` : ""}`))))))),
+    h("div", { class: "card" }, h("h2", {}, "Lookups"),
+      h("table", {}, h("tbody", {}, lookups.map((l) => h("tr", {}, h("td", {}, l.code), h("td", {}, l.name),
+        h("td", {}, l.kind === "inline" || l.values ? Object.entries(l.values || {}).map(([k, v]) => `${k}=${v}`).join(", ") : `table ${l.table} (${l.code_column} → ${l.name_column})`)))))),
+    h("div", { class: "card" }, h("h2", {}, "Grants"),
+      h("table", { id: "grants" }, h("thead", {}, h("tr", {}, ["Application", "Entity", "Tag", "State", "Expires", "Requested", "Decided", ""].map((c) => h("th", {}, c)))),
+        h("tbody", {}, grants.map((g) => h("tr", { dataset: { grant: `${g.application}:${g.entity}.${g.tag}` } },
+          h("td", {}, g.application), h("td", {}, g.entity), h("td", {}, g.tag), h("td", {}, h("span", { class: `badge ${g.state === "approved" ? "success" : g.state === "requested" ? "queued" : "failed"}` }, g.state)),
+          h("td", {}, g.expires || "—"), h("td", {}, g.requested_by ? `${g.requested_by} ${fmtTime(g.requested_at)}` : ""),
+          h("td", {}, g.decided_by ? `${g.decided_by} ${fmtTime(g.decided_at)}` : ""),
+          h("td", { class: "actions" }, isAdmin && g.state === "requested" ? [
+            h("button", { class: "icon", "data-decision": "approve", onclick: () => decide(g, "approve") }, "Approve"),
+            h("button", { class: "icon danger", "data-decision": "reject", onclick: () => decide(g, "reject") }, "Reject")] : null,
+          isAdmin && g.state === "approved" ? h("button", { class: "icon danger", "data-decision": "revoke", onclick: () => decide(g, "revoke") }, "Revoke") : null))))),
+      myApplications().length ? h("div", { class: "row", style: "margin-top: 10px" }, h("strong", {}, "Request a grant:"), reqApp, reqEntity, reqTag, reqExpires, reqReason,
+        h("button", { id: "grant-request", onclick: request }, "Request")) : null));
+}
+
+boot();
