@@ -158,3 +158,52 @@ def test_bad_input_shows_each_error_beside_its_field(browser: Browser, api_serve
     shot(page, "form-errors")
     assert alice.get("/services", params={"name": "bad"}).json()["total"] == 0  # nothing saved
     page.context.close()
+
+
+def test_catalog_browse_request_and_approve_a_grant(browser: Browser, api_server: Any, admin: Any) -> None:
+    member = signed_in_page(browser, api_server, "bob")
+    member.goto(f"{api_server.base_url}/tag-offline/ui/#/catalog")
+    tag_row = member.locator(".card[data-entity=user] tr[data-tag=level]")
+    expect(tag_row).to_contain_text("bigint")
+    expect(tag_row).to_contain_text("dws_user_profile_d.level by user_id, partition ds")
+    expect(member.locator(".card[data-entity=user] tr[data-tag=gender]")).to_contain_text("gender_codes")
+    member.select_option("#grant-application", "crm")
+    member.select_option("#grant-entity", "user")
+    member.select_option("#grant-tag", "level")
+    member.fill("#grant-reason", "levels for the CRM")
+    member.click("#grant-request")
+    grant = member.locator("#grants tr[data-grant='crm:user.level']")
+    expect(grant).to_contain_text("requested")
+    expect(member.locator("button[data-decision]")).to_have_count(0)  # members do not decide
+    shot(member, "catalog")
+    member.context.close()
+
+    boss = signed_in_page(browser, api_server, "admin")
+    boss.goto(f"{api_server.base_url}/tag-offline/ui/#/catalog")
+    boss.locator("#grants tr[data-grant='crm:user.level'] button[data-decision=approve]").click()
+    expect(boss.locator("#grants tr[data-grant='crm:user.level']")).to_contain_text("approved")
+    # the form's tag picker now offers the tag to crm
+    boss.goto(f"{api_server.base_url}/tag-offline/ui/#/new")
+    boss.select_option("#application", "crm")
+    expect(boss.locator("#tag-picker input[data-tag=level]")).to_be_enabled()
+    boss.context.close()
+    assert admin.post("/catalog/grants/crm/user/level/revoke").status_code == 200
+
+
+def test_edit_keeps_immutable_fields_read_only(browser: Browser, api_server: Any, alice: Any,
+                                              service_body: Any) -> None:
+    assert alice.post("/services", json=service_body("web_edit_me", conn_id="crm_sqlite")).status_code == 201
+    page = signed_in_page(browser, api_server, "alice")
+    page.goto(f"{api_server.base_url}/tag-offline/ui/#/service/web_edit_me")
+    page.click("button[data-action=edit]")
+    expect(page.locator("#name")).to_have_attribute("readonly", "")
+    for field in ("#schedule_manual", "#schedule_recurring", "#load", "#entity", "#application"):
+        expect(page.locator(field)).to_be_disabled()
+    # only connections of the same target kind are offered
+    assert page.locator("#conn_id option").all_inner_texts() == ["Choose a data source", "crm_sqlite (sqlite)"]
+    page.fill("#description", "edited in the browser")
+    page.click("#save")
+    expect(page.locator("#status")).to_have_attribute("data-status", "editing")
+    assert alice.get("/services/web_edit_me").json()["definition"]["description"] == "edited in the browser"
+    assert alice.get("/services/web_edit_me").json()["version"] == 2
+    page.context.close()
