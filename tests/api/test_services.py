@@ -117,8 +117,14 @@ def test_validation_errors_name_their_fields(alice, service_body):
     r = alice.post("/services", json={"name": "x", "application": "crm", "target": {"table": 1}, "extra": 1})
     assert r.status_code == 422
     f = _fields(r)
-    assert f["owner"] == "is required" and f["target.conn_id"] == "is required"
+    assert f["owner"] == "is required" and "target.table" in f
     assert f["extra"] == "is not a known field"
+    # a missing connection or table comes back with the other rules, each beside its field
+    r = alice.post("/services", json=service_body("svc_no_target", target={"conn_id": "", "table": ""}))
+    assert r.status_code == 422
+    f = _fields(r)
+    assert f["target.conn_id"] == "choose the data source (an Airflow connection) to write into"
+    assert f["target.table"] == "is required: the table the tags are written into"
 
     r = alice.post("/services", json=service_body("svc_unknown_conn", conn_id="no_such_conn"))
     assert r.status_code == 422 and "does not exist" in _fields(r)["target.conn_id"]
