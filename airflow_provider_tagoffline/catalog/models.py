@@ -189,6 +189,8 @@ class Service(Base):
     # recognised in Airflow's serialized DAG.
     publish_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     spec_fingerprint: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The run spec Airflow last loaded: a republish that fails puts it back, so the DAG keeps running.
+    live_spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str] = mapped_column(NAME)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(NAME)

@@ -144,15 +144,18 @@ def refresh(session: Session, svc: Service, now: dt.datetime | None = None) -> b
         except Exception as exc:
             log.warning("could not unpause %s: %s", dag_id, exc)
         svc.ever_published = True
+        svc.live_spec = svc.published_spec
         _set_status(svc, TaskStatus.PUBLISHED, "")
     elif state is not None and state.import_error and (state.import_error_at or now) >= requested - dt.timedelta(
             seconds=1):
         _set_status(svc, TaskStatus.PUBLISH_FAILED,
                     f"Airflow could not import {path.name}: {_tail(state.import_error)}")
+        _restore_live_version(svc, path, location)
     elif (now - requested).total_seconds() > config.publish_timeout():
         reason = "is the dag-processor running?" if state is not None else "Airflow's database was not reachable"
         _set_status(svc, TaskStatus.PUBLISH_FAILED,
                     f"Airflow did not load {path.name} within {config.publish_timeout():g} s ({reason})")
+        _restore_live_version(svc, path, location)
     else:
         # Still waiting. Airflow skips re-serializing a DAG written less than
         # [core] min_serialized_dag_update_interval ago, so ask again until this version is in.
@@ -168,6 +171,27 @@ def refresh(session: Session, svc: Service, now: dt.datetime | None = None) -> b
 
 _last_pending_refresh = 0.0
 PENDING_REFRESH_EVERY = 2.0  # seconds; list pages are read often, Airflow changes slower
+
+
+def _restore_live_version(svc: Service, path: Path, location: af.DagFileLocation | None) -> None:
+    """A failed republish must not take the running DAG down: write back the version Airflow last
+    loaded (when there is one and it differs), and say so."""
+    if not svc.live_spec:
+        return
+    live = RunSpec.model_validate(svc.live_spec)
+    if live.fingerprint() == svc.spec_fingerprint:
+        return
+    try:
+        write_dag_file(live, path.parent)
+        if location is not None:
+            af.request_parse(location)
+    except Exception as exc:
+        log.warning("could not restore version %s of %s: %s", live.service.version, svc.name, exc)
+        return
+    svc.published_version, svc.published_spec = live.service.version, svc.live_spec
+    svc.spec_fingerprint = live.fingerprint()
+    svc.status_message = (svc.status_message + f"; the previously published version {live.service.version} "
+                          "was put back and keeps running")[-MAX_ERROR_CHARS:]
 
 
 def refresh_pending(session: Session, force: bool = False) -> int:
@@ -200,6 +224,7 @@ def unpublish(session: Session, actor: repo.Actor, name: str, folder: Path | Non
         return _outcome(svc, "unpublish", path)
     _set_status(svc, TaskStatus.OFFLINE, "")
     svc.execution_status = ExecutionStatus.NONE
+    svc.live_spec = None
     repo.audit(session, actor, "unpublish", "service", name, {"version": svc.published_version})
     session.flush()
     return _outcome(svc, "unpublish", path)

@@ -178,6 +178,40 @@ def test_broken_file_is_publish_failed_and_hides_no_other_dag(alice, api_server,
     create_with_table(alice, service_body(ok, conn_id="crm_pg"))
     assert alice.post(f"/services/{ok}/publish").status_code == 202
     assert wait_status(alice, ok)["status"] == "published"
+    publish_as_newer_provider(api_server, name)
+    body = wait_status(alice, name)
+    assert body["status"] == "publish_failed", body
+    assert "run spec format 99 is newer" in body["status_message"], body["status_message"]
+    assert {"publish", "delete"} <= set(body["actions"])
+    with api_server.airflow() as af:
+        errors = af.get("/importErrors").json()["import_errors"]
+        assert any(e["filename"].endswith(f"{body['dag_id']}.py") for e in errors)
+        assert af.get(f"/dags/{wait_status(alice, ok)['dag_id']}").json()["has_import_errors"] is False
+    # delete of a publish_failed service removes its file and Airflow's import error
+    assert alice.delete(f"/services/{name}").status_code == 204
+    assert not (api_server.home / "dags" / "tag_offline" / f"{body['dag_id']}.py").exists()
+    with api_server.airflow() as af:
+        errors = af.get("/importErrors").json()["import_errors"]
+        assert not any(e["filename"].endswith(f"{body['dag_id']}.py") for e in errors)
+
+    # a failed republish of a published service puts the live version back: the DAG keeps running
+    ok_dag = wait_status(alice, ok)["dag_id"]
+    r = alice.get(f"/services/{ok}")
+    edit = {**r.json()["definition"], "description": "a broken second version", "version": r.json()["version"]}
+    assert alice.put(f"/services/{ok}", json=edit).status_code == 200
+    publish_as_newer_provider(api_server, ok)
+    body = wait_status(alice, ok, timeout=90)
+    assert body["status"] == "publish_failed", body
+    assert "the previously published version 1 was put back and keeps running" in body["status_message"]
+    assert body["published_version"] == 1
+    with api_server.airflow() as af:
+        wait_for(lambda: af.get(f"/dags/{ok_dag}").json(), lambda d: d.get("has_import_errors") is False, 90,
+                 "the restored DAG loads again")
+        assert af.get(f"/dags/{ok_dag}").json()["description"] == "tags for the CRM"
+
+
+def publish_as_newer_provider(api_server: Any, name: str) -> None:
+    """Publish ``name`` with a DAG file whose run spec format (99) the installed provider refuses."""
     script = textwrap.dedent(f"""
         from airflow_provider_tagoffline.catalog import store
         from airflow_provider_tagoffline.catalog.repository import Actor
@@ -194,20 +228,6 @@ def test_broken_file_is_publish_failed_and_hides_no_other_dag(alice, api_server,
     proc = subprocess.run([sys.executable, "-c", script], env=api_server.env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == "publishing", proc.stderr[-3000:]
-    body = wait_status(alice, name)
-    assert body["status"] == "publish_failed", body
-    assert "run spec format 99 is newer" in body["status_message"], body["status_message"]
-    assert {"publish", "delete"} <= set(body["actions"])
-    with api_server.airflow() as af:
-        errors = af.get("/importErrors").json()["import_errors"]
-        assert any(e["filename"].endswith(f"{body['dag_id']}.py") for e in errors)
-        assert af.get(f"/dags/{wait_status(alice, ok)['dag_id']}").json()["has_import_errors"] is False
-    # delete of a publish_failed service removes its file and Airflow's import error
-    assert alice.delete(f"/services/{name}").status_code == 204
-    assert not (api_server.home / "dags" / "tag_offline" / f"{body['dag_id']}.py").exists()
-    with api_server.airflow() as af:
-        errors = af.get("/importErrors").json()["import_errors"]
-        assert not any(e["filename"].endswith(f"{body['dag_id']}.py") for e in errors)
 
 
 def test_cli_publish_run_instances_unpublish(alice, api_server, service_body) -> None:

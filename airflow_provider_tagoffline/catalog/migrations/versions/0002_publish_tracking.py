@@ -20,9 +20,11 @@ def upgrade() -> None:
     with op.batch_alter_table("tagoffline_service") as batch:
         batch.add_column(sa.Column("publish_requested_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("spec_fingerprint", sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column("live_spec", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tagoffline_service") as batch:
+        batch.drop_column("live_spec")
         batch.drop_column("spec_fingerprint")
         batch.drop_column("publish_requested_at")
