@@ -355,8 +355,8 @@ def instances(session: Session, name: str, limit: int = 50) -> list[InstanceRow]
 
 def sync_execution_status(session: Session, services: list[Service]) -> None:
     """Execution status = the state of the latest run (one Airflow query for the whole page)."""
-    live = {dag_id_for(s.slug): s for s in services if s.ever_published and s.status in (
-        TaskStatus.PUBLISHED, TaskStatus.PUBLISHING, TaskStatus.UNPUBLISH_FAILED)}
+    live = {dag_id_for(s.slug): s for s in services if s.ever_published and (s.status in (
+        TaskStatus.PUBLISHED, TaskStatus.PUBLISHING, TaskStatus.UNPUBLISH_FAILED) or s.live_spec)}
     if not live:
         return
     try:
