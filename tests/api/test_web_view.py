@@ -207,3 +207,29 @@ def test_edit_keeps_immutable_fields_read_only(browser: Browser, api_server: Any
     assert alice.get("/services/web_edit_me").json()["definition"]["description"] == "edited in the browser"
     assert alice.get("/services/web_edit_me").json()["version"] == 2
     page.context.close()
+
+
+def test_backfill_dialog_creates_one_run_per_data_date(browser: Browser, api_server: Any, alice: Any,
+                                                       service_body: Any) -> None:
+    name = "web_backfill"
+    body = service_body(name, schedule={"type": "recurring", "daily_at": "02:30", "timezone": "Asia/Shanghai"},
+                        target={"conn_id": "crm_sqlite", "table": "web_backfill_tags", "load": "overwrite"})
+    assert alice.post("/services", json=body).status_code == 201
+    assert alice.post(f"/services/{name}/ddl", json={}).status_code == 200
+    assert alice.post(f"/services/{name}/publish").status_code == 202
+    page = signed_in_page(browser, api_server, "alice")
+    page.goto(f"{api_server.base_url}/tag-offline/ui/#/service/{name}")
+    expect(page.locator("#status")).to_have_attribute("data-status", "published", timeout=45_000)
+    expect(page.locator("button[data-action=run]")).to_have_count(0)  # recurring: backfill instead
+    page.click("button[data-action=backfill]")
+    assert page.locator("#dlg-start").input_value() == page.locator("#dlg-end").input_value()  # T-1 by default
+    page.fill("#dlg-start", "2026-01-01")
+    page.fill("#dlg-end", "2026-01-02")
+    page.click("dialog [data-confirm=ok]")
+    expect(page.locator("#toast")).to_contain_text("2 run(s) for data dates 2026-01-01 to 2026-01-02")
+    page.goto(f"{api_server.base_url}/tag-offline/ui/#/service/{name}/instances")
+    for day in ("2026-01-01", "2026-01-02"):
+        row = page.locator("#instances tbody tr", has_text=day).filter(has_text="backfill")
+        expect(row.locator("[data-state]")).to_have_attribute("data-state", "success", timeout=120_000)
+    page.context.close()
+    assert alice.post(f"/services/{name}/unpublish").json()["status"] == "offline"
