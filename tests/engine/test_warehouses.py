@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, _pg_connect
-from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, fill_warehouse, make_spec, normalize
+from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, fill_warehouse, make_spec, normalize
 
 from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
@@ -104,3 +104,38 @@ def test_target_is_the_warehouse(warehouse_conn: str) -> None:
     target.close()
     assert got == _expected_for(warehouse_conn, got)
     assert report.rows_written == len(EXPECTED_D)
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_postgres_warehouse_duplicates_found_alongside_the_load(warehouse_conn: str, live_target: LiveTarget) -> None:
+    """On a PostgreSQL warehouse the duplicate count runs on a second connection during the load,
+    which assumes none; a source that has one (user 3 twice) is loaded again, deduplicated."""
+    spec = make_spec(live_target.kind, live_target.conn_id, warehouse_conn_id="tot_wh")
+    live_target.execute(*create_table_sql(spec, live_target.kind))
+    report = run_export(spec, D)
+    cols = ", ".join(OUTPUT_COLUMNS)
+    got = [normalize(r) for r in live_target.rows(f"SELECT {cols} FROM user_tags ORDER BY user_id")]
+    assert got == EXPECTED_D
+    assert report.duplicates_replaced == 1 and report.rows_written == len(EXPECTED_D)
+    assert not [n for n in live_target.tables() if "_dpfx_" in n]
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+def test_postgres_warehouse_missing_partition_is_a_clear_error(warehouse_conn: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    from airflow_provider_tagoffline.errors import RunFailed
+
+    path = str(tmp_path / "t.db")
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", json.dumps({"conn_type": "sqlite", "host": path}))
+    spec = make_spec("sqlite", "tot_target", warehouse_conn_id="tot_wh")
+    db = sqlite3.connect(path)
+    for sql in create_table_sql(spec, "sqlite"):
+        db.execute(sql)
+    db.commit()
+    with pytest.raises(RunFailed, match=r"no rows for data date 2001-01-01 in .*partition missing"):
+        run_export(spec, dt.date(2001, 1, 1))
+    assert db.execute("SELECT count(*) FROM user_tags").fetchone() == (0,)
+    assert [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE name LIKE '%dpfx%'")] == []
