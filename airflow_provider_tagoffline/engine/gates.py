@@ -15,6 +15,12 @@ def value_column_of(spec: RunSpec) -> dict[str, str]:
     return out
 
 
+def null_counted_columns(spec: RunSpec) -> list[str]:
+    """The columns whose NULLs a gate looks at: only these are counted (each costs a column scan)."""
+    columns = value_column_of(spec)
+    return sorted({columns[tag] for tag in spec.gates.max_null_ratio if tag in columns})
+
+
 def evaluate(gates: GatesSpec, spec: RunSpec, stage: TableStats, live_rows: int | None) -> list[str]:
     """The failed gates, each with its figures; empty when the swap may go ahead."""
     failures: list[str] = []

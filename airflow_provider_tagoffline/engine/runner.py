@@ -152,7 +152,7 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                 target.finish_stage()
             faults.checkpoint("after_load")
             with report.phase("gates"):
-                stats = target.stats(target.stage, [o.column for o in spec.outputs])
+                stats = target.stats(target.stage, gates.null_counted_columns(spec))
                 report.rows_written = stats.rows
                 report.rows_read = report.rows_read or stats.rows
                 report.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
