@@ -13,7 +13,6 @@ reference: Airflow's own authenticated list endpoint.
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import tempfile
@@ -21,11 +20,10 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from stack import BIN, AirflowStack, airflow_env, free_port, run_cli
+from stack import bench_stack
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432"
 APPS = ("crm", "risk", "ads")
@@ -60,28 +58,11 @@ def main(count: int, repeat: int) -> None:
         for db in dbs.values():
             conn.execute(f'CREATE DATABASE "{db}"')
     home = Path(tempfile.mkdtemp(prefix="tagoffline-bench-list-"))
-    (home / "dags" / "tag_offline").mkdir(parents=True)
-    port = free_port()
-    env = airflow_env(home, port, f"postgresql+psycopg2://postgres@127.0.0.1:5432/{dbs['airflow']}")
-    (home / "passwords.json").write_text(json.dumps({"admin": "admin-pw"}))
-    env.update({
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
-        "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbs['catalog']}",
-        "AIRFLOW_CONN_TAG_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(home / "warehouse.duckdb")}),
-        "AIRFLOW_CONN_APP_DB": json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")}),
-    })
-    run_cli([str(BIN / "airflow"), "db", "migrate"], env)
-    run_cli([str(BIN / "tagoffline"), "db", "migrate"], env)
-    stack = AirflowStack(home=home, port=port, env=env, components=("api-server",))
+    stack = None
     try:
-        stack.start(ready_path="/tag-offline/openapi.json")
-        token = httpx.post(f"{stack.base_url}/auth/token", json={"username": "admin", "password": "admin-pw"}).json()
-        headers = {"Authorization": f"Bearer {token['access_token']}"}
-        client = httpx.Client(base_url=stack.base_url, headers=headers, timeout=60)
+        stack, client = bench_stack(home, f"postgresql+psycopg2://postgres@127.0.0.1:5432/{dbs['airflow']}",
+                                    f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbs['catalog']}",
+                                    components=("api-server",))
         assert client.post("/tag-offline/catalog/apply", json=CATALOG).status_code == 200
         body = {"name": "svc_0", "application": "crm", "owner": "admin", "entity": "user", "entity_id": "user_id",
                 "schedule": {"type": "manual"}, "target": {"conn_id": "app_db", "table": "t_0"},
@@ -105,7 +86,8 @@ def main(count: int, repeat: int) -> None:
             assert client.get("/api/v2/dags", params={"limit": 50}).status_code == 200
             reference.append(time.perf_counter() - started)
     finally:
-        stack.stop()
+        if stack is not None:
+            stack.stop()
         with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
             for db in dbs.values():
                 conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')

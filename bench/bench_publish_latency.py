@@ -11,7 +11,6 @@ the bundle refresh interval, ``[dag_processor] refresh_interval`` (300 s by defa
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from stack import BIN, AirflowStack, airflow_env, free_port, run_cli
+from stack import bench_stack
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432"
 CATALOG = {
@@ -41,28 +40,11 @@ def main(count: int) -> None:
     with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{db}"')
     home = Path(tempfile.mkdtemp(prefix="tagoffline-bench-publish-"))
-    (home / "dags" / "tag_offline").mkdir(parents=True)
-    port = free_port()
-    env = airflow_env(home, port, f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}")
-    (home / "passwords.json").write_text(json.dumps({"admin": "admin-pw"}))
-    env.update({
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
-        "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'catalog.db'}",
-        "AIRFLOW_CONN_TAG_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(home / "warehouse.duckdb")}),
-        "AIRFLOW_CONN_APP_DB": json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")}),
-    })
-    run_cli([str(BIN / "airflow"), "db", "migrate"], env)
-    run_cli([str(BIN / "tagoffline"), "db", "migrate"], env)
-    stack = AirflowStack(home=home, port=port, env=env)
+    stack = None
     try:
-        stack.start(ready_path="/tag-offline/openapi.json")
-        token = httpx.post(f"{stack.base_url}/auth/token", json={"username": "admin", "password": "admin-pw"}).json()
-        client = httpx.Client(base_url=f"{stack.base_url}/tag-offline",
-                              headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=60)
+        stack, admin = bench_stack(home, f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
+                                   f"sqlite:///{home / 'catalog.db'}")
+        client = httpx.Client(base_url=f"{stack.base_url}/tag-offline", headers=admin.headers, timeout=60)
         assert client.post("/catalog/apply", json=CATALOG).status_code == 200
         seconds = []
         for i in range(count):
@@ -81,7 +63,8 @@ def main(count: int) -> None:
             seconds.append(took)
             print(f"{name}: published after {took:.2f} s", flush=True)
     finally:
-        stack.stop()
+        if stack is not None:
+            stack.stop()
         with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     median = statistics.median(seconds)

@@ -8,12 +8,14 @@ execution API on the API server's port. ``stop()`` ends every process group.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +57,42 @@ def airflow_env(home: Path, port: int, metadata_url: str) -> dict[str, str]:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
     })
     return env
+
+
+def simple_auth_env(home: Path, users: dict[str, str], passwords: dict[str, str]) -> dict[str, str]:
+    """SimpleAuthManager with ``users`` (name -> role), their passwords written to a file first; one
+    JWT secret for every component (the API server signs, the workers' tokens must verify)."""
+    (home / "passwords.json").write_text(json.dumps(passwords))
+    return {
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
+        "AIRFLOW__API__SECRET_KEY": uuid.uuid4().hex,
+    }
+
+
+def bench_stack(home: Path, metadata_url: str, catalog_url: str,
+                components: tuple[str, ...] = COMPONENTS) -> tuple[AirflowStack, httpx.Client]:
+    """For the benches: Airflow with the plugin, user ``admin``, a DuckDB warehouse connection and a
+    SQLite target ``app_db``, both databases migrated, started; and an admin client of the plugin."""
+    (home / "dags" / "tag_offline").mkdir(parents=True)
+    port = free_port()
+    env = airflow_env(home, port, metadata_url)
+    env.update(simple_auth_env(home, {"admin": "admin"}, {"admin": "admin-pw"}))
+    env.update({
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": catalog_url,
+        "AIRFLOW_CONN_TAG_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(home / "warehouse.duckdb")}),
+        "AIRFLOW_CONN_APP_DB": json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")}),
+    })
+    run_cli([str(BIN / "airflow"), "db", "migrate"], env)
+    run_cli([str(BIN / "tagoffline"), "db", "migrate"], env)
+    stack = AirflowStack(home=home, port=port, env=env, components=components)
+    stack.start(ready_path="/tag-offline/openapi.json")
+    token = httpx.post(f"{stack.base_url}/auth/token", json={"username": "admin", "password": "admin-pw"}).json()
+    return stack, httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {token['access_token']}"},
+                               timeout=60)
 
 
 @dataclass

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from api_data import WAREHOUSE_DATES, warehouse_rows
 from dbs import PG_ADMIN_URL, _mysql_connect
-from stack import BIN, COMPONENTS, AirflowStack, airflow_env, free_port, run_cli
+from stack import BIN, COMPONENTS, AirflowStack, airflow_env, free_port, run_cli, simple_auth_env
 
 USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer"}
 PASSWORDS = {u: f"{u}-pw" for u in USERS}
@@ -167,14 +167,8 @@ def server_env(home: Path, port: int, catalog_url: str, pg_dbs: dict[str, str], 
     pg_target = pg_dbs["target"]
     metadata_url = pg_base.replace("postgresql://", "postgresql+psycopg2://", 1) + f"/{pg_dbs['airflow']}"
     env = airflow_env(home, port, metadata_url)
-    (home / "passwords.json").write_text(json.dumps(PASSWORDS))
+    env.update(simple_auth_env(home, USERS, PASSWORDS))
     env.update({
-        "AIRFLOW__CORE__AUTH_MANAGER":
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in USERS.items()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
-        "AIRFLOW__API__SECRET_KEY": uuid.uuid4().hex,
         "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": catalog_url,
         "AIRFLOW__TAG_OFFLINE__DAGS_FOLDER": str(home / "dags" / "tag_offline"),
         "AIRFLOW__TAG_OFFLINE__WAREHOUSE_CONN_ID": "tag_warehouse",

@@ -16,6 +16,7 @@ from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, fill_warehous
 
 from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.runspec import RunSpec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
@@ -70,15 +71,21 @@ def _expected_for(kind: str, got: list[tuple]) -> list[tuple]:
     return [first_of_3 if r[0] == 3 and got[2][5] == "first row of 3" else r for r in EXPECTED_D]
 
 
-def test_extract_from_each_warehouse_into_sqlite(warehouse_conn: str, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def sqlite_target(spec: RunSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> sqlite3.Connection:
+    """A SQLite target holding the table of ``spec``, registered as ``tot_target``."""
     path = str(tmp_path / "t.db")
     monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", json.dumps({"conn_type": "sqlite", "host": path}))
-    spec = make_spec("sqlite", "tot_target", warehouse_conn_id="tot_wh")
     db = sqlite3.connect(path)
     for sql in create_table_sql(spec, "sqlite"):
         db.execute(sql)
     db.commit()
+    return db
+
+
+def test_extract_from_each_warehouse_into_sqlite(warehouse_conn: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = make_spec("sqlite", "tot_target", warehouse_conn_id="tot_wh")
+    db = sqlite_target(spec, tmp_path, monkeypatch)
     report = run_export(spec, D, batch_size=2)  # tiny batches: the stream really is batched
     got = [normalize(r) for r in db.execute(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")]
     db.close()
@@ -128,13 +135,8 @@ def test_postgres_warehouse_missing_partition_is_a_clear_error(warehouse_conn: s
 
     from airflow_provider_tagoffline.errors import RunFailed
 
-    path = str(tmp_path / "t.db")
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", json.dumps({"conn_type": "sqlite", "host": path}))
     spec = make_spec("sqlite", "tot_target", warehouse_conn_id="tot_wh")
-    db = sqlite3.connect(path)
-    for sql in create_table_sql(spec, "sqlite"):
-        db.execute(sql)
-    db.commit()
+    db = sqlite_target(spec, tmp_path, monkeypatch)
     with pytest.raises(RunFailed, match=r"no rows for data date 2001-01-01 in .*partition missing"):
         run_export(spec, dt.date(2001, 1, 1))
     assert db.execute("SELECT count(*) FROM user_tags").fetchone() == (0,)
