@@ -3,11 +3,10 @@
 * ``publish``: freeze the draft into a run spec (validation errors stop here, nothing written),
   render the DAG file atomically into ``[tag_offline] dags_folder``, ask the dag-processor to parse
   it now, status ``publishing``.
-* ``refresh``: reconcile a service with Airflow. ``publishing`` becomes ``published`` once Airflow
-  stored this exact source for the DAG (DagCode's hash equals the hash of the file written) — the
-  DAG is then unpaused — or ``publish_failed`` with Airflow's import error, or after
-  ``[tag_offline] publish_timeout`` seconds. Callers (REST reads, the CLI's wait) call it; there is
-  no background thread to keep alive.
+* ``refresh``: reconcile a service with Airflow. ``publishing`` becomes ``published`` once Airflow's
+  serialized DAG carries this run spec's fingerprint — the DAG is then unpaused — or
+  ``publish_failed`` with Airflow's import error, or after ``[tag_offline] publish_timeout`` seconds.
+  Callers (REST reads, the CLI's wait) call it; there is no background thread to keep alive.
 * ``unpublish``: pause, remove the file, delete Airflow's records → ``offline`` or
   ``unpublish_failed`` with the reason.
 * ``run`` / ``backfill`` / ``instances``: a DAG run whose export uses the chosen data date, an Airflow
@@ -169,10 +168,6 @@ def refresh(session: Session, svc: Service, now: dt.datetime | None = None) -> b
     return True
 
 
-_last_pending_refresh = 0.0
-PENDING_REFRESH_EVERY = 2.0  # seconds; list pages are read often, Airflow changes slower
-
-
 def _restore_live_version(svc: Service, path: Path, location: af.DagFileLocation | None) -> None:
     """A failed republish must not take the running DAG down: write back the version Airflow last
     loaded (when there is one and it differs), and say so."""
@@ -194,12 +189,16 @@ def _restore_live_version(svc: Service, path: Path, location: af.DagFileLocation
                           "was put back and keeps running")[-MAX_ERROR_CHARS:]
 
 
-def refresh_pending(session: Session, force: bool = False) -> int:
+_last_pending_refresh = 0.0
+PENDING_REFRESH_EVERY = 2.0  # seconds; list pages are read often, Airflow changes slower
+
+
+def refresh_pending(session: Session) -> int:
     """Refresh every ``publishing`` service (few at any time), at most every 2 s per process;
     returns how many changed."""
     global _last_pending_refresh
     now = time.monotonic()
-    if not force and now - _last_pending_refresh < PENDING_REFRESH_EVERY:
+    if now - _last_pending_refresh < PENDING_REFRESH_EVERY:
         return 0
     _last_pending_refresh = now
     pending = session.scalars(select(Service).where(Service.status == TaskStatus.PUBLISHING)).all()
@@ -216,7 +215,7 @@ def unpublish(session: Session, actor: repo.Actor, name: str, folder: Path | Non
     _set_status(svc, TaskStatus.UNPUBLISHING, "")
     session.flush()
     try:
-        _remove_from_airflow(svc, path)
+        _remove_from_airflow(svc.slug, path)
     except Exception as exc:
         _set_status(svc, TaskStatus.UNPUBLISH_FAILED, f"unpublish failed: {exc}")
         repo.audit(session, actor, "unpublish", "service", name, {"error": str(exc)})
@@ -231,25 +230,24 @@ def unpublish(session: Session, actor: repo.Actor, name: str, folder: Path | Non
 
 
 def delete(session: Session, actor: repo.Actor, name: str, folder: Path | None = None) -> None:
-    """Delete a service (state rules of spec §3); a publish_failed one may have left a file behind."""
+    """Delete a service (the guards of ``lifecycle.delete_service``); a publish_failed one may have
+    left a DAG file behind, which goes too. Raised here, the error rolls the deletion back."""
     svc = lifecycle.get_service(session, name)
-    lifecycle.require_manage(actor, svc, "delete")
-    refusal = states.delete_refusal(svc.status, svc.ever_published)
-    if refusal:
-        raise Conflict(f"service {name!r} cannot be deleted: {refusal}")
-    if svc.status == TaskStatus.PUBLISH_FAILED:
+    status, path = svc.status, dag_file_path(svc, folder)
+    slug = svc.slug
+    lifecycle.delete_service(session, actor, name)
+    if status == TaskStatus.PUBLISH_FAILED:
         try:
-            _remove_from_airflow(svc, dag_file_path(svc, folder))
+            _remove_from_airflow(slug, path)
         except Exception as exc:
             raise AirflowUnavailable(f"service {name!r} not deleted: its DAG could not be removed: {exc}") from exc
-    lifecycle.delete_service(session, actor, name)
 
 
-def _remove_from_airflow(svc: Service, path: Path) -> None:
-    dag_id = dag_id_for(svc.slug)
+def _remove_from_airflow(slug: str, path: Path) -> None:
+    dag_id = dag_id_for(slug)
     location = af.locate(path)
     af.set_paused(dag_id, True)  # no new runs while the records go
-    remove_dag_file(svc.slug, path.parent)
+    remove_dag_file(slug, path.parent)
     af.delete_dag_records(dag_id, location)
 
 
@@ -268,8 +266,8 @@ def run(session: Session, actor: repo.Actor, name: str, data_date: dt.date | Non
     _require_published(svc, "run")
     if svc.schedule_type != "manual":
         raise Conflict(f"service {name!r} is recurring: it runs on its schedule; use data backfill for other dates")
-    day = data_date or yesterday(svc)
     today = yesterday(svc) + dt.timedelta(days=1)
+    day = data_date or today - dt.timedelta(days=1)
     if day > today:
         raise ValidationFailed.one("data_date", f"{day} is in the future (today is {today} in {_timezone(svc)})")
     try:
@@ -345,8 +343,8 @@ def instances(session: Session, name: str, limit: int = 50) -> list[InstanceRow]
         out.append(InstanceRow(
             run_id=r.run_id, run_type=r.run_type, data_date=day, state=r.state,
             start=r.start.isoformat() if r.start else None, end=r.end.isoformat() if r.end else None,
-            duration=duration, rows_written=report.get("rows_written") if report else None,
-            log_url=r.log_url, error=report.get("error") if report else None))
+            duration=duration, rows_written=report.get("rows_written"), log_url=r.log_url,
+            error=report.get("error")))
     if rows:
         _set_execution_status(svc, rows[0].state)
         session.flush()
@@ -406,7 +404,3 @@ def _outcome(svc: Service, action: str, path: Path | None) -> ActionOutcome:
     return ActionOutcome(service=svc.name, action=action, status=svc.status, message=svc.status_message,
                          dag_id=dag_id_for(svc.slug), dag_file=str(path) if path else None)
 
-
-def spec_of(svc: Service) -> RunSpec | None:
-    """The run spec the live DAG was rendered from."""
-    return RunSpec.model_validate(svc.published_spec) if svc.published_spec else None

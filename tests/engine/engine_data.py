@@ -221,3 +221,9 @@ def normalize(row: tuple[Any, ...]) -> tuple[Any, ...]:
         None if birthday is None else str(birthday)[:10],
         None if score is None else float(score),
     )
+
+
+def target_content(t: LiveTarget, table: str = "user_tags") -> list[tuple[Any, ...]]:
+    """The output columns of ``table`` on a live target, in EXPECTED_D's canonical form."""
+    cols = ", ".join(OUTPUT_COLUMNS)
+    return [normalize(r) for r in t.rows(f"SELECT {cols} FROM {table} ORDER BY user_id")]

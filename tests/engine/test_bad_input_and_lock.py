@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
+from engine_data import EXPECTED_D, D, LiveTarget, make_spec
+from engine_data import target_content as content
 
 from airflow_provider_tagoffline.engine.connect import open_dbapi
 from airflow_provider_tagoffline.engine.ddl import create_table_sql
@@ -16,10 +17,6 @@ from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import RunSpec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
-
-
-def content(t: LiveTarget) -> list[tuple]:
-    return [normalize(r) for r in t.rows(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")]
 
 
 @pytest.mark.parametrize("live_target", ["postgres", "mysql", "duckdb"], indirect=True)

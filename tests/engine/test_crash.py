@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
+from engine_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
+from engine_data import target_content as content
 
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.ddl import create_table_sql
@@ -19,10 +20,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]
 
 RUN = "import os, sys; from airflow_provider_tagoffline.engine.runner import run_export; " \
       "run_export(os.environ['TOT_SPEC'], sys.argv[1])"
-
-
-def content(t: LiveTarget) -> list[tuple]:
-    return [normalize(r) for r in t.rows(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")]
 
 
 def run_killed_at(phase: str, spec_json: str, day: str) -> int:

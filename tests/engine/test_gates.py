@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
+from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec
+from engine_data import target_content as content
 
 from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.errors import RunFailed
-
-
-def content(t: LiveTarget) -> list[tuple]:
-    return [normalize(r) for r in t.rows(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")]
 
 
 @pytest.mark.parametrize("live_target", ["sqlite", "postgres"], indirect=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
+from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec
+from engine_data import target_content as content
 
 from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
@@ -14,11 +15,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
 def create_target(t: LiveTarget, table: str = "user_tags") -> None:
     t.execute(*create_table_sql(make_spec(t.kind, t.conn_id, table=table), t.kind))
-
-
-def content(t: LiveTarget, table: str = "user_tags") -> list[tuple]:
-    cols = ", ".join(OUTPUT_COLUMNS)
-    return [normalize(r) for r in t.rows(f"SELECT {cols} FROM {table} ORDER BY user_id")]
 
 
 def test_exact_content_for_a_data_date(live_target: LiveTarget) -> None:

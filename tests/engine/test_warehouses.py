@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, _pg_connect
-from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, fill_warehouse, make_spec, normalize
+from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, fill_warehouse, make_spec, normalize, target_content
 
 from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
@@ -121,9 +121,7 @@ def test_postgres_warehouse_duplicates_found_alongside_the_load(warehouse_conn: 
     spec = make_spec(live_target.kind, live_target.conn_id, warehouse_conn_id="tot_wh")
     live_target.execute(*create_table_sql(spec, live_target.kind))
     report = run_export(spec, D)
-    cols = ", ".join(OUTPUT_COLUMNS)
-    got = [normalize(r) for r in live_target.rows(f"SELECT {cols} FROM user_tags ORDER BY user_id")]
-    assert got == EXPECTED_D
+    assert target_content(live_target) == EXPECTED_D
     assert report.duplicates_replaced == 1 and report.rows_written == len(EXPECTED_D)
     assert not [n for n in live_target.tables() if "_dpfx_" in n]
 
