@@ -57,6 +57,15 @@ class Dialect:
     def cast_text(self, expr: str) -> str:
         return f"CAST({expr} AS {self.text_type})"
 
+    # ---- warehouse queries ----------------------------------------------------------------
+    def rows_and_duplicates_sql(self, relation: str, key: str, where: str) -> str:
+        """``SELECT rows, duplicate IDs`` of ``relation`` (``table alias``) filtered by ``where``.
+
+        A GROUP BY rather than COUNT(DISTINCT): server engines spill it to disk under memory pressure.
+        """
+        return (f"SELECT COALESCE(SUM(g.n), 0), COALESCE(SUM(g.n), 0) - COUNT(*) FROM (SELECT COUNT(*) AS n "
+                f"FROM {relation} WHERE {where} GROUP BY {key}) g")
+
     def quote_literal(self, value: str) -> str:
         """A string literal (standard SQL: quotes doubled); used only where a parameter cannot be."""
         return "'" + value.replace("'", "''") + "'"

@@ -38,6 +38,9 @@ class Query:
     params: list[object] = field(default_factory=list)
     #: names of the result columns: the entity ID, then one per output in RunSpec.outputs order
     columns: list[str] = field(default_factory=list)
+    #: whether the query only scans and filters (one source, no dedupe, no lookup-table join):
+    #: it needs no working memory however many rows it returns
+    scan_only: bool = False
 
 
 @dataclass
@@ -165,7 +168,8 @@ def build_extract_query(spec: RunSpec, w: Dialect, data_date: dt.date,
             flt = _Sql().add(f"{aliases[0]}.{w.quote(sources[0].key)} IS NOT NULL")
         q.add(" WHERE ").add(flt.text, *flt.params)
     columns = [spec.entity_key.code] + [o.column for o in spec.outputs] + ([part.column] if part else [])
-    return Query(sql=q.text, params=q.params, columns=columns)
+    return Query(sql=q.text, params=q.params, columns=columns,
+                 scan_only=single and not dedupe_sources and not table_lookups)
 
 
 def _output_expr(spec: RunSpec, w: Dialect, out: OutputSpec, aliases: list[str],
@@ -179,12 +183,7 @@ def _output_expr(spec: RunSpec, w: Dialect, out: OutputSpec, aliases: list[str],
 
 
 def source_check_sql(w: Dialect, src: SourceSpec, data_date: dt.date) -> Query:
-    """Rows of one source for D, and how many of them repeat an entity ID (the duplicates).
-
-    A GROUP BY rather than COUNT(DISTINCT): engines can spill it to disk under a memory limit.
-    """
+    """Rows of one source for D, and how many of them repeat an entity ID (the duplicates)."""
     flt = _source_filter(w, src, "s", data_date)
-    sql = (f"SELECT COALESCE(SUM(g.n), 0), COALESCE(SUM(g.n), 0) - COUNT(*) FROM (SELECT COUNT(*) AS n FROM "
-           f"{w.escape_for_params(w.qualify_dotted(src.table))} s WHERE {flt.text} "
-           f"GROUP BY s.{w.quote(src.key)}) g")
-    return Query(sql=sql, params=flt.params)
+    relation = f"{w.escape_for_params(w.qualify_dotted(src.table))} s"
+    return Query(sql=w.rows_and_duplicates_sql(relation, f"s.{w.quote(src.key)}", flt.text), params=flt.params)

@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import os
 import queue
+import re
 import shutil
 import tempfile
 import threading
@@ -21,6 +22,24 @@ from airflow_provider_tagoffline.runspec import SourceSpec
 
 WAREHOUSE_KINDS = ("duckdb", "postgres", "mysql")
 CHUNK_BYTES = 1 << 20
+
+# DuckDB's memory, per statement: a scan needs almost none whatever the row count, the sort of the
+# duplicate check little (30M IDs sort in 32 MB), joins and dedupe as much as their input. The lean
+# statements run under DUCKDB_LEAN_LIMIT (lowering the limit also evicts the table blocks DuckDB
+# cached), the others under the connection's own memory_limit (its extra; DuckDB's default, 80% of
+# RAM, when unset). A check that runs out of the lean limit runs again under the connection's.
+DUCKDB_LEAN_LIMIT = 32 << 20
+_SIZE_UNITS = {"b": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+               "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def size_bytes(text: str) -> int:
+    """Bytes of a DuckDB size setting such as ``'30.5 MiB'``, ``'4GB'`` or ``'33554432B'``."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", text)
+    unit = (match.group(2).lower() or "b") if match else ""
+    if not match or unit not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
 
 
 def prefetch(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
@@ -71,6 +90,9 @@ class Warehouse:
         """Opens ``conn_id`` read-only, or reads through ``conn`` when the target is the warehouse."""
         self.conn_id = conn_id
         self._shared = conn is not None  # the target's connection (the target is the warehouse)
+        self._memory_limit: int | None = None  # DuckDB's limit now; None: not managed here
+        self._configured_limit: int | None = None  # the connection's own DuckDB memory_limit
+        self._spill_dir: str | None = None
         if conn is None:
             self.conn, kind = open_dbapi(conn_id, read_only=True)
         else:
@@ -84,16 +106,43 @@ class Warehouse:
         self.kind = kind
         self.dialect: Dialect = get_dialect(kind)
         if kind == "duckdb" and conn is None:
-            # A bounded footprint for the worker: an unordered COPY streams instead of buffering
-            # rows to keep their order, and DuckDB spills to disk rather than grow past the limit.
-            spill = os.path.join(tempfile.gettempdir(), "tagoffline-duckdb-spill")
-            for setting in ("SET preserve_insertion_order = false", "SET memory_limit = '32MB'",
-                            f"SET temp_directory = {self.dialect.quote_literal(spill)}"):
-                self.conn.execute(setting)
+            self._configure_duckdb()
+
+    def _configure_duckdb(self) -> None:
+        from airflow_provider_tagoffline.connections import get_connection
+
+        extra = get_connection(self.conn_id).extra_dejson
+        settings = {**extra, **(extra.get("settings") or {})}
+        # An unordered COPY streams instead of buffering rows to keep their order.
+        self.conn.execute("SET preserve_insertion_order = false")
+        if "temp_directory" not in settings:
+            # A spill folder of this run's own, removed at the end: the default sits next to the
+            # database file, which a worker may not be allowed to write.
+            self._spill_dir = tempfile.mkdtemp(prefix="tagoffline-duckdb-spill-")
+            self.conn.execute(f"SET temp_directory = {self.dialect.quote_literal(self._spill_dir)}")
+        self._configured_limit = size_bytes(self.fetchone(Query("SELECT current_setting('memory_limit')"))[0])
+        self._memory_limit = self._configured_limit
+
+    def _use_memory(self, lean_limit: int | None) -> None:
+        """Run the next DuckDB statement under ``lean_limit`` (never above the connection's own
+        limit), or under the connection's limit when ``None``."""
+        if self._memory_limit is None or self._configured_limit is None:
+            return
+        wanted = min(lean_limit, self._configured_limit) if lean_limit else self._configured_limit
+        if wanted != self._memory_limit:
+            self.conn.execute(f"SET memory_limit = '{wanted}B'")
+            self._memory_limit = wanted
+
+    def _out_of_memory(self, exc: BaseException, what: str) -> RunFailed:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return RunFailed(f"the DuckDB warehouse {self.conn_id!r} ran out of memory in {what} ({first}); give it "
+                         f"more with memory_limit in the connection's extra, e.g. {{\"memory_limit\": \"4GB\"}}")
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.close()
+        if self._spill_dir:
+            shutil.rmtree(self._spill_dir, ignore_errors=True)
 
     def fetchone(self, query: Query) -> Any:
         cur = self.conn.cursor()
@@ -108,9 +157,19 @@ class Warehouse:
         """Rows and duplicate IDs of one source for D; a clear error if the table is missing."""
         part = (f"{src.partition.column}={format_date(data_date, src.partition.format)}"
                 if src.partition else None)
+        query = source_check_sql(self.dialect, src, data_date)
         try:
-            rows, duplicates = self.fetchone(source_check_sql(self.dialect, src, data_date))
+            try:
+                self._use_memory(DUCKDB_LEAN_LIMIT)
+                rows, duplicates = self.fetchone(query)
+            except Exception as exc:
+                if not _is_out_of_memory(exc) or self._memory_limit == self._configured_limit:
+                    raise
+                self._use_memory(None)  # a source beyond the lean limit: once more with all we may use
+                rows, duplicates = self.fetchone(query)
         except Exception as exc:
+            if _is_out_of_memory(exc) and self.kind == "duckdb":
+                raise self._out_of_memory(exc, f"the check of source table {src.table!r}") from None
             self._reset()
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise RunFailed(f"source table {src.table!r} cannot be read from the warehouse "
@@ -215,6 +274,8 @@ class Warehouse:
         fifo = os.path.join(folder, "extract.csv")
         os.mkfifo(fifo, 0o600)
         errors: list[BaseException] = []
+        reader_done = threading.Event()
+        self._use_memory(DUCKDB_LEAN_LIMIT if query.scan_only else None)
 
         def write() -> None:
             try:
@@ -223,8 +284,7 @@ class Warehouse:
                 cur.close()
             except BaseException as exc:  # reported by the reader below
                 errors.append(exc)
-                with contextlib.suppress(OSError), open(fifo, "wb"):
-                    pass  # unblocks a reader still waiting in open()
+                _release_fifo_reader(fifo, reader_done)
 
         writer = threading.Thread(target=write, name="tagoffline-duckdb-copy", daemon=True)
         writer.start()
@@ -232,19 +292,29 @@ class Warehouse:
             with open(fifo, "rb") as f:
                 while chunk := f.read(1 << 20):
                     yield chunk
+            reader_done.set()
             writer.join()
             if errors:
+                if _is_out_of_memory(errors[0]):
+                    raise self._out_of_memory(errors[0], "the extract query") from errors[0]
                 raise errors[0]
         finally:
             # Closing our end makes a still-writing DuckDB fail with a broken pipe and stop.
+            reader_done.set()
             writer.join(timeout=60)
             shutil.rmtree(folder, ignore_errors=True)
 
     def _stream_plain(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
         # DuckDB streams results to fetchmany in chunks; it does not materialize the whole result.
+        self._use_memory(DUCKDB_LEAN_LIMIT if query.scan_only else None)
         cur = self.conn.cursor()
         try:
-            cur.execute(query.sql, query.params)
+            try:
+                cur.execute(query.sql, query.params)
+            except Exception as exc:
+                if _is_out_of_memory(exc) and self.kind == "duckdb":
+                    raise self._out_of_memory(exc, "the extract query") from None
+                raise
             while batch := cur.fetchmany(batch_size):
                 yield batch
         finally:
@@ -273,3 +343,23 @@ class Warehouse:
         finally:
             with contextlib.suppress(Exception):
                 cur.close()
+
+
+def _release_fifo_reader(fifo: str, reader_done: threading.Event) -> None:
+    """After a failed COPY: let the reader of ``fifo`` see its end, wherever it is.
+
+    DuckDB may fail before opening the pipe (the reader waits in ``open()``, or has not reached it
+    yet) or after (the reader reads to EOF and closes). A non-blocking open for writing pairs with a
+    reader waiting in ``open()`` and fails (ENXIO) when none has the pipe open; so retry until it
+    pairs or the reader says it is done, never blocking on a reader that has already left.
+    """
+    while not reader_done.is_set():
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            return
+        except OSError:
+            reader_done.wait(0.05)
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    return type(exc).__name__ == "OutOfMemoryException"  # duckdb's, without importing duckdb here

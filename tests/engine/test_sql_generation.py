@@ -57,12 +57,37 @@ def test_identifiers_are_quoted_and_percent_survives_format_paramstyle() -> None
     assert '"dws"."weird""name%%"' in q2.sql
 
 
-def test_source_check_counts_rows_and_duplicates_with_a_group_by() -> None:
+def test_source_check_counts_rows_and_duplicates_with_a_group_by_on_servers() -> None:
+    spec = make_spec("sqlite", "t")
+    q = source_check_sql(get_dialect("postgres"), spec.sources[1], D)
+    assert q.sql == ('SELECT COALESCE(SUM(g.n), 0), COALESCE(SUM(g.n), 0) - COUNT(*) FROM (SELECT COUNT(*) AS n '
+                     'FROM "trade" s WHERE s."user_id" IS NOT NULL AND s."dt" = %s GROUP BY s."user_id") g')
+    assert q.params == ["2026-11-23"]
+
+
+def test_source_check_on_duckdb_sorts_instead_of_hashing() -> None:
+    # DuckDB's hash aggregate fails with Out of Memory on ~10M IDs under a small limit; its sort spills.
     spec = make_spec("sqlite", "t")
     q = source_check_sql(get_dialect("duckdb"), spec.sources[1], D)
-    assert q.sql == ('SELECT COALESCE(SUM(g.n), 0), COALESCE(SUM(g.n), 0) - COUNT(*) FROM (SELECT COUNT(*) AS n '
-                     'FROM "trade" s WHERE s."user_id" IS NOT NULL AND s."dt" = ? GROUP BY s."user_id") g')
+    assert q.sql == ('SELECT COUNT(*), COUNT(*) FILTER (WHERE c.k = c.prev) FROM (SELECT s."user_id" AS k, '
+                     'LAG(s."user_id") OVER (ORDER BY s."user_id") AS prev FROM "trade" s '
+                     'WHERE s."user_id" IS NOT NULL AND s."dt" = ?) c')
     assert q.params == ["2026-11-23"]
+
+
+def test_only_a_plain_single_source_query_is_scan_only() -> None:
+    one = make_spec("sqlite", "t").to_dict()
+    one["sources"], one["lookups"] = one["sources"][:1], {}
+    one["tags"] = [t for t in one["tags"] if t["source"] == 0]
+    for t in one["tags"]:
+        t["lookup"] = None
+    one["outputs"] = [o for o in one["outputs"] if o["tag"] in {t["code"] for t in one["tags"]}
+                      and o["content"] == "value"]
+    single = RunSpec.model_validate(one)
+    duck = get_dialect("duckdb")
+    assert build_extract_query(single, duck, D).scan_only
+    assert not build_extract_query(single, duck, D, frozenset({0})).scan_only  # dedupe: a window
+    assert not build_extract_query(make_spec("sqlite", "t"), duck, D).scan_only  # two sources: joins
 
 
 def test_partitioned_target_adds_the_partition_value_column() -> None:

@@ -1,0 +1,125 @@
+"""The embedded DuckDB warehouse under a memory limit: lean statements stay lean, the source check
+does not need memory in proportion to the IDs, the connection's own limit is obeyed, and running
+out of it is a clear error naming the setting to raise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_tagoffline.engine.extract import Query, build_extract_query
+from airflow_provider_tagoffline.engine.warehouse import Warehouse, size_bytes
+from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runspec import RunSpec, SourceSpec
+
+D = dt.date(2026, 11, 23)
+IDS = 3_000_000  # a GROUP BY over this many IDs fails with Out of Memory at 16 MB (measured)
+
+
+@pytest.fixture(scope="module")
+def big_warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
+    import duckdb
+
+    path = str(tmp_path_factory.mktemp("bigwh") / "wh.duckdb")
+    con = duckdb.connect(path)
+    con.execute("CREATE TABLE profile AS SELECT i AS user_id, 'city_' || (i % 100) AS city, '20261123' AS ds "
+                "FROM range(1, $n + 1) t(i)", {"n": IDS})
+    # a second source holding 90% of the IDs, and one ID three times
+    con.execute("CREATE TABLE orders AS SELECT user_id, user_id % 50 AS orders_30d, ds FROM profile "
+                "WHERE user_id % 10 <> 0 UNION ALL SELECT 7, 1, '20261123' UNION ALL SELECT 7, 2, '20261123'")
+    con.close()
+    return path
+
+
+def _connect(monkeypatch: pytest.MonkeyPatch, path: str, **extra: object) -> Warehouse:
+    monkeypatch.setenv("AIRFLOW_CONN_BIG_WH", json.dumps({"conn_type": "duckdb", "host": path, "extra": extra}))
+    return Warehouse("big_wh")
+
+
+def _spec(sources: int) -> RunSpec:
+    part = {"column": "ds", "format": "yyyyMMdd"}
+    tags = [{"code": "city", "name": "City", "type": "string", "source": 0, "column": "city"},
+            {"code": "orders_30d", "name": "Orders", "type": "bigint", "source": 1, "column": "orders_30d"}]
+    return RunSpec.model_validate({
+        "service": {"name": "mem", "slug": "mem", "application": "crm", "owner": "alice", "version": 1},
+        "entity_key": {"entity": "user", "code": "user_id", "name": "User ID", "type": "bigint"},
+        "warehouse_conn_id": "big_wh",
+        "sources": [{"table": t, "key": "user_id", "partition": part} for t in ("profile", "orders")[:sources]],
+        "tags": tags[:sources],
+        "outputs": [{"column": t["code"], "tag": t["code"], "content": "value", "type": t["type"]}
+                    for t in tags[:sources]],
+        "target": {"conn_id": "t", "kind": "postgres", "table": "user_tags", "key_column": "user_id"},
+        "gates": {}, "schedule": {"type": "manual", "timezone": "UTC"},
+    })
+
+
+def test_size_bytes_reads_duckdb_settings() -> None:
+    assert size_bytes("30.5 MiB") == int(30.5 * (1 << 20))
+    assert size_bytes("4GB") == 4_000_000_000
+    assert size_bytes("33554432B") == 33554432
+    with pytest.raises(ValueError, match="not a size"):
+        size_bytes("lots")
+
+
+def test_source_check_counts_rows_and_duplicates_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    path = str(tmp_path / "small.duckdb")
+    con = duckdb.connect(path)
+    con.execute("CREATE TABLE s AS SELECT * FROM (VALUES (1, 'D'), (1, 'D'), (1, 'D'), (2, 'D'), (NULL, 'D'), "
+                "(3, 'D'), (3, 'D'), (4, 'other day')) v(user_id, ds)")
+    con.close()
+    wh = _connect(monkeypatch, path)
+    try:
+        check = wh.check_source(SourceSpec(table="s", key="user_id"), D)
+    finally:
+        wh.close()
+    assert (check.rows, check.duplicates) == (8 - 1, 3)  # NULL IDs are not rows; 1 twice more, 3 once more
+
+
+def test_check_and_scan_of_millions_of_ids_under_a_16mb_limit(big_warehouse: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    wh = _connect(monkeypatch, big_warehouse, memory_limit="16MB")
+    try:
+        spec = _spec(1)
+        check = wh.check_source(spec.sources[0], D)
+        assert (check.rows, check.duplicates) == (IDS, 0)
+        query = build_extract_query(spec, wh.dialect, D)
+        assert query.scan_only
+        lines = sum(chunk.count(b"\n") for chunk in wh.csv_chunks(query, "postgres"))
+        assert lines == IDS
+        # the connection's 16 MB were never raised
+        assert size_bytes(wh.fetchone(Query("SELECT current_setting('memory_limit')"))[0]) <= 16 * 1000**2
+    finally:
+        wh.close()
+
+
+def test_joins_beyond_the_connection_limit_fail_clearly(big_warehouse: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    wh = _connect(monkeypatch, big_warehouse, memory_limit="16MB")
+    try:
+        query = build_extract_query(_spec(2), wh.dialect, D)
+        assert not query.scan_only
+        with pytest.raises(RunFailed) as err:
+            for _ in wh.csv_chunks(query, "postgres"):
+                pass
+    finally:
+        wh.close()
+    message = str(err.value)
+    assert "DuckDB warehouse 'big_wh' ran out of memory in the extract query" in message
+    assert 'memory_limit in the connection\'s extra, e.g. {"memory_limit": "4GB"}' in message
+
+
+def test_joins_get_the_connection_limit_not_the_lean_one(big_warehouse: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    wh = _connect(monkeypatch, big_warehouse, memory_limit="1GB")
+    try:
+        spec = _spec(2)
+        checks = [wh.check_source(src, D) for src in spec.sources]
+        assert [(c.rows, c.duplicates) for c in checks] == [(IDS, 0), (IDS - IDS // 10 + 2, 2)]
+        query = build_extract_query(spec, wh.dialect, D, frozenset({1}))
+        lines = sum(chunk.count(b"\n") for chunk in wh.csv_chunks(query, "postgres"))
+        assert lines == IDS
+    finally:
+        wh.close()
