@@ -60,7 +60,7 @@ def main() -> None:
                "AIRFLOW_CONN_BENCH_MY": mysql_conn_json(my_tgt)}
         os.environ.update(env)
         for name, conn_id, kind in (("PostgreSQL", "bench_pg", "postgres"), ("MariaDB", "bench_my", "mysql")):
-            ours, _, report = run_export_subprocess(spec_dict(conn_id, kind, "bench_pgwh"), env)
+            ours, _, _, report = run_export_subprocess(spec_dict(conn_id, kind, "bench_pgwh"), env)
             assert report["rows_written"] == users
             gt = generic_transfer(conn_id, "DELETE FROM user_tags", users)
             ratios[name] = gt / ours

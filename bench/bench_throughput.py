@@ -89,7 +89,7 @@ def main() -> None:
         results["ref_mysql"] = load_data_reference(wh_db, my_tgt, folder)
         for wh in ("duck", "pgwh"):
             for tgt, kind in (("pg", "postgres"), ("my", "mysql")):
-                secs, rss, report = run_export_subprocess(
+                secs, rss, _, report = run_export_subprocess(
                     spec_dict(f"bench_{tgt}", kind, f"bench_{wh}"), env)
                 assert report["rows_written"] == users, report
                 results[f"{wh}_{tgt}"] = secs

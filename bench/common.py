@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 import pymysql
@@ -134,8 +134,15 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def run_export_subprocess(spec: dict[str, Any], env: dict[str, str]) -> tuple[float, int, dict[str, Any]]:
-    """(seconds, peak RSS in bytes, report) of one run in a fresh process, as a worker would run it.
+class ExportRun(NamedTuple):
+    seconds: float
+    peak_rss: int  # VmHWM of the run's process, bytes
+    rss_start: int  # VmRSS when the run started (Airflow and the hooks imported), bytes
+    report: dict[str, Any]
+
+
+def run_export_subprocess(spec: dict[str, Any], env: dict[str, str]) -> ExportRun:
+    """One run in a fresh process, as a worker would run it.
 
     Peak RSS is VmHWM of the run's process (ru_maxrss would include the parent's, inherited at fork).
     """
@@ -143,17 +150,18 @@ def run_export_subprocess(spec: dict[str, Any], env: dict[str, str]) -> tuple[fl
     code = ("import json, os, sys, time; from airflow_provider_tagoffline.engine.runner import run_export; "
             "import airflow.providers.postgres.hooks.postgres, airflow.providers.mysql.hooks.mysql, "
             "airflow.providers.duckdb.hooks.duckdb; "
+            "kb = lambda key: int([l for l in open('/proc/self/status') if l.startswith(key)][0].split()[1]); "
+            "start = kb('VmRSS'); "
             "t = time.perf_counter(); r = run_export(json.loads(os.environ['BENCH_SPEC']), '" + DAY + "'); "
             "el = time.perf_counter() - t; "
-            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]; "
-            "print(json.dumps({'seconds': el, 'rss': int(hwm) * 1024, "
+            "print(json.dumps({'seconds': el, 'rss': kb('VmHWM') * 1024, 'rss_start': start * 1024, "
             "'report': r.to_dict()}))")
     proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env, "BENCH_SPEC": json.dumps(spec)},
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out["seconds"], out["rss"], out["report"]
+    return ExportRun(out["seconds"], out["rss"], out["rss_start"], out["report"])
 
 
 def tmpdir() -> Path:
