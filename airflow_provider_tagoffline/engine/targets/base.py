@@ -35,6 +35,9 @@ Row = Sequence[Any]
 class LoadResult:
     rows: int
     method: str  # e.g. "COPY", "LOAD DATA LOCAL INFILE", "executemany"
+    #: ``rows`` is exactly what the stage now holds (COPY is all or nothing; our LOAD DATA fails on
+    #: any warning and reports the server's count), so the gates need not scan the stage to count it
+    exact_count: bool = False
 
 
 @dataclass

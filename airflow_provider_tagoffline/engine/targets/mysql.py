@@ -231,7 +231,8 @@ class MySQLTarget(Target):
             raise errors[0]
         self._fail_on_warnings()
         self.checkpoint("during_load")
-        return LoadResult(rows=max(rows, 0), method="LOAD DATA LOCAL INFILE (CSV streamed from the warehouse)")
+        return LoadResult(rows=max(rows, 0), method="LOAD DATA LOCAL INFILE (CSV streamed from the warehouse)",
+                          exact_count=rows >= 0)
 
     def _insert_from_tsv(self, path: str, columns: list[str]) -> None:
         cols = ", ".join(self.d.quote(c) for c in columns)

@@ -164,7 +164,7 @@ class PostgresTarget(Target):
                 rows += len(batch)
                 if rows == len(batch):
                     self.checkpoint("during_load")
-        return LoadResult(rows=rows, method="COPY")
+        return LoadResult(rows=rows, method="COPY", exact_count=True)
 
     csv_flavor = "postgres"
 
@@ -178,7 +178,8 @@ class PostgresTarget(Target):
                 if first:
                     self.checkpoint("during_load")
                     first = False
-        return LoadResult(rows=max(cur.rowcount, 0), method="COPY (CSV streamed from the warehouse)")
+        return LoadResult(rows=max(cur.rowcount, 0), method="COPY (CSV streamed from the warehouse)",
+                          exact_count=cur.rowcount >= 0)
 
     def finish_stage(self) -> None:
         stmts = [self.build_index_sql(ix) for ix in self._indexes]
