@@ -1,6 +1,6 @@
 """Bench (d) inside a real Airflow worker: what a run costs a LocalExecutor task process.
 
-    .venv/bin/python bench/bench_memory_worker.py [SMALL] [LARGE]
+    .venv/bin/python bench/bench_memory_worker.py [SIZE ...]      (default: 1000000 5000000 10000000)
 
 `bench_memory.py` measures a run in a bare process that imported `airflow.sdk` and the hooks. A real
 task process is heavier before any operator runs: Airflow 3 forks it from the executor's worker
@@ -9,13 +9,13 @@ bench starts a real Airflow (scheduler, dag-processor, API server; PostgreSQL me
 LocalExecutor) and one DAG whose tasks run one after another:
 
 - ``noop``: records its own RSS: the floor of any task in this worker;
-- ``duckdb_SMALL`` / ``duckdb_LARGE``: `TagOfflineOperator` exporting SMALL / LARGE users × 10 tags
-  from a DuckDB warehouse into PostgreSQL;
-- ``postgres_SMALL``: the same from a PostgreSQL warehouse.
+- ``duckdb_SIZE``: `TagOfflineOperator` exporting SIZE users × 10 tags from a DuckDB warehouse into
+  PostgreSQL, for each SIZE;
+- ``postgres_SMALLEST``: the same from a PostgreSQL warehouse.
 
 Each export task records VmRSS when `execute()` starts and VmHWM when it ends. Printed per task:
 the process peak, and the run's own footprint (peak minus RSS at the start of `execute()`). The last
-line is the ratio of the DuckDB runs' footprints LARGE / SMALL (target: ~1.0, flat).
+line is the ratio of the DuckDB runs' process peaks, largest / smallest size (target: ~1.0, flat).
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ tagoffline_memory_bench()
 
 
 def main() -> None:
-    small, large = ([int(a) for a in sys.argv[1:3]] + [1_000_000, 5_000_000][len(sys.argv[1:3]):])[:2]
+    sizes = [int(a) for a in sys.argv[1:]] or [1_000_000, 5_000_000, 10_000_000]
+    small = sizes[0]
     folder = tmpdir()
     home, out = folder / "airflow", folder / "out"
     (home / "dags").mkdir(parents=True)
@@ -99,7 +100,7 @@ def main() -> None:
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
         specs = {}
         with psycopg.connect(f"{PG_BASE}/{target_db}", autocommit=True) as c:
-            for users in (small, large):
+            for users in sizes:
                 build_duckdb_warehouse(str(folder / f"wh_{users}.duckdb"), users)
                 env[f"AIRFLOW_CONN_DUCK_{users}"] = json.dumps({"conn_type": "duckdb",
                                                                 "host": str(folder / f"wh_{users}.duckdb")})
@@ -129,8 +130,10 @@ def main() -> None:
         own[name] = (r["hwm_end"] - r["rss_start"]) / mb
         print(f"{name:>18} ({r['rows']:>9,} rows): process peak {r['hwm_end'] / mb:5.0f} MB, "
               f"RSS at execute() {r['rss_start'] / mb:5.0f} MB, run's own {own[name]:4.0f} MB", flush=True)
-    ratio = own[f"duckdb_{large}"] / own[f"duckdb_{small}"]
-    print(f"run's own footprint ratio {large:,} / {small:,} rows (DuckDB warehouse): {ratio:.2f}")
+    peaks = [results[f"duckdb_{n}"]["hwm_end"] / mb for n in sizes]
+    owns = [own[f"duckdb_{n}"] for n in sizes]
+    print(f"process peak ratio {sizes[-1]:,} / {small:,} rows (DuckDB warehouse): {peaks[-1] / peaks[0]:.2f} "
+          f"(peaks {', '.join(f'{p:.0f}' for p in peaks)} MB; run's own {', '.join(f'{o:.0f}' for o in owns)} MB)")
 
 
 def _run_dag(env: dict[str, str], out: Path, tasks: list[str], timeout: float = 600) -> None:
