@@ -24,11 +24,14 @@ WAREHOUSE_KINDS = ("duckdb", "postgres", "mysql")
 CHUNK_BYTES = 1 << 20
 
 # DuckDB's memory, per statement: a scan needs almost none whatever the row count, the sort of the
-# duplicate check little (30M IDs sort in 32 MB), joins and dedupe as much as their input. The lean
-# statements run under DUCKDB_LEAN_LIMIT (lowering the limit also evicts the table blocks DuckDB
-# cached), the others under the connection's own memory_limit (its extra; DuckDB's default, 80% of
-# RAM, when unset). A check that runs out of the lean limit runs again under the connection's.
+# duplicate check little, joins and dedupe as much as their input. Lean statements run with
+# DUCKDB_LEAN_THREADS under DUCKDB_LEAN_LIMIT (what each thread pins is what counts: at 32 MB a scan
+# failed with 16 threads, the sort of 30M IDs passed with 2 and failed with 4; lowering the limit
+# also evicts the table blocks DuckDB cached), the others with the connection's own memory_limit
+# and threads (its extra; DuckDB's defaults, 80% of RAM and every core, when unset). A check that
+# runs out of the lean limit runs again with the connection's.
 DUCKDB_LEAN_LIMIT = 32 << 20
+DUCKDB_LEAN_THREADS = 2
 _SIZE_UNITS = {"b": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
                "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
@@ -90,8 +93,9 @@ class Warehouse:
         """Opens ``conn_id`` read-only, or reads through ``conn`` when the target is the warehouse."""
         self.conn_id = conn_id
         self._shared = conn is not None  # the target's connection (the target is the warehouse)
-        self._memory_limit: int | None = None  # DuckDB's limit now; None: not managed here
-        self._configured_limit: int | None = None  # the connection's own DuckDB memory_limit
+        # DuckDB's (memory_limit, threads): the connection's own, and now. None: not managed here.
+        self._configured: tuple[int, int] | None = None
+        self._resources: tuple[int, int] | None = None
         self._spill_dir: str | None = None
         if conn is None:
             self.conn, kind = open_dbapi(conn_id, read_only=True)
@@ -120,18 +124,20 @@ class Warehouse:
             # database file, which a worker may not be allowed to write.
             self._spill_dir = tempfile.mkdtemp(prefix="tagoffline-duckdb-spill-")
             self.conn.execute(f"SET temp_directory = {self.dialect.quote_literal(self._spill_dir)}")
-        self._configured_limit = size_bytes(self.fetchone(Query("SELECT current_setting('memory_limit')"))[0])
-        self._memory_limit = self._configured_limit
+        limit, threads = self.fetchone(Query("SELECT current_setting('memory_limit'), current_setting('threads')"))
+        self._configured = self._resources = (size_bytes(limit), int(threads))
 
-    def _use_memory(self, lean_limit: int | None) -> None:
-        """Run the next DuckDB statement under ``lean_limit`` (never above the connection's own
-        limit), or under the connection's limit when ``None``."""
-        if self._memory_limit is None or self._configured_limit is None:
+    def _use_resources(self, lean: bool) -> None:
+        """Run the next DuckDB statements lean (never above the connection's own settings), or
+        with the connection's own memory_limit and threads."""
+        if self._configured is None or self._resources is None:
             return
-        wanted = min(lean_limit, self._configured_limit) if lean_limit else self._configured_limit
-        if wanted != self._memory_limit:
-            self.conn.execute(f"SET memory_limit = '{wanted}B'")
-            self._memory_limit = wanted
+        limit, threads = self._configured
+        wanted = (min(limit, DUCKDB_LEAN_LIMIT), min(threads, DUCKDB_LEAN_THREADS)) if lean else self._configured
+        if wanted != self._resources:
+            self.conn.execute(f"SET memory_limit = '{wanted[0]}B'")
+            self.conn.execute(f"SET threads = {wanted[1]}")
+            self._resources = wanted
 
     def _out_of_memory(self, exc: BaseException, what: str) -> RunFailed:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -160,12 +166,12 @@ class Warehouse:
         query = source_check_sql(self.dialect, src, data_date)
         try:
             try:
-                self._use_memory(DUCKDB_LEAN_LIMIT)
+                self._use_resources(lean=True)
                 rows, duplicates = self.fetchone(query)
             except Exception as exc:
-                if not _is_out_of_memory(exc) or self._memory_limit == self._configured_limit:
+                if not _is_out_of_memory(exc) or self._resources == self._configured:
                     raise
-                self._use_memory(None)  # a source beyond the lean limit: once more with all we may use
+                self._use_resources(lean=False)  # beyond the lean limit: once more with all we may use
                 rows, duplicates = self.fetchone(query)
         except Exception as exc:
             if _is_out_of_memory(exc) and self.kind == "duckdb":
@@ -275,7 +281,7 @@ class Warehouse:
         os.mkfifo(fifo, 0o600)
         errors: list[BaseException] = []
         reader_done = threading.Event()
-        self._use_memory(DUCKDB_LEAN_LIMIT if query.scan_only else None)
+        self._use_resources(lean=query.scan_only)
 
         def write() -> None:
             try:
@@ -306,7 +312,7 @@ class Warehouse:
 
     def _stream_plain(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
         # DuckDB streams results to fetchmany in chunks; it does not materialize the whole result.
-        self._use_memory(DUCKDB_LEAN_LIMIT if query.scan_only else None)
+        self._use_resources(lean=query.scan_only)
         cur = self.conn.cursor()
         try:
             try:

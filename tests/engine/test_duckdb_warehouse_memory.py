@@ -82,7 +82,8 @@ def test_source_check_counts_rows_and_duplicates_exactly(tmp_path: Path, monkeyp
 
 def test_check_and_scan_of_millions_of_ids_under_a_16mb_limit(big_warehouse: str,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    wh = _connect(monkeypatch, big_warehouse, memory_limit="16MB")
+    # 16 threads, as on a bigger worker: each pins its own blocks, so lean statements use two.
+    wh = _connect(monkeypatch, big_warehouse, memory_limit="16MB", threads=16)
     try:
         spec = _spec(1)
         check = wh.check_source(spec.sources[0], D)
@@ -92,7 +93,8 @@ def test_check_and_scan_of_millions_of_ids_under_a_16mb_limit(big_warehouse: str
         lines = sum(chunk.count(b"\n") for chunk in wh.csv_chunks(query, "postgres"))
         assert lines == IDS
         # the connection's 16 MB were never raised
-        assert size_bytes(wh.fetchone(Query("SELECT current_setting('memory_limit')"))[0]) <= 16 * 1000**2
+        limit, threads = wh.fetchone(Query("SELECT current_setting('memory_limit'), current_setting('threads')"))
+        assert size_bytes(limit) <= 16 * 1000**2 and threads == 2
     finally:
         wh.close()
 
@@ -113,7 +115,7 @@ def test_joins_beyond_the_connection_limit_fail_clearly(big_warehouse: str, monk
 
 
 def test_joins_get_the_connection_limit_not_the_lean_one(big_warehouse: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    wh = _connect(monkeypatch, big_warehouse, memory_limit="1GB")
+    wh = _connect(monkeypatch, big_warehouse, memory_limit="1GB", threads=3)
     try:
         spec = _spec(2)
         checks = [wh.check_source(src, D) for src in spec.sources]
@@ -121,5 +123,20 @@ def test_joins_get_the_connection_limit_not_the_lean_one(big_warehouse: str, mon
         query = build_extract_query(spec, wh.dialect, D, frozenset({1}))
         lines = sum(chunk.count(b"\n") for chunk in wh.csv_chunks(query, "postgres"))
         assert lines == IDS
+        limit, threads = wh.fetchone(Query("SELECT current_setting('memory_limit'), current_setting('threads')"))
+        assert size_bytes(limit) > 900 * 1000**2 and threads == 3  # the join ran with the connection's own
+    finally:
+        wh.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_copy_failing_before_it_opens_the_pipe_ends_the_reader(big_warehouse: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The other side of the OOM test above, where DuckDB fails after opening the pipe.
+    wh = _connect(monkeypatch, big_warehouse)
+    try:
+        with pytest.raises(Exception, match="no_such_column"):
+            for _ in wh.csv_chunks(Query("SELECT no_such_column FROM profile", scan_only=True), "postgres"):
+                pass
     finally:
         wh.close()
