@@ -66,6 +66,10 @@ class Dialect:
         return (f"SELECT COALESCE(SUM(g.n), 0), COALESCE(SUM(g.n), 0) - COUNT(*) FROM (SELECT COUNT(*) AS n "
                 f"FROM {relation} WHERE {where} GROUP BY {key}) g")
 
+    def distinct_union(self, selects: list[str], column: str) -> str:
+        """The distinct values of ``column`` over ``selects`` (each ``SELECT … AS column …``)."""
+        return " UNION ".join(selects)
+
     def quote_literal(self, value: str) -> str:
         """A string literal (standard SQL: quotes doubled); used only where a parameter cannot be."""
         return "'" + value.replace("'", "''") + "'"

@@ -116,15 +116,14 @@ def build_extract_query(spec: RunSpec, w: Dialect, data_date: dt.date,
     key_expr = key_of(0) if single else f"k.{KEY_ALIAS}"
     q = _Sql()
     if not single:
-        q.add("WITH k AS (")
+        selects: list[str] = []
+        key_params: list[object] = []
         for i, src in enumerate(sources):
-            if i:
-                q.add(" UNION ")
             flt = _source_filter(w, src, aliases[i], data_date)
-            q.add(f"SELECT {key_of(i)} AS {KEY_ALIAS} FROM "
-                  f"{w.escape_for_params(w.qualify_dotted(src.table))} {aliases[i]} WHERE ")
-            q.add(flt.text, *flt.params)
-        q.add(") ")
+            selects.append(f"SELECT {key_of(i)} AS {KEY_ALIAS} FROM "
+                           f"{w.escape_for_params(w.qualify_dotted(src.table))} {aliases[i]} WHERE {flt.text}")
+            key_params.extend(flt.params)
+        q.add(f"WITH k AS ({w.distinct_union(selects, KEY_ALIAS)}) ", *key_params)
 
     q.add(f"SELECT {key_expr} AS {KEY_ALIAS}")
     for out in spec.outputs:

@@ -28,10 +28,12 @@ CHUNK_BYTES = 1 << 20
 # DUCKDB_LEAN_THREADS under DUCKDB_LEAN_LIMIT (what each thread pins is what counts: at 32 MB a scan
 # failed with 16 threads, the sort of 30M IDs passed with 2 and failed with 4; lowering the limit
 # also evicts the table blocks DuckDB cached), the others with the connection's own memory_limit
-# and threads (its extra; DuckDB's defaults, 80% of RAM and every core, when unset). A check that
+# and threads (its extra; when unset, every core and DUCKDB_DEFAULT_LIMIT: DuckDB's own default, 80%
+# of RAM, suits a process that owns the machine, not a worker running many tasks). A check that
 # runs out of the lean limit runs again with the connection's.
 DUCKDB_LEAN_LIMIT = 32 << 20
 DUCKDB_LEAN_THREADS = 2
+DUCKDB_DEFAULT_LIMIT = 1 << 30
 _SIZE_UNITS = {"b": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
                "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
@@ -125,6 +127,9 @@ class Warehouse:
             self._spill_dir = tempfile.mkdtemp(prefix="tagoffline-duckdb-spill-")
             self.conn.execute(f"SET temp_directory = {self.dialect.quote_literal(self._spill_dir)}")
         limit, threads = self.fetchone(Query("SELECT current_setting('memory_limit'), current_setting('threads')"))
+        if "memory_limit" not in settings and size_bytes(limit) > DUCKDB_DEFAULT_LIMIT:
+            self.conn.execute(f"SET memory_limit = '{DUCKDB_DEFAULT_LIMIT}B'")
+            limit = f"{DUCKDB_DEFAULT_LIMIT}B"
         self._configured = self._resources = (size_bytes(limit), int(threads))
 
     def _use_resources(self, lean: bool) -> None:

@@ -74,6 +74,8 @@ def test_source_check_counts_rows_and_duplicates_exactly(tmp_path: Path, monkeyp
     con.close()
     wh = _connect(monkeypatch, path)
     try:
+        # no memory_limit in the extra: 1 GiB for joins, not DuckDB's default of 80% of RAM
+        assert size_bytes(wh.fetchone(Query("SELECT current_setting('memory_limit')"))[0]) <= 1 << 30
         check = wh.check_source(SourceSpec(table="s", key="user_id"), D)
     finally:
         wh.close()

@@ -25,9 +25,18 @@ def test_format_date(fmt: str, expected: str) -> None:
 
 def test_extract_joins_sources_on_the_key_with_each_partition_format() -> None:
     q = build_extract_query(make_spec("sqlite", "t"), get_dialect("duckdb"), D)
-    assert q.sql.startswith('WITH k AS (SELECT s0."user_id" AS tagoffline_key FROM "profile" s0 WHERE '
-                            's0."user_id" IS NOT NULL AND s0."ds" = ? UNION SELECT s1."user_id" AS tagoffline_key '
-                            'FROM "trade" s1 WHERE s1."user_id" IS NOT NULL AND s1."dt" = ?)')
+    # The key set: every source's IDs for D, distinct. DuckDB sorts them (its sort spills, its
+    # UNION's hash aggregate does not always).
+    assert q.sql.startswith(
+        'WITH k AS (SELECT d.tagoffline_key FROM (SELECT u.tagoffline_key, LAG(u.tagoffline_key) OVER '
+        '(ORDER BY u.tagoffline_key) AS tagoffline_prev FROM (SELECT s0."user_id" AS tagoffline_key FROM "profile" s0 '
+        'WHERE s0."user_id" IS NOT NULL AND s0."ds" = ? UNION ALL SELECT s1."user_id" AS tagoffline_key '
+        'FROM "trade" s1 WHERE s1."user_id" IS NOT NULL AND s1."dt" = ?) u) d '
+        'WHERE d.tagoffline_prev IS DISTINCT FROM d.tagoffline_key)')
+    pg = build_extract_query(make_spec("sqlite", "t"), get_dialect("postgres"), D)
+    assert pg.sql.startswith('WITH k AS (SELECT s0."user_id" AS tagoffline_key FROM "profile" s0 WHERE '
+                             's0."user_id" IS NOT NULL AND s0."ds" = %s UNION SELECT s1."user_id" AS tagoffline_key '
+                             'FROM "trade" s1 WHERE s1."user_id" IS NOT NULL AND s1."dt" = %s)')
     assert ' FROM k LEFT JOIN "profile" s0 ON s0."user_id" = k.tagoffline_key AND s0."ds" = ?' in q.sql
     assert ' LEFT JOIN "trade" s1 ON s1."user_id" = k.tagoffline_key AND s1."dt" = ?' in q.sql
     # inline lookup as CASE with bound values; table lookup reduced to one name per code
