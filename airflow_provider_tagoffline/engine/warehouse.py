@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import os
 import queue
-import re
 import shutil
 import tempfile
 import threading
@@ -16,36 +15,13 @@ from typing import Any
 
 from airflow_provider_tagoffline.dialects import Dialect, get_dialect
 from airflow_provider_tagoffline.engine.connect import open_dbapi
+from airflow_provider_tagoffline.engine.duckdb_resources import DuckDBResources, is_out_of_memory
 from airflow_provider_tagoffline.engine.extract import Query, format_date, source_check_sql
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import SourceSpec
 
 WAREHOUSE_KINDS = ("duckdb", "postgres", "mysql")
 CHUNK_BYTES = 1 << 20
-
-# DuckDB's memory, per statement: a scan needs almost none whatever the row count, the sort of the
-# duplicate check little, joins and dedupe as much as their input. Lean statements run with
-# DUCKDB_LEAN_THREADS under DUCKDB_LEAN_LIMIT (what each thread pins is what counts: at 32 MB a scan
-# failed with 16 threads, the sort of 30M IDs passed with 2 and failed with 4; lowering the limit
-# also evicts the table blocks DuckDB cached), the others with the connection's own memory_limit
-# and threads (its extra; when unset, every core and DUCKDB_DEFAULT_LIMIT: DuckDB's own default, 80%
-# of RAM, suits a process that owns the machine, not a worker running many tasks). A check that
-# runs out of the lean limit runs again with the connection's.
-DUCKDB_LEAN_LIMIT = 32 << 20
-DUCKDB_LEAN_THREADS = 2
-DUCKDB_DEFAULT_LIMIT = 1 << 30
-_SIZE_UNITS = {"b": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
-               "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
-
-
-def size_bytes(text: str) -> int:
-    """Bytes of a DuckDB size setting such as ``'30.5 MiB'``, ``'4GB'`` or ``'33554432B'``."""
-    match = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", text)
-    unit = (match.group(2).lower() or "b") if match else ""
-    if not match or unit not in _SIZE_UNITS:
-        raise ValueError(f"not a size: {text!r}")
-    return int(float(match.group(1)) * _SIZE_UNITS[unit])
-
 
 def prefetch(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
     """Run ``chunks`` in a thread, at most ``depth`` chunks ahead of the consumer."""
@@ -95,10 +71,7 @@ class Warehouse:
         """Opens ``conn_id`` read-only, or reads through ``conn`` when the target is the warehouse."""
         self.conn_id = conn_id
         self._shared = conn is not None  # the target's connection (the target is the warehouse)
-        # DuckDB's (memory_limit, threads): the connection's own, and now. None: not managed here.
-        self._configured: tuple[int, int] | None = None
-        self._resources: tuple[int, int] | None = None
-        self._spill_dir: str | None = None
+        self._duckdb: DuckDBResources | None = None  # a DuckDB warehouse of its own: memory per statement
         if conn is None:
             self.conn, kind = open_dbapi(conn_id, read_only=True)
         else:
@@ -112,48 +85,23 @@ class Warehouse:
         self.kind = kind
         self.dialect: Dialect = get_dialect(kind)
         if kind == "duckdb" and conn is None:
-            self._configure_duckdb()
+            from airflow_provider_tagoffline.connections import get_connection
 
-    def _configure_duckdb(self) -> None:
-        from airflow_provider_tagoffline.connections import get_connection
+            self._duckdb = DuckDBResources(self.conn, conn_id, get_connection(conn_id).extra_dejson)
 
-        extra = get_connection(self.conn_id).extra_dejson
-        settings = {**extra, **(extra.get("settings") or {})}
-        # An unordered COPY streams instead of buffering rows to keep their order.
-        self.conn.execute("SET preserve_insertion_order = false")
-        if "temp_directory" not in settings:
-            # A spill folder of this run's own, removed at the end: the default sits next to the
-            # database file, which a worker may not be allowed to write.
-            self._spill_dir = tempfile.mkdtemp(prefix="tagoffline-duckdb-spill-")
-            self.conn.execute(f"SET temp_directory = {self.dialect.quote_literal(self._spill_dir)}")
-        limit, threads = self.fetchone(Query("SELECT current_setting('memory_limit'), current_setting('threads')"))
-        if "memory_limit" not in settings and size_bytes(limit) > DUCKDB_DEFAULT_LIMIT:
-            self.conn.execute(f"SET memory_limit = '{DUCKDB_DEFAULT_LIMIT}B'")
-            limit = f"{DUCKDB_DEFAULT_LIMIT}B"
-        self._configured = self._resources = (size_bytes(limit), int(threads))
+    def _lean(self, lean: bool) -> None:
+        if self._duckdb is not None:
+            self._duckdb.use(lean)
 
-    def _use_resources(self, lean: bool) -> None:
-        """Run the next DuckDB statements lean (never above the connection's own settings), or
-        with the connection's own memory_limit and threads."""
-        if self._configured is None or self._resources is None:
-            return
-        limit, threads = self._configured
-        wanted = (min(limit, DUCKDB_LEAN_LIMIT), min(threads, DUCKDB_LEAN_THREADS)) if lean else self._configured
-        if wanted != self._resources:
-            self.conn.execute(f"SET memory_limit = '{wanted[0]}B'")
-            self.conn.execute(f"SET threads = {wanted[1]}")
-            self._resources = wanted
-
-    def _out_of_memory(self, exc: BaseException, what: str) -> RunFailed:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return RunFailed(f"the DuckDB warehouse {self.conn_id!r} ran out of memory in {what} ({first}); give it "
-                         f"more with memory_limit in the connection's extra, e.g. {{\"memory_limit\": \"4GB\"}}")
+    def _raise_if_out_of_memory(self, exc: BaseException, what: str) -> None:
+        if self._duckdb is not None and is_out_of_memory(exc):
+            raise self._duckdb.out_of_memory(exc, what) from None
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.close()
-        if self._spill_dir:
-            shutil.rmtree(self._spill_dir, ignore_errors=True)
+        if self._duckdb is not None:
+            self._duckdb.close()
 
     def fetchone(self, query: Query) -> Any:
         cur = self.conn.cursor()
@@ -171,16 +119,15 @@ class Warehouse:
         query = source_check_sql(self.dialect, src, data_date)
         try:
             try:
-                self._use_resources(lean=True)
+                self._lean(True)
                 rows, duplicates = self.fetchone(query)
             except Exception as exc:
-                if not _is_out_of_memory(exc) or self._resources == self._configured:
+                if not is_out_of_memory(exc) or self._duckdb is None or self._duckdb.at_full:
                     raise
-                self._use_resources(lean=False)  # beyond the lean limit: once more with all we may use
+                self._lean(False)  # beyond the lean limit: once more with all the connection allows
                 rows, duplicates = self.fetchone(query)
         except Exception as exc:
-            if _is_out_of_memory(exc) and self.kind == "duckdb":
-                raise self._out_of_memory(exc, f"the check of source table {src.table!r}") from None
+            self._raise_if_out_of_memory(exc, f"the check of source table {src.table!r}")
             self._reset()
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise RunFailed(f"source table {src.table!r} cannot be read from the warehouse "
@@ -286,7 +233,7 @@ class Warehouse:
         os.mkfifo(fifo, 0o600)
         errors: list[BaseException] = []
         reader_done = threading.Event()
-        self._use_resources(lean=query.scan_only)
+        self._lean(query.scan_only)
 
         def write() -> None:
             try:
@@ -306,8 +253,7 @@ class Warehouse:
             reader_done.set()
             writer.join()
             if errors:
-                if _is_out_of_memory(errors[0]):
-                    raise self._out_of_memory(errors[0], "the extract query") from errors[0]
+                self._raise_if_out_of_memory(errors[0], "the extract query")
                 raise errors[0]
         finally:
             # Closing our end makes a still-writing DuckDB fail with a broken pipe and stop.
@@ -317,14 +263,13 @@ class Warehouse:
 
     def _stream_plain(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
         # DuckDB streams results to fetchmany in chunks; it does not materialize the whole result.
-        self._use_resources(lean=query.scan_only)
+        self._lean(query.scan_only)
         cur = self.conn.cursor()
         try:
             try:
                 cur.execute(query.sql, query.params)
             except Exception as exc:
-                if _is_out_of_memory(exc) and self.kind == "duckdb":
-                    raise self._out_of_memory(exc, "the extract query") from None
+                self._raise_if_out_of_memory(exc, "the extract query")
                 raise
             while batch := cur.fetchmany(batch_size):
                 yield batch
@@ -371,6 +316,3 @@ def _release_fifo_reader(fifo: str, reader_done: threading.Event) -> None:
         except OSError:
             reader_done.wait(0.05)
 
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    return type(exc).__name__ == "OutOfMemoryException"  # duckdb's, without importing duckdb here

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_tagoffline.engine.duckdb_resources import size_bytes
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_query
-from airflow_provider_tagoffline.engine.warehouse import Warehouse, size_bytes
+from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import RunSpec, SourceSpec
 

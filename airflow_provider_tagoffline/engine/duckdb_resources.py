@@ -1,0 +1,84 @@
+"""The embedded DuckDB warehouse's memory and threads, set per statement (``docs/engine.md``).
+
+DuckDB runs in the task's process. A scan needs almost no memory whatever the row count, the sort
+of the duplicate check little, joins and dedupe as much as their input. So lean statements run with
+LEAN_THREADS under LEAN_LIMIT — what each thread pins is what counts: at 32 MB a scan failed with 16
+threads, the sort of 30M IDs passed with 2 and failed with 4 — and lowering the limit also evicts
+the table blocks DuckDB cached. The others run with the connection's own ``memory_limit`` and
+``threads`` (its extra, as Airflow's DuckDB hook reads them); when the extra sets no limit,
+DEFAULT_LIMIT: DuckDB's own default, 80% of RAM, suits a process that owns the machine, not a
+worker running many tasks.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from typing import Any
+
+from airflow_provider_tagoffline.errors import RunFailed
+
+LEAN_LIMIT = 32 << 20
+LEAN_THREADS = 2
+DEFAULT_LIMIT = 1 << 30
+_SIZE_UNITS = {"b": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+               "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def size_bytes(text: str) -> int:
+    """Bytes of a DuckDB size setting such as ``'30.5 MiB'``, ``'4GB'`` or ``'33554432B'``."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", text)
+    unit = (match.group(2).lower() or "b") if match else ""
+    if not match or unit not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return type(exc).__name__ == "OutOfMemoryException"  # duckdb's, without importing duckdb here
+
+
+class DuckDBResources:
+    """Applies the per-statement settings to one read-only DuckDB warehouse connection."""
+
+    def __init__(self, conn: Any, conn_id: str, extra: dict[str, Any]):
+        self.conn, self.conn_id = conn, conn_id
+        settings = {**extra, **(extra.get("settings") or {})}
+        # An unordered COPY streams instead of buffering rows to keep their order.
+        conn.execute("SET preserve_insertion_order = false")
+        self.spill_dir: str | None = None
+        if "temp_directory" not in settings:
+            # A spill folder of this run's own, removed at the end: the default sits next to the
+            # database file, which a worker may not be allowed to write.
+            self.spill_dir = tempfile.mkdtemp(prefix="tagoffline-duckdb-spill-")
+            conn.execute("SET temp_directory = '" + self.spill_dir.replace("'", "''") + "'")
+        limit, threads = conn.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
+        if "memory_limit" not in settings and size_bytes(limit) > DEFAULT_LIMIT:
+            conn.execute(f"SET memory_limit = '{DEFAULT_LIMIT}B'")
+            limit = f"{DEFAULT_LIMIT}B"
+        self.configured = self.current = (size_bytes(limit), int(threads))  # (memory_limit, threads)
+
+    def use(self, lean: bool) -> None:
+        """Run the next statements lean (never above the connection's own settings), or with the
+        connection's own memory_limit and threads."""
+        limit, threads = self.configured
+        wanted = (min(limit, LEAN_LIMIT), min(threads, LEAN_THREADS)) if lean else self.configured
+        if wanted != self.current:
+            self.conn.execute(f"SET memory_limit = '{wanted[0]}B'")
+            self.conn.execute(f"SET threads = {wanted[1]}")
+            self.current = wanted
+
+    @property
+    def at_full(self) -> bool:
+        """Whether statements already run with all the connection allows."""
+        return self.current == self.configured
+
+    def out_of_memory(self, exc: BaseException, what: str) -> RunFailed:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return RunFailed(f"the DuckDB warehouse {self.conn_id!r} ran out of memory in {what} ({first}); give it "
+                         f"more with memory_limit in the connection's extra, e.g. {{\"memory_limit\": \"4GB\"}}")
+
+    def close(self) -> None:
+        if self.spill_dir:
+            shutil.rmtree(self.spill_dir, ignore_errors=True)
