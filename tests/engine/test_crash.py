@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from engine_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
@@ -22,15 +23,16 @@ RUN = "import os, sys; from airflow_provider_tagoffline.engine.runner import run
       "run_export(os.environ['TOT_SPEC'], sys.argv[1])"
 
 
-def run_killed_at(phase: str, spec_json: str, day: str) -> int:
-    env = dict(os.environ, TOT_SPEC=spec_json, **{faults.ENV: phase})
+def run_killed_at(phase: str, spec_json: str, day: str, tmp: str) -> int:
+    # TMPDIR: the temp files a killed run cannot remove (pipes, spool files) stay in pytest's folder.
+    env = dict(os.environ, TOT_SPEC=spec_json, TMPDIR=tmp, **{faults.ENV: phase})
     proc = subprocess.run([sys.executable, "-c", RUN.replace("os.environ['TOT_SPEC']",
                                                              "__import__('json').loads(os.environ['TOT_SPEC'])"),
                            day], env=env, capture_output=True, text=True, timeout=120)
     return proc.returncode
 
 
-def test_kill_at_every_phase_then_recover(live_target: LiveTarget) -> None:
+def test_kill_at_every_phase_then_recover(live_target: LiveTarget, tmp_path: Path) -> None:
     spec = make_spec(live_target.kind, live_target.conn_id)
     live_target.execute(*create_table_sql(spec, live_target.kind))
     run_export(spec, D_PREV)
@@ -38,7 +40,7 @@ def test_kill_at_every_phase_then_recover(live_target: LiveTarget) -> None:
     assert old != EXPECTED_D
 
     for phase in faults.PHASES:
-        rc = run_killed_at(phase, spec.to_json(), D.isoformat())
+        rc = run_killed_at(phase, spec.to_json(), D.isoformat(), str(tmp_path))
         assert rc == -signal.SIGKILL, f"the run was not killed at {phase}"
         after_crash = content(live_target)
         if phase == "after_swap":
