@@ -65,4 +65,23 @@ def _open(conn_id: str, conn: Any, kind: str, read_only: bool) -> Any:
     raise RunFailed(f"connection {conn_id!r}: unsupported kind {kind!r}")
 
 
-__all__ = ["connection_kind", "open_dbapi", "warehouse_kind"]
+def open_generic_warehouse(conn_id: str) -> tuple[Any, Any]:
+    """``(DB-API connection, hook)`` of a warehouse the engine has no path of its own for."""
+    conn = get_connection(conn_id)
+    try:
+        hook = conn.get_hook()
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunFailed(f"warehouse connection {conn_id!r} ({conn.conn_type}) has no Airflow hook here "
+                        f"(is its provider installed?): {first}") from None
+    if not callable(getattr(hook, "get_conn", None)) or not hasattr(hook, "escape_word_format"):
+        raise RunFailed(f"warehouse connection {conn_id!r} ({conn.conn_type}): {type(hook).__name__} is not "
+                        "a DB-API (SQL) hook")
+    try:
+        return hook.get_conn(), hook
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunFailed(f"cannot connect to {conn_id!r} ({conn.conn_type}): {first}") from None
+
+
+__all__ = ["connection_kind", "open_dbapi", "open_generic_warehouse", "warehouse_kind"]

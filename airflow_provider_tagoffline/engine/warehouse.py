@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_tagoffline.dialects import Dialect, get_dialect
-from airflow_provider_tagoffline.engine.connect import open_dbapi
+from airflow_provider_tagoffline.dialects.generic import PARAMSTYLES, driver_paramstyle, generic_dialect
+from airflow_provider_tagoffline.engine.connect import open_dbapi, open_generic_warehouse, warehouse_kind
 from airflow_provider_tagoffline.engine.duckdb_resources import DuckDBResources, is_out_of_memory
 from airflow_provider_tagoffline.engine.extract import Query, format_date, source_check_sql
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import SourceSpec
 
+#: warehouses with a path of their own (COPY relays, server-side cursors, DuckDB's memory); any
+#: other connection with an Airflow DB-API hook is read the generic way (dialects/generic.py)
 WAREHOUSE_KINDS = ("duckdb", "postgres", "mysql")
 CHUNK_BYTES = 1 << 20
 
@@ -72,22 +75,37 @@ class Warehouse:
         self.conn_id = conn_id
         self._shared = conn is not None  # the target's connection (the target is the warehouse)
         self._duckdb: DuckDBResources | None = None  # a DuckDB warehouse of its own: memory per statement
-        if conn is None:
-            self.conn, kind = open_dbapi(conn_id, read_only=True)
-        else:
+        if conn is not None:  # the target's own dialect reads it too
             from airflow_provider_tagoffline.engine.connect import connection_kind
 
-            self.conn, kind = conn, connection_kind(conn_id)
+            self.conn, self.kind = conn, connection_kind(conn_id)
+            self.dialect: Dialect = get_dialect(self.kind)
+            return
+        if warehouse_kind(conn_id) not in WAREHOUSE_KINDS:
+            self._open_generic(conn_id)
+            return
+        self.conn, kind = open_dbapi(conn_id, read_only=True)
         if kind not in WAREHOUSE_KINDS:
             self.close()
             raise RunFailed(f"warehouse connection {conn_id!r} is {kind}; supported warehouses: "
                             f"{', '.join(WAREHOUSE_KINDS)}")
         self.kind = kind
-        self.dialect: Dialect = get_dialect(kind)
-        if kind == "duckdb" and conn is None:
+        self.dialect = get_dialect(kind)
+        if kind == "duckdb":
             from airflow_provider_tagoffline.connections import get_connection
 
             self._duckdb = DuckDBResources(self.conn, conn_id, get_connection(conn_id).extra_dejson)
+
+    def _open_generic(self, conn_id: str) -> None:
+        """Any other SQL engine with an Airflow DB-API hook: rows streamed with ``fetchmany``."""
+        self.conn, hook = open_generic_warehouse(conn_id)
+        style = driver_paramstyle(self.conn)
+        if style not in PARAMSTYLES:
+            self.close()
+            raise RunFailed(f"warehouse connection {conn_id!r}: its driver's parameter style {style!r} is not "
+                            f"supported; supported: {', '.join(PARAMSTYLES)}")
+        self.kind = warehouse_kind(conn_id)
+        self.dialect = generic_dialect(self.kind, hook.escape_word_format, style)
 
     def _lean(self, lean: bool) -> None:
         if self._duckdb is not None:
@@ -262,7 +280,8 @@ class Warehouse:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _stream_plain(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
-        # DuckDB streams results to fetchmany in chunks; it does not materialize the whole result.
+        # DuckDB streams results to fetchmany in chunks, as DB-API drivers of warehouses do (Trino
+        # pages through the result, SQLite steps its statement); none materializes it all.
         self._lean(query.scan_only)
         cur = self.conn.cursor()
         try:

@@ -131,11 +131,16 @@ WAREHOUSE_DDL = {
               "CREATE TABLE trade (user_id bigint, gmv decimal(18,2), last_login datetime, vip boolean, "
               "birthday date, score double, dt date)",
               "CREATE TABLE dim_level (level_code varchar(8), level_name varchar(32))"],
+    # read through the generic DB-API path (SqliteHook), like any engine without a path of its own
+    "sqlite": ["CREATE TABLE profile (user_id INTEGER, gender TEXT, level INTEGER, nick TEXT, ds TEXT)",
+               "CREATE TABLE trade (user_id INTEGER, gmv TEXT, last_login TEXT, vip INTEGER, birthday TEXT, "
+               "score REAL, dt TEXT)",
+               "CREATE TABLE dim_level (level_code TEXT, level_name TEXT)"],
 }
 
 
 def fill_warehouse(conn: Any, kind: str) -> None:
-    mark = "?" if kind == "duckdb" else "%s"
+    mark = "?" if kind in ("duckdb", "sqlite") else "%s"
     cur = conn.cursor()
     for sql in WAREHOUSE_DDL[kind]:
         cur.execute(sql)
@@ -143,8 +148,9 @@ def fill_warehouse(conn: Any, kind: str) -> None:
                               ("trade", TRADE_COLS, trade_rows(D) + trade_rows(D_PREV)),
                               ("dim_level", ("level_code", "level_name"), LEVELS)):
         for row in rows:  # one by one, so DuckDB's row order (rowid) is the insertion order
+            values = [str(v) if kind == "sqlite" and isinstance(v, (Decimal, dt.date)) else v for v in row]
             cur.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})",
-                        list(row))
+                        values)
     if kind != "duckdb":
         conn.commit()
     cur.close()

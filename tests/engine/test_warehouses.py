@@ -1,5 +1,6 @@
-"""The extract against each live warehouse (DuckDB, PostgreSQL, MariaDB), and the ``warehouse``
-target kind, where the data never leaves the warehouse engine."""
+"""The extract against each live warehouse (DuckDB, PostgreSQL, MariaDB, and SQLite through the
+generic DB-API path any other engine takes), and the ``warehouse`` target kind, where the data
+never leaves the warehouse engine."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from airflow_provider_tagoffline.runspec import RunSpec
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
 
-@pytest.fixture(params=["duckdb", "postgres", "mysql"])
+@pytest.fixture(params=["duckdb", "postgres", "mysql", "sqlite"])
 def warehouse_conn(request: pytest.FixtureRequest, duckdb_warehouse: str, tmp_path: Path,
                    monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A filled warehouse of each kind, registered as connection ``tot_wh``; yields its kind."""
@@ -31,6 +32,14 @@ def warehouse_conn(request: pytest.FixtureRequest, duckdb_warehouse: str, tmp_pa
         path = tmp_path / "wh.duckdb"
         shutil.copy(duckdb_warehouse, path)
         monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps({"conn_type": "duckdb", "host": str(path)}))
+        yield kind
+        return
+    if kind == "sqlite":
+        path = tmp_path / "wh.sqlite"
+        with sqlite3.connect(path) as db:
+            fill_warehouse(db, "sqlite")
+        db.close()
+        monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps({"conn_type": "sqlite", "host": str(path)}))
         yield kind
         return
     if kind == "postgres":
@@ -64,9 +73,10 @@ def warehouse_conn(request: pytest.FixtureRequest, duckdb_warehouse: str, tmp_pa
 
 
 def _expected_for(kind: str, got: list[tuple]) -> list[tuple]:
-    if kind != "mysql":
+    if kind not in ("mysql", "sqlite"):
         return EXPECTED_D
-    # MySQL exposes no physical row order, so which of user 3's two rows wins is the server's pick.
+    # MySQL and the generic path expose no physical row order: which of user 3's two rows wins is
+    # the engine's pick.
     first_of_3 = (3, "U", "Unknown", 3, "Gold", "first row of 3") + EXPECTED_D[2][6:]
     return [first_of_3 if r[0] == 3 and got[2][5] == "first row of 3" else r for r in EXPECTED_D]
 
