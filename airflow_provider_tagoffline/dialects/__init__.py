@@ -73,6 +73,7 @@ def kind_for_connection(conn_type: str | None, extra: dict | None) -> str:
 
 
 __all__ = [
+    "FLAVORS",
     "PARTITION_FORMATS",
     "SWAP_SUFFIXES",
     "TARGET_KINDS",

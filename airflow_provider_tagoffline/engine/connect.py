@@ -47,7 +47,10 @@ def _open(conn_id: str, conn: Any, kind: str, read_only: bool) -> Any:
     if kind in ("postgres", "greenplum", "adb_pg", "opengauss"):
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-        pg: Any = PostgresHook(postgres_conn_id=conn_id).get_conn()
+        hook = PostgresHook(postgres_conn_id=conn_id)
+        # The hook hands every other extra to libpq as a connection option; extra.flavor is ours.
+        hook.ignored_extra_options = PostgresHook.ignored_extra_options | {"flavor"}
+        pg: Any = hook.get_conn()
         pg.autocommit = True
         return pg
     if kind == "mysql":

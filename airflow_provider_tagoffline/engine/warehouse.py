@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_tagoffline.dialects import Dialect, get_dialect
+from airflow_provider_tagoffline.dialects import FLAVORS, Dialect, get_dialect
 from airflow_provider_tagoffline.dialects.generic import PARAMSTYLES, driver_paramstyle, generic_dialect
 from airflow_provider_tagoffline.engine.connect import open_dbapi, open_generic_warehouse, warehouse_kind
 from airflow_provider_tagoffline.engine.duckdb_resources import DuckDBResources, is_out_of_memory
@@ -85,12 +85,10 @@ class Warehouse:
             self._open_generic(conn_id)
             return
         self.conn, kind = open_dbapi(conn_id, read_only=True)
-        if kind not in WAREHOUSE_KINDS:
-            self.close()
-            raise RunFailed(f"warehouse connection {conn_id!r} is {kind}; supported warehouses: "
-                            f"{', '.join(WAREHOUSE_KINDS)}")
-        self.kind = kind
-        self.dialect = get_dialect(kind)
+        # Greenplum, AnalyticDB for PostgreSQL and openGauss flavours speak PostgreSQL's COPY and
+        # cursors, and the extract is the same SQL for the whole family.
+        self.kind = "postgres" if kind in FLAVORS["postgres"] else kind
+        self.dialect = get_dialect(self.kind)
         if kind == "duckdb":
             from airflow_provider_tagoffline.connections import get_connection
 

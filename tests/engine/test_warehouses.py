@@ -149,3 +149,20 @@ def test_postgres_warehouse_missing_partition_is_a_clear_error(warehouse_conn: s
         run_export(spec, dt.date(2001, 1, 1))
     assert db.execute("SELECT count(*) FROM user_tags").fetchone() == (0,)
     assert [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE name LIKE '%dpfx%'")] == []
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+def test_a_postgres_family_flavour_is_read_as_postgresql(warehouse_conn: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Greenplum-flavoured warehouse connection takes the PostgreSQL path (COPY relay, checks
+    alongside the load); the server here is PostgreSQL, the flavour is what is under test."""
+    import os
+
+    conn = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps({**conn, "extra": {"flavor": "greenplum"}}))
+    spec = make_spec("sqlite", "tot_target", warehouse_conn_id="tot_wh")
+    db = sqlite_target(spec, tmp_path, monkeypatch)
+    report = run_export(spec, D)
+    got = [normalize(r) for r in db.execute(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")]
+    db.close()
+    assert got == EXPECTED_D and report.duplicates_replaced == 1
