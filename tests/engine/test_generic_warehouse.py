@@ -70,7 +70,7 @@ def test_a_hook_that_does_not_speak_sql_is_a_clear_error(monkeypatch: pytest.Mon
 
 def test_a_driver_with_named_parameters_is_refused_before_any_query(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    # python-oracledb and the Databricks connector bind :name; the extract binds positionally.
+    # python-oracledb binds :name; the extract binds positionally.
     # A real SQLite connection stands in for such a driver, only its declared style is changed.
     import airflow_provider_tagoffline.engine.warehouse as warehouse_module
 
