@@ -14,6 +14,11 @@ class FieldError:
         return f"{self.field}: {self.message}" if self.field else self.message
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (drivers add hints and SQL below it), or its type."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class TagOfflineError(Exception):
     """Base of the errors a user can act on (no traceback is shown for these)."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow_provider_tagoffline.connections import get_connection, warehouse_kind
 from airflow_provider_tagoffline.dialects import kind_for_connection
-from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.errors import RunFailed, first_line
 
 
 def connection_kind(conn_id: str) -> str:
@@ -29,7 +29,7 @@ def open_dbapi(conn_id: str, *, read_only: bool = False) -> tuple[Any, str]:
     except RunFailed:
         raise
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise RunFailed(f"cannot connect to {conn_id!r} ({kind}): {first}") from None
 
 
@@ -74,7 +74,7 @@ def open_generic_warehouse(conn_id: str) -> tuple[Any, Any]:
     try:
         hook = conn.get_hook()
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise RunFailed(f"warehouse connection {conn_id!r} ({conn.conn_type}) has no Airflow hook here "
                         f"(is its provider installed?): {first}") from None
     if not callable(getattr(hook, "get_conn", None)) or not hasattr(hook, "escape_word_format"):
@@ -83,7 +83,7 @@ def open_generic_warehouse(conn_id: str) -> tuple[Any, Any]:
     try:
         return hook.get_conn(), hook
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise RunFailed(f"cannot connect to {conn_id!r} ({conn.conn_type}): {first}") from None
 
 

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.errors import RunFailed, first_line
 
 LEAN_LIMIT = 32 << 20
 LEAN_THREADS = 2
@@ -75,7 +75,7 @@ class DuckDBResources:
         return self.current == self.configured
 
     def out_of_memory(self, exc: BaseException, what: str) -> RunFailed:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         return RunFailed(f"the DuckDB warehouse {self.conn_id!r} ran out of memory in {what} ({first}); give it "
                          f"more with memory_limit in the connection's extra, e.g. {{\"memory_limit\": \"4GB\"}}")
 

@@ -13,12 +13,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_tagoffline.connections import get_connection
 from airflow_provider_tagoffline.dialects import FLAVORS, Dialect, get_dialect
 from airflow_provider_tagoffline.dialects.generic import PARAMSTYLES, driver_paramstyle, generic_dialect
-from airflow_provider_tagoffline.engine.connect import open_dbapi, open_generic_warehouse, warehouse_kind
+from airflow_provider_tagoffline.engine.connect import (
+    connection_kind,
+    open_dbapi,
+    open_generic_warehouse,
+    warehouse_kind,
+)
 from airflow_provider_tagoffline.engine.duckdb_resources import DuckDBResources, is_out_of_memory
 from airflow_provider_tagoffline.engine.extract import Query, format_date, source_check_sql
-from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.errors import RunFailed, first_line
 from airflow_provider_tagoffline.runspec import SourceSpec
 
 #: warehouses with a path of their own (COPY relays, server-side cursors, DuckDB's memory); any
@@ -76,13 +82,12 @@ class Warehouse:
         self._shared = conn is not None  # the target's connection (the target is the warehouse)
         self._duckdb: DuckDBResources | None = None  # a DuckDB warehouse of its own: memory per statement
         if conn is not None:  # the target's own dialect reads it too
-            from airflow_provider_tagoffline.engine.connect import connection_kind
-
             self.conn, self.kind = conn, connection_kind(conn_id)
             self.dialect: Dialect = get_dialect(self.kind)
             return
-        if warehouse_kind(conn_id) not in WAREHOUSE_KINDS:
-            self._open_generic(conn_id)
+        kind = warehouse_kind(conn_id)
+        if kind not in WAREHOUSE_KINDS:
+            self._open_generic(conn_id, kind)
             return
         self.conn, kind = open_dbapi(conn_id, read_only=True)
         # Greenplum, AnalyticDB for PostgreSQL and openGauss flavours speak PostgreSQL's COPY and
@@ -90,11 +95,9 @@ class Warehouse:
         self.kind = "postgres" if kind in FLAVORS["postgres"] else kind
         self.dialect = get_dialect(self.kind)
         if kind == "duckdb":
-            from airflow_provider_tagoffline.connections import get_connection
-
             self._duckdb = DuckDBResources(self.conn, conn_id, get_connection(conn_id).extra_dejson)
 
-    def _open_generic(self, conn_id: str) -> None:
+    def _open_generic(self, conn_id: str, kind: str) -> None:
         """Any other SQL engine with an Airflow DB-API hook: rows streamed with ``fetchmany``."""
         self.conn, hook = open_generic_warehouse(conn_id)
         style = driver_paramstyle(self.conn)
@@ -102,8 +105,8 @@ class Warehouse:
             self.close()
             raise RunFailed(f"warehouse connection {conn_id!r}: its driver's parameter style {style!r} is not "
                             f"supported; supported: {', '.join(PARAMSTYLES)}")
-        self.kind = warehouse_kind(conn_id)
-        self.dialect = generic_dialect(self.kind, hook.escape_word_format, style)
+        self.kind = kind
+        self.dialect = generic_dialect(kind, hook.escape_word_format, style)
 
     def _lean(self, lean: bool) -> None:
         if self._duckdb is not None:
@@ -145,7 +148,7 @@ class Warehouse:
         except Exception as exc:
             self._raise_if_out_of_memory(exc, f"the check of source table {src.table!r}")
             self._reset()
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = first_line(exc)
             raise RunFailed(f"source table {src.table!r} cannot be read from the warehouse "
                             f"{self.conn_id!r}: {first}") from None
         return SourceCheck(src.table, part, int(rows), int(duplicates))
