@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -17,6 +18,15 @@ class FieldError:
 def first_line(exc: BaseException) -> str:
     """The first line of an error's message (drivers add hints and SQL below it), or its type."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+_QUOTED_VALUE = re.compile(r"'(?:[^'\\]|''|\\.)*(?:'|$)")
+
+
+def redacted_first_line(exc: BaseException, limit: int = 300) -> str:
+    """``first_line`` with every single-quoted value replaced by ``'…'``, at most ``limit`` characters:
+    what a database error may tell a user about statements they shaped (no data, no file contents)."""
+    return _QUOTED_VALUE.sub("'…'", first_line(exc))[:limit]
 
 
 class TagOfflineError(Exception):

@@ -25,15 +25,22 @@ _Dumper.add_representer(str, _str_representer)
 _Dumper.add_representer(dt.date, lambda d, v: d.represent_scalar("tag:yaml.org,2002:timestamp", v.isoformat()))
 
 
-def load_yaml_file(path: str | Path) -> Any:
+def read_text_file(path: str | Path) -> str:
+    """A UTF-8 text file given on the command line; problems as one ``file: ...`` line."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValidationFailed.one("file", f"{p} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed.one("file", f"{p} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                                           f"{exc.start})") from None
     except OSError as exc:
         raise ValidationFailed.one("file", f"{p}: {exc.strerror}") from None
-    return load_yaml_text(text, str(p))
+
+
+def load_yaml_file(path: str | Path) -> Any:
+    return load_yaml_text(read_text_file(path), str(path))
 
 
 def load_yaml_text(text: str, source: str = "<input>") -> Any:

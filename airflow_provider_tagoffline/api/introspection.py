@@ -24,7 +24,7 @@ from sqlalchemy.pool import NullPool
 from airflow_provider_tagoffline import config, connections
 from airflow_provider_tagoffline.api.schemas import ColumnOut, ConnectionOut
 from airflow_provider_tagoffline.dialects import get_dialect, kind_for_connection
-from airflow_provider_tagoffline.errors import NotFound, ValidationFailed
+from airflow_provider_tagoffline.errors import NotFound, ValidationFailed, redacted_first_line
 
 #: DB-API module of a hook's connection → the SQLAlchemy dialect+driver to inspect it with
 DRIVER_URLS = {"psycopg": "postgresql+psycopg://", "psycopg2": "postgresql+psycopg2://",
@@ -157,6 +157,7 @@ class _Introspector:
 
         db = DuckDBHook(duckdb_conn_id=self.conn.conn_id, read_only=True).get_conn()
         try:
+            db.execute("SET enable_external_access = false")  # catalog reads only: no files, no network
             yield db
         finally:
             db.close()
@@ -223,8 +224,8 @@ def _wrap(conn_id: str, func: Any, *args: Any) -> Any:
     except (NotFound, ValidationFailed):
         raise
     except Exception as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValidationFailed.one("conn_id", f"cannot read connection {conn_id!r}: {message[:500]}") from None
+        raise ValidationFailed.one("conn_id", f"cannot read connection {conn_id!r}: "
+                                              f"{redacted_first_line(exc)}") from None
 
 
 def schemas(conn_id: str) -> list[str]:
@@ -250,19 +251,3 @@ def has_table(conn_id: str, schema: str | None, table: str) -> bool:
 def target_conn_id(conn_id: str, target_kind: str) -> str:
     """The connection a target lives on (the warehouse's for ``warehouse`` targets)."""
     return config.warehouse_conn_id() if target_kind == "warehouse" else conn_id
-
-
-@contextmanager
-def dbapi_connection(conn_id: str) -> Iterator[Any]:
-    """A DB-API connection of ``conn_id`` for executing DDL (sqlite3 without an Airflow provider)."""
-    conn, _ = _connection(conn_id)
-    if (conn.conn_type or "").lower() == "sqlite":
-        import sqlite3
-
-        db: Any = sqlite3.connect(conn.host or conn.schema)
-    else:
-        db = conn.get_hook().get_conn()
-    try:
-        yield db
-    finally:
-        db.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -13,6 +14,7 @@ from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import RunSpec
 from airflow_provider_tagoffline.service import lifecycle
+from airflow_provider_tagoffline.yaml_io import read_text_file
 
 
 def spec_for_run(name: str) -> RunSpec:
@@ -49,28 +51,31 @@ def run(
 def ddl(
     name: str = typer.Argument(..., help="Service name."),
     execute: bool = typer.Option(False, "--execute", help="Create the table on the target."),
+    sql_file: Path | None = typer.Option(None, "--sql", help="An edited CREATE TABLE to use instead of the "
+                                         "generated one (checked, then rendered again: never run as written)."),
     json_out: bool = JsonOption,
 ) -> None:
-    """The CREATE TABLE of a service's target, for its dialect; --execute runs it."""
-    from airflow_provider_tagoffline.engine.connect import connection_kind, open_dbapi
-    from airflow_provider_tagoffline.engine.ddl import create_table_sql
-    from airflow_provider_tagoffline.engine.targets import make_target
+    """The CREATE TABLE of a service's target, for its dialect; --execute creates the table."""
+    from airflow_provider_tagoffline.create_table.design import design_for
+    from airflow_provider_tagoffline.create_table.execute import create_on_target
+    from airflow_provider_tagoffline.create_table.parse import parse_edited
+    from airflow_provider_tagoffline.create_table.render import render
+    from airflow_provider_tagoffline.dialects import get_dialect
+    from airflow_provider_tagoffline.engine.connect import connection_kind
 
     spec = spec_for_run(name)
     t = spec.target
     conn_id = config.warehouse_conn_id() if t.kind == "warehouse" else t.conn_id
-    kind = connection_kind(conn_id) if t.kind == "warehouse" else t.kind
-    statements = create_table_sql(spec, kind)
+    dialect = get_dialect(connection_kind(conn_id) if t.kind == "warehouse" else t.kind)
+    if sql_file is None:
+        design = design_for(spec, dialect)
+    else:
+        design = parse_edited([read_text_file(sql_file)], dialect, schema=t.schema_, table=t.table,
+                              partition_column=t.partition.column if t.partition else None)
+    statements = render(design, dialect)
     if execute:
-        conn, kind = open_dbapi(conn_id)
-        target = make_target(t, conn, kind)
-        try:
-            if target.exists(target.live):
-                raise RunFailed(f"table {target.display_name} already exists on {conn_id!r}; nothing was changed")
-            target.run_in_tx(statements)
-        finally:
-            target.close()
-    out: dict[str, Any] = {"conn_id": conn_id, "kind": kind, "statements": statements, "executed": execute}
+        create_on_target(t, conn_id, statements)
+    out: dict[str, Any] = {"conn_id": conn_id, "kind": dialect.kind, "statements": statements, "executed": execute}
     if json_out:
         print_json(out)
         return

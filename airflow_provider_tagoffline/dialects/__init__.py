@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_tagoffline.dialects.base import PARTITION_FORMATS, SWAP_SUFFIXES, Dialect
+from airflow_provider_tagoffline.dialects.base import PARTITION_FORMATS, SWAP_SUFFIXES, DdlType, Dialect
 
 _REGISTRY: dict[str, type[Dialect]] = {}
 
@@ -77,6 +77,7 @@ __all__ = [
     "PARTITION_FORMATS",
     "SWAP_SUFFIXES",
     "TARGET_KINDS",
+    "DdlType",
     "Dialect",
     "get_dialect",
     "kind_for_connection",

@@ -7,10 +7,38 @@ return strings or lists of statements and never touch a connection, so they are 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 SWAP_SUFFIXES = ("_dpfx_b", "_dpfx_tmp")
 PARTITION_FORMATS = ("yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd")
+
+
+@dataclass(frozen=True)
+class DdlType:
+    """A column type an edited ``CREATE TABLE`` may use on a family, and how it is written back.
+
+    Edited DDL is parsed (``create_table/parse.py``); a column's type is accepted only when the
+    family lists it here, and what runs is ``render`` of the parsed numbers, never the user's text.
+    """
+
+    spelling: str
+    #: upper bound of each parameter, in order (``(65, 30)``: precision ≤ 65, scale ≤ 30); () = none
+    limits: tuple[int, ...] = ()
+    #: parameters that must be given (``VARCHAR2`` needs its length)
+    required: int = 0
+    #: a fixed rendering whatever the parameters (MySQL's BOOLEAN is ``tinyint(1)``)
+    fixed: str | None = None
+    #: Oracle's ``VARCHAR2(n CHAR | BYTE)``
+    length_semantics: bool = False
+
+    def render(self, params: tuple[int, ...], semantics: str | None = None) -> str:
+        if self.fixed is not None:
+            return self.fixed
+        if not params:
+            return self.spelling
+        inner = ",".join(str(p) for p in params)
+        return f"{self.spelling}({inner}{' ' + semantics if semantics else ''})"
 
 
 class Dialect:
@@ -30,6 +58,22 @@ class Dialect:
     text_type: ClassVar[str] = "VARCHAR"
     #: a pseudo-column giving physical row order, so "the last row wins" among duplicate IDs
     row_order: ClassVar[str | None] = None
+
+    # ---- one-click create table (create_table/) -------------------------------------------------
+    #: sqlglot's name of the dialect edited DDL is parsed with
+    sqlglot_dialect: ClassVar[str] = ""
+    #: column types an edited CREATE TABLE may use, by sqlglot's type name
+    ddl_types: ClassVar[dict[str, DdlType]] = {}
+    #: column and table comments: inline ``COMMENT '...'`` (MySQL) or ``COMMENT ON`` statements
+    ddl_inline_comments: ClassVar[bool] = False
+    ddl_comment_on: ClassVar[bool] = False
+    #: the primary key as a named ``CONSTRAINT "{table}_pk"`` (names are unique per schema there)
+    ddl_named_primary_key: ClassVar[bool] = False
+    #: the partition clause; {col} is the quoted partition column, {first} the literal of a first value
+    ddl_partition_clause: ClassVar[str] = ""
+    #: MySQL: the one storage engine tables are created with, and the character sets an edit may pick
+    ddl_engine: ClassVar[str | None] = None
+    ddl_charsets: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, kind: str):
         self.kind = kind
@@ -111,3 +155,11 @@ class Dialect:
     def normalize_identifier(self, name: str) -> str:
         """How the database stores a name given quoted by us (identity; Oracle keeps case too)."""
         return name
+
+    def fold_unquoted(self, name: str) -> str:
+        """How the database stores a name written without quotes (PostgreSQL lower-cases it)."""
+        return name
+
+    def same_identifier(self, a: str, b: str) -> bool:
+        """Whether two stored names denote one object (exact where the engine always quotes)."""
+        return a == b

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_tagoffline.dialects import register
-from airflow_provider_tagoffline.dialects.base import Dialect
+from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
 
 
 @register
@@ -12,6 +12,19 @@ class DuckDBDialect(Dialect):
     has_schemas = True
     supports_partitions = True
     row_order = "rowid"
+
+    sqlglot_dialect = "duckdb"
+    ddl_types = {
+        "BOOLEAN": DdlType("BOOLEAN"), "TINYINT": DdlType("TINYINT"), "SMALLINT": DdlType("SMALLINT"),
+        "INT": DdlType("INTEGER"), "BIGINT": DdlType("BIGINT"), "INT128": DdlType("HUGEINT"),
+        "FLOAT": DdlType("FLOAT"), "DOUBLE": DdlType("DOUBLE"), "DECIMAL": DdlType("DECIMAL", limits=(38, 38)),
+        "DATE": DdlType("DATE"), "TIMESTAMP": DdlType("TIMESTAMP"), "TIMESTAMPNTZ": DdlType("TIMESTAMP"),
+        "TIMESTAMPTZ": DdlType("TIMESTAMPTZ"), "TEXT": DdlType("VARCHAR"), "VARCHAR": DdlType("VARCHAR"),
+    }
+    ddl_comment_on = True
+
+    def same_identifier(self, a: str, b: str) -> bool:
+        return a.lower() == b.lower()  # DuckDB matches every identifier case-insensitively
 
     def rows_and_duplicates_sql(self, relation: str, key: str, where: str) -> str:
         # DuckDB's hash aggregate cannot always spill: a GROUP BY over 10M IDs failed with "Out of

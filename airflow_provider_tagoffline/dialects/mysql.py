@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_tagoffline.dialects import register
-from airflow_provider_tagoffline.dialects.base import Dialect
+from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
 
 
 @register
@@ -14,6 +14,28 @@ class MySQLDialect(Dialect):
     quote_char = "`"
     paramstyle = "format"
     text_type = "CHAR"
+
+    sqlglot_dialect = "mysql"
+    ddl_types = {
+        "TINYINT": DdlType("tinyint", limits=(255,)), "SMALLINT": DdlType("smallint", limits=(255,)),
+        "MEDIUMINT": DdlType("mediumint", limits=(255,)), "INT": DdlType("int", limits=(255,)),
+        "BIGINT": DdlType("bigint", limits=(255,)), "UINT": DdlType("int unsigned"),
+        "UBIGINT": DdlType("bigint unsigned"), "FLOAT": DdlType("float"), "DOUBLE": DdlType("double"),
+        "DECIMAL": DdlType("decimal", limits=(65, 30)), "BOOLEAN": DdlType("tinyint", fixed="tinyint(1)"),
+        "DATE": DdlType("date"), "DATETIME": DdlType("datetime", limits=(6,)),
+        "TIMESTAMPTZ": DdlType("timestamp", limits=(6,)), "CHAR": DdlType("char", limits=(255,)),
+        "VARCHAR": DdlType("varchar", limits=(65_535,), required=1), "TINYTEXT": DdlType("tinytext"),
+        "TEXT": DdlType("text"), "MEDIUMTEXT": DdlType("mediumtext"), "LONGTEXT": DdlType("longtext"),
+    }
+    ddl_inline_comments = True
+    ddl_partition_clause = "PARTITION BY LIST COLUMNS({col}) (PARTITION p_init VALUES IN ({first}))"
+    # Only InnoDB: other engines (CONNECT, FEDERATED, ...) read files or remote servers.
+    ddl_engine = "InnoDB"
+    ddl_charsets = ("utf8mb4", "utf8mb3", "utf8", "latin1", "ascii", "binary")
+
+    def same_identifier(self, a: str, b: str) -> bool:
+        # Column names are case-insensitive; table names depend on lower_case_table_names: the safe side.
+        return a.lower() == b.lower()
 
     def quote_literal(self, value: str) -> str:
         # Backslash is an escape character in MySQL string literals (unless NO_BACKSLASH_ESCAPES).

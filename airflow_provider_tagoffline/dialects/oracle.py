@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_tagoffline.dialects import register
-from airflow_provider_tagoffline.dialects.base import Dialect
+from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
 
 
 @register
@@ -14,3 +14,25 @@ class OracleDialect(Dialect):
     has_schemas = True
     supports_partitions = True
     text_type = "VARCHAR2(4000)"
+
+    sqlglot_dialect = "oracle"
+    ddl_types = {
+        "DECIMAL": DdlType("NUMBER", limits=(38, 38)), "INT": DdlType("INTEGER"),
+        "DOUBLE": DdlType("BINARY_DOUBLE"), "FLOAT": DdlType("BINARY_FLOAT"), "DATE": DdlType("DATE"),
+        "TIMESTAMP": DdlType("TIMESTAMP", limits=(9,)),
+        "VARCHAR": DdlType("VARCHAR2", limits=(32_767,), required=1, length_semantics=True),
+        "NVARCHAR": DdlType("NVARCHAR2", limits=(32_767,), required=1),
+        "CHAR": DdlType("CHAR", limits=(2000,), length_semantics=True), "TEXT": DdlType("CLOB"),
+    }
+    ddl_comment_on = True
+    ddl_named_primary_key = True
+    ddl_partition_clause = "PARTITION BY LIST ({col}) AUTOMATIC (PARTITION p_init VALUES ({first}))"
+
+    def identifier_problem(self, name: str) -> str | None:
+        # A quoted Oracle identifier cannot contain a double quote at all (there is no escape).
+        if '"' in name:
+            return "must not contain a double quote (\") on Oracle"
+        return super().identifier_problem(name)
+
+    def fold_unquoted(self, name: str) -> str:
+        return name.upper()

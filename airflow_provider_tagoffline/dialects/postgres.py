@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from airflow_provider_tagoffline.dialects import register
-from airflow_provider_tagoffline.dialects.base import Dialect
+from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
+
+# PostgreSQL's own limits: numeric precision 1000, varchar length 10485760, fractional seconds 6.
+_LENGTH = 10_485_760
 
 
 @register
@@ -21,3 +24,25 @@ class PostgresDialect(Dialect):
     paramstyle = "format"
     text_type = "text"
     row_order = "ctid"
+
+    sqlglot_dialect = "postgres"
+    ddl_types = {
+        "SMALLINT": DdlType("smallint"), "INT": DdlType("integer"), "BIGINT": DdlType("bigint"),
+        "FLOAT": DdlType("real"), "DOUBLE": DdlType("double precision"),
+        "DECIMAL": DdlType("numeric", limits=(1000, 1000)), "BOOLEAN": DdlType("boolean"),
+        "DATE": DdlType("date"), "TIMESTAMP": DdlType("timestamp", limits=(6,)),
+        "TIMESTAMPTZ": DdlType("timestamptz", limits=(6,)), "TEXT": DdlType("text"),
+        "VARCHAR": DdlType("varchar", limits=(_LENGTH,)), "CHAR": DdlType("char", limits=(_LENGTH,)),
+    }
+    ddl_comment_on = True
+    ddl_named_primary_key = True
+    ddl_partition_clause = "PARTITION BY LIST ({col})"
+
+    def quote_literal(self, value: str) -> str:
+        # E'' reads the same whatever the server's standard_conforming_strings says.
+        if "\\" in value:
+            return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+        return super().quote_literal(value)
+
+    def fold_unquoted(self, name: str) -> str:
+        return name.lower()

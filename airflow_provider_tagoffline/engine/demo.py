@@ -8,8 +8,8 @@ from typing import Any
 
 from airflow_provider_tagoffline import config
 from airflow_provider_tagoffline.catalog import store
+from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine.connect import open_dbapi
-from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.engine.samples import build_demo_warehouse
 from airflow_provider_tagoffline.engine.targets import make_target

@@ -13,8 +13,8 @@ import pytest
 from engine_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
 from engine_data import target_content as content
 
+from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
-from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]

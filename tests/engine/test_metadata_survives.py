@@ -8,7 +8,7 @@ import pytest
 from dbs import _mysql_connect, _pg_connect
 from engine_data import D_PREV, D, LiveTarget, make_spec
 
-from airflow_provider_tagoffline.engine.ddl import create_table_sql
+from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, make_spec, normalize
 
-from airflow_provider_tagoffline.engine.ddl import create_table_sql
+from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.rendering.render import render_dag_source, write_dag_file
 from airflow_provider_tagoffline.runspec import RunSpec

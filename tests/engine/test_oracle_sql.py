@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from engine_data import make_spec
 
+from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.dialects import get_dialect
-from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.engine.targets.oracle import KeyDef, OracleTarget, oracle_column_type, oracle_value
 from airflow_provider_tagoffline.engine.types import incompatibility

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
 
-from airflow_provider_tagoffline.engine.ddl import create_table_sql
+from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]

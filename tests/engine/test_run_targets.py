@@ -6,7 +6,7 @@ import pytest
 from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec
 from engine_data import target_content as content
 
-from airflow_provider_tagoffline.engine.ddl import create_table_sql
+from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.errors import RunFailed
 

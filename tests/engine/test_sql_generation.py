@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from engine_data import make_spec
 
+from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.dialects import get_dialect
-from airflow_provider_tagoffline.engine.ddl import create_table_sql
 from airflow_provider_tagoffline.engine.extract import build_extract_query, format_date, source_check_sql
 from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.engine.types import classify, column_type, incompatibility

@@ -15,7 +15,7 @@ import pytest
 from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, _pg_connect
 from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, fill_warehouse, make_spec, normalize, target_content
 
-from airflow_provider_tagoffline.engine.ddl import create_table_sql
+from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 

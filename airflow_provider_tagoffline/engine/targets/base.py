@@ -192,6 +192,34 @@ class Target:
         with self.transaction():
             self.run_statements(statements)
 
+    # ---- one-click create table ------------------------------------------------------------
+    def create_table(self, statements: list[str]) -> None:
+        """Run the rendered statements of one-click create table (``create_table/render.py``).
+
+        One statement per driver call with the driver's multi-statement support off, in one
+        transaction where the engine's DDL is transactional; where it is not (MySQL, Oracle), a
+        table created before a later statement failed is dropped again, so nothing half-made stays.
+        """
+        self.prepare_for_ddl()
+        created = False
+        try:
+            with self.transaction():
+                for sql in statements:
+                    self.execute_one(sql)
+                    created = True
+        except Exception:
+            if created and self.exists(self.live):
+                with contextlib.suppress(Exception):
+                    self.run_statements([f"DROP TABLE {self.q(self.live)}"])
+            raise
+
+    def prepare_for_ddl(self) -> None:
+        """Set the connection up so that one call runs one statement (drivers that allow more)."""
+
+    def execute_one(self, sql: str) -> None:
+        """Run ``sql`` as exactly one statement (the DB-API default of sqlite3 and python-oracledb)."""
+        self.execute(sql).close()
+
     def check_table(self, key_column: str, key_type: str, outputs: list[OutputSpec],
                     partition_column: str | None = None) -> dict[str, ColumnType]:
         """Preflight: the live table exists and has a compatible column for every output."""

@@ -18,6 +18,7 @@ from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Tar
 from airflow_provider_tagoffline.engine.targets.filelock import file_lock
 from airflow_provider_tagoffline.engine.targets.sqlite import rename_create_table
 from airflow_provider_tagoffline.engine.types import ColumnType, classify
+from airflow_provider_tagoffline.errors import RunFailed
 
 NULL_MARK = "\\N"
 
@@ -46,6 +47,17 @@ class DuckDBTarget(Target):
         # COMMIT must go through the connection itself.
         self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
         return _Result(self.conn)
+
+    def prepare_for_ddl(self) -> None:
+        # No file or network access for this connection's statements, whatever they say.
+        self.run_statements(["SET enable_external_access = false"])
+
+    def execute_one(self, sql: str) -> None:
+        # DuckDB's execute() runs every statement of a string: count them with its own parser first.
+        found = self.conn.extract_statements(sql)
+        if len(found) != 1:
+            raise RunFailed(f"refusing to run {len(found)} statements in one call")
+        self.conn.execute(sql)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

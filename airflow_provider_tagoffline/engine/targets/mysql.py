@@ -57,6 +57,15 @@ class MySQLTarget(Target):
         # DDL commits implicitly in MySQL; atomicity comes from single statements (RENAME TABLE).
         yield
 
+    def prepare_for_ddl(self) -> None:
+        # mysqlclient turns multi-statements on at connect; MYSQL_OPTION_MULTI_STATEMENTS_OFF (1) ends that.
+        # PyMySQL leaves them off unless asked (CLIENT.MULTI_STATEMENTS = 1 << 16 in client_flag).
+        if callable(getattr(self.conn, "set_server_option", None)):
+            self.conn.set_server_option(1)
+        elif getattr(self.conn, "client_flag", 0) & (1 << 16):
+            raise RunFailed("the connection allows several statements per call (client_flag MULTI_STATEMENTS); "
+                            "remove it from the connection's extra to create tables through it")
+
     @contextlib.contextmanager
     def dml_transaction(self) -> Iterator[None]:
         self.run_statements(["START TRANSACTION"])

@@ -48,6 +48,17 @@ class PostgresTarget(Target):
         with self.conn.transaction():
             yield
 
+    def execute_one(self, sql: str) -> None:
+        cur = self.conn.cursor()
+        try:
+            if type(self.conn).__module__.startswith("psycopg."):
+                # The extended protocol refuses "multiple commands in a prepared statement".
+                cur.execute(sql, prepare=True)
+            else:
+                cur.execute(sql)
+        finally:
+            cur.close()
+
     def regclass_text(self, table: str) -> str:
         return self.q(table)
 
