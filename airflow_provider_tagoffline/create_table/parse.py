@@ -178,6 +178,8 @@ class _Reader:
                         raise Refused("the table has more than one PRIMARY KEY")
                     pk = (column.name,)
                 continue
+            if isinstance(item, exp.Identifier):  # SQLite allows a column without a type
+                raise Refused(f"column {item.name!r} needs a type")
             constraint_name = None
             if isinstance(item, exp.Constraint) and len(item.expressions) == 1:
                 constraint_name = self.name(item.this, "constraint")
@@ -480,7 +482,7 @@ def _statement_name(stmt: exp.Expr) -> str:
     if isinstance(stmt, exp.Command):
         return str(stmt.this).upper()
     kind = stmt.args.get("kind")
-    words = stmt.key.upper().replace("_", " ")
+    words = "COMMENT ON" if isinstance(stmt, exp.Comment) else stmt.key.upper().replace("_", " ")
     return f"{words} {str(kind).upper()}" if isinstance(kind, str) and kind else words
 
 

@@ -51,7 +51,7 @@ class PostgresTarget(Target):
     def execute_one(self, sql: str) -> None:
         cur = self.conn.cursor()
         try:
-            if type(self.conn).__module__.startswith("psycopg."):
+            if type(self.conn).__module__.split(".")[0] == "psycopg":
                 # The extended protocol refuses "multiple commands in a prepared statement".
                 cur.execute(sql, prepare=True)
             else:
