@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlglot import ErrorLevel, exp
 from sqlglot.dialects.dialect import Dialect as SqlglotDialect
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ParseError
 from sqlglot.tokens import Token, TokenType
 
 from airflow_provider_tagoffline.create_table.design import ColumnDesign, TableDesign
@@ -103,7 +103,7 @@ class _Reader:
             raise Refused("must not contain a NUL character")
         try:
             tokens = self.sg.tokenize(text)
-        except TokenError as exc:
+        except Exception as exc:  # TokenError, or a bug of the tokenizer on odd input: either way unread
             raise Refused(f"cannot be read as {self.d.kind} SQL: {_first(exc)}") from None
         chunks: list[list[Token]] = [[]]
         for tok in tokens:
@@ -117,8 +117,10 @@ class _Reader:
         head, tail = _split_partition(tokens)
         try:
             parsed = self.sg.parser(error_level=ErrorLevel.RAISE).parse(head, text)
-        except (ParseError, TokenError) as exc:
+        except ParseError as exc:
             raise Refused(f"cannot be parsed as {self.d.kind} SQL: {_first(exc)}") from None
+        except Exception:  # sqlglot failing on odd input (the fuzz found a TypeError): refused, not a 500
+            raise Refused(f"cannot be parsed as {self.d.kind} SQL") from None
         statements = [p for p in parsed if p is not None]
         if len(statements) != 1:
             raise Refused(f"holds {len(statements)} statements; give one per item")
@@ -474,8 +476,15 @@ def _split_partition(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
 
 
 def _extra_args(node: exp.Expr, allowed: set[str]) -> list[str]:
-    """Arguments ``node`` carries beyond ``allowed`` (unset and false ones do not count)."""
-    return sorted(k for k, v in node.args.items() if k not in allowed and v not in (None, False, []))
+    """Arguments ``node`` carries beyond ``allowed`` (unset, false and empty ones do not count)."""
+    return sorted(k for k, v in node.args.items() if k not in allowed and not _empty(v))
+
+
+def _empty(value: Any) -> bool:
+    """Unset, false, an empty list, or a node with nothing set (sqlglot's bare ``IndexParameters``)."""
+    if isinstance(value, exp.Expr):
+        return all(_empty(v) for v in value.args.values())
+    return value in (None, False, [])
 
 
 def _statement_name(stmt: exp.Expr) -> str:
