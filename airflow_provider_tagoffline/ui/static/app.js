@@ -579,7 +579,8 @@ async function formPage(main, name) {
   }
 
   async function executeDdl(text) {
-    const statements = text.split(/;\s*(?:\n|$)/).map((s) => s.trim()).filter(Boolean);
+    // The server splits the text with the target dialect's own parser (no guessing at ";" here).
+    const statements = [text];
     try {
       const r = await api("POST", "/helpers/ddl/execute", { service: draft(), statements });
       ddlBox.replaceChildren(h("p", { id: "ddl-done" }, `Created ${r.table} on ${r.conn_id}: ${r.executed.length} statement(s); columns ${r.columns.map((c) => c.name || c).join(", ")}.`));
