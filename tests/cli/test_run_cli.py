@@ -69,4 +69,26 @@ def test_demo_then_run_and_ddl(tmp_path: Path) -> None:
     assert sqlite3.connect(tmp_path / "new.db").execute("SELECT COUNT(*) FROM user_tags").fetchone() == (0,)
     exists = tagoffline("service", "ddl", "crm_user_tags", "--execute", env=fresh)
     assert exists.returncode == 1
-    assert "table user_tags already exists on 'demo_target'; nothing was changed" in exists.stderr
+    assert exists.stderr.strip() == "error: table user_tags already exists on connection 'demo_target'"
+
+    # --sql: an edited statement is parsed and rendered again, or refused in one line before anything runs.
+    edited = tmp_path / "edited.sql"
+    edited.write_text("create table user_tags (user_id integer primary key, gender text, note text);\n"
+                      "drop table victim;\n", encoding="utf-8")
+    other = {**env, "AIRFLOW_CONN_DEMO_TARGET": json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "o.db")})}
+    refused = tagoffline("service", "ddl", "crm_user_tags", "--execute", "--sql", str(edited), env=other)
+    assert refused.returncode == 1 and refused.stderr.strip() == (
+        "error: statements[0] (statement 2): DROP TABLE is not allowed: only one CREATE TABLE of the target "
+        "'user_tags'")
+    assert not (tmp_path / "o.db").exists() or sqlite3.connect(tmp_path / "o.db").execute(
+        "SELECT COUNT(*) FROM sqlite_master").fetchone() == (0,)
+    edited.write_text("create table user_tags (user_id integer primary key, gender text, note text)", encoding="utf-8")
+    made = tagoffline("service", "ddl", "crm_user_tags", "--execute", "--sql", str(edited), "--json", env=other)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["statements"] == [
+        'CREATE TABLE "user_tags" (\n  "user_id" INTEGER NOT NULL,\n  "gender" TEXT,\n  "note" TEXT,\n'
+        '  PRIMARY KEY ("user_id")\n)']
+    edited.write_bytes(b"create table user_tags (note text COMMENT '\xff')")
+    not_utf8 = tagoffline("service", "ddl", "crm_user_tags", "--sql", str(edited), env=other)
+    assert not_utf8.returncode == 1
+    assert not_utf8.stderr.strip() == f"error: file: {edited} is not UTF-8 text (byte 0xff at offset 43)"
