@@ -77,9 +77,9 @@ def demo(
         echo(f"catalog: created {s_['create']}, updated {s_['update']}, unchanged {s_['unchanged']}; "
                    f"service {name}: {outcome}")
 
-    from airflow_provider_tagoffline.engine import demo as engine_demo
+    from airflow_provider_tagoffline.demo import run as demo_run
 
-    report = engine_demo.run_demo(service_name=name, data_date=data_date, users=users,
+    report = demo_run.run_demo(service_name=name, data_date=data_date, users=users,
                                   echo=(lambda _m: None) if json_out else echo)
     if json_out:
         print_json(report)

@@ -1,4 +1,4 @@
-"""The engine side of ``tagoffline demo``: build the DuckDB warehouse, create the target, export."""
+"""The quickstart run of ``tagoffline demo``: build the DuckDB warehouse, create the target, export."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 from airflow_provider_tagoffline import config
 from airflow_provider_tagoffline.catalog import store
 from airflow_provider_tagoffline.create_table import create_table_sql
+from airflow_provider_tagoffline.demo.warehouse import build_demo_warehouse
 from airflow_provider_tagoffline.engine.connect import open_dbapi
 from airflow_provider_tagoffline.engine.runner import run_export
-from airflow_provider_tagoffline.engine.samples import build_demo_warehouse
 from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.service import lifecycle
 
