@@ -32,6 +32,18 @@ def test_airflow_loads_the_plugin():
     assert "airflow-provider-tagoffline" in plugins["tag_offline"]["source"]
 
 
+def test_plugin_serves_the_api_only_on_the_api_server_and_links_under_base_url():
+    """Schedulers, workers and the CLI load plugins too: they must not build the REST API; and with
+    Airflow served under a prefix the navigation link carries it."""
+    code = ("from airflow_provider_tagoffline.plugin import TagOfflinePlugin as P; import sys, json; "
+            "print(json.dumps([P.external_views[0]['href'], len(P.fastapi_apps), "
+            "'airflow_provider_tagoffline.api.app' in sys.modules]))")
+    env = {**os.environ, "AIRFLOW__API__BASE_URL": "https://airflow.example.com/data/airflow/"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["/data/airflow/tag-offline/ui/", 0, False]
+
+
 def test_provider_info_names_the_distribution_and_config_section():
     info = airflow_provider_tagoffline.get_provider_info()
     assert info["package-name"] == "airflow-provider-tagoffline"

@@ -1,4 +1,4 @@
-"""The plugin's FastAPI app, mounted by Airflow's API server under ``/tag-offline``.
+"""The plugin's FastAPI app, mounted by Airflow's API server under ``/tag-offline`` (``plugin.py``).
 
 OpenAPI document: ``/tag-offline/openapi.json`` (interactive: ``/tag-offline/docs``). Every
 endpoint needs an authenticated Airflow user (``api/auth.py``); every error has the shape of
@@ -18,8 +18,6 @@ from airflow_provider_tagoffline.api.errors import install_error_handlers
 from airflow_provider_tagoffline.api.schemas import ErrorResponse
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.ui import routes as ui_routes
-
-URL_PREFIX = "/tag-offline"
 
 DESCRIPTION = """\
 Tag offline services for Apache Airflow: deliver warehouse entity tags into application databases.
@@ -94,5 +92,3 @@ def create_app() -> FastAPI:
     app.include_router(ui_routes.router)
     return app
 
-
-app = create_app()
