@@ -12,6 +12,10 @@ class DuckDBDialect(Dialect):
     has_schemas = True
     supports_partitions = True
     row_order = "rowid"
+    names_ignore_case = True
+
+    def default_schema(self, login: str | None) -> str | None:
+        return "main"
 
     def rows_and_duplicates_sql(self, relation: str, key: str, where: str) -> str:
         # DuckDB's hash aggregate cannot always spill: a GROUP BY over 10M IDs failed with "Out of

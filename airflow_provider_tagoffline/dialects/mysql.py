@@ -14,6 +14,8 @@ class MySQLDialect(Dialect):
     quote_char = "`"
     paramstyle = "format"
     text_type = "CHAR"
+    names_ignore_case = True
+    default_port = 3306
 
     def quote_literal(self, value: str) -> str:
         # Backslash is an escape character in MySQL string literals (unless NO_BACKSLASH_ESCAPES).

@@ -14,3 +14,8 @@ class OracleDialect(Dialect):
     has_schemas = True
     supports_partitions = True
     text_type = "VARCHAR2(4000)"
+    default_port = 1521
+
+    def default_schema(self, login: str | None) -> str | None:
+        # An unqualified name resolves in the session's schema: the user, stored upper-cased.
+        return login.upper() if login else None

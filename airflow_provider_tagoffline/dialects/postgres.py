@@ -13,6 +13,7 @@ class PostgresDialect(Dialect):
     max_identifier_bytes = 63
     has_schemas = True
     supports_partitions = True
+    default_port = 5432
 
     def __init__(self, kind: str):
         super().__init__(kind)
@@ -21,3 +22,8 @@ class PostgresDialect(Dialect):
     paramstyle = "format"
     text_type = "text"
     row_order = "ctid"
+
+    def default_schema(self, login: str | None) -> str | None:
+        # What the service rules assume for an unset schema (the default search_path's first
+        # existing schema on a fresh database).
+        return "public"

@@ -11,3 +11,4 @@ class SQLiteDialect(Dialect):
     kinds = ("sqlite",)
     row_order = "rowid"
     text_type = "TEXT"
+    names_ignore_case = True
