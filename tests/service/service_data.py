@@ -30,6 +30,9 @@ CATALOG: dict[str, Any] = {
         ]}],
     "grants": [{"application": "crm", "entity": "user", "tags": ["gender", "gmv_30d", "city"]},
                {"application": "crm", "entity": "user", "tags": ["old_tag"], "expires": "2020-01-01"}],
+    # crm writes its own connections (crm_pg only in two schemas); risk is granted none
+    "target_grants": [{"application": "crm", "conn_id": "crm_pg", "schemas": ["crm", "public"]},
+                      *({"application": "crm", "conn_id": c} for c in ("crm_mysql", "crm_ora", "crm_adb", "crm_lite"))],
 }
 
 CONNECTIONS = {
