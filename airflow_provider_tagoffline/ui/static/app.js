@@ -365,7 +365,7 @@ async function formPage(main, name) {
     const chosen = f.conn_id.value || d.target.conn_id;
     const usable = conns.filter((c) => !lockedKind || c.kind === lockedKind);
     f.conn_id.replaceChildren(option("", usable.length ? "Choose a data source" : "No data source is granted to this application"),
-      usable.map((c) => option(c.conn_id, `${c.conn_id} (${c.kind})`, c.conn_id === chosen)));
+      ...usable.map((c) => option(c.conn_id, `${c.conn_id} (${c.kind})`, c.conn_id === chosen)));
   }
   fillConnections();
   f.schema = h("select", { id: "schema" });
