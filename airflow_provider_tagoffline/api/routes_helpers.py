@@ -39,7 +39,6 @@ from airflow_provider_tagoffline.catalog.models import Application, ApplicationU
 from airflow_provider_tagoffline.dialects import Dialect
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
 from airflow_provider_tagoffline.service import permissions, targets
-from airflow_provider_tagoffline.service.definition import ServiceDef
 
 router = APIRouter(tags=["helpers"])
 
@@ -65,7 +64,7 @@ def me(session: SessionDep, actor: ActorDep) -> Me:
     admin_of = sorted(code for role, code in rows if role == "admin")
     member_of = sorted(code for role, code in rows if role == "member")
     return Me(username=actor.username, is_admin=actor.is_admin, admin_of=admin_of, member_of=member_of,
-              can_create_services=actor.is_admin or bool(rows))
+              can_create_services=permissions.may_create_services(session, actor))
 
 
 # ---- connections -----------------------------------------------------------------------------
@@ -161,19 +160,10 @@ def same_name_mapping(body: MappingSuggestRequest, session: SessionDep, actor: A
 @router.post("/helpers/ddl/preview", response_model=DdlPreview,
              summary="CREATE TABLE for a service draft (not saved yet)")
 def draft_ddl_preview(body: DdlDraftRequest, session: SessionDep, actor: ActorDep) -> DdlPreview:
-    _require_draft_user(session, actor, body.service, "preview the tables of its services")
+    permissions.require_user_of(session, actor, body.service.application, "preview the tables of its services")
     if body.service.target.conn_id.strip():
         permissions.require_connection_access(session, actor, body.service.target.conn_id, LOOK_INSIDE)
     return ddl_helpers.preview(session, actor, body.service)
-
-
-def _require_draft_user(session: SessionDep, actor: repo.Actor, d: ServiceDef, what: str) -> None:
-    """An admin or member of the draft's application (an unknown one: of any; validation names it)."""
-    app = repo.find_application(session, d.application)
-    if app is None:
-        permissions.require_may_create_services(session, actor, what)
-    else:
-        permissions.require_application_user(actor, app, what)
 
 
 @router.post("/helpers/ddl/execute", response_model=DdlResult,

@@ -51,6 +51,16 @@ def require_application_user(actor: Actor, app: Application, what: str) -> None:
                                f"{app.code!r} and may not {what}")
 
 
+def require_user_of(session: Session, actor: Actor, application: str, what: str) -> None:
+    """An admin or member of the application with code ``application``; of any application when
+    there is no such one (validation then names it)."""
+    app = session.scalar(select(Application).where(Application.code == application))
+    if app is None:
+        require_may_create_services(session, actor, what)
+    else:
+        require_application_user(actor, app, what)
+
+
 def may_create_services(session: Session, actor: Actor) -> bool:
     """Airflow admins, and anyone who is an admin or member of at least one application."""
     if actor.is_admin:
