@@ -68,7 +68,7 @@ def parse_catalog(data: Any):  # -> CatalogDef
         data = {}
     if not isinstance(data, dict):
         raise ValidationFailed.one("", "a catalog file must be a mapping with applications, lookups, entities, "
-                                   "grants")
+                                   "grants, target_grants")
     try:
         return CatalogDef.model_validate(data)
     except ValidationError as exc:

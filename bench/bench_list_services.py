@@ -34,6 +34,7 @@ CATALOG = {
                             "source": {"table": "dws_user_d", "key": "user_id", "column": "gender",
                                        "partition": "ds"}}]}],
     "grants": [{"application": a, "entity": "user", "tags": ["gender"]} for a in APPS],
+    "target_grants": [{"application": a, "conn_id": "app_db"} for a in APPS],
 }
 STATUSES = ("editing", "published", "offline", "publish_failed", "unpublish_failed", "published", "editing")
 QUERIES = {

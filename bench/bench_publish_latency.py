@@ -32,6 +32,7 @@ CATALOG = {
                             "source": {"table": "dws_user_d", "key": "user_id", "column": "gender",
                                        "partition": "ds"}}]}],
     "grants": [{"application": "crm", "entity": "user", "tags": ["gender"]}],
+    "target_grants": [{"application": "crm", "conn_id": "app_db"}],
 }
 
 

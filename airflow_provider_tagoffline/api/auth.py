@@ -9,9 +9,9 @@ Authorization has three levels (spec §6):
 
 * **read** — every authenticated Airflow user.
 * **service management** — Airflow admins, and admins and members of a service's application
-  (members only the services they own). That rule lives in ``service/lifecycle.can_manage`` and
-  the catalog repository; this module only says who the user is and whether Airflow calls them an
-  admin.
+  (members only the services they own); looking inside connections follows target grants. Every
+  such rule lives in ``service/permissions.py``; this module only says who the user is and whether
+  Airflow calls them an admin.
 * **catalog and grant administration** — Airflow admins, as decided by the auth manager:
 
   1. ``SimpleAuthManager`` (the default): the user's role is ``admin``. Its
@@ -33,11 +33,8 @@ from typing import Annotated, Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import Depends
-from sqlalchemy.orm import Session
 
-from airflow_provider_tagoffline.catalog.models import Application
 from airflow_provider_tagoffline.catalog.repository import Actor
-from airflow_provider_tagoffline.errors import PermissionDenied
 
 log = logging.getLogger(__name__)
 
@@ -82,26 +79,3 @@ def get_actor(user: GetUserDep) -> Actor:
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
 
-
-def require_admin(actor: Actor, what: str) -> None:
-    if not actor.is_admin:
-        raise PermissionDenied(f"only Airflow admins may {what}")
-
-
-def may_create_services(session: Session, actor: Actor) -> bool:
-    """Airflow admins, and anyone who is an admin or member of at least one application."""
-    if actor.is_admin:
-        return True
-    from sqlalchemy import select
-
-    from airflow_provider_tagoffline.catalog.models import ApplicationUser
-
-    return session.scalar(select(ApplicationUser.id).where(ApplicationUser.username == actor.username)
-                          .limit(1)) is not None
-
-
-def require_application_user(actor: Actor, app: Application, what: str) -> None:
-    if actor.is_admin or actor.username in app.usernames("admin") + app.usernames("member"):
-        return
-    raise PermissionDenied(f"user {actor.username!r} is not an admin or member of application "
-                           f"{app.code!r} and may not {what}")

@@ -1,8 +1,9 @@
-"""``/catalog``: applications, entities with their IDs and tags, lookups, grants.
+"""``/catalog``: applications, entities with their IDs and tags, lookups, grants, target grants.
 
 Everyone authenticated reads. Airflow admins write (through ``catalog/apply.py``, the code of
 ``tagoffline catalog apply``, so a PUT is an idempotent upsert and never deletes what it does not
-name) and decide grants. Admins and members of an application request grants for it.
+name), decide grants and grant connections to applications (target grants). Admins and members of
+an application request grants for it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airflow_provider_tagoffline.api.auth import ActorDep, require_admin
+from airflow_provider_tagoffline.api.auth import ActorDep
 from airflow_provider_tagoffline.api.deps import SessionDep
 from airflow_provider_tagoffline.api.schemas import (
     ApplicationOut,
@@ -25,13 +26,15 @@ from airflow_provider_tagoffline.api.schemas import (
     PlanItemOut,
     PlanOut,
     TagOut,
+    TargetGrantOut,
 )
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.apply import Plan, apply_catalog, export_catalog
 from airflow_provider_tagoffline.catalog.apply import _source_of as source_of
-from airflow_provider_tagoffline.catalog.models import Application, Entity, Grant, Lookup, Tag
+from airflow_provider_tagoffline.catalog.models import Application, Entity, Grant, Lookup, Tag, TargetGrant
 from airflow_provider_tagoffline.catalog.schemas import (
     CODE_RE,
+    CONN_ID_RE,
     ApplicationDef,
     CatalogDef,
     EntityDef,
@@ -39,12 +42,16 @@ from airflow_provider_tagoffline.catalog.schemas import (
     LookupDef,
     SourceDef,
     TagDef,
+    TargetGrantDef,
 )
 from airflow_provider_tagoffline.errors import InUse, ValidationFailed
+from airflow_provider_tagoffline.service.permissions import require_admin
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
 Code = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE_RE.pattern)]
+ConnId = Annotated[str, Path(min_length=1, max_length=250, pattern=CONN_ID_RE.pattern,
+                              description="an Airflow connection id")]
 
 
 # ---- shapes ----------------------------------------------------------------------------------
@@ -76,6 +83,11 @@ def grant_out(g: Grant) -> GrantOut:
     return GrantOut(application=g.application.code, entity=g.tag.entity.code, tag=g.tag.code, state=g.state,
                     expires=g.expires, reason=g.reason or "", requested_by=g.requested_by,
                     requested_at=g.requested_at, decided_by=g.decided_by, decided_at=g.decided_at)
+
+
+def target_grant_out(g: TargetGrant) -> TargetGrantOut:
+    return TargetGrantOut(application=g.application.code, conn_id=g.conn_id, schemas=g.schemas,
+                          granted_by=g.granted_by, granted_at=g.granted_at)
 
 
 def plan_out(plan: Plan, dry_run: bool) -> PlanOut:
@@ -277,3 +289,35 @@ def decide_grant(application: Code, entity: Code, tag: Code,
                  decision: Literal["approve", "reject", "revoke"], session: SessionDep, actor: ActorDep) -> GrantOut:
     require_admin(actor, f"{decision} grants")
     return grant_out(repo.decide_grant(session, actor, application, entity, tag, decision))
+
+
+# ---- target grants ---------------------------------------------------------------------------
+
+@router.get("/target-grants", response_model=list[TargetGrantOut],
+            summary="Which application may write which connection (and schemas)")
+def list_target_grants(
+    session: SessionDep,
+    actor: ActorDep,
+    application: Annotated[str | None, Query(max_length=64)] = None,
+    conn_id: Annotated[str | None, Query(max_length=250)] = None,
+) -> list[TargetGrantOut]:
+    return [target_grant_out(g) for g in repo.list_target_grants(session, application or None, conn_id or None)]
+
+
+@router.put("/target-grants/{application}/{conn_id}", response_model=TargetGrantOut,
+            summary="Grant a connection to an application, or change its schemas (admins only)")
+def put_target_grant(application: Code, conn_id: ConnId, body: TargetGrantDef, session: SessionDep,
+                     actor: ActorDep) -> TargetGrantOut:
+    require_admin(actor, "grant connections")
+    _same_code(application, body.application, "application")
+    _same_code(conn_id, body.conn_id, "conn_id")
+    _apply(session, actor, CatalogDef(target_grants=[body]), "grant connections")
+    return target_grant_out(repo.get_target_grant(session, application, conn_id))
+
+
+@router.delete("/target-grants/{application}/{conn_id}", status_code=204, response_class=Response,
+               summary="Withdraw a target grant (admins only; refused while services of the application "
+                       "target the connection)")
+def delete_target_grant(application: Code, conn_id: ConnId, session: SessionDep, actor: ActorDep) -> Response:
+    repo.delete_target_grant(session, actor, application, conn_id)
+    return Response(status_code=204)

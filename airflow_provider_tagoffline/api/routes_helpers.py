@@ -1,9 +1,11 @@
 """Helpers of the create / edit form: connections and what is in them, same-name mapping, one-click
 create table for a draft; plus the caller's identity and the audit log.
 
-Connections are listed for every authenticated user, with non-secret fields only. Looking inside
-a connection (schemas, tables, columns) and creating tables needs the right to create services:
-an Airflow admin, or an admin or member of at least one application.
+Connections follow target grants (``service/permissions.py``): a user sees, looks inside (schemas,
+tables, columns) and creates tables on the connections granted to an application they administer
+or belong to, inside the granted schemas; Airflow admins on every connection. Only non-secret
+fields are listed. A DDL preview says whether the table exists, so it needs the same rights as
+creating it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from airflow_provider_tagoffline import config, connections
 from airflow_provider_tagoffline.api import ddl as ddl_helpers
 from airflow_provider_tagoffline.api import introspection, mapping
-from airflow_provider_tagoffline.api.auth import ActorDep, may_create_services
+from airflow_provider_tagoffline.api.auth import ActorDep
 from airflow_provider_tagoffline.api.deps import SessionDep
-from airflow_provider_tagoffline.api.routes_services import _check_creator, audit_entry
+from airflow_provider_tagoffline.api.routes_services import audit_entry
 from airflow_provider_tagoffline.api.schemas import (
     AuditEntry,
     ColumnList,
@@ -33,7 +36,9 @@ from airflow_provider_tagoffline.api.schemas import (
 )
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, ApplicationUser, AuditLog
-from airflow_provider_tagoffline.errors import FieldError, PermissionDenied, ValidationFailed
+from airflow_provider_tagoffline.dialects import Dialect
+from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
+from airflow_provider_tagoffline.service import permissions, targets
 
 router = APIRouter(tags=["helpers"])
 
@@ -59,34 +64,70 @@ def me(session: SessionDep, actor: ActorDep) -> Me:
     admin_of = sorted(code for role, code in rows if role == "admin")
     member_of = sorted(code for role, code in rows if role == "member")
     return Me(username=actor.username, is_admin=actor.is_admin, admin_of=admin_of, member_of=member_of,
-              can_create_services=actor.is_admin or bool(rows))
-
-
-def _require_creator(session: SessionDep, actor: repo.Actor, what: str) -> None:
-    if not may_create_services(session, actor):
-        raise PermissionDenied(f"user {actor.username!r} may not {what}: only Airflow admins and admins or "
-                               f"members of an application may")
+              can_create_services=permissions.may_create_services(session, actor))
 
 
 # ---- connections -----------------------------------------------------------------------------
 
+LOOK_INSIDE = "look inside connections"
+
+
 @router.get("/connections", response_model=list[ConnectionOut],
-            summary="Airflow connections of supported target kinds (no secrets)")
-def list_connections(actor: ActorDep) -> list[ConnectionOut]:
-    return introspection.list_connections()
+            summary="Connections of supported target kinds the caller may use (no secrets)")
+def list_connections(
+    session: SessionDep,
+    actor: ActorDep,
+    application: Annotated[str | None, Query(min_length=1, max_length=64,
+                                             description="only the connections granted to this application "
+                                                         "(its admins and members, and Airflow admins)")] = None,
+) -> list[ConnectionOut]:
+    visible = permissions.visible_connections(session, actor, application)
+    if visible is None:
+        return introspection.list_connections()
+    return [c.model_copy(update={"granted_schemas": list(scope.schemas) if scope.schemas is not None else None})
+            for c in introspection.list_connections() if (scope := visible.get(c.conn_id)) is not None]
 
 
-@router.get("/connections/{conn_id}/schemas", response_model=NameList, summary="Schemas of a connection")
+def _require_inside(session: SessionDep, actor: repo.Actor, conn_id: str, schema: str | None,
+                    check_schema: bool = True) -> permissions.SchemaScope:
+    """403 unless ``actor`` may look inside ``conn_id`` and, when ``check_schema``, into ``schema``
+    (or the connection's default one)."""
+    scope = permissions.require_connection_access(session, actor, conn_id, LOOK_INSIDE)
+    if check_schema and scope.schemas is not None:
+        where = _where(conn_id, schema)
+        if where is not None:
+            dialect, resolved = where
+            permissions.require_schema_access(actor, scope, dialect, conn_id, resolved, LOOK_INSIDE)
+    return scope
+
+
+def _where(conn_id: str, schema: str | None) -> tuple[Dialect, str | None] | None:
+    """The dialect of a connection and the schema a name lands in; None when the connection is
+    unknown or no target (introspection then answers 404 / 422)."""
+    try:
+        conn = connections.get_connection(conn_id, "conn_id")
+        dialect = targets.dialect_for(connections.target_kind(conn_id, config.warehouse_conn_id(), "conn_id"))
+    except ValidationFailed:
+        return None
+    return dialect, targets.resolve_schema(conn, dialect, schema)
+
+
+@router.get("/connections/{conn_id}/schemas", response_model=NameList,
+            summary="Schemas of a connection (the granted ones)")
 def connection_schemas(conn_id: ConnId, session: SessionDep, actor: ActorDep) -> NameList:
-    _require_creator(session, actor, "look inside connections")
-    return NameList(conn_id=conn_id, items=introspection.schemas(conn_id))
+    scope = _require_inside(session, actor, conn_id, None, check_schema=False)
+    items = introspection.schemas(conn_id)
+    where = _where(conn_id, None)
+    if where is not None:
+        items = scope.visible(where[0], items)
+    return NameList(conn_id=conn_id, items=items)
 
 
 @router.get("/connections/{conn_id}/tables", response_model=NameList,
             summary="Tables of a connection (in a schema, or the default one)")
 def connection_tables(conn_id: ConnId, session: SessionDep, actor: ActorDep,
                       schema: SchemaParam = None) -> NameList:
-    _require_creator(session, actor, "look inside connections")
+    _require_inside(session, actor, conn_id, schema)
     return NameList(conn_id=conn_id, schema=schema, items=introspection.tables(conn_id, schema))
 
 
@@ -94,7 +135,7 @@ def connection_tables(conn_id: ConnId, session: SessionDep, actor: ActorDep,
             summary="Columns of a table")
 def connection_columns(conn_id: ConnId, table: TableName,
                        session: SessionDep, actor: ActorDep, schema: SchemaParam = None) -> ColumnList:
-    _require_creator(session, actor, "look inside connections")
+    _require_inside(session, actor, conn_id, schema)
     return ColumnList(conn_id=conn_id, schema=schema, table=table,
                       items=introspection.columns(conn_id, schema, table))
 
@@ -108,7 +149,7 @@ def same_name_mapping(body: MappingSuggestRequest, session: SessionDep, actor: A
     if body.columns is not None:
         columns = body.columns
     elif body.conn_id and body.table:
-        _require_creator(session, actor, "look inside connections")
+        _require_inside(session, actor, body.conn_id, body.schema_)
         columns = [c.name for c in introspection.columns(body.conn_id, body.schema_, body.table)]
     else:
         raise ValidationFailed([FieldError("columns", "give the target's columns, or conn_id and table"),
@@ -119,14 +160,20 @@ def same_name_mapping(body: MappingSuggestRequest, session: SessionDep, actor: A
 @router.post("/helpers/ddl/preview", response_model=DdlPreview,
              summary="CREATE TABLE for a service draft (not saved yet)")
 def draft_ddl_preview(body: DdlDraftRequest, session: SessionDep, actor: ActorDep) -> DdlPreview:
+    permissions.require_user_of(session, actor, body.service.application, "preview the tables of its services")
+    if body.service.target.conn_id.strip():
+        permissions.require_connection_access(session, actor, body.service.target.conn_id, LOOK_INSIDE)
     return ddl_helpers.preview(session, actor, body.service)
 
 
 @router.post("/helpers/ddl/execute", response_model=DdlResult,
              summary="Execute the (possibly edited) CREATE TABLE of a draft on its target")
 def draft_ddl_execute(body: DdlDraftExecuteRequest, session: SessionDep, actor: ActorDep) -> DdlResult:
-    _require_creator(session, actor, "create tables")
-    _check_creator(session, actor, body.service, "create tables for")
+    permissions.require_may_create_services(session, actor, "create tables")
+    permissions.require_creator(session, actor, body.service, "create tables for")
+    if body.service.target.conn_id.strip():
+        permissions.require_connection_access(session, actor, body.service.target.conn_id,
+                                              "create tables on connections")
     return ddl_helpers.execute(session, actor, body.service, body.statements)
 
 

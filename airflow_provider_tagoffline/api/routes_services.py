@@ -12,7 +12,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline.api import ddl as ddl_helpers
 from airflow_provider_tagoffline.api import publishing_adapter
@@ -34,9 +33,9 @@ from airflow_provider_tagoffline.api.schemas import (
 )
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import AuditLog, Service, iso_utc
-from airflow_provider_tagoffline.errors import PermissionDenied, ValidationFailed
+from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
-from airflow_provider_tagoffline.service import lifecycle, publishing, states
+from airflow_provider_tagoffline.service import lifecycle, permissions, publishing, states
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
 from airflow_provider_tagoffline.service.validation import NAME_RE
@@ -55,7 +54,7 @@ TargetKindParam = Literal["postgres", "greenplum", "adb_pg", "opengauss", "mysql
 
 def allowed_actions(actor: repo.Actor, svc: Service) -> list[str]:
     """What ``actor`` may do with ``svc`` now (spec §3 action table); drives the UI's buttons."""
-    if not lifecycle.can_manage(actor, svc):
+    if not permissions.can_manage(actor, svc):
         return []
     actions = []
     if states.edit_refusal(svc.status) is None:
@@ -87,30 +86,6 @@ def detail(actor: repo.Actor, svc: Service) -> ServiceDetail:
 
 def _etag(svc: Service) -> str:
     return f'"{svc.version}"'
-
-
-def _require_manage(actor: repo.Actor, svc: Service, action: str) -> None:
-    if not lifecycle.can_manage(actor, svc):
-        raise PermissionDenied(f"user {actor.username!r} may not {action} service {svc.name!r}: only Airflow "
-                               f"admins, admins of application {svc.application.code!r} and the owner (a member "
-                               f"of it) may")
-
-
-def _check_creator(session: Session, actor: repo.Actor, d: ServiceDef, action: str) -> None:
-    """403 for a user outside the application; members may only create / keep services they own."""
-    if actor.is_admin:
-        return
-    app = repo.find_application(session, d.application)
-    if app is None:
-        return  # validation names the missing application (422)
-    if actor.username in app.usernames("admin"):
-        return
-    if actor.username not in app.usernames("member"):
-        raise PermissionDenied(f"user {actor.username!r} is not an admin or member of application "
-                               f"{d.application!r} and may not {action} its services")
-    if d.owner != actor.username:
-        raise PermissionDenied(f"members of application {d.application!r} may only {action} services they "
-                               f"own: set owner to {actor.username!r}")
 
 
 # ---- list / create / read / update / delete ---------------------------------------------------
@@ -145,7 +120,7 @@ def list_services(
 
 @router.post("", status_code=201, response_model=ServiceDetail, summary="Create a service (status editing)")
 def create_service(body: ServiceDef, session: SessionDep, actor: ActorDep, response: Response) -> ServiceDetail:
-    _check_creator(session, actor, body, "create")
+    permissions.require_creator(session, actor, body, "create")
     svc = lifecycle.create_service(session, actor, body)
     response.headers["ETag"] = _etag(svc)
     response.headers["Location"] = f"services/{quote(svc.name)}"  # headers are latin-1: Chinese names quoted
@@ -187,10 +162,10 @@ def update_service(
 ) -> ServiceDetail:
     expected = _version_from(body.version, if_match)
     svc = lifecycle.get_service(session, name)
-    _require_manage(actor, svc, "edit")
+    permissions.require_manage(actor, svc, "edit")
     definition = ServiceDef.model_validate(body.model_dump(exclude={"version"}, by_alias=True))
     if definition.owner != svc.owner:
-        _check_creator(session, actor, definition, "edit")
+        permissions.require_creator(session, actor, definition, "edit")
     svc = lifecycle.update_service(session, actor, name, definition, expected_version=expected)
     response.headers["ETag"] = _etag(svc)
     return detail(actor, svc)
@@ -209,7 +184,7 @@ def delete_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> R
              summary="Render the DAG; status publishing, then published or publish_failed")
 def publish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> ActionResult:
     svc = lifecycle.get_service(session, name)
-    _require_manage(actor, svc, "publish")
+    permissions.require_manage(actor, svc, "publish")
     return publishing_adapter.publish(session, actor, name)
 
 
@@ -217,7 +192,7 @@ def publish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> 
              summary="Pause and remove the DAG; status unpublishing, then offline")
 def unpublish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> ActionResult:
     svc = lifecycle.get_service(session, name)
-    _require_manage(actor, svc, "unpublish")
+    permissions.require_manage(actor, svc, "unpublish")
     return publishing_adapter.unpublish(session, actor, name)
 
 
@@ -226,7 +201,7 @@ def unpublish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -
 def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                 body: RunRequest | None = None) -> ActionResult:
     svc = lifecycle.get_service(session, name)
-    _require_manage(actor, svc, "run")
+    permissions.require_manage(actor, svc, "run")
     return publishing_adapter.run(session, actor, name, (body or RunRequest()).data_date)
 
 
@@ -235,7 +210,7 @@ def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
 def backfill_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                      body: BackfillRequest | None = None) -> ActionResult:
     svc = lifecycle.get_service(session, name)
-    _require_manage(actor, svc, "backfill")
+    permissions.require_manage(actor, svc, "backfill")
     b = body or BackfillRequest()
     if b.start and b.end and b.end < b.start:
         raise ValidationFailed.one("end", f"{b.end} is before start {b.start}")
@@ -260,6 +235,9 @@ def service_instances(
 @router.get("/{name}/ddl", response_model=DdlPreview, summary="CREATE TABLE for the service's target and mappings")
 def service_ddl(name: ServiceName, session: SessionDep, actor: ActorDep) -> DdlPreview:
     svc = lifecycle.get_service(session, name)
+    # The preview says whether the table exists: only for who may create it, on a granted connection.
+    permissions.require_application_user(actor, svc.application, "preview the tables of its services")
+    permissions.require_connection_access(session, actor, svc.target_conn_id, "look inside connections")
     return ddl_helpers.preview(session, actor, lifecycle.service_definition(svc), existing=svc)
 
 
@@ -268,7 +246,8 @@ def service_ddl(name: ServiceName, session: SessionDep, actor: ActorDep) -> DdlP
 def execute_service_ddl(name: ServiceName, session: SessionDep, actor: ActorDep,
                         body: DdlExecuteRequest | None = None) -> DdlResult:
     svc = lifecycle.get_service(session, name)
-    _require_manage(actor, svc, "create the table of")
+    permissions.require_manage(actor, svc, "create the table of")
+    permissions.require_connection_access(session, actor, svc.target_conn_id, "create tables on connections")
     return ddl_helpers.execute(session, actor, lifecycle.service_definition(svc),
                                (body or DdlExecuteRequest()).statements, existing=svc)
 

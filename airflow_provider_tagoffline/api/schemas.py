@@ -213,6 +213,14 @@ class GrantRequest(_In):
     reason: str = Field(default="", max_length=1000)
 
 
+class TargetGrantOut(_Out):
+    application: str
+    conn_id: str
+    schemas: list[str] | None = Field(description="the schemas the application may write; null: every schema")
+    granted_by: str
+    granted_at: UtcDatetime | None = None
+
+
 class PlanItemOut(_Out):
     kind: str
     key: str
@@ -238,6 +246,9 @@ class ConnectionOut(_Out):
     database: str | None = Field(default=None, description="the connection's schema/database field")
     description: str | None = None
     has_schemas: bool
+    granted_schemas: list[str] | None = Field(
+        default=None, description="for callers limited by target grants: the schemas granted here (null: every "
+                                  "schema); always null for Airflow admins listing every connection")
 
 
 class ColumnOut(_Out):

@@ -22,6 +22,7 @@ from airflow_provider_tagoffline.catalog.models import (
     Lookup,
     LookupValue,
     Tag,
+    TargetGrant,
     utcnow,
 )
 from airflow_provider_tagoffline.catalog.schemas import (
@@ -33,13 +34,15 @@ from airflow_provider_tagoffline.catalog.schemas import (
     LookupDef,
     SourceDef,
     TagDef,
+    TargetGrantDef,
 )
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
+from airflow_provider_tagoffline.service.permissions import require_admin
 
 
 @dataclass
 class PlanItem:
-    kind: str  # application | lookup | entity | entity_id | tag | grant
+    kind: str  # application | lookup | entity | entity_id | tag | grant | target_grant
     key: str
     action: str  # create | update | unchanged
     changes: list[str] = field(default_factory=list)
@@ -114,7 +117,7 @@ def _tag_desired(d: TagDef) -> dict:
 
 def apply_catalog(session: Session, actor: repo.Actor, catalog: CatalogDef, dry_run: bool = False) -> Plan:
     """Bring the store in line with ``catalog``; returns the plan. Nothing is written if dry_run."""
-    repo.require_admin(actor, "apply the catalog")
+    require_admin(actor, "apply the catalog")
     _check_references(session, catalog)
     plan = Plan()
     # Objects are built up field by field; flushing half-built ones would break NOT NULLs.
@@ -134,6 +137,8 @@ def _apply_all(session: Session, actor: repo.Actor, plan: Plan, catalog: Catalog
         _apply_entity(session, actor, plan, e, dry_run)
     for g in catalog.grants:
         _apply_grant(session, actor, plan, g, dry_run)
+    for tg in catalog.target_grants:
+        _apply_target_grant(session, actor, plan, tg, dry_run)
 
 
 def _check_references(session: Session, catalog: CatalogDef) -> None:
@@ -183,6 +188,15 @@ def _check_references(session: Session, catalog: CatalogDef) -> None:
         for tc in g.tags:
             if tc not in known:
                 errors.append(FieldError(f"{where}.tags", f"entity {g.entity!r} has no tag {tc!r}"))
+    seen_target_grants: set[tuple[str, str]] = set()
+    for ti, tg in enumerate(catalog.target_grants):
+        where = f"target_grants[{ti}]"
+        if (tg.application, tg.conn_id) in seen_target_grants:
+            errors.append(FieldError(where, f"connection {tg.conn_id!r} is granted to application "
+                                            f"{tg.application!r} twice"))
+        seen_target_grants.add((tg.application, tg.conn_id))
+        if tg.application not in apps and repo.find_application(session, tg.application) is None:
+            errors.append(FieldError(f"{where}.application", f"application {tg.application!r} does not exist"))
     if errors:
         raise ValidationFailed(errors)
 
@@ -307,6 +321,22 @@ def _apply_grant(session: Session, actor: repo.Actor, plan: Plan, d: GrantDef, d
         repo.audit(session, actor, action, "grant", key)
 
 
+def _apply_target_grant(session: Session, actor: repo.Actor, plan: Plan, d: TargetGrantDef, dry: bool) -> None:
+    app = repo.find_application(session, d.application)
+    grant = repo.find_target_grant(session, app, d.conn_id) if app is not None and app.id else None
+    key = f"{d.application}:{d.conn_id}"
+    action = plan.add("target_grant", key, {"schemas": grant.schemas} if grant else None, {"schemas": d.schemas})
+    if dry or action == "unchanged":
+        return
+    assert app is not None  # checked by _check_references
+    if grant is None:
+        grant = TargetGrant(application=app, conn_id=d.conn_id)
+        session.add(grant)
+    grant.schemas, grant.granted_by, grant.granted_at = d.schemas, actor.username, utcnow()
+    session.flush()
+    repo.audit(session, actor, action, "target_grant", key, {"schemas": d.schemas})
+
+
 # ---- export ----------------------------------------------------------------------------------
 
 def export_catalog(session: Session) -> CatalogDef:
@@ -331,4 +361,7 @@ def export_catalog(session: Session) -> CatalogDef:
     for g in repo.list_grants(session, state="approved"):
         grouped.setdefault((g.application.code, g.tag.entity.code, g.expires), []).append(g.tag.code)
     grants = [GrantDef(application=a, entity=e, tags=tags, expires=exp) for (a, e, exp), tags in grouped.items()]
-    return CatalogDef(applications=apps, lookups=lookups, entities=entities, grants=grants)
+    target_grants = [TargetGrantDef(application=g.application.code, conn_id=g.conn_id, schemas=g.schemas)
+                     for g in repo.list_target_grants(session)]
+    return CatalogDef(applications=apps, lookups=lookups, entities=entities, grants=grants,
+                      target_grants=target_grants)

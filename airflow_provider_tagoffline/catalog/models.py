@@ -160,6 +160,25 @@ class Grant(Base):
     tag: Mapped[Tag] = relationship()
 
 
+class TargetGrant(Base):
+    """An application may write into the tables of this Airflow connection (in these schemas).
+
+    ``schemas`` is a JSON list of schema names, or NULL for every schema; kinds without schemas
+    ignore it. Which table belongs to which service is not stored: the oldest service targeting a
+    table owns it (``service/targets.py``).
+    """
+
+    __tablename__ = "tagoffline_target_grant"
+    __table_args__ = (UniqueConstraint("application_id", "conn_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("tagoffline_application.id", ondelete="CASCADE"))
+    conn_id: Mapped[str] = mapped_column(String(250))  # Airflow's own limit of a connection id
+    schemas: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    granted_by: Mapped[str] = mapped_column(NAME)
+    granted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    application: Mapped[Application] = relationship()
+
+
 class Service(Base):
     __tablename__ = "tagoffline_service"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -23,9 +23,11 @@ from airflow_provider_tagoffline.catalog.models import (
     Service,
     ServiceTag,
     Tag,
+    TargetGrant,
     utcnow,
 )
 from airflow_provider_tagoffline.errors import Conflict, InUse, NotFound, PermissionDenied
+from airflow_provider_tagoffline.service.permissions import is_application_user, require_admin
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,6 @@ class Actor:
 def audit(session: Session, actor: Actor, action: str, object_type: str, key: str, detail: Any = None) -> None:
     session.add(AuditLog(actor=actor.username, action=action, object_type=object_type, object_key=key,
                          detail=detail))
-
-
-def require_admin(actor: Actor, what: str) -> None:
-    if not actor.is_admin:
-        raise PermissionDenied(f"only Airflow admins may {what}")
 
 
 # ---- lookups by code -------------------------------------------------------------------------
@@ -126,6 +123,28 @@ def list_grants(session: Session, application: str | None = None, state: str | N
     return list(session.scalars(q))
 
 
+def list_target_grants(session: Session, application: str | None = None,
+                       conn_id: str | None = None) -> list[TargetGrant]:
+    q = select(TargetGrant).join(Application).order_by(Application.code, TargetGrant.conn_id)
+    if application:
+        q = q.where(Application.code == application)
+    if conn_id:
+        q = q.where(TargetGrant.conn_id == conn_id)
+    return list(session.scalars(q))
+
+
+def find_target_grant(session: Session, app: Application, conn_id: str) -> TargetGrant | None:
+    return session.scalar(select(TargetGrant).where(TargetGrant.application_id == app.id,
+                                                    TargetGrant.conn_id == conn_id))
+
+
+def get_target_grant(session: Session, app_code: str, conn_id: str) -> TargetGrant:
+    grant = find_target_grant(session, get_application(session, app_code), conn_id)
+    if grant is None:
+        raise NotFound("target grant", f"{app_code}:{conn_id}")
+    return grant
+
+
 # ---- grants ----------------------------------------------------------------------------------
 
 def effective_grant(session: Session, application: Application, tag: Tag,
@@ -145,7 +164,7 @@ def effective_grant(session: Session, application: Application, tag: Tag,
 def request_grant(session: Session, actor: Actor, app_code: str, entity_code: str, tag_code: str,
                   expires: dt.date | None = None, reason: str = "") -> Grant:
     app = get_application(session, app_code)
-    if not actor.is_admin and actor.username not in app.usernames("admin") + app.usernames("member"):
+    if not is_application_user(actor, app):
         raise PermissionDenied(f"only admins and members of application {app_code!r} may request grants")
     tag = get_tag(session, entity_code, tag_code)
     grant = session.scalar(select(Grant).where(Grant.application_id == app.id, Grant.tag_id == tag.id))
@@ -199,6 +218,8 @@ def delete_application(session: Session, actor: Actor, code: str) -> None:
         raise InUse(f"application {code!r} still has services: {_names(services)}")
     for grant in session.scalars(select(Grant).where(Grant.application_id == app.id)):
         session.delete(grant)
+    for target_grant in session.scalars(select(TargetGrant).where(TargetGrant.application_id == app.id)):
+        session.delete(target_grant)
     session.delete(app)
     audit(session, actor, "delete", "application", code)
 
@@ -245,6 +266,20 @@ def delete_entity_id(session: Session, actor: Actor, entity_code: str, code: str
         raise InUse(f"entity ID {entity_code}.{code} is used by services: {_names(services)}")
     session.delete(eid)
     audit(session, actor, "delete", "entity_id", f"{entity_code}.{code}")
+
+
+def delete_target_grant(session: Session, actor: Actor, app_code: str, conn_id: str) -> None:
+    """Refused while services of the application target the connection (they could not be saved or
+    published again)."""
+    require_admin(actor, "delete target grants")
+    grant = get_target_grant(session, app_code, conn_id)
+    services = list(session.scalars(select(Service.name).where(
+        Service.application_id == grant.application_id, Service.target_conn_id == conn_id).order_by(Service.name)))
+    if services:
+        raise InUse(f"connection {conn_id!r} is still the target of services of application {app_code!r}: "
+                    f"{_names(services)}")
+    session.delete(grant)
+    audit(session, actor, "delete", "target_grant", f"{app_code}:{conn_id}")
 
 
 def delete_lookup(session: Session, actor: Actor, code: str) -> None:

@@ -147,8 +147,46 @@ class GrantDef(_Model):
     expires: dt.date | None = None
 
 
+#: an Airflow connection id: no control characters and no "/" (it is a path segment of the API)
+CONN_ID_RE = re.compile(r"^[^\x00-\x1f/]{1,250}$")
+SCHEMA_NAME_RE = re.compile(r"^[^\x00-\x1f]{1,128}$")
+
+
+class TargetGrantDef(_Model):
+    """An application may write the tables of a connection, in these schemas (all when left out)."""
+
+    application: Code
+    conn_id: str = Field(min_length=1, max_length=250, description="an Airflow connection id")
+    schemas: list[str] | None = Field(default=None, description="schemas the application may write; left out or "
+                                                                "null: every schema (kinds without schemas "
+                                                                "ignore it)")
+
+    _check_application = field_validator("application")(_code)
+
+    @field_validator("conn_id")
+    @classmethod
+    def _conn_id(cls, v: str) -> str:
+        if not CONN_ID_RE.match(v):
+            raise ValueError("must be an Airflow connection id: no control characters and no '/'")
+        return v
+
+    @field_validator("schemas")
+    @classmethod
+    def _schemas(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return None
+        if not v:
+            raise ValueError("give at least one schema, or leave schemas out to grant every schema")
+        names = [s.strip() for s in v]
+        for name in names:
+            if not SCHEMA_NAME_RE.match(name):
+                raise ValueError(f"{name!r} is not a schema name (1–128 characters, no control characters)")
+        return sorted(set(names))
+
+
 class CatalogDef(_Model):
     applications: list[ApplicationDef] = []
     lookups: list[LookupDef] = []
     entities: list[EntityDef] = []
     grants: list[GrantDef] = []
+    target_grants: list[TargetGrantDef] = []

@@ -58,6 +58,11 @@ class Dialect:
     text_type: ClassVar[str] = "VARCHAR"
     #: a pseudo-column giving physical row order, so "the last row wins" among duplicate IDs
     row_order: ClassVar[str | None] = None
+    #: whether the database compares table and schema names case-insensitively even when quoted
+    #: (MySQL/MariaDB, SQLite, DuckDB); PostgreSQL and Oracle keep the case of a quoted name
+    names_ignore_case: ClassVar[bool] = False
+    #: the server's port when a connection names none (None: a file, or no usual port)
+    default_port: ClassVar[int | None] = None
 
     # ---- one-click create table (create_table/) -------------------------------------------------
     #: sqlglot's name of the dialect edited DDL is parsed with
@@ -156,10 +161,25 @@ class Dialect:
         """How the database stores a name given quoted by us (identity; Oracle keeps case too)."""
         return name
 
+    # ---- where a target is -------------------------------------------------------------
+    @property
+    def family(self) -> str:
+        """One name for every kind this class serves (greenplum, adb_pg, opengauss: postgres)."""
+        return self.kinds[0] if self.kinds else self.kind
+
+    def default_schema(self, login: str | None) -> str | None:
+        """The schema an unqualified table lands in for a connection logging in as ``login``;
+        None for kinds without schemas."""
+        return None
+
+    def name_key(self, name: str) -> str:
+        """``name`` as the database compares it: two names with one key are one table or schema."""
+        return name.lower() if self.names_ignore_case else name
+
     def fold_unquoted(self, name: str) -> str:
         """How the database stores a name written without quotes (PostgreSQL lower-cases it)."""
         return name
 
     def same_identifier(self, a: str, b: str) -> bool:
-        """Whether two stored names denote one object (exact where the engine always quotes)."""
-        return a == b
+        """Whether two stored names denote one object."""
+        return self.name_key(a) == self.name_key(b)

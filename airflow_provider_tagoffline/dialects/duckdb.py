@@ -12,6 +12,10 @@ class DuckDBDialect(Dialect):
     has_schemas = True
     supports_partitions = True
     row_order = "rowid"
+    names_ignore_case = True
+
+    def default_schema(self, login: str | None) -> str | None:
+        return "main"
 
     sqlglot_dialect = "duckdb"
     ddl_types = {
@@ -22,9 +26,6 @@ class DuckDBDialect(Dialect):
         "TIMESTAMPTZ": DdlType("TIMESTAMPTZ"), "TEXT": DdlType("VARCHAR"), "VARCHAR": DdlType("VARCHAR"),
     }
     ddl_comment_on = True
-
-    def same_identifier(self, a: str, b: str) -> bool:
-        return a.lower() == b.lower()  # DuckDB matches every identifier case-insensitively
 
     def rows_and_duplicates_sql(self, relation: str, key: str, where: str) -> str:
         # DuckDB's hash aggregate cannot always spill: a GROUP BY over 10M IDs failed with "Out of

@@ -14,6 +14,8 @@ class MySQLDialect(Dialect):
     quote_char = "`"
     paramstyle = "format"
     text_type = "CHAR"
+    names_ignore_case = True
+    default_port = 3306
 
     sqlglot_dialect = "mysql"
     ddl_types = {
@@ -33,9 +35,6 @@ class MySQLDialect(Dialect):
     ddl_engine = "InnoDB"
     ddl_charsets = ("utf8mb4", "utf8mb3", "utf8", "latin1", "ascii", "binary")
 
-    def same_identifier(self, a: str, b: str) -> bool:
-        # Column names are case-insensitive; table names depend on lower_case_table_names: the safe side.
-        return a.lower() == b.lower()
 
     def quote_literal(self, value: str) -> str:
         # Backslash is an escape character in MySQL string literals (unless NO_BACKSLASH_ESCAPES).

@@ -14,6 +14,7 @@ class OracleDialect(Dialect):
     has_schemas = True
     supports_partitions = True
     text_type = "VARCHAR2(4000)"
+    default_port = 1521
 
     sqlglot_dialect = "oracle"
     ddl_types = {
@@ -36,3 +37,8 @@ class OracleDialect(Dialect):
 
     def fold_unquoted(self, name: str) -> str:
         return name.upper()
+
+
+    def default_schema(self, login: str | None) -> str | None:
+        # An unqualified name resolves in the session's schema: the user, stored upper-cased.
+        return login.upper() if login else None

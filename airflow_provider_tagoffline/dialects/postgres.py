@@ -16,6 +16,7 @@ class PostgresDialect(Dialect):
     max_identifier_bytes = 63
     has_schemas = True
     supports_partitions = True
+    default_port = 5432
 
     def __init__(self, kind: str):
         super().__init__(kind)
@@ -46,3 +47,8 @@ class PostgresDialect(Dialect):
 
     def fold_unquoted(self, name: str) -> str:
         return name.lower()
+
+    def default_schema(self, login: str | None) -> str | None:
+        # What the service rules assume for an unset schema (the default search_path's first
+        # existing schema on a fresh database).
+        return "public"

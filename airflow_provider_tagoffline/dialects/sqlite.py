@@ -11,6 +11,7 @@ class SQLiteDialect(Dialect):
     kinds = ("sqlite",)
     row_order = "rowid"
     text_type = "TEXT"
+    names_ignore_case = True
 
     sqlglot_dialect = "sqlite"
     ddl_types = {
@@ -19,6 +20,3 @@ class SQLiteDialect(Dialect):
         "TIMESTAMP": DdlType("TIMESTAMP"), "DATETIME": DdlType("DATETIME"), "TEXT": DdlType("TEXT"),
         "VARCHAR": DdlType("VARCHAR", limits=(1_000_000_000,)),
     }
-
-    def same_identifier(self, a: str, b: str) -> bool:
-        return a.lower() == b.lower()

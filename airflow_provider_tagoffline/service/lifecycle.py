@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session, selectinload
 from airflow_provider_tagoffline import config
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Service, ServiceTag, iso_utc, utcnow
-from airflow_provider_tagoffline.errors import Conflict, NotFound, PermissionDenied
+from airflow_provider_tagoffline.errors import Conflict, NotFound
 from airflow_provider_tagoffline.runspec import RunSpec
 from airflow_provider_tagoffline.service import states
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.freeze import freeze
+from airflow_provider_tagoffline.service.permissions import require_manage
 from airflow_provider_tagoffline.service.validation import ValidatedService, validate_service
 
 
@@ -59,19 +60,6 @@ def get_service(session: Session, name: str) -> Service:
     if svc is None:
         raise NotFound("service", name)
     return svc
-
-
-def can_manage(actor: repo.Actor, svc: Service) -> bool:
-    """Airflow admins and application admins manage any service of the application; members only
-    the services they own (as Dataphin does)."""
-    if actor.is_admin or actor.username in svc.application.usernames("admin"):
-        return True
-    return actor.username in svc.application.usernames("member") and svc.owner == actor.username
-
-
-def require_manage(actor: repo.Actor, svc: Service, action: str) -> None:
-    if not can_manage(actor, svc):
-        raise PermissionDenied(f"user {actor.username!r} may not {action} service {svc.name!r}")
 
 
 def _store_fields(svc: Service, v: ValidatedService) -> None:

@@ -41,6 +41,7 @@ from airflow_provider_tagoffline.rendering.render import (
 )
 from airflow_provider_tagoffline.runspec import RunSpec
 from airflow_provider_tagoffline.service import lifecycle, states
+from airflow_provider_tagoffline.service.permissions import require_manage
 from airflow_provider_tagoffline.service.states import ExecutionStatus, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def dag_file_path(svc: Service, folder: Path | None = None) -> Path:
 def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.ServiceContext | None = None,
             folder: Path | None = None) -> ActionOutcome:
     svc = lifecycle.get_service(session, name)
-    lifecycle.require_manage(actor, svc, "publish")
+    require_manage(actor, svc, "publish")
     refusal = states.publish_refusal(svc.status)
     if refusal:
         raise Conflict(f"service {name!r} cannot be published: {refusal}")
@@ -207,7 +208,7 @@ def refresh_pending(session: Session) -> int:
 
 def unpublish(session: Session, actor: repo.Actor, name: str, folder: Path | None = None) -> ActionOutcome:
     svc = lifecycle.get_service(session, name)
-    lifecycle.require_manage(actor, svc, "unpublish")
+    require_manage(actor, svc, "unpublish")
     refusal = states.unpublish_refusal(svc.status)
     if refusal:
         raise Conflict(f"service {name!r} cannot be unpublished: {refusal}")
@@ -262,7 +263,7 @@ def run(session: Session, actor: repo.Actor, name: str, data_date: dt.date | Non
         from_cli: bool = False) -> ActionOutcome:
     """Trigger one DAG run of a published manual service exporting ``data_date`` (default T-1)."""
     svc = lifecycle.get_service(session, name)
-    lifecycle.require_manage(actor, svc, "run")
+    require_manage(actor, svc, "run")
     _require_published(svc, "run")
     if svc.schedule_type != "manual":
         raise Conflict(f"service {name!r} is recurring: it runs on its schedule; use data backfill for other dates")
@@ -290,7 +291,7 @@ def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | No
     """An Airflow backfill of a published recurring service: one run per data date in [start, end],
     oldest first (defaults: start T-1, end = start)."""
     svc = lifecycle.get_service(session, name)
-    lifecycle.require_manage(actor, svc, "backfill")
+    require_manage(actor, svc, "backfill")
     _require_published(svc, "backfill")
     if svc.schedule_type != "recurring":
         raise Conflict(f"service {name!r} is manual: use run for one data date")

@@ -21,6 +21,7 @@ from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Entity, EntityId, Service, Tag
 from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, get_dialect
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
+from airflow_provider_tagoffline.service import permissions, targets
 from airflow_provider_tagoffline.service.definition import ServiceDef
 
 # Chinese characters (CJK unified ideographs and extension A), English letters, digits and _.
@@ -122,9 +123,7 @@ def validate_service(
     application = repo.find_application(session, d.application) if d.application else None
     if application is None:
         err("application", f"application {d.application!r} does not exist" if d.application else "is required")
-    elif not actor.is_admin and actor.username not in (
-        application.usernames("admin") + application.usernames("member")
-    ):
+    elif not permissions.is_application_user(actor, application):
         err("application", f"user {actor.username!r} is not an admin or member of application {d.application!r}")
 
     entity = repo.find_entity(session, d.entity) if d.entity else None
@@ -194,6 +193,11 @@ def validate_service(
             err("target.partition.format", f"{t.partition.format!r} is not one of {', '.join(PARTITION_FORMATS)}")
         if not t.partition.field:
             err("target.partition.field", "is required for a partitioned target")
+
+    # -- target ownership: the application's target grant, and the table's claim -----------------
+    if application is not None and t.conn_id.strip():
+        errors.extend(_ownership_problems(session, application, t.conn_id, t.schema_, t.table, target_kind,
+                                          existing))
 
     # -- mappings ------------------------------------------------------------------------------
     tags: list[Tag] = []
@@ -276,6 +280,37 @@ def validate_service(
         raise ValidationFailed(errors)
     assert application is not None and entity is not None and entity_id is not None
     return ValidatedService(d, application, entity, entity_id, tags, target_kind, tz)
+
+
+def _ownership_problems(session: Session, application: Application, conn_id: str, schema: str | None, table: str,
+                        target_kind: str, existing: Service | None) -> list[FieldError]:
+    """An application writes only connections (and schemas) granted to it, and only tables no older
+    service targets (docs/target-grants.md)."""
+    if not target_kind:
+        return []  # the connection is unknown or not a target, and said so
+    scope = permissions.application_scope(session, application, conn_id)
+    if scope is None:
+        return [FieldError("target.conn_id", f"connection {conn_id!r} is not granted to application "
+                                             f"{application.code!r}: a catalog admin grants connections to "
+                                             f"applications (target grants)")]
+    if not table.strip():
+        return []
+    place = targets.place_of(conn_id, target_kind, schema, table)
+    if place is None:
+        return []
+    problems = []
+    if not scope.allows(place.dialect, place.schema):
+        shown = f"schema {place.schema!r}" if place.schema else "the connection's default schema"
+        problems.append(FieldError("target.schema", f"{shown} is not granted to application {application.code!r} "
+                                                    f"on connection {conn_id!r} (granted: {scope.describe()})"))
+    owner = targets.owner_of(session, place, existing.id if existing is not None else None)
+    if owner is not None:
+        svc, theirs = owner
+        via = "" if theirs.conn_id == conn_id else f" (the database of connection {theirs.conn_id!r})"
+        problems.append(FieldError("target.table", f"table {place.full_name!r} on connection {conn_id!r}{via} is "
+                                                   f"the target of service {svc.name!r} (application "
+                                                   f"{svc.application.code}); a table belongs to one service"))
+    return problems
 
 
 def _airflow_target_kind(conn_id: str) -> str:

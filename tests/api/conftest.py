@@ -2,12 +2,14 @@
 
 * API server, scheduler and dag-processor as separate processes (``tests/stack.py``), PostgreSQL as
   Airflow's metadata database, LocalExecutor;
-* SimpleAuthManager users ``admin`` (admin), ``alice`` and ``bob`` (user), ``carol`` (viewer), with
-  a passwords file written before the server starts; tokens from ``POST /auth/token``;
+* SimpleAuthManager users ``admin`` (admin), ``alice`` and ``bob`` (user), ``carol`` (viewer) and
+  ``mallory`` (user; admin of the rival application ``other``), with a passwords file written
+  before the server starts; tokens from ``POST /auth/token``;
 * the catalog store on a fresh PostgreSQL database (``tagoffline db migrate`` first);
 * target connections as ``AIRFLOW_CONN_*`` variables: a fresh PostgreSQL database (``crm_pg``),
   a fresh MariaDB database (``crm_mysql``), a SQLite file (``crm_sqlite``) and the DuckDB warehouse
-  (``tag_warehouse``) with three data dates, 2026-01-01 to 2026-01-03;
+  (``tag_warehouse``) with three data dates, 2026-01-01 to 2026-01-03; ``crm_pg_alias`` is a second
+  connection id of ``crm_pg``'s database;
 * every process group killed and every database dropped at the end.
 """
 
@@ -27,7 +29,7 @@ from api_data import WAREHOUSE_DATES, warehouse_rows
 from dbs import PG_ADMIN_URL, _mysql_connect
 from stack import BIN, COMPONENTS, AirflowStack, airflow_env, free_port, run_cli, simple_auth_env
 
-USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer"}
+USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer", "mallory": "user"}
 PASSWORDS = {u: f"{u}-pw" for u in USERS}
 PG_TARGET_PASSWORD = "s3cret-never-shown"
 
@@ -35,6 +37,7 @@ CATALOG: dict[str, Any] = {
     "applications": [
         {"code": "crm", "name": "CRM", "admins": ["alice"], "members": ["bob"]},
         {"code": "risk", "name": "Risk engine", "admins": ["admin"], "members": []},
+        {"code": "other", "name": "A rival application", "admins": ["mallory"], "members": []},
     ],
     "lookups": [{"code": "gender_codes", "name": "Gender", "values": {"M": "Male", "F": "Female"}}],
     "entities": [{
@@ -51,7 +54,15 @@ CATALOG: dict[str, Any] = {
             {"code": "mobile_city", "name": "City by mobile", "type": "string", "id": "mobile",
              "source": {"table": "dws_mobile_d", "key": "mobile", "column": "city"}},
         ]}],
-    "grants": [{"application": "crm", "entity": "user", "tags": ["gender", "gmv_30d", "mobile_city"]}],
+    "grants": [{"application": "crm", "entity": "user", "tags": ["gender", "gmv_30d", "mobile_city"]},
+               {"application": "other", "entity": "user", "tags": ["gender", "gmv_30d"]}],
+    # crm writes its connections (crm_pg in two schemas, the warehouse in main); other writes
+    # crm_pg's public schema, and crm_pg's database again through crm_pg_alias
+    "target_grants": [{"application": "crm", "conn_id": "crm_pg", "schemas": ["crm", "public"]},
+                      {"application": "crm", "conn_id": "crm_mysql"}, {"application": "crm", "conn_id": "crm_sqlite"},
+                      {"application": "crm", "conn_id": "tag_warehouse", "schemas": ["main"]},
+                      {"application": "other", "conn_id": "crm_pg", "schemas": ["public"]},
+                      {"application": "other", "conn_id": "crm_pg_alias"}],
 }
 
 
@@ -177,6 +188,10 @@ def server_env(home: Path, port: int, catalog_url: str, pg_dbs: dict[str, str], 
         "AIRFLOW_CONN_CRM_PG": json.dumps({"conn_type": "postgres", "host": pg_host, "port": int(pg_port),
                                            "login": "postgres", "password": PG_TARGET_PASSWORD,
                                            "schema": pg_target, "extra": {"sslmode": "disable"}}),
+        # another spelling of the same server where it is this machine
+        "AIRFLOW_CONN_CRM_PG_ALIAS": json.dumps({"conn_type": "postgres", "port": int(pg_port),
+                                                 "host": "localhost" if pg_host == "127.0.0.1" else pg_host,
+                                                 "login": "postgres", "schema": pg_target}),
         "AIRFLOW_CONN_CRM_MYSQL": json.dumps({"conn_type": "mysql", "host": "127.0.0.1", "port": 3306,
                                               "login": "root", "schema": mysql_db,
                                               "extra": {"flavor": "mariadb"}}),
@@ -254,6 +269,13 @@ def bob(api_server: ApiServer) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def carol(api_server: ApiServer) -> Iterator[httpx.Client]:
     with api_server.client("carol") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def mallory(api_server: ApiServer) -> Iterator[httpx.Client]:
+    """An ordinary account: admin of the rival application ``other``."""
+    with api_server.client("mallory") as c:
         yield c
 
 

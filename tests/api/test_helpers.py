@@ -34,8 +34,8 @@ def target_tables(api_server, pg_dbs, mysql_db):
                    "gender_codename TEXT)")
 
 
-def test_connections_are_listed_without_secrets(carol, api_server):
-    r = carol.get("/connections")
+def test_connections_are_listed_without_secrets(admin, api_server):
+    r = admin.get("/connections")
     assert r.status_code == 200
     conns = {c["conn_id"]: c for c in r.json()}
     assert {"crm_pg", "crm_mysql", "crm_sqlite", "tag_warehouse"} <= set(conns)
@@ -47,7 +47,7 @@ def test_connections_are_listed_without_secrets(carol, api_server):
     assert "login" not in r.text and "extra" not in r.text
 
 
-def test_connection_added_through_airflow_is_listed(api_server, carol):
+def test_connection_added_through_airflow_is_listed(api_server, admin):
     import httpx
 
     body = {"connection_id": "ui_made_pg", "conn_type": "postgres", "host": "db.example", "port": 5432,
@@ -55,12 +55,26 @@ def test_connection_added_through_airflow_is_listed(api_server, carol):
     r = httpx.post(f"{api_server.base_url}/api/v2/connections", json=body,
                    headers={"Authorization": f"Bearer {api_server.token('admin')}"})
     assert r.status_code == 201, r.text
-    listed = {c["conn_id"]: c for c in carol.get("/connections").json()}
+    listed = {c["conn_id"]: c for c in admin.get("/connections").json()}
     assert listed["ui_made_pg"]["kind"] == "greenplum" and listed["ui_made_pg"]["host"] == "db.example"
-    assert "hunter2" not in carol.get("/connections").text
+    assert "hunter2" not in admin.get("/connections").text
 
 
-def test_schemas_tables_columns_of_each_kind(target_tables, alice):
+def test_users_see_the_connections_granted_to_their_applications(alice, bob, carol, mallory):
+    def listed(client, **params):
+        r = client.get("/connections", params=params)
+        assert r.status_code == 200, r.text
+        return {c["conn_id"]: c["granted_schemas"] for c in r.json()}
+
+    crm = {"crm_pg": ["crm", "public"], "crm_mysql": None, "crm_sqlite": None, "tag_warehouse": ["main"]}
+    assert listed(alice) == crm and listed(bob) == crm
+    assert listed(bob, application="crm") == crm
+    assert listed(mallory) == {"crm_pg": ["public"], "crm_pg_alias": None}
+    assert listed(mallory, application="crm") == {}, "not mallory's application"
+    assert listed(carol) == {}, "a user of no application sees no connection"
+
+
+def test_schemas_tables_columns_of_each_kind(target_tables, alice, admin):
     schemas = alice.get("/connections/crm_pg/schemas").json()["items"]
     assert "crm" in schemas and "public" in schemas and "pg_catalog" not in schemas
     assert alice.get("/connections/crm_pg/tables", params={"schema": "crm"}).json()["items"] == ["user_tags"]
@@ -82,9 +96,9 @@ def test_schemas_tables_columns_of_each_kind(target_tables, alice):
     assert [c["name"] for c in cols] == ["user_id", "gmv_30d", "ds"]
 
     assert alice.get("/connections/crm_pg/tables/nope/columns").status_code == 404
-    assert alice.get("/connections/crm_pg/tables", params={"schema": "nope"}).status_code == 404
-    assert alice.get("/connections/nope/tables").status_code == 404
-    r = alice.get("/connections/not_a_target/tables")
+    assert admin.get("/connections/crm_pg/tables", params={"schema": "nope"}).status_code == 404
+    assert admin.get("/connections/nope/tables").status_code == 404
+    r = admin.get("/connections/not_a_target/tables")
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "conn_id"
 
 
@@ -152,10 +166,16 @@ def test_ddl_execute_with_edited_statement(alice, carol, api_server, service_bod
     assert audit[0]["actor"] == "alice" and audit[0]["action"] == "create_table"
 
 
-def test_ddl_preview(alice, carol, service_body):
+def test_ddl_preview(alice, bob, carol, service_body):
     assert alice.post("/services", json=service_body("svc_ddl_prev")).status_code == 201
-    r = carol.get("/services/svc_ddl_prev/ddl")
-    draft = carol.post("/helpers/ddl/preview", json={"service": service_body("svc_ddl_draft")})
+    # a preview says whether the table exists: only for who may create it
+    for r in (carol.get("/services/svc_ddl_prev/ddl"),
+              carol.post("/helpers/ddl/preview", json={"service": service_body("svc_ddl_draft")})):
+        assert r.status_code == 403, r.text
+        assert r.json()["detail"][0]["message"] == ("user 'carol' is not an admin or member of application 'crm' "
+                                                    "and may not preview the tables of its services")
+    r = bob.get("/services/svc_ddl_prev/ddl")
+    draft = bob.post("/helpers/ddl/preview", json={"service": service_body("svc_ddl_draft")})
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["conn_id"] == "crm_pg" and out["table"] == "t_svc_ddl_prev" and out["table_exists"] is False
@@ -164,4 +184,4 @@ def test_ddl_preview(alice, carol, service_body):
     r = alice.post("/services/svc_ddl_prev/ddl")
     assert r.status_code == 200, r.text
     assert [c["name"] for c in r.json()["columns"]][:1] == ["user_id"]
-    assert carol.get("/services/svc_ddl_prev/ddl").json()["table_exists"] is True
+    assert bob.get("/services/svc_ddl_prev/ddl").json()["table_exists"] is True

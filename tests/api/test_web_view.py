@@ -233,3 +233,56 @@ def test_backfill_dialog_creates_one_run_per_data_date(browser: Browser, api_ser
         expect(row.locator("[data-state]")).to_have_attribute("data-state", "success", timeout=120_000)
     page.context.close()
     assert alice.post(f"/services/{name}/unpublish").json()["status"] == "offline"
+
+
+def test_catalog_target_grants_and_the_forms_data_sources(browser: Browser, api_server: Any, alice: Any,
+                                                          service_body: Any) -> None:
+    assert alice.post("/services", json=service_body("web_tg_sqlite", conn_id="crm_sqlite")).status_code == 201
+    boss = signed_in_page(browser, api_server, "admin")
+    boss.goto(f"{api_server.base_url}/tag-offline/ui/#/catalog")
+    grants = boss.locator("#target-grants")
+    expect(grants.locator("tr[data-target-grant='crm:crm_pg'] td.schemas")).to_have_text("crm, public")
+    expect(grants.locator("tr[data-target-grant='crm:crm_mysql'] td.schemas")).to_have_text("every schema")
+    # an admin grants a data source to an application
+    boss.select_option("#target-grant-application", "risk")
+    boss.select_option("#target-grant-conn", "crm_sqlite")
+    boss.click("#target-grant-add")
+    granted = grants.locator("tr[data-target-grant='risk:crm_sqlite']")
+    expect(granted).to_contain_text("every schema")
+    expect(granted).to_contain_text("admin")
+    boss.select_option("#target-grant-application", "risk")
+    boss.select_option("#target-grant-conn", "crm_pg")
+    boss.fill("#target-grant-schemas", "risk, public")
+    boss.click("#target-grant-add")
+    expect(grants.locator("tr[data-target-grant='risk:crm_pg'] td.schemas")).to_have_text("public, risk")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    boss.locator("#target-grants-card").screenshot(path=str(SCREENSHOTS / "target-grants.png"))
+    # withdrawing a grant its application's services use is refused, naming them
+    grants.locator("tr[data-target-grant='crm:crm_sqlite'] button[data-withdraw]").click()
+    expect(boss.locator("#toast")).to_contain_text("is still the target of services of application 'crm'")
+    expect(boss.locator("#toast")).to_contain_text("web_tg_sqlite")
+    expect(grants.locator("tr[data-target-grant='crm:crm_sqlite']")).to_have_count(1)
+    for key in ("risk:crm_sqlite", "risk:crm_pg"):
+        grants.locator(f"tr[data-target-grant='{key}'] button[data-withdraw]").click()
+        expect(grants.locator(f"tr[data-target-grant='{key}']")).to_have_count(0)
+
+    # the form offers the data sources granted to the chosen application, and their granted schemas
+    boss.goto(f"{api_server.base_url}/tag-offline/ui/#/new")
+    boss.select_option("#application", "other")
+    expect(boss.locator("#conn_id option")).to_have_text(["Choose a data source", "crm_pg (postgres)",
+                                                          "crm_pg_alias (postgres)"])
+    boss.select_option("#conn_id", "crm_pg")
+    expect(boss.locator("#schema option")).to_have_text(["(default schema)", "public"])
+    boss.select_option("#application", "crm")
+    expect(boss.locator("#conn_id option")).to_have_text(["Choose a data source", "crm_mysql (mysql)",
+                                                          "crm_pg (postgres)", "crm_sqlite (sqlite)",
+                                                          "tag_warehouse (warehouse)"])
+    boss.context.close()
+
+    # members read the grants; only admins have the controls
+    member = signed_in_page(browser, api_server, "bob")
+    member.goto(f"{api_server.base_url}/tag-offline/ui/#/catalog")
+    expect(member.locator("#target-grants tr[data-target-grant='other:crm_pg_alias']")).to_contain_text("every schema")
+    expect(member.locator("#target-grant-add")).to_have_count(0)
+    expect(member.locator("#target-grants button[data-withdraw]")).to_have_count(0)
+    member.context.close()

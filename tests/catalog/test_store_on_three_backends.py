@@ -133,3 +133,51 @@ def test_guarded_deletes_grants_and_audit(url: str) -> None:
 
         log = s.scalars(sa.select(AuditLog).order_by(AuditLog.id.desc()).limit(3)).all()
         assert [(e.actor, e.action) for e in log] == [("admin", "approve"), ("bob", "request"), ("admin", "revoke")]
+
+
+def _service(app: object, name: str, conn_id: str, table: str) -> object:
+    from airflow_provider_tagoffline.catalog.models import Service
+
+    target = {"conn_id": conn_id, "table": table, "load": "overwrite"}
+    return Service(name=name, slug=name, application=app, owner="alice", entity_code="user", entity_id_code="user_id",
+                   schedule_type="manual", target_conn_id=conn_id, target_kind="postgres", target_table=table,
+                   definition={"name": name, "target": target}, created_by="alice", updated_by="alice")
+
+
+def test_migration_0003_grants_each_application_what_its_services_target(url: str) -> None:
+    """Upgrading a populated store from 0002: nothing that worked before breaks (docs/target-grants.md)."""
+    from airflow_provider_tagoffline.catalog.models import AuditLog, Service, TargetGrant
+
+    store.downgrade(url)
+    store.migrate(url, "0002")
+    catalog = load_yaml_text(EXAMPLE.read_text())
+    catalog.pop("target_grants")  # revision 0002 has none
+    catalog["applications"].append({"code": "risk", "name": "Risk", "admins": ["rita"]})
+    with store.session_scope(url) as s:
+        apply_catalog(s, ADMIN, parse_catalog(catalog))
+        crm, risk = repo.get_application(s, "crm"), repo.get_application(s, "risk")
+        s.add_all([_service(crm, "crm_a", "crm_mysql", "user_tags"), _service(crm, "crm_b", "crm_mysql", "b_tags"),
+                   _service(crm, "crm_c", "crm_pg", "c_tags"), _service(risk, "risk_a", "crm_pg", "c_tags")])
+
+    store.migrate(url)
+    assert store.current_revision(url) == "0003"
+    with store.session_scope(url) as s:
+        grants = {(g.application.code, g.conn_id, g.schemas, g.granted_by) for g in s.scalars(sa.select(TargetGrant))}
+        assert grants == {("crm", "crm_mysql", None, "tagoffline db migrate (0003)"),
+                          ("crm", "crm_pg", None, "tagoffline db migrate (0003)"),
+                          ("risk", "crm_pg", None, "tagoffline db migrate (0003)")}
+        audit = s.scalars(sa.select(AuditLog).where(AuditLog.object_type == "target_grant")
+                          .order_by(AuditLog.object_key)).all()
+        assert [(a.action, a.object_key) for a in audit] == [("create", "crm:crm_mysql"), ("create", "crm:crm_pg"),
+                                                             ("create", "risk:crm_pg")]
+        # the grants guard like any other: crm's services keep crm_pg's grant in place
+        with pytest.raises(InUse, match="crm_c"):
+            repo.delete_target_grant(s, ADMIN, "crm", "crm_pg")
+
+    store.downgrade(url, "0002")
+    assert "tagoffline_target_grant" not in tables(url)
+    with store.session_scope(url) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Service)) == 4
+    store.migrate(url)  # and up again
+    with store.session_scope(url) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(TargetGrant)) == 3

@@ -115,3 +115,36 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("error: ")
+
+
+def test_target_grants_through_the_cli(cli, tmp_path, monkeypatch):
+    cli("db", "migrate")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text((EXAMPLES / "catalog.yaml").read_text()
+                       + "  - {application: crm, conn_id: crm_mysql_too, schemas: [ignored_by_mysql]}\n")
+    code, out, _ = cli("catalog", "apply", str(catalog), "--dry-run")
+    assert code == 0 and "  create    target_grant crm:crm_mysql\n" in out
+    assert "  create    target_grant crm:crm_mysql_too\n" in out
+    assert cli("catalog", "apply", str(catalog))[0] == 0
+    exported = tmp_path / "exported.yaml"
+    assert cli("catalog", "export", "-o", str(exported))[0] == 0
+    text = exported.read_text()
+    assert "target_grants:\n- application: crm\n  conn_id: crm_mysql\n- application: crm\n  conn_id: crm_mysql_too\n" \
+           "  schemas:\n  - ignored_by_mysql\n" in text
+    code, out, _ = cli("catalog", "apply", str(exported))
+    assert code == 0 and out.startswith("no changes:")
+
+    # a service on a granted connection saves; on another connection id of its database it is refused,
+    # and on a connection granted to nobody as well, each with its field
+    assert cli("service", "apply", str(EXAMPLES / "service.yaml"))[0] == 0
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_MYSQL_TOO", "mysql://other:pw@127.0.0.1:3306/crm")
+    monkeypatch.setenv("AIRFLOW_CONN_ELSEWHERE", "mysql://crm:pw@10.0.0.9:3306/crm")
+    service = (EXAMPLES / "service.yaml").read_text().replace("name: crm_user_tags", "name: crm_copy")
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(service.replace("conn_id: crm_mysql", "conn_id: crm_mysql_too").replace("user_tags", "USER_TAGS"))
+    code, _, err = cli("service", "apply", str(copy))
+    assert code == 1 and "target.table: table 'USER_TAGS' on connection 'crm_mysql_too' (the database of " \
+                         "connection 'crm_mysql') is the target of service 'crm_user_tags' (application crm)" in err
+    copy.write_text(service.replace("conn_id: crm_mysql", "conn_id: elsewhere"))
+    code, _, err = cli("service", "apply", str(copy))
+    assert code == 1 and "target.conn_id: connection 'elsewhere' is not granted to application 'crm'" in err

@@ -30,6 +30,9 @@ CATALOG: dict[str, Any] = {
         ]}],
     "grants": [{"application": "crm", "entity": "user", "tags": ["gender", "gmv_30d", "city"]},
                {"application": "crm", "entity": "user", "tags": ["old_tag"], "expires": "2020-01-01"}],
+    # crm writes its own connections (crm_pg only in two schemas); risk is granted none
+    "target_grants": [{"application": "crm", "conn_id": "crm_pg", "schemas": ["crm", "public"]},
+                      *({"application": "crm", "conn_id": c} for c in ("crm_mysql", "crm_ora", "crm_adb", "crm_lite"))],
 }
 
 CONNECTIONS = {
@@ -38,6 +41,10 @@ CONNECTIONS = {
     "crm_ora": {"conn_type": "oracle", "host": "db", "login": "crm", "password": "ora-s3cret"},
     "crm_adb": {"conn_type": "postgres", "host": "db", "extra": {"flavor": "adb_pg"}},
     "crm_lite": {"conn_type": "sqlite", "host": "/tmp/crm.db"},
+    # the database of crm_pg again (another login, the host in capitals), and the file of crm_lite
+    "crm_pg_alias": {"conn_type": "postgres", "host": "DB", "port": 5432, "login": "rival", "schema": "crm"},
+    "crm_pg_6432": {"conn_type": "postgres", "host": "db", "port": 6432, "login": "crm", "schema": "crm"},
+    "crm_lite_alias": {"conn_type": "sqlite", "host": "/tmp/./crm.db"},
     "crm_http": {"conn_type": "http", "host": "example.com"},
 }
 

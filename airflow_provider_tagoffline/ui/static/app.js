@@ -14,7 +14,7 @@ const TARGET_KINDS = ["postgres", "greenplum", "adb_pg", "opengauss", "mysql", "
 const TIMEZONES = ["UTC", "Asia/Shanghai", "Asia/Tokyo", "Asia/Singapore", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles"];
 const PAGE_SIZE = 20;
 
-const state = { me: null, applications: [], entities: [], connections: null, timer: null, route: 0 };
+const state = { me: null, applications: [], entities: [], timer: null, route: 0 };
 
 // Pages load asynchronously: a page whose route is no longer current must not touch the screen.
 function stale(routeId) { return routeId !== state.route; }
@@ -318,21 +318,21 @@ async function listPage(main) {
 
 // ---- create / edit form ----------------------------------------------------------------------
 
-async function connections() {
-  if (!state.connections) state.connections = await api("GET", "/connections");
-  return state.connections;
+// The data sources an application may write (its target grants), each with the granted schemas.
+async function connections(application) {
+  return application ? api("GET", `/connections?application=${enc(application)}`) : [];
 }
 
 async function formPage(main, name) {
   const routeId = state.route;
   const existing = name ? await api("GET", `/services/${enc(name)}`) : null;
-  const conns = await connections();
-  if (stale(routeId)) return;
   const d = existing ? existing.definition : {
     name: "", application: myApplications()[0] || "", owner: state.me.username, entity: state.entities[0]?.code || "",
     entity_id: state.entities[0]?.ids[0]?.code || "", description: "", schedule: { type: "manual" },
     target: { conn_id: "", schema: null, table: "", load: "overwrite", partition: null }, mappings: [],
   };
+  let conns = await connections(d.application);
+  if (stale(routeId)) return;
   const editing = !!existing;
   const view = { mappings: (d.mappings || []).map((m) => ({ ...m })), tags: [], grants: new Set() };
 
@@ -359,10 +359,15 @@ async function formPage(main, name) {
   f.description = h("textarea", { id: "description", maxlength: 1000, rows: 3 }, d.description || "");
   f.description.value = d.description || "";
 
-  const kindOf = (connId) => (conns.find((c) => c.conn_id === connId) || {}).kind;
   const lockedKind = editing ? existing.target_kind : null;
-  f.conn_id = h("select", { id: "conn_id" }, option("", "Choose a data source"),
-    conns.filter((c) => !lockedKind || c.kind === lockedKind).map((c) => option(c.conn_id, `${c.conn_id} (${c.kind})`, c.conn_id === d.target.conn_id)));
+  f.conn_id = h("select", { id: "conn_id" });
+  function fillConnections() {
+    const chosen = f.conn_id.value || d.target.conn_id;
+    const usable = conns.filter((c) => !lockedKind || c.kind === lockedKind);
+    f.conn_id.replaceChildren(option("", usable.length ? "Choose a data source" : "No data source is granted to this application"),
+      ...usable.map((c) => option(c.conn_id, `${c.conn_id} (${c.kind})`, c.conn_id === chosen)));
+  }
+  fillConnections();
   f.schema = h("select", { id: "schema" });
   f.table = h("input", { id: "table", list: "table-options", value: d.target.table || "", placeholder: "target table" });
   const tableOptions = h("datalist", { id: "table-options" });
@@ -470,10 +475,18 @@ async function formPage(main, name) {
     if (conn && conn.has_schemas) {
       try {
         const r = await api("GET", `/connections/${enc(conn.conn_id)}/schemas`);
-        f.schema.append(...r.items.map((s) => option(s, s, s === d.target.schema)));
+        // only the schemas granted to this application (the server lists those of all the caller's)
+        const granted = conn.granted_schemas;
+        f.schema.append(...r.items.filter((s) => !granted || granted.includes(s)).map((s) => option(s, s, s === d.target.schema)));
       } catch (e) { toast(e.message, true); }
     }
     await loadTables();
+  }
+
+  async function reloadConnections() {
+    try { conns = await connections(f.application.value); } catch (e) { conns = []; toast(e.message, true); }
+    fillConnections();
+    await loadSchemas();
   }
 
   async function loadTables() {
@@ -594,7 +607,7 @@ async function formPage(main, name) {
   const schedule = () => { maintenance.hidden = !f.schedule_recurring.checked; };
   f.entity.addEventListener("change", () => { fillEntityIds(); view.mappings = []; loadGrants(); });
   f.entity_id.addEventListener("change", () => { view.mappings = []; renderTags(); });
-  f.application.addEventListener("change", () => { fillOwners(); loadGrants(); });
+  f.application.addEventListener("change", () => { fillOwners(); loadGrants(); reloadConnections(); });
   f.conn_id.addEventListener("change", () => { d.target.schema = null; loadSchemas(); });
   f.schema.addEventListener("change", loadTables);
   f.schedule_manual.addEventListener("change", schedule);
@@ -618,7 +631,7 @@ async function formPage(main, name) {
           row("Description", "description", f.description, counter(f.description, 1000)))),
       h("div", { class: "card" }, h("h2", {}, "Field mapping"),
         h("div", { class: "grid" },
-          row("Data source", "target.conn_id", f.conn_id),
+          row("Data source", "target.conn_id", f.conn_id, h("span", { class: "muted" }, "Connections granted to the application (target grants on the Catalog page)")),
           row("Schema", "target.schema", f.schema),
           row("Table", "target.table", f.table, tableOptions),
           row("Date partition field", "target.partition.field", f.partition_field),
@@ -711,10 +724,12 @@ async function instancesPage(main, name) {
 
 async function catalogPage(main) {
   const routeId = state.route;
-  const [grants, lookups] = await Promise.all([api("GET", "/catalog/grants"), api("GET", "/catalog/lookups")]);
+  const [grants, lookups, targetGrants] = await Promise.all([api("GET", "/catalog/grants"), api("GET", "/catalog/lookups"),
+    api("GET", "/catalog/target-grants")]);
   state.entities = await api("GET", "/catalog/entities");
-  if (stale(routeId)) return;
   const isAdmin = state.me.is_admin;
+  const allConnections = isAdmin ? await api("GET", "/connections") : [];
+  if (stale(routeId)) return;
   const decide = async (g, decision) => {
     try {
       await api("POST", `/catalog/grants/${enc(g.application)}/${enc(g.entity)}/${enc(g.tag)}/${decision}`);
@@ -764,7 +779,46 @@ async function catalogPage(main) {
             h("button", { class: "icon danger", "data-decision": "reject", onclick: () => decide(g, "reject") }, "Reject")] : null,
           isAdmin && g.state === "approved" ? h("button", { class: "icon danger", "data-decision": "revoke", onclick: () => decide(g, "revoke") }, "Revoke") : null))))),
       myApplications().length ? h("div", { class: "row", style: "margin-top: 10px" }, h("strong", {}, "Request a grant:"), reqApp, reqEntity, reqTag, reqExpires, reqReason,
-        h("button", { id: "grant-request", onclick: request }, "Request")) : null));
+        h("button", { id: "grant-request", onclick: request }, "Request")) : null),
+    targetGrantsCard(targetGrants, allConnections, () => catalogPage(main)));
+}
+
+// Which data sources each application may write (spec §2 target grants): everyone reads, Airflow
+// admins grant and withdraw.
+function targetGrantsCard(targetGrants, allConnections, reload) {
+  const isAdmin = state.me.is_admin;
+  const withdraw = async (g) => {
+    try {
+      await api("DELETE", `/catalog/target-grants/${enc(g.application)}/${enc(g.conn_id)}`);
+      toast(`${g.conn_id} withdrawn from ${g.application}`);
+      reload();
+    } catch (e) { toast(e.message, true); }
+  };
+  const app = h("select", { id: "target-grant-application" }, state.applications.map((a) => option(a.code, `${a.name} (${a.code})`)));
+  const conn = h("select", { id: "target-grant-conn" }, allConnections.map((c) => option(c.conn_id, `${c.conn_id} (${c.kind})`)));
+  const schemas = h("input", { id: "target-grant-schemas", placeholder: "schemas, comma-separated (empty: every schema)", size: 36 });
+  const add = async () => {
+    const names = schemas.value.split(",").map((x) => x.trim()).filter(Boolean);
+    const body = { application: app.value, conn_id: conn.value, schemas: names.length ? names : null };
+    try {
+      await api("PUT", `/catalog/target-grants/${enc(app.value)}/${enc(conn.value)}`, body);
+      toast(`${conn.value} granted to ${app.value}`);
+      reload();
+    } catch (e) { toast(e.message, true); }
+  };
+  return h("div", { class: "card", id: "target-grants-card" }, h("h2", {}, "Target grants"),
+    h("p", { class: "muted" }, "The data sources (Airflow connections) each application may write, and in which schemas. "
+      + "A table belongs to the one service that targeted it first."),
+    h("table", { id: "target-grants" },
+      h("thead", {}, h("tr", {}, ["Application", "Data source", "Schemas", "Granted", ""].map((c) => h("th", {}, c)))),
+      h("tbody", {}, targetGrants.length ? targetGrants.map((g) => h("tr", { dataset: { targetGrant: `${g.application}:${g.conn_id}` } },
+        h("td", {}, g.application), h("td", {}, g.conn_id),
+        h("td", { class: "schemas" }, g.schemas ? g.schemas.join(", ") : h("span", { class: "muted" }, "every schema")),
+        h("td", {}, `${g.granted_by} ${fmtTime(g.granted_at)}`),
+        h("td", { class: "actions" }, isAdmin ? h("button", { class: "icon danger", "data-withdraw": "", onclick: () => withdraw(g) }, "Withdraw") : null)))
+        : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No application may write any data source yet.")))),
+    isAdmin ? h("div", { class: "row", style: "margin-top: 10px" }, h("strong", {}, "Grant a data source:"), app, conn, schemas,
+      h("button", { id: "target-grant-add", onclick: add }, "Grant")) : null);
 }
 
 boot();
