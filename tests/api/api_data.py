@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 WAREHOUSE_DATES = ("20260101", "20260102", "20260103")
+#: the password of connection crm_pg: no answer of the API may ever hold it
+PG_TARGET_PASSWORD = "s3cret-never-shown"
 
 
 def warehouse_rows(ds: str) -> dict[int, tuple[str, int, str | None]]:

@@ -25,13 +25,12 @@ from typing import Any
 
 import httpx
 import pytest
-from api_data import WAREHOUSE_DATES, warehouse_rows
+from api_data import PG_TARGET_PASSWORD, WAREHOUSE_DATES, warehouse_rows
 from dbs import PG_ADMIN_URL, _mysql_connect
 from stack import BIN, COMPONENTS, AirflowStack, airflow_env, free_port, run_cli, simple_auth_env
 
 USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer", "mallory": "user"}
 PASSWORDS = {u: f"{u}-pw" for u in USERS}
-PG_TARGET_PASSWORD = "s3cret-never-shown"
 
 CATALOG: dict[str, Any] = {
     "applications": [

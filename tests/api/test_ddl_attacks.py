@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from conftest import PG_TARGET_PASSWORD
+from api_data import PG_TARGET_PASSWORD
 
 pytestmark = pytest.mark.airflow
 
