@@ -64,6 +64,8 @@ def _msg(err: Any) -> str:
         return "is required"
     if err["type"] == "extra_forbidden":
         return "is not a known field"
+    if err["type"] == "finite_number":
+        return "must be a finite number"
     if err["type"] == "literal_error":
         return "must be " + err["msg"].split("Input should be ", 1)[-1]
     msg = str(err["msg"])

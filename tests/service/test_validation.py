@@ -245,3 +245,57 @@ def test_all_problems_are_reported_at_once(session: Session) -> None:
     p = problems(session, base_service(name="bad name", description="x" * 1001,
                                        schedule={"type": "recurring", "daily_at": "9"}))
     assert {"name", "description", "schedule.daily_at"} <= set(p)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_gates_refuse_nan_and_infinity(session: Session, bad: float) -> None:
+    p = problems(session, base_service(gates={"max_change_ratio": bad, "max_null_ratio": {"gender": bad}}))
+    assert p == {"gates.max_change_ratio": "must be a finite number",
+                 "gates.max_null_ratio.gender": "must be a finite number"}
+
+
+def _float_fields(model: type) -> list[str]:
+    """Fields of a pydantic model whose type holds a float anywhere (``float | None``, ``dict[str, float]``)."""
+    import typing
+
+    def holds_float(tp: Any) -> bool:
+        return tp is float or any(holds_float(a) for a in typing.get_args(tp))
+
+    return [name for name, f in model.model_fields.items() if holds_float(f.annotation)]
+
+
+def _holding(annotation: Any, bad: float) -> Any:
+    """``bad`` in the shape of ``annotation``: itself, in a dict or in a list."""
+    import typing
+
+    origins = {typing.get_origin(annotation)} | {typing.get_origin(a) for a in typing.get_args(annotation)}
+    return {"k": bad} if dict in origins else [bad] if list in origins else bad
+
+
+def test_every_float_field_of_every_shape_refuses_nan_and_infinity() -> None:
+    """Walks the models of the four shape modules: a float field added later is covered, or this fails."""
+    import inspect
+
+    from pydantic import BaseModel
+    from pydantic import ValidationError as PydanticValidationError
+
+    from airflow_provider_tagoffline import runspec
+    from airflow_provider_tagoffline.api import schemas as api_schemas
+    from airflow_provider_tagoffline.catalog import schemas as catalog_schemas
+    from airflow_provider_tagoffline.service import definition
+
+    checked = []
+    for module in (definition, runspec, catalog_schemas, api_schemas):
+        for _, model in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(model, BaseModel) or model.__module__ != module.__name__:
+                continue
+            for name in _float_fields(model):
+                for bad in (float("nan"), float("inf"), float("-inf")):
+                    key = model.model_fields[name].alias or name
+                    with pytest.raises(PydanticValidationError) as err:
+                        model.model_validate({key: _holding(model.model_fields[name].annotation, bad)})
+                    finite = [e for e in err.value.errors() if e["type"] == "finite_number"]
+                    assert finite and finite[0]["loc"][0] == key, (model.__name__, name, err.value.errors())
+                checked.append(f"{model.__name__}.{name}")
+    assert {"GatesDef.max_change_ratio", "GatesDef.max_null_ratio", "GatesSpec.max_change_ratio",
+            "GatesSpec.max_null_ratio", "Instance.duration"} <= set(checked), checked
