@@ -225,3 +225,17 @@ def test_json_nan_and_infinity_are_refused_naming_the_field(alice, admin, servic
         "gates.max_change_ratio", "gates.max_null_ratio.gender"}, r.text
     assert admin.get(f"/services/{name}").json()["version"] == 1
     assert alice.delete(f"/services/{name}").status_code == 204
+
+
+def test_the_partition_field_is_checked_like_any_target_column(alice, admin, service_body):
+    name = "svc_long_partition"
+    body = service_body(name, target={"conn_id": "crm_pg", "table": "t_long_partition", "load": "overwrite",
+                                      "partition": {"field": "p" * 64}})
+    r = alice.post("/services", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [{"field": "target.partition.field",
+                                   "message": "column '" + "p" * 64 + "' is 64 bytes long; postgres allows at "
+                                              "most 63 bytes"}]
+    body["target"]["partition"]["field"] = "p" * 300
+    assert alice.post("/services", json=body).json()["detail"][0]["field"] == "target.partition.field"
+    assert admin.get(f"/services/{name}").status_code == 404

@@ -299,3 +299,25 @@ def test_every_float_field_of_every_shape_refuses_nan_and_infinity() -> None:
                 checked.append(f"{model.__name__}.{name}")
     assert {"GatesDef.max_change_ratio", "GatesDef.max_null_ratio", "GatesSpec.max_change_ratio",
             "GatesSpec.max_null_ratio", "Instance.duration"} <= set(checked), checked
+
+
+@pytest.mark.parametrize(("conn_id", "field", "message"), [
+    ("crm_pg", "p" * 300, "'" + "p" * 300 + "' is not a usable column name"),  # 128 characters at most anywhere
+    ("crm_pg", "p" * 64, "column '" + "p" * 64 + "' is 64 bytes long; postgres allows at most 63 bytes"),
+    ("crm_pg", ["分" * 22], "column '" + "分" * 22 + "' is 66 bytes long; postgres allows at most 63 bytes"),
+    ("crm_mysql", "m" * 65, "column '" + "m" * 65 + "' is 65 characters long; mysql allows at most 64"),
+    ("crm_ora", "标" * 43, "column '" + "标" * 43 + "' is 129 bytes long; oracle allows at most 128 bytes"),
+    ("crm_pg", "ds\nx", "'ds\\nx' is not a usable column name"),
+    ("crm_pg", "d\x1bs", "'d\\x1bs' is not a usable column name"),
+])
+def test_the_partition_field_passes_the_identifier_checks(session: Session, conn_id: str, field: Any,
+                                                          message: str) -> None:
+    data = base_service(target={"conn_id": conn_id, "table": "t", "partition": {"field": field}})
+    assert problems(session, data) == {"target.partition.field": message}
+
+
+def test_a_partition_field_within_the_limits_is_valid(session: Session) -> None:
+    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_pg", "table": "t",
+                                                          "partition": {"field": "p" * 63}}))
+    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_mysql", "table": "t",
+                                                          "partition": {"field": ["数据日期"]}}))
