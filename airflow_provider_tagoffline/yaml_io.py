@@ -51,7 +51,7 @@ def load_yaml_text(text: str, source: str = "<input>") -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
-        problem = " ".join(problem.split())  # one line: a reader error spans several
+        problem = " ".join(problem.split())  # one line, whatever the parser wrote
         raise ValidationFailed.one("file", f"{where}: not valid YAML ({problem})") from None
 
 
