@@ -20,7 +20,8 @@ OutputContent = Literal["value", "codename"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Finite numbers only: a NaN would render as `nan` in the DAG file's literal and fail its import.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class PartitionSpec(_Frozen):
@@ -74,7 +75,7 @@ class TargetSpec(_Frozen):
     partition: PartitionSpec | None = None
     load: Literal["overwrite"] = "overwrite"
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class GatesSpec(_Frozen):

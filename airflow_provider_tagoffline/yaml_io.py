@@ -33,8 +33,7 @@ def read_text_file(path: str | Path) -> str:
     except FileNotFoundError:
         raise ValidationFailed.one("file", f"{p} does not exist") from None
     except UnicodeDecodeError as exc:
-        raise ValidationFailed.one("file", f"{p} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                                           f"{exc.start})") from None
+        raise ValidationFailed.one("file", f"{p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise ValidationFailed.one("file", f"{p}: {exc.strerror}") from None
 
@@ -46,10 +45,17 @@ def load_yaml_file(path: str | Path) -> Any:
 def load_yaml_text(text: str, source: str = "<input>") -> Any:
     try:
         return yaml.safe_load(text)
+    except yaml.reader.ReaderError as exc:  # a control character: its own shape, no mark
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ValidationFailed.one("file", f"{source}: not valid YAML (character #x{char:04x} at position "
+                                           f"{exc.position}: {exc.reason})") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ValidationFailed.one("file", f"{source}: not valid YAML (nested too deeply)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(problem.split())  # one line, whatever the parser wrote
         raise ValidationFailed.one("file", f"{where}: not valid YAML ({problem})") from None
 
 

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from airflow_provider_tagoffline import __version__
 from airflow_provider_tagoffline.api import routes_catalog, routes_helpers, routes_services
 from airflow_provider_tagoffline.api.errors import install_error_handlers
+from airflow_provider_tagoffline.api.same_site import SameSiteWrites
 from airflow_provider_tagoffline.api.schemas import ErrorResponse
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.ui import routes as ui_routes
@@ -24,6 +25,9 @@ Tag offline services for Apache Airflow: deliver warehouse entity tags into appl
 
 **Authentication**: Airflow's own. Send `Authorization: Bearer <jwt>` with a token from Airflow's
 `POST /auth/token`, or the `_token` cookie of the Airflow UI. Without a token: 401.
+A write (POST, PUT, PATCH, DELETE) authenticated by the cookie alone is refused (403) unless it comes
+from the web view: the `X-Tag-Offline-Client` header, and, when the browser sends them,
+`Sec-Fetch-Site: same-origin` and the server's own `Origin`.
 
 **Authorization**: every authenticated user reads. Airflow admins manage the catalog and decide
 grants. Admins and members of an application create and manage its services (members only the
@@ -87,6 +91,8 @@ def create_app() -> FastAPI:
         ],
     )
     install_error_handlers(app)
+    # Before anything else, body parsing included: a forged cross-site write must not run at all.
+    app.add_middleware(SameSiteWrites)
     for router in (routes_services.router, routes_catalog.router, routes_helpers.router):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(ui_routes.router)

@@ -15,12 +15,13 @@ from airflow_provider_tagoffline.service.definition import MappingDef, ServiceDe
 UtcDatetime = Annotated[dt.datetime, AfterValidator(lambda v: v.replace(tzinfo=dt.UTC) if v.tzinfo is None else v)]
 
 
+# Finite numbers only, in and out (JSON has no NaN or Infinity, though Python's parser accepts them).
 class _Out(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, allow_inf_nan=False)
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True, allow_inf_nan=False)
 
 
 # ---- errors ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ MAX_LOOKUP_VALUES = 10_000
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 def _code(value: str) -> str:

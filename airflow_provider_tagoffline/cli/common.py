@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from airflow_provider_tagoffline.catalog import store
 from airflow_provider_tagoffline.catalog.repository import Actor
 from airflow_provider_tagoffline.cli.output import echo
-from airflow_provider_tagoffline.errors import TagOfflineError
+from airflow_provider_tagoffline.errors import TagOfflineError, first_line
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
@@ -53,12 +53,36 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+#: set to 1 to see the traceback of an unexpected error (a bug report wants it)
+DEBUG_ENV = "TAGOFFLINE_DEBUG"
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: its lines joined, blank ones dropped."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def unexpected_error_message(exc: BaseException) -> str:
+    """One line about an error nobody planned for; never SQL or its parameters (SQLAlchemy's message
+    carries both on the lines after the first, so only the driver's first line is kept)."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return f"database error ({type(exc.orig).__name__}): {first_line(exc.orig)}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database error ({type(exc).__name__}): {first_line(exc)}"
+    if isinstance(exc, OSError) and exc.strerror:  # e.g. --output into a missing directory
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return f"unexpected {type(exc).__name__}: {first_line(exc)} (set {DEBUG_ENV}=1 to see the traceback)"
+
+
 def run_app(app: typer.Typer) -> None:
-    """Run the CLI; user errors print one line and exit 1, never a traceback."""
+    """Run the CLI: every error prints one line (``error: ...``) and exits 1; a traceback only for an
+    unexpected error with TAGOFFLINE_DEBUG=1."""
     try:
         app(standalone_mode=False)
     except TagOfflineError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -71,4 +95,7 @@ def run_app(app: typer.Typer) -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        if os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes"):
+            raise
+        typer.echo(f"error: {unexpected_error_message(exc)}", err=True)
+        sys.exit(1)

@@ -11,7 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+    # allow_inf_nan=False: NaN and ±infinity (YAML .nan / .inf, JSON NaN / Infinity) are no numbers a
+    # rule can compare, nor a value a rendered DAG file or a PostgreSQL JSON column can hold.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
 
 class ScheduleDef(_Model):

@@ -65,6 +65,8 @@ def _msg(err: Any) -> str:
         return "is required"
     if err["type"] == "extra_forbidden":
         return "is not a known field"
+    if err["type"] == "finite_number":
+        return "must be a finite number"
     if err["type"] == "literal_error":
         return "must be " + err["msg"].split("Input should be ", 1)[-1]
     msg = str(err["msg"])
@@ -193,6 +195,14 @@ def validate_service(
             err("target.partition.format", f"{t.partition.format!r} is not one of {', '.join(PARTITION_FORMATS)}")
         if not t.partition.field:
             err("target.partition.field", "is required for a partitioned target")
+        # The partition field is a target column like the mapped ones: the same checks.
+        given = t.partition.field
+        one_field = given[0] if isinstance(given, list) and len(given) == 1 else \
+            given if isinstance(given, str) and "," not in given else None
+        if one_field and not COLUMN_RE.match(one_field):
+            err("target.partition.field", f"{one_field!r} is not a usable column name")
+        elif one_field and dialect is not None and dialect.identifier_problem(one_field):
+            err("target.partition.field", f"column {one_field!r} {dialect.identifier_problem(one_field)}")
 
     # -- target ownership: the application's target grant, and the table's claim -----------------
     if application is not None and t.conn_id.strip():

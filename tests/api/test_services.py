@@ -198,3 +198,44 @@ def test_acting_user_lands_in_the_audit_log(alice, bob, carol, service_body):
                                                              ("bob", "create")]
     r = carol.get("/audit", params={"user": "bob", "object_key": "svc_audit"})
     assert [e["action"] for e in r.json()] == ["delete", "create"]
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity"])
+def test_json_nan_and_infinity_are_refused_naming_the_field(alice, admin, service_body, bad):
+    """Python's JSON parser reads NaN / Infinity; they must not reach the catalog store or a DAG file."""
+    import json
+
+    name = "svc_not_finite"
+    body = json.dumps(service_body(name, gates={"max_change_ratio": 0.5, "max_null_ratio": {"gender": 0.1}}))
+    bad_body = body.replace('"max_change_ratio": 0.5', f'"max_change_ratio": {bad}') \
+        .replace('"gender": 0.1', f'"gender": {bad}')
+    assert bad in bad_body and json.loads(bad_body)
+    r = alice.post("/services", content=bad_body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert sorted(r.json()["detail"], key=lambda d: d["field"]) == [
+        {"field": "gates.max_change_ratio", "message": "must be a finite number"},
+        {"field": "gates.max_null_ratio.gender", "message": "must be a finite number"}]
+    assert admin.get(f"/services/{name}").status_code == 404
+
+    r = alice.post("/services", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    update = bad_body.replace('"owner": "alice"', '"owner": "alice", "version": 1')
+    r = alice.put(f"/services/{name}", content=update, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and {d["field"] for d in r.json()["detail"]} == {
+        "gates.max_change_ratio", "gates.max_null_ratio.gender"}, r.text
+    assert admin.get(f"/services/{name}").json()["version"] == 1
+    assert alice.delete(f"/services/{name}").status_code == 204
+
+
+def test_the_partition_field_is_checked_like_any_target_column(alice, admin, service_body):
+    name = "svc_long_partition"
+    body = service_body(name, target={"conn_id": "crm_pg", "table": "t_long_partition", "load": "overwrite",
+                                      "partition": {"field": "p" * 64}})
+    r = alice.post("/services", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [{"field": "target.partition.field",
+                                   "message": "column '" + "p" * 64 + "' is 64 bytes long; postgres allows at "
+                                              "most 63 bytes"}]
+    body["target"]["partition"]["field"] = "p" * 300
+    assert alice.post("/services", json=body).json()["detail"][0]["field"] == "target.partition.field"
+    assert admin.get(f"/services/{name}").status_code == 404

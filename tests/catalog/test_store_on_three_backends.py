@@ -181,3 +181,36 @@ def test_migration_0003_grants_each_application_what_its_services_target(url: st
     store.migrate(url)  # and up again
     with store.session_scope(url) as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(TargetGrant)) == 3
+
+
+@pytest.mark.parametrize("bad", [".nan", ".inf", "-.inf"])
+def test_a_service_with_nan_or_infinity_never_reaches_the_store(url: str, bad: str) -> None:
+    """YAML `.nan` / `.inf` in a gate: one field-named error on every store, and nothing written (PostgreSQL's
+    JSON column used to answer with a driver error, SQLite stored a definition whose DAG could not import)."""
+    from airflow_provider_tagoffline.catalog.models import Service
+    from airflow_provider_tagoffline.errors import ValidationFailed
+    from airflow_provider_tagoffline.service import lifecycle
+
+    store.downgrade(url)
+    store.migrate(url)
+    ctx = lifecycle.ServiceContext(resolve_target_kind=lambda _conn_id: "postgres", default_timezone="UTC")
+    service_text = (EXAMPLE.parent / "service.yaml").read_text()
+    with store.session_scope(url) as s:
+        apply_catalog(s, ADMIN, parse_catalog(load_yaml_text(EXAMPLE.read_text())))
+        lifecycle.create_service(s, ADMIN, load_yaml_text(service_text), ctx)  # the valid one is stored
+    broken = service_text.replace("max_change_ratio: 0.5}",
+                                  f"max_change_ratio: {bad}, max_null_ratio: {{gender: {bad}}}}}")
+    assert broken != service_text
+    for name in ("crm_user_tags", "another_service"):  # an update and a create
+        data = load_yaml_text(broken.replace("name: crm_user_tags", f"name: {name}"))
+        with store.session_scope(url) as s, pytest.raises(ValidationFailed) as err:
+            if name == "crm_user_tags":
+                lifecycle.update_service(s, ADMIN, name, data, ctx=ctx, expected_version=1)
+            else:
+                lifecycle.create_service(s, ADMIN, data, ctx)
+        assert str(err.value) == ("gates.max_change_ratio: must be a finite number; "
+                                  "gates.max_null_ratio.gender: must be a finite number")
+    with store.session_scope(url) as s:
+        stored = s.scalars(sa.select(Service)).all()
+        assert [(svc.name, svc.version, svc.definition["gates"]) for svc in stored] == \
+            [("crm_user_tags", 1, {"allow_empty": False, "min_rows": 1, "max_change_ratio": 0.5, "max_null_ratio": {}})]

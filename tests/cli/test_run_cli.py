@@ -91,4 +91,4 @@ def test_demo_then_run_and_ddl(tmp_path: Path) -> None:
     edited.write_bytes(b"create table user_tags (note text COMMENT '\xff')")
     not_utf8 = tagoffline("service", "ddl", "crm_user_tags", "--sql", str(edited), env=other)
     assert not_utf8.returncode == 1
-    assert not_utf8.stderr.strip() == f"error: file: {edited} is not UTF-8 text (byte 0xff at offset 43)"
+    assert not_utf8.stderr.strip() == f"error: file: {edited} is not UTF-8 text (invalid start byte at byte 43)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 
 import pytest
@@ -94,3 +96,31 @@ def test_a_second_run_waits_for_the_lock_and_gives_up_clearly(live_target: LiveT
     assert errors == []
     assert content(t) == EXPECTED_D
     assert not [n for n in t.tables() if "_dpfx_" in n]
+
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_every_spelling_of_one_table_takes_one_lock(live_target: LiveTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock is keyed on the table the server resolves, not on the service's spelling: a run for `user_tags`
+    with the schema unset and one for `public.user_tags` (PostgreSQL) or `<database>.user_tags` (MySQL) exclude
+    each other; the same name in another schema is another table and does not wait."""
+    t = live_target
+    unset = make_spec(t.kind, t.conn_id)
+    explicit_schema = "public" if t.kind == "postgres" else json.loads(t.conn_json)["schema"]
+    explicit = make_spec(t.kind, t.conn_id, schema=explicit_schema)
+    t.execute(*create_table_sql(unset, t.kind))
+    monkeypatch.setattr(postgres, "LOCK_WAIT_SECONDS", 1)
+    monkeypatch.setattr(mysql, "LOCK_WAIT_SECONDS", 1)
+    conn, kind = open_dbapi(t.conn_id)
+    for held, run, name in ((unset, explicit, f"{explicit_schema}.user_tags"), (explicit, unset, "user_tags")):
+        holder = make_target(held.target, conn, kind)
+        with holder.lock():
+            with pytest.raises(RunFailed, match=rf"another run is writing {re.escape(name)} "):
+                run_export(run, D)
+    assert t.rows("SELECT COUNT(*) FROM user_tags")[0][0] == 0
+    if t.kind == "postgres":
+        other = make_spec(t.kind, t.conn_id, schema="other")
+        t.execute("CREATE SCHEMA other", *create_table_sql(other, t.kind))
+        with make_target(other.target, conn, kind).lock():
+            run_export(unset, D)  # not blocked
+        assert content(t) == EXPECTED_D
+    conn.close()

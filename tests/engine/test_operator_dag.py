@@ -89,3 +89,17 @@ def test_dags_test_exports_the_data_date_of_its_interval(airflow_db: None, tmp_p
     assert "state=success" in proc.stdout + proc.stderr
     got = [normalize(r) for r in db.execute(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")]
     assert got == EXPECTED_D and D.isoformat() == "2026-11-23"
+
+
+def test_airflow_loads_a_dag_whose_names_hold_hostile_text(tmp_path: Path) -> None:
+    """Quotes, newlines, backslashes and line separators in the service's texts reach Airflow intact."""
+    from airflow.dag_processing.dagbag import DagBag
+    from test_rendered_source import hostile_spec
+
+    spec = hostile_spec()
+    write_dag_file(spec, tmp_path)
+    bag = DagBag(dag_folder=str(tmp_path))
+    assert bag.import_errors == {}
+    dag = bag.dags[dag_id_for(spec.service.slug)]
+    assert dag.dag_display_name == spec.service.name
+    assert dag.get_task("export").owner == spec.service.owner

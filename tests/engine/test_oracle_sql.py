@@ -48,6 +48,8 @@ class RecordingConnection:
         return RecordingCursor(self)
 
     def answer(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        if "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')" in sql:
+            return [(params[0] or "CRM",)]  # the session's current schema is CRM
         if sql.startswith("SELECT COUNT(*) FROM all_tables"):
             return [(1 if params[1] in self.tables else 0,)]
         if sql.startswith("ALTER TABLE") and " RENAME TO " in sql:
@@ -60,9 +62,9 @@ class RecordingConnection:
         return []
 
 
-def target(tables: set[str] | None = None) -> tuple[OracleTarget, RecordingConnection]:
+def target(tables: set[str] | None = None, schema: str | None = "CRM") -> tuple[OracleTarget, RecordingConnection]:
     conn = RecordingConnection(tables or set())
-    spec = TargetSpec(conn_id="ora", kind="oracle", schema="CRM", table="USER_TAGS", key_column="USER_ID")
+    spec = TargetSpec(conn_id="ora", kind="oracle", schema=schema, table="USER_TAGS", key_column="USER_ID")
     t = make_target(spec, conn, "oracle")
     assert isinstance(t, OracleTarget)
     return t, conn
@@ -156,6 +158,12 @@ def test_lock_uses_dbms_lock_exclusive_with_a_timeout() -> None:
                                   ":2 := DBMS_LOCK.REQUEST(h, DBMS_LOCK.X_MODE, :3, FALSE); END;")
     assert "DBMS_LOCK.RELEASE(h)" in t.unlock_block_sql()
     assert t.lock_name().startswith("tagoffline:") and len(t.lock_name()) <= 128
+
+
+def test_lock_is_keyed_on_the_resolved_owner() -> None:
+    """`USER_TAGS` in the session's schema CRM and `CRM.USER_TAGS` are one table: one lock."""
+    assert target(schema=None)[0].lock_name() == target(schema="CRM")[0].lock_name()
+    assert target(schema="OTHER")[0].lock_name() != target(schema="CRM")[0].lock_name()
 
 
 def test_partition_d_replaced_in_one_dml_transaction() -> None:

@@ -245,3 +245,79 @@ def test_all_problems_are_reported_at_once(session: Session) -> None:
     p = problems(session, base_service(name="bad name", description="x" * 1001,
                                        schedule={"type": "recurring", "daily_at": "9"}))
     assert {"name", "description", "schedule.daily_at"} <= set(p)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_gates_refuse_nan_and_infinity(session: Session, bad: float) -> None:
+    p = problems(session, base_service(gates={"max_change_ratio": bad, "max_null_ratio": {"gender": bad}}))
+    assert p == {"gates.max_change_ratio": "must be a finite number",
+                 "gates.max_null_ratio.gender": "must be a finite number"}
+
+
+def _float_fields(model: type) -> list[str]:
+    """Fields of a pydantic model whose type holds a float anywhere (``float | None``, ``dict[str, float]``)."""
+    import typing
+
+    def holds_float(tp: Any) -> bool:
+        return tp is float or any(holds_float(a) for a in typing.get_args(tp))
+
+    return [name for name, f in model.model_fields.items() if holds_float(f.annotation)]
+
+
+def _holding(annotation: Any, bad: float) -> Any:
+    """``bad`` in the shape of ``annotation``: itself, in a dict or in a list."""
+    import typing
+
+    origins = {typing.get_origin(annotation)} | {typing.get_origin(a) for a in typing.get_args(annotation)}
+    return {"k": bad} if dict in origins else [bad] if list in origins else bad
+
+
+def test_every_float_field_of_every_shape_refuses_nan_and_infinity() -> None:
+    """Walks the models of the four shape modules: a float field added later is covered, or this fails."""
+    import inspect
+
+    from pydantic import BaseModel
+    from pydantic import ValidationError as PydanticValidationError
+
+    from airflow_provider_tagoffline import runspec
+    from airflow_provider_tagoffline.api import schemas as api_schemas
+    from airflow_provider_tagoffline.catalog import schemas as catalog_schemas
+    from airflow_provider_tagoffline.service import definition
+
+    checked = []
+    for module in (definition, runspec, catalog_schemas, api_schemas):
+        for _, model in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(model, BaseModel) or model.__module__ != module.__name__:
+                continue
+            for name in _float_fields(model):
+                for bad in (float("nan"), float("inf"), float("-inf")):
+                    key = model.model_fields[name].alias or name
+                    with pytest.raises(PydanticValidationError) as err:
+                        model.model_validate({key: _holding(model.model_fields[name].annotation, bad)})
+                    finite = [e for e in err.value.errors() if e["type"] == "finite_number"]
+                    assert finite and finite[0]["loc"][0] == key, (model.__name__, name, err.value.errors())
+                checked.append(f"{model.__name__}.{name}")
+    assert {"GatesDef.max_change_ratio", "GatesDef.max_null_ratio", "GatesSpec.max_change_ratio",
+            "GatesSpec.max_null_ratio", "Instance.duration"} <= set(checked), checked
+
+
+@pytest.mark.parametrize(("conn_id", "field", "message"), [
+    ("crm_pg", "p" * 300, "'" + "p" * 300 + "' is not a usable column name"),  # 128 characters at most anywhere
+    ("crm_pg", "p" * 64, "column '" + "p" * 64 + "' is 64 bytes long; postgres allows at most 63 bytes"),
+    ("crm_pg", ["分" * 22], "column '" + "分" * 22 + "' is 66 bytes long; postgres allows at most 63 bytes"),
+    ("crm_mysql", "m" * 65, "column '" + "m" * 65 + "' is 65 characters long; mysql allows at most 64"),
+    ("crm_ora", "标" * 43, "column '" + "标" * 43 + "' is 129 bytes long; oracle allows at most 128 bytes"),
+    ("crm_pg", "ds\nx", "'ds\\nx' is not a usable column name"),
+    ("crm_pg", "d\x1bs", "'d\\x1bs' is not a usable column name"),
+])
+def test_the_partition_field_passes_the_identifier_checks(session: Session, conn_id: str, field: Any,
+                                                          message: str) -> None:
+    data = base_service(target={"conn_id": conn_id, "table": "t", "partition": {"field": field}})
+    assert problems(session, data) == {"target.partition.field": message}
+
+
+def test_a_partition_field_within_the_limits_is_valid(session: Session) -> None:
+    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_pg", "table": "t",
+                                                          "partition": {"field": "p" * 63}}))
+    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_mysql", "table": "t",
+                                                          "partition": {"field": ["数据日期"]}}))

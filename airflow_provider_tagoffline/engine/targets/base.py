@@ -11,6 +11,8 @@ connection, so each dialect's SQL is unit-testable without a server (Oracle reli
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -72,6 +74,13 @@ class Target:
     @property
     def display_name(self) -> str:
         return f"{self.schema}.{self.live}" if self.schema else self.live
+
+    @staticmethod
+    def lock_key(*resolved: str | None) -> str:
+        """The name of the run lock of the table the server resolves to (``resolved``: its database /
+        schema / table as the server names them). Keyed on the resolved table, not on how the service
+        spells it, so ``t`` and ``public.t`` take one lock; 51 characters, within every engine's limit."""
+        return "tagoffline:" + hashlib.sha1(json.dumps(resolved, ensure_ascii=False).encode()).hexdigest()
 
     # ---- execution helpers --------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
-import hashlib
 import os
 import shutil
 import tempfile
@@ -79,8 +78,8 @@ class MySQLTarget(Target):
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        db = self.schema or self.scalar("SELECT DATABASE()")
-        key = "tagoffline:" + hashlib.sha1(f"{db}.{self.live}".encode()).hexdigest()[:40]
+        # GET_LOCK names are server-wide: the database the table resolves to is part of the key.
+        key = self.lock_key(self.schema or self.scalar("SELECT DATABASE()"), self.live)
         if self.scalar("SELECT GET_LOCK(%s, %s)", [key, LOCK_WAIT_SECONDS]) != 1:
             raise RunFailed(f"another run is writing {self.display_name} (GET_LOCK held for {LOCK_WAIT_SECONDS}s)")
         try:

@@ -72,9 +72,6 @@ class OracleTarget(Target):
             self.conn.autocommit = True
 
     # ---- pure SQL ----------------------------------------------------------------------------
-    def lock_name(self) -> str:
-        return "tagoffline:" + hashlib.sha1(f"{self.schema}.{self.live}".encode()).hexdigest()
-
     @staticmethod
     def lock_block_sql() -> str:
         return ("DECLARE h VARCHAR2(128); BEGIN DBMS_LOCK.ALLOCATE_UNIQUE(:1, h); "
@@ -138,14 +135,21 @@ class OracleTarget(Target):
         return stmts
 
     # ---- introspection -------------------------------------------------------------------------
+    def lock_name(self) -> str:
+        """DBMS_LOCK names are database-wide: the owner the table resolves to and its name. Unqualified
+        names resolve in the session's current schema, so ``t`` and ``OWNER.t`` take one lock."""
+        owner = self.scalar("SELECT NVL(:1, SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')) FROM dual", [self.schema])
+        return self.lock_key(owner, self.live)
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         import oracledb
 
+        name = self.lock_name()
         cur = self.conn.cursor()
         result = cur.var(oracledb.NUMBER)
         try:
-            cur.execute(self.lock_block_sql(), [self.lock_name(), result, LOCK_WAIT_SECONDS])
+            cur.execute(self.lock_block_sql(), [name, result, LOCK_WAIT_SECONDS])
         except Exception as exc:
             raise RunFailed(f"cannot lock {self.display_name} with DBMS_LOCK (the connection's user needs "
                             f"EXECUTE on DBMS_LOCK): {str(exc).splitlines()[0]}") from None
@@ -157,7 +161,7 @@ class OracleTarget(Target):
             yield
         finally:
             with contextlib.suppress(Exception):
-                cur.execute(self.unlock_block_sql(), [self.lock_name()])
+                cur.execute(self.unlock_block_sql(), [name])
             cur.close()
 
     def exists(self, table: str) -> bool:

@@ -6,7 +6,7 @@
   temporary names and renamed back to the live table's names after the swap, so names stay stable.
 * Swap: both renames, the re-pointing of dependent views, the drop and the index renames in one
   transaction: readers see the old table or the new one, never none.
-* Lock: a session advisory lock on the target's name.
+* Lock: a session advisory lock on the resolved table (database, schema, table).
 """
 
 from __future__ import annotations
@@ -62,9 +62,23 @@ class PostgresTarget(Target):
     def regclass_text(self, table: str) -> str:
         return self.q(table)
 
+    def resolved_table(self) -> tuple[str, str | None, str]:
+        """(database, schema, table) of the live table as the server resolves it: the service's schema, else
+        the schema the unqualified name resolves to on the search path, else ``current_schema()``, where it
+        would be created."""
+        cur = self.execute(
+            "SELECT current_database()::text, COALESCE(%s::text, (SELECT n.nspname::text FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)), current_schema()::text)",
+            [self.schema, self.q(self.live)])
+        try:
+            database, schema = cur.fetchone()
+        finally:
+            cur.close()
+        return database, schema, self.live
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        key = f"tagoffline:{self.display_name}"
+        key = self.lock_key(*self.resolved_table())
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while not self.scalar("SELECT pg_try_advisory_lock(hashtext(%s))", [key]):
             if time.monotonic() > deadline:

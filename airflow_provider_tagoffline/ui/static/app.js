@@ -69,7 +69,8 @@ function fmtTime(iso) {
 }
 
 async function api(method, path, body) {
-  const init = { method, credentials: "same-origin", headers: {} };
+  // The API refuses cookie-authenticated writes without this header (a cross-site form cannot send it).
+  const init = { method, credentials: "same-origin", headers: { "X-Tag-Offline-Client": "web-view" } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
