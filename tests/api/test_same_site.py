@@ -44,6 +44,8 @@ def concrete(path: str) -> str:
                 "gender_codes" if path.startswith("/catalog/lookups") else "user",
         "id_code": "mobile", "tag": "gender", "application": "crm", "entity": "user", "decision": "revoke",
     }
+    if path.startswith("/catalog/target-grants"):  # a grant no service uses: a forged DELETE would remove it
+        values.update(application="other", conn_id="crm_pg_alias")
 
     def fill(m: re.Match[str]) -> str:
         assert m.group(1) in values, f"no test value for path parameter {m.group(1)!r} of {path}"

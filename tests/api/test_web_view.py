@@ -92,13 +92,18 @@ def test_a_service_from_form_to_instance_and_back(browser: Browser, api_server: 
     codename = page.locator("#mapping tr[data-mapping=gender] input[data-column=codename]")
     expect(codename).to_have_value("gender_codename")
 
-    # one-click create table: the generated DDL, editable, executed on the target
+    # one-click create table: the generated DDL, editable, checked, rendered again, executed on the target
     page.click("#create-table")
     ddl = page.locator("#ddl-text")
     expect(ddl).to_have_value(re.compile(r"^CREATE TABLE \"web_user_tags\""))
-    ddl.fill(ddl.input_value().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+    generated = ddl.input_value()
+    ddl.fill(generated + "\nDROP TABLE victim;")
+    page.click("#ddl-execute")
+    expect(page.locator("#ddl-error")).to_contain_text("DROP TABLE is not allowed")
+    ddl.fill(generated.replace('"gender" text,', '"gender" text,\n  "note" varchar(200),', 1))
     page.click("#ddl-execute")
     expect(page.locator("#ddl-done")).to_contain_text("web_user_tags")
+    expect(page.locator("#ddl-done")).to_contain_text("note")
 
     # purge, then same-name mapping finds the columns just created
     page.click("#purge")
