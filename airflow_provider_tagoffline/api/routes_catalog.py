@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline.api.auth import ActorDep
@@ -44,7 +43,7 @@ from airflow_provider_tagoffline.catalog.schemas import (
     TagDef,
     TargetGrantDef,
 )
-from airflow_provider_tagoffline.errors import InUse, ValidationFailed
+from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.service.permissions import require_admin
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
@@ -250,17 +249,7 @@ def put_lookup(code: Code, body: LookupDef, session: SessionDep, actor: ActorDep
 @router.delete("/lookups/{code}", status_code=204, response_class=Response,
                summary="Delete (admins only; refused while tags use it)")
 def delete_lookup(code: Code, session: SessionDep, actor: ActorDep) -> Response:
-    require_admin(actor, "delete lookups")
-    # Done here rather than by repository.delete_lookup, whose usage query cannot join (a bug of
-    # catalog/repository.py, reported): same guard, same message, same audit entry.
-    lookup = repo.get_lookup(session, code)
-    tags = [f"{e}.{t}" for e, t in session.execute(
-        select(Entity.code, Tag.code).select_from(Tag).join(Entity, Tag.entity_id == Entity.id)
-        .where(Tag.lookup_id == lookup.id).order_by(Entity.code, Tag.code))]
-    if tags:
-        raise InUse(f"lookup {code!r} is used by tags: {repo._names(tags)}")
-    session.delete(lookup)
-    repo.audit(session, actor, "delete", "lookup", code)
+    repo.delete_lookup(session, actor, code)
     return Response(status_code=204)
 
 

@@ -285,8 +285,11 @@ def delete_target_grant(session: Session, actor: Actor, app_code: str, conn_id: 
 def delete_lookup(session: Session, actor: Actor, code: str) -> None:
     require_admin(actor, "delete lookups")
     lookup = get_lookup(session, code)
-    tags = list(session.scalars(select(Entity.code + "." + Tag.code).select_from(Tag)
-                                .join(Entity, Tag.entity_id == Entity.id).where(Tag.lookup_id == lookup.id)))
+    # Sorted, so the message is the same on every store; the codes are joined here, not by a
+    # store-specific concatenation.
+    tags = [f"{entity}.{tag}" for entity, tag in session.execute(
+        select(Entity.code, Tag.code).select_from(Tag).join(Entity, Tag.entity_id == Entity.id)
+        .where(Tag.lookup_id == lookup.id).order_by(Entity.code, Tag.code))]
     if tags:
         raise InUse(f"lookup {code!r} is used by tags: {_names(tags)}")
     session.delete(lookup)

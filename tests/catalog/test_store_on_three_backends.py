@@ -214,3 +214,37 @@ def test_a_service_with_nan_or_infinity_never_reaches_the_store(url: str, bad: s
         stored = s.scalars(sa.select(Service)).all()
         assert [(svc.name, svc.version, svc.definition["gates"]) for svc in stored] == \
             [("crm_user_tags", 1, {"allow_empty": False, "min_rows": 1, "max_change_ratio": 0.5, "max_null_ratio": {}})]
+
+
+def test_deleting_a_used_lookup_names_its_tags_sorted_on_every_store(url: str) -> None:
+    """The refusal lists the tags using a lookup by entity and tag code, whatever order the store returns
+    them in (they are created here in reverse), so the message is the same on every store and every run;
+    an unused lookup goes with its values and an audit entry."""
+    from airflow_provider_tagoffline.catalog.models import AuditLog, LookupValue
+
+    store.downgrade(url)
+    store.migrate(url)
+    catalog = load_yaml_text(EXAMPLE.read_text())
+    source = {"table": "dws_x", "key": "user_id", "column": "x"}
+    for entity, codes in (("user", ["z9", "m5", "c3"]), ("account", ["y8", "b2"])):
+        tags = [{"code": c, "name": c, "type": "string", "id": "user_id", "lookup": "gender_codes", "source": source}
+                for c in codes]
+        if entity == "user":
+            catalog["entities"][0]["tags"] = tags + catalog["entities"][0]["tags"]
+        else:
+            catalog["entities"].insert(0, {"code": entity, "name": entity, "tags": tags,
+                                           "ids": [{"code": "user_id", "name": "User ID", "type": "bigint"}]})
+    with store.session_scope(url) as s:
+        apply_catalog(s, ADMIN, parse_catalog(catalog))
+    with store.session_scope(url) as s, pytest.raises(InUse) as err:
+        repo.delete_lookup(s, ADMIN, "gender_codes")
+    assert str(err.value) == ("lookup 'gender_codes' is used by tags: account.b2, account.y8, user.c3, user.gender, "
+                              "user.m5 and 1 more")
+    with store.session_scope(url) as s:
+        repo.delete_lookup(s, ADMIN, "level_codes")
+    with store.session_scope(url) as s:
+        assert repo.find_lookup(s, "level_codes") is None
+        assert {v.lookup_id for v in s.scalars(sa.select(LookupValue))} == {repo.get_lookup(s, "gender_codes").id}
+        last = s.scalars(sa.select(AuditLog).order_by(AuditLog.id.desc()).limit(1)).one()
+        assert (last.actor, last.action, last.object_type, last.object_key) == ("admin", "delete", "lookup",
+                                                                                "level_codes")
