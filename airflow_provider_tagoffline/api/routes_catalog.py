@@ -3,16 +3,22 @@
 Everyone authenticated reads. Airflow admins write (through ``catalog/apply.py``, the code of
 ``tagoffline catalog apply``, so a PUT is an idempotent upsert and never deletes what it does not
 name), decide grants and grant connections to applications (target grants). Admins and members of
-an application request grants for it.
+an application request grants for it. Each writing route names what it needs (``api/access.py``);
+``service/permissions.py`` decides.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from airflow_provider_tagoffline.api.access import requires_admin
 from airflow_provider_tagoffline.api.auth import ActorDep
 from airflow_provider_tagoffline.api.deps import SessionDep
 from airflow_provider_tagoffline.api.schemas import (
@@ -44,7 +50,6 @@ from airflow_provider_tagoffline.catalog.schemas import (
     TargetGrantDef,
 )
 from airflow_provider_tagoffline.errors import ValidationFailed
-from airflow_provider_tagoffline.service.permissions import require_admin
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
@@ -94,8 +99,7 @@ def plan_out(plan: Plan, dry_run: bool) -> PlanOut:
                    items=[PlanItemOut(**i.to_dict()) for i in plan.items])
 
 
-def _apply(session: Session, actor: repo.Actor, catalog: CatalogDef, what: str) -> None:
-    require_admin(actor, what)
+def _apply(session: Session, actor: repo.Actor, catalog: CatalogDef) -> None:
     apply_catalog(session, actor, catalog)
     session.expire_all()
 
@@ -112,68 +116,95 @@ def export(session: SessionDep, actor: ActorDep) -> CatalogDef:
     return export_catalog(session)
 
 
-@router.post("/apply", response_model=PlanOut, summary="Apply a catalog file (idempotent; admins only)")
+@router.post("/apply", response_model=PlanOut, dependencies=[requires_admin("apply the catalog")],
+             summary="Apply a catalog file (idempotent; admins only)")
 def apply(body: CatalogDef, session: SessionDep, actor: ActorDep,
           dry_run: Annotated[bool, Query(description="compute the plan, write nothing")] = False) -> PlanOut:
-    require_admin(actor, "apply the catalog")
     plan = apply_catalog(session, actor, body, dry_run=dry_run)
     return plan_out(plan, dry_run)
 
 
-# ---- applications ----------------------------------------------------------------------------
+# ---- applications, entities, lookups: objects addressed by their code alone -----------------------
 
-@router.get("/applications", response_model=list[ApplicationOut])
-def list_applications(session: SessionDep, actor: ActorDep) -> list[ApplicationOut]:
-    return [application_out(a) for a in repo.list_applications(session)]
+@dataclass(frozen=True)
+class _ByCode:
+    """One kind of catalog object addressed by its code alone, served by the same four routes:
+    list, read, create or update (an apply of just this object), delete (the repository's guard)."""
 
-
-@router.get("/applications/{code}", response_model=ApplicationOut)
-def get_application(code: Code, session: SessionDep, actor: ActorDep) -> ApplicationOut:
-    return application_out(repo.get_application(session, code))
-
-
-@router.put("/applications/{code}", response_model=ApplicationOut, summary="Create or update (admins only)")
-def put_application(code: Code, body: ApplicationDef, session: SessionDep, actor: ActorDep) -> ApplicationOut:
-    require_admin(actor, "manage applications")
-    _same_code(code, body.code)
-    _apply(session, actor, CatalogDef(applications=[body]), "manage applications")
-    return application_out(repo.get_application(session, code))
-
-
-@router.delete("/applications/{code}", status_code=204, response_class=Response,
-               summary="Delete (admins only; refused while it has services)")
-def delete_application(code: Code, session: SessionDep, actor: ActorDep) -> Response:
-    repo.delete_application(session, actor, code)
-    return Response(status_code=204)
+    plural: str  # the URL segment, and the field of CatalogDef
+    singular: str  # names the routes (list_applications, get_application, ...)
+    definition: type[ApplicationDef | EntityDef | LookupDef]
+    out_model: type[BaseModel]
+    out: Callable[[Any], BaseModel]
+    listing: Callable[[Session], Sequence[Any]]
+    get: Callable[[Session, str], Any]
+    delete: Callable[[Session, repo.Actor, str], None]
+    put_summary: str
+    delete_summary: str
 
 
-# ---- entities, entity IDs, tags --------------------------------------------------------------
-
-@router.get("/entities", response_model=list[EntityOut])
-def list_entities(session: SessionDep, actor: ActorDep) -> list[EntityOut]:
-    return [entity_out(e) for e in repo.list_entities(session)]
-
-
-@router.get("/entities/{code}", response_model=EntityOut)
-def get_entity(code: Code, session: SessionDep, actor: ActorDep) -> EntityOut:
-    return entity_out(repo.get_entity(session, code))
-
-
-@router.put("/entities/{code}", response_model=EntityOut,
-            summary="Create or update with its IDs and tags (admins only; never deletes)")
-def put_entity(code: Code, body: EntityDef, session: SessionDep, actor: ActorDep) -> EntityOut:
-    require_admin(actor, "manage entities")
-    _same_code(code, body.code)
-    _apply(session, actor, CatalogDef(entities=[body]), "manage entities")
-    return entity_out(repo.get_entity(session, code))
+def _typed(endpoint: Callable[..., Any], **annotations: Any) -> Callable[..., Any]:
+    """``endpoint`` with the parameters and types FastAPI reads (they differ per kind): those of
+    its signature, ``**keys`` replaced by the path's parameters."""
+    sig = inspect.signature(endpoint)
+    params = [p.replace(annotation=annotations.get(p.name, p.annotation)) for p in sig.parameters.values()
+              if p.kind != p.VAR_KEYWORD]
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotations[name])
+               for name in annotations if name not in sig.parameters]
+    endpoint.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    return endpoint
 
 
-@router.delete("/entities/{code}", status_code=204, response_class=Response,
-               summary="Delete (admins only; refused while it has IDs or tags)")
-def delete_entity(code: Code, session: SessionDep, actor: ActorDep) -> Response:
-    repo.delete_entity(session, actor, code)
-    return Response(status_code=204)
+def _add_delete(path: str, name: str, summary: str, what: str, delete: Callable[..., None], **keys: Any) -> None:
+    """``DELETE path``: admins only (``what``: "delete tags"), the repository's guarded delete (409
+    naming what still uses the object), 204. ``keys``: the path's parameters and their types, in
+    the order ``delete`` takes them."""
+    def endpoint(session: Session, actor: repo.Actor, **values: str) -> Response:
+        delete(session, actor, *(values[k] for k in keys))
+        return Response(status_code=204)
 
+    router.add_api_route(path, _typed(endpoint, session=SessionDep, actor=ActorDep, **keys), methods=["DELETE"],
+                         name=name, status_code=204, response_class=Response, summary=summary,
+                         dependencies=[requires_admin(what)])
+
+
+def _add_routes(kind: _ByCode) -> None:
+    one = f"/{kind.plural}/{{code}}"
+
+    def listing(session: Session, actor: repo.Actor) -> list[BaseModel]:
+        return [kind.out(o) for o in kind.listing(session)]
+
+    def get(code: str, session: Session, actor: repo.Actor) -> BaseModel:
+        return kind.out(kind.get(session, code))
+
+    def put(code: str, body: Any, session: Session, actor: repo.Actor) -> BaseModel:
+        _same_code(code, body.code)
+        _apply(session, actor, CatalogDef(**{kind.plural: [body]}))
+        return kind.out(kind.get(session, code))
+
+    deps = {"session": SessionDep, "actor": ActorDep}
+    router.add_api_route(f"/{kind.plural}", _typed(listing, **deps), methods=["GET"], name=f"list_{kind.plural}",
+                         response_model=list[kind.out_model])  # type: ignore[name-defined]
+    router.add_api_route(one, _typed(get, **deps, code=Code), methods=["GET"], name=f"get_{kind.singular}",
+                         response_model=kind.out_model)
+    router.add_api_route(one, _typed(put, **deps, code=Code, body=kind.definition), methods=["PUT"],
+                         name=f"put_{kind.singular}", response_model=kind.out_model, summary=kind.put_summary,
+                         dependencies=[requires_admin(f"manage {kind.plural}")])
+    _add_delete(one, f"delete_{kind.singular}", kind.delete_summary, f"delete {kind.plural}", kind.delete, code=Code)
+
+
+_add_routes(_ByCode("applications", "application", ApplicationDef, ApplicationOut, application_out,
+                    repo.list_applications, repo.get_application, repo.delete_application,
+                    "Create or update (admins only)", "Delete (admins only; refused while it has services)"))
+_add_routes(_ByCode("entities", "entity", EntityDef, EntityOut, entity_out, repo.list_entities, repo.get_entity,
+                    repo.delete_entity, "Create or update with its IDs and tags (admins only; never deletes)",
+                    "Delete (admins only; refused while it has IDs or tags)"))
+_add_routes(_ByCode("lookups", "lookup", LookupDef, LookupOut, lookup_out, repo.list_lookups, repo.get_lookup,
+                    repo.delete_lookup, "Create or update (admins only)",
+                    "Delete (admins only; refused while tags use it)"))
+
+
+# ---- entity IDs and tags ---------------------------------------------------------------------
 
 def _entity_shell(e: Entity, **parts: list) -> EntityDef:
     """The stored entity with only the given IDs / tags (apply adds and updates, never deletes)."""
@@ -182,22 +213,18 @@ def _entity_shell(e: Entity, **parts: list) -> EntityDef:
 
 
 @router.put("/entities/{code}/ids/{id_code}", response_model=EntityIdOut,
-            summary="Create or update an entity ID (admins only)")
+            dependencies=[requires_admin("manage entity IDs")], summary="Create or update an entity ID (admins only)")
 def put_entity_id(code: Code, id_code: Code, body: EntityIdDef, session: SessionDep, actor: ActorDep) -> EntityIdOut:
-    require_admin(actor, "manage entity IDs")
     _same_code(id_code, body.code)
-    entity = repo.get_entity(session, code)
-    _apply(session, actor, CatalogDef(entities=[_entity_shell(entity, ids=[body])]), "manage entity IDs")
+    _apply(session, actor, CatalogDef(entities=[_entity_shell(repo.get_entity(session, code), ids=[body])]))
     eid = repo.find_entity_id(session, repo.get_entity(session, code), id_code)
     assert eid is not None
     return EntityIdOut(code=eid.code, name=eid.name, type=eid.value_type)
 
 
-@router.delete("/entities/{code}/ids/{id_code}", status_code=204, response_class=Response,
-               summary="Delete an entity ID (admins only; refused while tags or services use it)")
-def delete_entity_id(code: Code, id_code: Code, session: SessionDep, actor: ActorDep) -> Response:
-    repo.delete_entity_id(session, actor, code, id_code)
-    return Response(status_code=204)
+_add_delete("/entities/{code}/ids/{id_code}", "delete_entity_id",
+            "Delete an entity ID (admins only; refused while tags or services use it)", "delete entity IDs",
+            repo.delete_entity_id, code=Code, id_code=Code)
 
 
 @router.get("/entities/{code}/tags", response_model=list[TagOut])
@@ -210,47 +237,16 @@ def get_tag(code: Code, tag: Code, session: SessionDep, actor: ActorDep) -> TagO
     return tag_out(repo.get_tag(session, code, tag))
 
 
-@router.put("/entities/{code}/tags/{tag}", response_model=TagOut, summary="Create or update a tag (admins only)")
+@router.put("/entities/{code}/tags/{tag}", response_model=TagOut, dependencies=[requires_admin("manage tags")],
+            summary="Create or update a tag (admins only)")
 def put_tag(code: Code, tag: Code, body: TagDef, session: SessionDep, actor: ActorDep) -> TagOut:
-    require_admin(actor, "manage tags")
     _same_code(tag, body.code)
-    entity = repo.get_entity(session, code)
-    _apply(session, actor, CatalogDef(entities=[_entity_shell(entity, tags=[body])]), "manage tags")
+    _apply(session, actor, CatalogDef(entities=[_entity_shell(repo.get_entity(session, code), tags=[body])]))
     return tag_out(repo.get_tag(session, code, tag))
 
 
-@router.delete("/entities/{code}/tags/{tag}", status_code=204, response_class=Response,
-               summary="Delete a tag (admins only; refused while services use it)")
-def delete_tag(code: Code, tag: Code, session: SessionDep, actor: ActorDep) -> Response:
-    repo.delete_tag(session, actor, code, tag)
-    return Response(status_code=204)
-
-
-# ---- lookups ---------------------------------------------------------------------------------
-
-@router.get("/lookups", response_model=list[LookupOut])
-def list_lookups(session: SessionDep, actor: ActorDep) -> list[LookupOut]:
-    return [lookup_out(lk) for lk in repo.list_lookups(session)]
-
-
-@router.get("/lookups/{code}", response_model=LookupOut)
-def get_lookup(code: Code, session: SessionDep, actor: ActorDep) -> LookupOut:
-    return lookup_out(repo.get_lookup(session, code))
-
-
-@router.put("/lookups/{code}", response_model=LookupOut, summary="Create or update (admins only)")
-def put_lookup(code: Code, body: LookupDef, session: SessionDep, actor: ActorDep) -> LookupOut:
-    require_admin(actor, "manage lookups")
-    _same_code(code, body.code)
-    _apply(session, actor, CatalogDef(lookups=[body]), "manage lookups")
-    return lookup_out(repo.get_lookup(session, code))
-
-
-@router.delete("/lookups/{code}", status_code=204, response_class=Response,
-               summary="Delete (admins only; refused while tags use it)")
-def delete_lookup(code: Code, session: SessionDep, actor: ActorDep) -> Response:
-    repo.delete_lookup(session, actor, code)
-    return Response(status_code=204)
+_add_delete("/entities/{code}/tags/{tag}", "delete_tag", "Delete a tag (admins only; refused while services use it)",
+            "delete tags", repo.delete_tag, code=Code, tag=Code)
 
 
 # ---- grants ----------------------------------------------------------------------------------
@@ -268,15 +264,16 @@ def list_grants(
 @router.post("/grants", status_code=201, response_model=GrantOut,
              summary="Request a grant of a tag to an application (its admins and members)")
 def request_grant(body: GrantRequest, session: SessionDep, actor: ActorDep) -> GrantOut:
+    # who may ask depends on the body's application: the repository asks permissions
     grant = repo.request_grant(session, actor, body.application, body.entity, body.tag, body.expires, body.reason)
     return grant_out(grant)
 
 
 @router.post("/grants/{application}/{entity}/{tag}/{decision}", response_model=GrantOut,
+             dependencies=[requires_admin("decide grants")],
              summary="Approve or reject a requested grant, or revoke an approved one (admins only)")
 def decide_grant(application: Code, entity: Code, tag: Code,
                  decision: Literal["approve", "reject", "revoke"], session: SessionDep, actor: ActorDep) -> GrantOut:
-    require_admin(actor, f"{decision} grants")
     return grant_out(repo.decide_grant(session, actor, application, entity, tag, decision))
 
 
@@ -294,19 +291,16 @@ def list_target_grants(
 
 
 @router.put("/target-grants/{application}/{conn_id}", response_model=TargetGrantOut,
+            dependencies=[requires_admin("grant connections")],
             summary="Grant a connection to an application, or change its schemas (admins only)")
 def put_target_grant(application: Code, conn_id: ConnId, body: TargetGrantDef, session: SessionDep,
                      actor: ActorDep) -> TargetGrantOut:
-    require_admin(actor, "grant connections")
     _same_code(application, body.application, "application")
     _same_code(conn_id, body.conn_id, "conn_id")
-    _apply(session, actor, CatalogDef(target_grants=[body]), "grant connections")
+    _apply(session, actor, CatalogDef(target_grants=[body]))
     return target_grant_out(repo.get_target_grant(session, application, conn_id))
 
 
-@router.delete("/target-grants/{application}/{conn_id}", status_code=204, response_class=Response,
-               summary="Withdraw a target grant (admins only; refused while services of the application "
-                       "target the connection)")
-def delete_target_grant(application: Code, conn_id: ConnId, session: SessionDep, actor: ActorDep) -> Response:
-    repo.delete_target_grant(session, actor, application, conn_id)
-    return Response(status_code=204)
+_add_delete("/target-grants/{application}/{conn_id}", "delete_target_grant",
+            "Withdraw a target grant (admins only; refused while services of the application target the connection)",
+            "delete target grants", repo.delete_target_grant, application=Code, conn_id=ConnId)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from airflow_provider_tagoffline import config, connections
@@ -55,6 +55,10 @@ class Me(BaseModel):
     admin_of: list[str]
     member_of: list[str]
     can_create_services: bool
+    can_administer_catalog: bool = Field(description="applications, entities, tags, lookups, grants and target "
+                                                     "grants: the caller may change them")
+    applications: list[str] = Field(description="the applications the caller may create services in and "
+                                                "request grants for")
 
 
 @router.get("/me", response_model=Me, summary="The calling user as the plugin sees them")
@@ -64,12 +68,12 @@ def me(session: SessionDep, actor: ActorDep) -> Me:
     admin_of = sorted(code for role, code in rows if role == "admin")
     member_of = sorted(code for role, code in rows if role == "member")
     return Me(username=actor.username, is_admin=actor.is_admin, admin_of=admin_of, member_of=member_of,
-              can_create_services=permissions.may_create_services(session, actor))
+              can_create_services=permissions.may_create_services(session, actor),
+              can_administer_catalog=permissions.may_administer_catalog(actor),
+              applications=permissions.service_applications(session, actor))
 
 
 # ---- connections -----------------------------------------------------------------------------
-
-LOOK_INSIDE = "look inside connections"
 
 
 @router.get("/connections", response_model=list[ConnectionOut],
@@ -92,13 +96,8 @@ def _require_inside(session: SessionDep, actor: repo.Actor, conn_id: str, schema
                     check_schema: bool = True) -> permissions.SchemaScope:
     """403 unless ``actor`` may look inside ``conn_id`` and, when ``check_schema``, into ``schema``
     (or the connection's default one)."""
-    scope = permissions.require_connection_access(session, actor, conn_id, LOOK_INSIDE)
-    if check_schema and scope.schemas is not None:
-        where = _where(conn_id, schema)
-        if where is not None:
-            dialect, resolved = where
-            permissions.require_schema_access(actor, scope, dialect, conn_id, resolved, LOOK_INSIDE)
-    return scope
+    return permissions.require_inside(session, actor, conn_id,
+                                      (lambda: _where(conn_id, schema)) if check_schema else None)
 
 
 def _where(conn_id: str, schema: str | None) -> tuple[Dialect, str | None] | None:
@@ -160,20 +159,14 @@ def same_name_mapping(body: MappingSuggestRequest, session: SessionDep, actor: A
 @router.post("/helpers/ddl/preview", response_model=DdlPreview,
              summary="CREATE TABLE for a service draft (not saved yet)")
 def draft_ddl_preview(body: DdlDraftRequest, session: SessionDep, actor: ActorDep) -> DdlPreview:
-    permissions.require_user_of(session, actor, body.service.application, "preview the tables of its services")
-    if body.service.target.conn_id.strip():
-        permissions.require_connection_access(session, actor, body.service.target.conn_id, LOOK_INSIDE)
+    permissions.require_draft_table_preview(session, actor, body.service)
     return ddl_helpers.preview(session, actor, body.service)
 
 
 @router.post("/helpers/ddl/execute", response_model=DdlResult,
              summary="Execute the (possibly edited) CREATE TABLE of a draft on its target")
 def draft_ddl_execute(body: DdlDraftExecuteRequest, session: SessionDep, actor: ActorDep) -> DdlResult:
-    permissions.require_may_create_services(session, actor, "create tables")
-    permissions.require_creator(session, actor, body.service, "create tables for")
-    if body.service.target.conn_id.strip():
-        permissions.require_connection_access(session, actor, body.service.target.conn_id,
-                                              "create tables on connections")
+    permissions.require_draft_table_creation(session, actor, body.service)
     return ddl_helpers.execute(session, actor, body.service, body.statements)
 
 

@@ -10,11 +10,17 @@ import datetime as dt
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import select
 
 from airflow_provider_tagoffline.api import ddl as ddl_helpers
 from airflow_provider_tagoffline.api import publishing_adapter
+from airflow_provider_tagoffline.api.access import (
+    ServiceName,
+    requires_service_action,
+    requires_table_creation,
+    requires_table_preview,
+)
 from airflow_provider_tagoffline.api.auth import ActorDep
 from airflow_provider_tagoffline.api.deps import SessionDep
 from airflow_provider_tagoffline.api.schemas import (
@@ -35,14 +41,12 @@ from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import AuditLog, Service, iso_utc
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
-from airflow_provider_tagoffline.service import lifecycle, permissions, publishing, states
+from airflow_provider_tagoffline.service import lifecycle, permissions, publishing
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
-from airflow_provider_tagoffline.service.validation import NAME_RE
 
 router = APIRouter(prefix="/services", tags=["services"])
 
-ServiceName = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME_RE.pattern, description="the service name")]
 TaskStatusParam = Literal["editing", "publishing", "published", "publish_failed", "unpublishing", "offline",
                           "unpublish_failed"]
 ExecutionStatusParam = Literal["none", "queued", "running", "success", "failed"]
@@ -52,31 +56,18 @@ TargetKindParam = Literal["postgres", "greenplum", "adb_pg", "opengauss", "mysql
 
 # ---- shapes ----------------------------------------------------------------------------------
 
-def allowed_actions(actor: repo.Actor, svc: Service) -> list[str]:
-    """What ``actor`` may do with ``svc`` now (spec §3 action table); drives the UI's buttons."""
-    if not permissions.can_manage(actor, svc):
-        return []
-    actions = []
-    if states.edit_refusal(svc.status) is None:
-        actions.append("edit")
-    if states.publish_refusal(svc.status) is None:
-        actions.append("publish")
-    if states.unpublish_refusal(svc.status) is None:
-        actions.append("unpublish")
-    if svc.status == states.TaskStatus.PUBLISHED:
-        actions.append("run" if svc.schedule_type == "manual" else "backfill")
-    if states.delete_refusal(svc.status, svc.ever_published) is None:
-        actions.append("delete")
-    return actions
+def _actions(actor: repo.Actor, svc: Service) -> dict[str, object]:
+    choices = permissions.service_actions(actor, svc)
+    return {"actions": choices.allowed, "refusals": choices.refusals}
 
 
 def summary(actor: repo.Actor, svc: Service) -> ServiceSummary:
-    return ServiceSummary.model_validate({**lifecycle.service_summary(svc), "actions": allowed_actions(actor, svc)})
+    return ServiceSummary.model_validate({**lifecycle.service_summary(svc), **_actions(actor, svc)})
 
 
 def detail(actor: repo.Actor, svc: Service) -> ServiceDetail:
     return ServiceDetail.model_validate({
-        **lifecycle.service_summary(svc), "actions": allowed_actions(actor, svc),
+        **lifecycle.service_summary(svc), **_actions(actor, svc),
         "slug": svc.slug, "dag_id": dag_id_for(svc.slug), "status_message": svc.status_message,
         "description": svc.description, "created_by": svc.created_by,
         "created_at": iso_utc(svc.created_at),
@@ -120,7 +111,7 @@ def list_services(
 
 @router.post("", status_code=201, response_model=ServiceDetail, summary="Create a service (status editing)")
 def create_service(body: ServiceDef, session: SessionDep, actor: ActorDep, response: Response) -> ServiceDetail:
-    permissions.require_creator(session, actor, body, "create")
+    # who may create it depends on the body: lifecycle asks permissions.require_creator
     svc = lifecycle.create_service(session, actor, body)
     response.headers["ETag"] = _etag(svc)
     response.headers["Location"] = f"services/{quote(svc.name)}"  # headers are latin-1: Chinese names quoted
@@ -150,7 +141,7 @@ def _version_from(body_version: int | None, if_match: str | None) -> int:
                                           "or an If-Match header")
 
 
-@router.put("/{name}", response_model=ServiceDetail,
+@router.put("/{name}", response_model=ServiceDetail, dependencies=[requires_service_action("edit")],
             summary="Replace the draft; 409 if the service changed since the given version")
 def update_service(
     name: ServiceName,
@@ -161,17 +152,13 @@ def update_service(
     if_match: Annotated[str | None, Header(alias="If-Match", max_length=64)] = None,
 ) -> ServiceDetail:
     expected = _version_from(body.version, if_match)
-    svc = lifecycle.get_service(session, name)
-    permissions.require_manage(actor, svc, "edit")
     definition = ServiceDef.model_validate(body.model_dump(exclude={"version"}, by_alias=True))
-    if definition.owner != svc.owner:
-        permissions.require_creator(session, actor, definition, "edit")
     svc = lifecycle.update_service(session, actor, name, definition, expected_version=expected)
     response.headers["ETag"] = _etag(svc)
     return detail(actor, svc)
 
 
-@router.delete("/{name}", status_code=204, response_class=Response,
+@router.delete("/{name}", status_code=204, response_class=Response, dependencies=[requires_service_action("delete")],
                summary="Delete (offline, publish_failed, or never published)")
 def delete_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> Response:
     publishing.delete(session, actor, name)
@@ -181,36 +168,32 @@ def delete_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> R
 # ---- publishing and runs ---------------------------------------------------------------------
 
 @router.post("/{name}/publish", status_code=202, response_model=ActionResult,
+             dependencies=[requires_service_action("publish")],
              summary="Render the DAG; status publishing, then published or publish_failed")
 def publish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> ActionResult:
-    svc = lifecycle.get_service(session, name)
-    permissions.require_manage(actor, svc, "publish")
     return publishing_adapter.publish(session, actor, name)
 
 
 @router.post("/{name}/unpublish", status_code=202, response_model=ActionResult,
+             dependencies=[requires_service_action("unpublish")],
              summary="Pause and remove the DAG; status unpublishing, then offline")
 def unpublish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> ActionResult:
-    svc = lifecycle.get_service(session, name)
-    permissions.require_manage(actor, svc, "unpublish")
     return publishing_adapter.unpublish(session, actor, name)
 
 
 @router.post("/{name}/run", status_code=202, response_model=ActionResult,
+             dependencies=[requires_service_action("run")],
              summary="Run a published manual service for one data date (default T-1)")
 def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                 body: RunRequest | None = None) -> ActionResult:
-    svc = lifecycle.get_service(session, name)
-    permissions.require_manage(actor, svc, "run")
     return publishing_adapter.run(session, actor, name, (body or RunRequest()).data_date)
 
 
 @router.post("/{name}/backfill", status_code=202, response_model=ActionResult,
+             dependencies=[requires_service_action("backfill")],
              summary="Backfill a published recurring service over a data-date range (default T-1)")
 def backfill_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                      body: BackfillRequest | None = None) -> ActionResult:
-    svc = lifecycle.get_service(session, name)
-    permissions.require_manage(actor, svc, "backfill")
     b = body or BackfillRequest()
     if b.start and b.end and b.end < b.start:
         raise ValidationFailed.one("end", f"{b.end} is before start {b.start}")
@@ -232,22 +215,18 @@ def service_instances(
 
 # ---- one-click create table ------------------------------------------------------------------
 
-@router.get("/{name}/ddl", response_model=DdlPreview, summary="CREATE TABLE for the service's target and mappings")
+@router.get("/{name}/ddl", response_model=DdlPreview, dependencies=[requires_table_preview()],
+            summary="CREATE TABLE for the service's target and mappings")
 def service_ddl(name: ServiceName, session: SessionDep, actor: ActorDep) -> DdlPreview:
     svc = lifecycle.get_service(session, name)
-    # The preview says whether the table exists: only for who may create it, on a granted connection.
-    permissions.require_application_user(actor, svc.application, "preview the tables of its services")
-    permissions.require_connection_access(session, actor, svc.target_conn_id, "look inside connections")
     return ddl_helpers.preview(session, actor, lifecycle.service_definition(svc), existing=svc)
 
 
-@router.post("/{name}/ddl", response_model=DdlResult,
+@router.post("/{name}/ddl", response_model=DdlResult, dependencies=[requires_table_creation()],
              summary="Execute the (possibly edited) CREATE TABLE on the service's target")
 def execute_service_ddl(name: ServiceName, session: SessionDep, actor: ActorDep,
                         body: DdlExecuteRequest | None = None) -> DdlResult:
     svc = lifecycle.get_service(session, name)
-    permissions.require_manage(actor, svc, "create the table of")
-    permissions.require_connection_access(session, actor, svc.target_conn_id, "create tables on connections")
     return ddl_helpers.execute(session, actor, lifecycle.service_definition(svc),
                                (body or DdlExecuteRequest()).statements, existing=svc)
 

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from airflow_provider_tagoffline.catalog.schemas import SourceDef
 from airflow_provider_tagoffline.service.definition import MappingDef, ServiceDef
+from airflow_provider_tagoffline.service.states import ServiceAction
 
 # The catalog store keeps naive UTC; the API always says so (RFC 3339 with an offset).
 UtcDatetime = Annotated[dt.datetime, AfterValidator(lambda v: v.replace(tzinfo=dt.UTC) if v.tzinfo is None else v)]
@@ -65,6 +66,13 @@ class ServiceSummary(_Out):
     actions: list[str] = Field(default_factory=list,
                                description="what the calling user may do now: edit, publish, unpublish, run, "
                                            "backfill, delete")
+    refusals: dict[ServiceAction, str] = Field(
+        default_factory=dict,
+        description="every other action, with why the calling user may not do it now: the message the action "
+                    "would be refused with (403: who may; 409, or 422 for edit: the service's status). Each "
+                    "action is either in `actions` or here.",
+        examples=[{"unpublish": "service 'crm_user_tags' cannot be unpublished: the service is editing; only "
+                                "published or unpublish_failed services can be unpublished"}])
 
 
 class ServiceList(_Out):

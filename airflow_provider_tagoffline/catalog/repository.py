@@ -26,8 +26,8 @@ from airflow_provider_tagoffline.catalog.models import (
     TargetGrant,
     utcnow,
 )
-from airflow_provider_tagoffline.errors import Conflict, InUse, NotFound, PermissionDenied
-from airflow_provider_tagoffline.service.permissions import is_application_user, require_admin
+from airflow_provider_tagoffline.errors import Conflict, InUse, NotFound
+from airflow_provider_tagoffline.service.permissions import require_admin, require_application_user
 
 
 @dataclass(frozen=True)
@@ -164,8 +164,7 @@ def effective_grant(session: Session, application: Application, tag: Tag,
 def request_grant(session: Session, actor: Actor, app_code: str, entity_code: str, tag_code: str,
                   expires: dt.date | None = None, reason: str = "") -> Grant:
     app = get_application(session, app_code)
-    if not is_application_user(actor, app):
-        raise PermissionDenied(f"only admins and members of application {app_code!r} may request grants")
+    require_application_user(actor, app, "request grants for it")
     tag = get_tag(session, entity_code, tag_code)
     grant = session.scalar(select(Grant).where(Grant.application_id == app.id, Grant.tag_id == tag.id))
     if grant is not None and grant.state in ("requested", "approved"):

@@ -22,11 +22,10 @@ from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Service, ServiceTag, iso_utc, utcnow
 from airflow_provider_tagoffline.errors import Conflict, NotFound
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import states
+from airflow_provider_tagoffline.service import permissions, states
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.freeze import freeze
-from airflow_provider_tagoffline.service.permissions import require_manage
-from airflow_provider_tagoffline.service.validation import ValidatedService, validate_service
+from airflow_provider_tagoffline.service.validation import ValidatedService, parse_service, validate_service
 
 
 @dataclass
@@ -75,7 +74,9 @@ def _store_fields(svc: Service, v: ValidatedService) -> None:
 
 def create_service(session: Session, actor: repo.Actor, data: Any, ctx: ServiceContext | None = None) -> Service:
     ctx = ctx or ServiceContext()
-    v = validate_service(session, actor, data, resolve_target_kind=ctx.resolve_target_kind,
+    d = parse_service(data)
+    permissions.require_creator(session, actor, d, "create")
+    v = validate_service(session, actor, d, resolve_target_kind=ctx.resolve_target_kind,
                          default_timezone=ctx.timezone())
     slug = slugify(v.definition.name)
     n = 1
@@ -100,11 +101,12 @@ def update_service(session: Session, actor: repo.Actor, name: str, data: Any,
     """Replace the draft definition. A published service keeps its live DAG until republished."""
     ctx = ctx or ServiceContext()
     svc = get_service(session, name)
-    require_manage(actor, svc, "edit")
+    d = parse_service(data)
+    permissions.require_edit(session, actor, svc, d)
     if expected_version is not None and expected_version != svc.version:
         raise Conflict(f"service {name!r} was changed by {svc.updated_by} (version {svc.version}); "
                        f"your edit is based on version {expected_version}: reload and edit again")
-    v = validate_service(session, actor, data, existing=svc, resolve_target_kind=ctx.resolve_target_kind,
+    v = validate_service(session, actor, d, existing=svc, resolve_target_kind=ctx.resolve_target_kind,
                          default_timezone=ctx.timezone())
     new_definition = v.definition.model_dump(mode="json", by_alias=True)
     if new_definition == svc.definition:
@@ -128,8 +130,6 @@ def update_service(session: Session, actor: repo.Actor, name: str, data: Any,
 def apply_service(session: Session, actor: repo.Actor, data: Any,
                   ctx: ServiceContext | None = None) -> tuple[Service, str]:
     """Create or update from a service file; returns the service and created/updated/unchanged."""
-    from airflow_provider_tagoffline.service.validation import parse_service
-
     d = parse_service(data)
     existing = session.scalar(select(Service).where(Service.name == d.name))
     if existing is None:
@@ -141,10 +141,7 @@ def apply_service(session: Session, actor: repo.Actor, data: Any,
 
 def delete_service(session: Session, actor: repo.Actor, name: str) -> None:
     svc = get_service(session, name)
-    require_manage(actor, svc, "delete")
-    refusal = states.delete_refusal(svc.status, svc.ever_published)
-    if refusal:
-        raise Conflict(f"service {name!r} cannot be deleted: {refusal}")
+    permissions.require_action(actor, svc, "delete")
     repo.audit(session, actor, "delete", "service", name, {"definition": svc.definition})
     session.delete(svc)
     session.flush()

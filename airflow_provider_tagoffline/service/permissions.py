@@ -1,10 +1,14 @@
-"""Who may do what: the one module the CLI, the REST API and the web view ask (spec §6).
+"""Who may do what: the one module that decides it (spec §6). The CLI, the REST API and the web view
+ask it; a route only names the action it needs (``api/access.py``), the service layer calls the
+``require_*`` of the action it performs, and ``api/auth.py`` only says who the caller is.
 
 * **read** — every authenticated Airflow user reads the catalog and the services.
 * **catalog administration** — Airflow admins (``Actor.is_admin``, decided by the auth manager in
   ``api/auth.py``): applications, entities, tags, lookups, tag grants, target grants.
 * **services** — admins and members of an application create services of it (members only the
-  ones they own) and manage them; Airflow admins manage every service.
+  ones they own) and manage them; Airflow admins manage every service. What a caller may do with a
+  service *now* adds its state (``service/states.py``): ``service_actions`` says it for every
+  action, with the reason of each refusal, and ``require_action`` refuses with the same message.
 * **connections** — looking inside a connection (schemas, tables, columns) and creating tables on it
   needs an Airflow admin, or an admin or member of an application holding a target grant on it,
   and only inside the granted schemas.
@@ -15,7 +19,7 @@ Which connection an *application* may write is the target grant itself (``Schema
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,7 +27,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline.catalog.models import Application, ApplicationUser, Service, TargetGrant
-from airflow_provider_tagoffline.errors import PermissionDenied
+from airflow_provider_tagoffline.errors import Conflict, PermissionDenied
+from airflow_provider_tagoffline.service import states
+from airflow_provider_tagoffline.service.states import ServiceAction
 
 if TYPE_CHECKING:
     from airflow_provider_tagoffline.catalog.repository import Actor
@@ -33,8 +39,12 @@ if TYPE_CHECKING:
 
 # ---- catalog administration ------------------------------------------------------------------
 
+def may_administer_catalog(actor: Actor) -> bool:
+    return actor.is_admin
+
+
 def require_admin(actor: Actor, what: str) -> None:
-    if not actor.is_admin:
+    if not may_administer_catalog(actor):
         raise PermissionDenied(f"only Airflow admins may {what}")
 
 
@@ -45,10 +55,17 @@ def is_application_user(actor: Actor, app: Application) -> bool:
     return actor.is_admin or actor.username in app.usernames("admin") + app.usernames("member")
 
 
+def application_user_refusal(actor: Actor, app: Application) -> str | None:
+    """Why ``actor`` is no user of ``app`` (validation names it on the ``application`` field), or None."""
+    if is_application_user(actor, app):
+        return None
+    return f"user {actor.username!r} is not an admin or member of application {app.code!r}"
+
+
 def require_application_user(actor: Actor, app: Application, what: str) -> None:
-    if not is_application_user(actor, app):
-        raise PermissionDenied(f"user {actor.username!r} is not an admin or member of application "
-                               f"{app.code!r} and may not {what}")
+    refusal = application_user_refusal(actor, app)
+    if refusal:
+        raise PermissionDenied(f"{refusal} and may not {what}")
 
 
 def require_user_of(session: Session, actor: Actor, application: str, what: str) -> None:
@@ -67,6 +84,14 @@ def may_create_services(session: Session, actor: Actor) -> bool:
         return True
     return session.scalar(select(ApplicationUser.id).where(ApplicationUser.username == actor.username)
                           .limit(1)) is not None
+
+
+def service_applications(session: Session, actor: Actor) -> list[str]:
+    """The codes of the applications ``actor`` may create services in and request grants for."""
+    q = select(Application.code).order_by(Application.code)
+    if not actor.is_admin:
+        q = q.join(ApplicationUser).where(ApplicationUser.username == actor.username).distinct()
+    return list(session.scalars(q))
 
 
 def require_may_create_services(session: Session, actor: Actor, what: str) -> None:
@@ -92,6 +117,13 @@ def require_creator(session: Session, actor: Actor, d: ServiceDef, action: str) 
                                f"own: set owner to {actor.username!r}")
 
 
+def require_edit(session: Session, actor: Actor, svc: Service, d: ServiceDef) -> None:
+    """Who manages ``svc`` edits it; handing it to another owner must leave a service they could create."""
+    require_manage(actor, svc, "edit")
+    if d.owner != svc.owner:
+        require_creator(session, actor, d, "edit")
+
+
 def can_manage(actor: Actor, svc: Service) -> bool:
     """Airflow admins and application admins manage any service of the application; members only
     the services they own (as Dataphin does)."""
@@ -100,14 +132,85 @@ def can_manage(actor: Actor, svc: Service) -> bool:
     return actor.username in svc.application.usernames("member") and svc.owner == actor.username
 
 
+def manage_refusal(actor: Actor, svc: Service, action: str) -> str | None:
+    """Why ``actor`` may not ``action`` ``svc`` whatever its state, or None."""
+    if can_manage(actor, svc):
+        return None
+    return (f"user {actor.username!r} may not {action} service {svc.name!r}: only Airflow admins, admins of "
+            f"application {svc.application.code!r} and the owner (a member of it) may")
+
+
 def require_manage(actor: Actor, svc: Service, action: str) -> None:
-    if not can_manage(actor, svc):
-        raise PermissionDenied(f"user {actor.username!r} may not {action} service {svc.name!r}: only Airflow "
-                               f"admins, admins of application {svc.application.code!r} and the owner (a member "
-                               f"of it) may")
+    refusal = manage_refusal(actor, svc, action)
+    if refusal:
+        raise PermissionDenied(refusal)
+
+
+# ---- what a caller may do with a service now, and why not --------------------------------------
+
+@dataclass(frozen=True)
+class ServiceActions:
+    """Every action on one service for one caller: the allowed ones, and why each other one is not
+    (the message the action itself would be refused with)."""
+
+    allowed: list[ServiceAction]
+    refusals: dict[ServiceAction, str]
+
+
+def _refusal(actor: Actor, svc: Service, action: ServiceAction) -> PermissionDenied | Conflict | None:
+    """The right first (403), then the state of spec §3 (409)."""
+    why = manage_refusal(actor, svc, action)
+    if why:
+        return PermissionDenied(why)
+    why = states.refusal(svc, action)
+    return Conflict(why) if why else None
+
+
+def service_actions(actor: Actor, svc: Service) -> ServiceActions:
+    """What ``actor`` may do with ``svc`` now and why not the rest: the REST API's ``actions`` and
+    ``refusals``, which the web view's buttons show."""
+    refusals = {a: str(r) for a in states.SERVICE_ACTIONS if (r := _refusal(actor, svc, a)) is not None}
+    return ServiceActions([a for a in states.SERVICE_ACTIONS if a not in refusals], refusals)
+
+
+def require_action(actor: Actor, svc: Service, action: ServiceAction) -> None:
+    """403 unless ``actor`` manages ``svc``, 409 unless its state allows ``action`` now."""
+    refusal = _refusal(actor, svc, action)
+    if refusal is not None:
+        raise refusal
+
+
+# ---- one-click create table ---------------------------------------------------------------------
+
+def require_table_preview(session: Session, actor: Actor, svc: Service) -> None:
+    """A preview says whether the table exists: only for who may create it, on a granted connection."""
+    require_application_user(actor, svc.application, "preview the tables of its services")
+    require_connection_access(session, actor, svc.target_conn_id, LOOK_INSIDE)
+
+
+def require_table_creation(session: Session, actor: Actor, svc: Service) -> None:
+    require_manage(actor, svc, "create the table of")
+    require_connection_access(session, actor, svc.target_conn_id, CREATE_TABLES)
+
+
+def require_draft_table_preview(session: Session, actor: Actor, d: ServiceDef) -> None:
+    require_user_of(session, actor, d.application, "preview the tables of its services")
+    if d.target.conn_id.strip():
+        require_connection_access(session, actor, d.target.conn_id, LOOK_INSIDE)
+
+
+def require_draft_table_creation(session: Session, actor: Actor, d: ServiceDef) -> None:
+    require_may_create_services(session, actor, "create tables")
+    require_creator(session, actor, d, "create tables for")
+    if d.target.conn_id.strip():
+        require_connection_access(session, actor, d.target.conn_id, CREATE_TABLES)
 
 
 # ---- connections: target grants ----------------------------------------------------------------
+
+LOOK_INSIDE = "look inside connections"
+CREATE_TABLES = "create tables on connections"
+
 
 @dataclass(frozen=True)
 class SchemaScope:
@@ -181,6 +284,19 @@ def require_schema_access(actor: Actor, scope: SchemaScope, dialect: Dialect, co
         raise PermissionDenied(f"user {actor.username!r} may not {what}: schema {shown} of connection "
                                f"{conn_id!r} is not granted to an application of theirs (granted: "
                                f"{scope.describe()})")
+
+
+def require_inside(session: Session, actor: Actor, conn_id: str,
+                   where: Callable[[], tuple[Dialect, str | None] | None] | None = None) -> SchemaScope:
+    """403 unless ``actor`` may look inside ``conn_id`` and, given ``where`` (the connection's dialect
+    and the schema a name lands in; None when the connection is unknown, which introspection then
+    says), into that schema."""
+    scope = require_connection_access(session, actor, conn_id, LOOK_INSIDE)
+    if where is not None and scope.schemas is not None:
+        place = where()
+        if place is not None:
+            require_schema_access(actor, scope, place[0], conn_id, place[1], LOOK_INSIDE)
+    return scope
 
 
 def visible_connections(session: Session, actor: Actor, application: str | None = None

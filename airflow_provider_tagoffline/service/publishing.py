@@ -40,8 +40,7 @@ from airflow_provider_tagoffline.rendering.render import (
     write_dag_file,
 )
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import lifecycle, states
-from airflow_provider_tagoffline.service.permissions import require_manage
+from airflow_provider_tagoffline.service import lifecycle, permissions
 from airflow_provider_tagoffline.service.states import ExecutionStatus, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -94,10 +93,7 @@ def dag_file_path(svc: Service, folder: Path | None = None) -> Path:
 def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.ServiceContext | None = None,
             folder: Path | None = None) -> ActionOutcome:
     svc = lifecycle.get_service(session, name)
-    require_manage(actor, svc, "publish")
-    refusal = states.publish_refusal(svc.status)
-    if refusal:
-        raise Conflict(f"service {name!r} cannot be published: {refusal}")
+    permissions.require_action(actor, svc, "publish")
     spec = lifecycle.freeze_service(session, name, ctx)  # ValidationFailed: nothing written
     path = dag_file_path(svc, folder)
     try:
@@ -208,10 +204,7 @@ def refresh_pending(session: Session) -> int:
 
 def unpublish(session: Session, actor: repo.Actor, name: str, folder: Path | None = None) -> ActionOutcome:
     svc = lifecycle.get_service(session, name)
-    require_manage(actor, svc, "unpublish")
-    refusal = states.unpublish_refusal(svc.status)
-    if refusal:
-        raise Conflict(f"service {name!r} cannot be unpublished: {refusal}")
+    permissions.require_action(actor, svc, "unpublish")
     path = dag_file_path(svc, folder)
     _set_status(svc, TaskStatus.UNPUBLISHING, "")
     session.flush()
@@ -263,10 +256,7 @@ def run(session: Session, actor: repo.Actor, name: str, data_date: dt.date | Non
         from_cli: bool = False) -> ActionOutcome:
     """Trigger one DAG run of a published manual service exporting ``data_date`` (default T-1)."""
     svc = lifecycle.get_service(session, name)
-    require_manage(actor, svc, "run")
-    _require_published(svc, "run")
-    if svc.schedule_type != "manual":
-        raise Conflict(f"service {name!r} is recurring: it runs on its schedule; use data backfill for other dates")
+    permissions.require_action(actor, svc, "run")
     today = yesterday(svc) + dt.timedelta(days=1)
     day = data_date or today - dt.timedelta(days=1)
     if day > today:
@@ -291,10 +281,7 @@ def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | No
     """An Airflow backfill of a published recurring service: one run per data date in [start, end],
     oldest first (defaults: start T-1, end = start)."""
     svc = lifecycle.get_service(session, name)
-    require_manage(actor, svc, "backfill")
-    _require_published(svc, "backfill")
-    if svc.schedule_type != "recurring":
-        raise Conflict(f"service {name!r} is manual: use run for one data date")
+    permissions.require_action(actor, svc, "backfill")
     last_allowed = yesterday(svc)
     start = start or last_allowed
     end = end or start
@@ -383,11 +370,6 @@ def _set_execution_status(svc: Service, state: str | None) -> None:
               "success": ExecutionStatus.SUCCESS, "failed": ExecutionStatus.FAILED}.get(state or "")
     if mapped is not None and svc.execution_status != mapped:
         svc.execution_status = mapped
-
-
-def _require_published(svc: Service, action: str) -> None:
-    if svc.status != TaskStatus.PUBLISHED:
-        raise Conflict(f"service {svc.name!r} is {svc.status}: only published services can {action}")
 
 
 def _timezone(svc: Service) -> str:

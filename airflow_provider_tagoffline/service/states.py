@@ -1,8 +1,14 @@
-"""Task status of a service and the actions each status allows (spec §3)."""
+"""Task status of a service and the actions each status allows (spec §3).
+
+Each ``*_refusal`` says why a status does not allow an action, or None; ``refusal`` asks the one of
+an action and says it as the whole message (``service 'x' cannot be published: ...``), the text the
+CLI, the REST API (409, or 422 for an edit) and the web view's tooltips show alike.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, Protocol, get_args
 
 
 class TaskStatus(StrEnum):
@@ -24,6 +30,23 @@ class ExecutionStatus(StrEnum):
 
 
 TRANSIENT = (TaskStatus.PUBLISHING, TaskStatus.UNPUBLISHING)
+
+#: what one may do with a service (the REST API's ``actions`` and ``refusals`` name these)
+ServiceAction = Literal["edit", "publish", "unpublish", "run", "backfill", "delete"]
+SERVICE_ACTIONS: tuple[ServiceAction, ...] = get_args(ServiceAction)
+
+#: "service 'x' cannot <...>"
+_CANNOT: dict[ServiceAction, str] = {"edit": "be edited", "publish": "be published", "unpublish": "be unpublished",
+                                     "run": "run", "backfill": "be backfilled", "delete": "be deleted"}
+
+
+class ServiceState(Protocol):
+    """What the state rules look at (a ``catalog.models.Service``)."""
+
+    name: str
+    status: str
+    schedule_type: str
+    ever_published: bool
 
 
 def edit_refusal(status: str) -> str | None:
@@ -55,3 +78,34 @@ def unpublish_refusal(status: str) -> str | None:
     if status in (TaskStatus.PUBLISHED, TaskStatus.UNPUBLISH_FAILED):
         return None
     return f"the service is {status}; only published or unpublish_failed services can be unpublished"
+
+
+def run_refusal(status: str, schedule_type: str) -> str | None:
+    """A run exports one data date of a published manual service; recurring ones run on their schedule."""
+    if schedule_type != "manual":
+        return f"the service is {schedule_type}: it runs on its schedule; use backfill for other data dates"
+    if status != TaskStatus.PUBLISHED:
+        return f"the service is {status}; only published services can run"
+    return None
+
+
+def backfill_refusal(status: str, schedule_type: str) -> str | None:
+    """A backfill re-runs data dates of a published recurring service."""
+    if schedule_type != "recurring":
+        return f"the service is {schedule_type}: use run for one data date"
+    if status != TaskStatus.PUBLISHED:
+        return f"the service is {status}; only published services can be backfilled"
+    return None
+
+
+def refusal(svc: ServiceState, action: ServiceAction) -> str | None:
+    """Why the state of ``svc`` does not allow ``action`` now, as the whole message; None when it does."""
+    reason = {
+        "edit": lambda: edit_refusal(svc.status),
+        "publish": lambda: publish_refusal(svc.status),
+        "unpublish": lambda: unpublish_refusal(svc.status),
+        "run": lambda: run_refusal(svc.status, svc.schedule_type),
+        "backfill": lambda: backfill_refusal(svc.status, svc.schedule_type),
+        "delete": lambda: delete_refusal(svc.status, svc.ever_published),
+    }[action]()
+    return None if reason is None else f"service {svc.name!r} cannot {_CANNOT[action]}: {reason}"

@@ -70,3 +70,7 @@ def test_auth_manager_decides_who_is_admin(admin, alice, bob, carol):
     assert [m["is_admin"] for m in (me["alice"], me["bob"], me["carol"])] == [False, False, False]
     assert me["alice"]["admin_of"] == ["crm"] and me["bob"]["member_of"] == ["crm"]
     assert me["carol"]["can_create_services"] is False and me["bob"]["can_create_services"] is True
+    # what the web view offers comes from service/permissions.py through /me
+    assert [m["can_administer_catalog"] for m in me.values()] == [True, False, False, False]
+    assert me["alice"]["applications"] == me["bob"]["applications"] == ["crm"] and me["carol"]["applications"] == []
+    assert "crm" in me["admin"]["applications"] and "other" in me["admin"]["applications"]

@@ -239,3 +239,46 @@ def test_the_partition_field_is_checked_like_any_target_column(alice, admin, ser
     body["target"]["partition"]["field"] = "p" * 300
     assert alice.post("/services", json=body).json()["detail"][0]["field"] == "target.partition.field"
     assert admin.get(f"/services/{name}").status_code == 404
+
+
+def test_list_and_detail_say_what_the_caller_may_do_and_why_not(alice, bob, carol, api_server, service_body):
+    """Each service carries its allowed `actions` and, for every other action, the refusal that action
+    would get: per caller (the owner, the application admin, a viewer) and per state."""
+    assert alice.post("/services", json=service_body("svc_why", owner="bob")).status_code == 201
+    everything = {"edit", "publish", "unpublish", "run", "backfill", "delete"}
+
+    def of(client, name="svc_why"):
+        detail = client.get(f"/services/{name}").json()
+        row = next(s for s in client.get("/services", params={"name": name}).json()["items"] if s["name"] == name)
+        assert (row["actions"], row["refusals"]) == (detail["actions"], detail["refusals"]), "list = detail"
+        assert set(detail["actions"]) | set(detail["refusals"]) == everything
+        assert not set(detail["actions"]) & set(detail["refusals"])
+        return detail
+
+    for client in (alice, bob):  # editing, never published, manual
+        d = of(client)
+        assert d["actions"] == ["edit", "publish", "delete"]
+        assert d["refusals"]["run"] == ("service 'svc_why' cannot run: the service is editing; only published "
+                                        "services can run")
+        assert d["refusals"]["backfill"] == ("service 'svc_why' cannot be backfilled: the service is manual: use run "
+                                             "for one data date")
+    d = of(carol)
+    assert d["actions"] == []
+    assert d["refusals"]["publish"] == ("user 'carol' may not publish service 'svc_why': only Airflow admins, admins "
+                                        "of application 'crm' and the owner (a member of it) may")
+    # the reason is what the action answers with
+    r = carol.post("/services/svc_why/publish")
+    assert r.status_code == 403 and r.json()["detail"][0]["message"] == d["refusals"]["publish"]
+
+    _set_status(api_server, "svc_why", "published")
+    d = of(bob)
+    assert d["actions"] == ["edit", "publish", "unpublish", "run"]
+    assert d["refusals"]["delete"] == ("service 'svc_why' cannot be deleted: the service is published; only offline, "
+                                       "publish_failed or never-published services can be deleted")
+    r = bob.delete("/services/svc_why")
+    assert r.status_code == 409 and r.json()["detail"][0]["message"] == d["refusals"]["delete"]
+    _set_status(api_server, "svc_why", "unpublishing")
+    assert of(bob)["actions"] == [] and of(bob)["refusals"]["edit"] == (
+        "service 'svc_why' cannot be edited: the service is unpublishing; wait until it has finished")
+    _set_status(api_server, "svc_why", "offline")
+    assert bob.delete("/services/svc_why").status_code == 204

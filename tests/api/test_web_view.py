@@ -131,7 +131,10 @@ def test_a_service_from_form_to_instance_and_back(browser: Browser, api_server: 
     row = page.locator(f"#services tr[data-service='{NAME}']")
     expect(row.locator("[data-status]")).to_have_attribute("data-status", "published")
     expect(row.locator("button[data-action=delete]")).to_be_disabled()
-    assert "Unpublish it first" in (row.locator("button[data-action=delete]").get_attribute("title") or "")
+    # the tooltip is the API's reason, the refusal a DELETE would get
+    refusal = alice.get(f"/services/{NAME}").json()["refusals"]["delete"]
+    assert "only offline, publish_failed or never-published services can be deleted" in refusal
+    expect(row.locator("button[data-action=delete]")).to_have_attribute("title", refusal)
     assert "crm_pg (postgres)" in (row.locator("td.target").get_attribute("title") or "")
     shot(page, "list")
 
@@ -143,6 +146,38 @@ def test_a_service_from_form_to_instance_and_back(browser: Browser, api_server: 
     expect(page.locator(f"#services tr[data-service='{NAME}']")).to_have_count(0)
     assert alice.get(f"/services/{NAME}").status_code == 404
     page.context.close()
+
+
+def test_buttons_show_the_apis_reasons(browser: Browser, api_server: Any, alice: Any, carol: Any,
+                                      service_body: Any) -> None:
+    """The web view restates no rule: a button is enabled when the API lists the action for this caller,
+    and a disabled one's tooltip is the API's reason, for a viewer and for the owner alike."""
+    name = "web_why_not"
+    assert alice.post("/services", json=service_body(name, conn_id="crm_sqlite")).status_code == 201
+    for user, client in (("carol", carol), ("alice", alice)):
+        expected = client.get(f"/services/{name}").json()
+        page = signed_in_page(browser, api_server, user)
+        page.goto(f"{api_server.base_url}/tag-offline/ui/#/")
+        row = page.locator(f"#services tr[data-service='{name}']")
+        expect(row.locator("button[data-action=publish]")).to_have_count(1)
+        for action in ("edit", "publish", "unpublish", "run", "delete"):
+            button = row.locator(f"button[data-action={action}]")
+            if action in expected["actions"]:
+                expect(button).to_be_enabled()
+            else:
+                expect(button).to_be_disabled()
+                expect(button).to_have_attribute("title", expected["refusals"][action])
+        expect(row.locator("button[data-action=instances]")).to_be_enabled()  # reading is everyone's
+        if user == "carol":
+            assert expected["actions"] == []
+            assert row.locator("button[data-action=publish]").get_attribute("title") == (
+                f"user 'carol' may not publish service '{name}': only Airflow admins, admins of application 'crm' "
+                "and the owner (a member of it) may")
+        else:
+            assert expected["refusals"]["unpublish"].endswith("only published or unpublish_failed services can be "
+                                                              "unpublished")
+        page.context.close()
+    assert alice.delete(f"/services/{name}").status_code == 204
 
 
 def test_bad_input_shows_each_error_beside_its_field(browser: Browser, api_server: Any, alice: Any) -> None:

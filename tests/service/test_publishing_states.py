@@ -35,7 +35,8 @@ def test_state_refusals(session: Session, dags_folder: Path) -> None:
     lifecycle.create_service(session, ADMIN, base_service())
     with pytest.raises(Conflict, match="only published or unpublish_failed services can be unpublished"):
         publishing.unpublish(session, ADMIN, "crm_user_tags")
-    with pytest.raises(Conflict, match="is editing: only published services can backfill"):
+    with pytest.raises(Conflict, match="cannot be backfilled: the service is editing; only published services can be "
+                                       "backfilled"):
         publishing.backfill(session, ADMIN, "crm_user_tags")
     svc = lifecycle.get_service(session, "crm_user_tags")
     svc.status = "publishing"

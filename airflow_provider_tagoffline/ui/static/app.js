@@ -146,42 +146,20 @@ function go(hash) {
   if (location.hash === hash) route(); else location.hash = hash;
 }
 
-function myApplications() {
-  if (state.me.is_admin) return state.applications.map((a) => a.code);
-  return [...new Set([...state.me.admin_of, ...state.me.member_of])];
-}
-
 // ---- actions (list, details) -----------------------------------------------------------------
 
 const ACTION_LABELS = { edit: "Edit", publish: "Publish", unpublish: "Unpublish", run: "Run", backfill: "Backfill",
   instances: "Instances", delete: "Delete" };
 
-function whyNot(action, svc) {
-  const manage = svc.actions.length > 0;
-  if (!manage && action !== "instances") return "You may not manage this service: only Airflow admins, admins of its application and its owner may.";
-  const s = svc.status;
-  switch (action) {
-    case "edit": return `Cannot edit while ${s}; wait until it has finished.`;
-    case "publish": return `Cannot publish while ${s}; wait until it has finished.`;
-    case "unpublish": return `Only published or unpublish_failed services can be unpublished (this one is ${s}).`;
-    case "run": return svc.schedule_type === "manual" ? `Only published services can run (this one is ${s}).`
-      : "Recurring services run on their schedule: use backfill for other data dates.";
-    case "backfill": return svc.schedule_type === "recurring" ? `Only published services can be backfilled (this one is ${s}).`
-      : "Manual services have no schedule to backfill: use run.";
-    case "delete": return ["published", "unpublish_failed", "editing"].includes(s)
-      ? `Unpublish it first: only offline, publish_failed or never-published services can be deleted (this one is ${s}${s === "editing" ? " and was published before" : ""}).`
-      : `Only offline, publish_failed or never-published services can be deleted (this one is ${s}).`;
-    default: return "";
-  }
-}
-
+// The API says which actions the caller may take now and, for each other one, why not (the refusal
+// clicking would get): the buttons show that, and restate no rule. Instances are a read: always on.
 function actionButtons(svc, onDone) {
   const order = ["edit", "publish", "unpublish", svc.schedule_type === "manual" ? "run" : "backfill", "instances", "delete"];
   return order.map((action) => {
     const allowed = action === "instances" || svc.actions.includes(action);
     return h("button", {
       class: `icon${action === "delete" ? " danger" : ""}`, type: "button", disabled: !allowed,
-      title: allowed ? `${ACTION_LABELS[action]} ${svc.name}` : whyNot(action, svc),
+      title: allowed ? `${ACTION_LABELS[action]} ${svc.name}` : svc.refusals[action],
       dataset: { action, service: svc.name },
       onclick: () => doAction(action, svc, onDone),
     }, ACTION_LABELS[action]);
@@ -328,7 +306,7 @@ async function formPage(main, name) {
   const routeId = state.route;
   const existing = name ? await api("GET", `/services/${enc(name)}`) : null;
   const d = existing ? existing.definition : {
-    name: "", application: myApplications()[0] || "", owner: state.me.username, entity: state.entities[0]?.code || "",
+    name: "", application: state.me.applications[0] || "", owner: state.me.username, entity: state.entities[0]?.code || "",
     entity_id: state.entities[0]?.ids[0]?.code || "", description: "", schedule: { type: "manual" },
     target: { conn_id: "", schema: null, table: "", load: "overwrite", partition: null }, mappings: [],
   };
@@ -350,7 +328,7 @@ async function formPage(main, name) {
 
   f.name = h("input", { id: "name", name: "name", maxlength: 64, value: d.name, readonly: editing, required: true });
   f.application = h("select", { id: "application", disabled: editing },
-    (editing ? [d.application] : myApplications()).map((a) => option(a, a, a === d.application)));
+    (editing ? [d.application] : state.me.applications).map((a) => option(a, a, a === d.application)));
   f.owner = h("input", { id: "owner", list: "owner-options", value: d.owner });
   const ownerOptions = h("datalist", { id: "owner-options" });
   f.entity = h("select", { id: "entity", disabled: editing }, state.entities.map((e) => option(e.code, `${e.name} (${e.code})`, e.code === d.entity)));
@@ -728,7 +706,7 @@ async function catalogPage(main) {
   const [grants, lookups, targetGrants] = await Promise.all([api("GET", "/catalog/grants"), api("GET", "/catalog/lookups"),
     api("GET", "/catalog/target-grants")]);
   state.entities = await api("GET", "/catalog/entities");
-  const isAdmin = state.me.is_admin;
+  const isAdmin = state.me.can_administer_catalog;
   const allConnections = isAdmin ? await api("GET", "/connections") : [];
   if (stale(routeId)) return;
   const decide = async (g, decision) => {
@@ -738,7 +716,7 @@ async function catalogPage(main) {
     } catch (e) { toast(e.message, true); }
     catalogPage(main);
   };
-  const reqApp = h("select", { id: "grant-application" }, myApplications().map((a) => option(a)));
+  const reqApp = h("select", { id: "grant-application" }, state.me.applications.map((a) => option(a)));
   const reqEntity = h("select", { id: "grant-entity" }, state.entities.map((e) => option(e.code, e.name)));
   const reqTag = h("select", { id: "grant-tag" });
   const fillTags = () => {
@@ -779,7 +757,7 @@ async function catalogPage(main) {
             h("button", { class: "icon", "data-decision": "approve", onclick: () => decide(g, "approve") }, "Approve"),
             h("button", { class: "icon danger", "data-decision": "reject", onclick: () => decide(g, "reject") }, "Reject")] : null,
           isAdmin && g.state === "approved" ? h("button", { class: "icon danger", "data-decision": "revoke", onclick: () => decide(g, "revoke") }, "Revoke") : null))))),
-      myApplications().length ? h("div", { class: "row", style: "margin-top: 10px" }, h("strong", {}, "Request a grant:"), reqApp, reqEntity, reqTag, reqExpires, reqReason,
+      state.me.applications.length ? h("div", { class: "row", style: "margin-top: 10px" }, h("strong", {}, "Request a grant:"), reqApp, reqEntity, reqTag, reqExpires, reqReason,
         h("button", { id: "grant-request", onclick: request }, "Request")) : null),
     targetGrantsCard(targetGrants, allConnections, () => catalogPage(main)));
 }
@@ -787,7 +765,7 @@ async function catalogPage(main) {
 // Which data sources each application may write (spec §2 target grants): everyone reads, Airflow
 // admins grant and withdraw.
 function targetGrantsCard(targetGrants, allConnections, reload) {
-  const isAdmin = state.me.is_admin;
+  const isAdmin = state.me.can_administer_catalog;
   const withdraw = async (g) => {
     try {
       await api("DELETE", `/catalog/target-grants/${enc(g.application)}/${enc(g.conn_id)}`);
