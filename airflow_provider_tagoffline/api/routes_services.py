@@ -6,7 +6,6 @@ Every rule is in ``service/`` (the same code as the CLI); this module maps HTTP 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -195,10 +194,6 @@ def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
 def backfill_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                      body: BackfillRequest | None = None) -> ActionResult:
     b = body or BackfillRequest()
-    if b.start and b.end and b.end < b.start:
-        raise ValidationFailed.one("end", f"{b.end} is before start {b.start}")
-    if b.start and b.end and (b.end - b.start) > dt.timedelta(days=3660):
-        raise ValidationFailed.one("end", "a backfill covers at most 3660 data dates")
     return publishing_adapter.backfill(session, actor, name, b.start, b.end)
 
 

@@ -45,7 +45,7 @@ from airflow_provider_tagoffline.service.states import ExecutionStatus, TaskStat
 
 log = logging.getLogger(__name__)
 
-MAX_BACKFILL_DAYS = 3660
+MAX_BACKFILL_DATES = 3660
 MAX_ERROR_CHARS = 4000
 
 
@@ -276,22 +276,29 @@ def run(session: Session, actor: repo.Actor, name: str, data_date: dt.date | Non
     return out
 
 
+def backfill_dates(start: dt.date | None, end: dt.date | None, yesterday: dt.date,
+                   timezone: str) -> tuple[dt.date, dt.date]:
+    """The data dates [start, end] a backfill covers (defaults: start T-1, end = start): the one check
+    of its limits, whoever asks (REST, CLI). Later dates than yesterday are the schedule's."""
+    start = start or yesterday
+    end = end or start
+    if end < start:
+        raise ValidationFailed.one("end", f"{end} is before start {start}")
+    if end > yesterday:
+        raise ValidationFailed.one("end", f"{end} is after yesterday ({yesterday} in {timezone}); "
+                                          "later data dates are exported by the schedule")
+    if (end - start).days + 1 > MAX_BACKFILL_DATES:
+        raise ValidationFailed.one("end", f"a backfill covers at most {MAX_BACKFILL_DATES} data dates")
+    return start, end
+
+
 def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | None = None,
              end: dt.date | None = None) -> ActionOutcome:
     """An Airflow backfill of a published recurring service: one run per data date in [start, end],
     oldest first (defaults: start T-1, end = start)."""
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "backfill")
-    last_allowed = yesterday(svc)
-    start = start or last_allowed
-    end = end or start
-    if end < start:
-        raise ValidationFailed.one("end", f"{end} is before start {start}")
-    if end > last_allowed:
-        raise ValidationFailed.one("end", f"{end} is after yesterday ({last_allowed} in {_timezone(svc)}); "
-                                          "later data dates are exported by the schedule")
-    if (end - start).days + 1 > MAX_BACKFILL_DAYS:
-        raise ValidationFailed.one("end", f"a backfill covers at most {MAX_BACKFILL_DAYS} data dates")
+    start, end = backfill_dates(start, end, yesterday(svc), _timezone(svc))
     # The DAG's timetable puts the run of data date D at logical date D HH:MM (the interval start),
     # so the whole local days [start, end] hold exactly the logical dates of these data dates.
     tz = ZoneInfo(_timezone(svc))

@@ -56,6 +56,12 @@ def wait_runs(client: httpx.Client, name: str, count: int, run_type: str = "manu
     return wait_for(fetch, finished, RUN_WITHIN, f"{count} {run_type} run(s) of {name}")
 
 
+def tagoffline(api_server: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    """The ``tagoffline`` CLI as alice, on the test stack's catalog and Airflow."""
+    return subprocess.run([str(BIN / "tagoffline"), *args], env={**api_server.env, "TAGOFFLINE_USER": "alice"},
+                          capture_output=True, text=True, timeout=300)
+
+
 def target_rows(api_server: Any, table: str, where: str = "") -> list[tuple[Any, ...]]:
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + api_server.env["AIRFLOW_CONN_CRM_PG"].split('"schema": "')[1] \
         .split('"')[0]
@@ -154,6 +160,13 @@ def test_backfill_of_three_days_exports_three_dates_in_order(alice, api_server, 
     assert r.status_code == 409 and "recurring" in r.json()["detail"][0]["message"]
     r = alice.post(f"/services/{RECURRING}/backfill", json={"start": "2026-01-01", "end": "2999-01-01"})
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "end"
+    # the limits are one check: REST and the CLI refuse a range with the same words
+    for start, end, said in (("2026-01-03", "2026-01-01", "end: 2026-01-01 is before start 2026-01-03"),
+                             ("2015-12-27", "2026-01-03", "end: a backfill covers at most 3660 data dates")):
+        r = alice.post(f"/services/{RECURRING}/backfill", json={"start": start, "end": end})
+        assert r.status_code == 422 and r.json()["detail"] == [{"field": "end", "message": said.split(": ", 1)[1]}]
+        proc = tagoffline(api_server, "service", "backfill", RECURRING, "--start", start, "--end", end)
+        assert proc.returncode == 1 and proc.stderr.strip() == f"error: {said}", proc.stderr
 
     r = alice.post(f"/services/{RECURRING}/backfill", json={"start": "2026-01-01", "end": "2026-01-03"})
     assert r.status_code == 202, r.text
@@ -236,8 +249,7 @@ def test_cli_publish_run_instances_unpublish(alice, api_server, service_body) ->
         "conn_id": "crm_pg", "table": "crm_cli_tags", "load": "overwrite"}))
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(BIN / "tagoffline"), *args], env={**api_server.env, "TAGOFFLINE_USER": "alice"},
-                              capture_output=True, text=True, timeout=300)
+        return tagoffline(api_server, *args)
 
     proc = cli("service", "publish", name, "--json")
     assert proc.returncode == 0, proc.stderr

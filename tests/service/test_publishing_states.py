@@ -3,6 +3,7 @@ is written, and the timeout when Airflow never loads the DAG (real Airflow metad
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,19 @@ def test_airflow_never_loading_the_dag_is_publish_failed_after_the_timeout(
                                   "(is the dag-processor running?)")
     publishing.delete(session, ADMIN, "crm_user_tags")  # publish_failed: the file goes too
     assert not Path(outcome.dag_file or "").exists()
+
+
+def test_backfill_limits_are_one_check() -> None:
+    """One function holds a backfill's date rules; REST and the CLI reach it through publishing.backfill."""
+    yesterday = dt.date(2026, 1, 10)
+    assert publishing.backfill_dates(None, None, yesterday, "UTC") == (yesterday, yesterday)
+    assert publishing.backfill_dates(dt.date(2026, 1, 1), None, yesterday, "UTC") == (dt.date(2026, 1, 1),) * 2
+    first = yesterday - dt.timedelta(days=3659)  # 3660 data dates, the most
+    assert publishing.backfill_dates(first, yesterday, yesterday, "UTC") == (first, yesterday)
+    with pytest.raises(ValidationFailed, match=r"^end: a backfill covers at most 3660 data dates$"):
+        publishing.backfill_dates(first - dt.timedelta(days=1), yesterday, yesterday, "UTC")
+    with pytest.raises(ValidationFailed, match=r"^end: 2026-01-01 is before start 2026-01-02$"):
+        publishing.backfill_dates(dt.date(2026, 1, 2), dt.date(2026, 1, 1), yesterday, "UTC")
+    with pytest.raises(ValidationFailed, match=r"^end: 2026-01-11 is after yesterday \(2026-01-10 in Asia/Shanghai\); "
+                                               r"later data dates are exported by the schedule$"):
+        publishing.backfill_dates(None, dt.date(2026, 1, 11), yesterday, "Asia/Shanghai")
