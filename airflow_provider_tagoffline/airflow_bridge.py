@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from pydantic import BaseModel, ConfigDict
+
 EXPORT_TASK_ID = "export"
 
 
@@ -45,21 +47,21 @@ class ParseState:
     import_error_at: dt.datetime | None
 
 
-@dataclass(frozen=True)
-class RunRow:
+# One run of a service's DAG, as every surface shows it: built here from Airflow's records, returned
+# by service/publishing.py and sent as it is by the REST API and `tagoffline service instances --json`.
+# (No docstring: it would become the OpenAPI description.)
+class Instance(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
     run_id: str
-    run_type: str
-    state: str | None
-    conf: dict[str, Any]
-    data_interval_start: dt.datetime | None
-    logical_date: dt.datetime | None
-    queued_at: dt.datetime | None
-    start: dt.datetime | None
-    end: dt.datetime | None
-    task_state: str | None
-    try_number: int
-    report: dict[str, Any] | None  # the export task's return value: the run report
-    log_url: str
+    data_date: str | None = None
+    state: str | None = None
+    start: str | None = None
+    end: str | None = None
+    duration: float | None = None
+    rows_written: int | None = None
+    log_url: str | None = None
+    run_type: str | None = None
+    error: str | None = None
 
 
 def locate(path: Path) -> DagFileLocation | None:
@@ -194,8 +196,12 @@ def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str
     return int(backfill.id), run_ids
 
 
-def dag_runs(dag_id: str, limit: int) -> list[RunRow]:
-    """The newest ``limit`` runs of a DAG with the export task's state and return value."""
+def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
+    """The newest ``limit`` runs of a DAG, with the data date each exported (the run's
+    ``conf.data_date``, else its data interval's start in ``timezone``: ``rendering/factory.py``'s
+    template) and the export task's times and report."""
+    from zoneinfo import ZoneInfo
+
     from airflow.configuration import conf
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
@@ -204,6 +210,7 @@ def dag_runs(dag_id: str, limit: int) -> list[RunRow]:
     from sqlalchemy import select
 
     base_url = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
+    tz = ZoneInfo(timezone)
     with create_session() as session:
         runs = list(session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)
                                     .order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit)))
@@ -219,14 +226,18 @@ def dag_runs(dag_id: str, limit: int) -> list[RunRow]:
         for r in runs:
             ti = tis.get(r.run_id)
             report = reports.get(r.run_id)
-            rows.append(RunRow(
-                run_id=r.run_id, run_type=str(getattr(r.run_type, "value", r.run_type)),
-                state=str(getattr(r.state, "value", r.state)) if r.state else None, conf=dict(r.conf or {}),
-                data_interval_start=r.data_interval_start, logical_date=r.logical_date, queued_at=r.queued_at,
-                start=(ti.start_date if ti else None) or r.start_date, end=(ti.end_date if ti else None) or r.end_date,
-                task_state=str(getattr(ti.state, "value", ti.state)) if ti and ti.state else None,
-                try_number=int(ti.try_number) if ti else 0,
-                report=report if isinstance(report, dict) else None,
+            report = report if isinstance(report, dict) else {}
+            day = (r.conf or {}).get("data_date")
+            if not isinstance(day, str):
+                day = r.data_interval_start.astimezone(tz).date().isoformat() if r.data_interval_start else None
+            start = (ti.start_date if ti else None) or r.start_date
+            end = (ti.end_date if ti else None) or r.end_date
+            rows.append(Instance(
+                run_id=r.run_id, run_type=str(getattr(r.run_type, "value", r.run_type)), data_date=day,
+                state=str(getattr(r.state, "value", r.state)) if r.state else None,
+                start=start.isoformat() if start else None, end=end.isoformat() if end else None,
+                duration=(end - start).total_seconds() if start and end else None,
+                rows_written=report.get("rows_written"), error=report.get("error"),
                 log_url=f"{base_url}/dags/{quote(dag_id)}/runs/{quote(r.run_id)}/tasks/{EXPORT_TASK_ID}",
             ))
         return rows

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import select
 
 from airflow_provider_tagoffline.api import ddl as ddl_helpers
-from airflow_provider_tagoffline.api import publishing_adapter
 from airflow_provider_tagoffline.api.access import (
     ServiceName,
     requires_service_action,
@@ -23,7 +22,6 @@ from airflow_provider_tagoffline.api.access import (
 from airflow_provider_tagoffline.api.auth import ActorDep
 from airflow_provider_tagoffline.api.deps import SessionDep
 from airflow_provider_tagoffline.api.schemas import (
-    ActionResult,
     AuditEntry,
     BackfillRequest,
     DdlExecuteRequest,
@@ -43,6 +41,7 @@ from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.service import lifecycle, permissions, publishing
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
+from airflow_provider_tagoffline.service.publishing import ActionResult
 
 router = APIRouter(prefix="/services", tags=["services"])
 
@@ -170,14 +169,14 @@ def delete_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> R
              dependencies=[requires_service_action("publish")],
              summary="Render the DAG; status publishing, then published or publish_failed")
 def publish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> ActionResult:
-    return publishing_adapter.publish(session, actor, name)
+    return publishing.publish(session, actor, name)
 
 
 @router.post("/{name}/unpublish", status_code=202, response_model=ActionResult,
              dependencies=[requires_service_action("unpublish")],
              summary="Pause and remove the DAG; status unpublishing, then offline")
 def unpublish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> ActionResult:
-    return publishing_adapter.unpublish(session, actor, name)
+    return publishing.unpublish(session, actor, name)
 
 
 @router.post("/{name}/run", status_code=202, response_model=ActionResult,
@@ -185,7 +184,7 @@ def unpublish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -
              summary="Run a published manual service for one data date (default T-1)")
 def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                 body: RunRequest | None = None) -> ActionResult:
-    return publishing_adapter.run(session, actor, name, (body or RunRequest()).data_date)
+    return publishing.run(session, actor, name, (body or RunRequest()).data_date)
 
 
 @router.post("/{name}/backfill", status_code=202, response_model=ActionResult,
@@ -194,7 +193,7 @@ def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
 def backfill_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                      body: BackfillRequest | None = None) -> ActionResult:
     b = body or BackfillRequest()
-    return publishing_adapter.backfill(session, actor, name, b.start, b.end)
+    return publishing.backfill(session, actor, name, b.start, b.end)
 
 
 @router.get("/{name}/instances", response_model=InstanceList,
@@ -205,7 +204,9 @@ def service_instances(
     actor: ActorDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> InstanceList:
-    return publishing_adapter.instances(session, name, limit)
+    items = publishing.instances(session, name, limit)
+    return InstanceList(service=name, dag_id=dag_id_for(lifecycle.get_service(session, name).slug), total=len(items),
+                        items=items)
 
 
 # ---- one-click create table ------------------------------------------------------------------

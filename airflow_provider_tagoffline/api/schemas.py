@@ -1,5 +1,7 @@
-"""Request and response shapes of the REST API (the ones not already in ``catalog/schemas.py`` or
-``service/definition.py``, which the API reuses as request bodies)."""
+"""Request and response shapes of the REST API: the ones not already elsewhere. The API reuses
+``catalog/schemas.py`` and ``service/definition.py`` as request bodies, and sends an action's outcome
+(``service/publishing.ActionResult``) and a DAG run (``airflow_bridge.Instance``) in the shapes the
+CLI prints too: one shape per concept."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from airflow_provider_tagoffline.airflow_bridge import Instance
 from airflow_provider_tagoffline.catalog.schemas import SourceDef
 from airflow_provider_tagoffline.service.definition import MappingDef, ServiceDef
 from airflow_provider_tagoffline.service.states import ServiceAction
@@ -107,37 +110,6 @@ class RunRequest(_In):
 class BackfillRequest(_In):
     start: dt.date | None = Field(default=None, description="first data date; default T-1")
     end: dt.date | None = Field(default=None, description="last data date (inclusive); default start")
-
-
-class ActionResult(_Out):
-    """Outcome of publish / unpublish / run / backfill."""
-
-    model_config = ConfigDict(extra="allow")
-    service: str
-    action: str
-    status: str | None = None
-    message: str = ""
-    dag_id: str | None = None
-    run_id: str | None = None
-    data_date: str | None = None
-    start: str | None = None
-    end: str | None = None
-    dag_file: str | None = None
-    run_ids: list[str] = Field(default_factory=list, description="runs a backfill created, oldest first")
-
-
-class Instance(_Out):
-    model_config = ConfigDict(extra="allow")
-    run_id: str
-    data_date: str | None = None
-    state: str | None = None
-    start: str | None = None
-    end: str | None = None
-    duration: float | None = None
-    rows_written: int | None = None
-    log_url: str | None = None
-    run_type: str | None = None
-    error: str | None = None
 
 
 class InstanceList(_Out):

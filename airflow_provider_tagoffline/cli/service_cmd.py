@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import time
@@ -115,9 +114,9 @@ def delete(name: str, json_out: bool = JsonOption) -> None:
         echo(f"service {name} deleted")
 
 
-def _emit(outcome: publishing.ActionOutcome, json_out: bool) -> None:
+def _emit(outcome: publishing.ActionResult, json_out: bool) -> None:
     if json_out:
-        print_json(dataclasses.asdict(outcome))
+        print_json(outcome.model_dump())
         return
     line = f"service {outcome.service}: {outcome.action} -> {outcome.status}"
     echo(line + (f" ({outcome.message})" if outcome.message else ""))
@@ -192,7 +191,7 @@ def instances(
     with session() as s:
         rows = publishing.instances(s, name, limit)
     if json_out:
-        print_json([dataclasses.asdict(r) for r in rows])
+        print_json([r.model_dump() for r in rows])
         return
     if not rows:
         echo("no runs")

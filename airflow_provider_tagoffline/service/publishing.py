@@ -20,11 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,33 +55,22 @@ class AirflowUnavailable(TagOfflineError):
     http_status = 502
 
 
-@dataclass
-class ActionOutcome:
+class ActionResult(BaseModel):
+    """Outcome of publish / unpublish / run / backfill."""
+
+    # The one shape of an outcome: the REST API's response and `tagoffline service ... --json` alike.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, allow_inf_nan=False)
     service: str
     action: str
-    status: str
+    status: str | None = None
     message: str = ""
     dag_id: str | None = None
-    dag_file: str | None = None
     run_id: str | None = None
     data_date: str | None = None
     start: str | None = None
     end: str | None = None
-    run_ids: list[str] = field(default_factory=list)
-
-
-@dataclass
-class InstanceRow:
-    run_id: str
-    run_type: str
-    data_date: str | None
-    state: str | None
-    start: str | None
-    end: str | None
-    duration: float | None
-    rows_written: int | None
-    log_url: str
-    error: str | None = None
+    dag_file: str | None = None
+    run_ids: list[str] = Field(default_factory=list, description="runs a backfill created, oldest first")
 
 
 # ---- publish / refresh / unpublish -------------------------------------------------------------
@@ -91,7 +80,7 @@ def dag_file_path(svc: Service, folder: Path | None = None) -> Path:
 
 
 def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.ServiceContext | None = None,
-            folder: Path | None = None) -> ActionOutcome:
+            folder: Path | None = None) -> ActionResult:
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "publish")
     spec = lifecycle.freeze_service(session, name, ctx)  # ValidationFailed: nothing written
@@ -202,7 +191,7 @@ def refresh_pending(session: Session) -> int:
     return sum(refresh(session, svc) for svc in pending)
 
 
-def unpublish(session: Session, actor: repo.Actor, name: str, folder: Path | None = None) -> ActionOutcome:
+def unpublish(session: Session, actor: repo.Actor, name: str, folder: Path | None = None) -> ActionResult:
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "unpublish")
     path = dag_file_path(svc, folder)
@@ -253,7 +242,7 @@ def yesterday(svc: Service) -> dt.date:
 
 
 def run(session: Session, actor: repo.Actor, name: str, data_date: dt.date | None = None,
-        from_cli: bool = False) -> ActionOutcome:
+        from_cli: bool = False) -> ActionResult:
     """Trigger one DAG run of a published manual service exporting ``data_date`` (default T-1)."""
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "run")
@@ -293,7 +282,7 @@ def backfill_dates(start: dt.date | None, end: dt.date | None, yesterday: dt.dat
 
 
 def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | None = None,
-             end: dt.date | None = None) -> ActionOutcome:
+             end: dt.date | None = None) -> ActionResult:
     """An Airflow backfill of a published recurring service: one run per data date in [start, end],
     oldest first (defaults: start T-1, end = start)."""
     svc = lifecycle.get_service(session, name)
@@ -320,30 +309,17 @@ def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | No
     return out
 
 
-def instances(session: Session, name: str, limit: int = 50) -> list[InstanceRow]:
+def instances(session: Session, name: str, limit: int = 50) -> list[af.Instance]:
     """The DAG runs of a service, newest first, with the data date each exported and its report."""
     svc = lifecycle.get_service(session, name)
     try:
-        rows = af.dag_runs(dag_id_for(svc.slug), limit)
+        rows = af.dag_runs(dag_id_for(svc.slug), limit, _timezone(svc))
     except Exception as exc:
         raise AirflowUnavailable(f"cannot read the runs of {name!r} from Airflow: {exc}") from exc
-    tz = ZoneInfo(_timezone(svc))
-    out = []
-    for r in rows:
-        day = r.conf.get("data_date") if isinstance(r.conf.get("data_date"), str) else None
-        if day is None and r.data_interval_start is not None:
-            day = r.data_interval_start.astimezone(tz).date().isoformat()
-        duration = (r.end - r.start).total_seconds() if r.start and r.end else None
-        report = r.report or {}
-        out.append(InstanceRow(
-            run_id=r.run_id, run_type=r.run_type, data_date=day, state=r.state,
-            start=r.start.isoformat() if r.start else None, end=r.end.isoformat() if r.end else None,
-            duration=duration, rows_written=report.get("rows_written"), log_url=r.log_url,
-            error=report.get("error")))
     if rows:
         _set_execution_status(svc, rows[0].state)
         session.flush()
-    return out
+    return rows
 
 
 def sync_execution_status(session: Session, services: list[Service]) -> None:
@@ -390,7 +366,7 @@ def _tail(text: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS - 200 else "…" + text[-(MAX_ERROR_CHARS - 200):]
 
 
-def _outcome(svc: Service, action: str, path: Path | None) -> ActionOutcome:
-    return ActionOutcome(service=svc.name, action=action, status=svc.status, message=svc.status_message,
+def _outcome(svc: Service, action: str, path: Path | None) -> ActionResult:
+    return ActionResult(service=svc.name, action=action, status=svc.status, message=svc.status_message,
                          dag_id=dag_id_for(svc.slug), dag_file=str(path) if path else None)
 
