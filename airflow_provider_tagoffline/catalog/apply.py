@@ -7,8 +7,10 @@ absent from the file are left alone: a catalog file adds and updates, it never d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -115,6 +117,22 @@ def _tag_desired(d: TagDef) -> dict:
 
 # ---- apply -----------------------------------------------------------------------------------
 
+_Row = TypeVar("_Row")
+
+
+def _to_write(session: Session, plan: Plan, kind: str, key: str, found: _Row | None, current: dict | None,
+              desired: dict, dry: bool, make: Callable[[], _Row]) -> tuple[str, _Row] | None:
+    """Put one object in the plan; unless this is a dry run or nothing changes, the action and the
+    stored object to write (``make`` creates it when there is none)."""
+    action = plan.add(kind, key, current, desired)
+    if dry or action == "unchanged":
+        return None
+    if found is None:
+        found = make()
+        session.add(found)
+    return action, found
+
+
 def apply_catalog(session: Session, actor: repo.Actor, catalog: CatalogDef, dry_run: bool = False) -> Plan:
     """Bring the store in line with ``catalog``; returns the plan. Nothing is written if dry_run."""
     require_admin(actor, "apply the catalog")
@@ -202,14 +220,13 @@ def _check_references(session: Session, catalog: CatalogDef) -> None:
 
 
 def _apply_application(session: Session, actor: repo.Actor, plan: Plan, d: ApplicationDef, dry: bool) -> None:
-    app = repo.find_application(session, d.code)
+    found = repo.find_application(session, d.code)
     desired = _app_desired(d)
-    action = plan.add("application", d.code, _app_dict(app) if app else None, desired)
-    if dry or action == "unchanged":
+    todo = _to_write(session, plan, "application", d.code, found, _app_dict(found) if found else None, desired, dry,
+                     lambda: Application(code=d.code))
+    if todo is None:
         return
-    if app is None:
-        app = Application(code=d.code)
-        session.add(app)
+    action, app = todo
     app.name, app.description = d.name, d.description
     wanted = {(u, "admin") for u in desired["admins"]} | {(u, "member") for u in desired["members"]}
     for user in list(app.users):
@@ -223,13 +240,12 @@ def _apply_application(session: Session, actor: repo.Actor, plan: Plan, d: Appli
 
 
 def _apply_lookup(session: Session, actor: repo.Actor, plan: Plan, d: LookupDef, dry: bool) -> None:
-    lk = repo.find_lookup(session, d.code)
-    action = plan.add("lookup", d.code, _lookup_dict(lk) if lk else None, _lookup_desired(d))
-    if dry or action == "unchanged":
+    found = repo.find_lookup(session, d.code)
+    todo = _to_write(session, plan, "lookup", d.code, found, _lookup_dict(found) if found else None,
+                     _lookup_desired(d), dry, lambda: Lookup(code=d.code))
+    if todo is None:
         return
-    if lk is None:
-        lk = Lookup(code=d.code)
-        session.add(lk)
+    action, lk = todo
     lk.name, lk.kind = d.name, d.kind
     lk.source_table, lk.code_column, lk.name_column = d.table, d.code_column, d.name_column
     lk.values.clear()
@@ -259,17 +275,14 @@ def _apply_entity(session: Session, actor: repo.Actor, plan: Plan, d: EntityDef,
 
 def _apply_entity_id(session: Session, actor: repo.Actor, plan: Plan, entity: Entity | None, entity_code: str,
                      d: EntityIdDef, dry: bool) -> None:
-    eid = repo.find_entity_id(session, entity, d.code) if entity and entity.id else None
-    desired = {"name": d.name, "type": d.type}
-    current = {"name": eid.name, "type": eid.value_type} if eid else None
+    found = repo.find_entity_id(session, entity, d.code) if entity and entity.id else None
     key = f"{entity_code}.{d.code}"
-    action = plan.add("entity_id", key, current, desired)
-    if dry or action == "unchanged":
+    todo = _to_write(session, plan, "entity_id", key, found,
+                     {"name": found.name, "type": found.value_type} if found else None,
+                     {"name": d.name, "type": d.type}, dry, lambda: EntityId(entity=entity, code=d.code))
+    if todo is None:
         return
-    assert entity is not None
-    if eid is None:
-        eid = EntityId(entity=entity, code=d.code)
-        session.add(eid)
+    action, eid = todo
     eid.name, eid.value_type = d.name, d.type
     session.flush()
     repo.audit(session, actor, action, "entity_id", key)
@@ -277,15 +290,14 @@ def _apply_entity_id(session: Session, actor: repo.Actor, plan: Plan, entity: En
 
 def _apply_tag(session: Session, actor: repo.Actor, plan: Plan, entity: Entity | None, entity_code: str,
                d: TagDef, dry: bool) -> None:
-    tag = repo.find_tag(session, entity, d.code) if entity and entity.id else None
+    found = repo.find_tag(session, entity, d.code) if entity and entity.id else None
     key = f"{entity_code}.{d.code}"
-    action = plan.add("tag", key, _tag_dict(tag) if tag else None, _tag_desired(d))
-    if dry or action == "unchanged":
+    todo = _to_write(session, plan, "tag", key, found, _tag_dict(found) if found else None, _tag_desired(d), dry,
+                     lambda: Tag(entity=entity, code=d.code))
+    if todo is None:
         return
-    assert entity is not None
-    if tag is None:
-        tag = Tag(entity=entity, code=d.code)
-        session.add(tag)
+    assert entity is not None  # checked by _check_references
+    action, tag = todo
     key_id = repo.find_entity_id(session, entity, d.id)
     assert key_id is not None  # checked by _check_references
     tag.name, tag.value_type, tag.description, tag.key = d.name, d.type, d.description, key_id
@@ -306,15 +318,13 @@ def _apply_grant(session: Session, actor: repo.Actor, plan: Plan, d: GrantDef, d
         if app is not None and tag is not None:
             grant = session.query(Grant).filter_by(application_id=app.id, tag_id=tag.id).one_or_none()
         key = f"{d.application}:{d.entity}.{tag_code}"
-        desired = {"state": "approved", "expires": d.expires}
-        current = {"state": grant.state, "expires": grant.expires} if grant else None
-        action = plan.add("grant", key, current, desired)
-        if dry or action == "unchanged":
+        todo = _to_write(session, plan, "grant", key, grant,
+                         {"state": grant.state, "expires": grant.expires} if grant else None,
+                         {"state": "approved", "expires": d.expires}, dry,
+                         partial(Grant, application=app, tag=tag, requested_by=actor.username))
+        if todo is None:
             continue
-        assert app is not None and tag is not None
-        if grant is None:
-            grant = Grant(application=app, tag=tag, requested_by=actor.username)
-            session.add(grant)
+        action, grant = todo
         grant.state, grant.expires = "approved", d.expires
         grant.decided_by, grant.decided_at = actor.username, utcnow()
         session.flush()
@@ -323,15 +333,13 @@ def _apply_grant(session: Session, actor: repo.Actor, plan: Plan, d: GrantDef, d
 
 def _apply_target_grant(session: Session, actor: repo.Actor, plan: Plan, d: TargetGrantDef, dry: bool) -> None:
     app = repo.find_application(session, d.application)
-    grant = repo.find_target_grant(session, app, d.conn_id) if app is not None and app.id else None
+    found = repo.find_target_grant(session, app, d.conn_id) if app is not None and app.id else None
     key = f"{d.application}:{d.conn_id}"
-    action = plan.add("target_grant", key, {"schemas": grant.schemas} if grant else None, {"schemas": d.schemas})
-    if dry or action == "unchanged":
+    todo = _to_write(session, plan, "target_grant", key, found, {"schemas": found.schemas} if found else None,
+                     {"schemas": d.schemas}, dry, lambda: TargetGrant(application=app, conn_id=d.conn_id))
+    if todo is None:
         return
-    assert app is not None  # checked by _check_references
-    if grant is None:
-        grant = TargetGrant(application=app, conn_id=d.conn_id)
-        session.add(grant)
+    action, grant = todo
     grant.schemas, grant.granted_by, grant.granted_at = d.schemas, actor.username, utcnow()
     session.flush()
     repo.audit(session, actor, action, "target_grant", key, {"schemas": d.schemas})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -28,6 +29,15 @@ def _code(value: str) -> str:
     if not CODE_RE.match(value) or len(value) > 64:
         raise ValueError("must be 1–64 letters, digits or _ and not start with a digit")
     return value
+
+
+def _matching(pattern: re.Pattern[str], problem: str) -> Callable[[str], str]:
+    """A field check: the value matches ``pattern``, else ``problem``."""
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(problem)
+        return value
+    return check
 
 
 Code = Annotated[str, Field(min_length=1, max_length=64)]
@@ -79,12 +89,8 @@ class TagDef(_Model):
     lookup: str | None = None
     source: SourceDef
 
-    @field_validator("code")
-    @classmethod
-    def _tag_code(cls, v: str) -> str:
-        if not TAG_CODE_RE.match(v):
-            raise ValueError("must be lowercase letters, digits or _ and not start with a digit")
-        return v
+    _check_code = field_validator("code")(
+        _matching(TAG_CODE_RE, "must be lowercase letters, digits or _ and not start with a digit"))
 
     _check_type = field_validator("type")(normalize_value_type)
 
@@ -163,12 +169,8 @@ class TargetGrantDef(_Model):
 
     _check_application = field_validator("application")(_code)
 
-    @field_validator("conn_id")
-    @classmethod
-    def _conn_id(cls, v: str) -> str:
-        if not CONN_ID_RE.match(v):
-            raise ValueError("must be an Airflow connection id: no control characters and no '/'")
-        return v
+    _check_conn_id = field_validator("conn_id")(
+        _matching(CONN_ID_RE, "must be an Airflow connection id: no control characters and no '/'"))
 
     @field_validator("schemas")
     @classmethod

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
 from airflow_provider_tagoffline.catalog.apply import Plan, apply_catalog, export_catalog
-from airflow_provider_tagoffline.cli.common import JsonOption, actor, print_json, session
+from airflow_provider_tagoffline.cli.common import JsonOption, actor, export_document, print_json, session
 from airflow_provider_tagoffline.cli.output import echo
-from airflow_provider_tagoffline.yaml_io import dump_yaml, load_yaml_file, parse_catalog
+from airflow_provider_tagoffline.yaml_io import load_yaml_file, parse_catalog
 
 app = typer.Typer(help="The catalog: applications, entities, tags, lookups, grants.", no_args_is_help=True)
 
@@ -53,9 +52,4 @@ def export(output: Path | None = typer.Option(None, "--output", "-o", help="Writ
     """Print the whole catalog as YAML (or JSON); `catalog apply` of it changes nothing."""
     with session() as s:
         data = export_catalog(s).model_dump(mode="json", exclude_none=True)
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n" if json_out else dump_yaml(data)
-    if output is not None:
-        output.write_text(text, encoding="utf-8")
-        echo(f"catalog written to {output}")
-    else:
-        echo(text, nl=False)
+    export_document(data, json_out, output, "catalog")

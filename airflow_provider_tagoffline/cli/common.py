@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -17,6 +18,7 @@ from airflow_provider_tagoffline.catalog import store
 from airflow_provider_tagoffline.catalog.repository import Actor
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import TagOfflineError, first_line
+from airflow_provider_tagoffline.yaml_io import dump_yaml
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
@@ -46,6 +48,16 @@ def _safe_url() -> str:
 
 def print_json(data: Any) -> None:
     echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def export_document(data: Any, json_out: bool, output: Path | None, what: str) -> None:
+    """An export: ``data`` as YAML (or JSON), printed, or written to ``output`` saying so."""
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n" if json_out else dump_yaml(data)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        echo(f"{what} written to {output}")
+    else:
+        echo(text, nl=False)
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from pathlib import Path
 
 import typer
 
 from airflow_provider_tagoffline import config
-from airflow_provider_tagoffline.cli.common import JsonOption, actor, print_json, session
+from airflow_provider_tagoffline.cli.common import JsonOption, actor, export_document, print_json, session
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.service import lifecycle, publishing
@@ -95,12 +94,7 @@ def export(name: str, output: Path | None = typer.Option(None, "--output", "-o")
     """The service file of a service; `service apply` of it changes nothing."""
     with session() as s:
         data = lifecycle.service_definition(lifecycle.get_service(s, name)).to_yaml_dict()
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n" if json_out else dump_yaml(data)
-    if output is not None:
-        output.write_text(text, encoding="utf-8")
-        echo(f"service {name} written to {output}")
-    else:
-        echo(text, nl=False)
+    export_document(data, json_out, output, f"service {name}")
 
 
 @app.command("delete")

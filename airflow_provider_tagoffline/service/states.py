@@ -80,21 +80,19 @@ def unpublish_refusal(status: str) -> str | None:
     return f"the service is {status}; only published or unpublish_failed services can be unpublished"
 
 
-def run_refusal(status: str, schedule_type: str) -> str | None:
-    """A run exports one data date of a published manual service; recurring ones run on their schedule."""
-    if schedule_type != "manual":
-        return f"the service is {schedule_type}: it runs on its schedule; use backfill for other data dates"
-    if status != TaskStatus.PUBLISHED:
-        return f"the service is {status}; only published services can run"
-    return None
+#: a run exports one data date of a manual service; a backfill re-runs data dates of a recurring one
+_RUNS = {"run": ("manual", "it runs on its schedule; use backfill for other data dates", "run"),
+         "backfill": ("recurring", "use run for one data date", "be backfilled")}
 
 
-def backfill_refusal(status: str, schedule_type: str) -> str | None:
-    """A backfill re-runs data dates of a published recurring service."""
-    if schedule_type != "recurring":
-        return f"the service is {schedule_type}: use run for one data date"
+def run_refusal(action: Literal["run", "backfill"], status: str, schedule_type: str) -> str | None:
+    """Why a service cannot ``action`` (run or backfill) now: its schedule is for the other, or it is
+    not published; None when it can."""
+    schedule, otherwise, verb = _RUNS[action]
+    if schedule_type != schedule:
+        return f"the service is {schedule_type}: {otherwise}"
     if status != TaskStatus.PUBLISHED:
-        return f"the service is {status}; only published services can be backfilled"
+        return f"the service is {status}; only published services can {verb}"
     return None
 
 
@@ -104,8 +102,8 @@ def refusal(svc: ServiceState, action: ServiceAction) -> str | None:
         "edit": lambda: edit_refusal(svc.status),
         "publish": lambda: publish_refusal(svc.status),
         "unpublish": lambda: unpublish_refusal(svc.status),
-        "run": lambda: run_refusal(svc.status, svc.schedule_type),
-        "backfill": lambda: backfill_refusal(svc.status, svc.schedule_type),
+        "run": lambda: run_refusal("run", svc.status, svc.schedule_type),
+        "backfill": lambda: run_refusal("backfill", svc.status, svc.schedule_type),
         "delete": lambda: delete_refusal(svc.status, svc.ever_published),
     }[action]()
     return None if reason is None else f"service {svc.name!r} cannot {_CANNOT[action]}: {reason}"
