@@ -11,18 +11,19 @@ import datetime as dt
 import re
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Entity, EntityId, Service, Tag
-from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, get_dialect
+from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, Dialect, get_dialect
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
-from airflow_provider_tagoffline.service import permissions, targets
-from airflow_provider_tagoffline.service.definition import ServiceDef
+from airflow_provider_tagoffline.service import permissions, states, targets
+from airflow_provider_tagoffline.service.definition import MappingDef, ServiceDef
 
 # Chinese characters (CJK unified ideographs and extension A), English letters, digits and _.
 NAME_RE = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9_]{1,64}$")
@@ -100,196 +101,241 @@ def validate_service(
 
     ``existing`` is the stored service when this is an update (immutable fields, state rules).
     ``resolve_target_kind`` maps a connection id to its target kind (raising ValidationFailed);
-    the default asks Airflow.
+    the default asks Airflow. The sections below run in this order, each adding the errors of its
+    fields; later ones use what earlier ones resolved (the application, the entity, the dialect).
     """
-    d = parse_service(data)
-    errors: list[FieldError] = []
+    c = _Checking(session, actor, parse_service(data), existing, today)
+    _check_basic(c)
+    tz = _check_schedule(c, default_timezone)
+    _check_target(c, resolve_target_kind)
+    _check_partition(c)
+    _check_ownership(c)
+    _check_mappings(c)
+    _check_gates(c)
+    _check_update_rules(c)
+    if c.errors:
+        raise ValidationFailed(c.errors)
+    assert c.application is not None and c.entity is not None and c.entity_id is not None
+    return ValidatedService(c.d, c.application, c.entity, c.entity_id, c.tags, c.target_kind, tz)
 
-    def err(field: str, message: str) -> None:
-        errors.append(FieldError(field, message))
 
-    # -- basic ---------------------------------------------------------------------------------
+@dataclass
+class _Checking:
+    """One validation under way: its input, what the sections resolved so far, the errors found."""
+
+    session: Session
+    actor: repo.Actor
+    d: ServiceDef
+    existing: Service | None
+    today: dt.date | None
+    errors: list[FieldError] = field(default_factory=list)
+    application: Application | None = None
+    entity: Entity | None = None
+    entity_id: EntityId | None = None
+    target_kind: str = ""
+    dialect: Dialect | None = None
+    tags: list[Tag] = field(default_factory=list)
+    mapped: set[str] = field(default_factory=set)  # tag codes, for the gates
+
+    def err(self, field: str, message: str) -> None:
+        self.errors.append(FieldError(field, message))
+
+
+def _check_basic(c: _Checking) -> None:
+    """Name, description, owner, application, entity and entity ID."""
+    d = c.d
     if not NAME_RE.match(d.name):
-        err("name", "must be 1–64 characters: Chinese characters, English letters, digits or _"
-            if d.name else "is required")
-    if existing is None:
-        from sqlalchemy import select
-
-        if d.name and session.scalar(select(Service.id).where(Service.name == d.name)) is not None:
-            err("name", f"a service named {d.name!r} already exists")
+        c.err("name", "must be 1–64 characters: Chinese characters, English letters, digits or _"
+              if d.name else "is required")
+    if c.existing is None and d.name and \
+            c.session.scalar(select(Service.id).where(Service.name == d.name)) is not None:
+        c.err("name", f"a service named {d.name!r} already exists")
     if len(d.description) > MAX_DESCRIPTION:
-        err("description", f"is {len(d.description)} characters long; at most {MAX_DESCRIPTION}")
+        c.err("description", f"is {len(d.description)} characters long; at most {MAX_DESCRIPTION}")
     if not d.owner:
-        err("owner", "is required")
+        c.err("owner", "is required")
 
-    application = repo.find_application(session, d.application) if d.application else None
-    if application is None:
-        err("application", f"application {d.application!r} does not exist" if d.application else "is required")
-    elif not permissions.is_application_user(actor, application):
-        err("application", f"user {actor.username!r} is not an admin or member of application {d.application!r}")
+    c.application = repo.find_application(c.session, d.application) if d.application else None
+    if c.application is None:
+        c.err("application", f"application {d.application!r} does not exist" if d.application else "is required")
+    elif (refusal := permissions.application_user_refusal(c.actor, c.application)) is not None:
+        c.err("application", refusal)
 
-    entity = repo.find_entity(session, d.entity) if d.entity else None
-    entity_id = None
-    if entity is None:
-        err("entity", f"entity {d.entity!r} does not exist" if d.entity else "is required")
+    c.entity = repo.find_entity(c.session, d.entity) if d.entity else None
+    if c.entity is None:
+        c.err("entity", f"entity {d.entity!r} does not exist" if d.entity else "is required")
     else:
-        entity_id = repo.find_entity_id(session, entity, d.entity_id)
-        if entity_id is None:
-            known = ", ".join(i.code for i in entity.ids)
-            err("entity_id", f"entity {d.entity!r} has no entity ID {d.entity_id!r} (it has: {known})")
+        c.entity_id = repo.find_entity_id(c.session, c.entity, d.entity_id)
+        if c.entity_id is None:
+            known = ", ".join(i.code for i in c.entity.ids)
+            c.err("entity_id", f"entity {d.entity!r} has no entity ID {d.entity_id!r} (it has: {known})")
 
-    # -- schedule ------------------------------------------------------------------------------
-    tz = d.schedule.timezone or default_timezone
-    if d.schedule.type == "recurring":
-        if not d.schedule.daily_at:
-            err("schedule.daily_at", "is required for a recurring service (HH:MM)")
-        elif not DAILY_AT_RE.match(d.schedule.daily_at):
-            err("schedule.daily_at", f"{d.schedule.daily_at!r} is not a time of day in HH:MM (00:00–23:59)")
-    elif d.schedule.daily_at:
-        err("schedule.daily_at", "a manual service has no daily time; remove it or make the service recurring")
+
+def _check_schedule(c: _Checking, default_timezone: str) -> str:
+    """The daily time of a recurring service and the timezone; returns the timezone."""
+    schedule = c.d.schedule
+    tz = schedule.timezone or default_timezone
+    if schedule.type == "recurring":
+        if not schedule.daily_at:
+            c.err("schedule.daily_at", "is required for a recurring service (HH:MM)")
+        elif not DAILY_AT_RE.match(schedule.daily_at):
+            c.err("schedule.daily_at", f"{schedule.daily_at!r} is not a time of day in HH:MM (00:00–23:59)")
+    elif schedule.daily_at:
+        c.err("schedule.daily_at", "a manual service has no daily time; remove it or make the service recurring")
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        err("schedule.timezone", f"{tz!r} is not a known IANA timezone (e.g. Asia/Shanghai, UTC)")
+        c.err("schedule.timezone", f"{tz!r} is not a known IANA timezone (e.g. Asia/Shanghai, UTC)")
+    return tz
 
-    # -- target --------------------------------------------------------------------------------
-    target_kind = ""
-    dialect = None
-    t = d.target
+
+def _check_target(c: _Checking, resolve_target_kind: Callable[[str], str] | None) -> None:
+    """Loading policy, connection (its target kind and dialect), and names the dialect can hold."""
+    t = c.d.target
     if t.load != "overwrite":
-        err("target.load", f"loading policy {t.load!r} is not supported; only overwrite")
+        c.err("target.load", f"loading policy {t.load!r} is not supported; only overwrite")
     if not t.conn_id.strip():
-        err("target.conn_id", "choose the data source (an Airflow connection) to write into")
+        c.err("target.conn_id", "choose the data source (an Airflow connection) to write into")
     else:
         try:
-            target_kind = (resolve_target_kind or _airflow_target_kind)(t.conn_id)
+            c.target_kind = (resolve_target_kind or _airflow_target_kind)(t.conn_id)
         except ValidationFailed as exc:
-            errors.extend(FieldError("target.conn_id", e.message) for e in exc.errors)
+            c.errors.extend(FieldError("target.conn_id", e.message) for e in exc.errors)
     if not t.table.strip():
-        err("target.table", "is required: the table the tags are written into")
-    if target_kind:
-        dialect = get_dialect(_dialect_kind(target_kind, resolve_target_kind))
-        if t.schema_ and not dialect.has_schemas:
-            err("target.schema", f"{target_kind} targets have no schemas; remove the schema")
-        for field, name in (("target.schema", t.schema_), ("target.table", t.table),
-                            ("target.key_column", t.key_column)):
-            problem = dialect.identifier_problem(name) if name else None
-            if problem:
-                err(field, f"{name!r} {problem}")
-        swap_problem = dialect.swap_name_problem(t.table) if t.table else None
-        if swap_problem and not dialect.identifier_problem(t.table):
-            err("target.table", swap_problem)
-        if t.partition is not None:
-            if not dialect.supports_partitions:
-                what = "AnalyticDB for PostgreSQL" if target_kind == "adb_pg" else target_kind
-                err("target.partition", f"{what} targets cannot be partitioned; remove the partition")
-    if t.partition is not None:
-        if isinstance(t.partition.field, list):
-            if len(t.partition.field) != 1:
-                err("target.partition.field", "multi-level partitions are not supported; give one date "
-                    "partition field")
-        elif t.partition.field is not None and "," in t.partition.field:
-            err("target.partition.field", "multi-level partitions are not supported; give one date "
-                "partition field")
-        if t.partition.format not in PARTITION_FORMATS:
-            err("target.partition.format", f"{t.partition.format!r} is not one of {', '.join(PARTITION_FORMATS)}")
-        if not t.partition.field:
-            err("target.partition.field", "is required for a partitioned target")
-        # The partition field is a target column like the mapped ones: the same checks.
-        given = t.partition.field
-        one_field = given[0] if isinstance(given, list) and len(given) == 1 else \
-            given if isinstance(given, str) and "," not in given else None
-        if one_field and not COLUMN_RE.match(one_field):
-            err("target.partition.field", f"{one_field!r} is not a usable column name")
-        elif one_field and dialect is not None and dialect.identifier_problem(one_field):
-            err("target.partition.field", f"column {one_field!r} {dialect.identifier_problem(one_field)}")
+        c.err("target.table", "is required: the table the tags are written into")
+    if not c.target_kind:
+        return
+    target_kind = c.target_kind
+    dialect = c.dialect = get_dialect(_dialect_kind(target_kind, resolve_target_kind))
+    if t.schema_ and not dialect.has_schemas:
+        c.err("target.schema", f"{target_kind} targets have no schemas; remove the schema")
+    for name_field, name in (("target.schema", t.schema_), ("target.table", t.table),
+                             ("target.key_column", t.key_column)):
+        problem = dialect.identifier_problem(name) if name else None
+        if problem:
+            c.err(name_field, f"{name!r} {problem}")
+    swap_problem = dialect.swap_name_problem(t.table) if t.table else None
+    if swap_problem and not dialect.identifier_problem(t.table):
+        c.err("target.table", swap_problem)
+    if t.partition is not None and not dialect.supports_partitions:
+        what = "AnalyticDB for PostgreSQL" if target_kind == "adb_pg" else target_kind
+        c.err("target.partition", f"{what} targets cannot be partitioned; remove the partition")
 
-    # -- target ownership: the application's target grant, and the table's claim -----------------
-    if application is not None and t.conn_id.strip():
-        errors.extend(_ownership_problems(session, application, t.conn_id, t.schema_, t.table, target_kind,
-                                          existing))
 
-    # -- mappings ------------------------------------------------------------------------------
-    tags: list[Tag] = []
+def _check_partition(c: _Checking) -> None:
+    """One date partition field, a known format; the field is a column like the mapped ones."""
+    partition = c.d.target.partition
+    if partition is None:
+        return
+    given = partition.field
+    if isinstance(given, list) and len(given) != 1 or isinstance(given, str) and "," in given:
+        c.err("target.partition.field", "multi-level partitions are not supported; give one date partition field")
+    if partition.format not in PARTITION_FORMATS:
+        c.err("target.partition.format", f"{partition.format!r} is not one of {', '.join(PARTITION_FORMATS)}")
+    if not given:
+        c.err("target.partition.field", "is required for a partitioned target")
+    one_field = given[0] if isinstance(given, list) and len(given) == 1 else \
+        given if isinstance(given, str) and "," not in given else None
+    if one_field and not COLUMN_RE.match(one_field):
+        c.err("target.partition.field", f"{one_field!r} is not a usable column name")
+    elif one_field and c.dialect is not None and c.dialect.identifier_problem(one_field):
+        c.err("target.partition.field", f"column {one_field!r} {c.dialect.identifier_problem(one_field)}")
+
+
+def _check_ownership(c: _Checking) -> None:
+    """The application's target grant, and the table's claim."""
+    t = c.d.target
+    if c.application is not None and t.conn_id.strip():
+        c.errors.extend(_ownership_problems(c.session, c.application, t.conn_id, t.schema_, t.table, c.target_kind,
+                                            c.existing))
+
+
+def _check_mappings(c: _Checking) -> None:
+    """Each mapped tag: of the entity, keyed by its ID, granted; its columns usable and distinct."""
+    d, t = c.d, c.d.target
     if not d.mappings:
-        err("mappings", "map at least one tag")
+        c.err("mappings", "map at least one tag")
     key_column = t.key_column or d.entity_id
     columns: dict[str, str] = {key_column.lower(): "the entity ID column"} if key_column else {}
     if t.partition is not None and isinstance(t.partition.field, str) and t.partition.field:
         columns[t.partition.field.lower()] = "the date partition field"
-    seen_tags: set[str] = set()
     for i, m in enumerate(d.mappings):
         where = f"mappings[{i}]"
-        if m.tag in seen_tags:
-            err(f"{where}.tag", f"tag {m.tag!r} is mapped twice")
+        if m.tag in c.mapped:
+            c.err(f"{where}.tag", f"tag {m.tag!r} is mapped twice")
             continue
-        seen_tags.add(m.tag)
-        tag = repo.find_tag(session, entity, m.tag) if entity else None
-        if entity is not None and tag is None:
-            err(f"{where}.tag", f"entity {d.entity!r} has no tag {m.tag!r}")
-        if tag is not None:
-            tags.append(tag)
-            if entity_id is not None and tag.key_id != entity_id.id:
-                err(f"{where}.tag", f"tag {m.tag!r} is keyed by {tag.key.code!r}, not by the service's "
-                    f"entity ID {d.entity_id!r}")
-            if application is not None:
-                ok, why = repo.effective_grant(session, application, tag, today)
-                if not ok:
-                    err(f"{where}.tag", f"tag {m.tag!r} {why}")
-            if m.codename and tag.lookup_id is None:
-                err(f"{where}.codename", f"tag {m.tag!r} has no lookup, so it has no code name to export")
+        c.mapped.add(m.tag)
+        _check_mapped_tag(c, where, m)
         if not m.value and not m.codename:
-            err(f"{where}", f"tag {m.tag!r} has no output: map its value, its code name or both")
+            c.err(f"{where}", f"tag {m.tag!r} has no output: map its value, its code name or both")
         for content, column in (("value", m.value), ("codename", m.codename)):
-            if not column:
-                continue
-            if not COLUMN_RE.match(column):
-                err(f"{where}.{content}", f"{column!r} is not a usable column name")
-                continue
-            if dialect is not None:
-                problem = dialect.identifier_problem(column)
-                if problem:
-                    err(f"{where}.{content}", f"column {column!r} {problem}")
-            other = columns.get(column.lower())
-            if other:
-                err(f"{where}.{content}", f"target column {column!r} is already used by {other}")
-            else:
-                columns[column.lower()] = f"mappings[{i}].{content}"
+            if column:
+                _check_column(c, columns, f"{where}.{content}", column)
 
-    # -- gates ---------------------------------------------------------------------------------
-    g = d.gates
+
+def _check_mapped_tag(c: _Checking, where: str, m: MappingDef) -> None:
+    tag = repo.find_tag(c.session, c.entity, m.tag) if c.entity else None
+    if c.entity is not None and tag is None:
+        c.err(f"{where}.tag", f"entity {c.d.entity!r} has no tag {m.tag!r}")
+    if tag is None:
+        return
+    c.tags.append(tag)
+    if c.entity_id is not None and tag.key_id != c.entity_id.id:
+        c.err(f"{where}.tag", f"tag {m.tag!r} is keyed by {tag.key.code!r}, not by the service's "
+              f"entity ID {c.d.entity_id!r}")
+    if c.application is not None:
+        ok, why = repo.effective_grant(c.session, c.application, tag, c.today)
+        if not ok:
+            c.err(f"{where}.tag", f"tag {m.tag!r} {why}")
+    if m.codename and tag.lookup_id is None:
+        c.err(f"{where}.codename", f"tag {m.tag!r} has no lookup, so it has no code name to export")
+
+
+def _check_column(c: _Checking, columns: dict[str, str], where: str, column: str) -> None:
+    """A mapped target column: usable, allowed by the dialect, not taken by another output."""
+    if not COLUMN_RE.match(column):
+        c.err(where, f"{column!r} is not a usable column name")
+        return
+    problem = c.dialect.identifier_problem(column) if c.dialect is not None else None
+    if problem:
+        c.err(where, f"column {column!r} {problem}")
+    other = columns.get(column.lower())
+    if other:
+        c.err(where, f"target column {column!r} is already used by {other}")
+    else:
+        columns[column.lower()] = where
+
+
+def _check_gates(c: _Checking) -> None:
+    g = c.d.gates
     if g.min_rows is not None and g.min_rows < 0:
-        err("gates.min_rows", "must be 0 or more")
+        c.err("gates.min_rows", "must be 0 or more")
     if g.max_change_ratio is not None and g.max_change_ratio < 0:
-        err("gates.max_change_ratio", "must be 0 or more (0.5 allows ±50% rows against the live table)")
+        c.err("gates.max_change_ratio", "must be 0 or more (0.5 allows ±50% rows against the live table)")
     for tag_code, ratio in g.max_null_ratio.items():
-        if tag_code not in seen_tags:
-            err(f"gates.max_null_ratio.{tag_code}", f"tag {tag_code!r} is not mapped by this service")
+        if tag_code not in c.mapped:
+            c.err(f"gates.max_null_ratio.{tag_code}", f"tag {tag_code!r} is not mapped by this service")
         if not 0 <= ratio <= 1:
-            err(f"gates.max_null_ratio.{tag_code}", f"{ratio} is not a ratio between 0 and 1")
+            c.err(f"gates.max_null_ratio.{tag_code}", f"{ratio} is not a ratio between 0 and 1")
 
-    # -- update rules --------------------------------------------------------------------------
-    if existing is not None:
-        from airflow_provider_tagoffline.service.states import edit_refusal
 
-        refusal = edit_refusal(existing.status)
-        if refusal:
-            err("", f"service {existing.name!r} cannot be edited: {refusal}")
-        old = existing.definition
-        if d.name != existing.name:
-            err("name", f"cannot be changed (was {existing.name!r})")
-        if d.schedule.type != existing.schedule_type:
-            err("schedule.type", f"cannot be changed (was {existing.schedule_type!r})")
-        if target_kind and target_kind != existing.target_kind:
-            err("target.conn_id", f"the target kind cannot change (was {existing.target_kind}, "
-                f"connection {t.conn_id!r} is {target_kind})")
-        if t.load != old.get("target", {}).get("load", "overwrite"):
-            err("target.load", "the loading policy cannot be changed")
-
-    if errors:
-        raise ValidationFailed(errors)
-    assert application is not None and entity is not None and entity_id is not None
-    return ValidatedService(d, application, entity, entity_id, tags, target_kind, tz)
+def _check_update_rules(c: _Checking) -> None:
+    """An update: the state allows editing, and what cannot change did not."""
+    existing, d = c.existing, c.d
+    if existing is None:
+        return
+    refusal = states.refusal(existing, "edit")
+    if refusal:
+        c.err("", refusal)
+    if d.name != existing.name:
+        c.err("name", f"cannot be changed (was {existing.name!r})")
+    if d.schedule.type != existing.schedule_type:
+        c.err("schedule.type", f"cannot be changed (was {existing.schedule_type!r})")
+    if c.target_kind and c.target_kind != existing.target_kind:
+        c.err("target.conn_id", f"the target kind cannot change (was {existing.target_kind}, "
+              f"connection {d.target.conn_id!r} is {c.target_kind})")
+    if d.target.load != existing.definition.get("target", {}).get("load", "overwrite"):
+        c.err("target.load", "the loading policy cannot be changed")
 
 
 def _ownership_problems(session: Session, application: Application, conn_id: str, schema: str | None, table: str,

@@ -321,3 +321,48 @@ def test_a_partition_field_within_the_limits_is_valid(session: Session) -> None:
                                                           "partition": {"field": "p" * 63}}))
     validate_service(session, ADMIN, base_service(target={"conn_id": "crm_mysql", "table": "t",
                                                           "partition": {"field": ["数据日期"]}}))
+
+
+def test_every_section_reports_in_order(session: Session) -> None:
+    """One update breaking a rule of each section: every error at once, in the order of the form
+    (basic, schedule, target, partition, target grant, mappings, gates, update rules)."""
+    lifecycle.create_service(session, ADMIN, base_service())
+    existing = lifecycle.get_service(session, "crm_user_tags")
+    existing.status = "publishing"
+    data = base_service(name="renamed!", description="x" * 1001, owner="", application="risk",
+                        schedule={"type": "manual", "daily_at": "01:00", "timezone": "Mars/Base"},
+                        target={"conn_id": "crm_lite", "schema": "s", "table": "t", "load": "append",
+                                "partition": {"field": ["a", "b"], "format": "bad"}},
+                        mappings=[{"tag": "gender", "value": "gender"}, {"tag": "gender", "value": "x"},
+                                  {"tag": "city", "value": "user_id"}],
+                        gates={"min_rows": -1, "max_null_ratio": {"zzz": 2}})
+    with pytest.raises(ValidationFailed) as err:
+        validate_service(session, Actor("mallory"), data, existing=existing)
+    assert [(e.field, e.message) for e in err.value.errors] == [
+        ("name", "must be 1–64 characters: Chinese characters, English letters, digits or _"),
+        ("description", "is 1001 characters long; at most 1000"),
+        ("owner", "is required"),
+        ("application", "user 'mallory' is not an admin or member of application 'risk'"),
+        ("schedule.daily_at", "a manual service has no daily time; remove it or make the service recurring"),
+        ("schedule.timezone", "'Mars/Base' is not a known IANA timezone (e.g. Asia/Shanghai, UTC)"),
+        ("target.load", "loading policy 'append' is not supported; only overwrite"),
+        ("target.schema", "sqlite targets have no schemas; remove the schema"),
+        ("target.partition", "sqlite targets cannot be partitioned; remove the partition"),
+        ("target.partition.field", "multi-level partitions are not supported; give one date partition field"),
+        ("target.partition.format", "'bad' is not one of yyyyMMdd, yyyy-MM-dd, yyyy/MM/dd, yyyy.MM.dd"),
+        ("target.conn_id", "connection 'crm_lite' is not granted to application 'risk': a catalog admin grants "
+                           "connections to applications (target grants)"),
+        ("mappings[0].tag", "tag 'gender' is not granted to application 'risk'"),
+        ("mappings[1].tag", "tag 'gender' is mapped twice"),
+        ("mappings[2].tag", "tag 'city' is keyed by 'mobile', not by the service's entity ID 'user_id'"),
+        ("mappings[2].tag", "tag 'city' is not granted to application 'risk'"),
+        ("mappings[2].value", "target column 'user_id' is already used by the entity ID column"),
+        ("gates.min_rows", "must be 0 or more"),
+        ("gates.max_null_ratio.zzz", "tag 'zzz' is not mapped by this service"),
+        ("gates.max_null_ratio.zzz", "2.0 is not a ratio between 0 and 1"),
+        ("", "service 'crm_user_tags' cannot be edited: the service is publishing; wait until it has finished"),
+        ("name", "cannot be changed (was 'crm_user_tags')"),
+        ("schedule.type", "cannot be changed (was 'recurring')"),
+        ("target.conn_id", "the target kind cannot change (was postgres, connection 'crm_lite' is sqlite)"),
+        ("target.load", "the loading policy cannot be changed"),
+    ]
