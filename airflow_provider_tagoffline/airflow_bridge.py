@@ -3,9 +3,10 @@
 Publishing needs things Airflow has no public Python API for: asking the dag-processor to parse a
 file now, reading whether this version of a DAG was parsed (``DagCode``) or failed to import
 (``ParseImportError``), pausing, deleting a DAG's records, triggering runs, creating backfills and
-reading runs with their XCom. These are ORM models and ``airflow.api.common`` helpers that Airflow
-may change between minor versions, so nothing else in the package imports them: an upgrade of
-Airflow touches this file only. Written against Airflow 3.3.
+reading runs with their XCom; the web form's connection list reads the stored connections. These
+are ORM models and ``airflow.api.common`` helpers that Airflow may change between minor versions,
+so nothing else in the package imports them (``airflow.models``, ``airflow.utils.session``,
+``airflow.api.common``): an upgrade of Airflow touches this file only. Written against Airflow 3.3.
 
 Every function opens its own session on Airflow's metadata database (``create_session``), which
 commits on success; so it works in the API server, in the ``tagoffline`` CLI and in tests alike.
@@ -241,6 +242,23 @@ def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
                 log_url=f"{base_url}/dags/{quote(dag_id)}/runs/{quote(r.run_id)}/tasks/{EXPORT_TASK_ID}",
             ))
         return rows
+
+
+def stored_connections() -> list[Any]:
+    """The connections in Airflow's metadata database, detached from its session; none when there is
+    no metadata database to read (a CLI on a worker: the caller adds ``AIRFLOW_CONN_*`` ones)."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        with create_session() as session:
+            found = list(session.scalars(select(Connection)))
+            for conn in found:
+                session.expunge(conn)
+            return found
+    except Exception:  # no metadata database reachable
+        return []
 
 
 def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:

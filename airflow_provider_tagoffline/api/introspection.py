@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from airflow_provider_tagoffline import airflow_bridge as af
 from airflow_provider_tagoffline import config, connections
 from airflow_provider_tagoffline.api.schemas import ColumnOut, ConnectionOut
 from airflow_provider_tagoffline.dialects import get_dialect, kind_for_connection
@@ -68,17 +69,7 @@ def _port(value: Any) -> int | None:
 def list_connections() -> list[ConnectionOut]:
     """Airflow connections whose kind is a supported target, sorted by id, without secrets."""
     warehouse = config.warehouse_conn_id()
-    found: dict[str, Any] = {}
-    try:
-        from airflow.models.connection import Connection
-        from airflow.utils.session import create_session
-
-        with create_session() as s:
-            for c in s.scalars(sa.select(Connection)):
-                found[c.conn_id] = c
-                s.expunge(c)
-    except Exception:  # no metadata database here (a CLI on a worker): environment only
-        pass
+    found: dict[str, Any] = {c.conn_id: c for c in af.stored_connections()}
     for key in os.environ:
         if key.startswith("AIRFLOW_CONN_"):
             conn_id = key[len("AIRFLOW_CONN_"):].lower()
