@@ -17,6 +17,7 @@ from fastapi import Depends, Path
 from airflow_provider_tagoffline.api.auth import ActorDep
 from airflow_provider_tagoffline.api.deps import SessionDep
 from airflow_provider_tagoffline.service import lifecycle, permissions
+from airflow_provider_tagoffline.service.states import ServiceAction
 from airflow_provider_tagoffline.service.validation import NAME_RE
 
 ServiceName = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME_RE.pattern, description="the service name")]
@@ -29,7 +30,7 @@ def requires_admin(what: str) -> Any:
     return Depends(check)
 
 
-def requires_service_action(action: str) -> Any:
+def requires_service_action(action: ServiceAction) -> Any:
     """Managing the service named in the path (``action``: "publish", "delete", ...); 404 for an
     unknown one. Its state is the service layer's to check."""
     def check(name: ServiceName, session: SessionDep, actor: ActorDep) -> None:
