@@ -34,13 +34,11 @@ def register(cls: type[Dialect]) -> type[Dialect]:
 
 def _load_builtin() -> None:
     # Imported for their @register side effect.
-    from airflow_provider_tagoffline.dialects import (  # noqa: F401
-        duckdb,
-        mysql,
-        oracle,
-        postgres,
-        sqlite,
-    )
+    from airflow_provider_tagoffline.dialects.duckdb import dialect as _duckdb  # noqa: F401
+    from airflow_provider_tagoffline.dialects.mysql import dialect as _mysql  # noqa: F401
+    from airflow_provider_tagoffline.dialects.oracle import dialect as _oracle  # noqa: F401
+    from airflow_provider_tagoffline.dialects.postgres import dialect as _postgres  # noqa: F401
+    from airflow_provider_tagoffline.dialects.sqlite import dialect as _sqlite  # noqa: F401
 
 
 def get_dialect(kind: str) -> Dialect:

@@ -15,14 +15,14 @@ from typing import Any
 
 from airflow_provider_tagoffline.connections import get_connection
 from airflow_provider_tagoffline.dialects import FLAVORS, Dialect, get_dialect
-from airflow_provider_tagoffline.dialects.generic import PARAMSTYLES, driver_paramstyle, generic_dialect
+from airflow_provider_tagoffline.dialects.duckdb.resources import DuckDBResources, is_out_of_memory
+from airflow_provider_tagoffline.dialects.generic.dialect import PARAMSTYLES, driver_paramstyle, generic_dialect
 from airflow_provider_tagoffline.engine.connect import (
     connection_kind,
     open_dbapi,
     open_generic_warehouse,
     warehouse_kind,
 )
-from airflow_provider_tagoffline.engine.duckdb_resources import DuckDBResources, is_out_of_memory
 from airflow_provider_tagoffline.engine.extract import Query, format_date, source_check_sql
 from airflow_provider_tagoffline.errors import RunFailed, first_line
 from airflow_provider_tagoffline.runspec import SourceSpec

@@ -11,10 +11,12 @@ from engine_data import EXPECTED_D, D, LiveTarget, make_spec
 from engine_data import target_content as content
 
 from airflow_provider_tagoffline.create_table import create_table_sql
+from airflow_provider_tagoffline.dialects.mysql import target as mysql
+from airflow_provider_tagoffline.dialects.postgres import target as postgres
 from airflow_provider_tagoffline.engine.connect import open_dbapi
 from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.engine.targets import filelock as filelock_module
-from airflow_provider_tagoffline.engine.targets import make_target, mysql, postgres
+from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import RunSpec
 

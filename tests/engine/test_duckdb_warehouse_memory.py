@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_tagoffline.engine.duckdb_resources import size_bytes
+from airflow_provider_tagoffline.dialects.duckdb.resources import size_bytes
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_query
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from engine_data import make_spec
 
-from airflow_provider_tagoffline.dialects.generic import driver_paramstyle, generic_dialect
+from airflow_provider_tagoffline.dialects.generic.dialect import driver_paramstyle, generic_dialect
 from airflow_provider_tagoffline.engine.extract import build_extract_query, source_check_sql
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed

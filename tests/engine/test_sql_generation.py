@@ -180,7 +180,7 @@ def test_mysql_swap_is_one_rename_statement_then_drop() -> None:
 
 
 def test_postgres_swap_renames_views_drop_and_index_names_in_order() -> None:
-    from airflow_provider_tagoffline.engine.targets.postgres import IndexDef
+    from airflow_provider_tagoffline.dialects.postgres.target import IndexDef
 
     t = _target("postgres", schema="crm")
     t._indexes = [IndexDef("user_tags_pk", "PRIMARY KEY (user_id)", "", temp_name="tagoffline_x_0")]

@@ -12,11 +12,11 @@ _REGISTRY: dict[str, type[Target]] = {}
 
 
 def _load() -> None:
-    from airflow_provider_tagoffline.engine.targets.duckdb import DuckDBTarget
-    from airflow_provider_tagoffline.engine.targets.mysql import MySQLTarget
-    from airflow_provider_tagoffline.engine.targets.oracle import OracleTarget
-    from airflow_provider_tagoffline.engine.targets.postgres import PostgresTarget
-    from airflow_provider_tagoffline.engine.targets.sqlite import SQLiteTarget
+    from airflow_provider_tagoffline.dialects.duckdb.target import DuckDBTarget
+    from airflow_provider_tagoffline.dialects.mysql.target import MySQLTarget
+    from airflow_provider_tagoffline.dialects.oracle.target import OracleTarget
+    from airflow_provider_tagoffline.dialects.postgres.target import PostgresTarget
+    from airflow_provider_tagoffline.dialects.sqlite.target import SQLiteTarget
 
     for cls in (PostgresTarget, MySQLTarget, OracleTarget, SQLiteTarget, DuckDBTarget):
         for kind in cls.kinds:

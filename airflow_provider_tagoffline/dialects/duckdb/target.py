@@ -14,9 +14,9 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from airflow_provider_tagoffline.dialects.sqlite.target import rename_create_table
 from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
 from airflow_provider_tagoffline.engine.targets.filelock import file_lock
-from airflow_provider_tagoffline.engine.targets.sqlite import rename_create_table
 from airflow_provider_tagoffline.engine.types import ColumnType, classify
 from airflow_provider_tagoffline.errors import RunFailed
 
