@@ -17,9 +17,10 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.orm import Session
 
+from airflow_provider_tagoffline import connections
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Entity, EntityId, Service, Tag
-from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, get_dialect
+from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, WAREHOUSE
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
 from airflow_provider_tagoffline.service import permissions, targets
 from airflow_provider_tagoffline.service.definition import ServiceDef
@@ -168,7 +169,7 @@ def validate_service(
     if not t.table.strip():
         err("target.table", "is required: the table the tags are written into")
     if target_kind:
-        dialect = get_dialect(_dialect_kind(target_kind, resolve_target_kind))
+        dialect = connections.dialect_of_kind(target_kind)
         if t.schema_ and not dialect.has_schemas:
             err("target.schema", f"{target_kind} targets have no schemas; remove the schema")
         for field, name in (("target.schema", t.schema_), ("target.table", t.table),
@@ -181,7 +182,7 @@ def validate_service(
             err("target.table", swap_problem)
         if t.partition is not None:
             if not dialect.supports_partitions:
-                what = "AnalyticDB for PostgreSQL" if target_kind == "adb_pg" else target_kind
+                what = target_kind if target_kind == WAREHOUSE else dialect.title
                 err("target.partition", f"{what} targets cannot be partitioned; remove the partition")
     if t.partition is not None:
         if isinstance(t.partition.field, list):
@@ -305,7 +306,7 @@ def _ownership_problems(session: Session, application: Application, conn_id: str
                                              f"applications (target grants)")]
     if not table.strip():
         return []
-    place = targets.place_of(conn_id, target_kind, schema, table)
+    place = targets.place_of(conn_id, schema, table)
     if place is None:
         return []
     problems = []
@@ -324,15 +325,4 @@ def _ownership_problems(session: Session, application: Application, conn_id: str
 
 
 def _airflow_target_kind(conn_id: str) -> str:
-    from airflow_provider_tagoffline import config, connections
-
-    return connections.target_kind(conn_id, config.warehouse_conn_id())
-
-
-def _dialect_kind(target_kind: str, resolve: Callable[[str], str] | None) -> str:
-    """The dialect of a target kind; ``warehouse`` targets take the warehouse's dialect."""
-    if target_kind != "warehouse":
-        return target_kind
-    from airflow_provider_tagoffline import config, connections
-
-    return connections.warehouse_kind(config.warehouse_conn_id())
+    return connections.resolve_target(conn_id).kind
