@@ -12,9 +12,9 @@ holds everything the family means, one module a concern:
   (``engine/warehouse.py``); a family without one is read the generic way;
 * ``introspect.py``: its schemas, tables and columns (``inspection.py``).
 
-The runtime parts are named ``"module:attribute"`` and imported when first used, the way Airflow's
-provider.yaml names hook classes: reading the registry imports no driver and no engine code, and
-an engine module may import the registry without a cycle.
+The runtime parts are named ``"module:attribute"`` inside the package and imported when first used,
+the way Airflow's provider.yaml names hook classes: reading the registry imports no driver and no
+engine code, and an engine module may import the registry without a cycle.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ class Family:
     #: the Airflow connection types it claims (``postgres``, ``postgresql``)
     conn_types: tuple[str, ...]
     dialect: type[Dialect]
+    #: the family's package (``__name__`` of its ``__init__``): where the parts below are
+    package: str
     #: ``"module:function"``: ``(conn_id, connection, kind, read_only) -> DB-API connection`` in autocommit
-    connect: str
+    connect: str = "connect:open_connection"
     #: ``"module:Class"`` of its ``Target``; None: it cannot be a target
     target: str | None = None
     #: ``"module:Class"`` of its warehouse ``Reader``; None: read through the generic family's
@@ -81,22 +83,26 @@ class Family:
     def open(self, conn_id: str, conn: Any, kind: str, *, read_only: bool = False) -> Any:
         """A DB-API connection to ``conn`` (the Airflow connection ``conn_id``), in autocommit mode;
         ``read_only`` where the family can promise it (a warehouse is only read)."""
-        return _load(self.connect)(conn_id, conn, kind, read_only)
+        return self._load(self.connect)(conn_id, conn, kind, read_only)
 
     def make_target(self, spec: TargetSpec, conn: Any, kind: str) -> Target:
         if self.target is None:
             raise ValueError(f"{self.name} databases cannot be targets")
-        target_class: type[Target] = _load(self.target)
+        target_class: type[Target] = self._load(self.target)
         return target_class(spec, conn, self.dialect_for(kind))
 
     def reader_class(self) -> type[Reader] | None:
-        return _load(self.warehouse) if self.warehouse else None
+        return self._load(self.warehouse) if self.warehouse else None
 
     def introspection(self, conn: Any, kind: str) -> Introspection:
         if self.introspect is None:
             raise ValueError(f"{self.name} connections cannot be looked inside")
-        introspection_class: type[Introspection] = _load(self.introspect)
+        introspection_class: type[Introspection] = self._load(self.introspect)
         return introspection_class(conn, self, kind)
+
+
+    def _load(self, ref: str) -> Any:
+        return _load(f"{self.package}.{ref}")
 
 
 @cache

@@ -8,10 +8,7 @@ from airflow_provider_tagoffline.dialects.family import Family
 from airflow_provider_tagoffline.dialects.generic.dialect import GenericDialect
 
 FAMILY = Family(
-    name="generic",
-    kinds=(),
-    conn_types=(),
-    dialect=GenericDialect,
-    connect=f"{__name__}.connect:open_connection",
-    warehouse=f"{__name__}.warehouse:GenericReader",
+    name="generic", kinds=(), conn_types=(),
+    dialect=GenericDialect, package=__name__,
+    warehouse="warehouse:GenericReader",
 )

@@ -4,11 +4,7 @@ from airflow_provider_tagoffline.dialects.family import Family
 from airflow_provider_tagoffline.dialects.oracle.dialect import OracleDialect
 
 FAMILY = Family(
-    name="oracle",
-    kinds=("oracle",),
-    conn_types=("oracle",),
-    dialect=OracleDialect,
-    connect=f"{__name__}.connect:open_connection",
-    target=f"{__name__}.target:OracleTarget",
-    introspect=f"{__name__}.introspect:OracleIntrospection",
+    name="oracle", kinds=("oracle",), conn_types=("oracle",),
+    dialect=OracleDialect, package=__name__,
+    target="target:OracleTarget", introspect="introspect:OracleIntrospection",
 )

@@ -9,12 +9,7 @@ from airflow_provider_tagoffline.dialects.family import Family
 from airflow_provider_tagoffline.dialects.postgres.dialect import PostgresDialect
 
 FAMILY = Family(
-    name="postgres",
-    kinds=("postgres", "greenplum", "adb_pg", "opengauss"),
-    conn_types=("postgres", "postgresql"),
-    dialect=PostgresDialect,
-    connect=f"{__name__}.connect:open_connection",
-    target=f"{__name__}.target:PostgresTarget",
-    warehouse=f"{__name__}.warehouse:PostgresReader",
-    introspect=f"{__name__}.introspect:PostgresIntrospection",
+    name="postgres", conn_types=("postgres", "postgresql"), kinds=("postgres", "greenplum", "adb_pg", "opengauss"),
+    dialect=PostgresDialect, package=__name__,
+    target="target:PostgresTarget", warehouse="warehouse:PostgresReader", introspect="introspect:PostgresIntrospection",
 )
