@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from airflow_provider_tagoffline import config, connections
-from airflow_provider_tagoffline.api.schemas import ColumnOut, ConnectionOut
+from airflow_provider_tagoffline.api.schemas import ColumnOut, ConnectionOut, KindOut
+from airflow_provider_tagoffline.dialects import TARGET_KINDS, WAREHOUSE, Dialect, get_dialect
 from airflow_provider_tagoffline.errors import NotFound, ValidationFailed, redacted_first_line
 from airflow_provider_tagoffline.inspection import Introspection
 
@@ -25,6 +26,23 @@ def _target(conn: Any, warehouse: str) -> connections.Resolved | None:
         return connections.resolve_target(conn.conn_id, warehouse, connection=conn)
     except (ValidationFailed, ValueError, TypeError):
         return None
+
+
+def _kind_out(kind: str, dialect: Dialect) -> KindOut:
+    return KindOut(kind=kind, family=dialect.family, title=dialect.title if kind != WAREHOUSE else kind,
+                   has_schemas=dialect.has_schemas, supports_partitions=dialect.supports_partitions,
+                   default_schema=dialect.default_schema(None))
+
+
+def kinds() -> list[KindOut]:
+    """Every target kind of the registry; ``warehouse`` with the configured warehouse's facts, when
+    that warehouse can be a target."""
+    out = [_kind_out(k, get_dialect(k)) for k in TARGET_KINDS if k != WAREHOUSE]
+    try:
+        warehouse = connections.resolve_target(config.warehouse_conn_id(), field="warehouse_conn_id")
+    except ValidationFailed:
+        return out
+    return out + [_kind_out(WAREHOUSE, warehouse.dialect)]
 
 
 def _port(value: Any) -> int | None:

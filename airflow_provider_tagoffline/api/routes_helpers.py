@@ -30,6 +30,7 @@ from airflow_provider_tagoffline.api.schemas import (
     DdlDraftRequest,
     DdlPreview,
     DdlResult,
+    KindOut,
     MappingSuggestion,
     MappingSuggestRequest,
     NameList,
@@ -70,6 +71,12 @@ def me(session: SessionDep, actor: ActorDep) -> Me:
 # ---- connections -----------------------------------------------------------------------------
 
 LOOK_INSIDE = "look inside connections"
+
+
+@router.get("/kinds", response_model=list[KindOut],
+            summary="Target kinds (the registry of database families) and what a form needs of each")
+def list_kinds(actor: ActorDep) -> list[KindOut]:
+    return introspection.kinds()
 
 
 @router.get("/connections", response_model=list[ConnectionOut],

@@ -7,7 +7,7 @@ Every rule is in ``service/`` (the same code as the CLI); this module maps HTTP 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Path, Query, Response
@@ -33,6 +33,7 @@ from airflow_provider_tagoffline.api.schemas import (
 )
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import AuditLog, Service, iso_utc
+from airflow_provider_tagoffline.dialects import TARGET_KINDS
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.service import lifecycle, permissions, publishing, states
@@ -46,8 +47,10 @@ ServiceName = Annotated[str, Path(min_length=1, max_length=64, pattern=NAME_RE.p
 TaskStatusParam = Literal["editing", "publishing", "published", "publish_failed", "unpublishing", "offline",
                           "unpublish_failed"]
 ExecutionStatusParam = Literal["none", "queued", "running", "success", "failed"]
-TargetKindParam = Literal["postgres", "greenplum", "adb_pg", "opengauss", "mysql", "oracle", "sqlite", "duckdb",
-                          "warehouse"]
+if TYPE_CHECKING:
+    TargetKindParam = str
+else:  # the registry's kinds as a Literal: listed in the OpenAPI schema, any other is a 422 naming them
+    TargetKindParam = Literal[TARGET_KINDS]
 
 
 # ---- shapes ----------------------------------------------------------------------------------
