@@ -240,13 +240,13 @@ class PlanOut(_Out):
 
 class KindOut(_Out):
     kind: str = Field(description="a target kind (spec §2); 'warehouse' is the warehouse itself")
-    family: str = Field(description="its database family ('postgres' for greenplum, adb_pg, opengauss)")
+    family: str = Field(description="its database family (one name for the family's flavours)")
     title: str = Field(description="the kind as messages name it")
     has_schemas: bool
     supports_partitions: bool
     default_schema: str | None = Field(
         default=None, description="where a table lands when the service names no schema; null: no schemas, or "
-                                  "the connection's login (Oracle-like)")
+                                  "the schema named after the connection's login")
 
 
 class ConnectionOut(_Out):
