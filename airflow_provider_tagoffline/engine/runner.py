@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from airflow_provider_tagoffline.connections import resolve_target
-from airflow_provider_tagoffline.dialects import WAREHOUSE
 from airflow_provider_tagoffline.engine import faults, gates
 from airflow_provider_tagoffline.engine.extract import build_extract_query, format_date
 from airflow_provider_tagoffline.engine.report import RunReport
@@ -111,7 +110,7 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             else:
                 checks = _accept_sources(spec, d, [warehouse.check_source(src, d) for src in spec.sources], report)
                 say(_preflight_line(checks, report))
-            in_warehouse = spec.target.kind == WAREHOUSE
+            in_warehouse = warehouse.is_the_target
             csv = target.csv_format if warehouse.can_export_csv and not in_warehouse else None
             live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
 

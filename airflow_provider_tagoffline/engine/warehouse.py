@@ -137,7 +137,8 @@ class Warehouse:
     def __init__(self, conn_id: str, conn: Any = None):
         """Opens ``conn_id`` read-only, or reads through ``conn`` when the target is the warehouse."""
         self.conn_id = conn_id
-        self._shared = conn is not None  # the target's connection (the target is the warehouse)
+        #: the target is the warehouse: one connection reads and writes, the data never leaves it
+        self.is_the_target = conn is not None
         where = resolve_warehouse(conn_id)
         if conn is not None:  # the target's own dialect reads it too, the plain way
             self.reader = Reader(conn, conn_id, where.dialect)
@@ -186,7 +187,7 @@ class Warehouse:
     def checks_alongside_load(self) -> bool:
         """Whether the source checks run on a second connection while the load runs (the family's
         reader says whether they are worth it; never on the target's own connection)."""
-        return self.reader.checks_alongside_load and not self._shared
+        return self.reader.checks_alongside_load and not self.is_the_target
 
     def check_sources_in_background(self, sources: list[SourceSpec],
                                     data_date: dt.date) -> Callable[[], list[SourceCheck]]:
