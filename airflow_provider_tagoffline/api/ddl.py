@@ -39,7 +39,7 @@ def _spec(session: Session, actor: repo.Actor, d: ServiceDef, existing: Service 
 
 
 def preview(session: Session, actor: repo.Actor, d: ServiceDef, existing: Service | None = None) -> DdlPreview:
-    v, spec = _spec(session, repo.Actor.system(actor.username), d, existing)
+    _validated, spec = _spec(session, repo.Actor.system(actor.username), d, existing)
     where = connections.resolve_target(d.target.conn_id)
     kind = where.dialect.kind
     statements = create_table_sql(spec, kind)
@@ -54,7 +54,7 @@ def preview(session: Session, actor: repo.Actor, d: ServiceDef, existing: Servic
 
 def execute(session: Session, actor: repo.Actor, d: ServiceDef, statements: list[str] | None,
             existing: Service | None = None) -> DdlResult:
-    v, spec = _spec(session, repo.Actor.system(actor.username) if existing is not None else actor, d, existing)
+    _validated, spec = _spec(session, repo.Actor.system(actor.username) if existing is not None else actor, d, existing)
     where = connections.resolve_target(d.target.conn_id)
     dialect = where.dialect
     t = spec.target
