@@ -1,4 +1,5 @@
-"""Airflow connections: the one place that reads them.
+"""Airflow connections: the one place that reads them, and the one resolver of which database
+family a service targets or reads.
 
 Connections are resolved through Airflow (metadata DB, ``AIRFLOW_CONN_*`` variables or a
 secrets backend), so a service and a rendered DAG only ever carry the connection id.
@@ -6,11 +7,24 @@ secrets backend), so a service and a rendered DAG only ever carry the connection
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tagoffline.dialects import Dialect, kind_for_connection
-from airflow_provider_tagoffline.errors import ValidationFailed
+from airflow_provider_tagoffline.dialects import (
+    GENERIC,
+    WAREHOUSE,
+    Dialect,
+    Family,
+    family_of_connection,
+    family_of_kind,
+    get_dialect,
+    kind_for_connection,
+)
+from airflow_provider_tagoffline.errors import RunFailed, ValidationFailed, first_line
+
+if TYPE_CHECKING:
+    from airflow_provider_tagoffline.engine.targets.base import Target
+    from airflow_provider_tagoffline.runspec import TargetSpec
 
 
 def get_connection(conn_id: str, field: str = "conn_id") -> Any:
@@ -25,57 +39,86 @@ def get_connection(conn_id: str, field: str = "conn_id") -> Any:
         raise
 
 
-def get_hook(conn_id: str) -> Any:
-    """The DB-API hook of a connection (PostgresHook, MySqlHook, DuckDBHook, ...)."""
-    return get_connection(conn_id).get_hook()
+@dataclass(frozen=True)
+class Resolved:
+    """Which connection a service writes or reads, and the family and dialect it has there."""
+
+    #: the connection to open: the warehouse's for a ``warehouse`` target
+    conn_id: str
+    #: as declared by a service: ``warehouse``, or the connection's own kind (``greenplum``, ``mysql``, ...)
+    kind: str
+    family: Family
+    #: of the connection's own kind (a ``warehouse`` target has the warehouse's)
+    dialect: Dialect
+    #: the Airflow ``Connection``
+    connection: Any
+
+    @property
+    def in_warehouse(self) -> bool:
+        """Whether the target is the warehouse itself: one connection reads and writes."""
+        return self.kind == WAREHOUSE
+
+    def open(self, *, read_only: bool = False) -> Any:
+        """A DB-API connection in autocommit mode, opened the family's one way (flavours included)."""
+        try:
+            return self.family.open(self.conn_id, self.connection, self.dialect.kind, read_only=read_only)
+        except RunFailed:
+            raise
+        except Exception as exc:
+            first = first_line(exc)
+            raise RunFailed(f"cannot connect to {self.conn_id!r} ({self.dialect.kind}): {first}") from None
+
+    def target(self, spec: TargetSpec, conn: Any) -> Target:
+        """The family's target object for ``spec`` on the open connection ``conn``."""
+        return self.family.make_target(spec, conn, self.dialect.kind)
 
 
-def target_kind(conn_id: str, warehouse_conn_id: str | None = None, field: str = "target.conn_id") -> str:
-    """Target kind of a connection (spec §2); ``warehouse`` when it is the warehouse itself."""
-    if warehouse_conn_id is not None and conn_id == warehouse_conn_id:
-        return "warehouse"
-    conn = get_connection(conn_id, field)
+def resolve_connection(conn_id: str, field: str = "conn_id", *, connection: Any = None) -> Resolved:
+    """Any connection as what it is: a family's (as its flavour), or the generic family's.
+    ``connection``: the Airflow connection of ``conn_id`` when the caller has read it already."""
+    conn = connection if connection is not None else get_connection(conn_id, field)
+    family = family_of_connection(conn.conn_type)
+    if family is None:
+        kind = (conn.conn_type or "").lower()
+        return Resolved(conn_id, kind, GENERIC, GENERIC.dialect_for(kind), conn)
     try:
-        return kind_for_connection(conn.conn_type, conn.extra_dejson)
+        kind = family.kind_of(conn.conn_type, conn.extra_dejson)
     except ValueError as exc:
         raise ValidationFailed.one(field, f"connection {conn_id!r}: {exc}") from None
+    return Resolved(conn_id, kind, family, family.dialect_for(kind), conn)
 
 
-def warehouse_kind(conn_id: str) -> str:
-    """Dialect kind of the warehouse connection (duckdb, postgres, mysql, ...)."""
-    conn = get_connection(conn_id, "warehouse_conn_id")
-    ct = (conn.conn_type or "").lower()
-    return {"postgresql": "postgres"}.get(ct, ct)
+def resolve_warehouse(conn_id: str | None = None, field: str = "warehouse_conn_id") -> Resolved:
+    """The warehouse connection (``conn_id``, else the configured one)."""
+    from airflow_provider_tagoffline import config
+
+    return resolve_connection(conn_id or config.warehouse_conn_id(), field)
 
 
-#: host names that all mean "this machine" (an empty PostgreSQL host is its local socket)
-_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1", "localhost.localdomain"}
+def resolve_target(conn_id: str, warehouse_conn_id: str | None = None, field: str = "target.conn_id", *,
+                   connection: Any = None) -> Resolved:
+    """A service's target connection (spec §2): kind ``warehouse`` when it is the warehouse itself
+    (``warehouse_conn_id``, else the configured one), else the connection's own kind. A connection
+    no family can write is a ValidationFailed naming ``field``."""
+    from airflow_provider_tagoffline import config
+
+    if conn_id == (warehouse_conn_id or config.warehouse_conn_id()):
+        where = resolve_connection(conn_id, field, connection=connection)
+        if where.family.target is None:
+            raise ValidationFailed.one(field, f"the warehouse {conn_id!r} ({where.kind}) cannot be a target: "
+                                              "its database family has no target support")
+        return Resolved(where.conn_id, WAREHOUSE, where.family, where.dialect, where.connection)
+    conn = connection if connection is not None else get_connection(conn_id, field)
+    try:
+        kind = kind_for_connection(conn.conn_type, conn.extra_dejson)
+    except ValueError as exc:
+        raise ValidationFailed.one(field, f"connection {conn_id!r}: {exc}") from None
+    family = family_of_kind(kind)
+    return Resolved(conn_id, kind, family, family.dialect_for(kind), conn)
 
 
-def database_identity(conn: Any, dialect: Dialect) -> tuple[str, ...]:
-    """Which physical database a connection points at, so two connection ids of one database are
-    recognised: the family with host, port and database, or the file of SQLite and DuckDB.
-
-    Host names are compared as written (lower-cased; the names of this machine as one): two DNS
-    names of one server are not recognised.
-    """
-    family = dialect.family
-    if family in ("sqlite", "duckdb"):
-        path = (conn.host or (conn.schema if family == "sqlite" else "") or "").strip()
-        if not path or path == ":memory:" or path.startswith("md:"):
-            return (family, "conn", str(conn.conn_id))  # in memory, or MotherDuck: only its own id
-        return (family, "file", os.path.realpath(os.path.expanduser(path)))
-    host = (conn.host or "").strip().lower().rstrip(".")
-    host = "localhost" if host in _LOCAL_HOSTS else host
-    port = str(conn.port or dialect.default_port or "")
-    extra = conn.extra_dejson or {}
-    if family == "oracle":
-        database = str(extra.get("dsn") or extra.get("service_name") or extra.get("sid") or conn.schema or "")
-        database = database.lower()
-    elif family == "postgres":
-        database = conn.schema or conn.login or ""  # libpq connects to the user's database by default
-    elif family == "mysql":
-        database = (conn.schema or "").lower()
-    else:
-        database = conn.schema or ""
-    return (family, host, port, database)
+def dialect_of_kind(target_kind: str, warehouse_conn_id: str | None = None) -> Dialect:
+    """The dialect of a declared target kind: a family kind's own, the warehouse's for ``warehouse``."""
+    if target_kind == WAREHOUSE:
+        return resolve_warehouse(warehouse_conn_id).dialect
+    return get_dialect(target_kind)

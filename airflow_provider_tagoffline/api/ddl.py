@@ -21,16 +21,11 @@ from airflow_provider_tagoffline.create_table.design import design_for
 from airflow_provider_tagoffline.create_table.execute import create_on_target
 from airflow_provider_tagoffline.create_table.parse import parse_edited
 from airflow_provider_tagoffline.create_table.render import render
-from airflow_provider_tagoffline.dialects import get_dialect
 from airflow_provider_tagoffline.runspec import RunSpec
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.freeze import freeze
 from airflow_provider_tagoffline.service.lifecycle import slugify
 from airflow_provider_tagoffline.service.validation import ValidatedService, validate_service
-
-
-def _dialect_kind(target_kind: str) -> str:
-    return connections.warehouse_kind(config.warehouse_conn_id()) if target_kind == "warehouse" else target_kind
 
 
 def _spec(session: Session, actor: repo.Actor, d: ServiceDef, existing: Service | None) -> tuple[ValidatedService,
@@ -44,10 +39,11 @@ def _spec(session: Session, actor: repo.Actor, d: ServiceDef, existing: Service 
 
 
 def preview(session: Session, actor: repo.Actor, d: ServiceDef, existing: Service | None = None) -> DdlPreview:
-    v, spec = _spec(session, repo.Actor.system(actor.username), d, existing)
-    kind = _dialect_kind(v.target_kind)
+    _validated, spec = _spec(session, repo.Actor.system(actor.username), d, existing)
+    where = connections.resolve_target(d.target.conn_id)
+    kind = where.dialect.kind
     statements = create_table_sql(spec, kind)
-    conn_id = introspection.target_conn_id(d.target.conn_id, v.target_kind)
+    conn_id = where.conn_id
     try:
         exists: bool | None = introspection.has_table(conn_id, d.target.schema_, d.target.table)
     except Exception:  # unreachable target: the preview still helps
@@ -58,8 +54,9 @@ def preview(session: Session, actor: repo.Actor, d: ServiceDef, existing: Servic
 
 def execute(session: Session, actor: repo.Actor, d: ServiceDef, statements: list[str] | None,
             existing: Service | None = None) -> DdlResult:
-    v, spec = _spec(session, repo.Actor.system(actor.username) if existing is not None else actor, d, existing)
-    dialect = get_dialect(_dialect_kind(v.target_kind))
+    _validated, spec = _spec(session, repo.Actor.system(actor.username) if existing is not None else actor, d, existing)
+    where = connections.resolve_target(d.target.conn_id)
+    dialect = where.dialect
     t = spec.target
     if statements is None:
         design = design_for(spec, dialect)
@@ -67,7 +64,7 @@ def execute(session: Session, actor: repo.Actor, d: ServiceDef, statements: list
         design = parse_edited(statements, dialect, schema=t.schema_, table=t.table,
                               partition_column=t.partition.column if t.partition else None)
     to_run = render(design, dialect)
-    conn_id = introspection.target_conn_id(t.conn_id, v.target_kind)
+    conn_id = where.conn_id
     create_on_target(t, conn_id, to_run)
     columns = introspection.columns(conn_id, t.schema_, t.table)
     tags = mapping.candidate_tags(session, d.application, d.entity, d.entity_id)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from airflow_provider_tagoffline import config, connections
+from airflow_provider_tagoffline import connections
 from airflow_provider_tagoffline.api import ddl as ddl_helpers
 from airflow_provider_tagoffline.api import introspection, mapping
 from airflow_provider_tagoffline.api.auth import ActorDep
@@ -30,6 +30,7 @@ from airflow_provider_tagoffline.api.schemas import (
     DdlDraftRequest,
     DdlPreview,
     DdlResult,
+    KindOut,
     MappingSuggestion,
     MappingSuggestRequest,
     NameList,
@@ -76,6 +77,12 @@ def me(session: SessionDep, actor: ActorDep) -> Me:
 # ---- connections -----------------------------------------------------------------------------
 
 
+@router.get("/kinds", response_model=list[KindOut],
+            summary="Target kinds (the registry of database families) and what a form needs of each")
+def list_kinds(actor: ActorDep) -> list[KindOut]:
+    return introspection.kinds()
+
+
 @router.get("/connections", response_model=list[ConnectionOut],
             summary="Connections of supported target kinds the caller may use (no secrets)")
 def list_connections(
@@ -104,11 +111,10 @@ def _where(conn_id: str, schema: str | None) -> tuple[Dialect, str | None] | Non
     """The dialect of a connection and the schema a name lands in; None when the connection is
     unknown or no target (introspection then answers 404 / 422)."""
     try:
-        conn = connections.get_connection(conn_id, "conn_id")
-        dialect = targets.dialect_for(connections.target_kind(conn_id, config.warehouse_conn_id(), "conn_id"))
+        where = connections.resolve_target(conn_id, field="conn_id")
     except ValidationFailed:
         return None
-    return dialect, targets.resolve_schema(conn, dialect, schema)
+    return where.dialect, targets.resolve_schema(where.connection, where.dialect, schema)
 
 
 @router.get("/connections/{conn_id}/schemas", response_model=NameList,

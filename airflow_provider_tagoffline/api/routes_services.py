@@ -6,7 +6,7 @@ Every rule is in ``service/`` (the same code as the CLI); this module maps HTTP 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Response
@@ -36,6 +36,7 @@ from airflow_provider_tagoffline.api.schemas import (
 )
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import AuditLog, Service, iso_utc
+from airflow_provider_tagoffline.dialects import TARGET_KINDS
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.service import lifecycle, permissions, publishing
@@ -48,8 +49,10 @@ router = APIRouter(prefix="/services", tags=["services"])
 TaskStatusParam = Literal["editing", "publishing", "published", "publish_failed", "unpublishing", "offline",
                           "unpublish_failed"]
 ExecutionStatusParam = Literal["none", "queued", "running", "success", "failed"]
-TargetKindParam = Literal["postgres", "greenplum", "adb_pg", "opengauss", "mysql", "oracle", "sqlite", "duckdb",
-                          "warehouse"]
+if TYPE_CHECKING:
+    TargetKindParam = str
+else:  # the registry's kinds as a Literal: listed in the OpenAPI schema, any other is a 422 naming them
+    TargetKindParam = Literal[TARGET_KINDS]
 
 
 # ---- shapes ----------------------------------------------------------------------------------

@@ -218,6 +218,17 @@ class PlanOut(_Out):
 
 # ---- helpers ---------------------------------------------------------------------------------
 
+class KindOut(_Out):
+    kind: str = Field(description="a target kind (spec §2); 'warehouse' is the warehouse itself")
+    family: str = Field(description="its database family (one name for the family's flavours)")
+    title: str = Field(description="the kind as messages name it")
+    has_schemas: bool
+    supports_partitions: bool
+    default_schema: str | None = Field(
+        default=None, description="where a table lands when the service names no schema; null: no schemas, or "
+                                  "the schema named after the connection's login")
+
+
 class ConnectionOut(_Out):
     conn_id: str
     conn_type: str

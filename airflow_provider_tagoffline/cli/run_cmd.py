@@ -8,7 +8,6 @@ from typing import Any
 
 import typer
 
-from airflow_provider_tagoffline import config
 from airflow_provider_tagoffline.cli.common import JsonOption, print_json, session
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import RunFailed
@@ -56,17 +55,16 @@ def ddl(
     json_out: bool = JsonOption,
 ) -> None:
     """The CREATE TABLE of a service's target, for its dialect; --execute creates the table."""
+    from airflow_provider_tagoffline.connections import resolve_target
     from airflow_provider_tagoffline.create_table.design import design_for
     from airflow_provider_tagoffline.create_table.execute import create_on_target
     from airflow_provider_tagoffline.create_table.parse import parse_edited
     from airflow_provider_tagoffline.create_table.render import render
-    from airflow_provider_tagoffline.dialects import get_dialect
-    from airflow_provider_tagoffline.engine.connect import connection_kind
 
     spec = spec_for_run(name)
     t = spec.target
-    conn_id = config.warehouse_conn_id() if t.kind == "warehouse" else t.conn_id
-    dialect = get_dialect(connection_kind(conn_id) if t.kind == "warehouse" else t.kind)
+    where = resolve_target(t.conn_id, spec.warehouse_conn_id)
+    conn_id, dialect = where.conn_id, where.dialect
     if sql_file is None:
         design = design_for(spec, dialect)
     else:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from airflow_provider_tagoffline.dialects import Dialect
-from airflow_provider_tagoffline.engine.types import COLUMN_TYPES, FAMILY_OF_KIND, column_type
 from airflow_provider_tagoffline.runspec import RunSpec
 
 
 @dataclass(frozen=True)
 class ColumnDesign:
     name: str
-    #: the type as the dialect writes it; made only by trusted code (``COLUMN_TYPES``, ``DdlType.render``)
+    #: the type as the dialect writes it; made only by trusted code (``Dialect.column_types``, ``DdlType.render``)
     type_sql: str
     not_null: bool = False
     comment: str | None = None
@@ -42,17 +41,17 @@ def design_for(spec: RunSpec, dialect: Dialect) -> TableDesign:
     column, then the date partition column; comments carry the tag names."""
     kind = dialect.kind
     t = spec.target
-    cols = [ColumnDesign(t.key_column, column_type(spec.entity_key.type, kind, key=True), True,
+    cols = [ColumnDesign(t.key_column, dialect.column_type(spec.entity_key.type, key=True), True,
                          spec.entity_key.name)]
     for o in spec.outputs:
         tag = spec.tag(o.tag)
         label = tag.name + (" (code name)" if o.content == "codename" else "")
-        cols.append(ColumnDesign(o.column, column_type(o.type, kind), False, label))
+        cols.append(ColumnDesign(o.column, dialect.column_type(o.type), False, label))
     key = [t.key_column]
     if t.partition is not None:
         if not dialect.supports_partitions:
             raise ValueError(f"{kind} targets cannot be partitioned")
-        cols.append(ColumnDesign(t.partition.column, COLUMN_TYPES[FAMILY_OF_KIND[kind]]["partition"], True,
+        cols.append(ColumnDesign(t.partition.column, dialect.column_types["partition"], True,
                                  "data date"))
         key.append(t.partition.column)
     s = spec.service

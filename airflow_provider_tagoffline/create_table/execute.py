@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_provider_tagoffline.engine.connect import open_dbapi
-from airflow_provider_tagoffline.engine.targets import make_target
+from airflow_provider_tagoffline.connections import resolve_target
 from airflow_provider_tagoffline.errors import Conflict, RunFailed, ValidationFailed, redacted_first_line
 from airflow_provider_tagoffline.runspec import TargetSpec
 
@@ -14,11 +13,12 @@ def create_on_target(target: TargetSpec, conn_id: str, statements: list[str]) ->
     409 when the table exists already; a refusal of the database comes back as its first line with
     quoted values redacted (a user's edit must not turn error messages into a way to read data).
     """
+    where = resolve_target(conn_id)
     try:
-        conn, kind = open_dbapi(conn_id)
+        conn = where.open()
     except RunFailed as exc:
         raise ValidationFailed.one("target.conn_id", str(exc)) from None
-    t = make_target(target, conn, kind)
+    t = where.target(target, conn)
     try:
         try:
             exists = t.exists(t.live)

@@ -6,20 +6,18 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_tagoffline import config
 from airflow_provider_tagoffline.catalog import store
+from airflow_provider_tagoffline.connections import resolve_target, resolve_warehouse
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.demo.warehouse import build_demo_warehouse
-from airflow_provider_tagoffline.engine.connect import open_dbapi
 from airflow_provider_tagoffline.engine.runner import run_export
-from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.service import lifecycle
 
 
 def run_demo(service_name: str, data_date: dt.date, users: int,
              echo: Callable[[str], None]) -> dict[str, Any]:
     """Fill the demo warehouse for D-1 and D, create the target table if needed, export D."""
-    duck, _ = open_dbapi(config.warehouse_conn_id())
+    duck = resolve_warehouse().open()
     try:
         build_demo_warehouse(duck, users, [data_date - dt.timedelta(days=1), data_date])
     finally:
@@ -28,12 +26,12 @@ def run_demo(service_name: str, data_date: dt.date, users: int,
 
     with store.session_scope() as s:
         spec = lifecycle.freeze_service(s, service_name)
-    conn, kind = open_dbapi(spec.target.conn_id)
-    target = make_target(spec.target, conn, kind)
+    where = resolve_target(spec.target.conn_id, spec.warehouse_conn_id)
+    target = where.target(spec.target, where.open())
     try:
         if not target.exists(target.live):
-            target.run_in_tx(create_table_sql(spec, kind))
-            echo(f"target: created table {target.display_name} ({kind}, connection {spec.target.conn_id})")
+            target.run_in_tx(create_table_sql(spec, where.dialect.kind))
+            echo(f"target: created table {target.display_name} ({where.kind}, connection {spec.target.conn_id})")
     finally:
         target.close()
     report = run_export(spec, data_date, echo=echo)

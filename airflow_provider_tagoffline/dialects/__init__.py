@@ -1,85 +1,79 @@
-"""Target dialects: one module per family, registered by target kind.
+"""The registry of database families: the one list of them; every other list is derived from it.
 
-``get_dialect(kind)`` is the only entry point; callers never branch on the kind themselves.
+A family is one package under ``dialects/`` declaring ``FAMILY`` (``dialects/family.py`` says what
+it holds). An Airflow connection belongs to the family claiming its conn_type, as the kind its
+``extra.flavor`` names; a warehouse no family claims is read through the generic family (any
+DB-API hook). Callers ask the family or its dialect and never branch on a kind themselves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_tagoffline.dialects import duckdb, generic, mysql, oracle, postgres, sqlite
 from airflow_provider_tagoffline.dialects.base import PARTITION_FORMATS, SWAP_SUFFIXES, DdlType, Dialect
+from airflow_provider_tagoffline.dialects.family import Family
 
-_REGISTRY: dict[str, type[Dialect]] = {}
+#: every family, in the order they are listed to users
+FAMILIES: tuple[Family, ...] = (
+    postgres.FAMILY,
+    mysql.FAMILY,
+    oracle.FAMILY,
+    sqlite.FAMILY,
+    duckdb.FAMILY,
+)
+#: any other warehouse reached through an Airflow DB-API hook (never a target)
+GENERIC: Family = generic.FAMILY
 
-#: conn_type of an Airflow connection → default target kind; ``extra.flavor`` refines it
-CONN_TYPE_KINDS = {
-    "postgres": "postgres",
-    "postgresql": "postgres",
-    "mysql": "mysql",
-    "oracle": "oracle",
-    "sqlite": "sqlite",
-    "duckdb": "duckdb",
-}
-#: flavours a connection may declare in ``extra.flavor``, per conn_type
-FLAVORS = {
-    "postgres": ("postgres", "greenplum", "adb_pg", "opengauss"),
-    "mysql": ("mysql", "mariadb"),
-}
-TARGET_KINDS = ("postgres", "greenplum", "adb_pg", "opengauss", "mysql", "oracle", "sqlite", "duckdb", "warehouse")
-
-
-def register(cls: type[Dialect]) -> type[Dialect]:
-    for kind in cls.kinds:
-        _REGISTRY[kind] = cls
-    return cls
+#: the target kind of a service writing into the warehouse itself (the data never leaves it)
+WAREHOUSE = "warehouse"
+#: what a service's target may be: every kind of every family that can be a target, and the warehouse
+TARGET_KINDS: tuple[str, ...] = tuple(k for f in FAMILIES if f.target for k in f.kinds) + (WAREHOUSE,)
+#: the Airflow conn_types of target connections
+TARGET_CONN_TYPES: tuple[str, ...] = tuple(sorted(ct for f in FAMILIES if f.target for ct in f.conn_types))
 
 
-def _load_builtin() -> None:
-    # Imported for their @register side effect.
-    from airflow_provider_tagoffline.dialects import (  # noqa: F401
-        duckdb,
-        mysql,
-        oracle,
-        postgres,
-        sqlite,
-    )
+def family_of_connection(conn_type: str | None) -> Family | None:
+    """The family claiming Airflow connections of ``conn_type``; None when none does."""
+    return next((f for f in FAMILIES if f.claims(conn_type)), None)
+
+
+def family_of_kind(kind: str) -> Family:
+    family = next((f for f in FAMILIES if kind in f.kinds), None)
+    if family is None:
+        raise ValueError(f"unsupported target kind {kind!r}; supported: "
+                         f"{', '.join(sorted(k for k in TARGET_KINDS if k != WAREHOUSE))}")
+    return family
 
 
 def get_dialect(kind: str) -> Dialect:
-    if not _REGISTRY:
-        _load_builtin()
-    try:
-        return _REGISTRY[kind](kind)
-    except KeyError:
-        raise ValueError(f"unsupported target kind {kind!r}; supported: {', '.join(sorted(_REGISTRY))}") from None
+    """The dialect of a family kind (``postgres``, ``greenplum``, ``mysql``, ...)."""
+    return family_of_kind(kind).dialect_for(kind)
 
 
-def kind_for_connection(conn_type: str | None, extra: dict | None) -> str:
-    """Target kind of an Airflow connection: its conn_type, refined by ``extra.flavor``."""
-    ct = (conn_type or "").lower()
-    if ct not in CONN_TYPE_KINDS:
-        raise ValueError(
-            f"connection type {conn_type!r} is not a supported target; supported: "
-            + ", ".join(sorted(set(CONN_TYPE_KINDS)))
-        )
-    kind = CONN_TYPE_KINDS[ct]
-    flavor = str((extra or {}).get("flavor") or "").lower()
-    if flavor:
-        allowed = FLAVORS.get(kind, (kind,))
-        if flavor not in allowed:
-            raise ValueError(
-                f"extra.flavor {flavor!r} does not fit a {ct} connection; expected one of {', '.join(allowed)}"
-            )
-        kind = "mysql" if flavor == "mariadb" else flavor
-    return kind
+def kind_for_connection(conn_type: str | None, extra: Mapping[str, Any] | None) -> str:
+    """Target kind of an Airflow connection: its family, refined by ``extra.flavor``."""
+    family = family_of_connection(conn_type)
+    if family is None or family.target is None:
+        raise ValueError(f"connection type {conn_type!r} is not a supported target; supported: "
+                         + ", ".join(TARGET_CONN_TYPES))
+    return family.kind_of(conn_type, extra)
 
 
 __all__ = [
-    "FLAVORS",
+    "FAMILIES",
+    "GENERIC",
     "PARTITION_FORMATS",
     "SWAP_SUFFIXES",
+    "TARGET_CONN_TYPES",
     "TARGET_KINDS",
+    "WAREHOUSE",
     "DdlType",
     "Dialect",
+    "Family",
+    "family_of_connection",
+    "family_of_kind",
     "get_dialect",
     "kind_for_connection",
-    "register",
 ]

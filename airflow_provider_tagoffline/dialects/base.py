@@ -1,14 +1,17 @@
-"""The per-dialect interface: everything that differs between target databases.
+"""The per-dialect interface: the SQL facts that differ between databases.
 
-One subclass per dialect family lives in its own module and registers itself; adding a database
-means adding one module (see ``dialects/__init__.py``). SQL generation here is pure: methods
-return strings or lists of statements and never touch a connection, so they are unit-testable.
+One subclass per family, in its package's ``dialect.py`` (``dialects/<family>/``), declared by the
+family (``dialects/family.py``). Everything here is pure: methods return strings or lists of
+statements and never touch a connection, so they are unit-testable.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from airflow_provider_tagoffline.value_types import parse_value_type
 
 SWAP_SUFFIXES = ("_dpfx_b", "_dpfx_tmp")
 PARTITION_FORMATS = ("yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd")
@@ -41,9 +44,11 @@ class DdlType:
         return f"{self.spelling}({inner}{' ' + semantics if semantics else ''})"
 
 
+#: host names that all mean "this machine" (an empty host is the local socket)
+_LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1", "localhost.localdomain"}
+
+
 class Dialect:
-    #: target kind names this class serves (``postgres``, ``greenplum``, ...)
-    kinds: ClassVar[tuple[str, ...]] = ()
     #: identifier limit; ``None`` means none worth checking
     max_identifier_bytes: ClassVar[int | None] = None
     max_identifier_chars: ClassVar[int | None] = None
@@ -63,6 +68,9 @@ class Dialect:
     names_ignore_case: ClassVar[bool] = False
     #: the server's port when a connection names none (None: a file, or no usual port)
     default_port: ClassVar[int | None] = None
+    #: value type (``value_types.py``) → column type; ``key_string`` a string entity ID (indexable),
+    #: ``partition`` the date partition column; ``{p},{s}`` a decimal's precision and scale
+    column_types: ClassVar[dict[str, str]] = {}
 
     # ---- one-click create table (create_table/) -------------------------------------------------
     #: sqlglot's name of the dialect edited DDL is parsed with
@@ -80,8 +88,25 @@ class Dialect:
     ddl_engine: ClassVar[str | None] = None
     ddl_charsets: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, family: str | None = None):
         self.kind = kind
+        #: one name for every kind of the family (greenplum, adb_pg, opengauss: postgres)
+        self.family = family or kind
+
+    @property
+    def title(self) -> str:
+        """The kind as users read it in messages."""
+        return self.kind
+
+    # ---- column types (one-click create table) -------------------------------------------------
+    def column_type(self, value_type: str, *, key: bool = False) -> str:
+        """The column type for a value of ``value_type`` (``key``: the entity ID, a primary key)."""
+        vt = parse_value_type(value_type)
+        if vt.name == "decimal":
+            return self.column_types["decimal"].format(p=vt.precision, s=vt.scale)
+        if key and vt.name == "string":
+            return self.column_types["key_string"]
+        return self.column_types[vt.name]
 
     # ---- identifiers -------------------------------------------------------------------
     def quote(self, identifier: str) -> str:
@@ -162,10 +187,28 @@ class Dialect:
         return name
 
     # ---- where a target is -------------------------------------------------------------
-    @property
-    def family(self) -> str:
-        """One name for every kind this class serves (greenplum, adb_pg, opengauss: postgres)."""
-        return self.kinds[0] if self.kinds else self.kind
+    def database_identity(self, conn: Any) -> tuple[str, ...]:
+        """Which physical database an Airflow connection points at, so two connection ids of one
+        database are recognised: the family with host, port and database.
+
+        Host names are compared as written (lower-cased; the names of this machine as one): two DNS
+        names of one server are not recognised.
+        """
+        host = (conn.host or "").strip().lower().rstrip(".")
+        host = "localhost" if host in _LOCAL_HOSTS else host
+        port = str(conn.port or self.default_port or "")
+        return (self.family, host, port, self.database_name(conn))
+
+    def database_name(self, conn: Any) -> str:
+        """The database of a connection, as the server compares its name."""
+        return conn.schema or ""
+
+    def file_identity(self, conn: Any, path: str | None) -> tuple[str, ...]:
+        """``database_identity`` of an embedded database: its file (in memory: only its connection id)."""
+        path = (path or "").strip()
+        if not path or path == ":memory:":
+            return (self.family, "conn", str(conn.conn_id))
+        return (self.family, "file", os.path.realpath(os.path.expanduser(path)))
 
     def default_schema(self, login: str | None) -> str | None:
         """The schema an unqualified table lands in for a connection logging in as ``login``;

@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from airflow_provider_tagoffline.connections import resolve_target
 from airflow_provider_tagoffline.engine import faults, gates
-from airflow_provider_tagoffline.engine.connect import open_dbapi
 from airflow_provider_tagoffline.engine.extract import build_extract_query, format_date
 from airflow_provider_tagoffline.engine.report import RunReport
-from airflow_provider_tagoffline.engine.targets import Target, make_target
+from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
 from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse
 from airflow_provider_tagoffline.errors import RunFailed, first_line
@@ -68,19 +68,19 @@ def _parse_date(text: str) -> dt.date:
 
 @contextlib.contextmanager
 def _open(spec: RunSpec) -> Iterator[tuple[Warehouse, Target]]:
-    t = spec.target
-    if t.kind == "warehouse":
+    where = resolve_target(spec.target.conn_id, spec.warehouse_conn_id)
+    if where.in_warehouse:
         # The target is the warehouse: one read-write connection, the data never leaves the engine.
-        conn, kind = open_dbapi(spec.warehouse_conn_id)
+        conn = where.open()
         warehouse = Warehouse(spec.warehouse_conn_id, conn=conn)
     else:
         warehouse = Warehouse(spec.warehouse_conn_id)
         try:
-            conn, kind = open_dbapi(t.conn_id)
+            conn = where.open()
         except BaseException:
             warehouse.close()
             raise
-    target = make_target(t, conn, kind)
+    target = where.target(spec.target, conn)
     try:
         yield warehouse, target
     finally:
@@ -110,15 +110,17 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             else:
                 checks = _accept_sources(spec, d, [warehouse.check_source(src, d) for src in spec.sources], report)
                 say(_preflight_line(checks, report))
-            csv = target.csv_flavor if warehouse.can_export_csv and spec.target.kind != "warehouse" else None
+            in_warehouse = warehouse.is_the_target
+            csv = target.csv_format if warehouse.can_export_csv and not in_warehouse else None
             live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
 
         def query(checks: list[SourceCheck] | None) -> Any:
             dedupe = frozenset(i for i, c in enumerate(checks or []) if c.duplicates)
-            return build_extract_query(spec, warehouse.dialect, d, dedupe, booleans_as_int=csv == "mysql")
+            return build_extract_query(spec, warehouse.dialect, d, dedupe,
+                                       booleans_as_int=csv is not None and csv.booleans_as_int)
 
         def load(q: Any) -> Any:
-            if spec.target.kind == "warehouse":
+            if in_warehouse:
                 return target.load_from_query(columns, q)
             if csv is not None:
                 return target.load_csv(columns, warehouse.csv_chunks(q, csv))

@@ -1,7 +1,8 @@
-"""Tag value types against target column types: the DDL mapping table and the preflight check.
+"""Tag value types against target column types: the preflight check.
 
-``COLUMN_TYPES`` is the one table of mappings used by ``tagoffline service ddl``; ``classify`` turns
-a column type read from the database into a family the preflight compares with the tag's type.
+``classify`` turns a column type read from the database into a family of types the preflight
+compares with the tag's type. Which column type a value gets when a table is created is each
+database family's own (``Dialect.column_types``).
 """
 
 from __future__ import annotations
@@ -10,39 +11,6 @@ import re
 from dataclasses import dataclass
 
 from airflow_provider_tagoffline.value_types import parse_value_type
-
-# value type -> column type per dialect family; {p},{s} are a decimal's precision and scale.
-COLUMN_TYPES: dict[str, dict[str, str]] = {
-    "postgres": {"string": "text", "key_string": "varchar(255)", "bigint": "bigint",
-                 "double": "double precision", "decimal": "numeric({p},{s})", "boolean": "boolean",
-                 "date": "date", "datetime": "timestamp", "partition": "varchar(10)"},
-    "mysql": {"string": "text", "key_string": "varchar(255)", "bigint": "bigint", "double": "double",
-              "decimal": "decimal({p},{s})", "boolean": "tinyint(1)", "date": "date",
-              "datetime": "datetime(6)", "partition": "varchar(10)"},
-    "oracle": {"string": "VARCHAR2(4000 CHAR)", "key_string": "VARCHAR2(255 CHAR)", "bigint": "NUMBER(19)",
-               "double": "BINARY_DOUBLE", "decimal": "NUMBER({p},{s})", "boolean": "NUMBER(1)",
-               "date": "DATE", "datetime": "TIMESTAMP(6)", "partition": "VARCHAR2(10 CHAR)"},
-    # SQLite has no exact decimal: NUMERIC affinity would round 18 digits to a double, TEXT keeps them.
-    "sqlite": {"string": "TEXT", "key_string": "TEXT", "bigint": "INTEGER", "double": "REAL",
-               "decimal": "TEXT", "boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMP",
-               "partition": "TEXT"},
-    "duckdb": {"string": "VARCHAR", "key_string": "VARCHAR", "bigint": "BIGINT", "double": "DOUBLE",
-               "decimal": "DECIMAL({p},{s})", "boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMP",
-               "partition": "VARCHAR"},
-}
-FAMILY_OF_KIND = {"postgres": "postgres", "greenplum": "postgres", "adb_pg": "postgres", "opengauss": "postgres",
-                  "mysql": "mysql", "oracle": "oracle", "sqlite": "sqlite", "duckdb": "duckdb"}
-
-
-def column_type(value_type: str, kind: str, *, key: bool = False) -> str:
-    """The column type for a value of ``value_type`` on a target of ``kind``."""
-    table = COLUMN_TYPES[FAMILY_OF_KIND[kind]]
-    vt = parse_value_type(value_type)
-    if vt.name == "decimal":
-        return table["decimal"].format(p=vt.precision, s=vt.scale)
-    if key and vt.name == "string":
-        return table["key_string"]
-    return table[vt.name]
 
 
 @dataclass(frozen=True)

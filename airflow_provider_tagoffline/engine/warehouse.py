@@ -1,36 +1,30 @@
-"""The warehouse side of a run: source checks and the streamed extract (server-side cursors)."""
+"""The warehouse side of a run: source checks and the streamed extract.
+
+``Warehouse`` is what the runner reads through. What differs between engines is a ``Reader``:
+the family's own (``dialects/<family>/warehouse.py``: server-side cursors, the engine's COPY
+writing CSV, memory set per statement) or, for a family without one and any warehouse no family
+claims, the generic family's (``fetchmany`` through the connection's Airflow DB-API hook).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import queue
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from airflow_provider_tagoffline.connections import get_connection
-from airflow_provider_tagoffline.dialects import FLAVORS, Dialect, get_dialect
-from airflow_provider_tagoffline.dialects.generic import PARAMSTYLES, driver_paramstyle, generic_dialect
-from airflow_provider_tagoffline.engine.connect import (
-    connection_kind,
-    open_dbapi,
-    open_generic_warehouse,
-    warehouse_kind,
-)
-from airflow_provider_tagoffline.engine.duckdb_resources import DuckDBResources, is_out_of_memory
+from airflow_provider_tagoffline.connections import Resolved, resolve_warehouse
+from airflow_provider_tagoffline.dialects import GENERIC, Dialect
 from airflow_provider_tagoffline.engine.extract import Query, format_date, source_check_sql
+from airflow_provider_tagoffline.engine.targets.base import CsvFormat
 from airflow_provider_tagoffline.errors import RunFailed, first_line
 from airflow_provider_tagoffline.runspec import SourceSpec
 
-#: warehouses with a path of their own (COPY relays, server-side cursors, DuckDB's memory); any
-#: other connection with an Airflow DB-API hook is read the generic way (dialects/generic.py)
-WAREHOUSE_KINDS = ("duckdb", "postgres", "mysql")
 CHUNK_BYTES = 1 << 20
+
 
 def prefetch(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
     """Run ``chunks`` in a thread, at most ``depth`` chunks ahead of the consumer."""
@@ -67,6 +61,70 @@ def prefetch(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
         thread.join(timeout=60)
 
 
+class Reader:
+    """How one warehouse connection is read: rows with ``fetchmany``, unless a family knows better."""
+
+    #: whether the source checks (rows and duplicate IDs of partition D: a GROUP BY over it) are
+    #: worth running on a second connection while the load runs
+    checks_alongside_load: ClassVar[bool] = False
+    #: whether the engine writes query results as CSV itself (``csv_chunks``)
+    exports_csv: ClassVar[bool] = False
+
+    def __init__(self, conn: Any, conn_id: str, dialect: Dialect):
+        self.conn, self.conn_id, self.dialect = conn, conn_id, dialect
+
+    @classmethod
+    def open(cls, where: Resolved) -> Reader:
+        """The warehouse ``where``, opened read-only and read by this class."""
+        return cls(where.open(read_only=True), where.conn_id, where.dialect)
+
+    # ---- resources: a family that sets memory per statement overrides these --------------------
+    def use_lean(self, lean: bool) -> None:
+        """The next statements need little memory (a scan), or all the connection allows."""
+
+    def may_retry_with_more_memory(self, exc: BaseException) -> bool:
+        """Whether ``exc`` ran out of a lean limit, so the statement may run again with more."""
+        return False
+
+    def explain(self, exc: BaseException, what: str) -> RunFailed | None:
+        """A clearer error for ``exc`` raised by ``what``, or None."""
+        return None
+
+    # ---- reading -------------------------------------------------------------------------------
+    def stream(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Result batches of ``query``, never the whole result in memory."""
+        # DB-API drivers of warehouses stream results to fetchmany in chunks (Trino pages through
+        # the result, SQLite steps its statement); none materializes it all.
+        self.use_lean(query.scan_only)
+        cur = self.conn.cursor()
+        try:
+            try:
+                cur.execute(query.sql, query.params)
+            except Exception as exc:
+                explained = self.explain(exc, "the extract query")
+                if explained is not None:
+                    raise explained from None
+                raise
+            while batch := cur.fetchmany(batch_size):
+                yield batch
+        finally:
+            with contextlib.suppress(Exception):
+                cur.close()
+
+    def csv_chunks(self, query: Query, fmt: CsvFormat) -> Iterator[bytes]:
+        """The result of ``query`` as CSV bytes in ``fmt``, in chunks (only when ``exports_csv``)."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        # psycopg in autocommit needs nothing; a failed statement in a PG transaction would.
+        with contextlib.suppress(Exception):
+            self.conn.rollback()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
 @dataclass
 class SourceCheck:
     table: str
@@ -79,48 +137,18 @@ class Warehouse:
     def __init__(self, conn_id: str, conn: Any = None):
         """Opens ``conn_id`` read-only, or reads through ``conn`` when the target is the warehouse."""
         self.conn_id = conn_id
-        self._shared = conn is not None  # the target's connection (the target is the warehouse)
-        self._duckdb: DuckDBResources | None = None  # a DuckDB warehouse of its own: memory per statement
-        if conn is not None:  # the target's own dialect reads it too
-            self.conn, self.kind = conn, connection_kind(conn_id)
-            self.dialect: Dialect = get_dialect(self.kind)
-            return
-        kind = warehouse_kind(conn_id)
-        if kind not in WAREHOUSE_KINDS:
-            self._open_generic(conn_id, kind)
-            return
-        self.conn, kind = open_dbapi(conn_id, read_only=True)
-        # Greenplum, AnalyticDB for PostgreSQL and openGauss flavours speak PostgreSQL's COPY and
-        # cursors, and the extract is the same SQL for the whole family.
-        self.kind = "postgres" if kind in FLAVORS["postgres"] else kind
-        self.dialect = get_dialect(self.kind)
-        if kind == "duckdb":
-            self._duckdb = DuckDBResources(self.conn, conn_id, get_connection(conn_id).extra_dejson)
-
-    def _open_generic(self, conn_id: str, kind: str) -> None:
-        """Any other SQL engine with an Airflow DB-API hook: rows streamed with ``fetchmany``."""
-        self.conn, hook = open_generic_warehouse(conn_id)
-        style = driver_paramstyle(self.conn)
-        if style not in PARAMSTYLES:
-            self.close()
-            raise RunFailed(f"warehouse connection {conn_id!r}: its driver's parameter style {style!r} is not "
-                            f"supported; supported: {', '.join(PARAMSTYLES)}")
-        self.kind = kind
-        self.dialect = generic_dialect(kind, hook.escape_word_format, style)
-
-    def _lean(self, lean: bool) -> None:
-        if self._duckdb is not None:
-            self._duckdb.use(lean)
-
-    def _raise_if_out_of_memory(self, exc: BaseException, what: str) -> None:
-        if self._duckdb is not None and is_out_of_memory(exc):
-            raise self._duckdb.out_of_memory(exc, what) from None
+        #: the target is the warehouse: one connection reads and writes, the data never leaves it
+        self.is_the_target = conn is not None
+        where = resolve_warehouse(conn_id)
+        if conn is not None:  # the target's own dialect reads it too, the plain way
+            self.reader = Reader(conn, conn_id, where.dialect)
+        else:
+            reader_class = where.family.reader_class() or GENERIC.reader_class() or Reader
+            self.reader = reader_class.open(where)
+        self.conn, self.dialect = self.reader.conn, self.reader.dialect
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.conn.close()
-        if self._duckdb is not None:
-            self._duckdb.close()
+        self.reader.close()
 
     def fetchone(self, query: Query) -> Any:
         cur = self.conn.cursor()
@@ -138,16 +166,18 @@ class Warehouse:
         query = source_check_sql(self.dialect, src, data_date)
         try:
             try:
-                self._lean(True)
+                self.reader.use_lean(True)
                 rows, duplicates = self.fetchone(query)
             except Exception as exc:
-                if not is_out_of_memory(exc) or self._duckdb is None or self._duckdb.at_full:
+                if not self.reader.may_retry_with_more_memory(exc):
                     raise
-                self._lean(False)  # beyond the lean limit: once more with all the connection allows
+                self.reader.use_lean(False)  # beyond the lean limit: once more with all the connection allows
                 rows, duplicates = self.fetchone(query)
         except Exception as exc:
-            self._raise_if_out_of_memory(exc, f"the check of source table {src.table!r}")
-            self._reset()
+            explained = self.reader.explain(exc, f"the check of source table {src.table!r}")
+            if explained is not None:
+                raise explained from None
+            self.reader.reset()
             first = first_line(exc)
             raise RunFailed(f"source table {src.table!r} cannot be read from the warehouse "
                             f"{self.conn_id!r}: {first}") from None
@@ -155,10 +185,9 @@ class Warehouse:
 
     @property
     def checks_alongside_load(self) -> bool:
-        """Whether the source checks (rows and duplicate IDs of partition D: a GROUP BY over it)
-        run on a second connection while the load runs. Worth it on a PostgreSQL warehouse, where
-        the GROUP BY costs as much as a third of the load; DuckDB answers it in a blink."""
-        return self.kind == "postgres" and not self._shared
+        """Whether the source checks run on a second connection while the load runs (the family's
+        reader says whether they are worth it; never on the target's own connection)."""
+        return self.reader.checks_alongside_load and not self.is_the_target
 
     def check_sources_in_background(self, sources: list[SourceSpec],
                                     data_date: dt.date) -> Callable[[], list[SourceCheck]]:
@@ -191,148 +220,15 @@ class Warehouse:
 
         return wait
 
-    def _reset(self) -> None:
-        # psycopg in autocommit needs nothing; a failed statement in a PG transaction would.
-        with contextlib.suppress(Exception):
-            self.conn.rollback()
-
     def stream(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
         """Result batches of ``query``, never the whole result in memory."""
-        if self.kind == "postgres":
-            yield from self._stream_postgres(query, batch_size)
-        elif self.kind == "mysql":
-            yield from self._stream_mysql(query, batch_size)
-        else:
-            yield from self._stream_plain(query, batch_size)
+        return self.reader.stream(query, batch_size)
 
     # ---- CSV transfer: the warehouse engine writes the rows, Python only moves bytes ---------
     @property
     def can_export_csv(self) -> bool:
-        return self.kind in ("duckdb", "postgres")
+        return self.reader.exports_csv
 
-    def csv_chunks(self, query: Query, flavor: str) -> Iterator[bytes]:
-        """The result of ``query`` as CSV bytes, in chunks, in ``flavor``'s conventions.
-
-        ``postgres``: NULL is an unquoted empty field, an empty string is ``""`` (PostgreSQL CSV).
-        ``mysql``: every value quoted and NULL the unquoted word NULL (LOAD DATA with ENCLOSED BY).
-        """
-        if self.kind == "postgres":
-            yield from self._csv_postgres(query, flavor)
-        else:
-            yield from self._csv_duckdb(query, flavor)
-
-    def _csv_postgres(self, query: Query, flavor: str) -> Iterator[bytes]:
-        options = "FORMAT csv" + (", FORCE_QUOTE *, NULL 'NULL'" if flavor == "mysql" else "")
-
-        def produce() -> Iterator[bytes]:
-            # The server sends one message per row: gather them into ~1 MB chunks for the target.
-            # Copying each row into a bytearray is 3x faster than keeping the rows' memoryviews
-            # and joining them (measured: 0.8 s against 2.6 s for 1M rows), which holds one
-            # libpq buffer per row until the join.
-            buf = bytearray()
-            with self.conn.cursor() as cur, cur.copy(f"COPY ({query.sql}) TO STDOUT ({options})",
-                                                      query.params) as copy:
-                while row := copy.read():
-                    buf += row
-                    if len(buf) >= CHUNK_BYTES:
-                        yield bytes(buf)
-                        buf = bytearray()
-            if buf:
-                yield bytes(buf)
-
-        # Read the warehouse in a thread so reading and the target's load overlap.
-        yield from prefetch(produce(), depth=4)
-
-    def _csv_duckdb(self, query: Query, flavor: str) -> Iterator[bytes]:
-        # DuckDB writes the CSV into a named pipe from its own threads while we read the other end:
-        # extraction and load overlap, and no file or result set grows with the row count.
-        options = "FORMAT csv, HEADER false" + (", FORCE_QUOTE *, NULLSTR 'NULL'" if flavor == "mysql" else "")
-        folder = tempfile.mkdtemp(prefix="tagoffline-")
-        fifo = os.path.join(folder, "extract.csv")
-        os.mkfifo(fifo, 0o600)
-        errors: list[BaseException] = []
-        reader_done = threading.Event()
-        self._lean(query.scan_only)
-
-        def write() -> None:
-            try:
-                cur = self.conn.cursor()
-                cur.execute(f"COPY ({query.sql}) TO {self.dialect.quote_literal(fifo)} ({options})", query.params)
-                cur.close()
-            except BaseException as exc:  # reported by the reader below
-                errors.append(exc)
-                _release_fifo_reader(fifo, reader_done)
-
-        writer = threading.Thread(target=write, name="tagoffline-duckdb-copy", daemon=True)
-        writer.start()
-        try:
-            with open(fifo, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    yield chunk
-            reader_done.set()
-            writer.join()
-            if errors:
-                self._raise_if_out_of_memory(errors[0], "the extract query")
-                raise errors[0]
-        finally:
-            # Closing our end makes a still-writing DuckDB fail with a broken pipe and stop.
-            reader_done.set()
-            writer.join(timeout=60)
-            shutil.rmtree(folder, ignore_errors=True)
-
-    def _stream_plain(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
-        # DuckDB streams results to fetchmany in chunks, as DB-API drivers of warehouses do (Trino
-        # pages through the result, SQLite steps its statement); none materializes it all.
-        self._lean(query.scan_only)
-        cur = self.conn.cursor()
-        try:
-            try:
-                cur.execute(query.sql, query.params)
-            except Exception as exc:
-                self._raise_if_out_of_memory(exc, "the extract query")
-                raise
-            while batch := cur.fetchmany(batch_size):
-                yield batch
-        finally:
-            with contextlib.suppress(Exception):
-                cur.close()
-
-    def _stream_postgres(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
-        # A named (server-side) cursor lives inside a transaction.
-        with self.conn.transaction(), self.conn.cursor(name="tagoffline_extract") as cur:
-            cur.itersize = batch_size
-            cur.execute(query.sql, query.params)
-            while batch := cur.fetchmany(batch_size):
-                yield batch
-
-    def _stream_mysql(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
-        module = type(self.conn).__module__
-        if module.startswith("MySQLdb"):
-            from MySQLdb.cursors import SSCursor
-        else:
-            from pymysql.cursors import SSCursor
-        cur = self.conn.cursor(SSCursor)
-        try:
-            cur.execute(query.sql, query.params)
-            while batch := cur.fetchmany(batch_size):
-                yield list(batch)
-        finally:
-            with contextlib.suppress(Exception):
-                cur.close()
-
-
-def _release_fifo_reader(fifo: str, reader_done: threading.Event) -> None:
-    """After a failed COPY: let the reader of ``fifo`` see its end, wherever it is.
-
-    DuckDB may fail before opening the pipe (the reader waits in ``open()``, or has not reached it
-    yet) or after (the reader reads to EOF and closes). A non-blocking open for writing pairs with a
-    reader waiting in ``open()`` and fails (ENXIO) when none has the pipe open; so retry until it
-    pairs or the reader says it is done, never blocking on a reader that has already left.
-    """
-    while not reader_done.is_set():
-        try:
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            return
-        except OSError:
-            reader_done.wait(0.05)
-
+    def csv_chunks(self, query: Query, fmt: CsvFormat) -> Iterator[bytes]:
+        """The result of ``query`` as CSV bytes, in chunks, in the target's format ``fmt``."""
+        return self.reader.csv_chunks(query, fmt)

@@ -1,11 +1,10 @@
 """Where a service's target table really is, and which service owns it (spec §2: "a target table
 belongs to the one service that claims it").
 
-A target's place is the physical database its connection points at (``connections.
-database_identity``: two connection ids of one database are one place), the schema with an unset
-one resolved to the family's default (PostgreSQL family ``public``, Oracle the login upper-cased,
-DuckDB ``main``), and the table, with names compared as the family compares them (PostgreSQL and
-Oracle exactly since the engine always quotes, MySQL/MariaDB, SQLite and DuckDB case-insensitively).
+A target's place is the physical database its connection points at (``Dialect.database_identity``:
+two connection ids of one database are one place), the schema with an unset one resolved to the
+family's default (``Dialect.default_schema``), and the table, with names compared as the family
+compares them (``Dialect.name_key``: exactly where quoted names keep their case, else ignoring it).
 
 Claims are not stored: the oldest service (lowest id) targeting a place owns it, so catalogs from
 before claims keep one owner per table and every younger sharer is refused at its next save or
@@ -19,22 +18,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from airflow_provider_tagoffline import config, connections
+from airflow_provider_tagoffline import connections
 from airflow_provider_tagoffline.catalog.models import Service
-from airflow_provider_tagoffline.dialects import Dialect, get_dialect
+from airflow_provider_tagoffline.dialects import Dialect
 from airflow_provider_tagoffline.errors import ValidationFailed
-
-
-def dialect_for(target_kind: str) -> Dialect:
-    """The dialect of a target kind; ``warehouse`` targets take the warehouse's. A warehouse of an
-    engine without a dialect module compares names exactly and has no schemas."""
-    kind = target_kind
-    if target_kind == "warehouse":
-        kind = connections.warehouse_kind(config.warehouse_conn_id())
-    try:
-        return get_dialect(kind)
-    except ValueError:
-        return Dialect(kind)
 
 
 @dataclass(frozen=True)
@@ -63,15 +50,15 @@ def resolve_schema(conn: object, dialect: Dialect, schema: str | None) -> str | 
     return schema or dialect.default_schema(getattr(conn, "login", None))
 
 
-def place_of(conn_id: str, target_kind: str, schema: str | None, table: str) -> TargetPlace | None:
-    """The place of a target, or None when Airflow does not know the connection (any more)."""
-    dialect = dialect_for(target_kind)
+def place_of(conn_id: str, schema: str | None, table: str) -> TargetPlace | None:
+    """The place of a target, or None when Airflow does not know the connection (any more) or it is
+    no target."""
     try:
-        conn = connections.get_connection(conn_id)
+        where = connections.resolve_target(conn_id)
     except ValidationFailed:
         return None
-    return TargetPlace(conn_id, connections.database_identity(conn, dialect), resolve_schema(conn, dialect, schema),
-                       table, dialect)
+    conn, dialect = where.connection, where.dialect
+    return TargetPlace(conn_id, dialect.database_identity(conn), resolve_schema(conn, dialect, schema), table, dialect)
 
 
 def owner_of(session: Session, place: TargetPlace, service_id: int | None) -> tuple[Service, TargetPlace] | None:
@@ -81,9 +68,9 @@ def owner_of(session: Session, place: TargetPlace, service_id: int | None) -> tu
     q = select(Service).where(func.lower(Service.target_table) == place.table.lower()).order_by(Service.id)
     if service_id is not None:
         q = q.where(Service.id < service_id)  # an older sharer owns the table; a younger one does not
-    places: dict[tuple[str, str, str | None, str], TargetPlace | None] = {}
+    places: dict[tuple[str, str | None, str], TargetPlace | None] = {}
     for svc in session.scalars(q):
-        key = (svc.target_conn_id, svc.target_kind, svc.target_schema, svc.target_table)
+        key = (svc.target_conn_id, svc.target_schema, svc.target_table)
         if key not in places:
             places[key] = place_of(*key)
         other = places[key]

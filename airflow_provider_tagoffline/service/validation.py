@@ -18,9 +18,10 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from airflow_provider_tagoffline import connections
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Entity, EntityId, Service, Tag
-from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, Dialect, get_dialect
+from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, WAREHOUSE, Dialect
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
 from airflow_provider_tagoffline.service import permissions, states, targets
 from airflow_provider_tagoffline.service.definition import MappingDef, ServiceDef
@@ -206,7 +207,7 @@ def _check_target(c: _Checking, resolve_target_kind: Callable[[str], str] | None
     if not c.target_kind:
         return
     target_kind = c.target_kind
-    dialect = c.dialect = get_dialect(_dialect_kind(target_kind, resolve_target_kind))
+    dialect = c.dialect = connections.dialect_of_kind(target_kind)
     if t.schema_ and not dialect.has_schemas:
         c.err("target.schema", f"{target_kind} targets have no schemas; remove the schema")
     for name_field, name in (("target.schema", t.schema_), ("target.table", t.table),
@@ -218,7 +219,7 @@ def _check_target(c: _Checking, resolve_target_kind: Callable[[str], str] | None
     if swap_problem and not dialect.identifier_problem(t.table):
         c.err("target.table", swap_problem)
     if t.partition is not None and not dialect.supports_partitions:
-        what = "AnalyticDB for PostgreSQL" if target_kind == "adb_pg" else target_kind
+        what = target_kind if target_kind == WAREHOUSE else dialect.title
         c.err("target.partition", f"{what} targets cannot be partitioned; remove the partition")
 
 
@@ -351,7 +352,7 @@ def _ownership_problems(session: Session, application: Application, conn_id: str
                                              f"applications (target grants)")]
     if not table.strip():
         return []
-    place = targets.place_of(conn_id, target_kind, schema, table)
+    place = targets.place_of(conn_id, schema, table)
     if place is None:
         return []
     problems = []
@@ -370,15 +371,4 @@ def _ownership_problems(session: Session, application: Application, conn_id: str
 
 
 def _airflow_target_kind(conn_id: str) -> str:
-    from airflow_provider_tagoffline import config, connections
-
-    return connections.target_kind(conn_id, config.warehouse_conn_id())
-
-
-def _dialect_kind(target_kind: str, resolve: Callable[[str], str] | None) -> str:
-    """The dialect of a target kind; ``warehouse`` targets take the warehouse's dialect."""
-    if target_kind != "warehouse":
-        return target_kind
-    from airflow_provider_tagoffline import config, connections
-
-    return connections.warehouse_kind(config.warehouse_conn_id())
+    return connections.resolve_target(conn_id).kind

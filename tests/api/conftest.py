@@ -9,7 +9,7 @@
 * target connections as ``AIRFLOW_CONN_*`` variables: a fresh PostgreSQL database (``crm_pg``),
   a fresh MariaDB database (``crm_mysql``), a SQLite file (``crm_sqlite``) and the DuckDB warehouse
   (``tag_warehouse``) with three data dates, 2026-01-01 to 2026-01-03; ``crm_pg_alias`` is a second
-  connection id of ``crm_pg``'s database;
+  connection id of ``crm_pg``'s database, ``crm_gp`` a third, Greenplum-flavoured (``extra.flavor``);
 * every process group killed and every database dropped at the end.
 """
 
@@ -55,11 +55,12 @@ CATALOG: dict[str, Any] = {
         ]}],
     "grants": [{"application": "crm", "entity": "user", "tags": ["gender", "gmv_30d", "mobile_city"]},
                {"application": "other", "entity": "user", "tags": ["gender", "gmv_30d"]}],
-    # crm writes its connections (crm_pg in two schemas, the warehouse in main); other writes
+    # crm writes its connections (crm_pg in two schemas, the warehouse in main, crm_gp in gp); other writes
     # crm_pg's public schema, and crm_pg's database again through crm_pg_alias
     "target_grants": [{"application": "crm", "conn_id": "crm_pg", "schemas": ["crm", "public"]},
                       {"application": "crm", "conn_id": "crm_mysql"}, {"application": "crm", "conn_id": "crm_sqlite"},
                       {"application": "crm", "conn_id": "tag_warehouse", "schemas": ["main"]},
+                      {"application": "crm", "conn_id": "crm_gp", "schemas": ["gp"]},
                       {"application": "other", "conn_id": "crm_pg", "schemas": ["public"]},
                       {"application": "other", "conn_id": "crm_pg_alias"}],
 }
@@ -191,6 +192,10 @@ def server_env(home: Path, port: int, catalog_url: str, pg_dbs: dict[str, str], 
         "AIRFLOW_CONN_CRM_PG_ALIAS": json.dumps({"conn_type": "postgres", "port": int(pg_port),
                                                  "host": "localhost" if pg_host == "127.0.0.1" else pg_host,
                                                  "login": "postgres", "schema": pg_target}),
+        # crm_pg's database again, flavoured: the flavour is ours and must never reach libpq
+        "AIRFLOW_CONN_CRM_GP": json.dumps({"conn_type": "postgres", "host": pg_host, "port": int(pg_port),
+                                           "login": "postgres", "password": PG_TARGET_PASSWORD,
+                                           "schema": pg_target, "extra": {"flavor": "greenplum"}}),
         "AIRFLOW_CONN_CRM_MYSQL": json.dumps({"conn_type": "mysql", "host": "127.0.0.1", "port": 3306,
                                               "login": "root", "schema": mysql_db,
                                               "extra": {"flavor": "mariadb"}}),

@@ -66,7 +66,8 @@ def test_users_see_the_connections_granted_to_their_applications(alice, bob, car
         assert r.status_code == 200, r.text
         return {c["conn_id"]: c["granted_schemas"] for c in r.json()}
 
-    crm = {"crm_pg": ["crm", "public"], "crm_mysql": None, "crm_sqlite": None, "tag_warehouse": ["main"]}
+    crm = {"crm_pg": ["crm", "public"], "crm_gp": ["gp"], "crm_mysql": None, "crm_sqlite": None,
+           "tag_warehouse": ["main"]}
     assert listed(alice) == crm and listed(bob) == crm
     assert listed(bob, application="crm") == crm
     assert listed(mallory) == {"crm_pg": ["public"], "crm_pg_alias": None}
@@ -185,3 +186,55 @@ def test_ddl_preview(alice, bob, carol, service_body):
     assert r.status_code == 200, r.text
     assert [c["name"] for c in r.json()["columns"]][:1] == ["user_id"]
     assert bob.get("/services/svc_ddl_prev/ddl").json()["table_exists"] is True
+
+
+def test_a_greenplum_flavoured_connection_is_read_and_written_through_the_api(alice, api_server, pg_dbs,
+                                                                             service_body):
+    """``extra.flavor`` is ours: introspection and one-click create open the connection the family's
+    way, so the flavour never reaches libpq (which refuses an unknown option). The server is
+    PostgreSQL; the flavour is what is under test."""
+    import psycopg
+    from dbs import PG_ADMIN_URL
+
+    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{pg_dbs['target']}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS gp")
+        conn.execute("CREATE TABLE IF NOT EXISTS gp.gp_existing (user_id bigint PRIMARY KEY, gender text)")
+
+    listed = {c["conn_id"]: c for c in alice.get("/connections").json()}
+    assert listed["crm_gp"]["kind"] == "greenplum" and listed["crm_gp"]["has_schemas"] is True
+    r = alice.get("/connections/crm_gp/schemas")
+    assert r.status_code == 200 and r.json()["items"] == ["gp"], r.text  # the granted schema only
+    r = alice.get("/connections/crm_gp/tables", params={"schema": "gp"})
+    assert r.status_code == 200 and "gp_existing" in r.json()["items"], r.text
+    cols = alice.get("/connections/crm_gp/tables/gp_existing/columns", params={"schema": "gp"}).json()["items"]
+    assert [(c["name"], c["primary_key"]) for c in cols] == [("user_id", True), ("gender", False)]
+
+    draft = service_body("svc_gp_ddl", conn_id="crm_gp")
+    draft["target"].update({"schema": "gp", "table": "gp_made_by_api"})
+    r = alice.post("/helpers/ddl/preview", json={"service": draft})
+    assert r.status_code == 200 and r.json()["kind"] == "greenplum" and r.json()["table_exists"] is False, r.text
+    r = alice.post("/helpers/ddl/execute", json={"service": draft})
+    assert r.status_code == 200, r.text
+    assert [c["name"] for c in r.json()["columns"]] == ["user_id", "gender", "gender_codename", "gmv_30d"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('gp.gp_made_by_api') IS NOT NULL").fetchone() == (True,)
+
+
+def test_target_kinds_come_from_the_registry_of_families(alice):
+    from airflow_provider_tagoffline.dialects import TARGET_KINDS
+
+    r = alice.get("/kinds")
+    assert r.status_code == 200, r.text
+    kinds = {k["kind"]: k for k in r.json()}
+    assert tuple(kinds) == TARGET_KINDS
+    assert kinds["adb_pg"] == {"kind": "adb_pg", "family": "postgres", "title": "AnalyticDB for PostgreSQL",
+                               "has_schemas": True, "supports_partitions": False, "default_schema": "public"}
+    assert kinds["mysql"]["has_schemas"] is False and kinds["mysql"]["default_schema"] is None
+    assert kinds["oracle"]["has_schemas"] is True and kinds["oracle"]["default_schema"] is None  # the login's
+    assert kinds["warehouse"] == {"kind": "warehouse", "family": "duckdb", "title": "warehouse", "has_schemas": True,
+                                  "supports_partitions": True, "default_schema": "main"}
+
+    r = alice.get("/services", params={"target_kind": "db2"})
+    allowed = ", ".join(repr(k) for k in TARGET_KINDS[:-1]) + f" or {TARGET_KINDS[-1]!r}"
+    assert r.status_code == 422 and r.json()["detail"] == [{"field": "target_kind", "message": f"must be {allowed}"}]

@@ -73,6 +73,9 @@ def test_a_service_from_form_to_instance_and_back(browser: Browser, api_server: 
     page = signed_in_page(browser, api_server, "alice")
     page.goto(f"{api_server.base_url}/tag-offline/ui/")
     expect(page.get_by_role("heading", name="Tag offline services")).to_be_visible()
+    # the target kinds to filter by are the server's (its registry of database families)
+    kinds = [k["kind"] for k in alice.get("/kinds").json()]
+    expect(page.locator("#f-target_kind option")).to_have_text(["Target kind: all", *kinds])
 
     page.click("#new-service")
     expect(page.get_by_role("heading", name="New tag offline service")).to_be_visible()
@@ -314,9 +317,9 @@ def test_catalog_target_grants_and_the_forms_data_sources(browser: Browser, api_
     boss.select_option("#conn_id", "crm_pg")
     expect(boss.locator("#schema option")).to_have_text(["(default schema)", "public"])
     boss.select_option("#application", "crm")
-    expect(boss.locator("#conn_id option")).to_have_text(["Choose a data source", "crm_mysql (mysql)",
-                                                          "crm_pg (postgres)", "crm_sqlite (sqlite)",
-                                                          "tag_warehouse (warehouse)"])
+    expect(boss.locator("#conn_id option")).to_have_text(["Choose a data source", "crm_gp (greenplum)",
+                                                          "crm_mysql (mysql)", "crm_pg (postgres)",
+                                                          "crm_sqlite (sqlite)", "tag_warehouse (warehouse)"])
     boss.context.close()
 
     # members read the grants; only admins have the controls

@@ -10,11 +10,13 @@ import pytest
 from engine_data import EXPECTED_D, D, LiveTarget, make_spec
 from engine_data import target_content as content
 
+from airflow_provider_tagoffline.connections import resolve_connection
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.engine.connect import open_dbapi
+from airflow_provider_tagoffline.dialects.mysql import target as mysql
+from airflow_provider_tagoffline.dialects.postgres import target as postgres
 from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.engine.targets import filelock as filelock_module
-from airflow_provider_tagoffline.engine.targets import make_target, mysql, postgres
+from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import RunSpec
 
@@ -68,7 +70,8 @@ def test_a_second_run_waits_for_the_lock_and_gives_up_clearly(live_target: LiveT
     monkeypatch.setattr(postgres, "LOCK_WAIT_SECONDS", 1)
     monkeypatch.setattr(mysql, "LOCK_WAIT_SECONDS", 1)
     monkeypatch.setattr(filelock_module, "DEFAULT_WAIT_SECONDS", 1)
-    conn, kind = open_dbapi(t.conn_id)
+    where = resolve_connection(t.conn_id)
+    conn, kind = where.open(), where.kind
     holder = make_target(spec.target, conn, kind)
     with holder.lock():  # another run holds the target
         with pytest.raises(RunFailed, match=r"another run is writing user_tags"):
@@ -110,7 +113,8 @@ def test_every_spelling_of_one_table_takes_one_lock(live_target: LiveTarget, mon
     t.execute(*create_table_sql(unset, t.kind))
     monkeypatch.setattr(postgres, "LOCK_WAIT_SECONDS", 1)
     monkeypatch.setattr(mysql, "LOCK_WAIT_SECONDS", 1)
-    conn, kind = open_dbapi(t.conn_id)
+    where = resolve_connection(t.conn_id)
+    conn, kind = where.open(), where.kind
     for held, run, name in ((unset, explicit, f"{explicit_schema}.user_tags"), (explicit, unset, "user_tags")):
         holder = make_target(held.target, conn, kind)
         with holder.lock():

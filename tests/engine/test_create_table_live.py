@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from engine_data import LiveTarget, make_spec
 
+from airflow_provider_tagoffline.connections import resolve_connection
 from airflow_provider_tagoffline.create_table.execute import create_on_target
 from airflow_provider_tagoffline.create_table.parse import parse_edited
 from airflow_provider_tagoffline.create_table.render import render
 from airflow_provider_tagoffline.dialects import get_dialect
-from airflow_provider_tagoffline.engine.connect import open_dbapi
 from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.errors import Conflict, RunFailed, ValidationFailed
 
@@ -122,7 +122,8 @@ def test_the_connection_runs_one_statement_per_call(live_target: LiveTarget) -> 
     """Below the parser: psycopg's extended protocol, mysqlclient's server option, DuckDB's own
     statement count and sqlite3 each refuse a string holding two statements."""
     t = live_target
-    conn, kind = open_dbapi(t.conn_id)
+    where = resolve_connection(t.conn_id)
+    conn, kind = where.open(), where.kind
     target = make_target(make_spec(t.kind, t.conn_id).target, conn, kind)
     try:
         target.prepare_for_ddl()
@@ -141,7 +142,8 @@ def test_duckdb_ddl_connection_reads_and_writes_no_files(tmp_path: Path, monkeyp
     path = tmp_path / "target.duckdb"
     duckdb.connect(str(path)).close()
     monkeypatch.setenv("AIRFLOW_CONN_TOT_DDL", json.dumps({"conn_type": "duckdb", "host": str(path)}))
-    conn, kind = open_dbapi("tot_ddl")
+    where = resolve_connection("tot_ddl")
+    conn, kind = where.open(), where.kind
     target = make_target(make_spec("duckdb", "tot_ddl").target, conn, kind)
     try:
         target.prepare_for_ddl()

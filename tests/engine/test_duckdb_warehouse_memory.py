@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_tagoffline.engine.duckdb_resources import size_bytes
+from airflow_provider_tagoffline.dialects.duckdb.resources import size_bytes
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_query
+from airflow_provider_tagoffline.engine.targets.base import CsvFormat
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import RunSpec, SourceSpec
@@ -93,7 +94,7 @@ def test_check_and_scan_of_millions_of_ids_under_a_16mb_limit(big_warehouse: str
         assert (check.rows, check.duplicates) == (IDS, 0)
         query = build_extract_query(spec, wh.dialect, D)
         assert query.scan_only
-        lines = sum(chunk.count(b"\n") for chunk in wh.csv_chunks(query, "postgres"))
+        lines = sum(chunk.count(b"\n") for chunk in wh.csv_chunks(query, CsvFormat()))
         assert lines == IDS
         # the connection's 16 MB were never raised
         limit, threads = wh.fetchone(Query("SELECT current_setting('memory_limit'), current_setting('threads')"))
@@ -108,7 +109,7 @@ def test_joins_beyond_the_connection_limit_fail_clearly(big_warehouse: str, monk
         query = build_extract_query(_spec(2), wh.dialect, D)
         assert not query.scan_only
         with pytest.raises(RunFailed) as err:
-            for _ in wh.csv_chunks(query, "postgres"):
+            for _ in wh.csv_chunks(query, CsvFormat()):
                 pass
     finally:
         wh.close()
@@ -124,7 +125,7 @@ def test_joins_get_the_connection_limit_not_the_lean_one(big_warehouse: str, mon
         checks = [wh.check_source(src, D) for src in spec.sources]
         assert [(c.rows, c.duplicates) for c in checks] == [(IDS, 0), (IDS - IDS // 10 + 2, 2)]
         query = build_extract_query(spec, wh.dialect, D, frozenset({1}))
-        lines = sum(chunk.count(b"\n") for chunk in wh.csv_chunks(query, "postgres"))
+        lines = sum(chunk.count(b"\n") for chunk in wh.csv_chunks(query, CsvFormat()))
         assert lines == IDS
         limit, threads = wh.fetchone(Query("SELECT current_setting('memory_limit'), current_setting('threads')"))
         assert size_bytes(limit) > 900 * 1000**2 and threads == 3  # the join ran with the connection's own
@@ -139,7 +140,7 @@ def test_a_copy_failing_before_it_opens_the_pipe_ends_the_reader(big_warehouse: 
     wh = _connect(monkeypatch, big_warehouse)
     try:
         with pytest.raises(Exception, match="no_such_column"):
-            for _ in wh.csv_chunks(Query("SELECT no_such_column FROM profile", scan_only=True), "postgres"):
+            for _ in wh.csv_chunks(Query("SELECT no_such_column FROM profile", scan_only=True), CsvFormat()):
                 pass
     finally:
         wh.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from engine_data import make_spec
 
-from airflow_provider_tagoffline.dialects.generic import driver_paramstyle, generic_dialect
+from airflow_provider_tagoffline.dialects.generic.dialect import driver_paramstyle, generic_dialect
 from airflow_provider_tagoffline.engine.extract import build_extract_query, source_check_sql
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed
@@ -72,7 +72,7 @@ def test_a_driver_with_named_parameters_is_refused_before_any_query(tmp_path: Pa
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # python-oracledb binds :name; the extract binds positionally.
     # A real SQLite connection stands in for such a driver, only its declared style is changed.
-    import airflow_provider_tagoffline.engine.warehouse as warehouse_module
+    import airflow_provider_tagoffline.dialects.generic.warehouse as warehouse_module
 
     monkeypatch.setenv("AIRFLOW_CONN_TOT_NAMED", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "w.db")}))
     monkeypatch.setattr(warehouse_module, "driver_paramstyle", lambda conn: "named")

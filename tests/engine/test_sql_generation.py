@@ -11,7 +11,7 @@ from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.dialects import get_dialect
 from airflow_provider_tagoffline.engine.extract import build_extract_query, format_date, source_check_sql
 from airflow_provider_tagoffline.engine.targets import make_target
-from airflow_provider_tagoffline.engine.types import classify, column_type, incompatibility
+from airflow_provider_tagoffline.engine.types import classify, incompatibility
 from airflow_provider_tagoffline.runspec import RunSpec, TargetSpec
 
 D = dt.date(2026, 11, 23)
@@ -141,9 +141,9 @@ def test_ddl_refuses_partitions_where_the_dialect_has_none() -> None:
 
 
 def test_string_key_gets_a_bounded_type() -> None:
-    assert column_type("string", "mysql", key=True) == "varchar(255)"
-    assert column_type("string", "oracle", key=True) == "VARCHAR2(255 CHAR)"
-    assert column_type("decimal(20,4)", "postgres") == "numeric(20,4)"
+    assert get_dialect("mysql").column_type("string", key=True) == "varchar(255)"
+    assert get_dialect("oracle").column_type("string", key=True) == "VARCHAR2(255 CHAR)"
+    assert get_dialect("greenplum").column_type("decimal(20,4)") == "numeric(20,4)"
 
 
 @pytest.mark.parametrize(("value_type", "column", "problem"), [
@@ -180,7 +180,7 @@ def test_mysql_swap_is_one_rename_statement_then_drop() -> None:
 
 
 def test_postgres_swap_renames_views_drop_and_index_names_in_order() -> None:
-    from airflow_provider_tagoffline.engine.targets.postgres import IndexDef
+    from airflow_provider_tagoffline.dialects.postgres.target import IndexDef
 
     t = _target("postgres", schema="crm")
     t._indexes = [IndexDef("user_tags_pk", "PRIMARY KEY (user_id)", "", temp_name="tagoffline_x_0")]

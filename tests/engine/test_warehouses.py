@@ -105,16 +105,19 @@ def test_extract_from_each_warehouse_into_sqlite(warehouse_conn: str, tmp_path: 
 
 def test_target_is_the_warehouse(warehouse_conn: str) -> None:
     spec = make_spec("warehouse", "tot_wh", warehouse_conn_id="tot_wh")
-    from airflow_provider_tagoffline.engine.connect import open_dbapi
+    from airflow_provider_tagoffline.connections import resolve_connection
     from airflow_provider_tagoffline.engine.targets import make_target
 
-    conn, kind = open_dbapi("tot_wh")
+    where = resolve_connection("tot_wh")
+
+    conn, kind = where.open(), where.kind
     target = make_target(spec.target, conn, kind)
     target.run_in_tx(create_table_sql(spec, kind))
     target.close()
     report = run_export(spec, D)
     assert report.load_method.startswith("INSERT ... SELECT")
-    conn, kind = open_dbapi("tot_wh")
+    where = resolve_connection("tot_wh")
+    conn, kind = where.open(), where.kind
     target = make_target(spec.target, conn, kind)
     cur = target.execute(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")
     got = [normalize(r) for r in cur.fetchall()]

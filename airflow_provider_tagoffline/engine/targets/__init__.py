@@ -1,33 +1,17 @@
-"""Target families behind one interface (``base.Target``); one module each, registered by kind."""
+"""The target interface (``base.Target``); each family's implementation is in ``dialects/<family>/target.py``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_tagoffline.dialects import get_dialect
+from airflow_provider_tagoffline.dialects import family_of_kind
 from airflow_provider_tagoffline.engine.targets.base import BACKUP_SUFFIX, STAGE_SUFFIX, Target
 from airflow_provider_tagoffline.runspec import TargetSpec
 
-_REGISTRY: dict[str, type[Target]] = {}
-
-
-def _load() -> None:
-    from airflow_provider_tagoffline.engine.targets.duckdb import DuckDBTarget
-    from airflow_provider_tagoffline.engine.targets.mysql import MySQLTarget
-    from airflow_provider_tagoffline.engine.targets.oracle import OracleTarget
-    from airflow_provider_tagoffline.engine.targets.postgres import PostgresTarget
-    from airflow_provider_tagoffline.engine.targets.sqlite import SQLiteTarget
-
-    for cls in (PostgresTarget, MySQLTarget, OracleTarget, SQLiteTarget, DuckDBTarget):
-        for kind in cls.kinds:
-            _REGISTRY[kind] = cls
-
 
 def make_target(spec: TargetSpec, conn: Any, kind: str) -> Target:
-    """The target object for a connection of dialect ``kind`` (``warehouse`` resolved by the caller)."""
-    if not _REGISTRY:
-        _load()
-    return _REGISTRY[kind](spec, conn, get_dialect(kind))
+    """The target object for a connection of family kind ``kind`` (``warehouse`` resolved by the caller)."""
+    return family_of_kind(kind).make_target(spec, conn, kind)
 
 
 __all__ = ["BACKUP_SUFFIX", "STAGE_SUFFIX", "Target", "make_target"]

@@ -1,4 +1,5 @@
-"""The target interface: everything a run does to the target database, one subclass per family.
+"""The target interface: everything a run does to the target database, one subclass per family
+(``dialects/<family>/target.py``).
 
 The runner (``engine/runner.py``) only calls these methods, in this order::
 
@@ -14,11 +15,14 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from airflow_provider_tagoffline.dialects import Dialect
+from airflow_provider_tagoffline.dialects.base import Dialect
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.types import ColumnType, incompatibility
@@ -31,6 +35,49 @@ STAGE_SUFFIX = "_dpfx_b"
 BACKUP_SUFFIX = "_dpfx_tmp"
 
 Row = Sequence[Any]
+
+_CREATE_NAME = re.compile(
+    r'^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|[^\s(]+)\s*\(',
+    re.IGNORECASE)
+
+
+def rename_create_table(create_sql: str, new_quoted_name: str) -> str:
+    """``CREATE TABLE old (...)`` → ``CREATE TABLE new (...)``, the body untouched."""
+    m = _CREATE_NAME.match(create_sql)
+    if not m:
+        raise RunFailed(f"cannot read the table definition: {create_sql[:80]!r}")
+    return f"CREATE TABLE {new_quoted_name} (" + create_sql[m.end():]
+
+
+@contextlib.contextmanager
+def spooled(batches: Iterable[list[Row]], suffix: str,
+            lines: Callable[[list[Row]], str]) -> Iterator[tuple[str, int]]:
+    """The rows of ``batches`` in a temporary file, each batch written as ``lines(batch)``:
+    ``(path, rows)``; the file is removed afterwards."""
+    fd, path = tempfile.mkstemp(prefix="tagoffline-", suffix=suffix)
+    rows = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            for batch in batches:
+                f.write(lines(batch))
+                rows += len(batch)
+        yield path, rows
+    finally:
+        os.unlink(path)
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """The CSV a target bulk-loads, which the warehouse engine writes for it (``Target.load_csv``).
+
+    Comma-separated, one row a line, quotes doubled inside quoted values, no header.
+    """
+
+    #: every value quoted and NULL the bare word NULL; otherwise NULL is an unquoted empty field
+    #: and an empty string ``""``
+    quote_all: bool = False
+    #: booleans as 1 and 0 (a target that loads them into integer columns)
+    booleans_as_int: bool = False
 
 
 @dataclass
@@ -51,8 +98,8 @@ class TableStats:
 class Target:
     """One target table on one connection. Subclasses implement the dialect-specific parts."""
 
-    #: target kinds served (registered in ``engine/targets/__init__.py``)
-    kinds: ClassVar[tuple[str, ...]] = ()
+    #: what starts a transaction (``BEGIN IMMEDIATE``: SQLite's, writing from the start)
+    begin_sql: ClassVar[str] = "BEGIN"
 
     def __init__(self, spec: TargetSpec, conn: Any, dialect: Dialect):
         self.spec = spec
@@ -106,10 +153,14 @@ class Target:
             cur = self.execute(sql)
             cur.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
         """One database transaction (DDL included where the engine supports it)."""
-        self.run_statements(["BEGIN"])
+        return self.statement_transaction(self.begin_sql)
+
+    @contextlib.contextmanager
+    def statement_transaction(self, begin: str) -> Iterator[None]:
+        """A transaction opened by the statement ``begin``, committed, or rolled back on any error."""
+        self.run_statements([begin])
         try:
             yield
         except BaseException:
@@ -144,11 +195,11 @@ class Target:
     def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
         raise NotImplementedError
 
-    #: CSV conventions this target bulk-loads ("postgres" or "mysql"), or None for row loading
-    csv_flavor: ClassVar[str | None] = None
+    #: the CSV this target bulk-loads from a warehouse that writes CSV, or None for row loading
+    csv_format: ClassVar[CsvFormat | None] = None
 
     def load_csv(self, columns: list[str], chunks: Iterable[bytes]) -> LoadResult:
-        """Load CSV bytes produced by the warehouse engine (only when ``csv_flavor`` is set)."""
+        """Load CSV bytes produced by the warehouse engine (only when ``csv_format`` is set)."""
         raise NotImplementedError
 
     def load_from_query(self, columns: list[str], query: Query) -> LoadResult:
@@ -291,11 +342,9 @@ class Target:
         else:
             self.replace_partition()
 
-    @contextlib.contextmanager
-    def dml_transaction(self) -> Iterator[None]:
-        """A transaction for DML (MySQL and Oracle commit DDL implicitly, but not DML)."""
-        with self.transaction():
-            yield
+    def dml_transaction(self) -> contextlib.AbstractContextManager[None]:
+        """A transaction for DML (where DDL commits implicitly, ``transaction`` is none: DML still needs one)."""
+        return self.transaction()
 
     def replace_partition(self) -> None:
         delete, insert = self.replace_partition_sql()

@@ -10,11 +10,10 @@ const API = new URL("../", location.href).pathname.replace(/\/$/, "");
 const FORMATS = ["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"];
 const TASK_STATUSES = ["editing", "publishing", "published", "publish_failed", "unpublishing", "offline", "unpublish_failed"];
 const EXEC_STATUSES = ["none", "queued", "running", "success", "failed"];
-const TARGET_KINDS = ["postgres", "greenplum", "adb_pg", "opengauss", "mysql", "oracle", "sqlite", "duckdb", "warehouse"];
 const TIMEZONES = ["UTC", "Asia/Shanghai", "Asia/Tokyo", "Asia/Singapore", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles"];
 const PAGE_SIZE = 20;
 
-const state = { me: null, applications: [], entities: [], timer: null, route: 0 };
+const state = { me: null, applications: [], entities: [], kinds: [], timer: null, route: 0 };
 
 // Pages load asynchronously: a page whose route is no longer current must not touch the screen.
 function stale(routeId) { return routeId !== state.route; }
@@ -115,9 +114,11 @@ async function boot() {
     return;
   }
   document.getElementById("whoami").textContent = `${state.me.username}${state.me.is_admin ? " (admin)" : ""}`;
-  const [apps, entities] = await Promise.all([api("GET", "/catalog/applications"), api("GET", "/catalog/entities")]);
+  const [apps, entities, kinds] = await Promise.all([api("GET", "/catalog/applications"), api("GET", "/catalog/entities"),
+    api("GET", "/kinds")]);
   state.applications = apps;
   state.entities = entities;
+  state.kinds = kinds;  // target kinds: the server's registry of database families
   window.addEventListener("hashchange", route);
   route();
 }
@@ -252,7 +253,7 @@ async function listPage(main) {
         oninput: (ev) => { clearTimeout(searchTimer); searchTimer = setTimeout(() => { listFilters.name = ev.target.value; listFilters.page = 1; load(); }, 250); } }),
       sel("application", state.applications.map((a) => [a.code, a.name]), "Application"),
       sel("entity", entityOptions, "Entity – entity ID"),
-      sel("target_kind", TARGET_KINDS, "Target kind"),
+      sel("target_kind", state.kinds.map((k) => k.kind), "Target kind"),
       sel("status", TASK_STATUSES, "Task status"),
       sel("execution_status", EXEC_STATUSES, "Execution status"),
       sel("schedule_type", ["manual", "recurring"], "Schedule type")),

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
+from airflow_provider_tagoffline.engine.targets.base import CsvFormat, LoadResult, Row, Target, spooled
 from airflow_provider_tagoffline.engine.types import ColumnType, classify
 from airflow_provider_tagoffline.errors import RunFailed
 
@@ -45,9 +45,11 @@ def tsv_field(value: Any) -> str:
     return str(value).translate(_ESCAPES)
 
 
-class MySQLTarget(Target):
-    kinds = ("mysql",)
+def tsv_lines(batch: list[Row]) -> str:
+    return "".join("\t".join(map(tsv_field, row)) + "\n" for row in batch)
 
+
+class MySQLTarget(Target):
     def q(self, table: str) -> str:
         return self.d.qualify(self.schema, table)
 
@@ -65,16 +67,8 @@ class MySQLTarget(Target):
             raise RunFailed("the connection allows several statements per call (client_flag MULTI_STATEMENTS); "
                             "remove it from the connection's extra to create tables through it")
 
-    @contextlib.contextmanager
-    def dml_transaction(self) -> Iterator[None]:
-        self.run_statements(["START TRANSACTION"])
-        try:
-            yield
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.run_statements(["ROLLBACK"])
-            raise
-        self.run_statements(["COMMIT"])
+    def dml_transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self.statement_transaction("START TRANSACTION")
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -176,13 +170,7 @@ class MySQLTarget(Target):
         self.run_statements([drop])
 
     def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
-        fd, path = tempfile.mkstemp(prefix="tagoffline-", suffix=".tsv")
-        rows = 0
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                for batch in batches:
-                    f.write("".join("\t".join(map(tsv_field, row)) + "\n" for row in batch))
-                    rows += len(batch)
+        with spooled(batches, ".tsv", tsv_lines) as (path, rows):
             try:
                 self.run_statements([self.load_data_sql(path, columns)])
                 method = "LOAD DATA LOCAL INFILE"
@@ -193,11 +181,11 @@ class MySQLTarget(Target):
                 method = "multi-row INSERT"
             self._fail_on_warnings()
             self.checkpoint("during_load")
-        finally:
-            os.unlink(path)
         return LoadResult(rows=rows, method=method)
 
-    csv_flavor = "mysql"
+    # LOAD DATA cannot tell NULL from an empty string unless every value is quoted, and reads no
+    # true/false into an integer column.
+    csv_format = CsvFormat(quote_all=True, booleans_as_int=True)
 
     def load_csv(self, columns: list[str], chunks: Iterable[bytes]) -> LoadResult:
         # LOAD DATA reads a named pipe that a thread fills from the warehouse's CSV stream, so the
@@ -219,7 +207,7 @@ class MySQLTarget(Target):
         feeder.start()
         cols = ", ".join(self.d.quote(c) for c in columns)
         try:
-            # Every value is quoted and NULL is the bare word NULL (csv_chunks' "mysql" flavour).
+            # Every value is quoted and NULL is the bare word NULL (csv_format).
             cur = self.execute(
                 f"LOAD DATA LOCAL INFILE {self.d.quote_literal(fifo)} INTO TABLE {self.q(self.stage)} "
                 "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' ENCLOSED BY '\"' ESCAPED BY '' "

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from airflow_provider_tagoffline.dialects import register
+from typing import Any
+
 from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
 
 
-@register
 class DuckDBDialect(Dialect):
-    kinds = ("duckdb",)
     has_schemas = True
     supports_partitions = True
     row_order = "rowid"
     names_ignore_case = True
+    column_types = {"string": "VARCHAR", "key_string": "VARCHAR", "bigint": "BIGINT", "double": "DOUBLE",
+                    "decimal": "DECIMAL({p},{s})", "boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMP",
+                    "partition": "VARCHAR"}
 
     def default_schema(self, login: str | None) -> str | None:
         return "main"
+
+    def database_identity(self, conn: Any) -> tuple[str, ...]:
+        if (conn.host or "").strip().startswith("md:"):  # MotherDuck: remote, known by its connection id only
+            return (self.family, "conn", str(conn.conn_id))
+        return self.file_identity(conn, conn.host)
 
     sqlglot_dialect = "duckdb"
     ddl_types = {

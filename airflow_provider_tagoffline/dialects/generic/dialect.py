@@ -18,7 +18,7 @@ PARAMSTYLES = {"qmark": "qmark", "format": "format", "pyformat": "format"}
 
 
 class GenericDialect(Dialect):
-    kinds = ()
+    """ANSI SQL, double quotes and ``?`` until ``generic_dialect`` builds one from a connection."""
 
 
 def driver_paramstyle(dbapi_conn: Any) -> str | None:
@@ -40,4 +40,4 @@ def generic_dialect(kind: str, escape_word_format: str, paramstyle: str) -> Dial
     # refuse VARCHAR without a length outside a table definition.
     attrs = {"quote_char": quote, "paramstyle": PARAMSTYLES[paramstyle],
              "text_type": "STRING" if quote == "`" else "VARCHAR"}
-    return type("GenericDialect", (GenericDialect,), attrs)(kind)
+    return type("GenericDialect", (GenericDialect,), attrs)(kind, "generic")

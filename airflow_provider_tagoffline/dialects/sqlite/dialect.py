@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from airflow_provider_tagoffline.dialects import register
+from typing import Any
+
 from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
 
 
-@register
 class SQLiteDialect(Dialect):
-    kinds = ("sqlite",)
     row_order = "rowid"
     text_type = "TEXT"
     names_ignore_case = True
+    # No exact decimal: NUMERIC affinity would round 18 digits to a double, TEXT keeps them.
+    column_types = {"string": "TEXT", "key_string": "TEXT", "bigint": "INTEGER", "double": "REAL",
+                    "decimal": "TEXT", "boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMP",
+                    "partition": "TEXT"}
 
     sqlglot_dialect = "sqlite"
     ddl_types = {
@@ -20,3 +23,6 @@ class SQLiteDialect(Dialect):
         "TIMESTAMP": DdlType("TIMESTAMP"), "DATETIME": DdlType("DATETIME"), "TEXT": DdlType("TEXT"),
         "VARCHAR": DdlType("VARCHAR", limits=(1_000_000_000,)),
     }
+
+    def database_identity(self, conn: Any) -> tuple[str, ...]:
+        return self.file_identity(conn, conn.host or conn.schema)

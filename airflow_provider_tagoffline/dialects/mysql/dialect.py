@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from airflow_provider_tagoffline.dialects import register
+from typing import Any
+
 from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
 
 
-@register
 class MySQLDialect(Dialect):
-    kinds = ("mysql",)
     max_identifier_chars = 64
     supports_partitions = True
     quote_char = "`"
@@ -16,6 +15,9 @@ class MySQLDialect(Dialect):
     text_type = "CHAR"
     names_ignore_case = True
     default_port = 3306
+    column_types = {"string": "text", "key_string": "varchar(255)", "bigint": "bigint", "double": "double",
+                    "decimal": "decimal({p},{s})", "boolean": "tinyint(1)", "date": "date",
+                    "datetime": "datetime(6)", "partition": "varchar(10)"}
 
     sqlglot_dialect = "mysql"
     ddl_types = {
@@ -35,6 +37,8 @@ class MySQLDialect(Dialect):
     ddl_engine = "InnoDB"
     ddl_charsets = ("utf8mb4", "utf8mb3", "utf8", "latin1", "ascii", "binary")
 
+    def database_name(self, conn: Any) -> str:
+        return (conn.schema or "").lower()
 
     def quote_literal(self, value: str) -> str:
         # Backslash is an escape character in MySQL string literals (unless NO_BACKSLASH_ESCAPES).

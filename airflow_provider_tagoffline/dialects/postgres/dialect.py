@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from airflow_provider_tagoffline.dialects import register
+from typing import Any
+
 from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
 
 # PostgreSQL's own limits: numeric precision 1000, varchar length 10485760, fractional seconds 6.
 _LENGTH = 10_485_760
 
 
-@register
 class PostgresDialect(Dialect):
-    kinds = ("postgres", "greenplum", "adb_pg", "opengauss")
     # Longer names are silently truncated, which would make _dpfx_b and _dpfx_tmp collide.
     max_identifier_bytes = 63
     has_schemas = True
     supports_partitions = True
     default_port = 5432
 
-    def __init__(self, kind: str):
-        super().__init__(kind)
-        # AnalyticDB for PostgreSQL targets cannot be partitioned (spec §3).
-        self.supports_partitions = kind != "adb_pg"
     paramstyle = "format"
     text_type = "text"
     row_order = "ctid"
+    column_types = {"string": "text", "key_string": "varchar(255)", "bigint": "bigint",
+                    "double": "double precision", "decimal": "numeric({p},{s})", "boolean": "boolean",
+                    "date": "date", "datetime": "timestamp", "partition": "varchar(10)"}
+
+    def __init__(self, kind: str, family: str | None = None):
+        super().__init__(kind, family)
+        # AnalyticDB for PostgreSQL targets cannot be partitioned (spec §3).
+        self.supports_partitions = kind != "adb_pg"
 
     sqlglot_dialect = "postgres"
     ddl_types = {
@@ -39,6 +42,10 @@ class PostgresDialect(Dialect):
     ddl_named_primary_key = True
     ddl_partition_clause = "PARTITION BY LIST ({col})"
 
+    @property
+    def title(self) -> str:
+        return "AnalyticDB for PostgreSQL" if self.kind == "adb_pg" else self.kind
+
     def quote_literal(self, value: str) -> str:
         # E'' reads the same whatever the server's standard_conforming_strings says.
         if "\\" in value:
@@ -47,6 +54,9 @@ class PostgresDialect(Dialect):
 
     def fold_unquoted(self, name: str) -> str:
         return name.lower()
+
+    def database_name(self, conn: Any) -> str:
+        return conn.schema or conn.login or ""  # libpq connects to the user's database by default
 
     def default_schema(self, login: str | None) -> str | None:
         # What the service rules assume for an unset schema (the default search_path's first

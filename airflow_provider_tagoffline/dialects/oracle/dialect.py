@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from airflow_provider_tagoffline.dialects import register
+from typing import Any
+
 from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
 
 
-@register
 class OracleDialect(Dialect):
-    kinds = ("oracle",)
     # 128 bytes since 12.2 (30 before); names are quoted, so their case is kept.
     max_identifier_bytes = 128
     has_schemas = True
     supports_partitions = True
     text_type = "VARCHAR2(4000)"
     default_port = 1521
+    column_types = {"string": "VARCHAR2(4000 CHAR)", "key_string": "VARCHAR2(255 CHAR)", "bigint": "NUMBER(19)",
+                    "double": "BINARY_DOUBLE", "decimal": "NUMBER({p},{s})", "boolean": "NUMBER(1)",
+                    "date": "DATE", "datetime": "TIMESTAMP(6)", "partition": "VARCHAR2(10 CHAR)"}
 
     sqlglot_dialect = "oracle"
     ddl_types = {
@@ -38,6 +40,9 @@ class OracleDialect(Dialect):
     def fold_unquoted(self, name: str) -> str:
         return name.upper()
 
+    def database_name(self, conn: Any) -> str:
+        extra = conn.extra_dejson or {}
+        return str(extra.get("dsn") or extra.get("service_name") or extra.get("sid") or conn.schema or "").lower()
 
     def default_schema(self, login: str | None) -> str | None:
         # An unqualified name resolves in the session's schema: the user, stored upper-cased.

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
+from airflow_provider_tagoffline.engine.targets.base import CsvFormat, LoadResult, Row, Target
 from airflow_provider_tagoffline.engine.types import ColumnType, classify
 from airflow_provider_tagoffline.errors import RunFailed
 
@@ -36,8 +36,6 @@ class IndexDef:
 
 
 class PostgresTarget(Target):
-    kinds = ("postgres", "greenplum", "adb_pg", "opengauss")
-
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._indexes: list[IndexDef] = []
@@ -191,7 +189,7 @@ class PostgresTarget(Target):
                     self.checkpoint("during_load")
         return LoadResult(rows=rows, method="COPY", exact_count=True)
 
-    csv_flavor = "postgres"
+    csv_format = CsvFormat()
 
     def load_csv(self, columns: list[str], chunks: Iterable[bytes]) -> LoadResult:
         cols = ", ".join(self.d.quote(c) for c in columns)

@@ -12,26 +12,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
+from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target, rename_create_table
 from airflow_provider_tagoffline.engine.targets.filelock import file_lock
 from airflow_provider_tagoffline.engine.types import ColumnType
-from airflow_provider_tagoffline.errors import RunFailed
-
-_CREATE_NAME = re.compile(
-    r'^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|[^\s(]+)\s*\(',
-    re.IGNORECASE)
-
-
-def rename_create_table(create_sql: str, new_quoted_name: str) -> str:
-    """``CREATE TABLE old (...)`` → ``CREATE TABLE new (...)``, the body untouched."""
-    m = _CREATE_NAME.match(create_sql)
-    if not m:
-        raise RunFailed(f"cannot read the table definition: {create_sql[:80]!r}")
-    return f"CREATE TABLE {new_quoted_name} (" + create_sql[m.end():]
 
 
 def sqlite_value(value: Any) -> Any:
@@ -47,7 +33,7 @@ def sqlite_value(value: Any) -> Any:
 
 
 class SQLiteTarget(Target):
-    kinds = ("sqlite",)
+    begin_sql = "BEGIN IMMEDIATE"
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -56,17 +42,6 @@ class SQLiteTarget(Target):
 
     def q(self, table: str) -> str:
         return self.d.quote(table)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.run_statements(["BEGIN IMMEDIATE"])
-        try:
-            yield
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.run_statements(["ROLLBACK"])
-            raise
-        self.run_statements(["COMMIT"])
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

@@ -44,8 +44,6 @@ class KeyDef:
 
 
 class OracleTarget(Target):
-    kinds = ("oracle",)
-
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._keys: list[KeyDef] = []

@@ -9,14 +9,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
+from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target, rename_create_table, spooled
 from airflow_provider_tagoffline.engine.targets.filelock import file_lock
-from airflow_provider_tagoffline.engine.targets.sqlite import rename_create_table
 from airflow_provider_tagoffline.engine.types import ColumnType, classify
 from airflow_provider_tagoffline.errors import RunFailed
 
@@ -40,8 +37,6 @@ class _Result:
 
 
 class DuckDBTarget(Target):
-    kinds = ("duckdb",)
-
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         # conn.cursor() in DuckDB opens a second connection with its own transaction, so BEGIN and
         # COMMIT must go through the connection itself.
@@ -87,23 +82,13 @@ class DuckDBTarget(Target):
         self.run_in_tx([rename_create_table(create, self.q(self.stage))])
 
     def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
-        fd, path = tempfile.mkstemp(prefix="tagoffline-", suffix=".csv")
-        rows = 0
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                for batch in batches:
-                    # Every value quoted, NULL as the unquoted mark: the two can never be confused.
-                    for row in batch:
-                        f.write(",".join(NULL_MARK if v is None else _quoted(v) for v in row) + "\n")
-                    rows += len(batch)
+        with spooled(batches, ".csv", _csv_lines) as (path, rows):
             cols = ", ".join(self.d.quote(c) for c in columns)
             self.run_in_tx([f"INSERT INTO {self.q(self.stage)} ({cols}) SELECT * FROM read_csv("
                             f"{self.d.quote_literal(path)}, header = false, all_varchar = true, "
                             f"nullstr = {self.d.quote_literal(NULL_MARK)}, quote = '\"', escape = '\"', "
                             f"allow_quoted_nulls = false, columns = {self._columns_struct(columns)})"])
             self.checkpoint("during_load")
-        finally:
-            os.unlink(path)
         return LoadResult(rows=rows, method="CSV + read_csv")
 
     def _columns_struct(self, columns: list[str]) -> str:
@@ -116,6 +101,11 @@ class DuckDBTarget(Target):
             self.run_statements(stmts[:1])
             self.checkpoint("inside_swap")
             self.run_statements(stmts[1:])
+
+
+def _csv_lines(batch: list[Row]) -> str:
+    # Every value quoted, NULL as the unquoted mark: the two can never be confused.
+    return "".join(",".join(NULL_MARK if v is None else _quoted(v) for v in row) + "\n" for row in batch)
 
 
 def _quoted(value: Any) -> str:
