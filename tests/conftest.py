@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, _pg_connect
@@ -40,6 +41,21 @@ def airflow_db(_airflow_home: Path) -> None:
     """Airflow's metadata database (SQLite in the session's AIRFLOW_HOME), migrated once."""
     subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
                    capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Spark SQL warehouse: the Spark Thrift Server of PyPI's pyspark, started once per session."""
+    from spark_server import java_missing, start_server
+
+    why = java_missing()
+    if why:
+        pytest.skip(why)
+    server = start_server(tmp_path_factory.mktemp("spark"))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")

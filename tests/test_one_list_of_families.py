@@ -29,6 +29,7 @@ DRIVER_WORDS = {
     "oracle": (),
     "sqlite": (),
     "duckdb": ("motherduck",),
+    "spark": ("pyhive", "pyspark", "thriftserver"),
 }
 
 #: files that name a database for a reason other than reading or writing a family's connections

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_tagoffline.dialects import duckdb, generic, mysql, oracle, postgres, sqlite
+from airflow_provider_tagoffline.dialects import duckdb, generic, mysql, oracle, postgres, spark, sqlite
 from airflow_provider_tagoffline.dialects.base import PARTITION_FORMATS, SWAP_SUFFIXES, DdlType, Dialect
 from airflow_provider_tagoffline.dialects.family import Family
 
@@ -22,6 +22,7 @@ FAMILIES: tuple[Family, ...] = (
     oracle.FAMILY,
     sqlite.FAMILY,
     duckdb.FAMILY,
+    spark.FAMILY,
 )
 #: any other warehouse reached through an Airflow DB-API hook (never a target)
 GENERIC: Family = generic.FAMILY

@@ -140,6 +140,11 @@ class Dialect:
         return (f"SELECT COALESCE(SUM(g.n), 0), COALESCE(SUM(g.n), 0) - COUNT(*) FROM (SELECT COUNT(*) AS n "
                 f"FROM {relation} WHERE {where} GROUP BY {key}) g")
 
+    def dedupe_order(self, key: str) -> str:
+        """The ``ORDER BY`` of ``ROW_NUMBER() OVER (PARTITION BY key ...)`` that keeps the last row of
+        an ID: the newest physical row where the engine has a row order, else none (any one row)."""
+        return f" ORDER BY {self.row_order} DESC" if self.row_order else ""
+
     def distinct_union(self, selects: list[str], column: str) -> str:
         """The distinct values of ``column`` over ``selects`` (each ``SELECT … AS column …``)."""
         return " UNION ".join(selects)

@@ -69,7 +69,7 @@ def _source_relation(w: Dialect, src: SourceSpec, alias: str, data_date: dt.date
     table = w.escape_for_params(w.qualify_dotted(src.table))
     if not dedupe:
         return _Sql().add(f"{table} {alias}")
-    order = f" ORDER BY {w.row_order} DESC" if w.row_order else ""
+    order = w.dedupe_order(f"d.{w.quote(src.key)}")
     # Keep the last row of each ID: PARTITION BY key, newest physical row first.
     where = _source_filter(w, src, "d", data_date)
     inner = _Sql().add(

@@ -139,6 +139,52 @@ WAREHOUSE_DDL = {
 }
 
 
+#: Spark SQL through its Thrift server: Hive-format tables partitioned by the data date, as a Spark
+#: warehouse holds them (the partition column is last and not among the inserted columns)
+SPARK_DDL = [
+    "CREATE TABLE profile (user_id BIGINT, gender STRING, level BIGINT, nick STRING) PARTITIONED BY (ds STRING) "
+    "STORED AS PARQUET",
+    "CREATE TABLE trade (user_id BIGINT, gmv DECIMAL(18,2), last_login TIMESTAMP, vip BOOLEAN, birthday DATE, "
+    "score DOUBLE) PARTITIONED BY (dt STRING) STORED AS PARQUET",
+    "CREATE TABLE dim_level (level_code STRING, level_name STRING) STORED AS PARQUET",
+]
+
+
+def spark_literal(value: Any) -> str:
+    """A Spark SQL literal of a test value (the rows hold quotes, backslashes, tabs and newlines)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Decimal):
+        return f"CAST('{value}' AS DECIMAL(18,2))"
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\t", "\\t")
+    return f"'{text}'"
+
+
+def fill_spark_warehouse(conn: Any, database: str) -> None:
+    """The warehouse of this module in a Spark database: one INSERT per table and partition."""
+    cur = conn.cursor()
+    cur.execute(f"CREATE DATABASE {database}")
+    cur.execute(f"USE {database}")
+    for sql in SPARK_DDL:
+        cur.execute(sql)
+    for table, part, rows in (("profile", "ds", profile_rows(D) + profile_rows(D_PREV)),
+                              ("trade", "dt", trade_rows(D) + trade_rows(D_PREV))):
+        for value in sorted({r[-1] for r in rows}):
+            values = ", ".join("(" + ", ".join(spark_literal(v) for v in r[:-1]) + ")" for r in rows if r[-1] == value)
+            cur.execute(f"INSERT INTO {table} PARTITION ({part} = '{value}') VALUES {values}")
+    cur.execute("INSERT INTO dim_level VALUES " + ", ".join(f"({spark_literal(c)}, {spark_literal(n)})"
+                                                           for c, n in LEVELS))
+    cur.close()
+
+
 def fill_warehouse(conn: Any, kind: str) -> None:
     mark = "?" if kind in ("duckdb", "sqlite") else "%s"
     cur = conn.cursor()
