@@ -261,6 +261,19 @@ def stored_connections() -> list[Any]:
         return []
 
 
+def pool_exists(name: str) -> bool | None:
+    """Whether Airflow has the pool ``name``; None when its metadata database cannot be asked."""
+    from airflow.models.pool import Pool
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    try:
+        with create_session() as session:
+            return session.scalar(select(Pool.id).where(Pool.pool == name)) is not None
+    except Exception:  # no metadata database reachable: the task would wait for the pool, visibly
+        return None
+
+
 def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:
     """The state of the newest run of each DAG that has runs (one query)."""
     from airflow.models.dagrun import DagRun

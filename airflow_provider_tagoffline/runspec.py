@@ -121,6 +121,9 @@ class RunSpec(_Frozen):
     target: TargetSpec
     gates: GatesSpec = GatesSpec()
     schedule: ScheduleSpec
+    #: the Airflow pool and queue of the export task; None: Airflow's defaults
+    pool: str | None = None
+    queue: str | None = None
 
     @field_validator("spec_version")
     @classmethod

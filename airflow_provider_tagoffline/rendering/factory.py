@@ -86,11 +86,14 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
         default_args={"owner": svc.owner, "retries": RETRIES, "retry_delay": RETRY_DELAY},
         params={},
     ) as dag:
+        # Only what the service sets: otherwise Airflow's own defaults (default_pool, [operators] default_queue).
+        placement = {k: v for k, v in (("pool", spec.pool), ("queue", spec.queue)) if v}
         TagOfflineOperator(
             task_id="export",
             task_display_name=f"Export {target}",
             run_spec=spec.to_dict(),
             data_date=data_date_template(tz),
             outlets=[Asset(name=f"tag_offline:{spec.target.conn_id}:{target}", uri=target_asset_uri(spec))],
+            **placement,
         )
     return dag

@@ -63,6 +63,10 @@ class ServiceDef(_Model):
     entity_id: str
     description: str = ""
     schedule: ScheduleDef
+    #: the Airflow pool and Celery queue its runs take (default: default_pool and [operators] default_queue),
+    #: so that heavy exports do not starve a shared Airflow
+    pool: str | None = None
+    queue: str | None = None
     target: TargetDef
     mappings: list[MappingDef] = []
     gates: GatesDef = GatesDef()

@@ -61,6 +61,8 @@ def freeze(v: ValidatedService, *, slug: str, version: int, warehouse_conn_id: s
                           key_column=t.key_column or d.entity_id, partition=partition),
         gates=GatesSpec(**d.gates.model_dump()),
         schedule=ScheduleSpec(type=d.schedule.type, daily_at=d.schedule.daily_at, timezone=v.timezone),
+        pool=d.pool,
+        queue=d.queue,
     )
 
 

@@ -84,6 +84,10 @@ def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.Servi
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "publish")
     spec = lifecycle.freeze_service(session, name, ctx)  # ValidationFailed: nothing written
+    if spec.pool and af.pool_exists(spec.pool) is False:
+        # A task in a pool Airflow does not have is never scheduled: say so before the DAG exists.
+        raise ValidationFailed.one("pool", f"Airflow has no pool {spec.pool!r}: create it (Admin → Pools, or "
+                                           f"`airflow pools set {spec.pool} SLOTS DESCRIPTION`) or leave pool empty")
     path = dag_file_path(svc, folder)
     try:
         write_dag_file(spec, path.parent)

@@ -30,6 +30,8 @@ from airflow_provider_tagoffline.service.definition import MappingDef, ServiceDe
 NAME_RE = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9_]{1,64}$")
 MAX_DESCRIPTION = 1000
 DAILY_AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+POOL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
+QUEUE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 COLUMN_RE = re.compile(r"^[^\x00-\x1f]{1,128}$")
 
 
@@ -187,6 +189,12 @@ def _check_schedule(c: _Checking, default_timezone: str) -> str:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         c.err("schedule.timezone", f"{tz!r} is not a known IANA timezone (e.g. Asia/Shanghai, UTC)")
+    # Where its runs go: names Airflow's pools and Celery's queues accept (whether the pool exists
+    # is Airflow's to say, at publish).
+    if c.d.pool is not None and not POOL_RE.match(c.d.pool):
+        c.err("pool", f"{c.d.pool!r} is not an Airflow pool name (1–256 letters, digits, _ . -)")
+    if c.d.queue is not None and not QUEUE_RE.match(c.d.queue):
+        c.err("queue", f"{c.d.queue!r} is not a queue name (1–128 letters, digits, _ . : -)")
     return tz
 
 

@@ -271,3 +271,23 @@ def test_cli_publish_run_instances_unpublish(alice, api_server, service_body) ->
     proc = cli("service", "unpublish", name)
     assert proc.returncode == 0 and "offline" in proc.stdout, proc.stderr
     assert cli("service", "delete", name).returncode == 0
+
+
+def test_publish_refuses_a_pool_airflow_does_not_have(alice, api_server, service_body) -> None:
+    """A task in a missing pool would never be scheduled: publish says so before a DAG file exists."""
+    body = service_body("svc_in_a_pool", pool="tag_offline_heavy", queue="default")
+    assert alice.post("/services", json=body).status_code == 201
+    r = alice.post("/services/svc_in_a_pool/publish")
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["field"] == "pool"
+    assert "Airflow has no pool 'tag_offline_heavy'" in r.json()["detail"][0]["message"]
+    assert not list((api_server.home / "dags" / "tag_offline").glob("*svc_in_a_pool*"))
+    with api_server.airflow("admin") as af:
+        made = af.post("/pools", json={"name": "tag_offline_heavy", "slots": 2, "include_deferred": False})
+        assert made.status_code in (200, 201), made.text
+    assert alice.post("/services/svc_in_a_pool/publish").status_code == 202
+    assert wait_status(alice, "svc_in_a_pool")["status"] == "published"
+    with api_server.airflow("admin") as af:
+        tasks = af.get("/dags/tag_offline__svc_in_a_pool/tasks").json()["tasks"]
+    assert [(t["pool"], t["queue"]) for t in tasks] == [("tag_offline_heavy", "default")]
+    alice.post("/services/svc_in_a_pool/unpublish")

@@ -53,6 +53,7 @@ def test_dagbag_loads_the_dag_and_a_broken_file_does_not_stop_it(tmp_path: Path)
     assert set(dag.tags) == {"tag_offline", "crm"}
     task = dag.get_task("export")
     assert task.owner == "alice" and task.retries == 2
+    assert (task.pool, task.queue) == ("default_pool", "default")  # none set: Airflow's defaults
     assert [o.uri for o in task.outlets] == ["tagoffline://tot_target/user_tags"]
     # The run fired on D+1 at 02:30 (Asia/Shanghai) covers D: its data interval starts on D.
     info = dag.timetable.next_dagrun_info(last_automated_data_interval=None,
@@ -60,6 +61,16 @@ def test_dagbag_loads_the_dag_and_a_broken_file_does_not_stop_it(tmp_path: Path)
     assert info is not None
     assert info.data_interval.start.in_timezone("Asia/Shanghai").strftime("%Y-%m-%d %H:%M") == "2026-11-22 02:30"
     assert info.run_after.in_timezone("Asia/Shanghai").strftime("%Y-%m-%d %H:%M") == "2026-11-23 02:30"
+
+
+def test_the_export_task_takes_the_services_pool_and_queue(tmp_path: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    spec = RunSpec.model_validate({**recurring_spec("tot_target").to_dict(), "pool": "tag_offline_heavy",
+                                   "queue": "exports_eu"})
+    write_dag_file(spec, tmp_path)
+    task = DagBag(dag_folder=str(tmp_path)).dags[dag_id_for(spec.service.slug)].get_task("export")
+    assert (task.pool, task.queue) == ("tag_offline_heavy", "exports_eu")
 
 
 def _restriction(earliest: dt.datetime):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from airflow_provider_tagoffline.catalog.repository import Actor
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.service import lifecycle
+from airflow_provider_tagoffline.service.freeze import freeze
 from airflow_provider_tagoffline.service.validation import validate_service
 
 
@@ -222,6 +223,16 @@ def test_schedule_rules(session: Session) -> None:
         "'Mars/Olympus' is not a known IANA timezone (e.g. Asia/Shanghai, UTC)"
     assert problems(session, base_service(schedule={"type": "weekly"}))["schedule.type"] == \
         "must be 'manual' or 'recurring'"
+
+
+def test_pool_and_queue(session: Session) -> None:
+    """Where runs go: Airflow pool and Celery queue names, checked at save; the run spec carries them."""
+    p = problems(session, base_service(pool="heavy pool", queue="exports;rm"))
+    assert p["pool"] == "'heavy pool' is not an Airflow pool name (1–256 letters, digits, _ . -)"
+    assert p["queue"] == "'exports;rm' is not a queue name (1–128 letters, digits, _ . : -)"
+    v = validate_service(session, ADMIN, base_service(pool="tag_offline.heavy-1", queue="exports:eu"))
+    spec = freeze(v, slug="s", version=1, warehouse_conn_id="tag_warehouse")
+    assert (spec.pool, spec.queue) == ("tag_offline.heavy-1", "exports:eu")
 
 
 def test_loading_policy_and_gates(session: Session) -> None:

@@ -365,6 +365,10 @@ async function formPage(main, name) {
   const summary = h("div", { class: "summary-errors", id: "form-errors" });
   const maintenance = h("div", { class: "card", id: "maintenance" }, h("h2", {}, "Maintenance"),
     h("div", { class: "grid" }, row("Daily at", "schedule.daily_at", f.daily_at), row("Timezone", "schedule.timezone", f.timezone)));
+  f.pool = h("input", { id: "pool", value: d.pool || "", placeholder: "default_pool" });
+  f.queue = h("input", { id: "queue", value: d.queue || "", placeholder: "the deployment's default queue" });
+  const placement = h("div", { class: "card", id: "placement" }, h("h2", {}, "Where runs go"),
+    h("div", { class: "grid" }, row("Airflow pool", "pool", f.pool), row("Queue", "queue", f.queue)));
 
   function tagsForId() {
     const entity = state.entities.find((e) => e.code === f.entity.value);
@@ -488,6 +492,7 @@ async function formPage(main, name) {
       schedule: recurring ? { type: "recurring", daily_at: f.daily_at.value, timezone: f.timezone.value.trim() || null } : { type: "manual" },
       target: { conn_id: f.conn_id.value, schema: f.schema.value || null, table: f.table.value.trim(), load: f.load.value, partition },
       mappings: view.mappings.map((m) => ({ tag: m.tag, value: m.value || null, codename: m.codename || null })),
+      pool: f.pool.value.trim() || null, queue: f.queue.value.trim() || null,
       gates: existing ? existing.definition.gates : undefined,
     };
   }
@@ -501,7 +506,8 @@ async function formPage(main, name) {
   const FIELD_INPUT = { name: "name", application: "application", owner: "owner", entity: "entity", entity_id: "entity_id",
     description: "description", "schedule.daily_at": "daily_at", "schedule.timezone": "timezone", "schedule.type": "schedule_manual",
     "target.conn_id": "conn_id", "target.schema": "schema", "target.table": "table", "target.load": "load",
-    "target.partition.field": "partition_field", "target.partition.format": "partition_format", "target.partition": "partition_field" };
+    "target.partition.field": "partition_field", "target.partition.format": "partition_format", "target.partition": "partition_field",
+    pool: "pool", queue: "queue" };
 
   function showErrors(e) {
     clearErrors();
@@ -629,6 +635,7 @@ async function formPage(main, name) {
           mappingBody),
         ddlBox),
       maintenance,
+      placement,
       h("datalist", { id: "tz-options" }, TIMEZONES.map((z) => option(z))),
       h("div", { class: "row" },
         h("button", { type: "submit", class: "primary", id: "save" }, "Save"),
@@ -659,6 +666,7 @@ async function detailsPage(main, name) {
       h("div", { class: "card" }, h("h2", {}, "Basic information"), h("dl", { class: "kv" },
         kv("Application", d.application), kv("Owner", d.owner), kv("Entity / entity ID", `${d.entity} / ${d.entity_id}`),
         kv("Schedule", d.schedule.type === "recurring" ? `daily at ${d.schedule.daily_at} (${d.schedule.timezone || "default timezone"})` : "manual"),
+        kv("Pool / queue", `${d.pool || "default_pool"} / ${d.queue || "default queue"}`),
         kv("Description", d.description), kv("Version", `${s.version}${s.published_version ? ` (published: ${s.published_version})` : ""}`),
         kv("Airflow DAG", h("a", { href: `/dags/${enc(s.dag_id)}`, target: "_top" }, s.dag_id)),
         kv("Created", `${s.created_by} · ${fmtTime(s.created_at)}`), kv("Updated", `${s.updated_by} · ${fmtTime(s.updated_at)}`))),
