@@ -87,7 +87,7 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
         params={},
     ) as dag:
         # Only what the service sets: otherwise Airflow's own defaults (default_pool, [operators] default_queue).
-        placement = {k: v for k, v in (("pool", spec.pool), ("queue", spec.queue)) if v}
+        placement: dict[str, Any] = {k: v for k, v in (("pool", spec.pool), ("queue", spec.queue)) if v}
         TagOfflineOperator(
             task_id="export",
             task_display_name=f"Export {target}",
