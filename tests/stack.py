@@ -59,6 +59,46 @@ def airflow_env(home: Path, port: int, metadata_url: str) -> dict[str, str]:
     return env
 
 
+def _pids_in_session(sid: int) -> list[int]:
+    """Processes of session ``sid`` (field 6 of /proc/PID/stat), whatever process group they formed."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[3]) == sid:
+                found.append(int(d.name))
+    return found
+
+
+def celery_env(metadata_url: str) -> dict[str, str]:
+    """CeleryExecutor on the machine's Redis (127.0.0.1:6379), under a key prefix of this stack's own
+    so that stacks of concurrent test sessions never take each other's tasks; results in the
+    metadata database; a lost worker's task noticed after 20 s instead of Airflow's 5 minutes."""
+    prefix = f"tot_{uuid.uuid4().hex[:8]}:"
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": os.environ.get("TAGOFFLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": prefix,
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url.replace("+psycopg2", ""),
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    }
+
+
+def celery_worker(name: str, queues: str, extra_env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """``airflow celery worker`` serving ``queues``; its task instances report ``name`` as their hostname
+    (two workers on one machine would otherwise both be this machine), and it serves its logs on a
+    port of its own."""
+    args = ["celery", "worker", "--queues", queues, "--celery-hostname", f"{name}@tot", "--concurrency", "2"]
+    env = {"TOT_WORKER_NAME": name, "PYTHONPATH": str(Path(__file__).parent),
+           "AIRFLOW__CORE__HOSTNAME_CALLABLE": "celery_host.hostname",
+           "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()), **(extra_env or {})}
+    return args, env
+
+
 def simple_auth_env(home: Path, users: dict[str, str], passwords: dict[str, str]) -> dict[str, str]:
     """SimpleAuthManager with ``users`` (name -> role), their passwords written to a file first; one
     JWT secret for every component (the API server signs, the workers' tokens must verify)."""
@@ -102,6 +142,8 @@ class AirflowStack:
     env: dict[str, str]
     components: tuple[str, ...] = COMPONENTS
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: more processes (name -> airflow arguments, extra environment): Celery workers
+    extra: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -122,6 +164,8 @@ class AirflowStack:
             with open(self.log_path(component), "wb") as log:
                 self.procs[component] = subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                                          start_new_session=True)
+        for name in self.extra:
+            self.start_extra(name)
         deadline = time.monotonic() + timeout
         while True:
             for component, proc in self.procs.items():
@@ -135,6 +179,25 @@ class AirflowStack:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the API server did not come up in {timeout:.0f} s:\n{self.log_tail()}")
             time.sleep(0.5)
+
+    def start_extra(self, name: str, more_env: dict[str, str] | None = None) -> None:
+        """Start (again) the extra process ``name``, e.g. a Celery worker, in its own process group."""
+        args, env = self.extra[name]
+        with open(self.log_path(name), "ab") as log:
+            self.procs[name] = subprocess.Popen([str(BIN / "airflow"), *args],
+                                                env={**self.env, **env, **(more_env or {})},
+                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL ``name`` and everything of its session — Airflow's task supervisors and tasks form
+        process groups of their own —: what a lost machine does to a worker and its tasks."""
+        proc = self.procs.pop(name)
+        for pid in [proc.pid, *_pids_in_session(proc.pid)]:  # started with a session of its own
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait(timeout=30)
 
     def stop(self) -> None:
         for proc in self.procs.values():

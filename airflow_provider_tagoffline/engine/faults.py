@@ -1,19 +1,36 @@
-"""Crash points for the recovery tests: ``TAGOFFLINE_CRASH_AT=<phase>`` kills the run right there.
+"""Fault points for the recovery tests: a run killed, or held, at one phase.
 
-The run process sends itself SIGKILL, exactly what an OOM kill or a lost worker does, so the crash
-tests exercise the real recovery path (spec §6). Unset in production; reading one variable is free.
+* ``TAGOFFLINE_CRASH_AT=<phase>``: the run process sends itself SIGKILL right there, exactly what an
+  OOM kill or a lost worker does, so the crash tests exercise the real recovery path (spec §6).
+* ``TAGOFFLINE_PAUSE_AT=<phase>:<file>``: the run writes its pid into ``<file>`` and waits there, so
+  a test can kill something else at that moment (a Celery worker in the middle of an export).
+
+Unset in production; reading two variables is free.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
 ENV = "TAGOFFLINE_CRASH_AT"
+PAUSE_ENV = "TAGOFFLINE_PAUSE_AT"
 #: the phases a test may crash at, in run order
 PHASES = ("during_load", "after_load", "inside_swap", "after_swap")
+#: the longest a paused run waits for its test (then it goes on)
+PAUSE_SECONDS = 600
 
 
 def checkpoint(phase: str) -> None:
     if os.environ.get(ENV) == phase:
         os.kill(os.getpid(), signal.SIGKILL)
+    pause = os.environ.get(PAUSE_ENV)
+    if pause and pause.partition(":")[0] == phase:
+        marker = pause.partition(":")[2]
+        with open(marker + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.replace(marker + ".tmp", marker)
+        deadline = time.monotonic() + PAUSE_SECONDS
+        while os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.2)

@@ -27,7 +27,17 @@ import httpx
 import pytest
 from api_data import PG_TARGET_PASSWORD, WAREHOUSE_DATES, warehouse_rows
 from dbs import PG_ADMIN_URL, _mysql_connect
-from stack import BIN, COMPONENTS, AirflowStack, airflow_env, free_port, run_cli, simple_auth_env
+from stack import (
+    BIN,
+    COMPONENTS,
+    AirflowStack,
+    airflow_env,
+    celery_env,
+    celery_worker,
+    free_port,
+    run_cli,
+    simple_auth_env,
+)
 
 USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer", "mallory": "user"}
 PASSWORDS = {u: f"{u}-pw" for u in USERS}
@@ -206,8 +216,11 @@ def server_env(home: Path, port: int, catalog_url: str, pg_dbs: dict[str, str], 
 
 
 @contextmanager
-def running_api_server(home: Path, components: tuple[str, ...] = COMPONENTS) -> Iterator[ApiServer]:
-    """Airflow with the plugin (``components`` of it) on its own databases, with CATALOG applied."""
+def running_api_server(home: Path, components: tuple[str, ...] = COMPONENTS,
+                       celery_workers: dict[str, tuple[list[str], dict[str, str]]] | None = None,
+                       ) -> Iterator[ApiServer]:
+    """Airflow with the plugin (``components`` of it) on its own databases, with CATALOG applied;
+    with ``celery_workers`` (name -> ``stack.celery_worker(...)``) on CeleryExecutor and those workers."""
     (home / "dags" / "tag_offline").mkdir(parents=True)
     _make_warehouse(home / "warehouse.duckdb")
     with databases() as (pg_dbs, mysql_db):
@@ -215,9 +228,11 @@ def running_api_server(home: Path, components: tuple[str, ...] = COMPONENTS) -> 
             f"/{pg_dbs['catalog']}"
         port = free_port()
         env = server_env(home, port, catalog_url, pg_dbs, mysql_db)
+        if celery_workers:
+            env.update(celery_env(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]))
         run_cli([str(BIN / "airflow"), "db", "migrate"], env)
         run_cli([str(BIN / "tagoffline"), "db", "migrate"], env)
-        stack = AirflowStack(home=home, port=port, env=env, components=components)
+        stack = AirflowStack(home=home, port=port, env=env, components=components, extra=dict(celery_workers or {}))
         server = ApiServer(stack=stack, catalog_url=catalog_url, pg_dbs=pg_dbs, mysql_db=mysql_db)
         try:
             stack.start(ready_path="/tag-offline/openapi.json")
@@ -232,6 +247,15 @@ def running_api_server(home: Path, components: tuple[str, ...] = COMPONENTS) -> 
 def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     """API server, scheduler and dag-processor."""
     with running_api_server(tmp_path_factory.mktemp("api_airflow_home")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def celery_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """The same Airflow on CeleryExecutor: two Celery workers, ``worker_a`` serving queue ``q_a`` and
+    ``worker_b`` serving ``q_b`` and ``default`` (tests/api/test_celery_workers.py)."""
+    workers = {"worker_a": celery_worker("worker_a", "q_a"), "worker_b": celery_worker("worker_b", "q_b,default")}
+    with running_api_server(tmp_path_factory.mktemp("celery_airflow_home"), celery_workers=workers) as server:
         yield server
 
 
