@@ -4,9 +4,12 @@ Airflow's Trigger button, its REST API (with or without ``conf``), its backfills
 plugin's Run and Backfill, and the CLI all ask ``data_date_for_run``; the operator asks it again
 when the run starts, so a date shown before a run is the date the run exports.
 
-* A date the caller chose (``conf`` / the DAG's ``data_date`` param, ``--date``) wins.
-* A scheduled or backfill run exports the start of its data interval, which is its logical date
-  (``rendering/factory.py``'s timetable): the run fired on day D+1 at HH:MM exports D.
+* A backfill run exports the start of its data interval, which is its logical date
+  (``rendering/factory.py``'s timetable): each run of the range its own date, whatever the conf says
+  (Airflow's backfill form sends the same params to every run).
+* Otherwise a date the caller chose (``conf`` / the DAG's ``data_date`` param, ``--date``) wins.
+* A scheduled run exports the start of its data interval too: the run fired on day D+1 at HH:MM
+  exports D.
 * Any other run (Airflow's Trigger, REST, the plugin's Run, the CLI) exports T-1: the day before its
   logical date, or before the moment it was triggered when it has none, in the service's timezone.
 
@@ -58,10 +61,13 @@ def data_date_for_run(run_type: str, logical_date: dt.datetime | None, requested
 
     :param run_type: Airflow's run type (``manual``, ``scheduled``, ``backfill``, ...)
     :param logical_date: the run's logical date (None for a manual run triggered without one)
-    :param requested: the ``data_date`` the caller chose (conf or the trigger form's param), or None / ""
+    :param requested: the ``data_date`` the caller chose (conf or the trigger form's param), or None / "";
+        a backfill run ignores it
     :param timezone: the service's timezone
     :param run_after: when the run was due (Airflow's ``run_after``), for a run with no logical date
     """
+    if run_type == "backfill" and logical_date is not None:
+        return logical_date.astimezone(ZoneInfo(timezone)).date()
     if requested not in (None, ""):
         return parse_data_date(requested)
     if run_type in INTERVAL_RUN_TYPES and logical_date is not None:

@@ -45,6 +45,8 @@ def at(text: str) -> dt.datetime:
     # a scheduled run at D+1 02:30 Shanghai has logical date = its interval start D 02:30: exports D
     ("scheduled", "2026-11-28T18:30:00+00:00", None, SH, "2026-11-29"),
     ("backfill", "2026-11-25T02:30:00+00:00", None, "UTC", "2026-11-25"),
+    # Airflow's backfill form sends its params to every run: a backfill run still exports its own date
+    ("backfill", "2026-11-25T02:30:00+00:00", "2026-01-02", "UTC", "2026-11-25"),
     # any other run is "run now": T-1
     ("asset_triggered", "2026-11-30T10:00:00+00:00", None, "UTC", "2026-11-29"),
 ])
