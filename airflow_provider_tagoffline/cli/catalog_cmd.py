@@ -30,7 +30,7 @@ def _print_plan(plan: Plan, dry_run: bool) -> None:
 
 
 @app.command("apply")
-def apply(file: Path = typer.Argument(..., help="Catalog YAML file (spec §9)."),
+def apply(file: Path = typer.Argument(..., help="Catalog YAML file."),
           dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
           json_out: bool = JsonOption) -> None:
     """Create or update the catalog objects of FILE (idempotent; never deletes)."""
