@@ -264,6 +264,7 @@ async function doAction(action, svc, onDone) {
       // The server's plan gives the defaults (T-1 in the service's timezone) and says, before anything
       // starts, what a whole-table target will end at.
       const plan = await api("GET", `/services/${enc(name)}/backfill/plan`);
+      let asked = 0;  // answers may come back out of order: only the latest question's is shown
       const values = await formDialog(`Backfill ${name}`, [
         { name: "start", label: "First data date", type: "date", value: plan.start },
         { name: "end", label: "Last data date", type: "date", value: plan.end },
@@ -271,13 +272,15 @@ async function doAction(action, svc, onDone) {
           hint: "Needed when the backfill goes back before the data date a whole-table target holds." }],
       async (v, note) => {
         if (!v.start || !v.end) return;
+        const mine = ++asked;
         try {
           const p = await api("GET", `/services/${enc(name)}/backfill/plan?${new URLSearchParams({ start: v.start, end: v.end })}`);
+          if (mine !== asked) return;
           note.replaceChildren(p.warning ? h("span", { class: p.needs_allow_older && !v.allow_older ? "error" : "warn" }, p.warning,
             p.needs_allow_older && !v.allow_older ? ". Check “Allow an older data date” to run it." : ".") : "",
           h("span", { class: "muted" }, ` ${p.runs} run(s), oldest first.`));
         } catch (e) {
-          note.replaceChildren(h("span", { class: "error" }, e.message));
+          if (mine === asked) note.replaceChildren(h("span", { class: "error" }, e.message));
         }
       });
       if (!values) return;
