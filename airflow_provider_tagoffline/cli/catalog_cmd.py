@@ -11,7 +11,8 @@ from airflow_provider_tagoffline.cli.common import JsonOption, actor, export_doc
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.yaml_io import load_yaml_file, parse_catalog
 
-app = typer.Typer(help="The catalog: applications, entities, tags, lookups, grants.", no_args_is_help=True)
+app = typer.Typer(help="The catalog: applications, entities, tags, lookups, grants.", no_args_is_help=True,
+                  rich_markup_mode=None)
 
 
 def _print_plan(plan: Plan, dry_run: bool) -> None:

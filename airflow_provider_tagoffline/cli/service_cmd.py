@@ -24,7 +24,7 @@ from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
 from airflow_provider_tagoffline.service.states import TaskStatus
 from airflow_provider_tagoffline.yaml_io import dump_yaml, load_yaml_file
 
-app = typer.Typer(help="Tag offline services.", no_args_is_help=True)
+app = typer.Typer(help="Tag offline services.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("apply")
@@ -55,7 +55,7 @@ def list_(
     page_size: int = typer.Option(50, "--page-size", min=1, max=1000),
     json_out: bool = JsonOption,
 ) -> None:
-    """List services with the spec's filters."""
+    """List services: by status, execution status, application, entity, schedule type, name, owner."""
     entity_code, _, entity_id = (entity or "").partition(".")
     flt = ServiceFilter(mine=actor().username if mine else None, name=name, application=application,
                         entity=entity_code or None, entity_id=entity_id or None, target_kind=target_kind,
