@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -191,3 +192,25 @@ def test_a_partition_that_never_comes_fails_after_the_wait_and_frees_the_slot(
     assert nxt["error"].startswith(f"no rows for data date {dt.date.fromisoformat(nxt['data_date'])} in "
                                    "dws_device_never_d")  # a manual run does not wait
     assert alice.get(f"/services/{name}").json()["execution_status"] == "failed"
+
+
+def test_a_failure_airflow_retries_shows_up_for_retry_with_its_reason(api_server: Any, devices: Path,
+                                                                      alice: httpx.Client) -> None:
+    """Not a missing partition: Airflow's retries apply, and the instance says so (no end time yet)."""
+    name = "dev_retry"
+    add_partition(devices, TABLES["score"], OLD)
+    publish(alice, device_service(name, "score"))
+    db = sqlite3.connect(str(api_server.home / "target.db"))
+    db.execute(f'DROP TABLE "t_{name}"')  # someone dropped the target after publishing
+    db.commit()
+    db.close()
+    r = alice.post(f"/services/{name}/run", json={"data_date": OLD.isoformat()})
+    assert r.status_code == 202, r.text
+    run = wait_for(lambda: instance(alice, name, r.json()["run_id"]),
+                   lambda i: i is not None and i["state"] == "up_for_retry", 90, "the run waiting for its retry")
+    assert run["error"] == (f"target table t_{name} does not exist; create it first (tagoffline service ddl NAME "
+                            "--execute)"), run
+    assert run["end"] is None and run["try_number"] == 1 and run["data_date"] == OLD.isoformat()
+    assert alice.get(f"/services/{name}").json()["execution_status"] == "up_for_retry"
+    assert alice.post(f"/services/{name}/unpublish").json()["status"] == "offline"
+    assert alice.delete(f"/services/{name}").status_code == 204
