@@ -63,6 +63,9 @@ class Instance(BaseModel):
     log_url: str | None = None
     run_type: str | None = None
     error: str | None = None
+    waiting_for: str | None = None
+    waiting_until: str | None = None
+    try_number: int | None = None
 
 
 def locate(path: Path) -> DagFileLocation | None:
@@ -175,9 +178,10 @@ def trigger_run(dag_id: str, conf: dict[str, Any], user: str, from_cli: bool) ->
     return str(run.run_id)
 
 
-def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str) -> tuple[int, list[str]]:
+def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str,
+                    conf: dict[str, Any] | None = None) -> tuple[int, list[str]]:
     """An Airflow backfill over logical dates [start, end], one run at a time, oldest first, re-running
-    dates that already ran. Returns the backfill id and the run ids it created."""
+    dates that already ran, each run with ``conf``. Returns the backfill id and the run ids it created."""
     from airflow.exceptions import AirflowException
     from airflow.models.backfill import BackfillDagRun, ReprocessBehavior, _create_backfill
     from airflow.models.dagrun import DagRun
@@ -186,7 +190,7 @@ def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str
 
     try:
         backfill = _create_backfill(dag_id=dag_id, from_date=start, to_date=end, max_active_runs=1, reverse=False,
-                                    dag_run_conf=None, triggering_user_name=user,
+                                    dag_run_conf=conf or None, triggering_user_name=user,
                                     reprocess_behavior=ReprocessBehavior.COMPLETED)
     except (AirflowException, ValueError) as exc:
         raise AirflowCallFailed(str(exc)) from exc
@@ -197,12 +201,17 @@ def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str
     return int(backfill.id), run_ids
 
 
-def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
-    """The newest ``limit`` runs of a DAG, with the data date each exported (the run's
-    ``conf.data_date``, else its data interval's start in ``timezone``: ``rendering/factory.py``'s
-    template) and the export task's times and report."""
-    from zoneinfo import ZoneInfo
+#: run states that are over: an instance shows the run's; otherwise its export task's (up_for_retry, deferred, ...)
+FINISHED = ("success", "failed")
+#: XCom key of a failed run's report (operators/tag_offline.py); a success's is the return value
+FAILURE_REPORT_KEY = "report"
 
+
+def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
+    """The newest ``limit`` runs of a DAG, with the data date each exported (its report's, else
+    ``data_date.data_date_for_run`` of the run, the operator's own rule), its state as Airflow's UI
+    shows it (the export task's while the run is not over: queued, deferred, up_for_retry, ...), the
+    first line of why it failed or what it waits for, and the export task's times and report."""
     from airflow.configuration import conf
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
@@ -210,38 +219,95 @@ def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    from airflow_provider_tagoffline.data_date import DATA_DATE_PARAM, data_date_for_run
+    from airflow_provider_tagoffline.errors import ValidationFailed, first_line
+
     base_url = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
-    tz = ZoneInfo(timezone)
     with create_session() as session:
         runs = list(session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)
                                     .order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit)))
         run_ids = [r.run_id for r in runs]
         tis = {ti.run_id: ti for ti in session.scalars(select(TaskInstance).where(
             TaskInstance.dag_id == dag_id, TaskInstance.task_id == EXPORT_TASK_ID, TaskInstance.run_id.in_(run_ids)))}
-        reports: dict[str, Any] = {}
-        for run_id, value in session.execute(select(XComModel.run_id, XComModel.value).where(
-                XComModel.dag_id == dag_id, XComModel.task_id == EXPORT_TASK_ID, XComModel.key == "return_value",
-                XComModel.run_id.in_(run_ids))):
-            reports[run_id] = XComModel.deserialize_value(_ValueRow(value))
+        reports: dict[tuple[str, str], Any] = {}
+        for run_id, key, value in session.execute(select(XComModel.run_id, XComModel.key, XComModel.value).where(
+                XComModel.dag_id == dag_id, XComModel.task_id == EXPORT_TASK_ID,
+                XComModel.key.in_(("return_value", FAILURE_REPORT_KEY)), XComModel.run_id.in_(run_ids))):
+            reports[(run_id, key)] = XComModel.deserialize_value(_ValueRow(value))
         rows = []
         for r in runs:
             ti = tis.get(r.run_id)
-            report = reports.get(r.run_id)
+            report = reports.get((r.run_id, "return_value"))
+            if not isinstance(report, dict):
+                report = reports.get((r.run_id, FAILURE_REPORT_KEY))
             report = report if isinstance(report, dict) else {}
-            day = (r.conf or {}).get("data_date")
+            run_type = str(getattr(r.run_type, "value", r.run_type))
+            run_state = _value(r.state)
+            ti_state = _value(ti.state) if ti is not None else None
+            state = run_state if run_state in FINISHED or not ti_state else ti_state
+            day = report.get("data_date")
             if not isinstance(day, str):
-                day = r.data_interval_start.astimezone(tz).date().isoformat() if r.data_interval_start else None
+                try:
+                    day = data_date_for_run(run_type, r.logical_date, (r.conf or {}).get(DATA_DATE_PARAM), timezone,
+                                            run_after=r.run_after).isoformat()
+                except ValidationFailed:
+                    day = None
             start = (ti.start_date if ti else None) or r.start_date
-            end = (ti.end_date if ti else None) or r.end_date
+            # an end only once it is over: a try that failed before a retry has ended, its run has not
+            end = (ti.end_date if ti is not None and ti_state in FINISHED
+                   else r.end_date if run_state in FINISHED else None)
+            waiting = (ti.next_kwargs or {}) if ti is not None and ti_state == "deferred" else {}
+            missing = waiting.get("waiting_for") if isinstance(waiting, dict) else None
+            error = report.get("error") if state in ("failed", "up_for_retry") else None
             rows.append(Instance(
-                run_id=r.run_id, run_type=str(getattr(r.run_type, "value", r.run_type)), data_date=day,
-                state=str(getattr(r.state, "value", r.state)) if r.state else None,
+                run_id=r.run_id, run_type=run_type, data_date=day, state=state,
                 start=start.isoformat() if start else None, end=end.isoformat() if end else None,
                 duration=(end - start).total_seconds() if start and end else None,
-                rows_written=report.get("rows_written"), error=report.get("error"),
+                rows_written=report.get("rows_written") if report.get("status") == "success" else None,
+                error=first_line(Exception(error)) if isinstance(error, str) and error else None,
+                waiting_for=", ".join(missing) if isinstance(missing, list) and missing else None,
+                waiting_until=waiting.get("deadline") if missing else None,
+                try_number=ti.try_number if ti is not None else None,
                 log_url=f"{base_url}/dags/{quote(dag_id)}/runs/{quote(r.run_id)}/tasks/{EXPORT_TASK_ID}",
             ))
         return rows
+
+
+def target_data_date(asset_uri: str) -> dt.date | None:
+    """The data date a whole-table target holds: the latest event of its asset that says one (the
+    export task writes ``{"data_date": ...}`` into its outlet event's extra)."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        events = session.scalars(select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+                                 .where(AssetModel.uri == asset_uri)
+                                 .order_by(AssetEvent.timestamp.desc(), AssetEvent.id.desc()).limit(20))
+        for event in events:
+            said = (event.extra or {}).get("data_date")
+            if isinstance(said, str):
+                try:
+                    return dt.date.fromisoformat(said)
+                except ValueError:
+                    continue
+    return None
+
+
+def record_target_data_date(asset_uri: str, extra: dict[str, Any]) -> bool:
+    """Record an event of the target's asset with ``extra`` (a run outside Airflow: ``tagoffline run``);
+    False when Airflow does not know the asset (its DAG was never parsed)."""
+    from airflow.assets.manager import AssetManager
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        asset = session.scalar(select(AssetModel).where(AssetModel.uri == asset_uri))
+        if asset is None:
+            return False
+        return AssetManager.register_asset_change(asset=asset, extra=extra, session=session,
+                                                  source_is_api=True) is not None
 
 
 def stored_connections() -> list[Any]:
@@ -275,20 +341,36 @@ def pool_exists(name: str) -> bool | None:
 
 
 def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:
-    """The state of the newest run of each DAG that has runs (one query)."""
+    """The state of the newest run of each DAG that has runs (one query), as ``dag_runs`` says it: the
+    export task's while the run is not over (``deferred`` while it waits for data, ``up_for_retry``)."""
     from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
-    from sqlalchemy import func, select
+    from sqlalchemy import and_, func, select
 
     ids = list(dag_ids)
     if not ids:
         return {}
-    ranked = select(DagRun.dag_id, DagRun.state, func.row_number().over(
+    ranked = select(DagRun.dag_id, DagRun.run_id, DagRun.state, func.row_number().over(
         partition_by=DagRun.dag_id, order_by=(DagRun.run_after.desc(), DagRun.id.desc())).label("rn")) \
         .where(DagRun.dag_id.in_(ids)).subquery()
     with create_session() as session:
-        return {dag_id: str(getattr(state, "value", state)) for dag_id, state in
-                session.execute(select(ranked.c.dag_id, ranked.c.state).where(ranked.c.rn == 1))}
+        out: dict[str, str] = {}
+        for dag_id, run_state, ti_state in session.execute(
+                select(ranked.c.dag_id, ranked.c.state, TaskInstance.state)
+                .outerjoin(TaskInstance, and_(TaskInstance.dag_id == ranked.c.dag_id,
+                                              TaskInstance.run_id == ranked.c.run_id,
+                                              TaskInstance.task_id == EXPORT_TASK_ID))
+                .where(ranked.c.rn == 1)):
+            run, task = _value(run_state), _value(ti_state)
+            state = run if run in FINISHED or not task else task
+            if state:
+                out[dag_id] = state
+        return out
+
+
+def _value(state: Any) -> str | None:
+    return str(getattr(state, "value", state)) if state else None
 
 
 class _ValueRow:

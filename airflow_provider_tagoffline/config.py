@@ -61,6 +61,13 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
         "120",
         "120",
     ),
+    "wait_poke_interval": ConfigOption(
+        "Seconds between two looks at the warehouse while a scheduled run waits for a late source "
+        "partition (the wait runs in Airflow's triggerer).",
+        lambda: "60",
+        "60",
+        "60",
+    ),
     "timezone": ConfigOption(
         "Default timezone of recurring schedules. Empty means Airflow's [core] default_timezone.",
         lambda: "",
@@ -93,6 +100,10 @@ def warehouse_conn_id() -> str:
 
 def publish_timeout() -> float:
     return float(get("publish_timeout"))
+
+
+def wait_poke_interval() -> float:
+    return max(1.0, float(get("wait_poke_interval")))
 
 
 def default_timezone() -> str:

@@ -70,3 +70,13 @@ class RunFailed(TagOfflineError):
     """
 
     report: object = None
+
+
+class SourceNotReady(RunFailed):
+    """A source has no rows for the data date yet (its partition is missing or not produced): a run
+    waits for it instead of retrying blindly. ``missing`` says what, one phrase per source
+    ("partition ds=20261130 of table dws_user_profile_d")."""
+
+    def __init__(self, message: str, missing: list[str]):
+        super().__init__(message)
+        self.missing = list(missing)

@@ -1,7 +1,7 @@
 """The Airflow plugin: registered through the ``airflow.plugins`` entry point.
 
 It adds the REST API (a FastAPI app, served by Airflow's API server under ``/tag-offline``) and
-the web view: an entry "Tag Offline Services" in Airflow's navigation showing the page
+the web view: an entry "Tag Offline" in Airflow's navigation showing the page
 ``/tag-offline/ui/`` of that app inside the Airflow UI (``/plugin/tag-offline``).
 
 Every Airflow process loads plugins (scheduler, dag-processor, workers, the CLI); only the API
@@ -54,7 +54,8 @@ class TagOfflinePlugin(AirflowPlugin):
     name = "tag_offline"
     fastapi_apps = _fastapi_apps()
     external_views = [{
-        "name": "Tag Offline Services",
+        # Airflow's navigation shows about 11 characters under the icon: "Tag Offline Services" was cut
+        "name": "Tag Offline",
         "href": base_path(f"{URL_PREFIX}/ui/"),
         "url_route": "tag-offline",
         "destination": "nav",

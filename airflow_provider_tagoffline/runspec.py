@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-RUNSPEC_VERSION = 1
+# 2: schedule.wait_for_data. A format-1 spec still loads (the default wait).
+RUNSPEC_VERSION = 2
 
 DateFormat = Literal["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"]
 OutputContent = Literal["value", "codename"]
@@ -91,6 +92,8 @@ class ScheduleSpec(_Frozen):
     type: Literal["manual", "recurring"]
     daily_at: str | None = None  # "HH:MM"
     timezone: str = "UTC"
+    #: seconds a scheduled run waits for a late source (None: waiting.DEFAULT_WAIT_SECONDS); format 2
+    wait_for_data: int | None = None
 
 
 class ServiceInfo(_Frozen):

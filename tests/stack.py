@@ -1,4 +1,4 @@
-"""A real Airflow for integration tests and benches: API server, scheduler and dag-processor.
+"""A real Airflow for integration tests and benches: API server, scheduler, dag-processor and triggerer.
 
 Each component runs as its own process (``airflow api-server|scheduler|dag-processor``) in its own
 process group, sharing one environment: an AIRFLOW_HOME, PostgreSQL as the metadata database (a
@@ -22,7 +22,8 @@ from pathlib import Path
 import httpx
 
 BIN = Path(sys.executable).parent
-COMPONENTS = ("api-server", "scheduler", "dag-processor")
+# the triggerer runs the wait of a run whose source partition is late (operators/wait_trigger.py)
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
 def free_port() -> int:
@@ -55,6 +56,8 @@ def airflow_env(home: Path, port: int, metadata_url: str) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "2",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # a waiting run looks at the warehouse every 2 s (60 s by default): tests wait on events, not minutes
+        "AIRFLOW__TAG_OFFLINE__WAIT_POKE_INTERVAL": "2",
     })
     return env
 

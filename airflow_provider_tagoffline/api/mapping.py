@@ -36,10 +36,12 @@ def candidate_tags(session: Session, application: str, entity: str, entity_id: s
     return [t for t in ent.tags if t.key_id == eid.id and repo.effective_grant(session, app, t)[0]]
 
 
-def suggest(tags: list[Tag], columns: list[str]) -> MappingSuggestion:
+def suggest(tags: list[Tag], columns: list[str], entity_id: str | None = None) -> MappingSuggestion:
+    """Map ``tags`` to ``columns`` by name; the column named like ``entity_id`` holds the key, not a tag."""
     by_lower: dict[str, str] = {}
     for c in columns:
         by_lower.setdefault(c.lower(), c)
+    key = by_lower.get(entity_id.lower()) if entity_id else None
     used: set[str] = set()
     mappings = []
     for tag in tags:
@@ -48,5 +50,5 @@ def suggest(tags: list[Tag], columns: list[str]) -> MappingSuggestion:
         if value or codename:
             mappings.append(MappingDef(tag=tag.code, value=value, codename=codename))
             used.update(c for c in (value, codename) if c)
-    return MappingSuggestion(mappings=mappings, unmatched_columns=[c for c in columns if c not in used],
-                             available_tags=[t.code for t in tags])
+    return MappingSuggestion(mappings=mappings, unmatched_columns=[c for c in columns if c not in used and c != key],
+                             key_column=key, available_tags=[t.code for t in tags])

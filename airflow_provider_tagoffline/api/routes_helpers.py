@@ -155,11 +155,15 @@ def same_name_mapping(body: MappingSuggestRequest, session: SessionDep, actor: A
         columns = body.columns
     elif body.conn_id and body.table:
         _require_inside(session, actor, body.conn_id, body.schema_)
+        if not introspection.has_table(body.conn_id, body.schema_, body.table):
+            where = f"{body.schema_}.{body.table}" if body.schema_ else body.table
+            raise ValidationFailed.one("table", f"table {where!r} does not exist yet on {body.conn_id!r}: create it "
+                                                "(one-click create table), then map its columns by name")
         columns = [c.name for c in introspection.columns(body.conn_id, body.schema_, body.table)]
     else:
         raise ValidationFailed([FieldError("columns", "give the target's columns, or conn_id and table"),
                                 FieldError("table", "give conn_id and table, or the columns")])
-    return mapping.suggest(tags, columns)
+    return mapping.suggest(tags, columns, body.entity_id)
 
 
 @router.post("/helpers/ddl/preview", response_model=DdlPreview,

@@ -6,6 +6,7 @@ Every rule is in ``service/`` (the same code as the CLI); this module maps HTTP 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import quote
 
@@ -42,13 +43,13 @@ from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.service import lifecycle, permissions, publishing
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
-from airflow_provider_tagoffline.service.publishing import ActionResult
+from airflow_provider_tagoffline.service.publishing import ActionResult, BackfillPlan
 
 router = APIRouter(prefix="/services", tags=["services"])
 
 TaskStatusParam = Literal["editing", "publishing", "published", "publish_failed", "unpublishing", "offline",
                           "unpublish_failed"]
-ExecutionStatusParam = Literal["none", "queued", "running", "success", "failed"]
+ExecutionStatusParam = Literal["none", "queued", "waiting_for_data", "running", "up_for_retry", "success", "failed"]
 if TYPE_CHECKING:
     TargetKindParam = str
 else:  # the registry's kinds as a Literal: listed in the OpenAPI schema, any other is a 422 naming them
@@ -62,13 +63,18 @@ def _actions(actor: repo.Actor, svc: Service) -> dict[str, object]:
     return {"actions": choices.allowed, "refusals": choices.refusals}
 
 
+def _now(svc: Service) -> dict[str, object]:
+    """What depends on the day: the default data date of a run (T-1 in the service's timezone)."""
+    return {"default_data_date": publishing.yesterday(svc).isoformat()}
+
+
 def summary(actor: repo.Actor, svc: Service) -> ServiceSummary:
-    return ServiceSummary.model_validate({**lifecycle.service_summary(svc), **_actions(actor, svc)})
+    return ServiceSummary.model_validate({**lifecycle.service_summary(svc), **_actions(actor, svc), **_now(svc)})
 
 
 def detail(actor: repo.Actor, svc: Service) -> ServiceDetail:
     return ServiceDetail.model_validate({
-        **lifecycle.service_summary(svc), **_actions(actor, svc),
+        **lifecycle.service_summary(svc), **_actions(actor, svc), **_now(svc),
         "slug": svc.slug, "dag_id": dag_id_for(svc.slug), "status_message": svc.status_message,
         "description": svc.description, "created_by": svc.created_by,
         "created_at": iso_utc(svc.created_at),
@@ -187,7 +193,8 @@ def unpublish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -
              summary="Run a published manual service for one data date (default T-1)")
 def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                 body: RunRequest | None = None) -> ActionResult:
-    return publishing.run(session, actor, name, (body or RunRequest()).data_date)
+    b = body or RunRequest()
+    return publishing.run(session, actor, name, b.data_date, allow_older=b.allow_older)
 
 
 @router.post("/{name}/backfill", status_code=202, response_model=ActionResult,
@@ -196,11 +203,24 @@ def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
 def backfill_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                      body: BackfillRequest | None = None) -> ActionResult:
     b = body or BackfillRequest()
-    return publishing.backfill(session, actor, name, b.start, b.end)
+    return publishing.backfill(session, actor, name, b.start, b.end, allow_older=b.allow_older)
+
+
+@router.get("/{name}/backfill/plan", response_model=BackfillPlan,
+            summary="What a backfill would do, before it starts: runs, and what a whole-table target ends at")
+def backfill_plan(
+    name: ServiceName,
+    session: SessionDep,
+    actor: ActorDep,
+    start: Annotated[dt.date | None, Query(description="first data date; default T-1")] = None,
+    end: Annotated[dt.date | None, Query(description="last data date (inclusive); default start")] = None,
+) -> BackfillPlan:
+    return publishing.backfill_plan(session, name, start, end)
 
 
 @router.get("/{name}/instances", response_model=InstanceList,
-            summary="Runs of the service's DAG: data date, state, start, end, duration, rows, log link")
+            summary="Runs of the service's DAG: data date, state (Airflow's), start, end, duration, rows, why it "
+                    "failed or what it waits for, log link")
 def service_instances(
     name: ServiceName,
     session: SessionDep,

@@ -57,7 +57,8 @@ class ServiceSummary(_Out):
     entity_id: str
     status: str = Field(description="task status: editing, publishing, published, publish_failed, unpublishing, "
                                     "offline, unpublish_failed")
-    execution_status: str = Field(description="state of the latest run: none, queued, running, success, failed")
+    execution_status: str = Field(description="state of the latest run: none, queued, waiting_for_data (a source "
+                                              "partition is late), running, up_for_retry, success, failed")
     tags: list[str]
     schedule_type: str
     target_kind: str
@@ -66,6 +67,8 @@ class ServiceSummary(_Out):
     published_version: int | None = None
     updated_by: str
     updated_at: str | None = None
+    default_data_date: str | None = Field(
+        default=None, description="the data date a run started now exports by default: T-1 in the service's timezone")
     actions: list[str] = Field(default_factory=list,
                                description="what the calling user may do now: edit, publish, unpublish, run, "
                                            "backfill, delete")
@@ -103,13 +106,21 @@ class ServiceUpdate(ServiceDef):
                                             "version makes the update fail with 409")
 
 
+_ALLOW_OLDER = ("let a whole-table target go back to an older data date than the one it holds (refused "
+                "otherwise, naming both dates)")
+
+
 class RunRequest(_In):
-    data_date: dt.date | None = Field(default=None, description="the data date to export; default T-1")
+    data_date: dt.date | None = Field(default=None, description="the data date to export; default T-1 in the "
+                                                                 "service's timezone")
+    allow_older: bool = Field(default=False, description=_ALLOW_OLDER)
 
 
 class BackfillRequest(_In):
     start: dt.date | None = Field(default=None, description="first data date; default T-1")
     end: dt.date | None = Field(default=None, description="last data date (inclusive); default start")
+    allow_older: bool = Field(default=False, description=_ALLOW_OLDER + "; a backfill leaves the table at its "
+                                                                         "last data date")
 
 
 class InstanceList(_Out):
@@ -276,8 +287,9 @@ class MappingSuggestRequest(_In):
 
 class MappingSuggestion(_Out):
     mappings: list[MappingDef]
-    unmatched_columns: list[str] = Field(description="target columns no tag maps to (the entity ID column and "
-                                                     "the partition field are among them)")
+    unmatched_columns: list[str] = Field(description="target columns no tag maps to, besides the entity ID column "
+                                                     "(a partition field is among them)")
+    key_column: str | None = Field(default=None, description="the column named like the entity ID: it holds the key")
     available_tags: list[str] = Field(description="tags keyed by the entity ID and granted to the application")
 
 

@@ -11,7 +11,8 @@ from airflow_provider_tagoffline.cli.common import JsonOption, actor, export_doc
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.yaml_io import load_yaml_file, parse_catalog
 
-app = typer.Typer(help="The catalog: applications, entities, tags, lookups, grants.", no_args_is_help=True)
+app = typer.Typer(help="The catalog: applications, entities, tags, lookups, grants.", no_args_is_help=True,
+                  rich_markup_mode=None)
 
 
 def _print_plan(plan: Plan, dry_run: bool) -> None:
@@ -30,7 +31,7 @@ def _print_plan(plan: Plan, dry_run: bool) -> None:
 
 
 @app.command("apply")
-def apply(file: Path = typer.Argument(..., help="Catalog YAML file (spec §9)."),
+def apply(file: Path = typer.Argument(..., help="Catalog YAML file."),
           dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
           json_out: bool = JsonOption) -> None:
     """Create or update the catalog objects of FILE (idempotent; never deletes)."""

@@ -21,6 +21,8 @@ from airflow_provider_tagoffline.errors import TagOfflineError, first_line
 from airflow_provider_tagoffline.yaml_io import dump_yaml
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+AllowOlderOption = typer.Option(False, "--allow-older", help="Let a whole-table target go back to an older data "
+                                "date than the one it holds (refused otherwise).")
 
 
 def actor() -> Actor:

@@ -8,7 +8,6 @@ so the demo never touches another Airflow installation. Connections are given to
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import secrets
@@ -22,6 +21,7 @@ from pathlib import Path
 import typer
 
 from airflow_provider_tagoffline.cli.output import echo
+from airflow_provider_tagoffline.cli.quiet import child_env
 
 ADMIN_USER = "admin"
 
@@ -44,12 +44,20 @@ def _setup_environment(home: Path, port: int) -> None:
         "AIRFLOW_CONN_TAG_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(home / "warehouse.duckdb")}),
         "AIRFLOW_CONN_DEMO_TARGET": json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")}),
     })
+    # LocalExecutor starts [core] parallelism workers (32 by default): as many as the machine has cores
+    os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", str(demo_parallelism()))
+
+
+def demo_parallelism() -> int:
+    """Task slots of the demo's Airflow: the machine's cores, at least 2 (a run and a backfill), at most 8."""
+    return max(2, min(os.cpu_count() or 2, 8))
 
 
 def demo(
     home: Path = typer.Option(Path("tagoffline-demo"), "--home", help="Folder for the demo's files."),
     users: int = typer.Option(100_000, "--users", min=1, help="Users in the demo warehouse."),
-    date: str | None = typer.Option(None, "--date", help="Data date to export (default: yesterday)."),
+    date: str | None = typer.Option(None, "--date", help="Data date to export (default: yesterday); the "
+                                    "warehouse holds it and the 13 days before."),
     json_out: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
     serve: bool = typer.Option(False, "--serve", help="Then publish the demo service and start Airflow "
                                "(standalone) with the plugin; Ctrl-C stops it."),
@@ -58,6 +66,7 @@ def demo(
     """Build a demo warehouse, apply the demo catalog and service, export one data date."""
     home = home.resolve()
     _setup_environment(home, port)
+    from airflow_provider_tagoffline import data_date as dates
     from airflow_provider_tagoffline.catalog import store
     from airflow_provider_tagoffline.catalog.apply import apply_catalog
     from airflow_provider_tagoffline.cli.common import actor, print_json
@@ -65,12 +74,14 @@ def demo(
     from airflow_provider_tagoffline.yaml_io import load_yaml_text, parse_catalog
 
     examples = resources.files("airflow_provider_tagoffline") / "examples"
-    data_date = dt.date.fromisoformat(date) if date else dt.date.today() - dt.timedelta(days=1)
     store.migrate()
     with store.session_scope() as s:
         plan = apply_catalog(s, actor(), parse_catalog(load_yaml_text((examples / "demo_catalog.yaml").read_text())))
         svc, outcome = lifecycle.apply_service(s, actor(), load_yaml_text((examples / "demo_service.yaml").read_text()))
         name = svc.name
+        timezone = svc.definition["schedule"].get("timezone") or "UTC"
+    # T-1 in the service's timezone, as its scheduled run will export it
+    data_date = dates.parse_data_date(date, "--date") if date else dates.yesterday(timezone)
     if not json_out:
         s_ = plan.summary()
         echo(f"demo folder: {home}")
@@ -105,15 +116,17 @@ def _serve(home: Path, service: str, port: int) -> None:
     # standalone starts its components as `airflow ...` from PATH: this installation's first
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     echo("airflow: migrating its database")
-    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
-    proc = subprocess.run([_tagoffline(), "service", "publish", service, "--no-wait"], capture_output=True, text=True)
+    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True, env=child_env())
+    proc = subprocess.run([_tagoffline(), "service", "publish", service, "--no-wait"], capture_output=True, text=True,
+                          env=child_env())
     if proc.returncode != 0:
         raise SystemExit(proc.stderr.strip())
     echo(f"published: {service} (its DAG file is in {airflow_home / 'dags' / 'tag_offline'})")
     log_path = airflow_home / "standalone.log"
     with open(log_path, "ab") as log:
+        # child_env: the CLI's quiet logging is its own; task logs hold the run report at INFO
         standalone = subprocess.Popen([airflow, "standalone"], stdout=log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)  # its children die with the group
+                                      start_new_session=True, env=child_env())  # its children die with the group
 
     def stop(*_: object) -> None:
         try:

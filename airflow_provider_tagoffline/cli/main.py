@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
+from airflow_provider_tagoffline.cli import quiet
 
-# Hooks log at INFO ("Opening DuckDB database ..."): quiet by default; an explicit setting wins.
-os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+# Before Airflow is imported; this process only (cli/quiet.py).
+quiet.quiet_this_process()
 
-import typer
+import typer  # noqa: E402
 
-from airflow_provider_tagoffline.cli import (
+from airflow_provider_tagoffline.cli import (  # noqa: E402
     catalog_cmd,
     db_cmd,
     demo_cmd,
@@ -17,7 +17,7 @@ from airflow_provider_tagoffline.cli import (
     run_cmd,
     service_cmd,
 )
-from airflow_provider_tagoffline.cli.common import run_app
+from airflow_provider_tagoffline.cli.common import run_app  # noqa: E402
 
 app = typer.Typer(
     name="tagoffline",
@@ -25,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help: typer's rich tables label every flag "<bool>"
+    rich_markup_mode=None,
 )
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(catalog_cmd.app, name="catalog")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from airflow_provider_tagoffline.cli.common import JsonOption, print_json, session
+from airflow_provider_tagoffline.cli.common import AllowOlderOption, JsonOption, print_json, session
 from airflow_provider_tagoffline.cli.output import echo
-from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.errors import Conflict, RunFailed, first_line
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import lifecycle
+from airflow_provider_tagoffline.service import lifecycle, publishing
 from airflow_provider_tagoffline.yaml_io import read_text_file
+
+log = logging.getLogger(__name__)
 
 
 def spec_for_run(name: str) -> RunSpec:
@@ -27,24 +30,45 @@ def spec_for_run(name: str) -> RunSpec:
 
 def run(
     name: str = typer.Argument(..., help="Service name."),
-    date: str | None = typer.Option(None, "--date", help="Data date YYYY-MM-DD (default: yesterday, T-1)."),
+    date: str | None = typer.Option(None, "--date", help="Data date YYYY-MM-DD (default: yesterday in the "
+                                    "service's timezone, T-1)."),
+    allow_older: bool = AllowOlderOption,
     batch_size: int = typer.Option(20_000, "--batch-size", min=1, help="Rows per fetch from the warehouse."),
     json_out: bool = JsonOption,
 ) -> None:
-    """Export one data date of a service into its target, in this process (spec §5)."""
+    """Export one data date of a service into its target, in this process."""
+    from airflow_provider_tagoffline import data_date as dates
     from airflow_provider_tagoffline.engine.runner import run_export
 
-    data_date = date or (dt.date.today() - dt.timedelta(days=1)).isoformat()
     spec = spec_for_run(name)
+    day = dates.parse_data_date(date, "--date") if date else dates.yesterday(spec.schedule.timezone)
+    whole_table = spec.target.partition is None
+    if whole_table and (reason := dates.older_refusal(publishing.target_name(spec), day,
+                                                      publishing.held_data_date(spec), allow_older)):
+        raise Conflict(reason)
     try:
-        report = run_export(spec, data_date, batch_size=batch_size,
-                            echo=(lambda _m: None) if json_out else echo)
+        report = run_export(spec, day, batch_size=batch_size, echo=(lambda _m: None) if json_out else echo)
     except RunFailed as exc:
         if json_out and exc.report is not None:
             print_json(exc.report.to_dict())  # type: ignore[attr-defined]
         raise
+    _record_held(spec, day)
     if json_out:
         print_json(report.to_dict())
+
+
+def _record_held(spec: RunSpec, day: dt.date) -> None:
+    """Tell Airflow which data date the target holds now, as a DAG run would (when it knows the target)."""
+    from airflow_provider_tagoffline import airflow_bridge
+    from airflow_provider_tagoffline.rendering.factory import target_asset_uri
+
+    try:
+        airflow_bridge.record_target_data_date(target_asset_uri(spec), {"data_date": day.isoformat(),
+                                                                        "service": spec.service.name,
+                                                                        "by": "tagoffline run"})
+    except Exception as exc:  # no Airflow database here: the export itself is done
+        log.info("could not record in Airflow that %s holds data date %s: %s", spec.target.table, day,
+                 first_line(exc))
 
 
 def ddl(

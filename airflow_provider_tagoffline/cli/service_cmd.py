@@ -9,7 +9,14 @@ from pathlib import Path
 import typer
 
 from airflow_provider_tagoffline import config
-from airflow_provider_tagoffline.cli.common import JsonOption, actor, export_document, print_json, session
+from airflow_provider_tagoffline.cli.common import (
+    AllowOlderOption,
+    JsonOption,
+    actor,
+    export_document,
+    print_json,
+    session,
+)
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.service import lifecycle, publishing
@@ -17,11 +24,11 @@ from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
 from airflow_provider_tagoffline.service.states import TaskStatus
 from airflow_provider_tagoffline.yaml_io import dump_yaml, load_yaml_file
 
-app = typer.Typer(help="Tag offline services.", no_args_is_help=True)
+app = typer.Typer(help="Tag offline services.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("apply")
-def apply(file: Path = typer.Argument(..., help="Service YAML file (spec §9)."), json_out: bool = JsonOption) -> None:
+def apply(file: Path = typer.Argument(..., help="Service YAML file."), json_out: bool = JsonOption) -> None:
     """Create the service of FILE, or update its draft if it exists."""
     data = load_yaml_file(file)
     with session() as s:
@@ -48,7 +55,7 @@ def list_(
     page_size: int = typer.Option(50, "--page-size", min=1, max=1000),
     json_out: bool = JsonOption,
 ) -> None:
-    """List services with the spec's filters."""
+    """List services: by status, execution status, application, entity, schedule type, name, owner."""
     entity_code, _, entity_id = (entity or "").partition(".")
     flt = ServiceFilter(mine=actor().username if mine else None, name=name, application=application,
                         entity=entity_code or None, entity_id=entity_id or None, target_kind=target_kind,
@@ -153,12 +160,14 @@ def unpublish(name: str, json_out: bool = JsonOption) -> None:
 @app.command("run")
 def run(
     name: str,
-    date: str | None = typer.Option(None, "--date", help="Data date YYYY-MM-DD (default: yesterday)."),
+    date: str | None = typer.Option(None, "--date", help="Data date YYYY-MM-DD (default: yesterday in the "
+                                    "service's timezone)."),
+    allow_older: bool = AllowOlderOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Trigger a DAG run of a published manual service that exports one data date."""
     with session() as s:
-        outcome = publishing.run(s, actor(), name, _date("--date", date), from_cli=True)
+        outcome = publishing.run(s, actor(), name, _date("--date", date), from_cli=True, allow_older=allow_older)
     _emit(outcome, json_out)
 
 
@@ -167,11 +176,16 @@ def backfill(
     name: str,
     start: str | None = typer.Option(None, "--start", help="First data date YYYY-MM-DD (default: yesterday)."),
     end: str | None = typer.Option(None, "--end", help="Last data date, inclusive (default: --start)."),
+    allow_older: bool = AllowOlderOption,
     json_out: bool = JsonOption,
 ) -> None:
-    """Create an Airflow backfill of a published recurring service: one run per data date, oldest first."""
+    """Create an Airflow backfill of a published recurring service: one run per data date, oldest first.
+    On a whole-table target it says first what the table will end at."""
     with session() as s:
-        outcome = publishing.backfill(s, actor(), name, _date("--start", start), _date("--end", end))
+        outcome = publishing.backfill(s, actor(), name, _date("--start", start), _date("--end", end),
+                                      allow_older=allow_older)
+    if outcome.warning and not json_out:
+        echo(f"note: {outcome.warning}")
     _emit(outcome, json_out)
 
 
@@ -190,9 +204,10 @@ def instances(
     if not rows:
         echo("no runs")
         return
-    table = [("DATA DATE", "STATE", "START", "DURATION", "ROWS", "RUN ID")] + [
+    table = [("DATA DATE", "STATE", "START", "DURATION", "ROWS", "RUN ID", "REASON")] + [
         (r.data_date or "", r.state or "", (r.start or "")[:19], f"{r.duration:.1f}s" if r.duration else "",
-         "" if r.rows_written is None else str(r.rows_written), r.run_id) for r in rows]
+         "" if r.rows_written is None else str(r.rows_written), r.run_id,
+         r.error or (f"waiting for {r.waiting_for}" if r.waiting_for else "")) for r in rows]
     widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
     for row in table:
         echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -9,20 +9,22 @@ from typing import Any
 from airflow_provider_tagoffline.catalog import store
 from airflow_provider_tagoffline.connections import resolve_target, resolve_warehouse
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.demo.warehouse import build_demo_warehouse
+from airflow_provider_tagoffline.demo.warehouse import build_demo_warehouse, demo_dates
 from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.service import lifecycle
 
 
 def run_demo(service_name: str, data_date: dt.date, users: int,
              echo: Callable[[str], None]) -> dict[str, Any]:
-    """Fill the demo warehouse for D-1 and D, create the target table if needed, export D."""
+    """Fill the demo warehouse for the 14 days up to D, create the target table if needed, export D."""
+    dates = demo_dates(data_date)
     duck = resolve_warehouse().open()
     try:
-        build_demo_warehouse(duck, users, [data_date - dt.timedelta(days=1), data_date])
+        build_demo_warehouse(duck, users, dates)
     finally:
         duck.close()
-    echo(f"warehouse: {users} users in dws_user_profile_d and dws_user_trade_d for {data_date.isoformat()}")
+    echo(f"warehouse: {users} users in dws_user_profile_d, dws_user_trade_d and dws_mobile_profile_d for "
+         f"{len(dates)} data dates, {dates[0].isoformat()} to {dates[-1].isoformat()}")
 
     with store.session_scope() as s:
         spec = lifecycle.freeze_service(s, service_name)

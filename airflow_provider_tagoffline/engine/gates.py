@@ -21,6 +21,17 @@ def null_counted_columns(spec: RunSpec) -> list[str]:
     return sorted({columns[tag] for tag in spec.gates.max_null_ratio if tag in columns})
 
 
+def describe(gates: GatesSpec) -> str:
+    """The gates a run checks, in a few words (the run report's gates line)."""
+    said = ["empty allowed" if gates.allow_empty else "not empty"]
+    if gates.min_rows is not None:
+        said.append(f"min_rows {gates.min_rows}")
+    if gates.max_change_ratio is not None:
+        said.append(f"max_change_ratio {gates.max_change_ratio:.1%}")
+    said += [f"max_null_ratio {tag} {limit:.1%}" for tag, limit in sorted(gates.max_null_ratio.items())]
+    return ", ".join(said)
+
+
 def evaluate(gates: GatesSpec, spec: RunSpec, stage: TableStats, live_rows: int | None) -> list[str]:
     """The failed gates, each with its figures; empty when the swap may go ahead."""
     failures: list[str] = []

@@ -24,6 +24,7 @@ class RunReport:
     phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     recovery: list[str] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
+    gates_checked: str = ""  # the gates, in a few words (gates.describe)
     gates_failed: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -51,6 +52,12 @@ class RunReport:
             lines.append(f"  error: {self.error}")
         lines.append(f"  rows read {self.rows_read}, written {self.rows_written}, duplicates replaced "
                      f"{self.duplicates_replaced}" + (f", {self.bytes_written} bytes" if self.bytes_written else ""))
+        if self.sources:
+            lines.append("  sources: " + ", ".join(
+                f"{s['table']}" + (f" {s['partition']}" if s.get("partition") else "") + f" {s['rows']} rows"
+                + (f" ({s['duplicates']} duplicate IDs)" if s.get("duplicates") else "") for s in self.sources))
+        if self.gates_checked:
+            lines.append(f"  gates {'failed' if self.gates_failed else 'passed'}: {self.gates_checked}")
         if self.phases:
             lines.append("  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.phases.items())
                          + f" (total {self.total_seconds:.2f}s)")

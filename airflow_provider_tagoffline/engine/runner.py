@@ -19,11 +19,12 @@ from typing import Any
 from airflow_provider_tagoffline.connections import resolve_target
 from airflow_provider_tagoffline.engine import faults, gates
 from airflow_provider_tagoffline.engine.extract import build_extract_query, format_date
+from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
 from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse
-from airflow_provider_tagoffline.errors import RunFailed, first_line
+from airflow_provider_tagoffline.errors import RunFailed, SourceNotReady, first_line
 from airflow_provider_tagoffline.runspec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                     stats = target.stats(target.stage, null_columns)
                 report.rows_written = stats.rows
                 report.rows_read = report.rows_read or stats.rows
+                report.gates_checked = gates.describe(spec.gates)
                 report.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
                 if report.gates_failed:
                     raise RunFailed("quality gate failed, the live table is untouched: "
@@ -184,8 +186,8 @@ def _accept_sources(spec: RunSpec, d: dt.date, checks: list[SourceCheck], report
     empty = [c for c in checks if c.rows == 0]
     if empty and not spec.gates.allow_empty:
         what = ", ".join(f"{c.table}" + (f" partition {c.partition}" if c.partition else "") for c in empty)
-        raise RunFailed(f"no rows for data date {d.isoformat()} in {what} (partition missing or not "
-                        "produced yet); the target is untouched")
+        raise SourceNotReady(f"no rows for data date {d.isoformat()} in {what} (partition missing or not "
+                             "produced yet); the target is untouched", [waiting_for(c) for c in empty])
     report.duplicates_replaced = sum(c.duplicates for c in checks)
     return checks
 

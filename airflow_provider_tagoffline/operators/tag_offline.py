@@ -1,11 +1,24 @@
 """``TagOfflineOperator``: one export run of a published service, inside an Airflow task.
 
 Thin by design: the run spec arrives frozen in the DAG file; the engine does the work
-(``engine/runner.run_export``) and the run report is the return value (XCom ``return_value``).
+(``engine/runner.run_export``) and the run report is the return value (XCom ``return_value``),
+logged at INFO. Around the engine, the Airflow side of a run (spec §4):
+
+* the data date: ``data_date.data_date_for_run`` from the run's type, logical date and the
+  ``data_date`` param / conf (Airflow's trigger form shows it as a date picker);
+* a whole-table target holds one data date, recorded in the extra of the target asset's event
+  (``{"data_date": ...}``, shown on Airflow's asset page); an older run is refused, naming both
+  dates, unless ``allow_older`` is set;
+* a source with no rows for D yet: a scheduled run defers on ``SourcesReadyTrigger`` up to the
+  service's wait, then fails without retries; any other run fails at once, without retries (a
+  retry would not make the partition appear). Other failures keep Airflow's retries;
+* a failed run pushes its report (with the one-line error) as XCom ``report``: the plugin's
+  instances show the reason.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,33 +26,214 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_tagoffline.engine.runner import DEFAULT_BATCH_SIZE
 
+#: XCom key of a failed run's report (a success's report is the return value)
+FAILURE_REPORT_KEY = "report"
+#: how many of the target asset's latest events are looked through for the data date it holds
+HELD_EVENTS = 20
+
 
 class TagOfflineOperator(BaseOperator):
-    """Export data date ``data_date`` (``YYYY-MM-DD``, templated) of ``run_spec`` into its target.
+    """Export one data date of ``run_spec`` into its target.
 
     :param run_spec: the frozen run specification (``RunSpec.to_dict()``), connection ids only
-    :param data_date: the data date D; templated, by default the DAG run's data interval start
+    :param data_date: the data date D (``YYYY-MM-DD``, templated); by default the ``data_date`` param
+        or conf, else the rule of ``data_date.data_date_for_run`` (T-1, or the scheduled interval's start)
     :param batch_size: rows per fetch from the warehouse's server-side cursor
     """
 
     template_fields: Sequence[str] = ("data_date",)
     ui_color = "#e8f4ea"
 
-    def __init__(self, *, run_spec: dict[str, Any], data_date: str = "{{ ds }}",
+    def __init__(self, *, run_spec: dict[str, Any], data_date: str | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.run_spec = run_spec
         self.data_date = data_date
         self.batch_size = batch_size
 
+    # ---- the run -------------------------------------------------------------------------------
     def execute(self, context: Any) -> dict[str, Any]:
+        spec = self._spec()
+        day = self._fail_on_bad_input(context, lambda: self._resolve_data_date(context, spec))
+        self._refuse_older(context, spec, day)
+        return self._export(context, spec, day, deadline=None)
+
+    def resume_after_wait(self, context: Any, event: dict[str, Any] | None = None, data_date: str = "",
+                          deadline: str = "", waiting_for: list[str] | None = None) -> dict[str, Any]:
+        """Called by Airflow when ``SourcesReadyTrigger`` fired: run, or give up with the reason."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_provider_tagoffline import waiting
+
+        spec = self._spec()
+        day = dt.date.fromisoformat(data_date)
+        event = event or {}
+        if event.get("status") != "ready":
+            missing = event.get("missing") or waiting_for or []
+            waited = waiting.format_wait(waiting.wait_for_run("scheduled", spec.schedule.wait_for_data))
+            reason = (f"waited {waited} for data date {day}: {', '.join(missing) or 'the sources'} still not there"
+                      + (f" ({event['problem']})" if event.get("problem") else "") + "; the target is untouched")
+            self._record_failure(context, spec, day, reason)
+            raise AirflowFailException(reason)
+        self.log.info("the sources hold data date %s now: exporting", day)
+        self._refuse_older(context, spec, day)
+        return self._export(context, spec, day, deadline=deadline)
+
+    def _export(self, context: Any, spec: Any, day: dt.date, deadline: str | None) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from airflow_provider_tagoffline.engine.runner import run_export
-        from airflow_provider_tagoffline.errors import RunFailed
+        from airflow_provider_tagoffline.errors import RunFailed, SourceNotReady
 
         try:
-            report = run_export(self.run_spec, self.data_date, batch_size=self.batch_size, echo=self.log.info)
+            report = run_export(spec, day, batch_size=self.batch_size, echo=self.log.info)
+        except SourceNotReady as exc:
+            until = self._wait_until(context, spec, deadline)
+            if until is not None:
+                self._defer_for(spec, day, until, exc.missing)
+            self._record_failure(context, spec, day, str(exc), exc.report)
+            raise AirflowFailException(str(exc)) from None  # a retry would not make the partition appear
         except RunFailed as exc:
             if exc.report is not None:
                 self.log.error("%s", exc.report.summary())  # type: ignore[attr-defined]
+            self._record_failure(context, spec, day, str(exc), exc.report)
             raise
+        self._record_held(context, spec, day)
         return report.to_dict()
+
+    # ---- the data date -------------------------------------------------------------------------
+    def _resolve_data_date(self, context: Any, spec: Any) -> dt.date:
+        from airflow_provider_tagoffline.data_date import DATA_DATE_PARAM, data_date_for_run
+
+        run = context["dag_run"]
+        run_type = _run_type(run)
+        requested = self.data_date or _param(context, DATA_DATE_PARAM)
+        day = data_date_for_run(run_type, run.logical_date, requested, spec.schedule.timezone,
+                                run_after=getattr(run, "run_after", None))
+        why = ("as requested" if requested else "the start of the run's data interval"
+               if run_type in ("scheduled", "backfill") else f"T-1 of the {run_type} run, {spec.schedule.timezone}")
+        self.log.info("data date %s (%s)", day, why)
+        return day
+
+    def _refuse_older(self, context: Any, spec: Any, day: dt.date) -> None:
+        """A whole-table target must not go back to an older data date unless the caller allows it."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_provider_tagoffline.data_date import ALLOW_OLDER_PARAM, older_refusal
+
+        if spec.target.partition is not None:
+            return  # each data date has its own partition: nothing rolls back
+        held = self._held(context, spec)
+        allow = _truthy(_param(context, ALLOW_OLDER_PARAM))
+        if held is not None and day < held and allow:
+            self.log.warning("target holds data date %s; exporting the older %s as allowed (allow_older)", held, day)
+        reason = older_refusal(_target_name(spec), day, held, allow)
+        if reason:
+            self._record_failure(context, spec, day, reason)
+            raise AirflowFailException(reason)
+
+    def _held(self, context: Any, spec: Any) -> dt.date | None:
+        """The data date the target holds: the latest event of its asset that says one."""
+        from airflow_provider_tagoffline.rendering.factory import target_asset
+
+        try:
+            events = context["inlet_events"][target_asset(spec)].ascending(False).limit(HELD_EVENTS)
+            for event in events:
+                said = (event.extra or {}).get("data_date")
+                if isinstance(said, str):
+                    return dt.date.fromisoformat(said)
+        except KeyError:  # a DAG rendered before the target asset was an inlet
+            return None
+        except Exception as exc:
+            self.log.warning("cannot read which data date the target holds (not checked): %s", exc)
+        return None
+
+    def _record_held(self, context: Any, spec: Any, day: dt.date) -> None:
+        from airflow_provider_tagoffline.rendering.factory import target_asset
+
+        try:
+            context["outlet_events"][target_asset(spec)].extra = {"data_date": day.isoformat(),
+                                                                  "service": spec.service.name}
+        except Exception as exc:  # never fail a finished export over its record
+            self.log.warning("cannot record data date %s on the target asset: %s", day, exc)
+
+    # ---- waiting -------------------------------------------------------------------------------
+    def _wait_until(self, context: Any, spec: Any, deadline: str | None) -> dt.datetime | None:
+        """Until when this run waits for missing sources (None: it does not wait, or no longer)."""
+        from airflow_provider_tagoffline import waiting
+
+        now = dt.datetime.now(dt.UTC)
+        if deadline:
+            until = dt.datetime.fromisoformat(deadline)
+        else:
+            seconds = waiting.wait_for_run(_run_type(context["dag_run"]), spec.schedule.wait_for_data)
+            if seconds <= 0:
+                return None
+            until = now + dt.timedelta(seconds=seconds)
+        return until if until > now else None
+
+    def _defer_for(self, spec: Any, day: dt.date, until: dt.datetime, missing: list[str]) -> None:
+        from airflow_provider_tagoffline import config
+        from airflow_provider_tagoffline.operators.wait_trigger import SourcesReadyTrigger
+
+        poke = config.wait_poke_interval()
+        self.log.info("data date %s is not there yet: waiting for %s until %s (looking every %.0f s); "
+                      "no worker is held meanwhile", day, ", ".join(missing), until.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                      poke)
+        trigger = SourcesReadyTrigger(spec.warehouse_conn_id, [s.model_dump(mode="json") for s in spec.sources],
+                                      day.isoformat(), until.isoformat(), poke, missing)
+        # a little past the trigger's own deadline: it fires "timeout" itself, with the reason
+        self.defer(trigger=trigger, method_name="resume_after_wait",
+                   kwargs={"data_date": day.isoformat(), "deadline": until.isoformat(), "waiting_for": missing},
+                   timeout=until - dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _spec(self) -> Any:
+        from airflow_provider_tagoffline.runspec import RunSpec
+
+        return RunSpec.model_validate(self.run_spec)
+
+    def _fail_on_bad_input(self, context: Any, resolve: Any) -> dt.date:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_provider_tagoffline.errors import ValidationFailed
+
+        try:
+            day: dt.date = resolve()
+        except ValidationFailed as exc:
+            raise AirflowFailException(str(exc)) from None
+        return day
+
+    def _record_failure(self, context: Any, spec: Any, day: dt.date, reason: str, report: Any = None) -> None:
+        """The failed run's report, with its one-line reason, as XCom ``report`` (kept until a retry)."""
+        from airflow_provider_tagoffline.errors import first_line
+
+        out = report.to_dict() if report is not None else {"service": spec.service.name, "status": "failed"}
+        out.update({"data_date": day.isoformat(), "status": "failed", "error": first_line(Exception(reason))})
+        try:
+            context["ti"].xcom_push(key=FAILURE_REPORT_KEY, value=out)
+        except Exception as exc:
+            self.log.warning("cannot record the failure's report: %s", exc)
+
+
+def _run_type(run: Any) -> str:
+    value = getattr(run, "run_type", "manual")
+    return str(getattr(value, "value", value))
+
+
+def _param(context: Any, name: str) -> Any:
+    """A DAG param (the trigger form's field), else the same key of the run's conf."""
+    params = context.get("params") or {}
+    value = params.get(name) if hasattr(params, "get") else None
+    if value in (None, ""):
+        value = (getattr(context.get("dag_run"), "conf", None) or {}).get(name)
+    return value
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _target_name(spec: Any) -> str:
+    t = spec.target
+    return f"{t.conn_id}:{t.schema_ + '.' if t.schema_ else ''}{t.table}"

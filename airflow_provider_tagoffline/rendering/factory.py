@@ -4,8 +4,12 @@ Called by the rendered DAG files at parse time. It reads nothing but the spec it
 catalog, no connection (spec §7). Schedule (spec §4): a recurring service uses a cron *data
 interval* timetable at HH:MM in its timezone, so the run fired on day D+1 covers the interval
 [D HH:MM, D+1 HH:MM) and exports data date D = the interval start's date. A backfill over
-logical dates D1..D2 therefore exports exactly data dates D1..D2, and a manual trigger with
-logical date D (or ``conf={"data_date": "YYYY-MM-DD"}``) exports D.
+logical dates D1..D2 therefore exports exactly data dates D1..D2.
+
+Every DAG has the params Airflow's trigger form shows: ``data_date`` (a date picker; empty means
+the rule of ``data_date.data_date_for_run``: T-1 for a run triggered by hand) and, for a whole-table
+target, ``allow_older``. The target table is the task's outlet asset (each event's extra says the
+data date written) and its inlet (so the next run reads which data date the table holds).
 """
 
 from __future__ import annotations
@@ -29,18 +33,39 @@ def dag_id_for(slug: str) -> str:
     return DAG_ID_PREFIX + slug
 
 
-def data_date_template(timezone: str) -> str:
-    """Jinja template of the data date: ``conf.data_date`` if given, else the interval start's date."""
-    return (
-        "{{ (dag_run.conf or {}).get('data_date') or "
-        f"data_interval_start.in_timezone({timezone!r}).strftime('%Y-%m-%d') }}}}"
-    )
-
-
 def target_asset_uri(spec: RunSpec) -> str:
     t = spec.target
     parts = [p for p in (t.schema_, t.table) if p]
     return f"tagoffline://{t.conn_id}/" + "/".join(parts)
+
+
+def target_asset(spec: RunSpec) -> Any:
+    """The target table as an Airflow asset: the export's outlet, and its inlet."""
+    from airflow.sdk import Asset
+
+    t = spec.target
+    return Asset(name=f"tag_offline:{t.conn_id}:{'.'.join(p for p in (t.schema_, t.table) if p)}",
+                 uri=target_asset_uri(spec))
+
+
+def params_for(spec: RunSpec) -> dict[str, Any]:
+    """The fields of Airflow's trigger form (and its backfill form's params)."""
+    from airflow.sdk import Param
+
+    from airflow_provider_tagoffline.data_date import ALLOW_OLDER_PARAM, DATA_DATE_PARAM
+
+    tz = spec.schedule.timezone
+    params = {DATA_DATE_PARAM: Param(
+        None, type=["null", "string"], format="date", title="Data date",
+        description=f"The data date to export. Empty: the day before the run's logical date in {tz} (T-1). "
+                    "A backfill ignores it: each of its runs exports its own date (the start of its data interval).")}
+    if spec.target.partition is None:
+        params[ALLOW_OLDER_PARAM] = Param(
+            False, type="boolean", title="Allow an older data date",
+            description="The target is a whole table holding one data date. A run of an older date is refused "
+                        "unless this is set; with it, the table goes back to that date. A backfill leaves the table "
+                        "at its last date: to set this for one, tick 'Override parameters' of the backfill form.")
+    return params
 
 
 def timetable_for(spec: RunSpec) -> Any:
@@ -57,7 +82,7 @@ def timetable_for(spec: RunSpec) -> Any:
 def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
     """The DAG of a published service (one task: the export with its atomic swap)."""
     import pendulum
-    from airflow.sdk import DAG, Asset
+    from airflow.sdk import DAG
 
     from airflow_provider_tagoffline.operators.tag_offline import TagOfflineOperator
 
@@ -84,7 +109,7 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
         tags=["tag_offline", svc.application],
         owner_links={},
         default_args={"owner": svc.owner, "retries": RETRIES, "retry_delay": RETRY_DELAY},
-        params={},
+        params=params_for(spec),
     ) as dag:
         # Only what the service sets: otherwise Airflow's own defaults (default_pool, [operators] default_queue).
         placement: dict[str, Any] = {k: v for k, v in (("pool", spec.pool), ("queue", spec.queue)) if v}
@@ -92,8 +117,8 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
             task_id="export",
             task_display_name=f"Export {target}",
             run_spec=spec.to_dict(),
-            data_date=data_date_template(tz),
-            outlets=[Asset(name=f"tag_offline:{spec.target.conn_id}:{target}", uri=target_asset_uri(spec))],
+            inlets=[target_asset(spec)],
+            outlets=[target_asset(spec)],
             **placement,
         )
     return dag

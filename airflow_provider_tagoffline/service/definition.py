@@ -21,6 +21,8 @@ class ScheduleDef(_Model):
     type: Literal["manual", "recurring"]
     daily_at: str | None = None  # "HH:MM", recurring only
     timezone: str | None = None  # default: [tag_offline] timezone, else Airflow's default
+    # recurring only: how long a scheduled run waits for a late source partition ("6h", "90m", seconds)
+    wait_for_data: str | int | None = None  # default 6h (waiting.py)
 
 
 class PartitionDef(_Model):

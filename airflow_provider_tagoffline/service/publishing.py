@@ -29,11 +29,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline import airflow_bridge as af
-from airflow_provider_tagoffline import config
+from airflow_provider_tagoffline import config, data_date
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Service, utcnow
-from airflow_provider_tagoffline.errors import Conflict, TagOfflineError, ValidationFailed
-from airflow_provider_tagoffline.rendering.factory import FINGERPRINT_LABEL, dag_id_for
+from airflow_provider_tagoffline.errors import Conflict, TagOfflineError, ValidationFailed, first_line
+from airflow_provider_tagoffline.rendering.factory import FINGERPRINT_LABEL, dag_id_for, target_asset_uri
 from airflow_provider_tagoffline.rendering.render import (
     dag_file_name,
     remove_dag_file,
@@ -71,6 +71,23 @@ class ActionResult(BaseModel):
     end: str | None = None
     dag_file: str | None = None
     run_ids: list[str] = Field(default_factory=list, description="runs a backfill created, oldest first")
+    warning: str | None = Field(default=None, description="what a backfill leaves in a whole-table target")
+
+
+class BackfillPlan(BaseModel):
+    """What a backfill would do, said before it starts (spec §4)."""
+
+    model_config = ConfigDict(populate_by_name=True, allow_inf_nan=False)
+    service: str
+    start: str
+    end: str
+    runs: int = Field(description="one run per data date, oldest first")
+    whole_table: bool = Field(description="the target is a whole table (no date partition): each run replaces it")
+    holds: str | None = Field(default=None, description="the data date the whole-table target holds now, if known")
+    ends_at: str | None = Field(default=None, description="the data date a whole-table target holds afterwards")
+    needs_allow_older: bool = Field(description="some run is older than what the table holds: refused unless "
+                                                "allow_older")
+    warning: str | None = Field(default=None, description="what the backfill leaves in a whole-table target")
 
 
 # ---- publish / refresh / unpublish -------------------------------------------------------------
@@ -241,32 +258,56 @@ def _remove_from_airflow(slug: str, path: Path) -> None:
 # ---- runs -------------------------------------------------------------------------------------
 
 def yesterday(svc: Service) -> dt.date:
-    """T-1 in the service's timezone."""
-    return dt.datetime.now(ZoneInfo(_timezone(svc))).date() - dt.timedelta(days=1)
+    """T-1 in the service's timezone (``data_date``'s rule for a run started now)."""
+    return data_date.yesterday(_timezone(svc))
 
 
-def run(session: Session, actor: repo.Actor, name: str, data_date: dt.date | None = None,
-        from_cli: bool = False) -> ActionResult:
-    """Trigger one DAG run of a published manual service exporting ``data_date`` (default T-1)."""
+def run(session: Session, actor: repo.Actor, name: str, day: dt.date | None = None,
+        from_cli: bool = False, allow_older: bool = False) -> ActionResult:
+    """Trigger one DAG run of a published manual service exporting ``day`` (default T-1); a whole-table
+    target holding a later data date refuses it unless ``allow_older``."""
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "run")
     today = yesterday(svc) + dt.timedelta(days=1)
-    day = data_date or today - dt.timedelta(days=1)
+    day = day or today - dt.timedelta(days=1)
     if day > today:
         raise ValidationFailed.one("data_date", f"{day} is in the future (today is {today} in {_timezone(svc)})")
+    spec = RunSpec.model_validate(svc.published_spec)
+    if spec.target.partition is None and (
+            reason := data_date.older_refusal(target_name(spec), day, held_data_date(spec), allow_older)):
+        raise Conflict(reason)
+    conf: dict[str, Any] = {data_date.DATA_DATE_PARAM: day.isoformat()}
+    if allow_older:
+        conf[data_date.ALLOW_OLDER_PARAM] = True
     try:
-        run_id = af.trigger_run(dag_id_for(svc.slug), {"data_date": day.isoformat()}, actor.username, from_cli)
+        run_id = af.trigger_run(dag_id_for(svc.slug), conf, actor.username, from_cli)
     except af.AirflowCallFailed as exc:
         raise Conflict(f"Airflow refused the run of {name!r}: {exc}") from exc
     except Exception as exc:
         raise AirflowUnavailable(f"cannot reach Airflow to run {name!r}: {exc}") from exc
     svc.execution_status = ExecutionStatus.QUEUED
-    repo.audit(session, actor, "run", "service", name, {"data_date": day.isoformat(), "run_id": run_id})
+    repo.audit(session, actor, "run", "service", name, {"data_date": day.isoformat(), "run_id": run_id,
+                                                          **({"allow_older": True} if allow_older else {})})
     session.flush()
     out = _outcome(svc, "run", None)
     out.run_id, out.data_date = run_id, day.isoformat()
     out.message = f"run {run_id} queued for data date {day}"
     return out
+
+
+def target_name(spec: RunSpec) -> str:
+    """How refusals name a target: ``conn_id:schema.table``."""
+    t = spec.target
+    return f"{t.conn_id}:{t.schema_ + '.' if t.schema_ else ''}{t.table}"
+
+
+def held_data_date(spec: RunSpec) -> dt.date | None:
+    """The data date the target holds, as Airflow recorded it (None: unknown, or Airflow unreachable)."""
+    try:
+        return af.target_data_date(target_asset_uri(spec))
+    except Exception as exc:  # no Airflow database here (a CLI away from Airflow): nothing to compare with
+        log.info("cannot read which data date %s holds, not checked: %s", target_name(spec), first_line(exc))
+        return None
 
 
 def backfill_dates(start: dt.date | None, end: dt.date | None, yesterday: dt.date,
@@ -285,30 +326,54 @@ def backfill_dates(start: dt.date | None, end: dt.date | None, yesterday: dt.dat
     return start, end
 
 
+def backfill_plan(session: Session, name: str, start: dt.date | None = None,
+                  end: dt.date | None = None) -> BackfillPlan:
+    """What a backfill of [start, end] would do (defaults: start T-1, end = start), before it starts."""
+    svc = lifecycle.get_service(session, name)
+    start, end = backfill_dates(start, end, yesterday(svc), _timezone(svc))
+    spec = RunSpec.model_validate(svc.published_spec or lifecycle.freeze_service(session, name).to_dict())
+    whole = spec.target.partition is None
+    held = held_data_date(spec) if whole else None
+    return BackfillPlan(service=svc.name, start=start.isoformat(), end=end.isoformat(), runs=(end - start).days + 1,
+                        whole_table=whole, holds=held.isoformat() if held else None,
+                        ends_at=end.isoformat() if whole else None,
+                        needs_allow_older=whole and data_date.backfill_needs_allow_older(start, held),
+                        warning=data_date.backfill_outlook(target_name(spec), start, end, held) if whole else None)
+
+
 def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | None = None,
-             end: dt.date | None = None) -> ActionResult:
+             end: dt.date | None = None, allow_older: bool = False) -> ActionResult:
     """An Airflow backfill of a published recurring service: one run per data date in [start, end],
-    oldest first (defaults: start T-1, end = start)."""
+    oldest first (defaults: start T-1, end = start). On a whole-table target, dates older than the one
+    it holds are refused unless ``allow_older``; the outcome's ``warning`` says what it will end at."""
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "backfill")
-    start, end = backfill_dates(start, end, yesterday(svc), _timezone(svc))
+    plan = backfill_plan(session, name, start, end)
+    start, end = dt.date.fromisoformat(plan.start), dt.date.fromisoformat(plan.end)
+    if plan.needs_allow_older and not allow_older:
+        assert plan.holds is not None
+        raise Conflict("backfill: " + (data_date.older_refusal(
+            target_name(RunSpec.model_validate(svc.published_spec)), start, dt.date.fromisoformat(plan.holds),
+            False) or ""))
     # The DAG's timetable puts the run of data date D at logical date D HH:MM (the interval start),
     # so the whole local days [start, end] hold exactly the logical dates of these data dates.
     tz = ZoneInfo(_timezone(svc))
     first = dt.datetime.combine(start, dt.time(0, 0), tz)
     last = dt.datetime.combine(end, dt.time(23, 59, 59), tz)
+    conf = {data_date.ALLOW_OLDER_PARAM: True} if allow_older else None
     try:
-        backfill_id, run_ids = af.create_backfill(dag_id_for(svc.slug), first, last, actor.username)
+        backfill_id, run_ids = af.create_backfill(dag_id_for(svc.slug), first, last, actor.username, conf)
     except af.AirflowCallFailed as exc:
         raise Conflict(f"Airflow refused the backfill of {name!r}: {exc}") from exc
     except Exception as exc:
         raise AirflowUnavailable(f"cannot reach Airflow to backfill {name!r}: {exc}") from exc
     svc.execution_status = ExecutionStatus.QUEUED
     repo.audit(session, actor, "backfill", "service", name,
-               {"start": start.isoformat(), "end": end.isoformat(), "backfill_id": backfill_id, "runs": len(run_ids)})
+               {"start": start.isoformat(), "end": end.isoformat(), "backfill_id": backfill_id, "runs": len(run_ids),
+                **({"allow_older": True} if allow_older else {})})
     session.flush()
     out = _outcome(svc, "backfill", None)
-    out.start, out.end, out.run_ids = start.isoformat(), end.isoformat(), run_ids
+    out.start, out.end, out.run_ids, out.warning = start.isoformat(), end.isoformat(), run_ids, plan.warning
     out.message = f"backfill {backfill_id}: {len(run_ids)} run(s) for data dates {start} to {end}, oldest first"
     return out
 
@@ -352,9 +417,16 @@ def _set_status(svc: Service, status: TaskStatus, message: str) -> None:
     svc.status, svc.status_message = status, message[:MAX_ERROR_CHARS]
 
 
+#: Airflow's state of a run (its export task's while it is not over) → the service's execution status
+_EXECUTION = {"queued": ExecutionStatus.QUEUED, "scheduled": ExecutionStatus.QUEUED,
+              "running": ExecutionStatus.RUNNING, "restarting": ExecutionStatus.RUNNING,
+              "deferred": ExecutionStatus.WAITING, "up_for_reschedule": ExecutionStatus.WAITING,
+              "up_for_retry": ExecutionStatus.RETRYING,
+              "success": ExecutionStatus.SUCCESS, "failed": ExecutionStatus.FAILED}
+
+
 def _set_execution_status(svc: Service, state: str | None) -> None:
-    mapped = {"queued": ExecutionStatus.QUEUED, "running": ExecutionStatus.RUNNING,
-              "success": ExecutionStatus.SUCCESS, "failed": ExecutionStatus.FAILED}.get(state or "")
+    mapped = _EXECUTION.get(state or "")
     if mapped is not None and svc.execution_status != mapped:
         svc.execution_status = mapped
 

@@ -24,7 +24,9 @@ class TaskStatus(StrEnum):
 class ExecutionStatus(StrEnum):
     NONE = "none"
     QUEUED = "queued"
+    WAITING = "waiting_for_data"  # deferred: a source partition of its data date is not there yet
     RUNNING = "running"
+    RETRYING = "up_for_retry"  # the last try failed; Airflow tries again
     SUCCESS = "success"
     FAILED = "failed"
 

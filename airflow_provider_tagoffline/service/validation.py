@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airflow_provider_tagoffline import connections
+from airflow_provider_tagoffline import connections, waiting
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Entity, EntityId, Service, Tag
 from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, WAREHOUSE, Dialect
@@ -88,6 +88,8 @@ class ValidatedService:
     tags: list[Tag]
     target_kind: str
     timezone: str
+    #: seconds a scheduled run waits for late sources (recurring services; None for manual ones)
+    wait_for_data: int | None = None
 
 
 def validate_service(
@@ -110,6 +112,7 @@ def validate_service(
     c = _Checking(session, actor, parse_service(data), existing, today)
     _check_basic(c)
     tz = _check_schedule(c, default_timezone)
+    wait = _check_wait(c)
     _check_target(c, resolve_target_kind)
     _check_partition(c)
     _check_ownership(c)
@@ -119,7 +122,7 @@ def validate_service(
     if c.errors:
         raise ValidationFailed(c.errors)
     assert c.application is not None and c.entity is not None and c.entity_id is not None
-    return ValidatedService(c.d, c.application, c.entity, c.entity_id, c.tags, c.target_kind, tz)
+    return ValidatedService(c.d, c.application, c.entity, c.entity_id, c.tags, c.target_kind, tz, wait)
 
 
 @dataclass
@@ -196,6 +199,23 @@ def _check_schedule(c: _Checking, default_timezone: str) -> str:
     if c.d.queue is not None and not QUEUE_RE.match(c.d.queue):
         c.err("queue", f"{c.d.queue!r} is not a queue name (1–128 letters, digits, _ . : -)")
     return tz
+
+
+def _check_wait(c: _Checking) -> int | None:
+    """How long a scheduled run waits for late sources: recurring services only; returns seconds."""
+    schedule = c.d.schedule
+    if schedule.type != "recurring":
+        if schedule.wait_for_data not in (None, "", 0, "0"):
+            c.err("schedule.wait_for_data", "a manual service's runs do not wait for data; remove it or make the "
+                                            "service recurring")
+        return None
+    if schedule.wait_for_data in (None, ""):
+        return waiting.DEFAULT_WAIT_SECONDS
+    try:
+        return waiting.parse_wait(schedule.wait_for_data)
+    except ValidationFailed as exc:
+        c.errors.extend(exc.errors)
+        return None
 
 
 def _check_target(c: _Checking, resolve_target_kind: Callable[[str], str] | None) -> None:

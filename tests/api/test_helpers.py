@@ -118,13 +118,19 @@ def test_same_name_mapping(target_tables, bob, carol):
     # level is not granted to crm (in this test's catalog); mobile_city is keyed by mobile
     assert out["mappings"] == [{"tag": "gender", "value": "GENDER", "codename": "gender_codename"},
                                {"tag": "gmv_30d", "value": "gmv_30d", "codename": None}]
-    assert out["unmatched_columns"] == ["user_id", "level", "city"]
+    assert out["unmatched_columns"] == ["level", "city"] and out["key_column"] == "user_id"  # the key is no gap
     assert "mobile_city" not in out["available_tags"]
 
     r = bob.post("/helpers/same-name-mapping", json={"application": "crm", "entity": "user", "entity_id": "user_id",
                                                      "conn_id": "crm_pg", "schema": "crm", "table": "user_tags"})
     assert r.status_code == 200
     assert [m["tag"] for m in r.json()["mappings"]] == ["gender", "gmv_30d"]
+    # before the table exists: say so, and how to make it
+    r = bob.post("/helpers/same-name-mapping", json={"application": "crm", "entity": "user", "entity_id": "user_id",
+                                                     "conn_id": "crm_pg", "schema": "crm", "table": "not_made_yet"})
+    assert r.status_code == 422 and r.json()["detail"] == [{
+        "field": "table", "message": "table 'crm.not_made_yet' does not exist yet on 'crm_pg': create it (one-click "
+                                     "create table), then map its columns by name"}]
 
     r = carol.post("/helpers/same-name-mapping", json={"application": "nope", "entity": "user",
                                                        "entity_id": "x"})

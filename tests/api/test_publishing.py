@@ -225,6 +225,8 @@ def test_broken_file_is_publish_failed_and_hides_no_other_dag(alice, api_server,
 
 def publish_as_newer_provider(api_server: Any, name: str) -> None:
     """Publish ``name`` with a DAG file whose run spec format (99) the installed provider refuses."""
+    from airflow_provider_tagoffline.runspec import RUNSPEC_VERSION
+
     script = textwrap.dedent(f"""
         from airflow_provider_tagoffline.catalog import store
         from airflow_provider_tagoffline.catalog.repository import Actor
@@ -233,7 +235,7 @@ def publish_as_newer_provider(api_server: Any, name: str) -> None:
 
         plain = render.render_dag_source
         def newer(spec):  # what a provider with run spec format 99 would write
-            return plain(spec).replace("'spec_version': 1,", "'spec_version': 99,")
+            return plain(spec).replace("'spec_version': {RUNSPEC_VERSION},", "'spec_version': 99,")
         render.render_dag_source = newer
         with store.session_scope() as s:
             print(publishing.publish(s, Actor.system("alice"), {name!r}).status)

@@ -10,44 +10,22 @@ $TAGOFFLINE_SCREENSHOTS).
 
 from __future__ import annotations
 
-import os
 import re
+import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from browser import SCREENSHOTS, chromium, shot, signed_in_page
+from playwright.sync_api import Browser, expect
 
-CHROMIUM = os.environ.get("TAGOFFLINE_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(os.environ.get("TAGOFFLINE_SCREENSHOTS",
-                                  Path(__file__).resolve().parents[2] / "docs" / "screenshots"))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 NAME = "网页_客户标签"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/install.sh installs Debian's chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    with chromium() as b:
         yield b
-        b.close()
-
-
-def signed_in_page(browser: Browser, api_server: Any, user: str) -> Page:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    context.add_cookies([{"name": "_token", "value": api_server.token(user), "url": api_server.base_url}])
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_unsigned_visitors_go_to_airflows_login(browser: Browser, api_server: Any) -> None:
@@ -60,12 +38,16 @@ def test_unsigned_visitors_go_to_airflows_login(browser: Browser, api_server: An
 def test_the_view_is_in_airflows_navigation(browser: Browser, api_server: Any) -> None:
     with api_server.airflow("carol") as af:
         views = [v for p in af.get("/plugins").json()["plugins"] for v in p["external_views"]]
-    view = next(v for v in views if v["name"] == "Tag Offline Services")
+    view = next(v for v in views if v["name"] == "Tag Offline")
     assert view["href"] == "/tag-offline/ui/" and view["url_route"] == "tag-offline" and view["destination"] == "nav"
     page = signed_in_page(browser, api_server, "carol")
     page.goto(f"{api_server.base_url}/plugin/tag-offline")  # the Airflow UI shows it in an iframe
     frame = page.frame_locator("iframe")
     expect(frame.get_by_role("heading", name="Tag offline services")).to_be_visible(timeout=30_000)
+    # the whole label shows under the icon (Airflow cuts what is wider than the entry, with an ellipsis)
+    label = page.locator("[aria-label='Tag Offline'] div", has_text="Tag Offline").last
+    expect(label).to_have_text("Tag Offline")
+    assert label.evaluate("e => e.scrollWidth <= e.clientWidth"), "the navigation label is cut"
     page.context.close()
 
 
@@ -265,15 +247,48 @@ def test_backfill_dialog_creates_one_run_per_data_date(browser: Browser, api_ser
     expect(page.locator("#status")).to_have_attribute("data-status", "published", timeout=45_000)
     expect(page.locator("button[data-action=run]")).to_have_count(0)  # recurring: backfill instead
     page.click("button[data-action=backfill]")
-    assert page.locator("#dlg-start").input_value() == page.locator("#dlg-end").input_value()  # T-1 by default
+    # T-1 in the service's timezone by default, as the API computes it
+    t1 = alice.get(f"/services/{name}").json()["default_data_date"]
+    expect(page.locator("#dlg-start")).to_have_value(t1)
+    expect(page.locator("#dlg-end")).to_have_value(t1)
     page.fill("#dlg-start", "2026-01-01")
     page.fill("#dlg-end", "2026-01-02")
+    page.locator("#dlg-end").dispatch_event("change")
+    # before it starts: what the whole-table target will end at
+    expect(page.locator("#dlg-note")).to_contain_text(
+        "target crm_sqlite:web_backfill_tags is a whole table: the backfill replaces it with data dates 2026-01-01 to "
+        "2026-01-02, oldest first, and leaves it holding 2026-01-02")
     page.click("dialog [data-confirm=ok]")
     expect(page.locator("#toast")).to_contain_text("2 run(s) for data dates 2026-01-01 to 2026-01-02")
     page.goto(f"{api_server.base_url}/tag-offline/ui/#/service/{name}/instances")
     for day in ("2026-01-01", "2026-01-02"):
         row = page.locator("#instances tbody tr", has_text=day).filter(has_text="backfill")
         expect(row.locator("[data-state]")).to_have_attribute("data-state", "success", timeout=120_000)
+
+    # going back before the data date the table holds: said beforehand, refused unless allowed
+    # (Airflow runs one backfill of a DAG at a time, and marks one complete a moment after its runs)
+    dag_id = alice.get(f"/services/{name}").json()["dag_id"]
+    with api_server.airflow("alice") as af:
+        deadline = time.monotonic() + 60
+        while any(b["completed_at"] is None for b in af.get("/backfills", params={"dag_id": dag_id}).json()[
+                "backfills"]):
+            assert time.monotonic() < deadline, "Airflow did not mark the backfill complete"
+            time.sleep(1)
+    page.goto(f"{api_server.base_url}/tag-offline/ui/#/service/{name}")
+    page.click("button[data-action=backfill]")
+    page.fill("#dlg-start", "2026-01-01")
+    page.fill("#dlg-end", "2026-01-01")
+    page.locator("#dlg-end").dispatch_event("change")
+    expect(page.locator("#dlg-note")).to_contain_text("leaves it holding 2026-01-01, older than the 2026-01-02 it "
+                                                      "holds now. Check “Allow an older data date” to run it.")
+    page.click("dialog [data-confirm=ok]")
+    expect(page.locator("#toast")).to_contain_text("holds data date 2026-01-02; data date 2026-01-01 is older")
+    page.click("button[data-action=backfill]")
+    page.fill("#dlg-start", "2026-01-01")
+    page.fill("#dlg-end", "2026-01-01")
+    page.check("#dlg-allow_older")
+    page.click("dialog [data-confirm=ok]")
+    expect(page.locator("#toast")).to_contain_text("1 run(s) for data dates 2026-01-01 to 2026-01-01")
     page.context.close()
     assert alice.post(f"/services/{name}/unpublish").json()["status"] == "offline"
 

@@ -148,3 +148,13 @@ def test_target_grants_through_the_cli(cli, tmp_path, monkeypatch):
     copy.write_text(service.replace("conn_id: crm_mysql", "conn_id: elsewhere"))
     code, _, err = cli("service", "apply", str(copy))
     assert code == 1 and "target.conn_id: connection 'elsewhere' is not granted to application 'crm'" in err
+
+
+@pytest.mark.parametrize("command", [(), ("run",), ("demo",), ("service",), ("service", "backfill"),
+                                     ("service", "list"), ("catalog", "apply"), ("db",)])
+def test_help_speaks_to_users(cli, command):
+    """No type labels on flags ("--json <bool>"), no references to a spec the user never read."""
+    code, out, err = cli(*command, "--help")
+    out += err
+    assert code == 0 and "Usage: tagoffline" in out
+    assert "<bool>" not in out and "spec" not in out.lower(), out

@@ -1,8 +1,11 @@
 """`tagoffline demo --serve`: the demo, then Airflow standalone with the plugin and the published
-demo DAG, whose scheduled run exports T-1 through Airflow; SIGTERM ends every process."""
+demo DAG, whose scheduled run exports T-1 through Airflow with the run report in its task log (the
+CLI's quiet logging stays the CLI's); Airflow's own backfill dialog then runs 3 earlier days, allowed
+to take the whole-table target back; task slots match the machine; SIGTERM ends every process."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -10,9 +13,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
+from browser import chromium, shot
+from playwright.sync_api import expect
 from stack import free_port
+
+from airflow_provider_tagoffline.cli.demo_cmd import demo_parallelism
 
 
 def test_demo_serve_publishes_and_airflow_runs_the_demo_dag(tmp_path: Path) -> None:
@@ -50,6 +58,30 @@ def test_demo_serve_publishes_and_airflow_runs_the_demo_dag(tmp_path: Path) -> N
             time.sleep(1)
         [run] = runs()  # unpaused with catchup=False: the latest interval runs at once
         assert run["state"] == "success" and run["run_type"] == "scheduled" and run["rows_written"] == 500, run
+        t1 = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))  # the demo service's timezone is UTC
+        assert run["data_date"] == t1.isoformat()
+
+        # the task log holds the run report at INFO: the CLI's quiet default did not reach Airflow
+        log = httpx.get(f"{base}/api/v2/dags/tag_offline__crm_user_tags/dagRuns/{quote(run['run_id'], safe='')}"
+                        "/taskInstances/export/logs/1", params={"full_content": "true"}, timeout=30,
+                        headers={**headers, "Accept": "application/json"}).json()["content"]
+        text = "\n".join(line.get("event", "") for line in log if isinstance(line, dict))
+        assert f"SUCCESS: crm_user_tags data date {t1} -> demo_target:user_tags" in text, text[-2000:]
+        assert "rows read 500, written 500" in text and "gates passed: not empty, min_rows 1" in text
+        airflow_env = [environ(pid) for pid in processes_with_env(f"AIRFLOW_HOME={tmp_path / 'airflow'}")]
+        assert airflow_env and all(e.get("AIRFLOW__CORE__PARALLELISM") == str(demo_parallelism())
+                                   and "AIRFLOW__LOGGING__LOGGING_LEVEL" not in e for e in airflow_env)
+
+        # Airflow's own backfill dialog: 3 earlier days, taking the whole table back (allow_older)
+        backfill_in_airflows_ui(base, token["access_token"], t1 - dt.timedelta(days=4), t1 - dt.timedelta(days=2))
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            backfilled = [r for r in runs() if r["run_type"] == "backfill"]
+            if len(backfilled) == 3 and all(r["state"] in ("success", "failed") for r in backfilled):
+                break
+            time.sleep(1)
+        assert sorted((r["data_date"], r["state"]) for r in backfilled) == [
+            ((t1 - dt.timedelta(days=k)).isoformat(), "success") for k in (4, 3, 2)], backfilled
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -72,3 +104,39 @@ def processes_with_env(entry: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def environ(pid: int) -> dict[str, str]:
+    try:
+        raw = (Path("/proc") / str(pid) / "environ").read_text(errors="replace")
+    except OSError:
+        return {}
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
+def backfill_in_airflows_ui(base: str, token: str, start: dt.date, end: dt.date) -> None:
+    """Trigger → Backfill in Airflow's UI: the days [start, end] (UTC, the demo service's timezone),
+    with the run parameter allow_older switched on (the form sends params only when told to)."""
+    with chromium() as browser:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, timezone_id="UTC", locale="en-US")
+        ctx.add_cookies([{"name": "_token", "value": token, "url": base}])
+        page = ctx.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{base}/dags/tag_offline__crm_user_tags")
+        page.get_by_role("button", name="Trigger").first.click()
+        form = page.locator("[role=dialog][data-state=open]")
+        form.get_by_text("Backfill", exact=True).click()
+        for i, (day, at) in enumerate(((start, "00:00"), (end, "23:59"))):
+            form.get_by_test_id("datetime-input").nth(i).click()
+            picker = page.locator("[data-scope=popover][data-part=content][data-state=open]")
+            picker.get_by_placeholder("YYYY/MM/DD").fill(day.strftime("%Y/%m/%d"))
+            picker.get_by_placeholder("HH:mm").fill(at)
+            page.keyboard.press("Escape")
+        expect(form.get_by_text("3 runs will be triggered")).to_be_visible()
+        form.get_by_text("Override parameters on existing runs").click()
+        form.locator("label", has=page.locator("input[name=element_allow_older]")).click()
+        expect(form.locator("input[name=element_allow_older]")).to_be_checked()
+        shot(page, "airflow-backfill-form", full_page=False)
+        form.get_by_role("button", name="Run Backfill").click()
+        expect(form).to_have_count(0)
+        ctx.close()

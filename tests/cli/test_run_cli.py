@@ -33,6 +33,8 @@ def test_demo_then_run_and_ddl(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "SUCCESS: crm_user_tags data date 2026-11-23 -> demo_target:user_tags" in proc.stdout
     assert "rows read 3000, written 3000" in proc.stdout
+    # 14 days of data up to the date exported, so a backfill of the days before works
+    assert "for 14 data dates, 2026-11-10 to 2026-11-23" in proc.stdout
     assert "Opening DuckDB" not in proc.stdout  # hook chatter stays out of the CLI's output
     db = sqlite3.connect(home / "target.db")
     assert db.execute("SELECT COUNT(*), COUNT(gmv_30d), COUNT(DISTINCT level_codename) FROM user_tags").fetchone() \
@@ -47,6 +49,9 @@ def test_demo_then_run_and_ddl(tmp_path: Path) -> None:
     assert report["status"] == "success" and report["rows_written"] == 3000 and report["recovery"] == []
 
     env = demo_env(home)
+    # every entity ID of the demo keys a tag (the form's tag picker is never empty)
+    catalog = tagoffline("catalog", "export", env=env)
+    assert catalog.returncode == 0 and "code: mobile_city" in catalog.stdout and "id: mobile\n" in catalog.stdout
     run = tagoffline("run", "crm_user_tags", "--date", "2026-11-22", "--json", env=env)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["data_date"] == "2026-11-22"

@@ -55,6 +55,19 @@ def test_dagbag_loads_the_dag_and_a_broken_file_does_not_stop_it(tmp_path: Path)
     assert task.owner == "alice" and task.retries == 2
     assert (task.pool, task.queue) == ("default_pool", "default")  # none set: Airflow's defaults
     assert [o.uri for o in task.outlets] == ["tagoffline://tot_target/user_tags"]
+    # the target is also the inlet: a run reads which data date the table holds from its events
+    assert [i.uri for i in task.inlets] == ["tagoffline://tot_target/user_tags"]
+    # Airflow's trigger form: a date picker, empty by default, and (a whole table) the allow_older switch
+    params = dag.params.dump()
+    assert params == {"data_date": None, "allow_older": False}
+    schema = dag.params.get_param("data_date").schema
+    assert schema["type"] == ["null", "string"] and schema["format"] == "date"
+    assert dag.params.get_param("allow_older").schema["type"] == "boolean"
+    partitioned = RunSpec.model_validate({**spec.to_dict(), "target": {
+        **spec.to_dict()["target"], "table": "user_tags_p", "partition": {"column": "ds", "format": "yyyyMMdd"}},
+        "service": {**spec.to_dict()["service"], "slug": "partitioned"}})
+    write_dag_file(partitioned, tmp_path)
+    assert DagBag(dag_folder=str(tmp_path)).dags[dag_id_for("partitioned")].params.dump() == {"data_date": None}
     # The run fired on D+1 at 02:30 (Asia/Shanghai) covers D: its data interval starts on D.
     info = dag.timetable.next_dagrun_info(last_automated_data_interval=None,
                                           restriction=_restriction(dt.datetime(2026, 11, 21, 18, 0, tzinfo=dt.UTC)))

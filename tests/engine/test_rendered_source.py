@@ -17,7 +17,7 @@ from airflow_provider_tagoffline.rendering.render import (
     render_dag_source,
     write_dag_file,
 )
-from airflow_provider_tagoffline.runspec import RunSpec
+from airflow_provider_tagoffline.runspec import RUNSPEC_VERSION, RunSpec
 
 #: text that would break out of a docstring, a string literal or a comment if pasted into source
 HOSTILE = [
@@ -74,13 +74,14 @@ def _replace_once(source: str, old: str, new: str) -> str:
     return source.replace(old, new, 1)
 
 
+VERSION = f"'spec_version': {RUNSPEC_VERSION},"
 TAMPERED = {
     "an extra statement at the end": lambda s: s + "import os\n",
     "an extra statement before the spec": lambda s: _replace_once(s, "\n\nRUN_SPEC", "\nimport os\n\nRUN_SPEC"),
-    "a call inside the literal": lambda s: _replace_once(s, "'spec_version': 1,",
+    "a call inside the literal": lambda s: _replace_once(s, VERSION,
                                                          "'spec_version': __import__('os').getpid(),"),
-    "a name inside the literal": lambda s: _replace_once(s, "'spec_version': 1,", "'spec_version': RUN_SPEC,"),
-    "another value in the literal": lambda s: _replace_once(s, "'spec_version': 1,", "'spec_version': 99,"),
+    "a name inside the literal": lambda s: _replace_once(s, VERSION, "'spec_version': RUN_SPEC,"),
+    "another value in the literal": lambda s: _replace_once(s, VERSION, "'spec_version': 99,"),
     "0 for False in the literal": lambda s: _replace_once(s, "'allow_empty': False", "'allow_empty': 0"),
     "a comment": lambda s: _replace_once(s, "\n\ndag =", "\n# generated\ndag ="),
     "another docstring": lambda s: _replace_once(s, "Tag offline service DAG", "Some DAG"),

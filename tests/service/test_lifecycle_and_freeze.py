@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline.catalog.repository import Actor
 from airflow_provider_tagoffline.errors import Conflict, PermissionDenied
-from airflow_provider_tagoffline.runspec import RunSpec
+from airflow_provider_tagoffline.runspec import RUNSPEC_VERSION, RunSpec
 from airflow_provider_tagoffline.service import lifecycle
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
 
@@ -71,7 +71,8 @@ def test_freeze_is_self_contained_versioned_and_secret_free(session: Session) ->
         assert secret not in text
     assert RunSpec.from_json(text) == spec
     d = json.loads(text)
-    assert d["spec_version"] == 1 and d["service"]["version"] == 1 and d["warehouse_conn_id"] == "tag_warehouse"
+    assert d["spec_version"] == RUNSPEC_VERSION and d["service"]["version"] == 1
+    assert d["warehouse_conn_id"] == "tag_warehouse"
     assert d["sources"] == [
         {"table": "dws_profile", "key": "user_id", "partition": {"column": "ds", "format": "yyyyMMdd"}},
         {"table": "dws_trade", "key": "user_id", "partition": {"column": "dt", "format": "yyyy-MM-dd"}}]
@@ -84,7 +85,8 @@ def test_freeze_is_self_contained_versioned_and_secret_free(session: Session) ->
                            "key_column": "user_id", "partition": {"column": "ds", "format": "yyyy-MM-dd"},
                            "load": "overwrite"}
     assert d["gates"]["min_rows"] == 10 and d["gates"]["max_null_ratio"] == {"gmv_30d": 0.2}
-    assert d["schedule"] == {"type": "recurring", "daily_at": "02:30", "timezone": "Asia/Shanghai"}
+    assert d["schedule"] == {"type": "recurring", "daily_at": "02:30", "timezone": "Asia/Shanghai",
+                             "wait_for_data": 6 * 3600}  # the default wait of a scheduled run
 
 
 def test_slugs_are_stable_ascii(session: Session) -> None:

@@ -235,6 +235,19 @@ def test_pool_and_queue(session: Session) -> None:
     assert (spec.pool, spec.queue) == ("tag_offline.heavy-1", "exports:eu")
 
 
+def test_wait_for_data_of_scheduled_runs(session: Session) -> None:
+    recurring = {"type": "recurring", "daily_at": "02:00"}
+    assert validate_service(session, ADMIN, base_service(schedule=recurring)).wait_for_data == 6 * 3600
+    assert validate_service(session, ADMIN, base_service(schedule={**recurring, "wait_for_data": "90m"})
+                            ).wait_for_data == 5400
+    assert validate_service(session, ADMIN, base_service(schedule={"type": "manual"})).wait_for_data is None
+    assert problems(session, base_service(schedule={**recurring, "wait_for_data": "2 days"}))[
+        "schedule.wait_for_data"] == "'2 days' is not a duration such as 6h, 90m, 1h30m or 45s"
+    assert problems(session, base_service(schedule={"type": "manual", "wait_for_data": "1h"}))[
+        "schedule.wait_for_data"] == ("a manual service's runs do not wait for data; remove it or make the service "
+                                      "recurring")
+
+
 def test_loading_policy_and_gates(session: Session) -> None:
     p = problems(session, base_service(target={"conn_id": "crm_pg", "table": "t", "load": "append"},
                                        gates={"min_rows": -1, "max_change_ratio": -0.1,

@@ -3,13 +3,19 @@
  * Routes (location.hash): #/ list, #/new, #/edit/NAME, #/service/NAME, #/service/NAME/instances,
  * #/catalog. Every call goes to the REST API of this plugin (../ relative to this page) with the
  * Airflow UI's _token cookie; errors come back as {detail: [{field, message}], status}.
+ *
+ * Inside Airflow's UI the page is an iframe of /plugin/tag-offline/...: each route is written into
+ * Airflow's address bar (so a page can be bookmarked, shared and reloaded), and links to Airflow's
+ * own pages are followed by Airflow's router (the iframe's sandbox forbids navigating the top page).
  */
 "use strict";
 
 const API = new URL("../", location.href).pathname.replace(/\/$/, "");
 const FORMATS = ["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"];
 const TASK_STATUSES = ["editing", "publishing", "published", "publish_failed", "unpublishing", "offline", "unpublish_failed"];
-const EXEC_STATUSES = ["none", "queued", "running", "success", "failed"];
+const EXEC_STATUSES = ["none", "queued", "waiting_for_data", "running", "up_for_retry", "success", "failed"];
+// Airflow states of a run that is not over yet (the instances page polls while one is shown)
+const LIVE_STATES = ["queued", "scheduled", "running", "deferred", "up_for_retry", "up_for_reschedule", "restarting"];
 const TIMEZONES = ["UTC", "Asia/Shanghai", "Asia/Tokyo", "Asia/Singapore", "Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles"];
 const PAGE_SIZE = 20;
 
@@ -99,10 +105,71 @@ class ApiError extends Error {
 function renderSignedOut() {
   const app = document.getElementById("app");
   app.replaceChildren(h("p", {}, "You are not signed in to Airflow. ",
-    h("a", { href: "/", target: "_top" }, "Sign in"), " and open Tag Offline Services again."));
+    h("a", { href: "/", target: "_top", "data-airflow": "" }, "Sign in"), " and open Tag Offline Services again."));
 }
 
 const enc = encodeURIComponent;
+
+// ---- inside Airflow's UI ---------------------------------------------------------------------
+
+// Airflow's window when this page is its plugin iframe (same origin, at /plugin/<route>/...), else null.
+function airflowWindow() {
+  try {
+    const top = window.parent;
+    if (top === window || !/\/plugin\/[^/]+/.test(top.location.pathname)) return null;
+    return top;
+  } catch (e) {
+    return null;  // another origin: not Airflow's UI
+  }
+}
+
+// The address of the current route: Airflow's /plugin/<route>/<this page's path>#<route> when embedded
+// (what Airflow opens this page at after a reload), else this page's own.
+function shareableUrl() {
+  const top = airflowWindow();
+  const own = location.pathname + location.search + location.hash;
+  if (!top) return location.href;
+  const base = top.location.pathname.match(/^(.*?\/plugin\/[^/]+)/)[1];
+  return top.location.origin + base + own;
+}
+
+// Airflow mirrors the iframe's address into its own only when a page loads; a hash route loads none,
+// so each route writes itself into Airflow's address bar (its router's history state kept as it is).
+function syncAirflowAddress() {
+  const top = airflowWindow();
+  if (!top) return;
+  const url = new URL(shareableUrl());
+  const want = url.pathname + url.search + url.hash;
+  if (top.location.pathname + top.location.search + top.location.hash !== want) {
+    top.history.replaceState(top.history.state, "", want);
+  }
+}
+
+// A link to Airflow's own pages (task log, DAG): Airflow's router follows it when embedded.
+function openInAirflow(href) {
+  const top = airflowWindow();
+  if (!top) { location.href = href; return; }
+  const url = new URL(href, top.location.href);
+  top.history.pushState(null, "", url.pathname + url.search + url.hash);
+  top.dispatchEvent(new PopStateEvent("popstate", { state: null }));
+}
+
+document.addEventListener("click", (ev) => {
+  const a = ev.target.closest && ev.target.closest("a[data-airflow]");
+  if (!a || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || !airflowWindow()) return;
+  ev.preventDefault();
+  openInAirflow(a.href);
+});
+
+async function copyLink() {
+  const url = shareableUrl();
+  try {
+    await navigator.clipboard.writeText(url);
+    toast(`Link copied: ${url}`);
+  } catch (e) {
+    window.prompt("Copy this link", url);
+  }
+}
 
 // ---- shell and routing -----------------------------------------------------------------------
 
@@ -114,6 +181,7 @@ async function boot() {
     return;
   }
   document.getElementById("whoami").textContent = `${state.me.username}${state.me.is_admin ? " (admin)" : ""}`;
+  document.getElementById("copy-link").addEventListener("click", copyLink);
   const [apps, entities, kinds] = await Promise.all([api("GET", "/catalog/applications"), api("GET", "/catalog/entities"),
     api("GET", "/kinds")]);
   state.applications = apps;
@@ -131,6 +199,7 @@ function route() {
   const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
   document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active",
     (a.dataset.nav === "catalog") === (parts[0] === "catalog")));
+  syncAirflowAddress();
   const main = document.getElementById("app");
   let page;
   if (parts.length === 0) page = listPage(main);
@@ -184,17 +253,40 @@ async function doAction(action, svc, onDone) {
       await api("DELETE", `/services/${enc(name)}`);
       toast(`${name} deleted`);
     } else if (action === "run") {
-      const values = await formDialog(`Run ${name}`, [{ name: "data_date", label: "Data date", type: "date", value: yesterday() }]);
+      const values = await formDialog(`Run ${name}`, [
+        { name: "data_date", label: "Data date", type: "date", value: svc.default_data_date || yesterday() },
+        { name: "allow_older", label: "Allow an older data date", type: "checkbox",
+          hint: "A whole-table target holds one data date; an older one is refused unless this is checked." }]);
       if (!values) return;
-      const r = await api("POST", `/services/${enc(name)}/run`, { data_date: values.data_date });
+      const r = await api("POST", `/services/${enc(name)}/run`, values);
       toast(r.message || `run queued for ${r.data_date}`);
     } else if (action === "backfill") {
+      // The server's plan gives the defaults (T-1 in the service's timezone) and says, before anything
+      // starts, what a whole-table target will end at.
+      const plan = await api("GET", `/services/${enc(name)}/backfill/plan`);
+      let asked = 0;  // answers may come back out of order: only the latest question's is shown
       const values = await formDialog(`Backfill ${name}`, [
-        { name: "start", label: "First data date", type: "date", value: yesterday() },
-        { name: "end", label: "Last data date", type: "date", value: yesterday() }]);
+        { name: "start", label: "First data date", type: "date", value: plan.start },
+        { name: "end", label: "Last data date", type: "date", value: plan.end },
+        { name: "allow_older", label: "Allow an older data date", type: "checkbox",
+          hint: "Needed when the backfill goes back before the data date a whole-table target holds." }],
+      async (v, note) => {
+        if (!v.start || !v.end) return;
+        const mine = ++asked;
+        try {
+          const p = await api("GET", `/services/${enc(name)}/backfill/plan?${new URLSearchParams({ start: v.start, end: v.end })}`);
+          if (mine !== asked) return;
+          note.replaceChildren(p.warning ? h("span", { class: p.needs_allow_older && !v.allow_older ? "error" : "warn" }, p.warning,
+            p.needs_allow_older && !v.allow_older ? ". Check “Allow an older data date” to run it." : ".") : "",
+          h("span", { class: "muted" }, ` ${p.runs} run(s), oldest first.`));
+        } catch (e) {
+          if (mine === asked) note.replaceChildren(h("span", { class: "error" }, e.message));
+        }
+      });
       if (!values) return;
       const r = await api("POST", `/services/${enc(name)}/backfill`, values);
       toast(r.message || `backfill of ${r.start} to ${r.end} created`);
+      if (r.warning) toast(r.warning);
     }
   } catch (e) {
     toast(e.message, true);
@@ -215,19 +307,32 @@ function confirmDialog(title, text) {
   });
 }
 
-function formDialog(title, fields) {
+// A dialog of date inputs and checkboxes; ``onChange(values, note)`` may say something about the
+// values in the note below them (called once at the start). Resolves to the values, or null.
+function formDialog(title, fields, onChange) {
   const dlg = document.getElementById("dialog");
   return new Promise((resolve) => {
-    const inputs = fields.map((f) => h("input", { type: f.type, name: f.name, id: `dlg-${f.name}`, value: f.value, required: true }));
+    const inputs = fields.map((f) => f.type === "checkbox"
+      ? h("input", { type: "checkbox", name: f.name, id: `dlg-${f.name}`, checked: !!f.value })
+      : h("input", { type: f.type, name: f.name, id: `dlg-${f.name}`, value: f.value, required: true }));
+    const values = () => Object.fromEntries(inputs.map((i) => [i.name, i.type === "checkbox" ? i.checked : i.value]));
+    const note = h("p", { id: "dlg-note" });
     dlg.replaceChildren(h("form", { method: "dialog" },
       h("h2", {}, title),
-      h("div", { class: "grid" }, fields.map((f, i) => [h("label", { for: `dlg-${f.name}` }, f.label), inputs[i]])),
-      h("p", { class: "muted" }, "Default: yesterday (T-1)."),
+      h("div", { class: "grid" }, fields.map((f, i) => f.type === "checkbox"
+        ? [h("span", {}), h("div", { class: "field" }, h("label", { for: `dlg-${f.name}` }, inputs[i], ` ${f.label}`),
+          f.hint ? h("span", { class: "muted" }, f.hint) : null)]
+        : [h("label", { for: `dlg-${f.name}` }, f.label), inputs[i]])),
+      h("p", { class: "muted" }, "Default: yesterday (T-1) in the service's timezone."),
+      note,
       h("div", { class: "row" }, h("span", { class: "spacer" }),
         h("button", { value: "cancel", type: "submit", formnovalidate: true }, "Cancel"),
         h("button", { value: "ok", type: "submit", class: "primary", "data-confirm": "ok" }, "OK"))));
-    dlg.onclose = () => resolve(dlg.returnValue === "ok"
-      ? Object.fromEntries(inputs.map((i) => [i.name, i.value])) : null);
+    if (onChange) {
+      inputs.forEach((i) => i.addEventListener("change", () => onChange(values(), note)));
+      onChange(values(), note);
+    }
+    dlg.onclose = () => resolve(dlg.returnValue === "ok" ? values() : null);
     dlg.showModal();
   });
 }
@@ -290,7 +395,7 @@ async function listPage(main) {
       h("button", { disabled: listFilters.page <= 1, onclick: () => { listFilters.page -= 1; load(); } }, "‹ Previous"),
       h("span", { id: "page-info" }, `Page ${listFilters.page} of ${pages} · ${data.total} services`),
       h("button", { disabled: listFilters.page >= pages, onclick: () => { listFilters.page += 1; load(); } }, "Next ›"));
-    const busy = data.items.some((s) => ["publishing", "unpublishing"].includes(s.status) || ["queued", "running"].includes(s.execution_status));
+    const busy = data.items.some((s) => ["publishing", "unpublishing"].includes(s.status) || ["queued", "waiting_for_data", "running", "up_for_retry"].includes(s.execution_status));
     poll(routeId, load, busy ? 2000 : 0);
   }
   await load();
@@ -554,9 +659,13 @@ async function formPage(main, name) {
         entity_id: f.entity_id.value, conn_id: f.conn_id.value || null, schema: f.schema.value || null, table: f.table.value.trim() || null });
       view.mappings = r.mappings.map((m) => ({ ...m }));
       renderTags();
-      toast(`Same-name mapping: ${r.mappings.length} tag(s) mapped${r.unmatched_columns.length ? `; columns without a tag: ${r.unmatched_columns.join(", ")}` : ""}`);
+      toast(`Same-name mapping: ${r.mappings.length} tag(s) mapped${r.key_column ? `; ${r.key_column} holds the entity ID` : ""}`
+        + `${r.unmatched_columns.length ? `; columns no tag maps to: ${r.unmatched_columns.join(", ")}` : ""}`);
     } catch (e) {
-      if (e.status === 422) showErrors(e); else toast(e.message, true);
+      // the helper's fields are the form's target fields
+      const FORM = { table: "target.table", conn_id: "target.conn_id", schema: "target.schema" };
+      if (e.status === 422) showErrors({ details: e.details.map((d) => ({ ...d, field: FORM[d.field] || d.field })) });
+      else toast(e.message, true);
     }
   }
 
@@ -668,7 +777,7 @@ async function detailsPage(main, name) {
         kv("Schedule", d.schedule.type === "recurring" ? `daily at ${d.schedule.daily_at} (${d.schedule.timezone || "default timezone"})` : "manual"),
         kv("Pool / queue", `${d.pool || "default_pool"} / ${d.queue || "default queue"}`),
         kv("Description", d.description), kv("Version", `${s.version}${s.published_version ? ` (published: ${s.published_version})` : ""}`),
-        kv("Airflow DAG", h("a", { href: `/dags/${enc(s.dag_id)}`, target: "_top" }, s.dag_id)),
+        kv("Airflow DAG", h("a", { href: `/dags/${enc(s.dag_id)}`, target: "_top", "data-airflow": "" }, s.dag_id)),
         kv("Created", `${s.created_by} · ${fmtTime(s.created_at)}`), kv("Updated", `${s.updated_by} · ${fmtTime(s.updated_at)}`))),
       h("div", { class: "card" }, h("h2", {}, "Target"), h("dl", { class: "kv" },
         kv("Data source", `${d.target.conn_id} (${s.target_kind})`), kv("Table", s.target.full_name),
@@ -686,24 +795,36 @@ async function detailsPage(main, name) {
   }
 }
 
+// The states are Airflow's (the export task's while a run is not over: queued, deferred while it
+// waits for a late partition, up_for_retry); the reason is the first line of why a run failed, or
+// what it waits for.
 async function instancesPage(main, name) {
   const routeId = state.route;
   const tbody = h("tbody");
-  mount(main, 
+  mount(main,
     h("div", { class: "row" }, h("h1", {}, `Instances of ${name}`), h("span", { class: "spacer" }),
       h("a", { href: `#/service/${enc(name)}` }, "Details")),
     h("table", { id: "instances" }, h("thead", {}, h("tr", {},
-      ["Data date", "State", "Start", "End", "Duration", "Rows written", "Run", "Airflow"].map((c) => h("th", {}, c)))), tbody));
+      ["Data date", "State", "Start", "End", "Duration", "Rows written", "Reason", "Run", "Airflow"].map((c) => h("th", {}, c)))), tbody));
+  const reason = (i) => {
+    if (i.waiting_for) {
+      return h("td", { class: "reason", "data-reason": "waiting" }, `waiting for ${i.waiting_for}`,
+        i.waiting_until ? h("span", { class: "muted" }, ` (until ${fmtTime(i.waiting_until)})`) : null);
+    }
+    if (i.error) return h("td", { class: "reason error", "data-reason": "error", title: i.error }, i.error);
+    return h("td", { class: "reason" });
+  };
   const load = async () => {
     const r = await api("GET", `/services/${enc(name)}/instances?limit=100`);
     if (stale(routeId)) return;
     tbody.replaceChildren(...r.items.map((i) => h("tr", { dataset: { run: i.run_id } },
-      h("td", {}, i.data_date || ""), h("td", {}, h("span", { class: `badge ${i.state}`, "data-state": i.state }, i.state)),
+      h("td", {}, i.data_date || ""),
+      h("td", {}, h("span", { class: `badge ${i.state}`, "data-state": i.state, title: i.try_number > 1 ? `try ${i.try_number}` : null }, i.state)),
       h("td", {}, fmtTime(i.start)), h("td", {}, fmtTime(i.end)), h("td", {}, i.duration != null ? `${i.duration.toFixed(1)} s` : ""),
-      h("td", { "data-rows": i.rows_written ?? "" }, i.rows_written ?? ""), h("td", { class: "muted" }, i.run_type || ""),
-      h("td", {}, h("a", { href: i.log_url, target: "_top", title: i.error || "task log in Airflow" }, "Log")))));
-    if (!r.items.length) tbody.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No runs yet.")));
-    poll(routeId, load, r.items.some((i) => ["queued", "running"].includes(i.state)) ? 2000 : 0);
+      h("td", { "data-rows": i.rows_written ?? "" }, i.rows_written ?? ""), reason(i), h("td", { class: "muted" }, i.run_type || ""),
+      h("td", {}, h("a", { href: i.log_url, target: "_top", "data-airflow": "", title: "task log in Airflow" }, "Log")))));
+    if (!r.items.length) tbody.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No runs yet.")));
+    poll(routeId, load, r.items.some((i) => LIVE_STATES.includes(i.state)) ? 2000 : 0);
   };
   await load();
 }
