@@ -88,6 +88,12 @@ class Dialect:
     ddl_engine: ClassVar[str | None] = None
     ddl_charsets: ClassVar[tuple[str, ...]] = ()
 
+    # ---- OpenLineage dataset names (lineage.py) --------------------------------------------------
+    #: the scheme of the dataset namespace in OpenLineage's naming spec (None: the kind, e.g. trino)
+    lineage_scheme: ClassVar[str | None] = None
+    #: how many levels a dataset name has: 3 {database}.{schema}.{table}, 2 {database}.{table}, 1 {table}
+    lineage_levels: ClassVar[int] = 3
+
     def __init__(self, kind: str, family: str | None = None):
         self.kind = kind
         #: one name for every kind of the family (greenplum, adb_pg, opengauss: postgres)
@@ -214,6 +220,28 @@ class Dialect:
         if not path or path == ":memory:":
             return (self.family, "conn", str(conn.conn_id))
         return (self.family, "file", os.path.realpath(os.path.expanduser(path)))
+
+    def lineage_namespace(self, conn: Any) -> str:
+        """OpenLineage's namespace of a connection's tables: ``{scheme}://{host}:{port}``, the
+        server (as Airflow's own hooks name it: the port written even when it is the default)."""
+        host = (conn.host or "").strip()
+        port = conn.port or self.default_port
+        return f"{self.lineage_scheme or self.kind}://{host}" + (f":{port}" if port else "")
+
+    def lineage_database(self, conn: Any) -> str:
+        """The database level of a dataset name."""
+        return self.database_name(conn)
+
+    def lineage_name(self, conn: Any, table: str, schema: str | None = None) -> str:
+        """OpenLineage's name of ``table`` (maybe dotted, as warehouse tables are written) in
+        ``schema``: the missing leading levels filled with the database and the default schema."""
+        parts = ([schema] if schema else []) + table.split(".")
+        fillers = [self.lineage_database(conn),
+                   self.default_schema(getattr(conn, "login", None)) if self.has_schemas else None]
+        missing = self.lineage_levels - len(parts)
+        if missing > 0:
+            parts = [f for f in fillers[:missing] if f] + parts
+        return ".".join(parts)
 
     def default_schema(self, login: str | None) -> str | None:
         """The schema an unqualified table lands in for a connection logging in as ``login``;

@@ -13,7 +13,9 @@ logged at INFO. Around the engine, the Airflow side of a run (spec §4):
   service's wait, then fails without retries; any other run fails at once, without retries (a
   retry would not make the partition appear). Other failures keep Airflow's retries;
 * a failed run pushes its report (with the one-line error) as XCom ``report``: the plugin's
-  instances show the reason.
+  instances show the reason;
+* OpenLineage: Airflow's OpenLineage provider asks ``get_openlineage_facets_on_*`` for the run's
+  datasets and column lineage; ``lineage.py`` builds them from the spec and the report.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class TagOfflineOperator(BaseOperator):
         self.run_spec = run_spec
         self.data_date = data_date
         self.batch_size = batch_size
+        #: the data date and report of the run in this process, for the OpenLineage facets
+        self._outcome: tuple[dt.date, dict[str, Any]] | None = None
 
     # ---- the run -------------------------------------------------------------------------------
     def execute(self, context: Any) -> dict[str, Any]:
@@ -99,6 +103,7 @@ class TagOfflineOperator(BaseOperator):
             self._record_failure(context, spec, day, str(exc), exc.report)
             raise
         self._record_held(context, spec, day)
+        self._outcome = (day, report.to_dict())
         return report.to_dict()
 
     # ---- the data date -------------------------------------------------------------------------
@@ -187,6 +192,27 @@ class TagOfflineOperator(BaseOperator):
                    kwargs={"data_date": day.isoformat(), "deadline": until.isoformat(), "waiting_for": missing},
                    timeout=until - dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
 
+    # ---- OpenLineage (Airflow's OpenLineage provider calls these) ------------------------------
+    def get_openlineage_facets_on_start(self) -> Any:
+        return self._lineage(None)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        return self._lineage(self._outcome)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        return self._lineage(self._outcome)
+
+    def _lineage(self, outcome: tuple[dt.date, dict[str, Any]] | None) -> Any:
+        from airflow_provider_tagoffline import connections
+        from airflow_provider_tagoffline.lineage import Naming, lineage_of
+
+        spec = self._spec()
+        warehouse = connections.resolve_warehouse(spec.warehouse_conn_id)
+        target = connections.resolve_target(spec.target.conn_id, spec.warehouse_conn_id)
+        day, report = outcome if outcome is not None else (None, None)
+        return lineage_of(spec, day, report, warehouse=Naming(warehouse.dialect, warehouse.connection),
+                          target=Naming(target.dialect, target.connection))
+
     # ---- helpers -------------------------------------------------------------------------------
     def _spec(self) -> Any:
         from airflow_provider_tagoffline.runspec import RunSpec
@@ -210,6 +236,7 @@ class TagOfflineOperator(BaseOperator):
 
         out = report.to_dict() if report is not None else {"service": spec.service.name, "status": "failed"}
         out.update({"data_date": day.isoformat(), "status": "failed", "error": first_line(Exception(reason))})
+        self._outcome = (day, out)
         try:
             context["ti"].xcom_push(key=FAILURE_REPORT_KEY, value=out)
         except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
@@ -18,6 +19,22 @@ class DuckDBDialect(Dialect):
 
     def default_schema(self, login: str | None) -> str | None:
         return "main"
+
+    # OpenLineage names no DuckDB datasets: the namespace is the database file (the datasource, as
+    # a server's host:port is), the name DuckDB's own {catalog}.{schema}.{table}; the catalog of a
+    # file is its stem.
+    lineage_scheme = "duckdb"
+
+    def lineage_namespace(self, conn: Any) -> str:
+        return f"duckdb://{_file_of(conn.host)}"
+
+    def lineage_database(self, conn: Any) -> str:
+        path = (conn.host or "").strip()
+        if not path or path == ":memory:":
+            return "memory"
+        if path.startswith("md:"):  # MotherDuck: the database named after md:
+            return path.removeprefix("md:").split("?")[0]
+        return os.path.splitext(os.path.basename(path))[0]
 
     def database_identity(self, conn: Any) -> tuple[str, ...]:
         if (conn.host or "").strip().startswith("md:"):  # MotherDuck: remote, known by its connection id only
@@ -47,3 +64,11 @@ class DuckDBDialect(Dialect):
         return (f"SELECT d.{column} FROM (SELECT u.{column}, LAG(u.{column}) OVER (ORDER BY u.{column}) AS "
                 f"tagoffline_prev FROM ({' UNION ALL '.join(selects)}) u) d "
                 f"WHERE d.tagoffline_prev IS DISTINCT FROM d.{column}")
+
+
+def _file_of(path: str | None) -> str:
+    """The database file as a namespace's path: absolute; MotherDuck and in-memory as written."""
+    path = (path or "").strip()
+    if not path or path == ":memory:" or path.startswith("md:"):
+        return path or ":memory:"
+    return os.path.realpath(os.path.expanduser(path))

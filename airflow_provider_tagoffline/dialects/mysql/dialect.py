@@ -15,6 +15,9 @@ class MySQLDialect(Dialect):
     text_type = "CHAR"
     names_ignore_case = True
     default_port = 3306
+    # OpenLineage: mysql://host:port, {database}.{table} (a MySQL schema is a database)
+    lineage_scheme = "mysql"
+    lineage_levels = 2
     column_types = {"string": "text", "key_string": "varchar(255)", "bigint": "bigint", "double": "double",
                     "decimal": "decimal({p},{s})", "boolean": "tinyint(1)", "date": "date",
                     "datetime": "datetime(6)", "partition": "varchar(10)"}

@@ -14,6 +14,8 @@ class OracleDialect(Dialect):
     supports_partitions = True
     text_type = "VARCHAR2(4000)"
     default_port = 1521
+    # OpenLineage: oracle://host:port, {service name}.{schema}.{table}
+    lineage_scheme = "oracle"
     column_types = {"string": "VARCHAR2(4000 CHAR)", "key_string": "VARCHAR2(255 CHAR)", "bigint": "NUMBER(19)",
                     "double": "BINARY_DOUBLE", "decimal": "NUMBER({p},{s})", "boolean": "NUMBER(1)",
                     "date": "DATE", "datetime": "TIMESTAMP(6)", "partition": "VARCHAR2(10 CHAR)"}

@@ -16,6 +16,8 @@ class PostgresDialect(Dialect):
     has_schemas = True
     supports_partitions = True
     default_port = 5432
+    # every flavour as PostgreSQL, as Airflow's PostgresHook names it: postgres://host:port, db.schema.table
+    lineage_scheme = "postgres"
 
     paramstyle = "format"
     text_type = "text"

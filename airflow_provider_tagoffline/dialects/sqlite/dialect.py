@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
@@ -23,6 +24,15 @@ class SQLiteDialect(Dialect):
         "TIMESTAMP": DdlType("TIMESTAMP"), "DATETIME": DdlType("DATETIME"), "TEXT": DdlType("TEXT"),
         "VARCHAR": DdlType("VARCHAR", limits=(1_000_000_000,)),
     }
+
+    # OpenLineage names no SQLite datasets: the namespace is the database file (the datasource),
+    # the name the table.
+    lineage_scheme = "sqlite"
+    lineage_levels = 1
+
+    def lineage_namespace(self, conn: Any) -> str:
+        path = (conn.host or conn.schema or "").strip()
+        return "sqlite://" + (os.path.realpath(os.path.expanduser(path)) if path and path != ":memory:" else ":memory:")
 
     def database_identity(self, conn: Any) -> tuple[str, ...]:
         return self.file_identity(conn, conn.host or conn.schema)
