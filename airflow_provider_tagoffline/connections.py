@@ -122,3 +122,25 @@ def dialect_of_kind(target_kind: str, warehouse_conn_id: str | None = None) -> D
     if target_kind == WAREHOUSE:
         return resolve_warehouse(warehouse_conn_id).dialect
     return get_dialect(target_kind)
+
+
+# ---- notifications (notifications.py) ------------------------------------------------------------
+#: the Airflow connection types a service's notifications go through (the SMTP provider's)
+NOTIFY_CONN_TYPES = ("smtp",)
+
+
+def notification_sender(conn_id: str, field: str = "notify.conn_id") -> str:
+    """The sender address of notifications through ``conn_id``: the SMTP connection's ``from_email``
+    extra, else Airflow's ``[email] from_email``. A ValidationFailed naming ``field`` when the
+    connection is unknown, of another type, or no sender is set anywhere."""
+    from airflow.configuration import conf
+
+    conn = get_connection(conn_id, field)
+    if (conn.conn_type or "").lower() not in NOTIFY_CONN_TYPES:
+        raise ValidationFailed.one(field, f"connection {conn_id!r} is a {conn.conn_type!r} connection; notifications "
+                                          f"go through an SMTP connection (type {', '.join(NOTIFY_CONN_TYPES)})")
+    sender = (conn.extra_dejson or {}).get("from_email") or conf.get("email", "from_email", fallback=None)
+    if not sender:
+        raise ValidationFailed.one(field, f"connection {conn_id!r} has no sender: set from_email in its extra "
+                                          "(or [email] from_email in Airflow's configuration)")
+    return str(sender)

@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # 2: schedule.wait_for_data. A format-1 spec still loads (the default wait).
-RUNSPEC_VERSION = 2
+# 3: notify. Older formats still load (no notification).
+RUNSPEC_VERSION = 3
 
 DateFormat = Literal["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"]
 OutputContent = Literal["value", "codename"]
@@ -112,6 +113,14 @@ class EntityKeySpec(_Frozen):
     type: str
 
 
+class NotifySpec(_Frozen):
+    """Who is told about a run, through which Airflow (SMTP) connection: ids and addresses, no secret."""
+
+    conn_id: str
+    to: list[str]
+    on: list[Literal["failure", "gate_failure", "success"]]
+
+
 class RunSpec(_Frozen):
     spec_version: int = RUNSPEC_VERSION
     service: ServiceInfo
@@ -127,6 +136,8 @@ class RunSpec(_Frozen):
     #: the Airflow pool and queue of the export task; None: Airflow's defaults
     pool: str | None = None
     queue: str | None = None
+    #: notifications of the run's outcome (format 3); None: nobody is told
+    notify: NotifySpec | None = None
 
     @field_validator("spec_version")
     @classmethod

@@ -79,6 +79,25 @@ def timetable_for(spec: RunSpec) -> Any:
     return CronDataIntervalTimetable(f"{int(mm)} {int(hh)} * * *", timezone=pendulum.timezone(spec.schedule.timezone))
 
 
+def callbacks_for(spec: RunSpec) -> dict[str, Any]:
+    """The export task's callbacks that notify (``spec.notify``): failure ones for ``failure`` /
+    ``gate_failure``, a success one for ``success``. Connection id and addresses only."""
+    n = spec.notify
+    if n is None:
+        return {}
+    from airflow_provider_tagoffline.operators.notifier import RunNotifier
+
+    def notifier(succeeded: bool) -> Any:
+        return RunNotifier(service=spec.service.name, conn_id=n.conn_id, to=n.to, on=list(n.on), succeeded=succeeded)
+
+    out: dict[str, Any] = {}
+    if {"failure", "gate_failure"} & set(n.on):
+        out["on_failure_callback"] = notifier(False)
+    if "success" in n.on:
+        out["on_success_callback"] = notifier(True)
+    return out
+
+
 def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
     """The DAG of a published service (one task: the export with its atomic swap)."""
     import pendulum
@@ -114,6 +133,7 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
         # Only what the service sets: otherwise Airflow's own defaults (default_pool, [operators] default_queue).
         placement: dict[str, Any] = {k: v for k, v in (("pool", spec.pool), ("queue", spec.queue)) if v}
         TagOfflineOperator(
+            **callbacks_for(spec),
             task_id="export",
             task_display_name=f"Export {target}",
             run_spec=spec.to_dict(),

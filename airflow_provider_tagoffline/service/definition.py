@@ -57,6 +57,19 @@ class GatesDef(_Model):
     max_null_ratio: dict[str, float] = {}
 
 
+#: when a service's notification is sent: a run that failed for any reason but a quality gate, a
+#: run a gate refused (the live table untouched), a run that succeeded
+NOTIFY_EVENTS = ("failure", "gate_failure", "success")
+
+
+class NotifyDef(_Model):
+    """Who is told about a service's runs, through which Airflow connection (docs/notifications.md)."""
+
+    conn_id: str = ""  # an SMTP connection of Airflow's: the server and its login stay there
+    to: list[str] = []  # recipients' addresses
+    on: list[str] = ["failure", "gate_failure"]  # some of NOTIFY_EVENTS
+
+
 class ServiceDef(_Model):
     name: str
     application: str
@@ -72,6 +85,7 @@ class ServiceDef(_Model):
     target: TargetDef
     mappings: list[MappingDef] = []
     gates: GatesDef = GatesDef()
+    notify: NotifyDef | None = None
 
     def to_yaml_dict(self) -> dict[str, Any]:
         """The service file form (spec §9): defaults left out so files stay short."""

@@ -7,6 +7,7 @@ from airflow_provider_tagoffline.runspec import (
     EntityKeySpec,
     GatesSpec,
     LookupSpec,
+    NotifySpec,
     OutputSpec,
     PartitionSpec,
     RunSpec,
@@ -64,7 +65,15 @@ def freeze(v: ValidatedService, *, slug: str, version: int, warehouse_conn_id: s
                               wait_for_data=v.wait_for_data),
         pool=d.pool,
         queue=d.queue,
+        notify=_notify_spec(v),
     )
+
+
+def _notify_spec(v: ValidatedService) -> NotifySpec | None:
+    n = v.definition.notify
+    if n is None:
+        return None
+    return NotifySpec(conn_id=n.conn_id, to=list(n.to), on=list(n.on))
 
 
 def _source_of(tag: Tag) -> SourceSpec:

@@ -24,7 +24,7 @@ from airflow_provider_tagoffline.catalog.models import Application, Entity, Enti
 from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, WAREHOUSE, Dialect
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
 from airflow_provider_tagoffline.service import permissions, states, targets
-from airflow_provider_tagoffline.service.definition import MappingDef, ServiceDef
+from airflow_provider_tagoffline.service.definition import NOTIFY_EVENTS, MappingDef, ServiceDef
 
 # Chinese characters (CJK unified ideographs and extension A), English letters, digits and _.
 NAME_RE = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fffA-Za-z0-9_]{1,64}$")
@@ -33,6 +33,9 @@ DAILY_AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 POOL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 QUEUE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 COLUMN_RE = re.compile(r"^[^\x00-\x1f]{1,128}$")
+# One mailbox: no spaces, commas, angle brackets or control characters (nothing that could add a header
+# or another recipient), one @, a dotted domain.
+EMAIL_RE = re.compile(r"^[^\s@,;<>\"()\[\]\\\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{1,63}$")
 
 
 def parse_service(data: Any) -> ServiceDef:
@@ -101,12 +104,14 @@ def validate_service(
     resolve_target_kind: Callable[[str], str] | None = None,
     default_timezone: str = "UTC",
     today: dt.date | None = None,
+    resolve_notify_sender: Callable[[str], str] | None = None,
 ) -> ValidatedService:
     """Check ``data`` against every rule; raise ValidationFailed listing each problem.
 
     ``existing`` is the stored service when this is an update (immutable fields, state rules).
     ``resolve_target_kind`` maps a connection id to its target kind (raising ValidationFailed);
-    the default asks Airflow. The sections below run in this order, each adding the errors of its
+    the default asks Airflow; ``resolve_notify_sender`` likewise gives a notification connection's
+    sender (``connections.notification_sender``). The sections below run in this order, each adding the errors of its
     fields; later ones use what earlier ones resolved (the application, the entity, the dialect).
     """
     c = _Checking(session, actor, parse_service(data), existing, today)
@@ -118,6 +123,7 @@ def validate_service(
     _check_ownership(c)
     _check_mappings(c)
     _check_gates(c)
+    _check_notify(c, resolve_notify_sender or connections.notification_sender)
     _check_update_rules(c)
     if c.errors:
         raise ValidationFailed(c.errors)
@@ -346,6 +352,32 @@ def _check_gates(c: _Checking) -> None:
             c.err(f"gates.max_null_ratio.{tag_code}", f"tag {tag_code!r} is not mapped by this service")
         if not 0 <= ratio <= 1:
             c.err(f"gates.max_null_ratio.{tag_code}", f"{ratio} is not a ratio between 0 and 1")
+
+
+def _check_notify(c: _Checking, resolve_sender: Callable[[str], str]) -> None:
+    """Notifications: an SMTP connection with a sender, recipients' addresses, known events."""
+    n = c.d.notify
+    if n is None:
+        return
+    if not n.to:
+        c.err("notify.to", "name at least one recipient's email address")
+    for i, address in enumerate(n.to):
+        if not EMAIL_RE.fullmatch(address):
+            c.err(f"notify.to[{i}]", f"{address!r} is not an email address")
+    if not n.on:
+        c.err("notify.on", f"choose when to notify: {', '.join(NOTIFY_EVENTS)}")
+    for i, event in enumerate(n.on):
+        if event not in NOTIFY_EVENTS:
+            c.err(f"notify.on[{i}]", f"{event!r} is not one of {', '.join(NOTIFY_EVENTS)}")
+        elif event in n.on[:i]:
+            c.err(f"notify.on[{i}]", f"{event!r} is listed twice")
+    if not n.conn_id.strip():
+        c.err("notify.conn_id", "choose the SMTP connection (an Airflow connection) the mails go through")
+        return
+    try:
+        resolve_sender(n.conn_id)
+    except ValidationFailed as exc:
+        c.errors.extend(FieldError("notify.conn_id", e.message) for e in exc.errors)
 
 
 def _check_update_rules(c: _Checking) -> None:
