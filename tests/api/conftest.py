@@ -10,6 +10,7 @@
   a fresh MariaDB database (``crm_mysql``), a SQLite file (``crm_sqlite``) and the DuckDB warehouse
   (``tag_warehouse``) with three data dates, 2026-01-01 to 2026-01-03; ``crm_pg_alias`` is a second
   connection id of ``crm_pg``'s database, ``crm_gp`` a third, Greenplum-flavoured (``extra.flavor``);
+  and ``crm_smtp``, an SMTP connection for services' notifications;
 * every process group killed and every database dropped at the end.
 """
 
@@ -211,6 +212,10 @@ def server_env(home: Path, port: int, catalog_url: str, pg_dbs: dict[str, str], 
                                               "extra": {"flavor": "mariadb"}}),
         "AIRFLOW_CONN_CRM_SQLITE": json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")}),
         "AIRFLOW_CONN_NOT_A_TARGET": json.dumps({"conn_type": "http", "host": "example.com"}),
+        # services' notifications (docs/notifications.md): a mail server nobody listens on
+        "AIRFLOW_CONN_CRM_SMTP": json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": 2525,
+                                             "password": "smtp-pw-never-shown",
+                                             "extra": {"from_email": "tag-offline@example.com"}}),
     })
     return env
 

@@ -474,6 +474,7 @@ async function formPage(main, name) {
   f.queue = h("input", { id: "queue", value: d.queue || "", placeholder: "the deployment's default queue" });
   const placement = h("div", { class: "card", id: "placement" }, h("h2", {}, "Where runs go"),
     h("div", { class: "grid" }, row("Airflow pool", "pool", f.pool), row("Queue", "queue", f.queue)));
+  const notify = notifyFields(d.notify, row);
 
   function tagsForId() {
     const entity = state.entities.find((e) => e.code === f.entity.value);
@@ -599,6 +600,7 @@ async function formPage(main, name) {
       mappings: view.mappings.map((m) => ({ tag: m.tag, value: m.value || null, codename: m.codename || null })),
       pool: f.pool.value.trim() || null, queue: f.queue.value.trim() || null,
       gates: existing ? existing.definition.gates : undefined,
+      notify: notify.value(),
     };
   }
 
@@ -612,7 +614,7 @@ async function formPage(main, name) {
     description: "description", "schedule.daily_at": "daily_at", "schedule.timezone": "timezone", "schedule.type": "schedule_manual",
     "target.conn_id": "conn_id", "target.schema": "schema", "target.table": "table", "target.load": "load",
     "target.partition.field": "partition_field", "target.partition.format": "partition_format", "target.partition": "partition_field",
-    pool: "pool", queue: "queue" };
+    pool: "pool", queue: "queue", ...NOTIFY_INPUTS };
 
   function showErrors(e) {
     clearErrors();
@@ -620,6 +622,7 @@ async function formPage(main, name) {
     for (const item of e.details) {
       const path = item.field || "";
       const target = err[path] || (path.startsWith("target.partition") ? err["target.partition.field"] : null)
+        || notifySlot(err, path)
         || (path.startsWith("target.key_column") ? err["target.table"] : null);
       if (target) {
         target.textContent = target.textContent ? `${target.textContent}; ${item.message}` : item.message;
@@ -745,6 +748,7 @@ async function formPage(main, name) {
         ddlBox),
       maintenance,
       placement,
+      notify.card,
       h("datalist", { id: "tz-options" }, TIMEZONES.map((z) => option(z))),
       h("div", { class: "row" },
         h("button", { type: "submit", class: "primary", id: "save" }, "Save"),
@@ -756,6 +760,43 @@ async function formPage(main, name) {
   schedule();
   await Promise.all([loadGrants(), loadSchemas()]);
   if (d.target.table) f.table.value = d.target.table;
+}
+
+// ---- notifications (the form's card, its errors, the details line) --------------------------------
+
+const NOTIFY_EVENTS = [["failure", "Run failed"], ["gate_failure", "Quality gate failed"], ["success", "Run succeeded"]];
+const NOTIFY_INPUTS = { "notify.conn_id": "notify_conn", "notify.to": "notify_to", "notify.on": "notify_on_failure" };
+
+// The card of a service's notify: an Airflow SMTP connection, recipients, events. Empty connection
+// and recipients mean no notifications (notify: null); the server checks everything else.
+function notifyFields(n, row) {
+  const conn = h("input", { id: "notify_conn", value: n ? n.conn_id : "", placeholder: "none: nobody is notified" });
+  const to = h("input", { id: "notify_to", value: n ? n.to.join(", ") : "", placeholder: "ops@example.com, dba@example.com" });
+  const on = n ? n.on : ["failure", "gate_failure"];
+  const boxes = NOTIFY_EVENTS.map(([event]) => h("input", { type: "checkbox", id: `notify_on_${event}`, value: event, checked: on.includes(event) }));
+  const card = h("div", { class: "card", id: "notifications" }, h("h2", {}, "Notifications"),
+    h("div", { class: "grid" },
+      row("SMTP connection", "notify.conn_id", conn, h("span", { class: "muted" }, "An Airflow connection of type smtp; its server, login and sender stay there")),
+      row("Recipients", "notify.to", to, h("span", { class: "muted" }, "Email addresses, separated by commas")),
+      row("Notify when", "notify.on", h("div", { class: "row", id: "notify_on" }, ...boxes.map((b, i) => h("label", {}, b, ` ${NOTIFY_EVENTS[i][1]}`))))));
+  const value = () => {
+    const recipients = to.value.split(/[,;\s]+/).map((x) => x.trim()).filter(Boolean);
+    if (!conn.value.trim() && !recipients.length) return null;
+    return { conn_id: conn.value.trim(), to: recipients, on: boxes.filter((b) => b.checked).map((b) => b.value) };
+  };
+  return { card, value };
+}
+
+// notify.to[2] and notify.on[1] are shown beside their list's field
+function notifySlot(err, path) {
+  const m = /^(notify\.(?:to|on))\[\d+\]$/.exec(path);
+  return m ? err[m[1]] : null;
+}
+
+function notifySummary(n) {
+  if (!n) return "none";
+  const when = n.on.map((e) => (NOTIFY_EVENTS.find(([k]) => k === e) || [e, e])[1].toLowerCase()).join(", ");
+  return `${when} → ${n.to.join(", ")} (connection ${n.conn_id})`;
 }
 
 // ---- details, instances ----------------------------------------------------------------------
@@ -776,6 +817,7 @@ async function detailsPage(main, name) {
         kv("Application", d.application), kv("Owner", d.owner), kv("Entity / entity ID", `${d.entity} / ${d.entity_id}`),
         kv("Schedule", d.schedule.type === "recurring" ? `daily at ${d.schedule.daily_at} (${d.schedule.timezone || "default timezone"})` : "manual"),
         kv("Pool / queue", `${d.pool || "default_pool"} / ${d.queue || "default queue"}`),
+        kv("Notifications", notifySummary(d.notify)),
         kv("Description", d.description), kv("Version", `${s.version}${s.published_version ? ` (published: ${s.published_version})` : ""}`),
         kv("Airflow DAG", h("a", { href: `/dags/${enc(s.dag_id)}`, target: "_top", "data-airflow": "" }, s.dag_id)),
         kv("Created", `${s.created_by} · ${fmtTime(s.created_at)}`), kv("Updated", `${s.updated_by} · ${fmtTime(s.updated_at)}`))),
