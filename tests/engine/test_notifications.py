@@ -121,7 +121,10 @@ def test_a_gate_failure_in_airflow_mails_its_report(airflow_db: None, smtp_sink:
     dags.mkdir()
     (dags / f"{dag_id_for(spec.service.slug)}.py").write_text(
         source + "dag.get_task('export').retries = 0\n", encoding="utf-8")
-    env = {"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}
+    events = tmp_path / "openlineage.jsonl"  # and the FAIL event the OpenLineage provider sends
+    env = {"AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+           "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events),
+                                                          "append": True})}
     proc = subprocess.run([str(Path(sys.executable).parent / "airflow"), "dags", "test",
                            dag_id_for(spec.service.slug), "2026-11-24T00:00:00+00:00"],
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
@@ -140,5 +143,15 @@ def test_a_gate_failure_in_airflow_mails_its_report(airflow_db: None, smtp_sink:
     # the gate kept the live table as it was
     assert db.execute("SELECT user_id, nick FROM user_tags").fetchall() == [(42, "live row")]
     db.close()
+    # lineage of the failed run: what it read, with the rows it counted; the target, with nothing written
+    sent = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    task = [e for e in sent if e["job"]["name"].endswith(".export")]
+    assert [e["eventType"] for e in task] == ["START", "FAIL"]
+    fail = task[-1]
+    assert [i["name"].rsplit(".", 1)[1] for i in fail["inputs"]] == ["profile", "trade", "dim_level"]
+    assert fail["inputs"][0]["inputFacets"]["inputStatistics"]["rowCount"] == 7
+    (out,) = fail["outputs"]
+    assert out["name"] == "user_tags" and "outputStatistics" not in out.get("outputFacets", {})
+    assert "columnLineage" in out["facets"]
     if os.environ.get("TAGOFFLINE_NOTIFY_MAIL"):  # docs/notifications.md shows this mail
         Path(os.environ["TAGOFFLINE_NOTIFY_MAIL"]).write_bytes(content)
