@@ -71,6 +71,7 @@ def test_the_form_sets_notify_and_shows_its_errors(browser: Browser, api_server:
     expect(page.locator("[data-error-for='notify.to']")).to_have_text("'not-an-address' is not an email address")
     expect(page.locator("[data-error-for='notify.conn_id']")).to_contain_text("notifications go through an SMTP")
     expect(page.locator("#notify_conn")).to_have_class(re.compile("invalid"))
+    expect(page.locator("#notify_to")).to_have_class(re.compile("invalid"))
     assert alice.get(f"/services/{name}").status_code == 404  # nothing saved
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#notifications").screenshot(path=str(SCREENSHOTS / "form-notifications.png"))

@@ -626,7 +626,7 @@ async function formPage(main, name) {
         || (path.startsWith("target.key_column") ? err["target.table"] : null);
       if (target) {
         target.textContent = target.textContent ? `${target.textContent}; ${item.message}` : item.message;
-        const input = document.getElementById(FIELD_INPUT[path] || "");
+        const input = document.getElementById(FIELD_INPUT[path] || NOTIFY_INPUTS[notifyList(path)] || "");
         if (input) input.classList.add("invalid");
       } else {
         unplaced.push(path ? `${path}: ${item.message}` : item.message);
@@ -788,9 +788,14 @@ function notifyFields(n, row) {
 }
 
 // notify.to[2] and notify.on[1] are shown beside their list's field
-function notifySlot(err, path) {
+function notifyList(path) {
   const m = /^(notify\.(?:to|on))\[\d+\]$/.exec(path);
-  return m ? err[m[1]] : null;
+  return m ? m[1] : null;
+}
+
+function notifySlot(err, path) {
+  const list = notifyList(path);
+  return list ? err[list] : null;
 }
 
 function notifySummary(n) {
