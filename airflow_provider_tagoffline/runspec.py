@@ -118,7 +118,7 @@ class NotifySpec(_Frozen):
 
     conn_id: str
     to: list[str]
-    on: list[Literal["failure", "gate_failure", "success"]]
+    events: list[Literal["failure", "gate_failure", "success"]]
 
 
 class RunSpec(_Frozen):

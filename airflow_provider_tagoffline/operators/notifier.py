@@ -1,7 +1,7 @@
 """``RunNotifier``: a service's notification, as Airflow's task callback (``BaseNotifier``).
 
 Rendered into the DAG by ``rendering/factory.py`` as the export task's ``on_failure_callback`` /
-``on_success_callback`` when the service asks (``notify.on``): Airflow calls it once a run is over
+``on_success_callback`` when the service asks (``notify.events``): Airflow calls it once a run is over
 (a failure after its last retry). It reads the run's report from XCom (``report`` for a failure,
 the return value for a success), decides the event (``notifications.event_of``) and sends the mail
 of ``notifications.mail_for`` through the SMTP provider's ``SmtpHook`` over the service's Airflow
@@ -25,14 +25,15 @@ class RunNotifier(BaseNotifier):
 
     template_fields = ()  # nothing rendered: the mail holds user text
 
-    def __init__(self, *, service: str, conn_id: str, to: list[str], on: list[str], succeeded: bool) -> None:
+    def __init__(self, *, service: str, conn_id: str, to: list[str], events: list[str],
+                 succeeded: bool) -> None:
         super().__init__()
         #: whether this is the success callback (else the failure one)
         self.succeeded = succeeded
         self.service = service
         self.conn_id = conn_id
         self.to = list(to)
-        self.on = list(on)
+        self.events = list(events)
 
     def notify(self, context: Any) -> None:
         from airflow.providers.smtp.hooks.smtp import SmtpHook
@@ -44,8 +45,9 @@ class RunNotifier(BaseNotifier):
         ti = context["ti"]
         report = _pull(ti, None if self.succeeded else FAILURE_REPORT_KEY)
         event = notifications.event_of(self.succeeded, report)
-        if event not in self.on:
-            self.log.info("no notification: the service is told on %s, this run is %s", ", ".join(self.on), event)
+        if event not in self.events:
+            self.log.info("no notification: the service is told on %s, this run is %s", ", ".join(self.events),
+                          event)
             return
         exc = context.get("exception")
         run = context.get("dag_run")

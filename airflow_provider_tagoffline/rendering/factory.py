@@ -88,12 +88,13 @@ def callbacks_for(spec: RunSpec) -> dict[str, Any]:
     from airflow_provider_tagoffline.operators.notifier import RunNotifier
 
     def notifier(succeeded: bool) -> Any:
-        return RunNotifier(service=spec.service.name, conn_id=n.conn_id, to=n.to, on=list(n.on), succeeded=succeeded)
+        return RunNotifier(service=spec.service.name, conn_id=n.conn_id, to=n.to, events=list(n.events),
+                           succeeded=succeeded)
 
     out: dict[str, Any] = {}
-    if {"failure", "gate_failure"} & set(n.on):
+    if {"failure", "gate_failure"} & set(n.events):
         out["on_failure_callback"] = notifier(False)
-    if "success" in n.on:
+    if "success" in n.events:
         out["on_success_callback"] = notifier(True)
     return out
 

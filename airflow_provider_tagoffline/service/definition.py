@@ -67,7 +67,8 @@ class NotifyDef(_Model):
 
     conn_id: str = ""  # an SMTP connection of Airflow's: the server and its login stay there
     to: list[str] = []  # recipients' addresses
-    on: list[str] = ["failure", "gate_failure"]  # some of NOTIFY_EVENTS
+    # some of NOTIFY_EVENTS (not "on": YAML 1.1 reads an unquoted `on:` key as true)
+    events: list[str] = ["failure", "gate_failure"]
 
 
 class ServiceDef(_Model):

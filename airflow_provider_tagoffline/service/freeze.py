@@ -73,7 +73,7 @@ def _notify_spec(v: ValidatedService) -> NotifySpec | None:
     n = v.definition.notify
     if n is None:
         return None
-    return NotifySpec(conn_id=n.conn_id, to=list(n.to), on=list(n.on))
+    return NotifySpec(conn_id=n.conn_id, to=list(n.to), events=list(n.events))
 
 
 def _source_of(tag: Tag) -> SourceSpec:

@@ -364,13 +364,13 @@ def _check_notify(c: _Checking, resolve_sender: Callable[[str], str]) -> None:
     for i, address in enumerate(n.to):
         if not EMAIL_RE.fullmatch(address):
             c.err(f"notify.to[{i}]", f"{address!r} is not an email address")
-    if not n.on:
-        c.err("notify.on", f"choose when to notify: {', '.join(NOTIFY_EVENTS)}")
-    for i, event in enumerate(n.on):
+    if not n.events:
+        c.err("notify.events", f"choose when to notify: {', '.join(NOTIFY_EVENTS)}")
+    for i, event in enumerate(n.events):
         if event not in NOTIFY_EVENTS:
-            c.err(f"notify.on[{i}]", f"{event!r} is not one of {', '.join(NOTIFY_EVENTS)}")
-        elif event in n.on[:i]:
-            c.err(f"notify.on[{i}]", f"{event!r} is listed twice")
+            c.err(f"notify.events[{i}]", f"{event!r} is not one of {', '.join(NOTIFY_EVENTS)}")
+        elif event in n.events[:i]:
+            c.err(f"notify.events[{i}]", f"{event!r} is listed twice")
     if not n.conn_id.strip():
         c.err("notify.conn_id", "choose the SMTP connection (an Airflow connection) the mails go through")
         return

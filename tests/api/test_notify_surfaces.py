@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, expect
 
 pytestmark = pytest.mark.airflow
 
-NOTIFY = {"conn_id": "crm_smtp", "to": ["ops@example.com", "数据@example.cn"], "on": ["gate_failure", "success"]}
+NOTIFY = {"conn_id": "crm_smtp", "to": ["ops@example.com", "数据@example.cn"], "events": ["gate_failure", "success"]}
 
 
 def _fields(r: Any) -> dict[str, str]:
@@ -23,13 +23,13 @@ def _fields(r: Any) -> dict[str, str]:
 def test_rest_checks_and_keeps_notify(alice: Any, service_body: Any) -> None:
     bad = alice.post("/services", json=service_body("通知_rest_bad", notify={
         "conn_id": "not_a_target", "to": ["ops@example.com", "ops@example.com\r\nBcc: x@evil.com"],
-        "on": ["failure", "retry"]}))
+        "events": ["failure", "retry"]}))
     assert bad.status_code == 422
     assert _fields(bad) == {
         "notify.conn_id": "connection 'not_a_target' is a 'http' connection; notifications go through an SMTP "
                           "connection (type smtp)",
         "notify.to[1]": "'ops@example.com\\r\\nBcc: x@evil.com' is not an email address",
-        "notify.on[1]": "'retry' is not one of failure, gate_failure, success"}
+        "notify.events[1]": "'retry' is not one of failure, gate_failure, success"}
     assert alice.get("/services/通知_rest_bad").status_code == 404  # nothing written
     created = alice.post("/services", json=service_body("通知_rest", notify=NOTIFY))
     assert created.status_code == 201, created.text
@@ -38,7 +38,7 @@ def test_rest_checks_and_keeps_notify(alice: Any, service_body: Any) -> None:
     assert "smtp-pw-never-shown" not in str(got)
     # the OpenAPI schema documents it
     schema = alice.get("/openapi.json").json()["components"]["schemas"]
-    assert set(schema["NotifyDef"]["properties"]) == {"conn_id", "to", "on"}
+    assert set(schema["NotifyDef"]["properties"]) == {"conn_id", "to", "events"}
     assert alice.delete("/services/通知_rest").status_code in (200, 204)
 
 

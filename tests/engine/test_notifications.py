@@ -61,7 +61,7 @@ def test_callbacks_follow_the_events() -> None:
     spec = make_spec("sqlite", "tot_target")
     assert callbacks_for(spec) == {}
     with_notify = lambda on: RunSpec.model_validate(  # noqa: E731
-        {**spec.to_dict(), "notify": {"conn_id": "tot_smtp", "to": ["ops@example.com"], "on": on}})
+        {**spec.to_dict(), "notify": {"conn_id": "tot_smtp", "to": ["ops@example.com"], "events": on}})
     assert set(callbacks_for(with_notify(["gate_failure"]))) == {"on_failure_callback"}
     assert set(callbacks_for(with_notify(["success"]))) == {"on_success_callback"}
     both = callbacks_for(with_notify(["failure", "success"]))
@@ -107,7 +107,7 @@ def test_a_gate_failure_in_airflow_mails_its_report(airflow_db: None, smtp_sink:
         "extra": {"from_email": "airflow@example.com", "disable_ssl": True, "disable_tls": True}}))
     spec = RunSpec.model_validate({**make_spec("sqlite", "tot_target", gates={"min_rows": 1000}).to_dict(),
                                    "notify": {"conn_id": "tot_smtp", "to": ["ops@example.com", "dba@example.com"],
-                                              "on": ["gate_failure"]}})
+                                              "events": ["gate_failure"]}})
     db = sqlite3.connect(target)
     for sql in create_table_sql(spec, "sqlite"):
         db.execute(sql)

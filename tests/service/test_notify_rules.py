@@ -31,7 +31,8 @@ def problems(session: Session, notify: Any) -> dict[str, str]:
 
 
 def test_a_service_with_notify_freezes_it_without_a_secret(session: Session) -> None:
-    notify = {"conn_id": "tot_smtp", "to": ["ops@example.com", "数据@example.cn"], "on": ["gate_failure", "success"]}
+    notify = {"conn_id": "tot_smtp", "to": ["ops@example.com", "数据@example.cn"],
+              "events": ["gate_failure", "success"]}
     v = validate_service(session, ADMIN, base_service(notify=notify))
     spec = freeze(v, slug="s", version=1, warehouse_conn_id="w")
     assert spec.notify is not None and spec.notify.model_dump() == notify
@@ -46,8 +47,8 @@ def test_no_notify_is_no_notification(session: Session) -> None:
 
 
 def test_events_default_to_the_failures() -> None:
-    assert ServiceDef.model_validate(base_service(notify={"conn_id": "c", "to": ["a@b.co"]})).notify.on == [  # type: ignore[union-attr]
-        "failure", "gate_failure"]
+    notify = ServiceDef.model_validate(base_service(notify={"conn_id": "c", "to": ["a@b.co"]})).notify
+    assert notify is not None and notify.events == ["failure", "gate_failure"]
 
 
 def test_the_connection_must_be_an_smtp_one_with_a_sender(session: Session) -> None:
@@ -75,8 +76,8 @@ def test_recipients_are_addresses(session: Session) -> None:
 
 def test_events_are_known_and_listed_once(session: Session) -> None:
     to = ["ops@example.com"]
-    assert problems(session, {"conn_id": "tot_smtp", "to": to, "on": []})["notify.on"] == \
+    assert problems(session, {"conn_id": "tot_smtp", "to": to, "events": []})["notify.events"] == \
         "choose when to notify: failure, gate_failure, success"
-    assert problems(session, {"conn_id": "tot_smtp", "to": to, "on": ["failure", "retry", "failure"]}) == {
-        "notify.on[1]": "'retry' is not one of failure, gate_failure, success",
-        "notify.on[2]": "'failure' is listed twice"}
+    assert problems(session, {"conn_id": "tot_smtp", "to": to, "events": ["failure", "retry", "failure"]}) == {
+        "notify.events[1]": "'retry' is not one of failure, gate_failure, success",
+        "notify.events[2]": "'failure' is listed twice"}

@@ -765,31 +765,31 @@ async function formPage(main, name) {
 // ---- notifications (the form's card, its errors, the details line) --------------------------------
 
 const NOTIFY_EVENTS = [["failure", "Run failed"], ["gate_failure", "Quality gate failed"], ["success", "Run succeeded"]];
-const NOTIFY_INPUTS = { "notify.conn_id": "notify_conn", "notify.to": "notify_to", "notify.on": "notify_on_failure" };
+const NOTIFY_INPUTS = { "notify.conn_id": "notify_conn", "notify.to": "notify_to", "notify.events": "notify_on_failure" };
 
 // The card of a service's notify: an Airflow SMTP connection, recipients, events. Empty connection
 // and recipients mean no notifications (notify: null); the server checks everything else.
 function notifyFields(n, row) {
   const conn = h("input", { id: "notify_conn", value: n ? n.conn_id : "", placeholder: "none: nobody is notified" });
   const to = h("input", { id: "notify_to", value: n ? n.to.join(", ") : "", placeholder: "ops@example.com, dba@example.com" });
-  const on = n ? n.on : ["failure", "gate_failure"];
+  const on = n ? n.events : ["failure", "gate_failure"];
   const boxes = NOTIFY_EVENTS.map(([event]) => h("input", { type: "checkbox", id: `notify_on_${event}`, value: event, checked: on.includes(event) }));
   const card = h("div", { class: "card", id: "notifications" }, h("h2", {}, "Notifications"),
     h("div", { class: "grid" },
       row("SMTP connection", "notify.conn_id", conn, h("span", { class: "muted" }, "An Airflow connection of type smtp; its server, login and sender stay there")),
       row("Recipients", "notify.to", to, h("span", { class: "muted" }, "Email addresses, separated by commas")),
-      row("Notify when", "notify.on", h("div", { class: "row", id: "notify_on" }, ...boxes.map((b, i) => h("label", {}, b, ` ${NOTIFY_EVENTS[i][1]}`))))));
+      row("Notify when", "notify.events", h("div", { class: "row", id: "notify_on" }, ...boxes.map((b, i) => h("label", {}, b, ` ${NOTIFY_EVENTS[i][1]}`))))));
   const value = () => {
     const recipients = to.value.split(/[,;\s]+/).map((x) => x.trim()).filter(Boolean);
     if (!conn.value.trim() && !recipients.length) return null;
-    return { conn_id: conn.value.trim(), to: recipients, on: boxes.filter((b) => b.checked).map((b) => b.value) };
+    return { conn_id: conn.value.trim(), to: recipients, events: boxes.filter((b) => b.checked).map((b) => b.value) };
   };
   return { card, value };
 }
 
-// notify.to[2] and notify.on[1] are shown beside their list's field
+// notify.to[2] and notify.events[1] are shown beside their list's field
 function notifyList(path) {
-  const m = /^(notify\.(?:to|on))\[\d+\]$/.exec(path);
+  const m = /^(notify\.(?:to|events))\[\d+\]$/.exec(path);
   return m ? m[1] : null;
 }
 
@@ -800,7 +800,7 @@ function notifySlot(err, path) {
 
 function notifySummary(n) {
   if (!n) return "none";
-  const when = n.on.map((e) => (NOTIFY_EVENTS.find(([k]) => k === e) || [e, e])[1].toLowerCase()).join(", ");
+  const when = n.events.map((e) => (NOTIFY_EVENTS.find(([k]) => k === e) || [e, e])[1].toLowerCase()).join(", ");
   return `${when} → ${n.to.join(", ")} (connection ${n.conn_id})`;
 }
 
