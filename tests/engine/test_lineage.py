@@ -1,25 +1,31 @@
 """OpenLineage of an export run: the facets built from the run spec and report (``lineage.py``), and
-the event Airflow's OpenLineage provider sends for a real run (``airflow dags test``, file transport)."""
+the event Airflow's OpenLineage provider sends for a real run (``airflow dags test``, file transport)
+— the same run mailing its success to a local SMTP sink (``notify.events: [success]``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from engine_data import EXPECTED_D, LiveTarget, _postgres_target, make_spec
+from mail_sink import Sink, running_sink
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.dialects import get_dialect
 from airflow_provider_tagoffline.lineage import Naming, lineage_of
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.rendering.render import write_dag_file
+from airflow_provider_tagoffline.runspec import RunSpec
 
 D = dt.date(2026, 11, 23)
 PARTITION = {"column": "ds", "format": "yyyyMMdd"}
@@ -137,14 +143,26 @@ def test_column_lineage_of_key_values_and_code_names() -> None:
         ("warehouse.main.profile", "ds", "FILTER"), ("warehouse.main.trade", "dt", "FILTER")]
 
 
+@pytest.fixture
+def smtp_sink() -> Iterator[tuple[Sink, int]]:
+    with running_sink() as sink:
+        yield sink
+
+
 # ---- a real run: the event Airflow's OpenLineage listener sends ------------------------------------------
 @pytest.mark.airflow
 def test_a_run_in_airflow_emits_lineage_with_columns_and_row_count(
-        airflow_db: None, pg_target_db: str, duckdb_warehouse: str, tmp_path: Path,
+        airflow_db: None, pg_target_db: str, duckdb_warehouse: str, smtp_sink: tuple[Sink, int], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     target: LiveTarget = _postgres_target(pg_target_db)
     monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", target.conn_json)
-    spec = make_spec("postgres", "tot_target", partition=PARTITION)
+    sink, port = smtp_sink
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_SMTP", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
+        "extra": {"from_email": "airflow@example.com", "disable_ssl": True, "disable_tls": True}}))
+    spec = RunSpec.model_validate({**make_spec("postgres", "tot_target", partition=PARTITION).to_dict(),
+                                   "notify": {"conn_id": "tot_smtp", "to": ["ops@example.com"],
+                                              "events": ["success"]}})
     db = target.connect()
     with db.cursor() as cur:
         for sql in create_table_sql(spec, "postgres"):
@@ -181,6 +199,12 @@ def test_a_run_in_airflow_emits_lineage_with_columns_and_row_count(
         "warehouse.main.dim_level", "level_name")
     assert [(f["name"], f["field"]) for f in lineage["user_id"]["inputFields"]] == [
         ("warehouse.main.profile", "user_id"), ("warehouse.main.trade", "user_id")]
-    (tmp_path / "event.json").write_text(json.dumps(complete, indent=2, ensure_ascii=False))
+    # the success, mailed with the report's first lines
+    assert len(sink.messages) == 1
+    mail = email.message_from_bytes(sink.messages[0][2], policy=email.policy.default)
+    assert mail["Subject"] == "[tag offline] 用户标签 test: succeeded for data date 2026-11-23"
+    body = next(p for p in mail.walk() if p.get_content_type() == "text/html").get_content()
+    assert "SUCCESS: 用户标签 test data date 2026-11-23 -&gt; tot_target:user_tags" in body
+    assert f"written {len(EXPECTED_D)}" in body
     if os.environ.get("TAGOFFLINE_LINEAGE_EVENT"):  # docs/lineage.md shows this event, trimmed
         Path(os.environ["TAGOFFLINE_LINEAGE_EVENT"]).write_text(json.dumps(complete, indent=2, ensure_ascii=False))

@@ -8,16 +8,15 @@ import email
 import email.policy
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from engine_data import make_spec
+from mail_sink import Sink, running_sink
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.notifications import event_of, mail_for
@@ -69,31 +68,10 @@ def test_callbacks_follow_the_events() -> None:
 
 
 # ---- a real run in Airflow, a real SMTP conversation --------------------------------------------------
-class Sink:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_sink() -> Iterator[tuple[Sink, int]]:
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield sink, port
-    finally:
-        controller.stop()
+    with running_sink() as sink:
+        yield sink
 
 
 @pytest.mark.airflow
