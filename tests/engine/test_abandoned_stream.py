@@ -5,6 +5,10 @@ With a PostgreSQL warehouse the runner loads optimistically while the duplicate 
 second connection; a source that turns out to repeat IDs makes it drop that load and load again,
 deduplicated, on the same warehouse connection. The first ``COPY ... TO STDOUT`` must be stopped
 and its connection freed by then, whether the target gave up mid-stream or not.
+
+Checked against the code before the fix (pytest-timeout at 90 s): the MariaDB case hung — its
+feeder thread's exception keeps the stream alive in a reference cycle, so nothing closed it — while
+the PostgreSQL target's case got away with it (reference counting happened to close the stream).
 """
 
 from __future__ import annotations
