@@ -126,9 +126,14 @@ class Reader:
     # ---- types ---------------------------------------------------------------------------------
     def column_type(self, table: str, column: str) -> Any:
         """The type of ``column`` of warehouse table ``table`` as the engine names it, comparable
-        with another column's; None when the driver does not say (SQLite's sqlite3)."""
+        with another column's; None when the engine does not say (SQLite's sqlite3)."""
+        asked = self.dialect.column_type_sql(table, column)
         cur = self.conn.cursor()
         try:
+            if asked is not None:
+                cur.execute(*asked)
+                row = cur.fetchone()
+                return tuple(row) if row else None
             cur.execute(type_probe_sql(self.dialect, table, column))
             type_code = cur.description[0][1]
             cur.fetchall()
