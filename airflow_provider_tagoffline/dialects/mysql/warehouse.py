@@ -25,4 +25,3 @@ class MySQLReader(Reader):
         finally:
             with contextlib.suppress(Exception):
                 cur.close()
-
