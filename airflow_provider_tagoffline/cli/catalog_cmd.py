@@ -58,9 +58,9 @@ def apply(file: Path = typer.Argument(..., help="Catalog YAML file."),
 def _print_impact(kind: str, key: str, affects: attention.Impact, clears: attention.Impact) -> None:
     """Under a change of the dry run: the published services it would make need attention, or clear."""
     for a in affects.get((kind, key), []):
-        echo(f"            -> {a.service} would {attention.NEEDS_ATTENTION}: {a.reason}")
+        echo(f"            -> {a.service} would need attention: {a.reason}")
     for a in clears.get((kind, key), []):
-        echo(f"            -> {a.service} would no longer {attention.NEEDS_ATTENTION}: {a.reason}")
+        echo(f"            -> {a.service} would no longer need attention: {a.reason}")
 
 
 @app.command("export")

@@ -12,6 +12,9 @@ logged at INFO. Around the engine, the Airflow side of a run (spec §4):
 * a source with no rows for D yet: a scheduled run defers on ``SourcesReadyTrigger`` up to the
   service's wait, then fails without retries; any other run fails at once, without retries (a
   retry would not make the partition appear). Other failures keep Airflow's retries;
+* catalog drift: the service's attention record (an Airflow Variable the plugin writes, read through
+  the Task SDK) refuses a version the catalog changed under, before the target is opened, with one
+  line and no retries (``service/attention.py``);
 * a failed run pushes its report (with the one-line error) as XCom ``report``: the plugin's
   instances show the reason.
 """

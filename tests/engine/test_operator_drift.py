@@ -48,7 +48,8 @@ def test_a_run_refuses_without_touching_the_target_until_the_record_is_clear(
 
     def record(*reasons: str) -> str:
         found = attention.Attention(tuple(attention.Drift("tag", "user.gender", r) for r in reasons))
-        return json.dumps({"service": spec.service.name, "versions": {spec.fingerprint(): attention.record_entry(found)}})
+        entry = attention.record_entry(found)
+        return json.dumps({"service": spec.service.name, "versions": {spec.fingerprint(): entry}})
 
     assert airflow_bridge.set_variables({key: record(REASON)}, "test") == 1
     try:
