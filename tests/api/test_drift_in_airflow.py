@@ -37,8 +37,8 @@ def drift_tag(type_: str = "bigint") -> dict[str, Any]:
 
 def catalog(type_: str = "bigint") -> dict[str, Any]:
     """This module's own tag, granted to crm: the other tests' services never see it change."""
-    return {"entities": [{"code": "user", "name": "User", "ids": [{"code": "user_id", "name": "User ID", "type": "bigint"}],
-                          "tags": [drift_tag(type_)]}],
+    ids = [{"code": "user_id", "name": "User ID", "type": "bigint"}]
+    return {"entities": [{"code": "user", "name": "User", "ids": ids, "tags": [drift_tag(type_)]}],
             "grants": [{"application": "crm", "entity": "user", "tags": ["drift_level"]}]}
 
 
@@ -115,9 +115,10 @@ def test_the_web_view_shows_the_badge_and_the_reason(api_server: Any, alice: htt
         run = row.locator("button[data-action=run]")
         expect(run).to_be_disabled()
         expect(run).to_have_attribute("title", re.compile(re.escape(REVOKED)))
-        shot(page, "needs-attention-list", full_page=False)
         row.locator("a", has_text=NAME).click()
         expect(page.locator("#attention li")).to_have_text([REVOKED])
+        expect(page.locator(".row [data-attention]")).to_have_attribute("title", REVOKED)
+        expect(page.locator("button[data-action=run]")).to_be_disabled()
         shot(page, "needs-attention")
         page.context.close()
 

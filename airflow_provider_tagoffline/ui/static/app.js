@@ -783,6 +783,7 @@ async function detailsPage(main, name) {
     const kv = (k, v) => [h("dt", {}, k), h("dd", {}, v ?? "")];
     mount(main, 
       h("div", { class: "row" }, h("h1", {}, s.name), h("span", { class: `badge ${s.status}`, id: "status", "data-status": s.status }, s.status),
+        attentionBadge(s),
         h("span", { class: `badge ${s.execution_status}`, id: "execution-status" }, s.execution_status), h("span", { class: "spacer" }),
         actionButtons(s, render)),
       h("p", { class: s.status.endsWith("failed") ? "error" : "muted", id: "status-message" }, s.status_message || ""),
