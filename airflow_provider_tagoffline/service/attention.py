@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import Session, aliased, object_session, selectinload
 
 from airflow_provider_tagoffline import data_date
-from airflow_provider_tagoffline.catalog.models import Application, Entity, Grant, Lookup, Service, Tag
+from airflow_provider_tagoffline.catalog.models import Application, Entity, EntityId, Grant, Lookup, Service, Tag
 from airflow_provider_tagoffline.runspec import LookupSpec, RunSpec
 
 log = logging.getLogger(__name__)
@@ -111,12 +111,22 @@ class Attention:
         return [d for d in self.drifts if d.blocks_publish and d.key.split(":")[-1] in keys]
 
 
+@dataclass(frozen=True)
+class _TagNow:
+    """A tag as the catalog holds it now, with its entity ID (code and type) and lookup code."""
+
+    tag: Tag
+    key_code: str
+    key_type: str
+    lookup_code: str | None
+
+
 @dataclass
 class _Catalog:
-    """The catalog objects some run specs use, read in a few queries (a list page at once)."""
+    """The catalog objects some run specs use: one query for the tags with their grants (a list page
+    at once), one more for the lookups whose code names are exported."""
 
-    tags: dict[tuple[str, str], Tag] = field(default_factory=dict)  # (entity, code)
-    entities: dict[str, Entity] = field(default_factory=dict)
+    tags: dict[tuple[str, str], _TagNow] = field(default_factory=dict)  # (entity, code)
     lookups: dict[str, Lookup] = field(default_factory=dict)
     grants: dict[tuple[str, int], Grant] = field(default_factory=dict)  # (application code, tag id)
 
@@ -124,26 +134,33 @@ class _Catalog:
     def load(cls, session: Session, specs: Iterable[tuple[str, RunSpec]]) -> _Catalog:
         pairs = list(specs)
         out = cls()
-        entity_codes = {s.entity_key.entity for _, s in pairs}
-        if not entity_codes:
+        if not pairs:
             return out
-        for e in session.scalars(select(Entity).where(Entity.code.in_(entity_codes))
-                                 .options(selectinload(Entity.ids), selectinload(Entity.tags))):
-            out.entities[e.code] = e
-        tags = list(session.scalars(
-            select(Tag).join(Entity).where(Entity.code.in_(entity_codes))
-            .options(selectinload(Tag.entity), selectinload(Tag.key),
-                     selectinload(Tag.lookup).selectinload(Lookup.values))))
-        out.tags = {(t.entity.code, t.code): t for t in tags}
-        codes = {c for _, s in pairs for c in s.lookups}
-        if codes:
+        entities = {s.entity_key.entity for _, s in pairs}
+        codes = {t.code for _, s in pairs for t in s.tags}
+        key, lookup = aliased(EntityId), aliased(Lookup)
+        apps = select(Application.id).where(Application.code.in_({a for a, _ in pairs}))
+        rows = session.execute(
+            select(Entity.code, Tag, key.code, key.value_type, lookup.code, Grant, Application.code)
+            .join(Entity, Tag.entity_id == Entity.id).join(key, Tag.key_id == key.id)
+            .outerjoin(lookup, Tag.lookup_id == lookup.id)
+            .outerjoin(Grant, (Grant.tag_id == Tag.id) & Grant.application_id.in_(apps))
+            .outerjoin(Application, Grant.application_id == Application.id)
+            .where(Entity.code.in_(entities), Tag.code.in_(codes)))
+        for entity, tag, key_code, key_type, lookup_code, grant, app in rows:
+            out.tags[(entity, tag.code)] = _TagNow(tag, key_code, key_type, lookup_code)
+            if grant is not None:
+                out.grants[(app, tag.id)] = grant
+        used = {c for _, s in pairs for c in s.lookups}
+        if used:
             out.lookups = {lk.code: lk for lk in session.scalars(
-                select(Lookup).where(Lookup.code.in_(codes)).options(selectinload(Lookup.values)))}
-        apps = {a for a, _ in pairs}
-        for g in session.scalars(select(Grant).join(Application).where(Application.code.in_(apps))
-                                 .options(selectinload(Grant.application))):
-            out.grants[(g.application.code, g.tag_id)] = g
+                select(Lookup).where(Lookup.code.in_(used)).options(selectinload(Lookup.values)))}
         return out
+
+    def id_type(self, entity: str, code: str) -> str | None:
+        """The value type of entity ID ``code`` now, as the tags keyed by it say (one cannot be deleted
+        while a tag is keyed by it; with none of its tags left, each tag's removal says enough)."""
+        return next((t.key_type for (e, _), t in self.tags.items() if e == entity and t.key_code == code), None)
 
 
 def drifts(spec: RunSpec, application: str, catalog: _Catalog, today: dt.date) -> Attention:
@@ -151,45 +168,41 @@ def drifts(spec: RunSpec, application: str, catalog: _Catalog, today: dt.date) -
     found: list[Drift] = []
     entity = spec.entity_key.entity
     key_id = f"{entity}.{spec.entity_key.code}"
-    stored_entity = catalog.entities.get(entity)
-    eid = next((i for i in stored_entity.ids if i.code == spec.entity_key.code), None) if stored_entity else None
-    if eid is None:
-        found.append(Drift("entity_id", key_id, f"entity ID {key_id} was removed from the catalog"))
-    elif eid.value_type != spec.entity_key.type:
+    id_type = catalog.id_type(entity, spec.entity_key.code)
+    if id_type is not None and id_type != spec.entity_key.type:
         found.append(Drift("entity_id", key_id, f"entity ID {key_id} was retyped from {spec.entity_key.type} "
-                                                f"to {eid.value_type}"))
+                                                f"to {id_type}"))
     expires: tuple[dt.date, str] | None = None
     for t in spec.tags:
         key = f"{entity}.{t.code}"
-        tag = catalog.tags.get((entity, t.code))
-        if tag is None:
+        now = catalog.tags.get((entity, t.code))
+        if now is None:
             found.append(Drift("tag", key, f"tag {key} was removed from the catalog", blocks_publish=True))
             continue
-        found.extend(_tag_drifts(spec, t.code, tag, key))
-        grant = catalog.grants.get((application, tag.id))
+        found.extend(_tag_drifts(spec, t.code, now, key))
+        grant = catalog.grants.get((application, now.tag.id))
         problem = grant_problem(grant, application, today)
         if problem:
             found.append(Drift("grant", f"{application}:{key}", f"tag {key}: {problem}", blocks_publish=True))
         elif grant is not None and grant.expires is not None and (expires is None or grant.expires < expires[0]):
             expires = (grant.expires, f"the grant of tag {key} to application {application!r}")
-        if t.lookup and t.lookup in spec.lookups and tag.lookup is not None and tag.lookup.code == t.lookup:
-            lookup = catalog.lookups.get(t.lookup) or tag.lookup
-            now = _lookup_spec(lookup)
-            if now != spec.lookups[t.lookup]:
-                what = _what_changed(spec.lookups[t.lookup], now)
+        if t.lookup and t.lookup in spec.lookups and now.lookup_code == t.lookup and t.lookup in catalog.lookups:
+            values = _lookup_spec(catalog.lookups[t.lookup])
+            if values != spec.lookups[t.lookup]:
+                what = _what_changed(spec.lookups[t.lookup], values)
                 found.append(Drift("lookup", t.lookup, f"lookup {t.lookup} of tag {key} changed ({what})"))
     unique = tuple(dict.fromkeys(found))  # two tags on one changed lookup: said once each
     return Attention(unique, expires[0] if expires else None, expires[1] if expires else None)
 
 
-def _tag_drifts(spec: RunSpec, code: str, tag: Tag, key: str) -> list[Drift]:
-    t = spec.tag(code)
+def _tag_drifts(spec: RunSpec, code: str, now_: _TagNow, key: str) -> list[Drift]:
+    t, tag = spec.tag(code), now_.tag
     source = spec.sources[t.source]
     out = []
     if tag.value_type != t.type:
         out.append(Drift("tag", key, f"tag {key} was retyped from {t.type} to {tag.value_type}"))
-    if tag.key.code != spec.entity_key.code:
-        out.append(Drift("tag", key, f"tag {key} is keyed by {tag.key.code} now, not {spec.entity_key.code}"))
+    if now_.key_code != spec.entity_key.code:
+        out.append(Drift("tag", key, f"tag {key} is keyed by {now_.key_code} now, not {spec.entity_key.code}"))
     was = {"source table": source.table, "key column": source.key, "value column": t.column,
            "partition column": source.partition.column if source.partition else None,
            "partition format": source.partition.format if source.partition else None}
@@ -200,7 +213,7 @@ def _tag_drifts(spec: RunSpec, code: str, tag: Tag, key: str) -> list[Drift]:
         if now[what] != before:
             out.append(Drift("tag", key, f"the {what} of tag {key} was renamed from {before or 'none'} to "
                                          f"{now[what] or 'none'}"))
-    lookup_now = tag.lookup.code if tag.lookup else None
+    lookup_now = now_.lookup_code
     if lookup_now != t.lookup:
         out.append(Drift("tag", key, f"the lookup of tag {key} changed from {t.lookup or 'none'} to "
                                      f"{lookup_now or 'none'}"))
@@ -337,14 +350,17 @@ def records(session: Session, services: Iterable[Service], now: dt.datetime | No
     return out
 
 
+#: services that may have a live version (``live_spec`` itself cannot say: unpublishing stores a JSON null)
+_MAYBE_LIVE = (Service.ever_published.is_(True), Service.status != "offline")
+
+
 def sync_records(session: Session, services: Iterable[Service] | None = None) -> int:
     """Write the attention records of ``services`` (default: every service live in Airflow) into
     Airflow; how many changed. Airflow unreachable: logged, the list and the REST API still say it."""
     from airflow_provider_tagoffline import airflow_bridge as af
 
     if services is None:
-        services = session.scalars(select(Service).where(Service.live_spec.is_not(None))
-                                   .options(selectinload(Service.application))).all()
+        services = session.scalars(select(Service).where(*_MAYBE_LIVE).options(selectinload(Service.application))).all()
     wanted = records(session, services)
     if not wanted:
         return 0
@@ -407,8 +423,7 @@ def catalog_impact(session: Session, apply: Any) -> tuple[Any, Impact, Impact]:
     """What ``apply()`` (a real catalog apply in ``session``) would do to the live services: per plan
     item (kind, key), the services it would make need attention and the ones it would clear. The
     apply runs for real and is rolled back: give it a session of its own."""
-    services = session.scalars(select(Service).where(Service.live_spec.is_not(None))
-                               .options(selectinload(Service.application))).all()
+    services = session.scalars(select(Service).where(*_MAYBE_LIVE).options(selectinload(Service.application))).all()
     def now() -> dict[str, set[Drift]]:
         found = of_many(session, services)
         return {svc.name: set(found.get(svc.id, Attention()).drifts) for svc in services}

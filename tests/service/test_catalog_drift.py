@@ -206,3 +206,9 @@ def test_catalog_apply_dry_run_says_which_services_each_change_affects_and_write
     }
     assert clears == {}
     assert reasons(two) == [] and reasons(two, "crm_gmv") == []  # rolled back: nothing changed
+
+
+def test_a_retyped_entity_id_needs_attention(two: Session) -> None:
+    apply_catalog(two, ADMIN, changed_catalog(lambda d: d["entities"][0]["ids"][0].update(type="string")))
+    assert reasons(two) == ["entity ID user.user_id was retyped from bigint to string"]
+    assert reasons(two, "crm_gmv") == ["entity ID user.user_id was retyped from bigint to string"]
