@@ -211,7 +211,8 @@ def _tag_drifts(spec: RunSpec, code: str, now_: _TagNow, key: str) -> list[Drift
            "partition format": (tag.source_partition_format or "yyyyMMdd") if tag.source_partition else None}
     for what, before in was.items():
         if now[what] != before:
-            out.append(Drift("tag", key, f"the {what} of tag {key} was renamed from {before or 'none'} to "
+            verb = "was renamed" if before and now[what] and what != "partition format" else "changed"
+            out.append(Drift("tag", key, f"the {what} of tag {key} {verb} from {before or 'none'} to "
                                          f"{now[what] or 'none'}"))
     lookup_now = now_.lookup_code
     if lookup_now != t.lookup:

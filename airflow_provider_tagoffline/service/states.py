@@ -104,8 +104,7 @@ def attention_refusal(action: ServiceAction, drift: str | None) -> str | None:
     if drift is None or action not in ("publish", "run", "backfill"):
         return None
     if action == "publish":
-        return (f"it needs attention: {drift}; grant the tag again or remove it from the mappings, "
-                "then publish")
+        return f"it needs attention: {drift}; fix the catalog or remove the tag from the mappings, then publish"
     return f"it needs attention: {drift}; fix the catalog or the service and republish"
 
 

@@ -122,8 +122,8 @@ def test_a_revoked_grant_needs_attention_and_publish_refuses_while_the_draft_map
     assert reasons(two) == [why] and reasons(two, "crm_gmv") == [why]
     with pytest.raises(Conflict) as exc:
         publishing.publish(two, ADMIN, "crm_user_tags")
-    assert str(exc.value) == (f"service 'crm_user_tags' cannot be published: it needs attention: {why}; grant the "
-                              "tag again or remove it from the mappings, then publish")
+    assert str(exc.value) == (f"service 'crm_user_tags' cannot be published: it needs attention: {why}; fix the "
+                              "catalog or remove the tag from the mappings, then publish")
     refusals = permissions.service_actions(ALICE, lifecycle.get_service(two, "crm_user_tags")).refusals
     assert refusals["publish"] == str(exc.value) and why in refusals["run"]
     # fixed in the catalog: a grant approved again clears both, with no republish needed
@@ -155,17 +155,27 @@ def test_a_grant_expires_on_its_date_without_anything_running(two: Session) -> N
         "republish")
 
 
-@pytest.mark.parametrize(("field", "value", "reason"), [
-    ("table", "dws_trade_v2", "the source table of tag user.gmv_30d was renamed from dws_trade to dws_trade_v2"),
-    ("partition", "stat_date", "the partition column of tag user.gmv_30d was renamed from dt to stat_date"),
-    ("column", "gmv_30_days", "the value column of tag user.gmv_30d was renamed from gmv_30d to gmv_30_days"),
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"table": "dws_trade_v2"}, "the source table of tag user.gmv_30d was renamed from dws_trade to dws_trade_v2"),
+    ({"partition": "stat_date"}, "the partition column of tag user.gmv_30d was renamed from dt to stat_date"),
+    ({"column": "gmv_30_days"}, "the value column of tag user.gmv_30d was renamed from gmv_30d to gmv_30_days"),
+    ({"format": "yyyyMMdd"}, "the partition format of tag user.gmv_30d changed from yyyy-MM-dd to yyyyMMdd"),
 ])
-def test_a_renamed_source_needs_attention_for_every_service_reading_it(two: Session, field: str, value: str,
+def test_a_renamed_source_needs_attention_for_every_service_reading_it(two: Session, change: dict,
                                                                          reason: str) -> None:
-    apply_catalog(two, ADMIN, changed_catalog(lambda d: tag_def(d, "gmv_30d")["source"].update({field: value})))
+    apply_catalog(two, ADMIN, changed_catalog(lambda d: tag_def(d, "gmv_30d")["source"].update(change)))
     assert reasons(two) == [reason] and reasons(two, "crm_gmv") == [reason]
     published(two, "crm_gmv")
     assert reasons(two, "crm_gmv") == [] and reasons(two) == [reason]  # each service republishes on its own
+
+
+def test_a_source_no_longer_partitioned_needs_attention(two: Session) -> None:
+    apply_catalog(two, ADMIN, changed_catalog(
+        lambda d: tag_def(d, "gmv_30d")["source"].update(partition=None, format=None)))
+    assert reasons(two) == ["the partition column of tag user.gmv_30d changed from dt to none",
+                            "the partition format of tag user.gmv_30d changed from yyyy-MM-dd to none"]
+    assert lifecycle.service_summary(lifecycle.get_service(two, "crm_user_tags"))["attention"] == (
+        "the partition column of tag user.gmv_30d changed from dt to none (and 1 more change)")
 
 
 def test_a_draft_or_an_offline_service_never_needs_attention(session: Session) -> None:
