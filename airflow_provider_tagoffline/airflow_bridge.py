@@ -352,6 +352,39 @@ def pool_exists(name: str) -> bool | None:
         return None
 
 
+def set_variables(values: dict[str, str | None], description: str) -> int:
+    """Bring Airflow Variables to ``values`` (key → text; None removes the key) in one session,
+    writing only those that differ; how many were written or removed. Tasks read them through the
+    Task SDK (``airflow.sdk.Variable``), on any worker."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    changed = 0
+    with create_session() as session:
+        stored = {v.key: v.get_val() for v in session.scalars(select(Variable).where(Variable.key.in_(list(values))))}
+        for key, text in values.items():
+            if text is None and key in stored:
+                Variable.delete(key, session=session)
+            elif text is not None and stored.get(key) != text:
+                Variable.set(key, text, description=description, session=session)
+            else:
+                continue
+            changed += 1
+    return changed
+
+
+def get_variable(key: str) -> str | None:
+    """The text of Airflow Variable ``key`` in the metadata database, or None."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        found = session.scalar(select(Variable).where(Variable.key == key))
+        return None if found is None else found.get_val()
+
+
 def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:
     """The state of the newest run of each DAG that has runs (one query), as ``dag_runs`` says it: the
     export task's while the run is not over (``deferred`` while it waits for data, ``up_for_retry``)."""

@@ -25,6 +25,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from stack import bench_stack
 
+from airflow_provider_tagoffline.runspec import RunSpec
+
 PG_BASE = "postgresql://postgres@127.0.0.1:5432"
 APPS = ("crm", "risk", "ads")
 CATALOG = {
@@ -36,6 +38,17 @@ CATALOG = {
     "grants": [{"application": a, "entity": "user", "tags": ["gender"]} for a in APPS],
     "target_grants": [{"application": a, "conn_id": "app_db"} for a in APPS],
 }
+#: the run spec the published clones run (svc_0 as publishing would freeze it)
+LIVE_SPEC = RunSpec.model_validate({
+    "service": {"name": "svc_0", "slug": "svc_0", "application": "crm", "owner": "admin", "version": 1},
+    "entity_key": {"entity": "user", "code": "user_id", "name": "User ID", "type": "bigint"},
+    "warehouse_conn_id": "tag_warehouse",
+    "sources": [{"table": "dws_user_d", "key": "user_id", "partition": {"column": "ds", "format": "yyyyMMdd"}}],
+    "tags": [{"code": "gender", "name": "Gender", "type": "string", "source": 0, "column": "gender"}],
+    "outputs": [{"column": "gender", "tag": "gender", "content": "value", "type": "string"}],
+    "target": {"conn_id": "app_db", "kind": "sqlite", "table": "t_0", "key_column": "user_id"},
+    "schedule": {"type": "manual"},
+})
 STATUSES = ("editing", "published", "offline", "publish_failed", "unpublish_failed", "published", "editing")
 QUERIES = {
     "first page": {},
@@ -123,6 +136,9 @@ def clone(catalog_db: str, count: int) -> None:
                 'admin', now() - i * interval '1 minute', 'admin', now() - i * interval '1 minute'
             FROM tagoffline_service, generate_series(1, %s) AS i WHERE name = 'svc_0'
         """, [count - 1])
+        # the published ones run a version: each list page asks whether the catalog changed under it
+        conn.execute("UPDATE tagoffline_service SET live_spec = %s, published_spec = %s, published_version = 1 "
+                     "WHERE status IN ('published', 'unpublish_failed')", [LIVE_SPEC.to_json(), LIVE_SPEC.to_json()])
         conn.execute("ANALYZE tagoffline_service")
 
 

@@ -22,6 +22,7 @@ from airflow_provider_tagoffline.api.access import requires_admin
 from airflow_provider_tagoffline.api.auth import ActorDep
 from airflow_provider_tagoffline.api.deps import SessionDep
 from airflow_provider_tagoffline.api.schemas import (
+    AffectedOut,
     ApplicationOut,
     EntityIdOut,
     EntityOut,
@@ -50,6 +51,7 @@ from airflow_provider_tagoffline.catalog.schemas import (
     TargetGrantDef,
 )
 from airflow_provider_tagoffline.errors import ValidationFailed
+from airflow_provider_tagoffline.service import attention
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
@@ -120,8 +122,14 @@ def export(session: SessionDep, actor: ActorDep) -> CatalogDef:
              summary="Apply a catalog file (idempotent; admins only)")
 def apply(body: CatalogDef, session: SessionDep, actor: ActorDep,
           dry_run: Annotated[bool, Query(description="compute the plan, write nothing")] = False) -> PlanOut:
-    plan = apply_catalog(session, actor, body, dry_run=dry_run)
-    return plan_out(plan, dry_run)
+    if not dry_run:
+        return plan_out(apply_catalog(session, actor, body), False)
+    # applied for real and rolled back: which published services each change would affect
+    plan, affects, clears = attention.catalog_impact(session, lambda: apply_catalog(session, actor, body))
+    return PlanOut(dry_run=True, changed=plan.changed, summary=plan.summary(), items=[
+        PlanItemOut(**i.to_dict(), affects=[AffectedOut(**a) for a in attention.impact_of(i.kind, i.key, affects)],
+                    clears=[AffectedOut(**a) for a in attention.impact_of(i.kind, i.key, clears)])
+        for i in plan.items])
 
 
 # ---- applications, entities, lookups: objects addressed by their code alone -----------------------

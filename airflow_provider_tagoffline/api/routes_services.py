@@ -40,7 +40,7 @@ from airflow_provider_tagoffline.catalog.models import AuditLog, Service, iso_ut
 from airflow_provider_tagoffline.dialects import TARGET_KINDS
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
-from airflow_provider_tagoffline.service import lifecycle, permissions, publishing
+from airflow_provider_tagoffline.service import attention, lifecycle, permissions, publishing
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
 from airflow_provider_tagoffline.service.publishing import ActionResult, BackfillPlan
@@ -58,8 +58,8 @@ else:  # the registry's kinds as a Literal: listed in the OpenAPI schema, any ot
 
 # ---- shapes ----------------------------------------------------------------------------------
 
-def _actions(actor: repo.Actor, svc: Service) -> dict[str, object]:
-    choices = permissions.service_actions(actor, svc)
+def _actions(actor: repo.Actor, svc: Service, found: attention.Attention) -> dict[str, object]:
+    choices = permissions.service_actions(actor, svc, found)
     return {"actions": choices.allowed, "refusals": choices.refusals}
 
 
@@ -68,13 +68,16 @@ def _now(svc: Service) -> dict[str, object]:
     return {"default_data_date": publishing.yesterday(svc).isoformat()}
 
 
-def summary(actor: repo.Actor, svc: Service) -> ServiceSummary:
-    return ServiceSummary.model_validate({**lifecycle.service_summary(svc), **_actions(actor, svc), **_now(svc)})
+def summary(actor: repo.Actor, svc: Service, found: attention.Attention | None = None) -> ServiceSummary:
+    found = found if found is not None else attention.of(svc)
+    return ServiceSummary.model_validate({**lifecycle.service_summary(svc, found), **_actions(actor, svc, found),
+                                          **_now(svc)})
 
 
 def detail(actor: repo.Actor, svc: Service) -> ServiceDetail:
+    found = attention.of(svc)
     return ServiceDetail.model_validate({
-        **lifecycle.service_summary(svc), **_actions(actor, svc), **_now(svc),
+        **lifecycle.service_summary(svc, found), **_actions(actor, svc, found), **_now(svc),
         "slug": svc.slug, "dag_id": dag_id_for(svc.slug), "status_message": svc.status_message,
         "description": svc.description, "created_by": svc.created_by,
         "created_at": iso_utc(svc.created_at),
@@ -113,7 +116,9 @@ def list_services(
     rows, total = lifecycle.list_services(session, flt, page=page, page_size=page_size, sort=sort,
                                           descending=order == "desc")
     publishing.sync_execution_status(session, rows)
-    return ServiceList(total=total, page=page, page_size=page_size, items=[summary(actor, r) for r in rows])
+    found = attention.of_many(session, rows)  # the catalog read once for the page
+    return ServiceList(total=total, page=page, page_size=page_size,
+                       items=[summary(actor, r, found.get(r.id, attention.Attention())) for r in rows])
 
 
 @router.post("", status_code=201, response_model=ServiceDetail, summary="Create a service (status editing)")

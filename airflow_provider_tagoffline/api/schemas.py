@@ -69,6 +69,14 @@ class ServiceSummary(_Out):
     updated_at: str | None = None
     default_data_date: str | None = Field(
         default=None, description="the data date a run started now exports by default: T-1 in the service's timezone")
+    # catalog drift (service/attention.py)
+    attention: str | None = Field(
+        default=None, description="`needs attention`: why the catalog changed under the published version (tag "
+                                  "removed or retyped, source renamed, lookup changed, grant revoked or expired), "
+                                  "one line; null when nothing did. Runs fail and publish may refuse until fixed "
+                                  "and republished.",
+        examples=["tag user.gender was retyped from string to bigint"])
+    attention_reasons: list[str] = Field(default_factory=list, description="every change behind `attention`")
     actions: list[str] = Field(default_factory=list,
                                description="what the calling user may do now: edit, publish, unpublish, run, "
                                            "backfill, delete")
@@ -213,11 +221,21 @@ class TargetGrantOut(_Out):
     granted_at: UtcDatetime | None = None
 
 
+class AffectedOut(_Out):
+    service: str
+    reason: str = Field(description="why it would need attention (or no longer)")
+
+
 class PlanItemOut(_Out):
     kind: str
     key: str
     action: str
     changes: list[str]
+    # catalog drift (dry run only)
+    affects: list[AffectedOut] = Field(default_factory=list, description="dry run: the published services this "
+                                                                          "change would make need attention")
+    clears: list[AffectedOut] = Field(default_factory=list, description="dry run: the published services it "
+                                                                        "would no longer leave needing attention")
 
 
 class PlanOut(_Out):

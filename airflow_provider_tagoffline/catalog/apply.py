@@ -39,6 +39,7 @@ from airflow_provider_tagoffline.catalog.schemas import (
     TargetGrantDef,
 )
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
+from airflow_provider_tagoffline.service.attention import catalog_changed
 from airflow_provider_tagoffline.service.permissions import require_admin
 
 
@@ -143,6 +144,8 @@ def apply_catalog(session: Session, actor: repo.Actor, catalog: CatalogDef, dry_
         _apply_all(session, actor, plan, catalog, dry_run)
     if not dry_run:
         session.flush()
+        if plan.changed:
+            catalog_changed(session)  # the live services' attention records follow after the commit
     return plan
 
 

@@ -27,6 +27,7 @@ from airflow_provider_tagoffline.catalog.models import (
     utcnow,
 )
 from airflow_provider_tagoffline.errors import Conflict, InUse, NotFound
+from airflow_provider_tagoffline.service.attention import catalog_changed, grant_problem
 from airflow_provider_tagoffline.service.permissions import require_admin, require_application_user
 
 
@@ -151,14 +152,8 @@ def effective_grant(session: Session, application: Application, tag: Tag,
                     today: dt.date | None = None) -> tuple[bool, str]:
     """Whether ``application`` may export ``tag`` today, and why not."""
     grant = session.scalar(select(Grant).where(Grant.application_id == application.id, Grant.tag_id == tag.id))
-    if grant is None:
-        return False, f"is not granted to application {application.code!r}"
-    if grant.state != "approved":
-        return False, f"grant to application {application.code!r} is {grant.state}, not approved"
-    today = today or dt.date.today()
-    if grant.expires is not None and grant.expires < today:
-        return False, f"grant to application {application.code!r} expired on {grant.expires.isoformat()}"
-    return True, ""
+    problem = grant_problem(grant, application.code, today or dt.date.today())  # the rule drift uses too
+    return (False, problem) if problem else (True, "")
 
 
 def request_grant(session: Session, actor: Actor, app_code: str, entity_code: str, tag_code: str,
@@ -177,6 +172,7 @@ def request_grant(session: Session, actor: Actor, app_code: str, entity_code: st
     grant.decided_by = grant.decided_at = None
     audit(session, actor, "request", "grant", f"{app_code}:{entity_code}.{tag_code}")
     session.flush()
+    catalog_changed(session)
     return grant
 
 
@@ -199,6 +195,7 @@ def decide_grant(session: Session, actor: Actor, app_code: str, entity_code: str
     grant.state, grant.decided_by, grant.decided_at = target, actor.username, utcnow()
     audit(session, actor, decision, "grant", f"{app_code}:{entity_code}.{tag_code}")
     session.flush()
+    catalog_changed(session)
     return grant
 
 
@@ -248,6 +245,7 @@ def delete_tag(session: Session, actor: Actor, entity_code: str, code: str) -> N
         session.delete(grant)
     session.delete(tag)
     audit(session, actor, "delete", "tag", f"{entity_code}.{code}")
+    catalog_changed(session)
 
 
 def delete_entity_id(session: Session, actor: Actor, entity_code: str, code: str) -> None:
@@ -265,6 +263,7 @@ def delete_entity_id(session: Session, actor: Actor, entity_code: str, code: str
         raise InUse(f"entity ID {entity_code}.{code} is used by services: {_names(services)}")
     session.delete(eid)
     audit(session, actor, "delete", "entity_id", f"{entity_code}.{code}")
+    catalog_changed(session)
 
 
 def delete_target_grant(session: Session, actor: Actor, app_code: str, conn_id: str) -> None:

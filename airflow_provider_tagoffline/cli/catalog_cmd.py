@@ -9,18 +9,21 @@ import typer
 from airflow_provider_tagoffline.catalog.apply import Plan, apply_catalog, export_catalog
 from airflow_provider_tagoffline.cli.common import JsonOption, actor, export_document, print_json, session
 from airflow_provider_tagoffline.cli.output import echo
+from airflow_provider_tagoffline.service import attention
 from airflow_provider_tagoffline.yaml_io import load_yaml_file, parse_catalog
 
 app = typer.Typer(help="The catalog: applications, entities, tags, lookups, grants.", no_args_is_help=True,
                   rich_markup_mode=None)
 
 
-def _print_plan(plan: Plan, dry_run: bool) -> None:
+def _print_plan(plan: Plan, dry_run: bool, affects: attention.Impact | None = None,
+                clears: attention.Impact | None = None) -> None:
     for item in plan.items:
         if item.action == "unchanged":
             continue
         detail = f" ({', '.join(item.changes)})" if item.changes else ""
         echo(f"  {item.action:<9} {item.kind:<12} {item.key}{detail}")
+        _print_impact(item.kind, item.key, affects or {}, clears or {})
     s = plan.summary()
     verb = "would " if dry_run else ""
     if not plan.changed:
@@ -36,15 +39,28 @@ def apply(file: Path = typer.Argument(..., help="Catalog YAML file."),
           json_out: bool = JsonOption) -> None:
     """Create or update the catalog objects of FILE (idempotent; never deletes)."""
     catalog = parse_catalog(load_yaml_file(file))
+    affects: attention.Impact = {}
+    clears: attention.Impact = {}
     with session() as s:
-        plan = apply_catalog(s, actor(), catalog, dry_run=dry_run)
-        if dry_run:
-            s.rollback()
+        if dry_run:  # applied for real and rolled back: the live services it would affect are exact
+            plan, affects, clears = attention.catalog_impact(s, lambda: apply_catalog(s, actor(), catalog))
+        else:
+            plan = apply_catalog(s, actor(), catalog)
     if json_out:
         print_json({"dry_run": dry_run, "changed": plan.changed, "summary": plan.summary(),
-                    "items": [i.to_dict() for i in plan.items]})
+                    "items": [{**i.to_dict(), **({"affects": attention.impact_of(i.kind, i.key, affects),
+                                                  "clears": attention.impact_of(i.kind, i.key, clears)}
+                                                 if dry_run else {})} for i in plan.items]})
     else:
-        _print_plan(plan, dry_run)
+        _print_plan(plan, dry_run, affects, clears)
+
+
+def _print_impact(kind: str, key: str, affects: attention.Impact, clears: attention.Impact) -> None:
+    """Under a change of the dry run: the published services it would make need attention, or clear."""
+    for a in affects.get((kind, key), []):
+        echo(f"            -> {a.service} would need attention: {a.reason}")
+    for a in clears.get((kind, key), []):
+        echo(f"            -> {a.service} would no longer need attention: {a.reason}")
 
 
 @app.command("export")

@@ -13,7 +13,7 @@ from airflow_provider_tagoffline.cli.common import AllowOlderOption, JsonOption,
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import Conflict, RunFailed, first_line
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import lifecycle, publishing
+from airflow_provider_tagoffline.service import attention, lifecycle, publishing
 from airflow_provider_tagoffline.yaml_io import read_text_file
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,14 @@ def spec_for_run(name: str) -> RunSpec:
         if svc.published_spec:
             return RunSpec.model_validate(svc.published_spec)
         return lifecycle.freeze_service(s, name)
+
+
+def refuse_drift(name: str, spec: RunSpec) -> None:
+    """A run of a version the catalog changed under stops here, as the export task would."""
+    with session() as s:
+        found = attention.of(lifecycle.get_service(s, name))
+    if found.needed:
+        raise Conflict(attention.run_message(spec, found.reasons()))
 
 
 def run(
@@ -42,6 +50,7 @@ def run(
 
     spec = spec_for_run(name)
     day = dates.parse_data_date(date, "--date") if date else dates.yesterday(spec.schedule.timezone)
+    refuse_drift(name, spec)
     whole_table = spec.target.partition is None
     if whole_table and (reason := dates.older_refusal(publishing.target_name(spec), day,
                                                       publishing.held_data_date(spec), allow_older)):

@@ -19,7 +19,7 @@ from airflow_provider_tagoffline.cli.common import (
 )
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import ValidationFailed
-from airflow_provider_tagoffline.service import lifecycle, publishing
+from airflow_provider_tagoffline.service import attention, lifecycle, publishing
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
 from airflow_provider_tagoffline.service.states import TaskStatus
 from airflow_provider_tagoffline.yaml_io import dump_yaml, load_yaml_file
@@ -62,7 +62,8 @@ def list_(
                         status=status, execution_status=execution_status, schedule_type=schedule_type)
     with session() as s:
         rows, total = lifecycle.list_services(s, flt, page=page, page_size=page_size)
-        items = [lifecycle.service_summary(r) for r in rows]
+        found = attention.of_many(s, rows)
+        items = [lifecycle.service_summary(r, found.get(r.id, attention.Attention())) for r in rows]
     if json_out:
         print_json({"total": total, "page": page, "page_size": page_size, "items": items})
         return
@@ -70,7 +71,7 @@ def list_(
         echo("no services" + (" match" if total == 0 and any(vars(flt).values()) else ""))
         return
     header = ("NAME", "OWNER", "APPLICATION", "ENTITY", "STATUS", "EXECUTION", "SCHEDULE", "TARGET", "TAGS")
-    table = [header] + [(i["name"], i["owner"], i["application"], f"{i['entity']}.{i['entity_id']}", i["status"],
+    table = [header] + [(i["name"], i["owner"], i["application"], f"{i['entity']}.{i['entity_id']}", _status(i),
                          i["execution_status"], i["schedule_type"],
                          f"{i['target']['conn_id']}:{i['target']['full_name']}", ",".join(i["tags"]))
                         for i in items]
@@ -79,6 +80,18 @@ def list_(
         echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     if total > len(items):
         echo(f"page {page}: {len(items)} of {total} services")
+    _print_attention(items)
+
+
+def _status(item: dict) -> str:
+    return item["status"] + (f" ({attention.NEEDS_ATTENTION})" if item["attention"] else "")
+
+
+def _print_attention(items: list[dict]) -> None:
+    """Below the table: why each service needs attention (the catalog changed under it)."""
+    for i in items:
+        if i["attention"]:
+            echo(f"{i['name']} {attention.NEEDS_ATTENTION}: {i['attention']}")
 
 
 @app.command("show")

@@ -12,6 +12,9 @@ logged at INFO. Around the engine, the Airflow side of a run (spec §4):
 * a source with no rows for D yet: a scheduled run defers on ``SourcesReadyTrigger`` up to the
   service's wait, then fails without retries; any other run fails at once, without retries (a
   retry would not make the partition appear). Other failures keep Airflow's retries;
+* catalog drift: the service's attention record (an Airflow Variable the plugin writes, read through
+  the Task SDK) refuses a version the catalog changed under, before the target is opened, with one
+  line and no retries (``service/attention.py``);
 * a failed run pushes its report (with the one-line error) as XCom ``report``: the plugin's
   instances show the reason;
 * OpenLineage: Airflow's OpenLineage provider asks ``get_openlineage_facets_on_*`` for the run's
@@ -59,6 +62,7 @@ class TagOfflineOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         spec = self._spec()
         day = self._fail_on_bad_input(context, lambda: self._resolve_data_date(context, spec))
+        self._refuse_drift(context, spec, day)
         self._refuse_older(context, spec, day)
         return self._export(context, spec, day, deadline=None)
 
@@ -80,6 +84,7 @@ class TagOfflineOperator(BaseOperator):
             self._record_failure(context, spec, day, reason)
             raise AirflowFailException(reason)
         self.log.info("the sources hold data date %s now: exporting", day)
+        self._refuse_drift(context, spec, day)  # the catalog may have changed while it waited
         self._refuse_older(context, spec, day)
         return self._export(context, spec, day, deadline=deadline)
 
@@ -161,6 +166,26 @@ class TagOfflineOperator(BaseOperator):
                                                                   "service": spec.service.name}
         except Exception as exc:  # never fail a finished export over its record
             self.log.warning("cannot record data date %s on the target asset: %s", day, exc)
+
+    # ---- catalog drift -------------------------------------------------------------------------
+    def _refuse_drift(self, context: Any, spec: Any, day: dt.date) -> None:
+        """Fail before the target is opened when the catalog changed under this version (the plugin's
+        attention record in an Airflow Variable, read through the Task SDK: no catalog needed here)."""
+        from airflow.sdk import Variable
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_provider_tagoffline.data_date import today
+        from airflow_provider_tagoffline.service.attention import record_key, run_refusal
+
+        try:
+            record = Variable.get(record_key(spec.service.slug), default=None)
+        except Exception as exc:  # the API server unreachable: the export's own checks still hold
+            self.log.warning("cannot read the service's attention record (catalog drift not checked): %s", exc)
+            return
+        reason = run_refusal(record, spec, today(spec.schedule.timezone))
+        if reason:
+            self._record_failure(context, spec, day, reason)
+            raise AirflowFailException(reason)  # no retry: only a fix and a republish help
 
     # ---- waiting -------------------------------------------------------------------------------
     def _wait_until(self, context: Any, spec: Any, deadline: str | None) -> dt.datetime | None:

@@ -22,7 +22,7 @@ from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Service, ServiceTag, iso_utc, utcnow
 from airflow_provider_tagoffline.errors import Conflict, NotFound
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import permissions, states
+from airflow_provider_tagoffline.service import attention, permissions, states
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.freeze import freeze
 from airflow_provider_tagoffline.service.validation import ValidatedService, parse_service, validate_service
@@ -206,9 +206,10 @@ def list_services(session: Session, flt: ServiceFilter | None = None, *, page: i
     return list(session.scalars(q)), total
 
 
-def service_summary(svc: Service) -> dict[str, Any]:
-    """The list row of spec §3."""
-    return {
+def service_summary(svc: Service, found: attention.Attention | None = None) -> dict[str, Any]:
+    """The list row of spec §3, with whether the catalog changed under it (``found``: its attention
+    when the caller read a page of them at once)."""
+    return {**attention.summary_fields(found if found is not None else attention.of(svc)),
         "name": svc.name, "owner": svc.owner, "application": svc.application.code,
         "entity": svc.entity_code, "entity_id": svc.entity_id_code, "status": svc.status,
         "execution_status": svc.execution_status, "tags": [t for t in svc.tag_codes.split(",") if t],

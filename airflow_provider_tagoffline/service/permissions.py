@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline.catalog.models import Application, ApplicationUser, Service, TargetGrant
 from airflow_provider_tagoffline.errors import Conflict, PermissionDenied
-from airflow_provider_tagoffline.service import states
+from airflow_provider_tagoffline.service import attention, states
 from airflow_provider_tagoffline.service.states import ServiceAction
 
 if TYPE_CHECKING:
@@ -157,24 +157,28 @@ class ServiceActions:
     refusals: dict[ServiceAction, str]
 
 
-def _refusal(actor: Actor, svc: Service, action: ServiceAction) -> PermissionDenied | Conflict | None:
-    """The right first (403), then the state of spec §3 (409)."""
+def _refusal(actor: Actor, svc: Service, action: ServiceAction,
+             found: attention.Attention | None = None) -> PermissionDenied | Conflict | None:
+    """The right first (403), then the state of spec §3 (409), then catalog drift (409; ``found``:
+    the service's attention when the caller has it already, else read now)."""
     why = manage_refusal(actor, svc, action)
     if why:
         return PermissionDenied(why)
     why = states.refusal(svc, action)
+    if why is None and action in attention.GUARDED:
+        why = states.refusal(svc, action, attention.drift_refusing(svc, action, found or attention.of(svc)))
     return Conflict(why) if why else None
 
 
-def service_actions(actor: Actor, svc: Service) -> ServiceActions:
+def service_actions(actor: Actor, svc: Service, found: attention.Attention | None = None) -> ServiceActions:
     """What ``actor`` may do with ``svc`` now and why not the rest: the REST API's ``actions`` and
-    ``refusals``, which the web view's buttons show."""
-    refusals = {a: str(r) for a in states.SERVICE_ACTIONS if (r := _refusal(actor, svc, a)) is not None}
+    ``refusals``, which the web view's buttons show (``found``: its attention, read in bulk by a list)."""
+    refusals = {a: str(r) for a in states.SERVICE_ACTIONS if (r := _refusal(actor, svc, a, found)) is not None}
     return ServiceActions([a for a in states.SERVICE_ACTIONS if a not in refusals], refusals)
 
 
 def require_action(actor: Actor, svc: Service, action: ServiceAction) -> None:
-    """403 unless ``actor`` manages ``svc``, 409 unless its state allows ``action`` now."""
+    """403 unless ``actor`` manages ``svc``, 409 unless its state and its catalog allow ``action`` now."""
     refusal = _refusal(actor, svc, action)
     if refusal is not None:
         raise refusal

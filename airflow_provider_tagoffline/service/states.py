@@ -98,8 +98,19 @@ def run_refusal(action: Literal["run", "backfill"], status: str, schedule_type: 
     return None
 
 
-def refusal(svc: ServiceState, action: ServiceAction) -> str | None:
-    """Why the state of ``svc`` does not allow ``action`` now, as the whole message; None when it does."""
+def attention_refusal(action: ServiceAction, drift: str | None) -> str | None:
+    """Why a service whose catalog changed under it (``drift``: the reason, from ``attention``) cannot
+    publish, run or backfill; None for other actions or without drift."""
+    if drift is None or action not in ("publish", "run", "backfill"):
+        return None
+    if action == "publish":
+        return f"it needs attention: {drift}; fix the catalog or remove the tag from the mappings, then publish"
+    return f"it needs attention: {drift}; fix the catalog or the service and republish"
+
+
+def refusal(svc: ServiceState, action: ServiceAction, drift: str | None = None) -> str | None:
+    """Why the state of ``svc`` does not allow ``action`` now, as the whole message; None when it does.
+    ``drift``: why the catalog changed under it in a way ``action`` cannot go on with (``attention``)."""
     reason = {
         "edit": lambda: edit_refusal(svc.status),
         "publish": lambda: publish_refusal(svc.status),
@@ -107,5 +118,5 @@ def refusal(svc: ServiceState, action: ServiceAction) -> str | None:
         "run": lambda: run_refusal("run", svc.status, svc.schedule_type),
         "backfill": lambda: run_refusal("backfill", svc.status, svc.schedule_type),
         "delete": lambda: delete_refusal(svc.status, svc.ever_published),
-    }[action]()
+    }[action]() or attention_refusal(action, drift)
     return None if reason is None else f"service {svc.name!r} cannot {_CANNOT[action]}: {reason}"

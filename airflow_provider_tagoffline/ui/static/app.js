@@ -339,6 +339,20 @@ function formDialog(title, fields, onChange) {
 
 // ---- list ------------------------------------------------------------------------------------
 
+// ---- catalog drift: "needs attention" (the reason is the server's, service/attention.py) ----
+function attentionBadge(s) {
+  if (!s.attention) return null;
+  return h("span", { class: "badge attention", "data-attention": "", title: s.attention_reasons.join("\n") }, "needs attention");
+}
+
+function attentionNotice(s) {
+  if (!s.attention) return null;
+  return h("div", { class: "card attention", id: "attention" },
+    h("h2", {}, "Needs attention: the catalog changed under the published version"),
+    h("ul", {}, s.attention_reasons.map((r) => h("li", {}, r))),
+    h("p", { class: "muted" }, "Runs fail before touching the target until this is fixed (in the catalog, or in the service) and the service is republished."));
+}
+
 const listFilters = { mine: false, name: "", application: "", entity: "", target_kind: "", status: "", execution_status: "", schedule_type: "", page: 1 };
 
 async function listPage(main) {
@@ -383,7 +397,7 @@ async function listPage(main) {
     tbody.replaceChildren(...data.items.map((s) => h("tr", { dataset: { service: s.name } },
       h("td", {}, h("a", { href: `#/service/${enc(s.name)}` }, s.name)),
       h("td", {}, s.owner), h("td", {}, s.application), h("td", {}, s.entity), h("td", {}, s.entity_id),
-      h("td", {}, h("span", { class: `badge ${s.status}`, "data-status": s.status }, s.status)),
+      h("td", {}, h("span", { class: `badge ${s.status}`, "data-status": s.status }, s.status), attentionBadge(s)),
       h("td", {}, h("span", { class: `badge ${s.execution_status}` }, s.execution_status)),
       h("td", {}, h("div", { class: "tags" }, s.tags.map((t) => h("span", {}, t)))),
       h("td", {}, s.schedule_type),
@@ -815,9 +829,11 @@ async function detailsPage(main, name) {
     const kv = (k, v) => [h("dt", {}, k), h("dd", {}, v ?? "")];
     mount(main, 
       h("div", { class: "row" }, h("h1", {}, s.name), h("span", { class: `badge ${s.status}`, id: "status", "data-status": s.status }, s.status),
+        attentionBadge(s),
         h("span", { class: `badge ${s.execution_status}`, id: "execution-status" }, s.execution_status), h("span", { class: "spacer" }),
         actionButtons(s, render)),
       h("p", { class: s.status.endsWith("failed") ? "error" : "muted", id: "status-message" }, s.status_message || ""),
+      attentionNotice(s),
       h("div", { class: "card" }, h("h2", {}, "Basic information"), h("dl", { class: "kv" },
         kv("Application", d.application), kv("Owner", d.owner), kv("Entity / entity ID", `${d.entity} / ${d.entity_id}`),
         kv("Schedule", d.schedule.type === "recurring" ? `daily at ${d.schedule.daily_at} (${d.schedule.timezone || "default timezone"})` : "manual"),
