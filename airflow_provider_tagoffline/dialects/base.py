@@ -149,6 +149,15 @@ class Dialect:
         """The distinct values of ``column`` over ``selects`` (each ``SELECT … AS column …``)."""
         return " UNION ".join(selects)
 
+    # ---- preview: the extract compared with the live table inside one engine ---------------
+    def differs(self, a: str, b: str) -> str:
+        """Whether two values differ, NULL being a value (standard SQL's IS DISTINCT FROM)."""
+        return f"({a} IS DISTINCT FROM {b})"
+
+    def char_length(self, expr: str) -> str:
+        """Length of a text value in characters."""
+        return f"LENGTH({expr})"
+
     def quote_literal(self, value: str) -> str:
         """A string literal (standard SQL: quotes doubled); used only where a parameter cannot be."""
         return "'" + value.replace("'", "''") + "'"

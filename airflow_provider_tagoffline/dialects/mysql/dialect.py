@@ -40,6 +40,12 @@ class MySQLDialect(Dialect):
     def database_name(self, conn: Any) -> str:
         return (conn.schema or "").lower()
 
+    def differs(self, a: str, b: str) -> str:
+        return f"(NOT ({a} <=> {b}))"  # no IS DISTINCT FROM; LENGTH counts bytes
+
+    def char_length(self, expr: str) -> str:
+        return f"CHAR_LENGTH({expr})"
+
     def quote_literal(self, value: str) -> str:
         # Backslash is an escape character in MySQL string literals (unless NO_BACKSLASH_ESCAPES).
         return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
