@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import math
+import operator
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
@@ -37,6 +39,7 @@ from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
 from airflow_provider_tagoffline.engine.types import ColumnType, incompatibility
 from airflow_provider_tagoffline.engine.warehouse import Reader, SourceCheck, Warehouse
+from airflow_provider_tagoffline.errors import RunFailed, TagOfflineError, redacted_first_line
 from airflow_provider_tagoffline.runspec import RunSpec
 from airflow_provider_tagoffline.value_types import parse_value_type
 
@@ -130,6 +133,16 @@ class Preview(BaseModel):
 def preview(spec: RunSpec | dict[str, Any], data_date: dt.date, *, sample: int = DEFAULT_SAMPLE) -> Preview:
     """Preview the run of ``spec`` for ``data_date``: reads only. Raises RunFailed when a side cannot be read."""
     spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
+    try:
+        return _preview(spec, data_date, sample)
+    except TagOfflineError:
+        raise
+    except Exception as exc:
+        # A driver's error: its first line, quoted values masked (they may be data)
+        raise RunFailed(f"preview failed: {type(exc).__name__}: {redacted_first_line(exc)}") from exc
+
+
+def _preview(spec: RunSpec, data_date: dt.date, sample: int) -> Preview:
     sample = max(0, min(sample, MAX_SAMPLE))
     started = time.perf_counter()
     t = spec.target
@@ -158,6 +171,8 @@ def preview(spec: RunSpec | dict[str, Any], data_date: dt.date, *, sample: int =
         query = build_extract_query(spec, warehouse.dialect, data_date, _dedupe(checks))
         matched = _matched_columns(spec, live)
         key_live = matched.get(t.key_column)
+        if t.partition is not None and _find(live, t.partition.column) is None:
+            key_live = None  # partition D of the live table cannot be told apart: nothing to compare
         if in_warehouse and key_live is not None:
             _compare_in_engine(spec, warehouse, target, query, matched, result)
             result.sample_columns, result.sample = _sample(spec, warehouse.stream(query, max(sample, 1)), sample)
@@ -252,12 +267,14 @@ class _Widths:
 
     def __init__(self, spec: RunSpec, live: dict[str, ColumnType], matched: dict[str, str]):
         self.checks: list[tuple[int, str, ColumnType]] = []  # (row index, live column, its type)
-        for i, (column, _vt, _what) in enumerate(_wanted(spec)):
+        for i, (column, value_type, _what) in enumerate(_wanted(spec)):
             found = matched.get(column)
             if found is None:
                 continue
             ct = live[found]
-            if (ct.family == "text" and ct.precision) or (ct.family == "decimal" and ct.precision):
+            # A decimal tag's values fit a column the type check let through; a double's may not.
+            if (ct.family == "text" and ct.precision) or (ct.family == "decimal" and ct.precision
+                                                           and parse_value_type(value_type).name == "double"):
                 self.checks.append((i, found, ct))
         self.over: dict[str, list[Any]] = {}  # column → [count, widest, an entity ID]
 
@@ -367,13 +384,52 @@ def _canonical(value_type: str) -> Callable[[Any], Any]:
             "datetime": _canon_datetime}.get(vt.name, _canon_string)
 
 
-def _digests(batches: Iterator[list[Any]], canon: list[Callable[[Any], Any]]) -> Iterator[tuple[Any, int, list[Any]]]:
-    """(entity ID, digest of the values, raw row) per row, IDs and values in canonical form."""
-    key_canon, value_canon = canon[0], list(enumerate(canon[1:], start=1))
-    for batch in batches:
-        for row in batch:
-            values = tuple(None if row[i] is None else f(row[i]) for i, f in value_canon)
-            yield key_canon(row[0]), hash(values), row
+def _same_kind(a: Any, b: Any) -> bool:
+    """Whether values from two drivers compare (and hash) equal as they come: same Python type (bool and
+    int alike: True == 1), and timestamps both naive or both aware. Decimals compare by value."""
+    ta, tb = type(a), type(b)
+    if ta in (bool, int) and tb in (bool, int):
+        return True
+    if ta is not tb:
+        return False
+    if ta is dt.datetime:
+        return (a.tzinfo is None) == (b.tzinfo is None)
+    return ta in (str, float, Decimal, dt.date)
+
+
+def _first_values(batch: list[Any], positions: list[int]) -> list[Any]:
+    """The first non-NULL value at each position of ``batch`` (None where all are NULL)."""
+    out: list[Any] = [None] * len(positions)
+    for n, p in enumerate(positions):
+        out[n] = next((row[p] for row in batch if row[p] is not None), None)
+    return out
+
+
+class _Digest:
+    """Entity ID and a digest of the compared values, the same for equal values from either side.
+
+    Values of the same kind on both sides are hashed as they come (a tuple hash, in C); only a column
+    whose drivers disagree (a date as text, a decimal as float, ...) goes through its canonical form.
+    CPython hashes -1 like -2: the count of -1s joins the digest, so -1 → -2 is a change.
+    """
+
+    def __init__(self, value_types: list[str], extract_first: list[Any], live_first: list[Any]):
+        fixes = [n for n, (e, lv) in enumerate(zip(extract_first, live_first, strict=True))
+                 if e is None or lv is None or not _same_kind(e, lv)]
+        self.key_fix = _canonical(value_types[0]) if 0 in fixes else None
+        self.fixes = [(n - 1, _canonical(value_types[n])) for n in fixes if n > 0]
+
+    def key(self, k: Any) -> Any:
+        return k if self.key_fix is None or k is None else self.key_fix(k)
+
+    def of(self, values: tuple[Any, ...]) -> int:
+        if self.fixes:
+            fixed = list(values)
+            for n, f in self.fixes:
+                if fixed[n] is not None:
+                    fixed[n] = f(fixed[n])
+            values = tuple(fixed)
+        return hash((values, values.count(-1)))
 
 
 # ---- comparing: streamed digests ---------------------------------------------------------------------
@@ -385,7 +441,8 @@ def _live_query(target: Target, columns: list[str]) -> Query:
     if target.partition_column is not None:
         sql += f" WHERE {d.quote(target.partition_column)} = {d.placeholder}"
         params.append(target.partition_value)
-    return Query(sql=d.escape_for_params(sql) if params else sql, params=params)
+    # always run with a parameter list (maybe empty): a literal % must survive the driver
+    return Query(sql=d.escape_for_params(sql), params=params)
 
 
 def _compare_streamed(spec: RunSpec, warehouse: Warehouse, target: Target, where: Resolved, query: Query,
@@ -393,21 +450,11 @@ def _compare_streamed(spec: RunSpec, warehouse: Warehouse, target: Target, where
     wanted = _wanted(spec)
     # Compared: the entity ID and every mapped column the live table has (a missing one fails the run anyway).
     idx = [i for i, (c, _t, _w) in enumerate(wanted) if c in matched]
-    canon = [_canonical(wanted[i][1]) for i in idx]
-    live_map: dict[Any, int] | None = None
-    if matched:
-        # Its own read-only connection, read the family's way (server-side cursors where it has them).
-        reader = (where.family.reader_class() or Reader).open(where)
-        try:
-            live_rows = reader.stream(_live_query(target, [matched[wanted[i][0]] for i in idx]), BATCH)
-            live_map = {key: digest for key, digest, _row in _digests(live_rows, canon)}
-        finally:
-            reader.close()
     widths = _Widths(spec, live, matched)
     null_columns = set(gates.null_counted_columns(spec))
     null_at = [(i, c) for i, (c, _t, _w) in enumerate(wanted) if c in null_columns]
     nulls = dict.fromkeys(null_columns, 0)
-    rows = added = changed = 0
+    rows = 0
     sample_rows: list[list[Any]] = []
 
     def observed(batches: Iterator[list[Any]]) -> Iterator[list[Any]]:
@@ -419,29 +466,57 @@ def _compare_streamed(spec: RunSpec, warehouse: Warehouse, target: Target, where
                 nulls[c] += sum(1 for r in batch if r[i] is None)
             if len(sample_rows) < sample:
                 sample_rows.extend(_jsonable(r) for r in batch[: sample - len(sample_rows)])
-            yield [tuple(r[i] for i in idx) for r in batch] if live_map is not None else batch
+            yield batch
 
-    stream = observed(warehouse.stream(query, BATCH))
-    if live_map is None:
-        for _batch in stream:
-            pass
+    extract = observed(warehouse.stream(query, BATCH))
+    if matched:
+        result.changes = _changes(extract, where, target, [matched[wanted[i][0]] for i in idx],
+                                  [wanted[i][1] for i in idx], idx)
     else:
-        for key, digest, _row in _digests(stream, canon):
-            old = live_map.pop(key, None)
-            if old is None:
-                added += 1
-            elif old != digest:
-                changed += 1
+        for _batch in extract:
+            pass
     result.rows = rows
     result.nulls = nulls
     result.sample_columns, result.sample = _sample_columns(spec), sample_rows
     result.columns += widths.diffs()
-    if live_map is not None:
-        live_count = rows - added + len(live_map)
-        result.changes = Changes(live_rows=live_count, added=added, removed=len(live_map), changed=changed,
-                                 unchanged=rows - added - changed, change_ratio=_ratio(rows, live_count),
-                                 compared_columns=[matched[wanted[i][0]] for i in idx],
-                                 method="streamed entity IDs and row digests from both sides")
+    if result.changes is not None:  # the extract was read to its end only now
+        ch = result.changes
+        ch.unchanged = rows - ch.added - ch.changed
+        ch.live_rows = rows - ch.added + ch.removed
+        ch.change_ratio = _ratio(rows, ch.live_rows)
+
+
+def _changes(extract: Iterator[list[Any]], where: Resolved, target: Target, live_columns: list[str],
+             value_types: list[str], idx: list[int]) -> Changes:
+    """Added / removed / changed: the live table as an entity ID → digest map, the extract matched
+    against it. ``unchanged``, ``live_rows`` and the ratio are the caller's (it counts the rows)."""
+    first = next(extract, [])
+    # The live table on a read-only connection of its own, read the family's way (server-side cursors).
+    reader = (where.family.reader_class() or Reader).open(where)
+    try:
+        live_batches = reader.stream(_live_query(target, live_columns), BATCH)
+        live_first = next(live_batches, [])
+        digest = _Digest(value_types, _first_values(first, idx), _first_values(live_first, list(range(len(idx)))))
+        key, of = digest.key, digest.of
+        live_map = {key(r[0]): of(tuple(r[1:])) for batch in itertools.chain([live_first], live_batches)
+                    for r in batch}
+    finally:
+        reader.close()
+    pick = operator.itemgetter(*idx[1:]) if len(idx) > 2 else None
+    one = idx[1] if len(idx) == 2 else None
+    pop = live_map.pop
+    added = changed = 0
+    for batch in itertools.chain([first], extract):
+        for r in batch:
+            old = pop(key(r[0]), None)
+            if old is None:
+                added += 1
+                continue
+            values = pick(r) if pick is not None else ((r[one],) if one is not None else ())
+            if old != of(values):
+                changed += 1
+    return Changes(live_rows=0, added=added, removed=len(live_map), changed=changed, unchanged=0, change_ratio=None,
+                   compared_columns=live_columns, method="streamed entity IDs and row digests from both sides")
 
 
 def _ratio(rows: int, live_rows: int) -> float | None:

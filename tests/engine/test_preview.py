@@ -194,3 +194,25 @@ def test_in_the_warehouse_the_diff_is_pushed_down(same_engine: str) -> None:
     _same_as_run(p, report)
     again = preview(spec, D)
     assert again.changes is not None and (again.changes.changed, again.changes.unchanged) == (0, len(EXPECTED_D))
+
+
+# ---- the digests: equal values from different drivers agree, different ones do not ----------------
+
+def test_digests_across_drivers() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from airflow_provider_tagoffline.engine.preview import _Digest
+
+    types = ["bigint", "decimal(18,2)", "boolean", "date", "double", "bigint"]
+    # the warehouse's driver on the left, the target's on the right (SQLite: dates as text, a decimal as float)
+    extract = (1, Decimal("10.50"), True, dt.date(2026, 1, 2), 0.5, -1)
+    same = _Digest(types, list(extract), [1, Decimal("10.5"), 1, dt.date(2026, 1, 2), 0.5, -1])
+    assert same.fixes == []  # nothing to convert: hashed as they come
+    assert same.of(extract[1:]) == same.of((Decimal("10.5"), 1, dt.date(2026, 1, 2), 0.5, -1))
+    assert same.of(extract[1:]) != same.of((Decimal("10.5"), 1, dt.date(2026, 1, 2), 0.5, -2))  # hash(-1) == hash(-2)
+    assert same.of(extract[1:]) != same.of((Decimal("10.51"), 1, dt.date(2026, 1, 2), 0.5, -1))
+    text = _Digest(types, list(extract), [1, 10.5, 1, "2026-01-02", 0.5, -1])
+    assert [n for n, _f in text.fixes] == [0, 2]
+    assert text.of(extract[1:]) == text.of((10.5, 1, "2026-01-02", 0.5, -1))
+    assert text.of(extract[1:]) != text.of((10.5, 1, "2026-01-03", 0.5, -1))
