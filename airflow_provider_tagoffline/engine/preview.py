@@ -436,13 +436,13 @@ class _Digest:
 
 def _live_query(target: Target, columns: list[str]) -> Query:
     d = target.d
-    sql = f"SELECT {', '.join(d.quote(c) for c in columns)} FROM {target.q(target.live)}"
+    # always run with a parameter list (maybe empty): a literal % in a name must survive the driver
+    sql = d.escape_for_params(f"SELECT {', '.join(d.quote(c) for c in columns)} FROM {target.q(target.live)}")
     params: list[object] = []
     if target.partition_column is not None:
-        sql += f" WHERE {d.quote(target.partition_column)} = {d.placeholder}"
+        sql += f" WHERE {d.escape_for_params(d.quote(target.partition_column))} = {d.placeholder}"
         params.append(target.partition_value)
-    # always run with a parameter list (maybe empty): a literal % must survive the driver
-    return Query(sql=d.escape_for_params(sql), params=params)
+    return Query(sql=sql, params=params)
 
 
 def _compare_streamed(spec: RunSpec, warehouse: Warehouse, target: Target, where: Resolved, query: Query,
@@ -545,7 +545,7 @@ def _compare_in_engine(spec: RunSpec, warehouse: Warehouse, target: Target, quer
     parts += [f"COUNT(e.{extract_cols[[c for c, _t, _w in wanted].index(c)]})" for c in null_columns]
     parts += [f"COALESCE(SUM(CASE WHEN {d.char_length(f'e.{extract_cols[i]}')} > {int(ct.precision or 0)} "
               f"THEN 1 ELSE 0 END), 0), MAX({d.char_length(f'e.{extract_cols[i]}')})" for i, _c, ct in text_limits]
-    live_select = "SELECT " + ", ".join(f"{d.quote(matched[wanted[i][0]])} AS {live_cols[n]}"
+    live_select = "SELECT " + ", ".join(f"{d.escape_for_params(d.quote(matched[wanted[i][0]]))} AS {live_cols[n]}"
                                         for n, i in enumerate(idx)) + live_q.sql[live_q.sql.index(" FROM "):]
     sql = (f"WITH e ({', '.join(extract_cols)}) AS ({query.sql}), l AS ({live_select}) "
            f"SELECT {', '.join(parts)} FROM e LEFT JOIN l ON e.{extract_cols[0]} = l.{live_cols[0]}")

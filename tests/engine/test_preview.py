@@ -216,3 +216,19 @@ def test_digests_across_drivers() -> None:
     assert [n for n, _f in text.fixes] == [0, 2]
     assert text.of(extract[1:]) == text.of((10.5, 1, "2026-01-02", 0.5, -1))
     assert text.of(extract[1:]) != text.of((10.5, 1, "2026-01-03", 0.5, -1))
+
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_a_partitioned_target_compares_partition_d_only(live_target: LiveTarget) -> None:
+    t = live_target
+    spec = make_spec(t.kind, t.conn_id, partition={"column": "ds", "format": "yyyyMMdd"})
+    t.execute(*create_table_sql(spec, t.kind))
+    run_export(spec, D_PREV)  # partition D-1 holds 7 rows; partition D none yet
+    p = preview(spec, D)
+    assert p.changes is not None and (p.changes.live_rows, p.changes.added) == (0, len(EXPECTED_D))
+    assert p.sample_columns[-1] == "ds" and {r[-1] for r in p.sample} == {"20261123"}
+    run_export(spec, D)
+    t.execute("UPDATE user_tags SET nick = 'stale' WHERE ds = '20261123' AND user_id = 1")
+    p = preview(spec, D)
+    assert p.changes is not None
+    assert (p.changes.live_rows, p.changes.added, p.changes.removed, p.changes.changed) == (7, 0, 0, 1)
