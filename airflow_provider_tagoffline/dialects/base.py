@@ -158,6 +158,10 @@ class Dialect:
         """Length of a text value in characters."""
         return f"LENGTH({expr})"
 
+    def first_rows_sql(self, sql: str, n: int) -> str:
+        """The first ``n`` rows of query ``sql`` (a preview's sample: the rest is never sent)."""
+        return f"SELECT * FROM ({sql}) tagoffline_first LIMIT {int(n)}"
+
     def quote_literal(self, value: str) -> str:
         """A string literal (standard SQL: quotes doubled); used only where a parameter cannot be."""
         return "'" + value.replace("'", "''") + "'"

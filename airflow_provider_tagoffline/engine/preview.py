@@ -175,7 +175,8 @@ def _preview(spec: RunSpec, data_date: dt.date, sample: int) -> Preview:
             key_live = None  # partition D of the live table cannot be told apart: nothing to compare
         if in_warehouse and key_live is not None:
             _compare_in_engine(spec, warehouse, target, query, matched, result)
-            result.sample_columns, result.sample = _sample(spec, warehouse.stream(query, max(sample, 1)), sample)
+            first = Query(sql=warehouse.dialect.first_rows_sql(query.sql, sample), params=query.params)
+            result.sample_columns, result.sample = _sample(spec, warehouse.stream(first, max(sample, 1)), sample)
         else:
             _compare_streamed(spec, warehouse, target, where, query, matched if key_live else {}, live, result,
                               sample)
@@ -418,6 +419,11 @@ class _Digest:
                  if e is None or lv is None or not _same_kind(e, lv)]
         self.key_fix = _canonical(value_types[0]) if 0 in fixes else None
         self.fixes = [(n - 1, _canonical(value_types[n])) for n in fixes if n > 0]
+        # only numbers can be -1 (a -1 count over every column costs a third of the hashing)
+        numbers = [n - 1 for n, vt in enumerate(value_types)
+                   if n > 0 and parse_value_type(vt).name in ("bigint", "double", "decimal")]
+        self._numbers = operator.itemgetter(*numbers) if len(numbers) > 1 else None
+        self._number = numbers[0] if len(numbers) == 1 else None
 
     def key(self, k: Any) -> Any:
         return k if self.key_fix is None or k is None else self.key_fix(k)
@@ -429,7 +435,11 @@ class _Digest:
                 if fixed[n] is not None:
                     fixed[n] = f(fixed[n])
             values = tuple(fixed)
-        return hash((values, values.count(-1)))
+        if self._numbers is not None:
+            return hash((values, self._numbers(values).count(-1)))
+        if self._number is not None:
+            return hash((values, values[self._number] == -1))
+        return hash(values)
 
 
 # ---- comparing: streamed digests ---------------------------------------------------------------------
@@ -498,8 +508,11 @@ def _changes(extract: Iterator[list[Any]], where: Resolved, target: Target, live
         live_first = next(live_batches, [])
         digest = _Digest(value_types, _first_values(first, idx), _first_values(live_first, list(range(len(idx)))))
         key, of = digest.key, digest.of
-        live_map = {key(r[0]): of(tuple(r[1:])) for batch in itertools.chain([live_first], live_batches)
-                    for r in batch}
+        batches = itertools.chain([live_first], live_batches)
+        if digest.key_fix is None:  # the common case, without a call per row for the key
+            live_map = {r[0]: of(tuple(r[1:])) for batch in batches for r in batch}
+        else:
+            live_map = {key(r[0]): of(tuple(r[1:])) for batch in batches for r in batch}
     finally:
         reader.close()
     pick = operator.itemgetter(*idx[1:]) if len(idx) > 2 else None
@@ -508,7 +521,7 @@ def _changes(extract: Iterator[list[Any]], where: Resolved, target: Target, live
     added = changed = 0
     for batch in itertools.chain([first], extract):
         for r in batch:
-            old = pop(key(r[0]), None)
+            old = pop(r[0] if digest.key_fix is None else key(r[0]), None)
             if old is None:
                 added += 1
                 continue
