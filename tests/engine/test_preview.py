@@ -96,25 +96,29 @@ def test_each_column_difference_is_named(live_target: LiveTarget) -> None:
     spec = make_spec(t.kind, t.conn_id)
     t.execute(*create_table_sql(spec, t.kind))
     if t.kind == "postgres":
-        t.execute("ALTER TABLE user_tags DROP COLUMN score, ADD COLUMN note text, ALTER COLUMN level TYPE smallint, "
-                  "ALTER COLUMN nick TYPE varchar(5)")
+        t.execute("ALTER TABLE user_tags DROP COLUMN birthday, ADD COLUMN note text, ALTER COLUMN level TYPE smallint, "
+                  "ALTER COLUMN nick TYPE varchar(5), ALTER COLUMN score TYPE decimal(4,2)")
     else:
-        t.execute("ALTER TABLE user_tags DROP COLUMN score, ADD COLUMN note text, MODIFY level smallint, "
-                  "MODIFY nick varchar(5)")
+        t.execute("ALTER TABLE user_tags DROP COLUMN birthday, ADD COLUMN note text, MODIFY level smallint, "
+                  "MODIFY nick varchar(5), MODIFY score decimal(4,2)")
     before = _snapshot(t)
 
     p = preview(spec, D)
 
     by_kind = {(c.kind, c.column): c for c in p.columns}
-    assert set(by_kind) == {("missing", "score"), ("extra", "note"), ("type", "level"), ("length", "nick")}
-    assert by_kind[("missing", "score")].fails and not by_kind[("extra", "note")].fails
+    assert set(by_kind) == {("missing", "birthday"), ("extra", "note"), ("type", "level"), ("length", "nick"),
+                            ("precision", "score")}
+    assert by_kind[("missing", "birthday")].fails and not by_kind[("extra", "note")].fails
     assert "16-bit" in by_kind[("type", "level")].detail
     # nicks of users 3, 4 and 7 are longer than 5 characters; user 4's is the longest
     assert (f"3 value(s) longer than 5 characters (longest {len(WEIRD)}, entity ID 4)"
             in by_kind[("length", "nick")].detail)
+    # a double into decimal(4,2): user 2's -1.25e10 has 11 integer digits
+    assert ("1 value(s) with more than 2 integer digits (widest 11, entity ID 2)"
+            in by_kind[("precision", "score")].detail)
     assert p.changes is not None and p.changes.added == len(EXPECTED_D)  # an empty live table
     assert _snapshot(t) == before
-    with pytest.raises(RunFailed, match=r"'score'.*does not exist|'level'.*16-bit"):
+    with pytest.raises(RunFailed, match=r"'birthday'.*does not exist|'level'.*16-bit"):
         run_export(spec, D)  # the run refuses what the preview named
 
 
