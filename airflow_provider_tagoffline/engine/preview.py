@@ -27,7 +27,7 @@ import math
 import operator
 import time
 from collections.abc import Callable, Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -371,7 +371,8 @@ def _canon_decimal(scale: int) -> Callable[[Any], Any]:
 
     def canon(v: Any) -> Any:
         try:
-            return (v if isinstance(v, Decimal) else Decimal(str(v))).quantize(quantum)
+            # ties away from zero, as PostgreSQL and MySQL round a numeric they store
+            return (v if isinstance(v, Decimal) else Decimal(str(v))).quantize(quantum, rounding=ROUND_HALF_UP)
         except (InvalidOperation, ValueError):
             return str(v)
     return canon
@@ -410,13 +411,17 @@ class _Digest:
     """Entity ID and a digest of the compared values, the same for equal values from either side.
 
     Values of the same kind on both sides are hashed as they come (a tuple hash, in C); only a column
-    whose drivers disagree (a date as text, a decimal as float, ...) goes through its canonical form.
+    whose drivers disagree (a date as text, a decimal as float, ...), and decimals, go through their
+    canonical form.
     CPython hashes -1 like -2: the count of -1s joins the digest, so -1 → -2 is a change.
     """
 
     def __init__(self, value_types: list[str], extract_first: list[Any], live_first: list[Any]):
+        # Decimals are always rounded to the tag's scale: the target rounds a wider warehouse value so
+        # when it writes it, and would otherwise differ from it for ever after.
         fixes = [n for n, (e, lv) in enumerate(zip(extract_first, live_first, strict=True))
-                 if e is None or lv is None or not _same_kind(e, lv)]
+                 if e is None or lv is None or not _same_kind(e, lv)
+                 or parse_value_type(value_types[n]).name == "decimal"]
         self.key_fix = _canonical(value_types[0]) if 0 in fixes else None
         self.fixes = [(n - 1, _canonical(value_types[n])) for n in fixes if n > 0]
         # only numbers can be -1 (a -1 count over every column costs a third of the hashing)
