@@ -46,6 +46,9 @@ class ParseState:
     doc_md: str | None  # the doc of the DAG as Airflow serialized it: what runs is this
     import_error: str | None
     import_error_at: dt.datetime | None
+    #: when the dag-processor last parsed any DAG of the file's folder: Airflow is still working
+    #: through a backlog of published files while this moves
+    folder_parsed_at: dt.datetime | None = None
 
 
 # One run of a service's DAG, as every surface shows it: built here from Airflow's records, returned
@@ -104,7 +107,7 @@ def parse_state(dag_id: str, location: DagFileLocation | None) -> ParseState:
     from airflow.models.errors import ParseImportError
     from airflow.models.serialized_dag import SerializedDagModel
     from airflow.utils.session import create_session
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     with create_session() as session:
         dag = session.scalar(select(DagModel).where(DagModel.dag_id == dag_id))
@@ -117,6 +120,14 @@ def parse_state(dag_id: str, location: DagFileLocation | None) -> ParseState:
             error = session.scalar(select(ParseImportError).where(
                 ParseImportError.bundle_name == location.bundle_name,
                 ParseImportError.filename == location.relative_path).order_by(ParseImportError.id.desc()).limit(1))
+        folder_parsed_at = None
+        if location is not None:
+            folder = str(Path(location.relative_path).parent)
+            escaped = folder.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            pattern = "%" if folder == "." else escaped + "/%"
+            folder_parsed_at = session.scalar(select(func.max(DagModel.last_parsed_time)).where(
+                DagModel.bundle_name == location.bundle_name,
+                DagModel.relative_fileloc.like(pattern, escape="!")))
         return ParseState(
             dag_known=dag is not None,
             is_stale=bool(dag.is_stale) if dag is not None else True,
@@ -124,6 +135,7 @@ def parse_state(dag_id: str, location: DagFileLocation | None) -> ParseState:
             doc_md=doc_md,
             import_error=error.stacktrace if error is not None else None,
             import_error_at=_naive_utc(error.timestamp) if error is not None else None,
+            folder_parsed_at=_naive_utc(folder_parsed_at),
         )
 
 

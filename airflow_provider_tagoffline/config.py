@@ -56,7 +56,8 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
     ),
     "publish_timeout": ConfigOption(
         "Seconds to wait for Airflow to parse a published service's DAG before the service is "
-        "marked publish_failed.",
+        "marked publish_failed; while the dag-processor keeps parsing the folder (a backlog of "
+        "files published at once) the wait goes on, up to ten times this.",
         lambda: "120",
         "120",
         "120",

@@ -61,6 +61,9 @@ class Dialect:
     paramstyle: ClassVar[str] = "qmark"
     #: the type to cast a value to for text comparison (lookups) in warehouse queries
     text_type: ClassVar[str] = "VARCHAR"
+    #: whether the engine has FULL OUTER JOIN: several sources are then one FULL JOIN chain on the
+    #: entity ID; without it, LEFT JOINs plus the anti-joined IDs of later sources (engine/extract.py)
+    full_outer_join: ClassVar[bool] = True
     #: a pseudo-column giving physical row order, so "the last row wins" among duplicate IDs
     row_order: ClassVar[str | None] = None
     #: whether the database compares table and schema names case-insensitively even when quoted
@@ -145,9 +148,11 @@ class Dialect:
         an ID: the newest physical row where the engine has a row order, else none (any one row)."""
         return f" ORDER BY {self.row_order} DESC" if self.row_order else ""
 
-    def distinct_union(self, selects: list[str], column: str) -> str:
-        """The distinct values of ``column`` over ``selects`` (each ``SELECT … AS column …``)."""
-        return " UNION ".join(selects)
+    def column_type_sql(self, table: str, column: str) -> tuple[str, list[object]] | None:
+        """A query (and its parameters) whose one row says what decides whether ``column`` of
+        warehouse table ``table`` compares with another column as it is; None: the type the
+        driver's cursor describes is enough."""
+        return None
 
     # ---- preview: the extract compared with the live table inside one engine ---------------
     def differs(self, a: str, b: str) -> str:

@@ -79,3 +79,37 @@ def test_backfill_limits_are_one_check() -> None:
     with pytest.raises(ValidationFailed, match=r"^end: 2026-01-11 is after yesterday \(2026-01-10 in Asia/Shanghai\); "
                                                r"later data dates are exported by the schedule$"):
         publishing.backfill_dates(None, dt.date(2026, 1, 11), yesterday, "Asia/Shanghai")
+
+
+def test_a_publish_queued_behind_a_backlog_waits_while_airflow_keeps_parsing_the_folder() -> None:
+    """publish_timeout counts Airflow's silence: 1,000 services published at once are parsed one after
+    another for minutes (bench/bench_scale.py), and none of them may fail for waiting in that queue."""
+    from airflow_provider_tagoffline.airflow_bridge import ParseState
+
+    requested = dt.datetime(2026, 11, 30, 10, 0, 0)
+
+    def state(parsed_ago: float | None, now: dt.datetime) -> ParseState:
+        at = None if parsed_ago is None else now - dt.timedelta(seconds=parsed_ago)
+        return ParseState(dag_known=False, is_stale=True, is_paused=None, doc_md=None, import_error=None,
+                          import_error_at=None, folder_parsed_at=at)
+
+    def after(seconds: float) -> dt.datetime:
+        return requested + dt.timedelta(seconds=seconds)
+
+    timed_out = publishing.publish_timed_out
+    assert timed_out(after(100), requested, 120, state(None, after(100))) is None  # within the timeout
+    # Past it, Airflow silent (no file of the folder parsed since the publish): the dag-processor is down.
+    assert timed_out(after(130), requested, 120, state(None, after(130))) == \
+        "within 120 s (is the dag-processor running?)"
+    assert timed_out(after(130), requested, 120, state(200, after(130))) == \
+        "within 120 s (is the dag-processor running?)"  # its last parse was before the publish
+    assert timed_out(after(130), requested, 120, None) == "within 120 s (Airflow's database was not reachable)"
+    # Past it, but the dag-processor parsed a file of the folder 5 s ago: a backlog, go on waiting.
+    assert timed_out(after(130), requested, 120, state(5, after(130))) is None
+    assert timed_out(after(1100), requested, 120, state(5, after(1100))) is None
+    # Busy but silent on this file for ten timeouts: something keeps this one file out.
+    assert timed_out(after(1201), requested, 120, state(5, after(1201))) == (
+        "within 1200 s although the dag-processor kept parsing its folder (is the file excluded by an .airflowignore?)")
+    # It stopped parsing (the last parse longer than a timeout ago): silence again.
+    assert timed_out(after(400), requested, 120, state(130, after(400))) == \
+        "within 120 s (is the dag-processor running?)"

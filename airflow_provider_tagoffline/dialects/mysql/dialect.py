@@ -14,6 +14,10 @@ class MySQLDialect(Dialect):
     paramstyle = "format"
     text_type = "CHAR"
     names_ignore_case = True
+    # Neither MySQL nor MariaDB has FULL JOIN. Of the plans without it, LEFT JOINs plus anti-joined
+    # IDs beat the UNION key set (2 sources of 300k IDs, MariaDB 10.11: 5.5 s against 9.6 s with
+    # indexes on the IDs, 24 s against 83 s without).
+    full_outer_join = False
     default_port = 3306
     column_types = {"string": "text", "key_string": "varchar(255)", "bigint": "bigint", "double": "double",
                     "decimal": "decimal({p},{s})", "boolean": "tinyint(1)", "date": "date",
@@ -45,6 +49,13 @@ class MySQLDialect(Dialect):
 
     def char_length(self, expr: str) -> str:
         return f"CHAR_LENGTH({expr})"
+
+    def column_type_sql(self, table: str, column: str) -> tuple[str, list[object]] | None:
+        # The type and the collation: two string columns of different collations cannot be
+        # compared as they are ("Illegal mix of collations"); their CAST AS CHAR text can.
+        schema, _, name = table.rpartition(".")
+        return ("SELECT DATA_TYPE, COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                "COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND COLUMN_NAME = %s", [schema or None, name, column])
 
     def quote_literal(self, value: str) -> str:
         # Backslash is an escape character in MySQL string literals (unless NO_BACKSLASH_ESCAPES).
