@@ -50,3 +50,10 @@ def requires_table_creation() -> Any:
     def check(name: ServiceName, session: SessionDep, actor: ActorDep) -> None:
         permissions.require_table_creation(session, actor, lifecycle.get_service(session, name))
     return Depends(check)
+
+
+def requires_data_preview() -> Any:
+    """Previewing a run of the service named in the path (its data: the application's users)."""
+    def check(name: ServiceName, session: SessionDep, actor: ActorDep) -> None:
+        permissions.require_data_preview(actor, lifecycle.get_service(session, name))
+    return Depends(check)

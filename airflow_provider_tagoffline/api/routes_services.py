@@ -16,6 +16,7 @@ from sqlalchemy import select
 from airflow_provider_tagoffline.api import ddl as ddl_helpers
 from airflow_provider_tagoffline.api.access import (
     ServiceName,
+    requires_data_preview,
     requires_service_action,
     requires_table_creation,
     requires_table_preview,
@@ -29,6 +30,7 @@ from airflow_provider_tagoffline.api.schemas import (
     DdlPreview,
     DdlResult,
     InstanceList,
+    PreviewRequestBody,
     RunRequest,
     ServiceDetail,
     ServiceList,
@@ -38,9 +40,11 @@ from airflow_provider_tagoffline.api.schemas import (
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import AuditLog, Service, iso_utc
 from airflow_provider_tagoffline.dialects import TARGET_KINDS
+from airflow_provider_tagoffline.engine.preview import Preview
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.service import attention, lifecycle, permissions, publishing
+from airflow_provider_tagoffline.service import preview as previews
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
 from airflow_provider_tagoffline.service.publishing import ActionResult, BackfillPlan
@@ -68,16 +72,22 @@ def _now(svc: Service) -> dict[str, object]:
     return {"default_data_date": publishing.yesterday(svc).isoformat()}
 
 
+def _preview_right(actor: repo.Actor, svc: Service) -> dict[str, object]:
+    """Preview is allowed in any state; only who may see the data matters (not one of ``actions``)."""
+    return {"preview_refusal": permissions.data_preview_refusal(actor, svc)}
+
+
 def summary(actor: repo.Actor, svc: Service, found: attention.Attention | None = None) -> ServiceSummary:
     found = found if found is not None else attention.of(svc)
     return ServiceSummary.model_validate({**lifecycle.service_summary(svc, found), **_actions(actor, svc, found),
-                                          **_now(svc)})
+                                          **_now(svc), **_preview_right(actor, svc)})
 
 
 def detail(actor: repo.Actor, svc: Service) -> ServiceDetail:
     found = attention.of(svc)
     return ServiceDetail.model_validate({
         **lifecycle.service_summary(svc, found), **_actions(actor, svc, found), **_now(svc),
+        **_preview_right(actor, svc),
         "slug": svc.slug, "dag_id": dag_id_for(svc.slug), "status_message": svc.status_message,
         "description": svc.description, "created_by": svc.created_by,
         "created_at": iso_utc(svc.created_at),
@@ -235,6 +245,28 @@ def service_instances(
     items = publishing.instances(session, name, limit)
     return InstanceList(service=name, dag_id=dag_id_for(lifecycle.get_service(session, name).slug), total=len(items),
                         items=items)
+
+
+# ---- preview of a run ------------------------------------------------------------------------
+
+@router.get("/{name}/preview", response_model=Preview, dependencies=[requires_data_preview()],
+            summary="What a run for a data date would write and change: DDL diff with the live target, rows per "
+                    "source, sample rows, rows added / removed / changed; writes nothing")
+def preview_service(
+    name: ServiceName,
+    session: SessionDep,
+    actor: ActorDep,
+    data_date: Annotated[dt.date | None, Query(description="the data date; default T-1")] = None,
+    sample: Annotated[int, Query(ge=0, le=previews.MAX_SAMPLE, description="rows of the sample")] =
+        previews.DEFAULT_SAMPLE,
+) -> Preview:
+    return previews.preview_service(session, actor, name, previews.PreviewRequest(data_date, sample))
+
+
+@router.post("/preview", response_model=Preview,
+             summary="Preview a service definition as posted (the form before saving); nothing is stored")
+def preview_draft(body: PreviewRequestBody, session: SessionDep, actor: ActorDep) -> Preview:
+    return previews.preview_draft(session, actor, body.service, previews.PreviewRequest(body.data_date, body.sample))
 
 
 # ---- one-click create table ------------------------------------------------------------------

@@ -87,6 +87,9 @@ class ServiceSummary(_Out):
                     "action is either in `actions` or here.",
         examples=[{"unpublish": "service 'crm_user_tags' cannot be unpublished: the service is editing; only "
                                 "published or unpublish_failed services can be unpublished"}])
+    preview_refusal: str | None = Field(
+        default=None, description="why the calling user may not preview the service's data (GET …/preview: 403), "
+                                  "or null when they may; a preview is allowed in every status")
 
 
 class ServiceList(_Out):
@@ -341,3 +344,13 @@ class DdlResult(_Out):
     executed: list[str]
     columns: list[ColumnOut]
     mappings: list[MappingDef] = Field(description="same-name mapping of the new table's columns")
+
+
+# ---- preview of a run ---------------------------------------------------------------------------
+
+class PreviewRequestBody(_In):
+    """A service definition as the form holds it, previewed without being saved."""
+
+    service: ServiceDef
+    data_date: dt.date | None = Field(default=None, description="the data date; default T-1")
+    sample: int = Field(default=10, ge=0, le=1000, description="rows of the sample")

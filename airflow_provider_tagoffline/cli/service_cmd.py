@@ -18,7 +18,7 @@ from airflow_provider_tagoffline.cli.common import (
     session,
 )
 from airflow_provider_tagoffline.cli.output import echo
-from airflow_provider_tagoffline.errors import ValidationFailed
+from airflow_provider_tagoffline.errors import TagOfflineError, ValidationFailed
 from airflow_provider_tagoffline.service import attention, lifecycle, publishing
 from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
 from airflow_provider_tagoffline.service.states import TaskStatus
@@ -233,3 +233,35 @@ def _date(option: str, value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed.one(option, f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+# ---- preview of a run ---------------------------------------------------------------------------
+
+@app.command("plan")
+def plan(
+    name: str,
+    date: str | None = typer.Option(None, "--date", help="Data date YYYY-MM-DD (default: yesterday in the "
+                                    "service's timezone, T-1)."),
+    sample: int = typer.Option(10, "--sample", min=0, max=1000, help="Rows of the sample to show."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Preview what a run for one data date would write and change; writes nothing.
+
+    The DDL diff between the mapping and the live table, rows per source and duplicate IDs, a
+    sample of the rows as written, and rows added / removed / changed versus the live table with
+    the change ratio the gates would see. Exit code 1 when the run would fail.
+    """
+    from airflow_provider_tagoffline.service import preview as previews
+
+    with session() as s:
+        result = previews.preview_service(s, actor(), name, previews.PreviewRequest(_date("--date", date), sample))
+    if json_out:
+        print_json(result.model_dump())
+    else:
+        echo(result.summary())
+    reasons = result.would_fail + [f"column {c.column!r}: {c.detail}" for c in result.columns
+                                   if c.fails and c.kind not in ("missing", "type")] + result.gates_failed
+    if reasons:
+        # one line on stderr and exit code 1, as the run itself would say it (typer.Exit is swallowed
+        # by click outside standalone mode)
+        raise TagOfflineError(f"a run for data date {result.data_date} would fail: {reasons[0]}")

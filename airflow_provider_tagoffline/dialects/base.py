@@ -160,6 +160,19 @@ class Dialect:
         driver's cursor describes is enough."""
         return None
 
+    # ---- preview: the extract compared with the live table inside one engine ---------------
+    def differs(self, a: str, b: str) -> str:
+        """Whether two values differ, NULL being a value (standard SQL's IS DISTINCT FROM)."""
+        return f"({a} IS DISTINCT FROM {b})"
+
+    def char_length(self, expr: str) -> str:
+        """Length of a text value in characters."""
+        return f"LENGTH({expr})"
+
+    def first_rows_sql(self, sql: str, n: int) -> str:
+        """The first ``n`` rows of query ``sql`` (a preview's sample: the rest is never sent)."""
+        return f"SELECT * FROM ({sql}) tagoffline_first LIMIT {int(n)}"
+
     def quote_literal(self, value: str) -> str:
         """A string literal (standard SQL: quotes doubled); used only where a parameter cannot be."""
         return "'" + value.replace("'", "''") + "'"

@@ -210,6 +210,29 @@ def require_draft_table_creation(session: Session, actor: Actor, d: ServiceDef) 
         require_connection_access(session, actor, d.target.conn_id, CREATE_TABLES)
 
 
+# ---- preview of a run ---------------------------------------------------------------------------
+
+def data_preview_refusal(actor: Actor, svc: Service) -> str | None:
+    """Why ``actor`` may not preview ``svc`` (any state: spec §3), or None. A preview shows tag values
+    of the application and rows of its target table: its admins and members (and Airflow admins), not
+    every reader. The target is the application's own (validation held it to its target grant)."""
+    refusal = application_user_refusal(actor, svc.application)
+    return f"{refusal} and may not preview the data of its services" if refusal else None
+
+
+def require_data_preview(actor: Actor, svc: Service) -> None:
+    refusal = data_preview_refusal(actor, svc)
+    if refusal:
+        raise PermissionDenied(refusal)
+
+
+def require_draft_data_preview(session: Session, actor: Actor, d: ServiceDef) -> None:
+    """A draft's target is not claimed yet: its connection must be one the caller may look inside."""
+    require_user_of(session, actor, d.application, "preview the data of its services")
+    if d.target.conn_id.strip():
+        require_connection_access(session, actor, d.target.conn_id, LOOK_INSIDE)
+
+
 # ---- connections: target grants ----------------------------------------------------------------
 
 LOOK_INSIDE = "look inside connections"

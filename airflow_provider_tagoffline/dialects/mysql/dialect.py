@@ -47,6 +47,12 @@ class MySQLDialect(Dialect):
     def database_name(self, conn: Any) -> str:
         return (conn.schema or "").lower()
 
+    def differs(self, a: str, b: str) -> str:
+        return f"(NOT ({a} <=> {b}))"  # no IS DISTINCT FROM; LENGTH counts bytes
+
+    def char_length(self, expr: str) -> str:
+        return f"CHAR_LENGTH({expr})"
+
     def column_type_sql(self, table: str, column: str) -> tuple[str, list[object]] | None:
         # The type and the collation: two string columns of different collations cannot be
         # compared as they are ("Illegal mix of collations"); their CAST AS CHAR text can.

@@ -85,6 +85,9 @@ class MySQLTarget(Target):
     def _where(self, table: str) -> tuple[str, list[Any]]:
         return ("table_schema = COALESCE(%s, DATABASE()) AND table_name = %s", [self.schema, table])
 
+    def read_only_statements(self) -> list[str]:
+        return ["SET SESSION TRANSACTION READ ONLY"]
+
     def exists(self, table: str) -> bool:
         where, params = self._where(table)
         return int(self.scalar(f"SELECT COUNT(*) FROM information_schema.tables WHERE {where}", params)) > 0

@@ -89,6 +89,9 @@ class PostgresTarget(Target):
             with contextlib.suppress(Exception):
                 self.scalar("SELECT pg_advisory_unlock(hashtext(%s))", [key])
 
+    def read_only_statements(self) -> list[str]:
+        return ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"]
+
     def exists(self, table: str) -> bool:
         return self.scalar("SELECT to_regclass(%s) IS NOT NULL", [self.q(table)]) is True
 

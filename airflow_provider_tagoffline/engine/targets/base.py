@@ -224,6 +224,10 @@ class Target:
     def size_bytes(self, table: str) -> int | None:
         return None
 
+    def read_only_statements(self) -> list[str]:
+        """What makes this session refuse writes (a preview's guarantee), where the engine has it."""
+        return []
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.close()

@@ -219,17 +219,18 @@ function go(hash) {
 // ---- actions (list, details) -----------------------------------------------------------------
 
 const ACTION_LABELS = { edit: "Edit", publish: "Publish", unpublish: "Unpublish", run: "Run", backfill: "Backfill",
-  instances: "Instances", delete: "Delete" };
+  instances: "Instances", preview: "Preview", delete: "Delete" };
 
 // The API says which actions the caller may take now and, for each other one, why not (the refusal
 // clicking would get): the buttons show that, and restate no rule. Instances are a read: always on.
 function actionButtons(svc, onDone) {
-  const order = ["edit", "publish", "unpublish", svc.schedule_type === "manual" ? "run" : "backfill", "instances", "delete"];
+  const order = ["edit", "publish", "unpublish", svc.schedule_type === "manual" ? "run" : "backfill", "instances", "preview", "delete"];
   return order.map((action) => {
-    const allowed = action === "instances" || svc.actions.includes(action);
+    // preview: allowed in every status, so the API says only who may not (preview_refusal)
+    const allowed = action === "instances" || (action === "preview" ? !svc.preview_refusal : svc.actions.includes(action));
     return h("button", {
       class: `icon${action === "delete" ? " danger" : ""}`, type: "button", disabled: !allowed,
-      title: allowed ? `${ACTION_LABELS[action]} ${svc.name}` : svc.refusals[action],
+      title: allowed ? `${ACTION_LABELS[action]} ${svc.name}` : (action === "preview" ? svc.preview_refusal : svc.refusals[action]),
       dataset: { action, service: svc.name },
       onclick: () => doAction(action, svc, onDone),
     }, ACTION_LABELS[action]);
@@ -241,6 +242,10 @@ async function doAction(action, svc, onDone) {
   try {
     if (action === "edit") return go(`#/edit/${enc(name)}`);
     if (action === "instances") return go(`#/service/${enc(name)}/instances`);
+    if (action === "preview") {
+      return previewDialog(`Preview ${name}`, svc.default_data_date || yesterday(),
+        (q) => api("GET", `/services/${enc(name)}/preview?${new URLSearchParams(q)}`));
+    }
     if (action === "publish") {
       const r = await api("POST", `/services/${enc(name)}/publish`);
       toast(`${name}: ${r.status}${r.message ? " — " + r.message : ""}`);
@@ -754,6 +759,9 @@ async function formPage(main, name) {
           h("button", { type: "button", id: "same-name", onclick: sameNameMapping }, "Same-name mapping"),
           h("button", { type: "button", id: "purge", onclick: () => { view.mappings = []; renderTags(); } }, "Purge"),
           h("button", { type: "button", id: "create-table", onclick: previewDdl }, "One-click create table"),
+          h("button", { type: "button", id: "preview-draft", title: "What a run of this form, as it is now, would write and change (nothing is saved)",
+            onclick: () => previewDialog(`Preview ${f.name.value.trim() || "the new service"} (not saved)`, yesterday(),
+              (q) => api("POST", "/services/preview", { service: draft(), data_date: q.data_date, sample: Number(q.sample) })) }, "Preview"),
           h("span", { class: "spacer" }),
           h("label", {}, selectAllValue, " All values"), h("label", {}, selectAllCode, " All code names")),
         h("table", { class: "mapping", id: "mapping" },
@@ -816,6 +824,71 @@ function notifySummary(n) {
   if (!n) return "none";
   const when = n.events.map((e) => (NOTIFY_EVENTS.find(([k]) => k === e) || [e, e])[1].toLowerCase()).join(", ");
   return `${when} → ${n.to.join(", ")} (connection ${n.conn_id})`;
+}
+
+// ---- preview of a run ------------------------------------------------------------------------
+
+// What a run for a data date would write and change, read from the warehouse and the live target;
+// nothing is written. ``fetch({data_date, sample})`` asks the API (a saved service or the form's draft).
+function previewDialog(title, dataDate, fetch) {
+  const dlg = document.getElementById("dialog");
+  const date = h("input", { type: "date", id: "pv-date", value: dataDate, required: true });
+  const sample = h("input", { type: "number", id: "pv-sample", value: 10, min: 0, max: 1000, style: "width: 6em" });
+  const out = h("div", { id: "preview-result", class: "preview" });
+  let asked = 0;  // only the latest question's answer is shown
+  async function load() {
+    const mine = ++asked;
+    out.replaceChildren(h("p", { class: "muted" }, "Reading the warehouse and the live target…"));
+    try {
+      const p = await fetch({ data_date: date.value, sample: sample.value || 0 });
+      if (mine === asked) mount(out, previewReport(p));
+    } catch (e) {
+      if (mine === asked) out.replaceChildren(h("div", { class: "error", id: "preview-error" }, e.message));
+    }
+  }
+  dlg.replaceChildren(h("form", { method: "dialog", class: "preview-dialog", onsubmit: (ev) => { if (ev.submitter?.value === "load") { ev.preventDefault(); load(); } } },
+    h("div", { class: "row" }, h("h2", {}, title), h("span", { class: "spacer" }),
+      h("label", { for: "pv-date" }, "Data date "), date, h("label", { for: "pv-sample" }, " Sample rows "), sample,
+      h("button", { type: "submit", value: "load", class: "primary", id: "pv-load" }, "Preview")),
+    out,
+    h("div", { class: "row" }, h("span", { class: "muted" }, "A preview reads only: no lock, no stage table, nothing written."),
+      h("span", { class: "spacer" }), h("button", { value: "close", type: "submit", formnovalidate: true }, "Close"))));
+  dlg.showModal();
+  load();
+}
+
+function previewReport(p) {
+  const pct = (x) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
+  const c = p.changes;
+  // would_fail names missing columns and wrong types already; values too long or wide are the data's
+  const problems = [...p.would_fail, ...p.gates_failed.map((g) => `gate: ${g}`),
+    ...p.columns.filter((x) => x.fails && !["missing", "type"].includes(x.kind)).map((x) => `column ${x.column}: ${x.kind} (below)`)];
+  return [
+    h("p", { id: "preview-verdict", class: problems.length ? "error" : "ok" },
+      problems.length ? "A run for this data date would fail." : "A run for this data date would succeed.",
+      h("span", { class: "muted" }, ` ${p.target}${p.target_exists ? "" : " (table does not exist)"} · read in ${p.seconds.toFixed(2)} s`)),
+    problems.length ? h("ul", { class: "error", id: "preview-problems" }, problems.map((x) => h("li", {}, x))) : null,
+    h("h3", {}, "Columns"),
+    p.columns.length
+      ? h("table", { id: "preview-columns" }, h("thead", {}, h("tr", {}, h("th", {}, "Column"), h("th", {}, "Difference"), h("th", {}, "Detail"))),
+        h("tbody", {}, p.columns.map((x) => h("tr", { class: x.fails ? "fails" : "", dataset: { kind: x.kind, column: x.column } },
+          h("td", {}, h("code", {}, x.column)), h("td", {}, h("span", { class: `badge ${x.fails ? "failed" : "waiting_for_data"}` }, x.kind)), h("td", {}, x.detail)))))
+      : h("p", { class: "muted", id: "preview-columns" }, p.target_exists ? "The mapping matches the live table." : "—"),
+    h("h3", {}, "Rows"),
+    h("dl", { class: "kv", id: "preview-rows" },
+      h("dt", {}, "Sources"), h("dd", {}, p.sources.map((s) => `${s.table}${s.partition ? ` ${s.partition}` : ""}: ${s.rows} rows${s.duplicates ? ` (${s.duplicates} duplicate IDs)` : ""}`).join("; ")),
+      h("dt", {}, "Rows to write"), h("dd", {}, `${p.rows}${p.duplicates_replaced ? ` (${p.duplicates_replaced} duplicate IDs replaced, the last row wins)` : ""}`),
+      c ? [h("dt", {}, "Versus the live table"), h("dd", { id: "preview-changes" },
+        h("span", { class: "badge success" }, `+${c.added} added`), " ", h("span", { class: "badge failed" }, `−${c.removed} removed`), " ",
+        h("span", { class: "badge running" }, `~${c.changed} changed`), " ", h("span", { class: "badge" }, `${c.unchanged} unchanged`),
+        h("span", { class: "muted" }, ` of ${c.live_rows} live rows`))] : null,
+      c ? [h("dt", {}, "Change ratio"), h("dd", {}, `${pct(c.change_ratio)} — what gates.max_change_ratio compares`)] : null,
+      h("dt", {}, "Gates"), h("dd", {}, `${p.gates_failed.length ? "would fail" : "would pass"}: ${p.gates_checked}`)),
+    h("h3", {}, `Sample (${p.sample.length} rows as they would be written)`),
+    h("div", { class: "scroll" }, h("table", { id: "preview-sample" },
+      h("thead", {}, h("tr", {}, p.sample_columns.map((x) => h("th", {}, x)))),
+      h("tbody", {}, p.sample.map((r) => h("tr", {}, r.map((v) => h("td", { class: v === null ? "muted" : "" }, v === null ? "NULL" : String(v)))))))),
+  ];
 }
 
 // ---- details, instances ----------------------------------------------------------------------

@@ -1,0 +1,240 @@
+"""Preview of a run (engine/preview.py) against live targets: the DDL diff with its columns, the
+counts and changes the following run then reports, and that nothing was written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dbs import PG_ADMIN_URL, _pg_connect
+from engine_data import D_PREV, EXPECTED_D, WEIRD, D, LiveTarget, fill_warehouse, make_spec, target_content
+
+from airflow_provider_tagoffline.connections import resolve_connection
+from airflow_provider_tagoffline.create_table import create_table_sql
+from airflow_provider_tagoffline.engine.preview import Preview, preview
+from airflow_provider_tagoffline.engine.report import RunReport
+from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.errors import RunFailed
+
+pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
+
+
+def _diff(before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]) -> dict[str, int]:
+    """Rows added / removed / changed by entity ID between two contents of the live table."""
+    old, new = {r[0]: r for r in before}, {r[0]: r for r in after}
+    return {"added": len(new.keys() - old.keys()), "removed": len(old.keys() - new.keys()),
+            "changed": sum(1 for k in new.keys() & old.keys() if new[k] != old[k])}
+
+
+def _snapshot(t: LiveTarget) -> tuple[list[str], list[tuple[Any, ...]]]:
+    return t.tables(), t.rows("SELECT * FROM user_tags ORDER BY user_id")
+
+
+def _same_as_run(p: Preview, report: RunReport) -> None:
+    assert p.rows == report.rows_written
+    assert p.duplicates_replaced == report.duplicates_replaced
+    assert [s.model_dump() for s in p.sources] == report.sources
+    assert p.gates_failed == report.gates_failed
+
+
+def test_preview_equals_the_following_run_and_writes_nothing(live_target: LiveTarget) -> None:
+    t = live_target
+    t.execute(*create_table_sql(make_spec(t.kind, t.conn_id), t.kind))
+    spec = make_spec(t.kind, t.conn_id, gates={"max_change_ratio": 0.9})
+    run_export(spec, D_PREV)
+    t.execute("INSERT INTO user_tags (user_id, nick) VALUES (999, 'stale row')",
+              "DELETE FROM user_tags WHERE user_id = 2")
+    before = _snapshot(t)
+
+    p = preview(spec, D, sample=3)
+
+    assert _snapshot(t) == before  # nothing written, no stage table, no leftovers
+    assert not [n for n in t.tables() if "_dpfx_" in n]
+    assert p.target_exists and p.columns == []
+    assert p.rows == len(EXPECTED_D) and p.duplicates_replaced == 1
+    assert len(p.sample) == 3 and p.sample_columns[0] == "user_id"
+    assert p.changes is not None and p.changes.live_rows == 7  # 7 of D-1, minus user 2, plus 999
+
+    old = target_content(t)
+    report = run_export(spec, D)  # takes the lock at once: the preview held none
+    moved = _diff(old, target_content(t))
+    _same_as_run(p, report)
+    assert (p.changes.added, p.changes.removed, p.changes.changed) == (moved["added"], moved["removed"],
+                                                                         moved["changed"])
+    assert moved == {"added": 1, "removed": 1, "changed": 1}  # user 2 back; 999 gone; user 1's level and gmv
+    assert p.changes.change_ratio == 0.0
+
+    again = preview(spec, D)  # the live table now holds exactly D
+    assert again.changes is not None
+    assert (again.changes.added, again.changes.removed, again.changes.changed) == (0, 0, 0)
+    assert again.changes.unchanged == len(EXPECTED_D)
+
+
+def test_gate_figures_are_the_runs(live_target: LiveTarget) -> None:
+    t = live_target
+    t.execute(*create_table_sql(make_spec(t.kind, t.conn_id), t.kind))
+    spec = make_spec(t.kind, t.conn_id, gates={"max_change_ratio": 0.2, "max_null_ratio": {"gmv": 0.1}})
+    run_export(make_spec(t.kind, t.conn_id), D_PREV)
+    t.execute("DELETE FROM user_tags WHERE user_id > 3")
+    p = preview(spec, D)
+    assert p.changes is not None and p.changes.live_rows == 3
+    assert p.changes.change_ratio == pytest.approx(4 / 3)
+    assert len(p.gates_failed) == 2
+    with pytest.raises(RunFailed) as failed:
+        run_export(spec, D)
+    _same_as_run(p, failed.value.report)
+
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_each_column_difference_is_named(live_target: LiveTarget) -> None:
+    t = live_target
+    spec = make_spec(t.kind, t.conn_id)
+    t.execute(*create_table_sql(spec, t.kind))
+    if t.kind == "postgres":
+        t.execute("ALTER TABLE user_tags DROP COLUMN birthday, ADD COLUMN note text, ALTER COLUMN level TYPE smallint, "
+                  "ALTER COLUMN nick TYPE varchar(5), ALTER COLUMN score TYPE decimal(4,2)")
+    else:
+        t.execute("ALTER TABLE user_tags DROP COLUMN birthday, ADD COLUMN note text, MODIFY level smallint, "
+                  "MODIFY nick varchar(5), MODIFY score decimal(4,2)")
+    before = _snapshot(t)
+
+    p = preview(spec, D)
+
+    by_kind = {(c.kind, c.column): c for c in p.columns}
+    assert set(by_kind) == {("missing", "birthday"), ("extra", "note"), ("type", "level"), ("length", "nick"),
+                            ("precision", "score")}
+    assert by_kind[("missing", "birthday")].fails and not by_kind[("extra", "note")].fails
+    assert "16-bit" in by_kind[("type", "level")].detail
+    # nicks of users 3, 4 and 7 are longer than 5 characters; user 4's is the longest
+    assert (f"3 value(s) longer than 5 characters (longest {len(WEIRD)}, entity ID 4)"
+            in by_kind[("length", "nick")].detail)
+    # a double into decimal(4,2): user 2's -1.25e10 has 11 integer digits
+    assert ("1 value(s) with more than 2 integer digits (widest 11, entity ID 2)"
+            in by_kind[("precision", "score")].detail)
+    assert p.changes is not None and p.changes.added == len(EXPECTED_D)  # an empty live table
+    assert _snapshot(t) == before
+    with pytest.raises(RunFailed, match=r"'birthday'.*does not exist|'level'.*16-bit"):
+        run_export(spec, D)  # the run refuses what the preview named
+
+
+@pytest.mark.parametrize("live_target", ["postgres", "sqlite"], indirect=True)
+def test_missing_table_previews_the_extract(live_target: LiveTarget) -> None:
+    p = preview(make_spec(live_target.kind, live_target.conn_id), D, sample=100)
+    assert not p.target_exists and p.changes is None
+    assert p.rows == len(EXPECTED_D) and len(p.sample) == len(EXPECTED_D)
+    assert "does not exist" in p.would_fail[0]
+    assert sorted(r[0] for r in p.sample) == [r[0] for r in EXPECTED_D]
+    # code names applied in the sample: user 1's gender M → Male, level 1 → Bronze
+    row1 = next(r for r in p.sample if r[0] == 1)
+    assert row1[1:5] == ["M", "Male", 1, "Bronze"]
+    assert live_target.tables() == []
+
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_preview_holds_no_lock(live_target: LiveTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Right after a preview, the run's lock is free at the first try (no waiting allowed)."""
+    t = live_target
+    spec = make_spec(t.kind, t.conn_id)
+    t.execute(*create_table_sql(spec, t.kind))
+    preview(spec, D)
+    where = resolve_connection(t.conn_id)
+    target = where.target(spec.target, where.open())
+    module = __import__(type(target).__module__, fromlist=["LOCK_WAIT_SECONDS"])
+    monkeypatch.setattr(module, "LOCK_WAIT_SECONDS", 0)
+    try:
+        with target.lock():
+            pass
+    finally:
+        target.close()
+
+
+# ---- the target is the warehouse: the comparison is one query inside it ------------------------------
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def same_engine(request: pytest.FixtureRequest, duckdb_warehouse: str, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    kind = request.param
+    if kind == "duckdb":
+        path = tmp_path / "wh.duckdb"
+        shutil.copy(duckdb_warehouse, path)
+        monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps({"conn_type": "duckdb", "host": str(path)}))
+        yield kind
+        return
+    name = f"tot_{uuid.uuid4().hex[:10]}"
+    with _pg_connect() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    with _pg_connect(name) as conn:
+        fill_warehouse(conn, "postgres")
+    login, host = PG_ADMIN_URL.rsplit("/", 1)[0].split("//", 1)[1].split("@", 1)
+    h, _, port = host.partition(":")
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(
+        {"conn_type": "postgres", "host": h, "port": int(port or 5432), "login": login, "schema": name}))
+    yield kind
+    with _pg_connect() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_in_the_warehouse_the_diff_is_pushed_down(same_engine: str) -> None:
+    spec = make_spec("warehouse", "tot_wh", warehouse_conn_id="tot_wh", gates={"max_null_ratio": {"gmv": 0.9}})
+    where = resolve_connection("tot_wh")
+    target = where.target(spec.target, where.open())
+    target.run_in_tx(create_table_sql(spec, where.kind))
+    target.close()
+    run_export(spec, D_PREV)
+
+    p = preview(spec, D, sample=2)
+
+    assert p.changes is not None and p.changes.method.startswith("one query inside the warehouse")
+    assert (p.changes.live_rows, p.changes.added, p.changes.removed, p.changes.changed) == (7, 0, 0, 1)
+    assert p.rows == len(EXPECTED_D) and len(p.sample) == 2
+    assert p.nulls == {"gmv": 3}
+    assert p.changes.unchanged == len(EXPECTED_D) - 1
+    report = run_export(spec, D)
+    _same_as_run(p, report)
+    again = preview(spec, D)
+    assert again.changes is not None and (again.changes.changed, again.changes.unchanged) == (0, len(EXPECTED_D))
+
+
+# ---- the digests: equal values from different drivers agree, different ones do not ----------------
+
+def test_digests_across_drivers() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from airflow_provider_tagoffline.engine.preview import _Digest
+
+    types = ["bigint", "decimal(18,2)", "boolean", "date", "double", "bigint"]
+    # the warehouse's driver on the left, the target's on the right (SQLite: dates as text, a decimal as float)
+    extract = (1, Decimal("10.50"), True, dt.date(2026, 1, 2), 0.5, -1)
+    same = _Digest(types, list(extract), [1, Decimal("10.5"), 1, dt.date(2026, 1, 2), 0.5, -1])
+    assert [n for n, _f in same.fixes] == [0]  # only the decimal is rounded to its scale; the rest as they come
+    wider = (Decimal("10.504"), True, dt.date(2026, 1, 2), 0.5, -1)  # the target rounds it when it writes it
+    assert same.of(wider) == same.of((Decimal("10.50"), 1, dt.date(2026, 1, 2), 0.5, -1))
+    assert same.of(extract[1:]) == same.of((Decimal("10.5"), 1, dt.date(2026, 1, 2), 0.5, -1))
+    assert same.of(extract[1:]) != same.of((Decimal("10.5"), 1, dt.date(2026, 1, 2), 0.5, -2))  # hash(-1) == hash(-2)
+    assert same.of(extract[1:]) != same.of((Decimal("10.51"), 1, dt.date(2026, 1, 2), 0.5, -1))
+    text = _Digest(types, list(extract), [1, 10.5, 1, "2026-01-02", 0.5, -1])
+    assert [n for n, _f in text.fixes] == [0, 2]  # the decimal, and the date stored as text
+    assert text.of(extract[1:]) == text.of((10.5, 1, "2026-01-02", 0.5, -1))
+    assert text.of(extract[1:]) != text.of((10.5, 1, "2026-01-03", 0.5, -1))
+
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_a_partitioned_target_compares_partition_d_only(live_target: LiveTarget) -> None:
+    t = live_target
+    spec = make_spec(t.kind, t.conn_id, partition={"column": "ds", "format": "yyyyMMdd"})
+    t.execute(*create_table_sql(spec, t.kind))
+    run_export(spec, D_PREV)  # partition D-1 holds 7 rows; partition D none yet
+    p = preview(spec, D)
+    assert p.changes is not None and (p.changes.live_rows, p.changes.added) == (0, len(EXPECTED_D))
+    assert p.sample_columns[-1] == "ds" and {r[-1] for r in p.sample} == {"20261123"}
+    run_export(spec, D)
+    t.execute("UPDATE user_tags SET nick = 'stale' WHERE ds = '20261123' AND user_id = 1")
+    p = preview(spec, D)
+    assert p.changes is not None
+    assert (p.changes.live_rows, p.changes.added, p.changes.removed, p.changes.changed) == (7, 0, 0, 1)
