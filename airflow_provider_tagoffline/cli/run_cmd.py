@@ -55,7 +55,7 @@ def run(
     day = data_date.parse_data_date(date, "--date") if date else data_date.yesterday(spec.schedule.timezone)
     whole_table = spec.target.partition is None
     if whole_table and (reason := data_date.older_refusal(publishing.target_name(spec), day,
-                                                      publishing.held_data_date(spec), allow_older)):
+                                                          publishing.held_data_date(spec), allow_older)):
         raise Conflict(reason)
     try:
         report = runner.run_export(spec, day, batch_size=batch_size, echo=(lambda _m: None) if json_out else echo)
@@ -72,8 +72,8 @@ def _record_held(spec: RunSpec, day: dt.date) -> None:
     """Tell Airflow which data date the target holds now, as a DAG run would (when it knows the target)."""
     try:
         airflow_bridge.record_target_data_date(factory.target_asset_uri(spec), {"data_date": day.isoformat(),
-                                                                        "service": spec.service.name,
-                                                                        "by": "tagoffline run"})
+                                                                                "service": spec.service.name,
+                                                                                "by": "tagoffline run"})
     except Exception as exc:  # no Airflow database here: the export itself is done
         log.info("could not record in Airflow that %s holds data date %s: %s", spec.target.table, day,
                  first_line(exc))

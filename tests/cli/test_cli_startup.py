@@ -105,3 +105,24 @@ def test_run_up_to_its_export_imports_no_rest_api(store: dict[str, str]) -> None
     assert loaded(modules, ("airflow",)) == ["airflow"]
     assert loaded(modules, ("fastapi", "airflow_provider_tagoffline.api", "airflow_provider_tagoffline.ui",
                             "sqlglot", "duckdb", "MySQLdb", "oracledb")) == []
+
+
+def test_each_lazy_name_is_the_module_mypy_checks_it_as() -> None:
+    """cli/lazy.py names each module twice: imported for mypy, a LazyModule at run time; both must agree."""
+    import ast
+    import importlib
+
+    from airflow_provider_tagoffline.cli import lazy
+
+    checked: dict[str, str] = {}
+    for node in ast.walk(ast.parse(Path(lazy.__file__).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for imp in node.body:
+                if isinstance(imp, ast.Import):
+                    checked.update({a.asname or a.name: a.name for a in imp.names})
+                elif isinstance(imp, ast.ImportFrom):
+                    checked.update({a.asname or a.name: f"{imp.module}.{a.name}" for a in imp.names})
+    at_run_time = {name: value.__name__ for name, value in vars(lazy).items() if isinstance(value, lazy.LazyModule)}
+    assert at_run_time == checked
+    for name, module in at_run_time.items():  # each imports, and reads through to, its module
+        assert getattr(lazy, name).__file__ == importlib.import_module(module).__file__
