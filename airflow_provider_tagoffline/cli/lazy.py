@@ -11,8 +11,9 @@ through ``config.py`` (read without Airflow where it is not loaded), ``connectio
 (``dialects/family.py``); Alembic in ``catalog/store.py``'s migrate and downgrade.
 
 A name here is a ``LazyModule``: the module is imported at the first attribute read through it
-(what PEP 810's ``lazy import`` spells in the language); mypy sees the real modules. ``tests/cli/test_cli_startup.py``
-checks in a fresh interpreter what ``--help``, a catalog command and ``run`` import.
+(what PEP 810's ``lazy import`` spells in the language); mypy sees the real modules.
+``tests/cli/test_cli_startup.py`` checks in a fresh interpreter what ``--help``, a catalog command and
+``run`` import, and that both spellings of each name here agree.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 
 class LazyModule(ModuleType):
-    """Stands for the module of its name, imported by the first attribute read through it; every read
-    and write goes to that module (so a test patching ``service_cmd.lifecycle.x`` patches the module).
-    Nothing is imported, nor put into ``sys.modules``, before that first read."""
+    """Stands for the module of its name, imported by the first attribute read through it. Reads of
+    anything but its own module dunders (``__name__``, ``__doc__``...) and every write go to that
+    module (so a test patching ``service_cmd.lifecycle.x`` patches the module). Nothing is imported,
+    nor put into ``sys.modules``, before that first read."""
 
     def __getattr__(self, attr: str) -> Any:  # only for what this stand-in does not hold itself
         return getattr(importlib.import_module(self.__name__), attr)
