@@ -60,8 +60,8 @@ def list_(
     """List services: by status, execution status, application, entity, schedule type, name, owner."""
     entity_code, _, entity_id = (entity or "").partition(".")
     flt = lifecycle.ServiceFilter(mine=actor().username if mine else None, name=name, application=application,
-                        entity=entity_code or None, entity_id=entity_id or None, target_kind=target_kind,
-                        status=status, execution_status=execution_status, schedule_type=schedule_type)
+                                  entity=entity_code or None, entity_id=entity_id or None, target_kind=target_kind,
+                                  status=status, execution_status=execution_status, schedule_type=schedule_type)
     with session() as s:
         rows, total = lifecycle.list_services(s, flt, page=page, page_size=page_size)
         items = [lifecycle.service_summary(r) for r in rows]
