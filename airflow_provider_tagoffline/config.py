@@ -1,28 +1,100 @@
-"""The ``[tag_offline]`` configuration section, read through Airflow's config.
+"""The ``[tag_offline]`` configuration section, read as Airflow reads its configuration.
 
 Every option can also be set as ``AIRFLOW__TAG_OFFLINE__<OPTION>``, as for any Airflow option.
 Defaults are computed here (not in provider info) so they work whether or not Airflow has
 loaded provider configuration in this process.
+
+Importing Airflow costs more than a whole catalog command (``docs/performance.md``), so a process
+that has not loaded Airflow (the CLI) reads an option the way Airflow's own parser would: the
+``AIRFLOW__<SECTION>__<KEY>`` variable, else the option in ``airflow.cfg`` (``AIRFLOW_CONFIG``),
+both with Airflow's expansion of ``$VARS`` and ``~``. Anything that only Airflow resolves (its
+unit-test configuration, a file ``configparser`` cannot read) goes to Airflow's ``conf``, as does
+every read in a process where Airflow is already loaded. ``tests/test_config_reader.py`` compares
+the two readers.
 """
 
 from __future__ import annotations
 
+import configparser
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 SECTION = "tag_offline"
 
 
+def _expand(value: str) -> str:
+    """Airflow's ``expand_env_var``: ``$VARS`` and ``~``, repeated until nothing changes."""
+    while True:
+        expanded = os.path.expanduser(os.path.expandvars(value))
+        if expanded == value:
+            return expanded
+        value = expanded
+
+
 def _airflow_home() -> Path:
-    return Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser()
+    return Path(_expand(os.environ.get("AIRFLOW_HOME", "~/airflow")))
+
+
+def _airflow_cfg_path() -> str:
+    explicit = os.environ.get("AIRFLOW_CONFIG")
+    return _expand(explicit) if explicit is not None else str(_airflow_home() / "airflow.cfg")
+
+
+@cache
+def _airflow_cfg(path: str, mtime_ns: int) -> configparser.ConfigParser | None:
+    """``airflow.cfg`` as Airflow's parser (a ``ConfigParser``) reads it; None where only Airflow can."""
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return None  # let Airflow's conf raise its own message
+    return parser
+
+
+def _from_airflow(section: str, key: str) -> str | None:
+    from airflow.configuration import conf
+
+    return conf.get(section, key, fallback=None)
+
+
+def _airflow_option(section: str, key: str) -> str | None:
+    """Airflow's value of ``[section] key``; None when it is not set (Airflow's own defaults are not
+    known here: the callers fall back to the same values)."""
+    if "airflow.configuration" in sys.modules:
+        return _from_airflow(section, key)
+    variable = f"AIRFLOW__{section.upper()}__{key.upper()}"
+    if variable in os.environ:
+        return _expand(os.environ[variable])
+    test_mode = os.environ.get("AIRFLOW__CORE__UNIT_TEST_MODE")
+    if test_mode is not None and not _is_false(test_mode):
+        return _from_airflow(section, key)  # Airflow then reads its unit-test configuration instead
+    path = _airflow_cfg_path()
+    try:
+        parser = _airflow_cfg(path, os.stat(path).st_mtime_ns)
+    except OSError:  # no airflow.cfg yet: Airflow would write one holding only its defaults
+        return None
+    if parser is None:
+        return _from_airflow(section, key)
+    if test_mode is None and not _is_false(parser.get("core", "unit_test_mode", raw=True, fallback="False")):
+        return _from_airflow(section, key)  # unit-test mode set in airflow.cfg: the same
+    try:
+        return _expand(parser.get(section, key)) if parser.has_option(section, key) else None
+    except configparser.Error:  # e.g. a bad %(interpolation)s: Airflow's message says where
+        return _from_airflow(section, key)
+
+
+def _is_false(value: str) -> bool:
+    """False as Airflow's ``getboolean`` reads it (anything else is true, or an error Airflow reports)."""
+    return value.split("#")[0].strip().lower() in ("f", "false", "0")
 
 
 def _airflow_dags_folder() -> Path:
-    from airflow.configuration import conf
-
-    return Path(conf.get("core", "dags_folder", fallback=str(_airflow_home() / "dags"))).expanduser()
+    # Airflow's own default of [core] dags_folder is AIRFLOW_HOME/dags
+    return Path(_airflow_option("core", "dags_folder") or str(_airflow_home() / "dags")).expanduser()
 
 
 @dataclass(frozen=True)
@@ -80,10 +152,8 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
 
 def get(option: str) -> str:
     """Value of one ``[tag_offline]`` option, falling back to the computed default."""
-    from airflow.configuration import conf
-
     spec = CONFIG_OPTIONS[option]
-    value = conf.get(SECTION, option, fallback=None)
+    value = _airflow_option(SECTION, option)
     return value if value not in (None, "") else spec.default()
 
 
@@ -111,7 +181,5 @@ def default_timezone() -> str:
     tz = get("timezone")
     if tz:
         return tz
-    from airflow.configuration import conf
-
-    tz = conf.get("core", "default_timezone", fallback="utc")
+    tz = _airflow_option("core", "default_timezone") or "utc"  # Airflow's own default
     return "UTC" if tz.lower() in ("utc", "system") else tz

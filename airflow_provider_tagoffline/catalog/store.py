@@ -1,13 +1,20 @@
-"""Engine, sessions and migrations of the catalog store (``[tag_offline] sql_alchemy_conn``)."""
+"""Engine, sessions and migrations of the catalog store (``[tag_offline] sql_alchemy_conn``).
+
+Alembic runs the migrations; whether the store is up to date is read without it (one SELECT, and
+the revisions named in ``migrations/versions``), since every CLI command asks that first and
+importing Alembic costs more than the rest of a command (``docs/performance.md``).
+"""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, column, create_engine, event, inspect, select, table
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from airflow_provider_tagoffline import config
@@ -28,6 +35,11 @@ def _normalize_url(url: str) -> str:
 def get_engine(url: str | None = None) -> Engine:
     """The engine of ``url`` (default: the configured store), one per URL per process."""
     return _engine(_normalize_url(url or config.catalog_url()))
+
+
+def display_url(url: str | None = None) -> str:
+    """The store's URL as it may be shown: without its password."""
+    return make_url(url or config.catalog_url()).render_as_string(hide_password=True)
 
 
 @cache
@@ -94,6 +106,19 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 
 
 def current_revision(url: str | None = None) -> str | None:
+    """The store's revision; None when it has no tables yet."""
+    engine = get_engine(url)
+    if not inspect(engine).has_table(VERSION_TABLE):
+        return None
+    with engine.connect() as conn:
+        found: list[str] = list(
+            conn.execute(select(column("version_num")).select_from(table(VERSION_TABLE))).scalars())
+    if len(found) > 1:  # branches: never made here; Alembic's own message says what it found
+        return _alembic_current_revision(url)
+    return found[0] if found else None
+
+
+def _alembic_current_revision(url: str | None) -> str | None:
     import logging
 
     from alembic.runtime.migration import MigrationContext
@@ -104,7 +129,37 @@ def current_revision(url: str | None = None) -> str | None:
         return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 
+@cache
 def head_revision() -> str:
+    """The newest revision: the one no migration in ``migrations/versions`` names as its down_revision
+    (the history is one line; anything else is left to Alembic)."""
+    revisions: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        names = _assigned_strings(path, ("revision", "down_revision"))
+        if "revision" in names:
+            revisions[str(names["revision"])] = names.get("down_revision")
+    heads = set(revisions) - set(revisions.values())
+    return heads.pop() if len(heads) == 1 else _alembic_head_revision()
+
+
+def _assigned_strings(path: Path, names: tuple[str, ...]) -> dict[str, str | None]:
+    """Module-level ``name = "literal"`` (or None) assignments of a migration file, read without running it."""
+    found: dict[str, str | None] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        elif isinstance(node, ast.AnnAssign):  # revision: str = "0004"
+            target = node.target
+        else:
+            continue
+        if not (isinstance(target, ast.Name) and target.id in names and isinstance(node.value, ast.Constant)):
+            continue
+        if node.value.value is None or isinstance(node.value.value, str):
+            found[target.id] = node.value.value
+    return found
+
+
+def _alembic_head_revision() -> str:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
@@ -113,7 +168,4 @@ def head_revision() -> str:
 
 
 def is_migrated(url: str | None = None) -> bool:
-    engine = get_engine(url)
-    if not inspect(engine).has_table(VERSION_TABLE):
-        return False
     return current_revision(url) == head_revision()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from airflow_provider_tagoffline.catalog.apply import Plan, apply_catalog, export_catalog
 from airflow_provider_tagoffline.cli.common import JsonOption, actor, export_document, print_json, session
+from airflow_provider_tagoffline.cli.lazy import attention, catalog_apply, yaml_io
 from airflow_provider_tagoffline.cli.output import echo
-from airflow_provider_tagoffline.service import attention
-from airflow_provider_tagoffline.yaml_io import load_yaml_file, parse_catalog
+
+if TYPE_CHECKING:
+    from airflow_provider_tagoffline.catalog.apply import Plan
 
 app = typer.Typer(help="The catalog: applications, entities, tags, lookups, grants.", no_args_is_help=True,
                   rich_markup_mode=None)
@@ -38,14 +40,15 @@ def apply(file: Path = typer.Argument(..., help="Catalog YAML file."),
           dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; write nothing."),
           json_out: bool = JsonOption) -> None:
     """Create or update the catalog objects of FILE (idempotent; never deletes)."""
-    catalog = parse_catalog(load_yaml_file(file))
+    catalog = yaml_io.parse_catalog(yaml_io.load_yaml_file(file))
     affects: attention.Impact = {}
     clears: attention.Impact = {}
     with session() as s:
         if dry_run:  # applied for real and rolled back: the live services it would affect are exact
-            plan, affects, clears = attention.catalog_impact(s, lambda: apply_catalog(s, actor(), catalog))
+            plan, affects, clears = attention.catalog_impact(
+                s, lambda: catalog_apply.apply_catalog(s, actor(), catalog))
         else:
-            plan = apply_catalog(s, actor(), catalog)
+            plan = catalog_apply.apply_catalog(s, actor(), catalog)
     if json_out:
         print_json({"dry_run": dry_run, "changed": plan.changed, "summary": plan.summary(),
                     "items": [{**i.to_dict(), **({"affects": attention.impact_of(i.kind, i.key, affects),
@@ -68,5 +71,5 @@ def export(output: Path | None = typer.Option(None, "--output", "-o", help="Writ
            json_out: bool = JsonOption) -> None:
     """Print the whole catalog as YAML (or JSON); `catalog apply` of it changes nothing."""
     with session() as s:
-        data = export_catalog(s).model_dump(mode="json", exclude_none=True)
+        data = catalog_apply.export_catalog(s).model_dump(mode="json", exclude_none=True)
     export_document(data, json_out, output, "catalog")

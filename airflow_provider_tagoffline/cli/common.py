@@ -9,16 +9,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy.orm import Session
 
-from airflow_provider_tagoffline.catalog import store
-from airflow_provider_tagoffline.catalog.repository import Actor
+from airflow_provider_tagoffline.cli.lazy import repository, store, yaml_io
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import TagOfflineError, first_line
-from airflow_provider_tagoffline.yaml_io import dump_yaml
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from airflow_provider_tagoffline.catalog.repository import Actor
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 AllowOlderOption = typer.Option(False, "--allow-older", help="Let a whole-table target go back to an older data "
@@ -27,7 +29,7 @@ AllowOlderOption = typer.Option(False, "--allow-older", help="Let a whole-table 
 
 def actor() -> Actor:
     """The CLI acts with admin rights as the OS user (or TAGOFFLINE_USER), like `airflow` CLI."""
-    return Actor.system(os.environ.get("TAGOFFLINE_USER") or getpass.getuser())
+    return repository.Actor.system(os.environ.get("TAGOFFLINE_USER") or getpass.getuser())
 
 
 @contextmanager
@@ -41,11 +43,7 @@ def session() -> Iterator[Session]:
 
 
 def _safe_url() -> str:
-    from sqlalchemy.engine import make_url
-
-    from airflow_provider_tagoffline import config
-
-    return make_url(config.catalog_url()).render_as_string(hide_password=True)
+    return store.display_url()
 
 
 def print_json(data: Any) -> None:
@@ -54,7 +52,7 @@ def print_json(data: Any) -> None:
 
 def export_document(data: Any, json_out: bool, output: Path | None, what: str) -> None:
     """An export: ``data`` as YAML (or JSON), printed, or written to ``output`` saying so."""
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n" if json_out else dump_yaml(data)
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n" if json_out else yaml_io.dump_yaml(data)
     if output is not None:
         output.write_text(text, encoding="utf-8")
         echo(f"{what} written to {output}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from airflow_provider_tagoffline.catalog import store
 from airflow_provider_tagoffline.cli.common import JsonOption, _safe_url, print_json
+from airflow_provider_tagoffline.cli.lazy import store
 from airflow_provider_tagoffline.cli.output import echo
 
 app = typer.Typer(help="Manage the catalog store's schema.", no_args_is_help=True, rich_markup_mode=None)

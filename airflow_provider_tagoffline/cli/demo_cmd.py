@@ -20,6 +20,8 @@ from pathlib import Path
 
 import typer
 
+from airflow_provider_tagoffline.cli.common import actor, print_json
+from airflow_provider_tagoffline.cli.lazy import catalog_apply, data_date, demo_run, httpx, lifecycle, store, yaml_io
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.cli.quiet import child_env
 
@@ -66,31 +68,24 @@ def demo(
     """Build a demo warehouse, apply the demo catalog and service, export one data date."""
     home = home.resolve()
     _setup_environment(home, port)
-    from airflow_provider_tagoffline import data_date as dates
-    from airflow_provider_tagoffline.catalog import store
-    from airflow_provider_tagoffline.catalog.apply import apply_catalog
-    from airflow_provider_tagoffline.cli.common import actor, print_json
-    from airflow_provider_tagoffline.service import lifecycle
-    from airflow_provider_tagoffline.yaml_io import load_yaml_text, parse_catalog
-
     examples = resources.files("airflow_provider_tagoffline") / "examples"
     store.migrate()
     with store.session_scope() as s:
-        plan = apply_catalog(s, actor(), parse_catalog(load_yaml_text((examples / "demo_catalog.yaml").read_text())))
-        svc, outcome = lifecycle.apply_service(s, actor(), load_yaml_text((examples / "demo_service.yaml").read_text()))
+        catalog = yaml_io.parse_catalog(yaml_io.load_yaml_text((examples / "demo_catalog.yaml").read_text()))
+        plan = catalog_apply.apply_catalog(s, actor(), catalog)
+        service = yaml_io.load_yaml_text((examples / "demo_service.yaml").read_text())
+        svc, outcome = lifecycle.apply_service(s, actor(), service)
         name = svc.name
         timezone = svc.definition["schedule"].get("timezone") or "UTC"
     # T-1 in the service's timezone, as its scheduled run will export it
-    data_date = dates.parse_data_date(date, "--date") if date else dates.yesterday(timezone)
+    day = data_date.parse_data_date(date, "--date") if date else data_date.yesterday(timezone)
     if not json_out:
         s_ = plan.summary()
         echo(f"demo folder: {home}")
         echo(f"catalog: created {s_['create']}, updated {s_['update']}, unchanged {s_['unchanged']}; "
                    f"service {name}: {outcome}")
 
-    from airflow_provider_tagoffline.demo import run as demo_run
-
-    report = demo_run.run_demo(service_name=name, data_date=data_date, users=users,
+    report = demo_run.run_demo(service_name=name, data_date=day, users=users,
                                   echo=(lambda _m: None) if json_out else echo)
     if json_out:
         print_json(report)
@@ -104,8 +99,6 @@ def _tagoffline() -> str:
 
 def _serve(home: Path, service: str, port: int) -> None:
     """Migrate Airflow's database, publish the demo service, run ``airflow standalone``."""
-    import httpx
-
     airflow_home = Path(os.environ["AIRFLOW_HOME"])
     passwords = airflow_home / "passwords.json"
     if not passwords.exists():

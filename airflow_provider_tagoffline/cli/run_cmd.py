@@ -5,16 +5,31 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from airflow_provider_tagoffline.cli.common import AllowOlderOption, JsonOption, print_json, session
+from airflow_provider_tagoffline.cli.lazy import (
+    airflow_bridge,
+    attention,
+    connections,
+    create_table,
+    create_table_execute,
+    create_table_parse,
+    data_date,
+    factory,
+    lifecycle,
+    publishing,
+    runner,
+    runspec,
+    yaml_io,
+)
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import Conflict, RunFailed, first_line
-from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import attention, lifecycle, publishing
-from airflow_provider_tagoffline.yaml_io import read_text_file
+
+if TYPE_CHECKING:
+    from airflow_provider_tagoffline.runspec import RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +39,7 @@ def spec_for_run(name: str) -> RunSpec:
     with session() as s:
         svc = lifecycle.get_service(s, name)
         if svc.published_spec:
-            return RunSpec.model_validate(svc.published_spec)
+            return runspec.RunSpec.model_validate(svc.published_spec)
         return lifecycle.freeze_service(s, name)
 
 
@@ -45,18 +60,15 @@ def run(
     json_out: bool = JsonOption,
 ) -> None:
     """Export one data date of a service into its target, in this process."""
-    from airflow_provider_tagoffline import data_date as dates
-    from airflow_provider_tagoffline.engine.runner import run_export
-
     spec = spec_for_run(name)
-    day = dates.parse_data_date(date, "--date") if date else dates.yesterday(spec.schedule.timezone)
+    day = data_date.parse_data_date(date, "--date") if date else data_date.yesterday(spec.schedule.timezone)
     refuse_drift(name, spec)
     whole_table = spec.target.partition is None
-    if whole_table and (reason := dates.older_refusal(publishing.target_name(spec), day,
-                                                      publishing.held_data_date(spec), allow_older)):
+    if whole_table and (reason := data_date.older_refusal(publishing.target_name(spec), day,
+                                                          publishing.held_data_date(spec), allow_older)):
         raise Conflict(reason)
     try:
-        report = run_export(spec, day, batch_size=batch_size, echo=(lambda _m: None) if json_out else echo)
+        report = runner.run_export(spec, day, batch_size=batch_size, echo=(lambda _m: None) if json_out else echo)
     except RunFailed as exc:
         if json_out and exc.report is not None:
             print_json(exc.report.to_dict())  # type: ignore[attr-defined]
@@ -68,13 +80,10 @@ def run(
 
 def _record_held(spec: RunSpec, day: dt.date) -> None:
     """Tell Airflow which data date the target holds now, as a DAG run would (when it knows the target)."""
-    from airflow_provider_tagoffline import airflow_bridge
-    from airflow_provider_tagoffline.rendering.factory import target_asset_uri
-
     try:
-        airflow_bridge.record_target_data_date(target_asset_uri(spec), {"data_date": day.isoformat(),
-                                                                        "service": spec.service.name,
-                                                                        "by": "tagoffline run"})
+        airflow_bridge.record_target_data_date(factory.target_asset_uri(spec), {"data_date": day.isoformat(),
+                                                                                "service": spec.service.name,
+                                                                                "by": "tagoffline run"})
     except Exception as exc:  # no Airflow database here: the export itself is done
         log.info("could not record in Airflow that %s holds data date %s: %s", spec.target.table, day,
                  first_line(exc))
@@ -88,24 +97,19 @@ def ddl(
     json_out: bool = JsonOption,
 ) -> None:
     """The CREATE TABLE of a service's target, for its dialect; --execute creates the table."""
-    from airflow_provider_tagoffline.connections import resolve_target
-    from airflow_provider_tagoffline.create_table.design import design_for
-    from airflow_provider_tagoffline.create_table.execute import create_on_target
-    from airflow_provider_tagoffline.create_table.parse import parse_edited
-    from airflow_provider_tagoffline.create_table.render import render
-
     spec = spec_for_run(name)
     t = spec.target
-    where = resolve_target(t.conn_id, spec.warehouse_conn_id)
+    where = connections.resolve_target(t.conn_id, spec.warehouse_conn_id)
     conn_id, dialect = where.conn_id, where.dialect
     if sql_file is None:
-        design = design_for(spec, dialect)
+        design = create_table.design_for(spec, dialect)
     else:
-        design = parse_edited([read_text_file(sql_file)], dialect, schema=t.schema_, table=t.table,
-                              partition_column=t.partition.column if t.partition else None)
-    statements = render(design, dialect)
+        design = create_table_parse.parse_edited([yaml_io.read_text_file(sql_file)], dialect, schema=t.schema_,
+                                                 table=t.table,
+                                                 partition_column=t.partition.column if t.partition else None)
+    statements = create_table.render(design, dialect)
     if execute:
-        create_on_target(t, conn_id, statements)
+        create_table_execute.create_on_target(t, conn_id, statements)
     out: dict[str, Any] = {"conn_id": conn_id, "kind": dialect.kind, "statements": statements, "executed": execute}
     if json_out:
         print_json(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,12 +18,13 @@ from airflow_provider_tagoffline.cli.common import (
     print_json,
     session,
 )
+from airflow_provider_tagoffline.cli.lazy import attention, lifecycle, publishing, service_preview, yaml_io
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import TagOfflineError, ValidationFailed
-from airflow_provider_tagoffline.service import attention, lifecycle, publishing
-from airflow_provider_tagoffline.service.lifecycle import ServiceFilter
 from airflow_provider_tagoffline.service.states import TaskStatus
-from airflow_provider_tagoffline.yaml_io import dump_yaml, load_yaml_file
+
+if TYPE_CHECKING:
+    from airflow_provider_tagoffline.service.publishing import ActionResult
 
 app = typer.Typer(help="Tag offline services.", no_args_is_help=True, rich_markup_mode=None)
 
@@ -30,7 +32,7 @@ app = typer.Typer(help="Tag offline services.", no_args_is_help=True, rich_marku
 @app.command("apply")
 def apply(file: Path = typer.Argument(..., help="Service YAML file."), json_out: bool = JsonOption) -> None:
     """Create the service of FILE, or update its draft if it exists."""
-    data = load_yaml_file(file)
+    data = yaml_io.load_yaml_file(file)
     with session() as s:
         svc, outcome = lifecycle.apply_service(s, actor(), data)
         summary = lifecycle.service_summary(svc)
@@ -57,9 +59,9 @@ def list_(
 ) -> None:
     """List services: by status, execution status, application, entity, schedule type, name, owner."""
     entity_code, _, entity_id = (entity or "").partition(".")
-    flt = ServiceFilter(mine=actor().username if mine else None, name=name, application=application,
-                        entity=entity_code or None, entity_id=entity_id or None, target_kind=target_kind,
-                        status=status, execution_status=execution_status, schedule_type=schedule_type)
+    flt = lifecycle.ServiceFilter(mine=actor().username if mine else None, name=name, application=application,
+                                  entity=entity_code or None, entity_id=entity_id or None, target_kind=target_kind,
+                                  status=status, execution_status=execution_status, schedule_type=schedule_type)
     with session() as s:
         rows, total = lifecycle.list_services(s, flt, page=page, page_size=page_size)
         found = attention.of_many(s, rows)
@@ -106,7 +108,7 @@ def show(name: str, json_out: bool = JsonOption) -> None:
     if json_out:
         print_json(data)
     else:
-        echo(dump_yaml(data), nl=False)
+        echo(yaml_io.dump_yaml(data), nl=False)
 
 
 @app.command("export")
@@ -128,7 +130,7 @@ def delete(name: str, json_out: bool = JsonOption) -> None:
         echo(f"service {name} deleted")
 
 
-def _emit(outcome: publishing.ActionResult, json_out: bool) -> None:
+def _emit(outcome: ActionResult, json_out: bool) -> None:
     if json_out:
         print_json(outcome.model_dump())
         return
@@ -251,10 +253,10 @@ def plan(
     sample of the rows as written, and rows added / removed / changed versus the live table with
     the change ratio the gates would see. Exit code 1 when the run would fail.
     """
-    from airflow_provider_tagoffline.service import preview as previews
 
     with session() as s:
-        result = previews.preview_service(s, actor(), name, previews.PreviewRequest(_date("--date", date), sample))
+        request = service_preview.PreviewRequest(_date("--date", date), sample)
+        result = service_preview.preview_service(s, actor(), name, request)
     if json_out:
         print_json(result.model_dump())
     else:

@@ -1,0 +1,159 @@
+"""How long a `tagoffline` command takes from start to exit, against `airflow version` in the same run (issue 14).
+
+Setup: `tagoffline demo` in a temporary folder (embedded SQLite catalog store, DuckDB warehouse, SQLite
+target, Airflow's home inside it), Airflow's metadata database migrated, and four more services, so the
+store holds five. Then ROUNDS interleaved rounds, each starting every command once in a fresh process
+(after one warm-up round: compiled bytecode, airflow.cfg written):
+
+- `airflow version`: the reference, Airflow's lightest command;
+- `tagoffline --help`;
+- `tagoffline catalog export` and `tagoffline service list`: catalog-store commands;
+- `tagoffline run crm_user_tags` up to the export: the CLI's entry point with the engine's `run_export`
+  replaced by an exit, so it counts start, the store, the frozen spec, the data date Airflow holds, and
+  the imports the export needs, but not the export itself.
+
+Prints each command's median (and range) and its ratio to `airflow version`; the last line is the
+ratio the issue asks for: `service list` / `airflow version` (≤ 1). With --importtime it also prints,
+per command, the imports that cost most (``python -X importtime``: cumulative time of each import made
+directly by the command, so nested ones are not counted twice).
+
+    .venv/bin/python bench/bench_cli_startup.py [ROUNDS] [--importtime]
+
+Whatever `airflow_provider_tagoffline` the children import is measured (they run in the temporary
+folder, so the current directory does not count): to measure another checkout of the package, put its
+folder first on PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+SERVICE = "crm_user_tags"  # the demo's service
+EXTRA_SERVICES = 4
+
+# `run` up to its export: the real entry point; the export itself exits at once
+RUN_PROBE = """
+import sys
+from airflow_provider_tagoffline.cli.main import main
+from airflow_provider_tagoffline.engine import runner
+
+def reached_export(*_args, **_kwargs):
+    raise SystemExit(0)
+
+runner.run_export = reached_export
+sys.argv = ["tagoffline", "run", sys.argv[1]]
+main()
+"""
+
+COMMANDS: dict[str, list[str]] = {
+    "airflow version": [str(BIN / "airflow"), "version"],
+    "tagoffline --help": [str(BIN / "tagoffline"), "--help"],
+    "tagoffline catalog export": [str(BIN / "tagoffline"), "catalog", "export"],
+    "tagoffline service list": [str(BIN / "tagoffline"), "service", "list"],
+    "tagoffline run (to the export)": [sys.executable, "-c", RUN_PROBE, SERVICE],
+}
+REFERENCE, ASKED = "airflow version", "tagoffline service list"
+
+
+def demo_env(home: Path) -> dict[str, str]:
+    """The environment `tagoffline demo --home HOME` gives itself (cli/demo_cmd.py), for every command here."""
+    airflow_home = home / "airflow"
+    return {**os.environ,
+            "AIRFLOW_HOME": str(airflow_home), "AIRFLOW__CORE__DAGS_FOLDER": str(airflow_home / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'catalog.db'}",
+            "AIRFLOW__TAG_OFFLINE__WAREHOUSE_CONN_ID": "tag_warehouse",
+            "AIRFLOW_CONN_TAG_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(home / "warehouse.duckdb")}),
+            "AIRFLOW_CONN_DEMO_TARGET": json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")})}
+
+
+def setup(home: Path) -> dict[str, str]:
+    env = demo_env(home)
+
+    def run(*args: str) -> str:
+        proc = subprocess.run(list(args), capture_output=True, text=True, env=env, timeout=600, cwd=home)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+        return proc.stdout
+
+    run(str(BIN / "tagoffline"), "demo", "--home", str(home), "--users", "1000", "--json")
+    run(str(BIN / "airflow"), "db", "migrate")
+    service = (Path(__file__).resolve().parents[1] / "airflow_provider_tagoffline" / "examples"
+               / "demo_service.yaml").read_text()
+    for i in range(1, EXTRA_SERVICES + 1):
+        path = home / f"service_{i}.yaml"
+        path.write_text(service.replace(f"name: {SERVICE}", f"name: {SERVICE}_{i}")
+                        .replace("table: user_tags", f"table: user_tags_{i}"))
+        run(str(BIN / "tagoffline"), "service", "apply", str(path))
+    listed = json.loads(run(str(BIN / "tagoffline"), "service", "list", "--json"))
+    assert listed["total"] == 1 + EXTRA_SERVICES, listed
+    return env
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, cwd=env["AIRFLOW_HOME"])
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:3])} failed:\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
+def top_imports(argv: list[str], env: dict[str, str], count: int = 6) -> tuple[float, list[tuple[str, float]]]:
+    """Total import time and the (at most ``count``) costliest imports made directly by the command (depth 0),
+    each at least 3% of the total."""
+    python = [sys.executable, "-X", "importtime"]
+    cmd = python + argv[1:] if argv[0] == sys.executable else python + [argv[0], *argv[1:]]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=env["AIRFLOW_HOME"])
+    direct = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line.split("|")
+        if not name.startswith("  "):  # nesting is indented by two spaces per level
+            direct.append((name.strip(), int(cumulative) / 1e6))
+    direct.sort(key=lambda item: -item[1])
+    total = sum(seconds for _, seconds in direct)
+    return total, [(name, seconds) for name, seconds in direct[:count] if seconds >= 0.03 * total]
+
+
+def main(rounds: int, importtime: bool) -> None:
+    home = Path(tempfile.mkdtemp(prefix="tagoffline-bench-cli-"))
+    try:
+        env = setup(home)
+        for argv in COMMANDS.values():  # warm-up
+            timed(argv, env)
+        times: dict[str, list[float]] = {label: [] for label in COMMANDS}
+        for _ in range(rounds):
+            for label, argv in COMMANDS.items():
+                times[label].append(timed(argv, env))
+        print(f"{rounds} rounds, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+        reference = statistics.median(times[REFERENCE])
+        print(f"{'command':<32} {'median':>8} {'range':>15} {'/ airflow version':>18}")
+        for label, values in times.items():
+            median = statistics.median(values)
+            print(f"{label:<32} {median:>7.2f}s {min(values):>6.2f}–{max(values):.2f}s {median / reference:>18.2f}")
+        if importtime:
+            for label, argv in COMMANDS.items():
+                total, top = top_imports(argv, env)
+                print(f"\n{label}: imports {total:.2f} s; costliest: "
+                      + ", ".join(f"{name} {seconds:.2f}" for name, seconds in top))
+        ratio = statistics.median(times[ASKED]) / reference
+        print(f"\n{ASKED} / {REFERENCE}: {ratio:.2f} (≤ 1 wanted)")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    flags = {a for a in sys.argv[1:] if a.startswith("--")}
+    numbers = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(int(numbers[0]) if numbers else 7, "--importtime" in flags)
