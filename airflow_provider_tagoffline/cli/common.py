@@ -92,7 +92,8 @@ def run_app(app: typer.Typer) -> None:
     """Run the CLI: every error prints one line (``error: ...``) and exits 1; a traceback only for an
     unexpected error with TAGOFFLINE_DEBUG=1."""
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click returns a typer.Exit's code instead of raising it.
+        code = app(standalone_mode=False)
     except TagOfflineError as exc:
         typer.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(1)
@@ -111,3 +112,5 @@ def run_app(app: typer.Typer) -> None:
             raise
         typer.echo(f"error: {unexpected_error_message(exc)}", err=True)
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -264,6 +264,5 @@ def plan(
     reasons = result.would_fail + [f"column {c.column!r}: {c.detail}" for c in result.columns
                                    if c.fails and c.kind not in ("missing", "type")] + result.gates_failed
     if reasons:
-        # one line on stderr and exit code 1, as the run itself would say it (typer.Exit is swallowed
-        # by click outside standalone mode)
+        # one line on stderr and exit code 1, as the run itself would say it
         raise TagOfflineError(f"a run for data date {result.data_date} would fail: {reasons[0]}")

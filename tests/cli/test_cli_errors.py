@@ -127,3 +127,15 @@ def test_an_unexpected_error_is_one_line_and_a_traceback_only_on_request(sqlite_
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           env={**env, "TAGOFFLINE_DEBUG": "1"})
     assert proc.returncode == 1 and "Traceback (most recent call last)" in proc.stderr and "KeyError" in proc.stderr
+
+
+def test_a_command_that_says_it_failed_exits_non_zero(tmp_path: Path) -> None:
+    """typer.Exit(1) from a command (db check on a store not migrated, a failed publish or unpublish)
+    is the process's exit code: scripts and CI steps rely on it. Click outside standalone mode returns
+    that code instead of raising it; run_app passes it on."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    proc = tagoffline(url, "db", "check")
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "needs `tagoffline db migrate`" in proc.stdout + proc.stderr
+    assert tagoffline(url, "db", "migrate").returncode == 0
+    assert tagoffline(url, "db", "check").returncode == 0
