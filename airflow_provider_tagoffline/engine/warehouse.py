@@ -177,6 +177,28 @@ class Reader:
             self.conn.close()
 
 
+class BackgroundChecks:
+    """Source checks running on a connection of their own while the load goes on."""
+
+    def __init__(self) -> None:
+        self.done: list[SourceCheck] = []
+        self.errors: list[BaseException] = []
+        self.thread: threading.Thread | None = None
+
+    def __call__(self) -> list[SourceCheck]:
+        """Wait for every check; their results, or what one of them raised."""
+        if self.thread is not None:
+            self.thread.join()
+        if self.errors:
+            raise self.errors[0]
+        return self.done
+
+    def spoil_the_load(self) -> bool:
+        """Already known, without waiting: a check failed or found a source repeating IDs, so the load
+        running on the assumption that none does is wasted."""
+        return bool(self.errors) or any(c.duplicates for c in list(self.done))
+
+
 @dataclass
 class SourceCheck:
     table: str
@@ -258,36 +280,27 @@ class Warehouse:
         reader says whether they are worth it; never on the target's own connection)."""
         return self.reader.checks_alongside_load and not self.is_the_target
 
-    def check_sources_in_background(self, sources: list[SourceSpec],
-                                    data_date: dt.date) -> Callable[[], list[SourceCheck]]:
-        """Start ``check_source`` of every source on a connection of its own; the function returned
-        waits for the checks and returns them (or raises what they raised)."""
-        checks: list[SourceCheck] = []
-        errors: list[BaseException] = []
+    def check_sources_in_background(self, sources: list[SourceSpec], data_date: dt.date) -> BackgroundChecks:
+        """Start ``check_source`` of every source on a connection of its own."""
+        checks = BackgroundChecks()
 
         def work() -> None:
             try:
                 other = Warehouse(self.conn_id)
             except BaseException as exc:
-                errors.append(exc)
+                checks.errors.append(exc)
                 return
             try:
-                checks.extend(other.check_source(src, data_date) for src in sources)
+                for src in sources:  # one by one: the load beside them looks at each as it lands
+                    checks.done.append(other.check_source(src, data_date))
             except BaseException as exc:
-                errors.append(exc)
+                checks.errors.append(exc)
             finally:
                 other.close()
 
-        thread = threading.Thread(target=work, name="tagoffline-source-checks", daemon=True)
-        thread.start()
-
-        def wait() -> list[SourceCheck]:
-            thread.join()
-            if errors:
-                raise errors[0]
-            return checks
-
-        return wait
+        checks.thread = threading.Thread(target=work, name="tagoffline-source-checks", daemon=True)
+        checks.thread.start()
+        return checks
 
     def stream(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
         """Result batches of ``query``, never the whole result in memory."""
