@@ -132,24 +132,28 @@ def run_ours(spec: dict[str, Any], env: dict[str, str], timeout: float) -> dict[
 DUCK_COPY = (
     "import sys, duckdb; sys.stderr.write('ready\\n'); sys.stderr.flush(); sys.stdin.readline(); "
     "con = duckdb.connect(sys.argv[1], read_only=True); "
-    # tab-separated, \\N for NULL, nothing quoted: the text format of COPY FROM and LOAD DATA alike
-    "con.execute(\"COPY (\" + sys.argv[2] + \") TO '/dev/stdout' "
+    # tab-separated, \\N for NULL, nothing quoted: the text format of COPY FROM and LOAD DATA alike.
+    # Into a named pipe, as the engine does: written to /dev/stdout, DuckDB's output came out garbled.
+    "con.execute(\"COPY (\" + sys.argv[2] + \") TO '\" + sys.argv[3] + \"' "
     "(FORMAT csv, DELIMITER '\\t', HEADER false, NULLSTR '\\\\N', QUOTE '')\")"
 )
 
 
-def loader_cmd(target: str, db: str, table: str, cols: list[str]) -> list[str]:
+def loader_cmd(target: str, db: str, table: str, cols: list[str], source: str = "stdin") -> list[str]:
+    """The target's bulk load of the text rows from stdin or from the file (pipe) ``source``."""
     if target == "pg":
+        where = "stdin" if source == "stdin" else f"'{source}'"
         return ["psql", "-q", "-v", "ON_ERROR_STOP=1", f"{PG_BASE}/{db}",
-                "-c", f"\\copy {table} ({', '.join(cols)}) from stdin"]
+                "-c", f"\\copy {table} ({', '.join(cols)}) from {where}"]
+    path = "/dev/stdin" if source == "stdin" else source
     return ["mariadb", "--local-infile=1", "-h", MY_HOST, "-P", str(MY_PORT), "-u", MY_USER,
             "--default-character-set=utf8mb4", db, "-e",
-            f"LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE {table} CHARACTER SET utf8mb4 "
+            f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {table} CHARACTER SET utf8mb4 "
             f"({', '.join(f'`{c}`' for c in cols)}); SHOW WARNINGS"]
 
 
 def run_reference(wh: str, where: str, query: str, target: str, db: str, table: str, cols: list[str],
-                  timeout: float) -> float:
+                  timeout: float, folder: Path) -> float:
     """Seconds of the reference pipe: warehouse's own export of ``query`` into the target's bulk load."""
     deadline = time.monotonic() + timeout
     if wh == "pg":
@@ -157,8 +161,15 @@ def run_reference(wh: str, where: str, query: str, target: str, db: str, table: 
         src = subprocess.Popen(["psql", "-q", "-v", "ON_ERROR_STOP=1", f"{PG_BASE}/{where}",
                                 "-c", f"\\copy ({query}) to stdout"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        dst = subprocess.Popen(loader_cmd(target, db, table, cols), stdin=src.stdout, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
+        assert src.stdout is not None
+        src.stdout.close()  # the loader holds the pipe's read end alone: a failing loader stops the source
     else:
-        src = subprocess.Popen([sys.executable, "-c", DUCK_COPY, where, query], stdin=subprocess.PIPE,
+        fifo = folder / "reference.fifo"
+        fifo.unlink(missing_ok=True)
+        os.mkfifo(fifo, 0o600)
+        src = subprocess.Popen([sys.executable, "-c", DUCK_COPY, where, query, str(fifo)], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         assert src.stderr is not None and src.stdin is not None
         if src.stderr.readline().strip() != b"ready":  # duckdb imported: now the clock starts
@@ -167,10 +178,8 @@ def run_reference(wh: str, where: str, query: str, target: str, db: str, table: 
         start = time.perf_counter()
         src.stdin.write(b"go\n")
         src.stdin.close()
-    dst = subprocess.Popen(loader_cmd(target, db, table, cols), stdin=src.stdout, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, start_new_session=True)
-    assert src.stdout is not None
-    src.stdout.close()  # the loader holds the pipe's read end alone: a failing loader stops the source
+        dst = subprocess.Popen(loader_cmd(target, db, table, cols, str(fifo)), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
     _wait_all([src, dst], deadline, f"reference did not finish in {timeout:.0f} s")
     elapsed = time.perf_counter() - start
     assert src.stderr is not None and dst.stdout is not None and dst.stderr is not None
@@ -303,7 +312,7 @@ def main() -> None:
                     target_query(tgt, tgt_db[tgt], f"TRUNCATE TABLE {table}_ref")
                     where = duck if wh == "duck" else pg_wh
                     ref_s = run_reference(wh, where, reference_query(shape, wh, tgt == "my"), tgt, tgt_db[tgt],
-                                          table + "_ref", cols, args.timeout)
+                                          table + "_ref", cols, args.timeout, folder)
                     run = run_ours(spec, env, args.timeout)
                 except (Timeout, RuntimeError) as exc:
                     failed.add(combo)
