@@ -334,12 +334,19 @@ def main() -> None:
                       f"replaced; peak RSS {run['rss'] / 1e6:.0f} MB; {report['load_method']}"
                       + (f"; {checks[combo]}" if round_no == 1 else ""), flush=True)
                 print("      phases: " + ", ".join(f"{k} {v:.2f}" for k, v in report["phases"].items()), flush=True)
+            summarize(combos, ours, refs, checks, notes, phases, users, round_no, args.json)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def summarize(combos: list[tuple[str, str, str]], ours: dict[Any, list[float]], refs: dict[Any, list[float]],
+              checks: dict[Any, str], notes: dict[Any, str], phases: dict[Any, list[dict[str, float]]], users: int,
+              rounds: int, json_path: str | None) -> None:
+    """The table of medians so far (printed after every round, so a cut-short run still has one)."""
     load = os.getloadavg()
-    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print("\n| shape | warehouse → target | ours, median (rounds) | reference, median | rows | ratio (≥ 0.8) |")
+    print(f"\nafter round {rounds}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print("| shape | warehouse → target | ours, median (rounds) | reference, median | rows | ratio (≥ 0.8) |")
     print("|---|---|---|---|---|---|")
-    results = []
+    results: list[dict[str, Any]] = []
     for combo in combos:
         shape, wh, tgt = combo
         head = f"| {SHAPE_TITLES[shape]} | {WAREHOUSES[wh]} → {TARGETS[tgt]} |"
@@ -348,16 +355,15 @@ def main() -> None:
             results.append({"shape": shape, "warehouse": wh, "target": tgt, "error": notes.get(combo)})
             continue
         o, r = statistics.median(ours[combo]), statistics.median(refs[combo])
-        rounds = ", ".join(f"{v:.2f}" for v in ours[combo])
+        runs = ", ".join(f"{v:.2f}" for v in ours[combo])
         note = f" ({notes[combo]})" if combo in notes else ""
-        print(f"{head} {o:.2f} s ({rounds}){note} | {r:.2f} s | {checks.get(combo, '?')} | **{r / o:.2f}** |")
+        print(f"{head} {o:.2f} s ({runs}){note} | {r:.2f} s | {checks.get(combo, '?')} | **{r / o:.2f}** |")
         results.append({"shape": shape, "warehouse": wh, "target": tgt, "ours": ours[combo], "reference": refs[combo],
                         "ratio": r / o, "check": checks.get(combo), "phases": phases[combo], "note": notes.get(combo)})
-    if args.json:
-        Path(args.json).write_text(json.dumps({"users": users, "rounds": args.rounds, "results": results}, indent=1))
+    if json_path:
+        Path(json_path).write_text(json.dumps({"users": users, "rounds": rounds, "results": results}, indent=1))
     bad = [c for c in results if "error" in c or c["ratio"] < 0.8 or not str(c["check"]).startswith("same")]
-    print(f"\nshapes under 0.8, failed or different: {len(bad)} of {len(results)}")
-
+    print(f"shapes under 0.8, failed or different: {len(bad)} of {len(results)}\n", flush=True)
 
 if __name__ == "__main__":
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
