@@ -61,6 +61,9 @@ class Dialect:
     paramstyle: ClassVar[str] = "qmark"
     #: the type to cast a value to for text comparison (lookups) in warehouse queries
     text_type: ClassVar[str] = "VARCHAR"
+    #: whether the engine has FULL OUTER JOIN: several sources are then one FULL JOIN chain on the
+    #: entity ID; without it, LEFT JOINs plus the anti-joined IDs of later sources (engine/extract.py)
+    full_outer_join: ClassVar[bool] = True
     #: a pseudo-column giving physical row order, so "the last row wins" among duplicate IDs
     row_order: ClassVar[str | None] = None
     #: whether the database compares table and schema names case-insensitively even when quoted
@@ -144,10 +147,6 @@ class Dialect:
         """The ``ORDER BY`` of ``ROW_NUMBER() OVER (PARTITION BY key ...)`` that keeps the last row of
         an ID: the newest physical row where the engine has a row order, else none (any one row)."""
         return f" ORDER BY {self.row_order} DESC" if self.row_order else ""
-
-    def distinct_union(self, selects: list[str], column: str) -> str:
-        """The distinct values of ``column`` over ``selects`` (each ``SELECT … AS column …``)."""
-        return " UNION ".join(selects)
 
     def quote_literal(self, value: str) -> str:
         """A string literal (standard SQL: quotes doubled); used only where a parameter cannot be."""

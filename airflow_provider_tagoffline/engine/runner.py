@@ -114,10 +114,11 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             in_warehouse = warehouse.is_the_target
             csv = target.csv_format if warehouse.can_export_csv and not in_warehouse else None
             live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
+            native_lookups = warehouse.native_lookups(spec)
 
         def query(checks: list[SourceCheck] | None) -> Any:
             dedupe = frozenset(i for i, c in enumerate(checks or []) if c.duplicates)
-            return build_extract_query(spec, warehouse.dialect, d, dedupe,
+            return build_extract_query(spec, warehouse.dialect, d, dedupe, native_lookups=native_lookups,
                                        booleans_as_int=csv is not None and csv.booleans_as_int)
 
         def load(q: Any) -> Any:

@@ -18,10 +18,17 @@ from typing import Any, ClassVar
 
 from airflow_provider_tagoffline.connections import Resolved, resolve_warehouse
 from airflow_provider_tagoffline.dialects import GENERIC, Dialect
-from airflow_provider_tagoffline.engine.extract import Query, format_date, source_check_sql
+from airflow_provider_tagoffline.engine.extract import (
+    LookupJoin,
+    Query,
+    format_date,
+    lookup_joins,
+    source_check_sql,
+    type_probe_sql,
+)
 from airflow_provider_tagoffline.engine.targets.base import CsvFormat
 from airflow_provider_tagoffline.errors import RunFailed, first_line
-from airflow_provider_tagoffline.runspec import SourceSpec
+from airflow_provider_tagoffline.runspec import RunSpec, SourceSpec
 
 CHUNK_BYTES = 1 << 20
 
@@ -89,6 +96,20 @@ class Reader:
     def explain(self, exc: BaseException, what: str) -> RunFailed | None:
         """A clearer error for ``exc`` raised by ``what``, or None."""
         return None
+
+    # ---- types ---------------------------------------------------------------------------------
+    def column_type(self, table: str, column: str) -> Any:
+        """The type of ``column`` of warehouse table ``table`` as the engine names it, comparable
+        with another column's; None when the driver does not say (SQLite's sqlite3)."""
+        cur = self.conn.cursor()
+        try:
+            cur.execute(type_probe_sql(self.dialect, table, column))
+            type_code = cur.description[0][1]
+            cur.fetchall()
+            return type_code
+        finally:
+            with contextlib.suppress(Exception):
+                cur.close()
 
     # ---- reading -------------------------------------------------------------------------------
     def stream(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
@@ -182,6 +203,23 @@ class Warehouse:
             raise RunFailed(f"source table {src.table!r} cannot be read from the warehouse "
                             f"{self.conn_id!r}: {first}") from None
         return SourceCheck(src.table, part, int(rows), int(duplicates))
+
+    def native_lookups(self, spec: RunSpec) -> frozenset[LookupJoin]:
+        """The lookup-table joins of ``spec`` whose tag column and code column have one type here:
+        they join on it; the others on their text. A column the engine cannot describe is cast."""
+        same: set[LookupJoin] = set()
+        for join in lookup_joins(spec):
+            lookup = spec.lookups[join.lookup]
+            assert lookup.table and lookup.code_column
+            try:
+                tag_type = self.reader.column_type(spec.sources[join.source].table, join.column)
+                code_type = self.reader.column_type(lookup.table, lookup.code_column)
+            except Exception:  # a missing table or column: the extract or a check says so clearly
+                self.reader.reset()
+                continue
+            if tag_type is not None and tag_type == code_type:
+                same.add(join)
+        return frozenset(same)
 
     @property
     def checks_alongside_load(self) -> bool:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbs import _mysql_connect, _pg_connect
+from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, _pg_connect
 from engine_data import LiveTarget, _mysql_target, _postgres_target, fill_warehouse
 
 
@@ -78,3 +79,51 @@ def mysql_target_db() -> Iterator[str]:
     conn.close()
 
 
+@pytest.fixture(params=["duckdb", "postgres", "mysql", "sqlite"])
+def warehouse_conn(request: pytest.FixtureRequest, duckdb_warehouse: str, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A filled warehouse of each kind, registered as connection ``tot_wh``; yields its kind."""
+    kind = request.param
+    name = f"tot_{uuid.uuid4().hex[:10]}"
+    if kind == "duckdb":
+        path = tmp_path / "wh.duckdb"
+        shutil.copy(duckdb_warehouse, path)
+        monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps({"conn_type": "duckdb", "host": str(path)}))
+        yield kind
+        return
+    if kind == "sqlite":
+        path = tmp_path / "wh.sqlite"
+        with sqlite3.connect(path) as db:
+            fill_warehouse(db, "sqlite")
+        db.close()
+        monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+        yield kind
+        return
+    if kind == "postgres":
+        with _pg_connect() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        with _pg_connect(name) as conn:
+            fill_warehouse(conn, "postgres")
+        login, host = PG_ADMIN_URL.rsplit("/", 1)[0].split("//", 1)[1].split("@", 1)
+        h, _, port = host.partition(":")
+        monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(
+            {"conn_type": "postgres", "host": h, "port": int(port or 5432), "login": login, "schema": name}))
+        yield kind
+        with _pg_connect() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    admin = _mysql_connect()
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    admin.close()
+    conn = _mysql_connect(name)
+    fill_warehouse(conn, "mysql")
+    conn.close()
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(
+        {"conn_type": "mysql", "host": MYSQL_HOST, "port": MYSQL_PORT, "login": MYSQL_USER,
+         "password": MYSQL_PASSWORD, "schema": name, "extra": {"charset": "utf8mb4"}}))
+    yield kind
+    admin = _mysql_connect()
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.close()

@@ -26,8 +26,7 @@ D = dt.date(2026, 11, 23)
 def test_trino_like_engines_quote_with_double_quotes_and_bind_with_qmarks() -> None:
     trino = generic_dialect("trino", '"{}"', "qmark")
     q = build_extract_query(make_spec("sqlite", "t"), trino, D)
-    assert q.sql.startswith('WITH k AS (SELECT s0."user_id" AS tagoffline_key FROM "profile" s0 WHERE '
-                            's0."user_id" IS NOT NULL AND s0."ds" = ? UNION SELECT s1."user_id"')
+    assert ' FROM (SELECT * FROM "profile" s0 WHERE s0."user_id" IS NOT NULL AND s0."ds" = ?) s0 FULL JOIN ' in q.sql
     assert 'CASE CAST(s0."gender" AS VARCHAR) WHEN ? THEN ?' in q.sql
     check = source_check_sql(trino, make_spec("sqlite", "t").sources[0], D)
     assert check.sql.endswith('FROM "profile" s WHERE s."user_id" IS NOT NULL AND s."ds" = ? GROUP BY s."user_id") g')
@@ -36,7 +35,7 @@ def test_trino_like_engines_quote_with_double_quotes_and_bind_with_qmarks() -> N
 def test_hive_like_engines_quote_with_backticks_and_call_text_string() -> None:
     hive = generic_dialect("hiveserver2", "`{}`", "pyformat")
     q = build_extract_query(make_spec("sqlite", "t"), hive, D, frozenset({0}))
-    assert "FROM `profile` s0 WHERE s0.`user_id` IS NOT NULL AND s0.`ds` = %s" in q.sql
+    assert "FULL JOIN (SELECT * FROM `trade` s1 WHERE s1.`user_id` IS NOT NULL AND s1.`dt` = %s) s1" in q.sql
     assert "CASE CAST(s0.`gender` AS STRING) WHEN %s THEN %s" in q.sql
     # no physical row order: ROW_NUMBER keeps one row per ID, whichever the engine gives first
     assert "ROW_NUMBER() OVER (PARTITION BY d.`user_id`) AS tagoffline_rn" in q.sql

@@ -9,7 +9,15 @@ from engine_data import make_spec
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.dialects import get_dialect
-from airflow_provider_tagoffline.engine.extract import build_extract_query, format_date, source_check_sql
+from airflow_provider_tagoffline.engine.extract import (
+    LookupJoin,
+    build_extract_query,
+    format_date,
+    lookup_joins,
+    plan_for,
+    source_check_sql,
+    type_probe_sql,
+)
 from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.engine.types import classify, incompatibility
 from airflow_provider_tagoffline.runspec import RunSpec, TargetSpec
@@ -23,38 +31,108 @@ def test_format_date(fmt: str, expected: str) -> None:
     assert format_date(D, fmt) == expected
 
 
-def test_extract_joins_sources_on_the_key_with_each_partition_format() -> None:
+def test_extract_full_joins_the_filtered_sources_where_the_engine_can() -> None:
     q = build_extract_query(make_spec("sqlite", "t"), get_dialect("duckdb"), D)
-    # The key set: every source's IDs for D, distinct. DuckDB sorts them (its sort spills, its
-    # UNION's hash aggregate does not always).
-    assert q.sql.startswith(
-        'WITH k AS (SELECT d.tagoffline_key FROM (SELECT u.tagoffline_key, LAG(u.tagoffline_key) OVER '
-        '(ORDER BY u.tagoffline_key) AS tagoffline_prev FROM (SELECT s0."user_id" AS tagoffline_key FROM "profile" s0 '
-        'WHERE s0."user_id" IS NOT NULL AND s0."ds" = ? UNION ALL SELECT s1."user_id" AS tagoffline_key '
-        'FROM "trade" s1 WHERE s1."user_id" IS NOT NULL AND s1."dt" = ?) u) d '
-        'WHERE d.tagoffline_prev IS DISTINCT FROM d.tagoffline_key)')
-    pg = build_extract_query(make_spec("sqlite", "t"), get_dialect("postgres"), D)
-    assert pg.sql.startswith('WITH k AS (SELECT s0."user_id" AS tagoffline_key FROM "profile" s0 WHERE '
-                             's0."user_id" IS NOT NULL AND s0."ds" = %s UNION SELECT s1."user_id" AS tagoffline_key '
-                             'FROM "trade" s1 WHERE s1."user_id" IS NOT NULL AND s1."dt" = %s)')
-    assert ' FROM k LEFT JOIN "profile" s0 ON s0."user_id" = k.tagoffline_key AND s0."ds" = ?' in q.sql
-    assert ' LEFT JOIN "trade" s1 ON s1."user_id" = k.tagoffline_key AND s1."dt" = ?' in q.sql
-    # inline lookup as CASE with bound values; table lookup reduced to one name per code
+    # Each source filtered on its own partition before the join: a FULL JOIN keeps the unmatched
+    # rows of both sides, so the other days' rows must be gone before it.
+    assert q.sql.startswith('SELECT COALESCE(s0."user_id", s1."user_id") AS tagoffline_key, s0."gender", ')
+    assert (' FROM (SELECT * FROM "profile" s0 WHERE s0."user_id" IS NOT NULL AND s0."ds" = ?) s0 FULL JOIN '
+            '(SELECT * FROM "trade" s1 WHERE s1."user_id" IS NOT NULL AND s1."dt" = ?) s1 ON s1."user_id" = '
+            's0."user_id" LEFT JOIN (SELECT') in q.sql
+    assert "UNION" not in q.sql and "WITH" not in q.sql  # no key set aggregated before the joins
+    # inline lookup as CASE with bound values; table lookup reduced to one name per code, on the
+    # columns' text unless the warehouse said both have one type
     assert 'CASE CAST(s0."gender" AS VARCHAR) WHEN ? THEN ? WHEN ? THEN ? WHEN ? THEN ? END' in q.sql
-    assert ('LEFT JOIN (SELECT CAST("level_code" AS VARCHAR) AS tagoffline_code, MAX("level_name") AS '
-            'tagoffline_name FROM "dim_level" GROUP BY "level_code") l0 ON l0.tagoffline_code = '
-            'CAST(s0."level" AS VARCHAR)') in q.sql
-    assert q.params == ["20261123", "2026-11-23", "M", "Male", "F", "Female", "U", "Unknown", "20261123",
-                        "2026-11-23"]
+    assert q.sql.endswith('LEFT JOIN (SELECT CAST("level_code" AS VARCHAR) AS tagoffline_code, MAX("level_name") AS '
+                          'tagoffline_name FROM "dim_level" GROUP BY "level_code") l0 ON l0.tagoffline_code = '
+                          'CAST(s0."level" AS VARCHAR)')
+    assert q.params == ["M", "Male", "F", "Female", "U", "Unknown", "20261123", "2026-11-23"]
     assert q.columns[0] == "user_id" and q.columns[1:3] == ["gender", "gender_name"]
+    for kind in ("postgres", "greenplum", "oracle"):
+        assert " FULL JOIN " in build_extract_query(make_spec("sqlite", "t"), get_dialect(kind), D).sql, kind
+
+
+def test_extract_without_full_join_left_joins_and_adds_the_anti_joined_ids() -> None:
+    q = build_extract_query(make_spec("sqlite", "t"), get_dialect("mysql"), D)
+    first, second = q.sql.split(" UNION ALL ")
+    assert first.startswith("SELECT s0.`user_id` AS tagoffline_key, s0.`gender`, CASE CAST(s0.`gender` AS CHAR)")
+    assert (" FROM `profile` s0 LEFT JOIN `trade` s1 ON s1.`user_id` = s0.`user_id` AND s1.`dt` = %s "
+            "LEFT JOIN (SELECT CAST(`level_code` AS CHAR)") in first
+    assert first.endswith(" WHERE s0.`user_id` IS NOT NULL AND s0.`ds` = %s")
+    # the IDs only the second source holds: NULL for every output of the first
+    assert second == ("SELECT s1.`user_id` AS tagoffline_key, NULL, NULL, NULL, NULL, NULL, s1.`gmv`, "
+                      "s1.`last_login`, s1.`vip`, s1.`birthday`, s1.`score` FROM `trade` s1 WHERE s1.`user_id` IS "
+                      "NOT NULL AND s1.`dt` = %s AND NOT EXISTS (SELECT 1 FROM `profile` a0 WHERE a0.`user_id` = "
+                      "s1.`user_id` AND a0.`ds` = %s)")
+    assert q.params == ["M", "Male", "F", "Female", "U", "Unknown", "2026-11-23", "20261123", "2026-11-23",
+                        "20261123"]
+
+
+def _three_sources() -> RunSpec:
+    data = make_spec("sqlite", "t").to_dict()
+    data["sources"].append({"table": "visits", "key": "uid", "partition": None})
+    data["tags"].append({"code": "visits", "name": "Visits", "type": "bigint", "source": 2, "column": "n"})
+    data["outputs"].append({"column": "visits", "tag": "visits", "content": "value", "type": "bigint"})
+    return RunSpec.model_validate(data)
+
+
+def test_a_third_source_joins_on_the_key_of_either_earlier_one() -> None:
+    q = build_extract_query(_three_sources(), get_dialect("postgres"), D, frozenset({2}))
+    assert q.sql.startswith('SELECT COALESCE(s0."user_id", s1."user_id", s2."uid") AS tagoffline_key,')
+    assert (' FULL JOIN (SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d."uid" ORDER BY ctid DESC) '
+            'AS tagoffline_rn FROM "visits" d WHERE d."uid" IS NOT NULL) r WHERE tagoffline_rn = 1) s2 '
+            'ON s2."uid" = COALESCE(s0."user_id", s1."user_id") LEFT JOIN') in q.sql
+    branches = build_extract_query(_three_sources(), get_dialect("mysql"), D).sql.split(" UNION ALL ")
+    assert len(branches) == 3
+    assert " LEFT JOIN `trade` s1 ON " in branches[0] and " LEFT JOIN `visits` s2 ON s2.`uid` = s0.`user_id`" \
+        in branches[0]
+    assert branches[1].startswith("SELECT s1.`user_id` AS tagoffline_key, NULL, NULL, NULL, NULL, NULL, s1.`gmv`")
+    assert " LEFT JOIN `visits` s2 ON s2.`uid` = s1.`user_id` WHERE" in branches[1]
+    assert branches[2] == ("SELECT s2.`uid` AS tagoffline_key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+                           "NULL, NULL, s2.`n` FROM `visits` s2 WHERE s2.`uid` IS NOT NULL AND NOT EXISTS (SELECT 1 "
+                           "FROM `profile` a0 WHERE a0.`user_id` = s2.`uid` AND a0.`ds` = %s) AND NOT EXISTS "
+                           "(SELECT 1 FROM `trade` a1 WHERE a1.`user_id` = s2.`uid` AND a1.`dt` = %s)")
+
+
+def test_a_lookup_joins_on_native_types_when_both_columns_have_one() -> None:
+    spec = make_spec("sqlite", "t")
+    native = frozenset(lookup_joins(spec))
+    q = build_extract_query(spec, get_dialect("postgres"), D, native_lookups=native)
+    assert q.sql.endswith('LEFT JOIN (SELECT "level_code" AS tagoffline_code, MAX("level_name") AS tagoffline_name '
+                          'FROM "dim_level" GROUP BY "level_code") l0 ON l0.tagoffline_code = s0."level"')
+    assert lookup_joins(spec) == [LookupJoin("lv", 0, "level")]
+    assert type_probe_sql(get_dialect("mysql"), "dws.dim_level", "level_code") == \
+        "SELECT `level_code` FROM `dws`.`dim_level` WHERE 1 = 0"
+
+
+def test_two_tags_of_one_source_with_one_lookup_table_get_a_join_each() -> None:
+    data = make_spec("sqlite", "t").to_dict()
+    data["tags"].append({"code": "level2", "name": "Level 2", "type": "bigint", "source": 0, "column": "level2",
+                         "lookup": "lv"})
+    data["outputs"].append({"column": "level2_name", "tag": "level2", "content": "codename", "type": "string"})
+    q = build_extract_query(RunSpec.model_validate(data), get_dialect("postgres"), D)
+    assert 'l0.tagoffline_code = CAST(s0."level" AS text)' in q.sql
+    assert 'l1.tagoffline_code = CAST(s0."level2" AS text)' in q.sql
+    assert 's1."score", l1.tagoffline_name FROM (' in q.sql  # each output names the join of its own column
+
+
+def test_each_family_says_whether_it_has_full_join() -> None:
+    import sqlite3
+
+    assert not get_dialect("mysql").full_outer_join
+    assert get_dialect("postgres").full_outer_join and get_dialect("duckdb").full_outer_join
+    assert get_dialect("sqlite").full_outer_join == (sqlite3.sqlite_version_info >= (3, 39))
+    assert plan_for(get_dialect("mysql")) == "anti_join" and plan_for(get_dialect("oracle")) == "full_join"
 
 
 def test_extract_dedupes_a_source_keeping_the_physically_last_row() -> None:
     q = build_extract_query(make_spec("sqlite", "t"), get_dialect("postgres"), D, frozenset({0}))
-    assert ('LEFT JOIN (SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d."user_id" ORDER BY ctid DESC) '
+    assert (' FROM (SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d."user_id" ORDER BY ctid DESC) '
             'AS tagoffline_rn FROM "profile" d WHERE d."user_id" IS NOT NULL AND d."ds" = %s) r WHERE '
-            'tagoffline_rn = 1) s0 ON s0."user_id" = k.tagoffline_key LEFT JOIN') in q.sql
+            'tagoffline_rn = 1) s0 FULL JOIN (SELECT * FROM "trade" s1') in q.sql
     assert "%s" in q.sql and "?" not in q.sql
+    my = build_extract_query(make_spec("sqlite", "t"), get_dialect("mysql"), D, frozenset({0})).sql
+    assert my.split(" UNION ALL ")[0].endswith("WHERE s0.`user_id` IS NOT NULL")  # filtered inside the dedupe
 
 
 def test_identifiers_are_quoted_and_percent_survives_format_paramstyle() -> None:

@@ -40,10 +40,3 @@ class DuckDBDialect(Dialect):
         # predecessor in ID order (10M IDs: 0.8 s, 30M: 2.3 s, both in 32 MB with 2 threads).
         return (f"SELECT COUNT(*), COUNT(*) FILTER (WHERE c.k = c.prev) FROM (SELECT {key} AS k, "
                 f"LAG({key}) OVER (ORDER BY {key}) AS prev FROM {relation} WHERE {where}) c")
-
-    def distinct_union(self, selects: list[str], column: str) -> str:
-        # The same reason: UNION's hash aggregate failed with Out of Memory on two sources of 30M
-        # IDs at 1 GB, where this sort-based distinct ran (23 s).
-        return (f"SELECT d.{column} FROM (SELECT u.{column}, LAG(u.{column}) OVER (ORDER BY u.{column}) AS "
-                f"tagoffline_prev FROM ({' UNION ALL '.join(selects)}) u) d "
-                f"WHERE d.tagoffline_prev IS DISTINCT FROM d.{column}")

@@ -14,6 +14,10 @@ class MySQLDialect(Dialect):
     paramstyle = "format"
     text_type = "CHAR"
     names_ignore_case = True
+    # Neither MySQL nor MariaDB has FULL JOIN. Of the plans without it, LEFT JOINs plus anti-joined
+    # IDs beat the UNION key set (2 sources of 300k IDs, MariaDB 10.11: 5.5 s against 9.6 s with
+    # indexes on the IDs, 24 s against 83 s without).
+    full_outer_join = False
     default_port = 3306
     column_types = {"string": "text", "key_string": "varchar(255)", "bigint": "bigint", "double": "double",
                     "decimal": "decimal({p},{s})", "boolean": "tinyint(1)", "date": "date",

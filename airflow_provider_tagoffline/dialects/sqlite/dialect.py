@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
@@ -11,6 +12,8 @@ class SQLiteDialect(Dialect):
     row_order = "rowid"
     text_type = "TEXT"
     names_ignore_case = True
+    # FULL JOIN came in SQLite 3.39; the library Python links is the one that runs the query.
+    full_outer_join = sqlite3.sqlite_version_info >= (3, 39, 0)
     # No exact decimal: NUMERIC affinity would round 18 digits to a double, TEXT keeps them.
     column_types = {"string": "TEXT", "key_string": "TEXT", "bigint": "INTEGER", "double": "REAL",
                     "decimal": "TEXT", "boolean": "BOOLEAN", "date": "DATE", "datetime": "TIMESTAMP",
