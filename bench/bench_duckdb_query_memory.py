@@ -4,7 +4,7 @@
 
 DB_FILE: a warehouse built by ``shapes_data.build_statements('duck', N)``; SHAPE: one of
 ``shapes_data.SHAPES``. Runs the engine's own extract query for SHAPE (or the query in SQL_FILE) as
-``COPY … TO '/dev/null'`` with MEMORY_LIMIT and THREADS, ``preserve_insertion_order = false`` and a
+``COPY … TO`` a named pipe with MEMORY_LIMIT and THREADS, ``preserve_insertion_order = false`` and a
 spill folder, as the engine does, and prints the seconds, the query's memory (peak RSS minus RSS
 after connect) and whether DuckDB ran out of memory.
 """
@@ -12,8 +12,11 @@ after connect) and whether DuckDB ran out of memory.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +33,12 @@ def mb(key: str) -> int:
     return int([line for line in open("/proc/self/status") if line.startswith(key)][0].split()[1]) // 1024
 
 
+def _drain(path: Path) -> None:
+    with open(path, "rb") as f:
+        while f.read(1 << 20):
+            pass
+
+
 def main() -> None:
     db, shape, limit, threads = sys.argv[1:5]
     spec = RunSpec.model_validate(shape_spec(shape, "t", "postgres", "w", "t"))
@@ -41,13 +50,23 @@ def main() -> None:
     con.execute(f"SET temp_directory = '{tempfile.mkdtemp(prefix='tagoffline-bench-spill-')}'")
     con.execute(f"SET memory_limit = '{limit}'")
     con.execute(f"SET threads = {int(threads)}")
+    # Into a named pipe drained by a thread, as the engine does ('/dev/null' is a file DuckDB locks:
+    # another DuckDB process writing to it made this fail).
+    fifo = Path(tempfile.mkdtemp(prefix="tagoffline-bench-")) / "out.csv"
+    os.mkfifo(fifo)
+    drain = threading.Thread(target=_drain, args=(fifo,), daemon=True)
+    drain.start()
     base = mb("VmRSS")
     start = time.perf_counter()
     try:
-        con.execute(f"COPY ({sql}) TO '/dev/null' (FORMAT csv, HEADER false)", params)
+        con.execute(f"COPY ({sql}) TO '{fifo}' (FORMAT csv, HEADER false)", params)
         result = "ok"
     except duckdb.OutOfMemoryException as exc:
         result = "Out of Memory: " + str(exc).splitlines()[0][:150]
+        with open(fifo, "wb"):  # let the drain thread's open() return
+            pass
+    drain.join()
+    shutil.rmtree(fifo.parent, ignore_errors=True)
     print(f"{shape}, memory_limit {limit}, {threads} threads: {time.perf_counter() - start:.1f} s, RSS after connect "
           f"{base} MB, peak {mb('VmHWM')} MB, the query's {mb('VmHWM') - base} MB; {result}")
 
