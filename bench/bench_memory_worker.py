@@ -205,7 +205,7 @@ def _failure(home: Path, task_id: str) -> str:
         errors = [json.loads(line).get("event", "") for line in log.read_text().splitlines()
                   if line.startswith("{") and '"level":"error"' in line]
         if errors:
-            return errors[0].split("error:", 1)[-1].strip()[:300]
+            return errors[0].split("error:", 1)[-1].strip().splitlines()[0][:300]
     return "no log found"
 
 
