@@ -148,6 +148,12 @@ class Dialect:
         an ID: the newest physical row where the engine has a row order, else none (any one row)."""
         return f" ORDER BY {self.row_order} DESC" if self.row_order else ""
 
+    def column_type_sql(self, table: str, column: str) -> tuple[str, list[object]] | None:
+        """A query (and its parameters) whose one row says what decides whether ``column`` of
+        warehouse table ``table`` compares with another column as it is; None: the type the
+        driver's cursor describes is enough."""
+        return None
+
     def quote_literal(self, value: str) -> str:
         """A string literal (standard SQL: quotes doubled); used only where a parameter cannot be."""
         return "'" + value.replace("'", "''") + "'"

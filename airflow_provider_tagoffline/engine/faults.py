@@ -2,6 +2,9 @@
 
 * ``TAGOFFLINE_CRASH_AT=<phase>``: the run process sends itself SIGKILL right there, exactly what an
   OOM kill or a lost worker does, so the crash tests exercise the real recovery path (spec §6).
+* ``TAGOFFLINE_FAIL_AT=<phase>:<file>``: while ``<file>`` exists, the run removes it and raises
+  right there, once: a target giving up in the middle of a load (``mid_stream``: after the first
+  chunk of a streamed load), so a test can check what the run does with the abandoned stream.
 * ``TAGOFFLINE_PAUSE_AT=<phase>:<file>``: the run writes its pid into ``<file>`` and waits there, so
   a test can kill something else at that moment (a Celery worker in the middle of an export).
 
@@ -16,6 +19,7 @@ import time
 
 ENV = "TAGOFFLINE_CRASH_AT"
 PAUSE_ENV = "TAGOFFLINE_PAUSE_AT"
+FAIL_ENV = "TAGOFFLINE_FAIL_AT"
 #: the phases a test may crash at, in run order
 PHASES = ("during_load", "after_load", "inside_swap", "after_swap")
 #: the longest a paused run waits for its test (then it goes on)
@@ -25,6 +29,14 @@ PAUSE_SECONDS = 600
 def checkpoint(phase: str) -> None:
     if os.environ.get(ENV) == phase:
         os.kill(os.getpid(), signal.SIGKILL)
+    fail = os.environ.get(FAIL_ENV)
+    if fail and fail.partition(":")[0] == phase:
+        try:
+            os.remove(fail.partition(":")[2])
+        except FileNotFoundError:
+            pass
+        else:
+            raise RuntimeError(f"fault injected at {phase} ({FAIL_ENV})")
     pause = os.environ.get(PAUSE_ENV)
     if pause and pause.partition(":")[0] == phase:
         marker = pause.partition(":")[2]

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow_provider_tagoffline.connections import resolve_target
 from airflow_provider_tagoffline.engine import faults, gates
@@ -30,6 +30,7 @@ from airflow_provider_tagoffline.runspec import RunSpec
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 20_000
+T = TypeVar("T")
 
 
 def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
@@ -124,9 +125,13 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
         def load(q: Any) -> Any:
             if in_warehouse:
                 return target.load_from_query(columns, q)
+            # Closed here however the load ends: a stream the target gave up on still holds its
+            # statement and the warehouse connection (a PostgreSQL COPY: the reload waited forever).
             if csv is not None:
-                return target.load_csv(columns, warehouse.csv_chunks(q, csv))
-            return target.load(columns, _counting(warehouse.stream(q, batch_size), report))
+                with _ended(warehouse.csv_chunks(q, csv)) as chunks:
+                    return target.load_csv(columns, chunks)
+            with _ended(warehouse.stream(q, batch_size)) as batches:
+                return target.load(columns, _counting(batches, report))
 
         try:
             with report.phase("stage"):
@@ -196,6 +201,17 @@ def _accept_sources(spec: RunSpec, d: dt.date, checks: list[SourceCheck], report
 def _preflight_line(checks: list[SourceCheck], report: RunReport) -> str:
     return (f"preflight ok: sources {', '.join(f'{c.table}={c.rows}' for c in checks)}; "
             f"{report.duplicates_replaced} duplicate IDs")
+
+
+@contextlib.contextmanager
+def _ended(stream: Iterator[T]) -> Iterator[Iterator[T]]:
+    """``stream``, closed when the block ends (a generator's ``finally`` runs now, not at GC)."""
+    try:
+        yield stream
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 
 def _counting(batches: Iterator[list[Any]], report: RunReport) -> Iterator[list[Any]]:

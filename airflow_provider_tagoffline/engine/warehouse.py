@@ -31,27 +31,47 @@ from airflow_provider_tagoffline.errors import RunFailed, first_line
 from airflow_provider_tagoffline.runspec import RunSpec, SourceSpec
 
 CHUNK_BYTES = 1 << 20
+#: how long an abandoned stream may take to stop (a cancelled statement stops within a second)
+PREFETCH_JOIN_SECONDS = 60
 
 
-def prefetch(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
-    """Run ``chunks`` in a thread, at most ``depth`` chunks ahead of the consumer."""
+def prefetch(chunks: Iterator[bytes], depth: int, cancel: Callable[[], None] | None = None) -> Iterator[bytes]:
+    """Run ``chunks`` in a thread, at most ``depth`` chunks ahead of the consumer.
+
+    However the consumer stops (the end, an error, or closing this generator early), the thread
+    closes ``chunks`` — so a statement streaming into it ends and frees its connection — and is
+    joined before this generator returns. ``cancel`` interrupts a source waiting on its server;
+    it is called from the consumer's thread when it stops before the end.
+    """
     q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
+    finished = threading.Event()  # the source ran to its end or failed: nothing left to cancel
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def run() -> None:
         try:
             for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        q.put(("chunk", chunk), timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(("chunk", chunk)):
                     return
-            q.put(("end", None))
+            finished.set()
+            put(("end", None))
         except BaseException as exc:
-            q.put(("error", exc))
+            finished.set()
+            put(("error", exc))
+        finally:
+            # In this thread, which ran it: a generator source leaves its statement here.
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
 
     thread = threading.Thread(target=run, name="tagoffline-prefetch", daemon=True)
     thread.start()
@@ -64,8 +84,14 @@ def prefetch(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
                 raise item
             yield item
     finally:
-        stop.set()  # the consumer stopped early: let the producer finish
-        thread.join(timeout=60)
+        stop.set()
+        if cancel is not None and not finished.is_set():
+            with contextlib.suppress(Exception):
+                cancel()
+        thread.join(timeout=PREFETCH_JOIN_SECONDS)
+        if thread.is_alive():
+            raise RunFailed(f"the warehouse stream did not stop within {PREFETCH_JOIN_SECONDS} s of being "
+                            "abandoned; its connection cannot be used again")
 
 
 class Reader:
@@ -100,9 +126,14 @@ class Reader:
     # ---- types ---------------------------------------------------------------------------------
     def column_type(self, table: str, column: str) -> Any:
         """The type of ``column`` of warehouse table ``table`` as the engine names it, comparable
-        with another column's; None when the driver does not say (SQLite's sqlite3)."""
+        with another column's; None when the engine does not say (SQLite's sqlite3)."""
+        asked = self.dialect.column_type_sql(table, column)
         cur = self.conn.cursor()
         try:
+            if asked is not None:
+                cur.execute(*asked)
+                row = cur.fetchone()
+                return tuple(row) if row else None
             cur.execute(type_probe_sql(self.dialect, table, column))
             type_code = cur.description[0][1]
             cur.fetchall()

@@ -170,3 +170,30 @@ def test_a_lookup_joins_natively_where_the_warehouse_describes_both_types_alike(
     assert by_id[8][-3:] == (1, "app", "App") and by_id[2][-3:] == (7, None, None)
     assert by_id[1][-1] == "Web (old name)"  # one name per code: the greatest
     assert by_id[1][4] == "Bronze"  # level's lookup, joined on text
+
+
+@pytest.mark.parametrize("warehouse_conn", ["mysql"], indirect=True)
+def test_mysql_string_codes_of_another_collation_join_on_their_text(warehouse_conn: str) -> None:
+    # Compared as they are, two columns of different collations fail ("Illegal mix of collations").
+    _add_test_rows(warehouse_conn)
+    where = resolve_connection("tot_wh")
+    conn = where.open()
+    try:
+        cur = conn.cursor()
+        cur.execute("ALTER TABLE dim_channel MODIFY code varchar(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+        cur.execute("ALTER TABLE visits MODIFY channel varchar(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        cur.close()
+    finally:
+        conn.close()
+    spec = three_sources()
+    wh = Warehouse("tot_wh")
+    try:
+        native = wh.native_lookups(spec)
+        assert native == frozenset()
+        rows = _rows(wh, build_extract_query(spec, wh.dialect, D, frozenset(range(3)), native_lookups=native))
+        with pytest.raises(Exception, match="Illegal mix of collations"):  # what a native join would do
+            _rows(wh, build_extract_query(spec, wh.dialect, D, frozenset(range(3)),
+                                          native_lookups=frozenset({LookupJoin("ch", 2, "channel")})))
+    finally:
+        wh.close()
+    assert {r[0]: r[-1] for r in rows}[8] == "App"

@@ -277,3 +277,11 @@ def test_postgres_swap_renames_views_drop_and_index_names_in_order() -> None:
         'CREATE INDEX "tagoffline_x_1" ON "crm"."user_tags_dpfx_b" USING btree (level) WHERE (level > 1)'
     assert "INCLUDING GENERATED" in t.create_stage_sql()
     assert "INCLUDING GENERATED" not in _target("greenplum").create_stage_sql()  # older forks
+
+
+def test_mysql_asks_information_schema_for_type_and_collation_others_the_cursor() -> None:
+    assert get_dialect("mysql").column_type_sql("dws.dim_level", "level_code") == (
+        "SELECT DATA_TYPE, COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+        "COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND COLUMN_NAME = %s", ["dws", "dim_level", "level_code"])
+    assert get_dialect("mysql").column_type_sql("dim_level", "c")[1] == [None, "dim_level", "c"]  # type: ignore[index]
+    assert get_dialect("postgres").column_type_sql("dim_level", "c") is None

@@ -44,6 +44,13 @@ class MySQLDialect(Dialect):
     def database_name(self, conn: Any) -> str:
         return (conn.schema or "").lower()
 
+    def column_type_sql(self, table: str, column: str) -> tuple[str, list[object]] | None:
+        # The type and the collation: two string columns of different collations cannot be
+        # compared as they are ("Illegal mix of collations"); their CAST AS CHAR text can.
+        schema, _, name = table.rpartition(".")
+        return ("SELECT DATA_TYPE, COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                "COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND COLUMN_NAME = %s", [schema or None, name, column])
+
     def quote_literal(self, value: str) -> str:
         # Backslash is an escape character in MySQL string literals (unless NO_BACKSLASH_ESCAPES).
         return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"

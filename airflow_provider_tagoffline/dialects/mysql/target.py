@@ -198,8 +198,10 @@ class MySQLTarget(Target):
         def feed() -> None:
             try:
                 with open(fifo, "wb") as f:
-                    for chunk in chunks:
+                    for n, chunk in enumerate(chunks):
                         f.write(chunk)
+                        if n == 0:
+                            self.checkpoint("mid_stream")
             except BaseException as exc:  # re-raised by the loading thread below
                 errors.append(exc)
 

@@ -25,18 +25,3 @@ class MySQLReader(Reader):
         finally:
             with contextlib.suppress(Exception):
                 cur.close()
-
-    def column_type(self, table: str, column: str) -> Any:
-        # The type and the collation: two string columns of different collations cannot be
-        # compared as they are ("Illegal mix of collations"), their CAST AS CHAR text can.
-        schema, _, name = table.rpartition(".")
-        cur = self.conn.cursor()
-        try:
-            cur.execute("SELECT DATA_TYPE, COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
-                        "COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND COLUMN_NAME = %s",
-                        (schema or None, name, column))
-            row = cur.fetchone()
-        finally:
-            with contextlib.suppress(Exception):
-                cur.close()
-        return tuple(row) if row else None

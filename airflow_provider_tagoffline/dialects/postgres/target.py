@@ -200,6 +200,7 @@ class PostgresTarget(Target):
                 copy.write(chunk)
                 if first:
                     self.checkpoint("during_load")
+                    self.checkpoint("mid_stream")
                     first = False
         return LoadResult(rows=max(cur.rowcount, 0), method="COPY (CSV streamed from the warehouse)",
                           exact_count=cur.rowcount >= 0)

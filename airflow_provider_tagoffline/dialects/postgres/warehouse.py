@@ -42,5 +42,8 @@ class PostgresReader(Reader):
             if buf:
                 yield bytes(buf)
 
-        # Read the warehouse in a thread so reading and the target's load overlap.
-        yield from prefetch(produce(), depth=4)
+        # Read the warehouse in a thread so reading and the target's load overlap. A stream the
+        # target gives up on is closed: the COPY is cancelled (psycopg does it when ``produce`` is
+        # closed inside ``copy``; ``cancel_safe`` interrupts a read still waiting on the server),
+        # because until it ends it holds this connection and the next COPY would wait forever.
+        yield from prefetch(produce(), depth=4, cancel=self.conn.cancel_safe)
