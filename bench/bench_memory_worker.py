@@ -1,6 +1,7 @@
-"""Bench (d) inside a real Airflow worker: what a run costs a LocalExecutor task process.
+"""Bench (d, issue 14) inside a real Airflow worker: what a run costs a LocalExecutor task process.
 
-    .venv/bin/python bench/bench_memory_worker.py [SIZE ...]      (default: 1000000 5000000 10000000)
+    .venv/bin/python bench/bench_memory_worker.py [--shapes one,two,three_dup] [SIZE ...]
+                                                  (default: one,two,three_dup at 1000000 10000000)
 
 `bench_memory.py` measures a run in a bare process that imported `airflow.sdk` and the hooks. A real
 task process is heavier before any operator runs: Airflow 3 forks it from the executor's worker
@@ -8,19 +9,21 @@ task process is heavier before any operator runs: Airflow 3 forks it from the ex
 bench starts a real Airflow (scheduler, dag-processor, API server; PostgreSQL metadata DB;
 LocalExecutor) and one DAG whose tasks run one after another:
 
-- ``noop``: records its own RSS: the floor of any task in this worker;
-- ``duckdb_SIZE``: `TagOfflineOperator` exporting SIZE users × 10 tags from a DuckDB warehouse into
-  PostgreSQL, for each SIZE;
-- ``postgres_SMALLEST``: the same from a PostgreSQL warehouse.
+- ``noop``: records its own RSS and peak: the floor of any task in this worker;
+- ``duckdb_SHAPE_SIZE``: `TagOfflineOperator` exporting SIZE users from a DuckDB warehouse into
+  PostgreSQL, for each shape of ``shapes_data.py`` (``one``: one source, 10 tags; ``two``: two
+  sources; ``lookups``: two sources and both lookups; ``three_dup``: three sources, 1% duplicates);
+- ``postgres_one_SMALLEST``: the one-source shape from a PostgreSQL warehouse.
 
 Each export task records VmRSS when `execute()` starts and VmHWM when it ends. Printed per task:
-the process peak, and the run's own footprint (peak minus RSS at the start of `execute()`). The last
-line is the ratio of the DuckDB runs' process peaks, largest / smallest size (target: ~1.0, flat).
+the process peak and **the run's own memory: the task's peak minus the no-op task's peak** (issue
+14's target: <= 110 MB, and flat, <= x1.1, from the smallest to the largest size, per shape).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -30,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from common import (
     PG_BASE,
-    build_duckdb_warehouse,
     build_pg_warehouse,
     pg_conn_json,
     pg_database,
@@ -39,10 +41,12 @@ from common import (
     target_ddl_pg,
     tmpdir,
 )
+from shapes_data import SHAPES, build_statements, shape_spec, target_ddl
 from stack import BIN, AirflowStack, airflow_env, free_port, run_cli, simple_auth_env
 
 DAG_TEMPLATE = '''
 import json
+import time
 from pathlib import Path
 
 from airflow.sdk import dag, task
@@ -61,11 +65,13 @@ def status():
 class MeasuredTagOfflineOperator(TagOfflineOperator):
     def execute(self, context):
         start = status()
+        clock = time.perf_counter()
         report = super().execute(context)
+        seconds = time.perf_counter() - clock
         end = status()
         (OUT / f"{{self.task_id}}.json").write_text(json.dumps(
             {{"rss_start": start["VmRSS"], "hwm_start": start["VmHWM"], "hwm_end": end["VmHWM"],
-              "rows": report["rows_written"]}}))
+              "rows": report["rows_written"], "seconds": seconds}}))
         return report
 
 
@@ -78,7 +84,9 @@ def tagoffline_memory_bench():
 
     previous = noop()
     for task_id, spec in SPECS.items():
-        current = MeasuredTagOfflineOperator(task_id=task_id, run_spec=spec, data_date="2026-11-23")
+        # all_done: a run that fails (out of memory) is reported, the next ones still run
+        current = MeasuredTagOfflineOperator(task_id=task_id, run_spec=spec, data_date="2026-11-23",
+                                             trigger_rule="all_done")
         previous >> current
         previous = current
 
@@ -87,13 +95,30 @@ tagoffline_memory_bench()
 '''
 
 
+def build_duckdb_shapes(path: str, users: int) -> None:
+    import duckdb
+
+    con = duckdb.connect(path)
+    for stmt in build_statements("duck", users):
+        con.execute(stmt)
+    con.close()
+
+
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [1_000_000, 5_000_000, 10_000_000]
+    args = sys.argv[1:]
+    shapes = ["one", "two", "three_dup"]
+    if args[:1] == ["--shapes"]:
+        shapes, args = args[1].split(","), args[2:]
+    assert set(shapes) <= set(SHAPES), shapes
+    sizes = [int(a) for a in args] or [1_000_000, 10_000_000]
     small = sizes[0]
     folder = tmpdir()
     home, out = folder / "airflow", folder / "out"
     (home / "dags").mkdir(parents=True)
     out.mkdir()
+    load = os.getloadavg()
+    print(f"shapes {', '.join(shapes)} at {', '.join(f'{n:,}' for n in sizes)} IDs; load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores", flush=True)
     with pg_database() as meta, pg_database() as target_db, pg_database() as pg_wh:
         env = airflow_env(home, free_port(), f"{PG_BASE.replace('postgresql://', 'postgresql+psycopg://')}/{meta}")
         env.update(simple_auth_env(home, {"admin": "admin"}, {"admin": "admin-pw"}))
@@ -101,14 +126,18 @@ def main() -> None:
         specs = {}
         with psycopg.connect(f"{PG_BASE}/{target_db}", autocommit=True) as c:
             for users in sizes:
-                build_duckdb_warehouse(str(folder / f"wh_{users}.duckdb"), users)
+                start = time.perf_counter()
+                build_duckdb_shapes(str(folder / f"wh_{users}.duckdb"), users)
+                print(f"DuckDB warehouse of {users:,} IDs built in {time.perf_counter() - start:.0f} s", flush=True)
                 env[f"AIRFLOW_CONN_DUCK_{users}"] = json.dumps({"conn_type": "duckdb",
                                                                 "host": str(folder / f"wh_{users}.duckdb")})
-                c.execute(target_ddl_pg(f"user_tags_{users}"))
-                specs[f"duckdb_{users}"] = spec_dict("bench_pg", "postgres", f"duck_{users}", f"user_tags_{users}")
+                for shape in shapes:
+                    name = f"duckdb_{shape}_{users}"
+                    specs[name] = shape_spec(shape, "bench_pg", "postgres", f"duck_{users}", f"t_{name}")
+                    c.execute(target_ddl(specs[name], f"t_{name}", "pg"))
             build_pg_warehouse(pg_wh, small)
             c.execute(target_ddl_pg("user_tags_pgwh"))
-            specs[f"postgres_{small}"] = spec_dict("bench_pg", "postgres", "pg_wh", "user_tags_pgwh")
+            specs[f"postgres_one_{small}"] = spec_dict("bench_pg", "postgres", "pg_wh", "user_tags_pgwh")
         env["AIRFLOW_CONN_BENCH_PG"] = pg_conn_json(target_db)
         env["AIRFLOW_CONN_PG_WH"] = pg_conn_json(pg_wh)
         (home / "dags" / "tagoffline_memory_bench.py").write_text(
@@ -117,23 +146,34 @@ def main() -> None:
         stack = AirflowStack(home=home, port=int(env["AIRFLOW__API__BASE_URL"].rsplit(":", 1)[1]), env=env)
         stack.start()
         try:
-            _run_dag(env, out, ["noop", *specs])
+            _run_dag(env, out, ["noop", *specs], timeout=600 + 120 * len(specs) * max(sizes) / 10_000_000)
         finally:
             stack.stop()
-    results = {name: json.loads((out / f"{name}.json").read_text()) for name in ["noop", *specs]}
+    results = {name: json.loads((out / f"{name}.json").read_text()) for name in ["noop", *specs]
+               if (out / f"{name}.json").exists()}
+    failures = {name: _failure(home, name) for name in specs if name not in results}
     shutil.rmtree(folder, ignore_errors=True)
     mb = 1e6
-    print(f"noop task: RSS {results['noop']['rss_start'] / mb:.0f} MB (the floor of any task in this worker)")
+    noop = results["noop"]
+    print(f"noop task: RSS {noop['rss_start'] / mb:.0f} MB, peak {noop['hwm_end'] / mb:.0f} MB "
+          "(the floor of any task in this worker)")
+    print("\n| task | rows | seconds | process peak | RSS at execute() | the run's own (peak - no-op's peak) |")
+    print("|---|---|---|---|---|---|")
     own = {}
     for name in specs:
+        if name in failures:
+            print(f"| {name} | FAILED: {failures[name]} | | | | |", flush=True)
+            continue
         r = results[name]
-        own[name] = (r["hwm_end"] - r["rss_start"]) / mb
-        print(f"{name:>18} ({r['rows']:>9,} rows): process peak {r['hwm_end'] / mb:5.0f} MB, "
-              f"RSS at execute() {r['rss_start'] / mb:5.0f} MB, run's own {own[name]:4.0f} MB", flush=True)
-    peaks = [results[f"duckdb_{n}"]["hwm_end"] / mb for n in sizes]
-    owns = [own[f"duckdb_{n}"] for n in sizes]
-    print(f"process peak ratio {sizes[-1]:,} / {small:,} rows (DuckDB warehouse): {peaks[-1] / peaks[0]:.2f} "
-          f"(peaks {', '.join(f'{p:.0f}' for p in peaks)} MB; run's own {', '.join(f'{o:.0f}' for o in owns)} MB)")
+        own[name] = (r["hwm_end"] - noop["hwm_end"]) / mb
+        print(f"| {name} | {r['rows']:,} | {r['seconds']:.1f} | {r['hwm_end'] / mb:.0f} MB | "
+              f"{r['rss_start'] / mb:.0f} MB | **{own[name]:.0f} MB** |", flush=True)
+    print()
+    for shape in shapes:
+        owns = [own.get(f"duckdb_{shape}_{n}", float("nan")) for n in sizes]
+        print(f"{shape}: run's own {', '.join(f'{o:.0f}' for o in owns)} MB at {', '.join(f'{n:,}' for n in sizes)} "
+              f"IDs; max {max(owns):.0f} MB (<= 110 wanted), largest / smallest {owns[-1] / owns[0]:.2f} "
+              "(<= 1.1 wanted)")
 
 
 def _run_dag(env: dict[str, str], out: Path, tasks: list[str], timeout: float = 600) -> None:
@@ -154,9 +194,19 @@ def _run_dag(env: dict[str, str], out: Path, tasks: list[str], timeout: float = 
             raise RuntimeError(f"tasks {missing} did not finish in {timeout:.0f} s; see the scheduler log")
         failed = run_cli([str(BIN / "airflow"), "dags", "list-runs", "tagoffline_memory_bench",
                           "--state", "failed", "-o", "plain"], env).stdout
-        if "tagoffline_memory_bench" in failed:
-            raise RuntimeError(f"the bench DAG run failed; task logs under {env['AIRFLOW_HOME']}/logs")
+        if "tagoffline_memory_bench" in failed:  # every task ran; the failed ones wrote no figures
+            return
         time.sleep(3)
+
+
+def _failure(home: Path, task_id: str) -> str:
+    """The last error line a failed task logged (its run's own message)."""
+    for log in (home / "logs").rglob(f"task_id={task_id}/attempt=*.log"):
+        errors = [json.loads(line).get("event", "") for line in log.read_text().splitlines()
+                  if line.startswith("{") and '"level":"error"' in line]
+        if errors:
+            return errors[0].split("error:", 1)[-1].strip().splitlines()[0][:300]
+    return "no log found"
 
 
 if __name__ == "__main__":
