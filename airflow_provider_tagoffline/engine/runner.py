@@ -224,9 +224,9 @@ def _until(stream: Iterator[T], stop: Callable[[], bool]) -> Iterator[T]:
     """``stream`` until ``stop()`` says the rest is wasted; then the load fails with _LoadSpoiled and
     the runner takes the checks' verdict (reload deduplicated, or the check's own error)."""
     for item in stream:
+        yield item  # the first always goes: a target's own failure on it stays its own (and testable)
         if stop():
             raise _LoadSpoiled()
-        yield item
 
 
 def _counting(batches: Iterator[list[Any]], report: RunReport) -> Iterator[list[Any]]:
