@@ -42,11 +42,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (
-    DAY,
     MY_HOST,
     MY_PORT,
     MY_USER,
     PG_BASE,
+    RUN_CODE,
     mysql_conn_json,
     mysql_connect,
     mysql_database,
@@ -97,19 +97,6 @@ def _wait_all(procs: list[subprocess.Popen[Any]], deadline: float, what: str) ->
 
 
 # --- ours -----------------------------------------------------------------------------------------
-
-RUN_CODE = (
-    "import json, os, sys, time; from airflow_provider_tagoffline.engine.runner import run_export; "
-    "import airflow.providers.postgres.hooks.postgres, airflow.providers.mysql.hooks.mysql, "
-    "airflow.providers.duckdb.hooks.duckdb; "
-    "kb = lambda key: int([l for l in open('/proc/self/status') if l.startswith(key)][0].split()[1]); "
-    "start = kb('VmRSS'); "
-    "t = time.perf_counter(); r = run_export(json.loads(os.environ['BENCH_SPEC']), '" + DAY + "'); "
-    "el = time.perf_counter() - t; "
-    "print(json.dumps({'seconds': el, 'rss': kb('VmHWM') * 1024, 'rss_start': start * 1024, "
-    "'report': r.to_dict()}))"
-)
-
 
 def run_ours(spec: dict[str, Any], env: dict[str, str], timeout: float) -> dict[str, Any]:
     """One ``run_export`` in a fresh process (own session, killed with its children on timeout)."""

@@ -134,6 +134,21 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
+#: one run_export of $BENCH_SPEC for DAY in a fresh process, as a worker runs it: the modules an Airflow
+#: worker has loaded are imported before the clock starts; prints seconds, peak and start RSS, the report
+RUN_CODE = (
+    "import json, os, sys, time; from airflow_provider_tagoffline.engine.runner import run_export; "
+    "import airflow.providers.postgres.hooks.postgres, airflow.providers.mysql.hooks.mysql, "
+    "airflow.providers.duckdb.hooks.duckdb; "
+    "kb = lambda key: int([l for l in open('/proc/self/status') if l.startswith(key)][0].split()[1]); "
+    "start = kb('VmRSS'); "
+    "t = time.perf_counter(); r = run_export(json.loads(os.environ['BENCH_SPEC']), '" + DAY + "'); "
+    "el = time.perf_counter() - t; "
+    "print(json.dumps({'seconds': el, 'rss': kb('VmHWM') * 1024, 'rss_start': start * 1024, "
+    "'report': r.to_dict()}))"
+)
+
+
 class ExportRun(NamedTuple):
     seconds: float
     peak_rss: int  # VmHWM of the run's process, bytes
@@ -146,17 +161,8 @@ def run_export_subprocess(spec: dict[str, Any], env: dict[str, str]) -> ExportRu
 
     Peak RSS is VmHWM of the run's process (ru_maxrss would include the parent's, inherited at fork).
     """
-    # The modules an Airflow worker has loaded are imported before the clock starts.
-    code = ("import json, os, sys, time; from airflow_provider_tagoffline.engine.runner import run_export; "
-            "import airflow.providers.postgres.hooks.postgres, airflow.providers.mysql.hooks.mysql, "
-            "airflow.providers.duckdb.hooks.duckdb; "
-            "kb = lambda key: int([l for l in open('/proc/self/status') if l.startswith(key)][0].split()[1]); "
-            "start = kb('VmRSS'); "
-            "t = time.perf_counter(); r = run_export(json.loads(os.environ['BENCH_SPEC']), '" + DAY + "'); "
-            "el = time.perf_counter() - t; "
-            "print(json.dumps({'seconds': el, 'rss': kb('VmHWM') * 1024, 'rss_start': start * 1024, "
-            "'report': r.to_dict()}))")
-    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env, "BENCH_SPEC": json.dumps(spec)},
+
+    proc = subprocess.run([sys.executable, "-c", RUN_CODE], env={**os.environ, **env, "BENCH_SPEC": json.dumps(spec)},
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 PG_ADMIN_URL = os.environ.get("TAGOFFLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -16,6 +17,13 @@ def _pg_connect(dbname: str = "postgres"):
 
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     return psycopg.connect(f"{base}/{dbname}", autocommit=True)
+
+
+def pg_conn_json(dbname: str) -> str:
+    """An Airflow connection (AIRFLOW_CONN_* JSON) to database ``dbname`` of the test PostgreSQL server."""
+    login, host = PG_ADMIN_URL.rsplit("/", 1)[0].split("//", 1)[1].split("@", 1)
+    h, _, port = host.partition(":")
+    return json.dumps({"conn_type": "postgres", "host": h, "port": int(port or 5432), "login": login, "schema": dbname})
 
 
 def _mysql_connect(db: str | None = None):

@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, _pg_connect
+from dbs import (
+    MYSQL_HOST,
+    MYSQL_PASSWORD,
+    MYSQL_PORT,
+    MYSQL_USER,
+    _mysql_connect,
+    _pg_connect,
+    pg_conn_json,
+)
 from engine_data import LiveTarget, _mysql_target, _postgres_target, fill_warehouse
 
 
@@ -104,10 +112,7 @@ def warehouse_conn(request: pytest.FixtureRequest, duckdb_warehouse: str, tmp_pa
             admin.execute(f'CREATE DATABASE "{name}"')
         with _pg_connect(name) as conn:
             fill_warehouse(conn, "postgres")
-        login, host = PG_ADMIN_URL.rsplit("/", 1)[0].split("//", 1)[1].split("@", 1)
-        h, _, port = host.partition(":")
-        monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(
-            {"conn_type": "postgres", "host": h, "port": int(port or 5432), "login": login, "schema": name}))
+        monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", pg_conn_json(name))
         yield kind
         with _pg_connect() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect
+from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, pg_conn_json
 
 from airflow_provider_tagoffline.runspec import RunSpec
 
@@ -248,12 +248,7 @@ def _postgres_target(dbname: str) -> LiveTarget:
     import psycopg
 
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    user_host = base.split("//", 1)[1]
-    login, host = user_host.split("@", 1)
-    host, _, port = host.partition(":")
-    conn_json = json.dumps({"conn_type": "postgres", "host": host, "port": int(port or 5432), "login": login,
-                            "schema": dbname})
-    return LiveTarget("postgres", "tot_target", conn_json, lambda: psycopg.connect(f"{base}/{dbname}"))
+    return LiveTarget("postgres", "tot_target", pg_conn_json(dbname), lambda: psycopg.connect(f"{base}/{dbname}"))
 
 
 def _mysql_target(dbname: str) -> LiveTarget:

@@ -13,13 +13,12 @@ the PostgreSQL target's case got away with it (reference counting happened to cl
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbs import PG_ADMIN_URL, _pg_connect
+from dbs import _pg_connect, pg_conn_json
 from engine_data import D, LiveTarget
 
 from airflow_provider_tagoffline.create_table import create_table_sql
@@ -50,10 +49,7 @@ def big_pg_warehouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             conn.execute(f"INSERT INTO {table} SELECT g + {i * 1000}, 'last', %s "
                          f"FROM generate_series(1, {IDS}, 1000) g", [DS])
             conn.execute(f"ANALYZE {table}")
-    login, host = PG_ADMIN_URL.rsplit("/", 1)[0].split("//", 1)[1].split("@", 1)
-    h, _, port = host.partition(":")
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_BIG_WH", json.dumps(
-        {"conn_type": "postgres", "host": h, "port": int(port or 5432), "login": login, "schema": name}))
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_BIG_WH", pg_conn_json(name))
     yield name
     with _pg_connect() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbs import PG_ADMIN_URL, _pg_connect
+from dbs import _pg_connect, pg_conn_json
 from engine_data import D_PREV, EXPECTED_D, WEIRD, D, LiveTarget, fill_warehouse, make_spec, target_content
 
 from airflow_provider_tagoffline.connections import resolve_connection
@@ -170,10 +170,7 @@ def same_engine(request: pytest.FixtureRequest, duckdb_warehouse: str, tmp_path:
         admin.execute(f'CREATE DATABASE "{name}"')
     with _pg_connect(name) as conn:
         fill_warehouse(conn, "postgres")
-    login, host = PG_ADMIN_URL.rsplit("/", 1)[0].split("//", 1)[1].split("@", 1)
-    h, _, port = host.partition(":")
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(
-        {"conn_type": "postgres", "host": h, "port": int(port or 5432), "login": login, "schema": name}))
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", pg_conn_json(name))
     yield kind
     with _pg_connect() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
