@@ -154,6 +154,11 @@ class Dialect:
         an ID: the newest physical row where the engine has a row order, else none (any one row)."""
         return f" ORDER BY {self.row_order} DESC" if self.row_order else ""
 
+    def slice_of(self, key: str, count: int) -> str | None:
+        """An expression placing ID ``key`` in one of ``count`` passes (0 to count - 1), equal IDs of
+        one type in the same pass; None when the engine has no such hash (no passes then)."""
+        return None
+
     def column_type_sql(self, table: str, column: str) -> tuple[str, list[object]] | None:
         """A query (and its parameters) whose one row says what decides whether ``column`` of
         warehouse table ``table`` compares with another column as it is; None: the type the

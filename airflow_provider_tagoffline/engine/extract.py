@@ -22,6 +22,12 @@ them keeps its row (NULL for the tags of the others), in the plan the warehouse'
   each ID comes from the first source holding it, and every join is an index lookup or a hash
   join on a base table; no distinct key set is materialized either.
 
+A run may read the entity IDs in several passes (``Slice``): pass ``i`` of ``k`` keeps, in every
+source's filter, the IDs whose hash modulo ``k`` is ``i`` (``Dialect.slice_of``). Equal IDs hash
+alike, so each pass joins whole IDs and the passes together give every row once; the embedded
+DuckDB warehouse uses them to bound a join's memory however many IDs there are
+(``dialects/duckdb/warehouse.py``).
+
 A source holding an entity ID twice for D is reduced to one row per ID (the physically last row
 where the engine exposes row order) and the run reports how many rows were replaced
 (``source_check_sql``). A table lookup joins on the columns' own types when the warehouse says
@@ -60,6 +66,18 @@ class Query:
     #: whether the query only scans and filters (one source, no dedupe, no lookup-table join):
     #: it needs no working memory however many rows it returns
     scan_only: bool = False
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Pass ``index`` of ``count`` over the entity IDs: those whose hash modulo ``count`` is ``index``."""
+
+    count: int
+    index: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"slice {self.index} of {self.count} does not exist")
 
 
 @dataclass(frozen=True)
@@ -108,8 +126,11 @@ def _table(w: Dialect, name: str) -> str:
     return w.escape_for_params(w.qualify_dotted(name))
 
 
-def _source_filter(w: Dialect, src: SourceSpec, alias: str, data_date: dt.date) -> _Sql:
-    out = _Sql().add(f"{alias}.{w.quote(src.key)} IS NOT NULL")
+def _source_filter(w: Dialect, src: SourceSpec, alias: str, data_date: dt.date, part: Slice | None = None) -> _Sql:
+    key = f"{alias}.{w.quote(src.key)}"
+    out = _Sql().add(f"{key} IS NOT NULL")
+    if part is not None:
+        out.add(f" AND {w.slice_of(key, part.count)} = {w.placeholder}", part.index)
     if src.partition is not None:
         out.add(f" AND {alias}.{w.quote(src.partition.column)} = {w.placeholder}",
                 format_date(data_date, src.partition.format))
@@ -117,50 +138,53 @@ def _source_filter(w: Dialect, src: SourceSpec, alias: str, data_date: dt.date) 
 
 
 def source_relation(w: Dialect, src: SourceSpec, alias: str, data_date: dt.date, *, dedupe: bool,
-                    filtered: bool) -> _Sql:
-    """``FROM`` item for one source: the table; ``filtered``: only its rows for D; ``dedupe``: one
-    row per ID of D (filtered whatever ``filtered`` says)."""
+                    filtered: bool, part: Slice | None = None) -> _Sql:
+    """``FROM`` item for one source: the table; ``filtered``: only its rows for D (and of ``part``);
+    ``dedupe``: one row per ID of D (filtered whatever ``filtered`` says)."""
     table = _table(w, src.table)
     if dedupe:
         order = w.dedupe_order(f"d.{w.quote(src.key)}")
         # Keep the last row of each ID: PARTITION BY key, newest physical row first.
         return (_Sql().add(f"(SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.{w.quote(src.key)}"
                            f"{order}) AS tagoffline_rn FROM {table} d WHERE ")
-                .extend(_source_filter(w, src, "d", data_date)).add(f") r WHERE tagoffline_rn = 1) {alias}"))
+                .extend(_source_filter(w, src, "d", data_date, part)).add(f") r WHERE tagoffline_rn = 1) {alias}"))
     if filtered:
         # Filtered before the join: a FULL JOIN keeps unmatched rows of both sides, so a filter in
         # its ON clause would not drop the other days' rows.
         return (_Sql().add(f"(SELECT * FROM {table} {alias} WHERE ")
-                .extend(_source_filter(w, src, alias, data_date)).add(f") {alias}"))
+                .extend(_source_filter(w, src, alias, data_date, part)).add(f") {alias}"))
     return _Sql().add(f"{table} {alias}")
 
 
 def build_extract_query(spec: RunSpec, w: Dialect, data_date: dt.date,
                         dedupe_sources: frozenset[int] = frozenset(), *, booleans_as_int: bool = False,
-                        native_lookups: frozenset[LookupJoin] = frozenset(), plan: Plan | None = None) -> Query:
+                        native_lookups: frozenset[LookupJoin] = frozenset(), plan: Plan | None = None,
+                        part: Slice | None = None) -> Query:
     """The extract query for data date D against warehouse dialect ``w``.
 
     ``dedupe_sources``: indexes of sources known to hold duplicate IDs for D. ``native_lookups``:
     the lookup joins whose code column has the tag column's type on the warehouse. ``plan``: the
-    dialect's (``plan_for``) unless a test asks for another. For a partitioned target the last
-    column is the target partition's value of D.
+    dialect's (``plan_for``) unless a test asks for another. ``part``: only the IDs of this pass
+    (``Slice``). For a partitioned target the last column is the target partition's value of D.
     """
+    if part is not None and w.slice_of("k", part.count) is None:
+        raise ValueError(f"the {w.family} dialect cannot split the entity IDs into passes")
     n = len(spec.sources)
     plan = plan or plan_for(w)
     joins = lookup_joins(spec)
     if n == 1:
-        q = _single(spec, w, data_date, 0 in dedupe_sources, joins, native_lookups, booleans_as_int)
+        q = _single(spec, w, data_date, 0 in dedupe_sources, joins, native_lookups, booleans_as_int, part)
     elif plan == "full_join":
-        q = _full_join(spec, w, data_date, dedupe_sources, joins, native_lookups, booleans_as_int)
+        q = _full_join(spec, w, data_date, dedupe_sources, joins, native_lookups, booleans_as_int, part)
     else:
         q = _Sql()
         for i in range(n):
             if i:
                 q.add(" UNION ALL ")
             q.extend(_anti_join_branch(spec, w, data_date, i, dedupe_sources, joins, native_lookups,
-                                       booleans_as_int))
-    part = spec.target.partition
-    columns = [spec.entity_key.code] + [o.column for o in spec.outputs] + ([part.column] if part else [])
+                                       booleans_as_int, part))
+    target_part = spec.target.partition
+    columns = [spec.entity_key.code] + [o.column for o in spec.outputs] + ([target_part.column] if target_part else [])
     return Query(sql=q.text, params=q.params, columns=columns,
                  scan_only=n == 1 and not dedupe_sources and not joins)
 
@@ -174,40 +198,45 @@ def _key(w: Dialect, spec: RunSpec, i: int) -> str:
 
 
 def _single(spec: RunSpec, w: Dialect, d: dt.date, dedupe: bool, joins: list[LookupJoin],
-            native: frozenset[LookupJoin], booleans_as_int: bool) -> _Sql:
+            native: frozenset[LookupJoin], booleans_as_int: bool, part: Slice | None) -> _Sql:
     q = _select(spec, w, d, _key(w, spec, 0), {0}, joins, booleans_as_int)
-    q.add(" FROM ").extend(source_relation(w, spec.sources[0], _alias(0), d, dedupe=dedupe, filtered=False))
+    q.add(" FROM ").extend(source_relation(w, spec.sources[0], _alias(0), d, dedupe=dedupe, filtered=False,
+                                           part=part))
     q.extend(_lookup_joins(spec, w, joins, native, {0}))
     if dedupe:  # the filter already applied inside the dedupe subquery
         return q.add(f" WHERE {_key(w, spec, 0)} IS NOT NULL")
-    return q.add(" WHERE ").extend(_source_filter(w, spec.sources[0], _alias(0), d))
+    return q.add(" WHERE ").extend(_source_filter(w, spec.sources[0], _alias(0), d, part))
 
 
 def _full_join(spec: RunSpec, w: Dialect, d: dt.date, dedupe: frozenset[int], joins: list[LookupJoin],
-               native: frozenset[LookupJoin], booleans_as_int: bool) -> _Sql:
+               native: frozenset[LookupJoin], booleans_as_int: bool, part: Slice | None) -> _Sql:
     n = len(spec.sources)
     every = set(range(n))
     q = _select(spec, w, d, f"COALESCE({', '.join(_key(w, spec, i) for i in range(n))})", every, joins,
                 booleans_as_int)
-    q.add(" FROM ").extend(source_relation(w, spec.sources[0], _alias(0), d, dedupe=0 in dedupe, filtered=True))
+    q.add(" FROM ").extend(source_relation(w, spec.sources[0], _alias(0), d, dedupe=0 in dedupe, filtered=True,
+                                           part=part))
     for i in range(1, n):
         # From the third source on, the key so far is whichever of the earlier sources has it.
         so_far = _key(w, spec, 0) if i == 1 else f"COALESCE({', '.join(_key(w, spec, j) for j in range(i))})"
         q.add(" FULL JOIN ").extend(source_relation(w, spec.sources[i], _alias(i), d, dedupe=i in dedupe,
-                                                    filtered=True))
+                                                    filtered=True, part=part))
         q.add(f" ON {_key(w, spec, i)} = {so_far}")
     return q.extend(_lookup_joins(spec, w, joins, native, every))
 
 
 def _anti_join_branch(spec: RunSpec, w: Dialect, d: dt.date, i: int, dedupe: frozenset[int],
-                      joins: list[LookupJoin], native: frozenset[LookupJoin], booleans_as_int: bool) -> _Sql:
+                      joins: list[LookupJoin], native: frozenset[LookupJoin], booleans_as_int: bool,
+                      part: Slice | None) -> _Sql:
     """The rows of the IDs source ``i`` holds and no source before it: joined to the sources after it."""
     n = len(spec.sources)
     later = set(range(i, n))
     q = _select(spec, w, d, _key(w, spec, i), later, joins, booleans_as_int)
-    q.add(" FROM ").extend(source_relation(w, spec.sources[i], _alias(i), d, dedupe=i in dedupe, filtered=False))
+    q.add(" FROM ").extend(source_relation(w, spec.sources[i], _alias(i), d, dedupe=i in dedupe, filtered=False,
+                                           part=part))
     for j in range(i + 1, n):
         src = spec.sources[j]
+        # Not sliced: joined on the ID, a later source's rows are of this pass's IDs anyway.
         q.add(" LEFT JOIN ").extend(source_relation(w, src, _alias(j), d, dedupe=j in dedupe, filtered=False))
         q.add(f" ON {_key(w, spec, j)} = {_key(w, spec, i)}")
         if src.partition is not None and j not in dedupe:
@@ -217,7 +246,7 @@ def _anti_join_branch(spec: RunSpec, w: Dialect, d: dt.date, i: int, dedupe: fro
     if i in dedupe:
         q.add(f" WHERE {_key(w, spec, i)} IS NOT NULL")
     else:
-        q.add(" WHERE ").extend(_source_filter(w, spec.sources[i], _alias(i), d))
+        q.add(" WHERE ").extend(_source_filter(w, spec.sources[i], _alias(i), d, part))
     for j in range(i):
         src = spec.sources[j]
         q.add(f" AND NOT EXISTS (SELECT 1 FROM {_table(w, src.table)} a{j} WHERE "

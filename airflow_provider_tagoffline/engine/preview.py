@@ -34,11 +34,11 @@ from pydantic import BaseModel, Field
 
 from airflow_provider_tagoffline.connections import Resolved, resolve_target
 from airflow_provider_tagoffline.engine import gates
-from airflow_provider_tagoffline.engine.extract import Query, build_extract_query, format_date
+from airflow_provider_tagoffline.engine.extract import Query, Slice, build_extract_query, format_date
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
 from airflow_provider_tagoffline.engine.types import ColumnType, incompatibility
-from airflow_provider_tagoffline.engine.warehouse import Reader, SourceCheck, Warehouse
+from airflow_provider_tagoffline.engine.warehouse import Reader, SourceCheck, Warehouse, each_pass
 from airflow_provider_tagoffline.errors import RunFailed, TagOfflineError, redacted_first_line
 from airflow_provider_tagoffline.runspec import RunSpec
 from airflow_provider_tagoffline.value_types import parse_value_type
@@ -168,7 +168,13 @@ def _preview(spec: RunSpec, data_date: dt.date, sample: int) -> Preview:
         if empty and not spec.gates.allow_empty:
             result.would_fail.append("no rows for data date " + data_date.isoformat() + " in " + ", ".join(
                 c.table + (f" partition {c.partition}" if c.partition else "") for c in empty))
-        query = build_extract_query(spec, warehouse.dialect, data_date, _dedupe(checks))
+        dedupe = _dedupe(checks)
+        query = build_extract_query(spec, warehouse.dialect, data_date, dedupe)
+        # Streamed out of the warehouse as the run would: in its passes (a join's memory bounded).
+        passes = warehouse.extract_passes(spec, checks, dedupe)
+        queries = [query] if passes == 1 else [
+            build_extract_query(spec, warehouse.dialect, data_date, dedupe, part=Slice(passes, i))
+            for i in range(passes)]
         matched = _matched_columns(spec, live)
         key_live = matched.get(t.key_column)
         if t.partition is not None and _find(live, t.partition.column) is None:
@@ -178,7 +184,7 @@ def _preview(spec: RunSpec, data_date: dt.date, sample: int) -> Preview:
             first = Query(sql=warehouse.dialect.first_rows_sql(query.sql, sample), params=query.params)
             result.sample_columns, result.sample = _sample(spec, warehouse.stream(first, max(sample, 1)), sample)
         else:
-            _compare_streamed(spec, warehouse, target, where, query, matched if key_live else {}, live, result,
+            _compare_streamed(spec, warehouse, target, where, queries, matched if key_live else {}, live, result,
                               sample)
         null_columns = gates.null_counted_columns(spec)
         stats = TableStats(rows=result.rows, nulls={c: result.nulls.get(c, 0) for c in null_columns})
@@ -460,7 +466,7 @@ def _live_query(target: Target, columns: list[str]) -> Query:
     return Query(sql=sql, params=params)
 
 
-def _compare_streamed(spec: RunSpec, warehouse: Warehouse, target: Target, where: Resolved, query: Query,
+def _compare_streamed(spec: RunSpec, warehouse: Warehouse, target: Target, where: Resolved, queries: list[Query],
                       matched: dict[str, str], live: dict[str, ColumnType], result: Preview, sample: int) -> None:
     wanted = _wanted(spec)
     # Compared: the entity ID and every mapped column the live table has (a missing one fails the run anyway).
@@ -483,7 +489,7 @@ def _compare_streamed(spec: RunSpec, warehouse: Warehouse, target: Target, where
                 sample_rows.extend(_jsonable(r) for r in batch[: sample - len(sample_rows)])
             yield batch
 
-    extract = observed(warehouse.stream(query, BATCH))
+    extract = observed(each_pass(queries, lambda q: warehouse.stream(q, BATCH)))
     if matched:
         result.changes = _changes(extract, where, target, [matched[wanted[i][0]] for i in idx],
                                   [wanted[i][1] for i in idx], idx)

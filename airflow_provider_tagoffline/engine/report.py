@@ -20,6 +20,8 @@ class RunReport:
     duplicates_replaced: int = 0
     bytes_written: int | None = None
     load_method: str = ""
+    #: statements the extract ran: more than one when a join's memory is bounded by passes over the IDs
+    extract_passes: int = 1
     swap_window_seconds: float | None = None
     phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     recovery: list[str] = field(default_factory=list)
@@ -62,7 +64,8 @@ class RunReport:
             lines.append("  phases: " + ", ".join(f"{k} {v:.2f}s" for k, v in self.phases.items())
                          + f" (total {self.total_seconds:.2f}s)")
         if self.swap_window_seconds is not None:
-            lines.append(f"  swap window {self.swap_window_seconds * 1000:.1f} ms, load by {self.load_method}")
+            lines.append(f"  swap window {self.swap_window_seconds * 1000:.1f} ms, load by {self.load_method}"
+                         + (f", extract in {self.extract_passes} passes" if self.extract_passes > 1 else ""))
         for a in self.recovery:
             lines.append(f"  recovered: {a}")
         for g in self.gates_failed:

@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 
 from airflow_provider_tagoffline.connections import resolve_target
 from airflow_provider_tagoffline.engine import faults, gates
-from airflow_provider_tagoffline.engine.extract import build_extract_query, format_date
+from airflow_provider_tagoffline.engine.extract import Query, Slice, build_extract_query, format_date
 from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
-from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse
+from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse, each_pass
 from airflow_provider_tagoffline.errors import RunFailed, SourceNotReady, first_line
 from airflow_provider_tagoffline.runspec import RunSpec
 
@@ -117,20 +117,26 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
             native_lookups = warehouse.native_lookups(spec)
 
-        def query(checks: list[SourceCheck] | None) -> Any:
+        def query(checks: list[SourceCheck] | None) -> list[Query]:
+            """The extract: one statement, or one per pass over the IDs (``Warehouse.extract_passes``)."""
             dedupe = frozenset(i for i, c in enumerate(checks or []) if c.duplicates)
-            return build_extract_query(spec, warehouse.dialect, d, dedupe, native_lookups=native_lookups,
-                                       booleans_as_int=csv is not None and csv.booleans_as_int)
+            passes = warehouse.extract_passes(spec, checks or [], dedupe)
+            report.extract_passes = passes
+            return [build_extract_query(spec, warehouse.dialect, d, dedupe, native_lookups=native_lookups,
+                                        booleans_as_int=csv is not None and csv.booleans_as_int,
+                                        part=Slice(passes, i) if passes > 1 else None)
+                    for i in range(passes)]
 
-        def load(q: Any, stop: Callable[[], bool] = lambda: False) -> Any:
+        def load(queries: list[Query], stop: Callable[[], bool] = lambda: False) -> Any:
             if in_warehouse:
+                (q,) = queries  # the target's own engine: one statement, never passes
                 return target.load_from_query(columns, q)
             # Closed here however the load ends: a stream the target gave up on still holds its
             # statement and the warehouse connection (a PostgreSQL COPY: the reload waited forever).
             if csv is not None:
-                with _ended(warehouse.csv_chunks(q, csv)) as chunks:
+                with _ended(each_pass(queries, lambda q: warehouse.csv_chunks(q, csv))) as chunks:
                     return target.load_csv(columns, _until(chunks, stop))
-            with _ended(warehouse.stream(q, batch_size)) as batches:
+            with _ended(each_pass(queries, lambda q: warehouse.stream(q, batch_size))) as batches:
                 return target.load(columns, _counting(_until(batches, stop), report))
 
         try:

@@ -14,7 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_tagoffline.connections import Resolved, resolve_warehouse
 from airflow_provider_tagoffline.dialects import GENERIC, Dialect
@@ -30,6 +30,7 @@ from airflow_provider_tagoffline.engine.targets.base import CsvFormat
 from airflow_provider_tagoffline.errors import RunFailed, first_line
 from airflow_provider_tagoffline.runspec import RunSpec, SourceSpec
 
+T = TypeVar("T")
 CHUNK_BYTES = 1 << 20
 #: how long an abandoned stream may take to stop (a cancelled statement stops within a second)
 PREFETCH_JOIN_SECONDS = 60
@@ -94,6 +95,13 @@ def prefetch(chunks: Iterator[bytes], depth: int, cancel: Callable[[], None] | N
                             "abandoned; its connection cannot be used again")
 
 
+def each_pass(queries: list[Query], read: Callable[[Query], Iterator[T]]) -> Iterator[T]:
+    """What ``read`` gives for each query, one after another: the passes of one extract
+    (``Warehouse.extract_passes``) are one stream (closing it closes the pass being read)."""
+    for q in queries:
+        yield from read(q)
+
+
 class Reader:
     """How one warehouse connection is read: rows with ``fetchmany``, unless a family knows better."""
 
@@ -114,6 +122,11 @@ class Reader:
     # ---- resources: a family that sets memory per statement overrides these --------------------
     def use_lean(self, lean: bool) -> None:
         """The next statements need little memory (a scan), or all the connection allows."""
+
+    def rows_per_pass(self, sources: int) -> int | None:
+        """How many rows of D one pass of a join of ``sources`` sources (or a dedupe) may hold, when
+        the engine runs in the task's process and its memory is bounded by passes; None: no passes."""
+        return None
 
     def may_retry_with_more_memory(self, exc: BaseException) -> bool:
         """Whether ``exc`` ran out of a lean limit, so the statement may run again with more."""
@@ -273,6 +286,23 @@ class Warehouse:
             if tag_type is not None and tag_type == code_type:
                 same.add(join)
         return frozenset(same)
+
+    def extract_passes(self, spec: RunSpec, checks: list[SourceCheck], dedupe: frozenset[int]) -> int:
+        """In how many passes (``extract.Slice``) the extract of ``spec`` reads the entity IDs: one,
+        unless it joins or deduplicates and the reader bounds that memory by passes."""
+        if self.is_the_target or not checks or (len(spec.sources) == 1 and not dedupe):
+            return 1
+        per_pass = self.reader.rows_per_pass(len(spec.sources))
+        rows = max(c.rows for c in checks)
+        if per_pass is None or rows <= per_pass or self.dialect.slice_of("k", 2) is None:
+            return 1
+        # Equal IDs must hash alike in every source: keys of one type (else one pass, as before).
+        try:
+            types = {self.reader.column_type(src.table, src.key) for src in spec.sources}
+        except Exception:
+            self.reader.reset()
+            return 1
+        return -(-rows // per_pass) if len(types) == 1 and None not in types else 1
 
     @property
     def checks_alongside_load(self) -> bool:

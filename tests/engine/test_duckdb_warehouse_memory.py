@@ -144,3 +144,31 @@ def test_a_copy_failing_before_it_opens_the_pipe_ends_the_reader(big_warehouse: 
                 pass
     finally:
         wh.close()
+
+
+@pytest.mark.postgres
+def test_a_run_joins_millions_of_ids_in_passes_within_the_connection_limit(
+        big_warehouse: str, pg_target_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # At 16 MB one statement joining the two sources runs out of memory (the test above); the run
+    # reads the IDs in passes small enough for the limit and exports every one of them.
+    from engine_data import _postgres_target
+
+    from airflow_provider_tagoffline.engine.runner import run_export
+
+    target = _postgres_target(pg_target_db)
+    conn = target.connect()
+    conn.execute("CREATE TABLE user_tags (user_id bigint PRIMARY KEY, city text, orders_30d bigint)")
+    conn.commit()
+    conn.close()
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", target.conn_json)
+    monkeypatch.setenv("AIRFLOW_CONN_BIG_WH", json.dumps({"conn_type": "duckdb", "host": big_warehouse,
+                                                          "extra": {"memory_limit": "16MB", "threads": 2}}))
+    data = _spec(2).model_dump(by_alias=True)
+    data["target"]["conn_id"] = "tot_target"
+    report = run_export(RunSpec.model_validate(data), D)
+    # the biggest source's 3M rows of D, at most 16 MB / (64 bytes x 2 sources) = 125k rows a pass
+    assert report.extract_passes == 25
+    assert report.rows_written == IDS and report.duplicates_replaced == 2
+    rows = target.rows("SELECT count(*), count(orders_30d), count(DISTINCT city) FROM user_tags")
+    assert rows == [(IDS, IDS - IDS // 10, 100)]
+    assert target.rows("SELECT orders_30d FROM user_tags WHERE user_id IN (7, 10) ORDER BY user_id") == [(2,), (None,)]

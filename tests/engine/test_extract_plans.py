@@ -24,6 +24,7 @@ from airflow_provider_tagoffline.engine.extract import (
     LookupJoin,
     Plan,
     Query,
+    Slice,
     _alias,
     _key,
     _lookup_joins,
@@ -197,3 +198,41 @@ def test_mysql_string_codes_of_another_collation_join_on_their_text(warehouse_co
     finally:
         wh.close()
     assert {r[0]: r[-1] for r in rows}[8] == "App"
+
+
+@pytest.mark.parametrize("warehouse_conn", ["duckdb"], indirect=True)
+def test_the_passes_of_a_sliced_extract_together_give_its_rows_once(warehouse_conn: str) -> None:
+    # Every plan, every dedupe, 1 to 4 passes: each ID lands in exactly one pass, with all its row.
+    _add_test_rows(warehouse_conn)
+    wh = Warehouse("tot_wh")
+    try:
+        for spec in (three_sources(), make_spec("sqlite", "t", warehouse_conn_id="tot_wh")):
+            native = wh.native_lookups(spec)
+            n = len(spec.sources)
+            for dedupe in [frozenset(), frozenset({n - 1}), frozenset(range(n))]:
+                for plan in ("full_join", "anti_join"):
+                    whole = _rows(wh, build_extract_query(spec, wh.dialect, D, dedupe, native_lookups=native,
+                                                          plan=plan))
+                    for count in (2, 3, 4):
+                        passes = [_rows(wh, build_extract_query(spec, wh.dialect, D, dedupe, native_lookups=native,
+                                                                plan=plan, part=Slice(count, i)))
+                                  for i in range(count)]
+                        assert sorted((r for p in passes for r in p), key=repr) == whole, (plan, n, count)
+                        assert sum(1 for p in passes if p) > 1  # the IDs really were split
+    finally:
+        wh.close()
+
+
+def test_a_slice_filters_every_source_and_only_where_the_engine_can_hash() -> None:
+    from airflow_provider_tagoffline.dialects import get_dialect
+
+    spec = three_sources()
+    q = build_extract_query(spec, get_dialect("duckdb"), D, frozenset({2}), part=Slice(4, 3))
+    # every source's filter, the deduplicated one inside its ROW_NUMBER subquery
+    for key in ('s0."user_id"', 's1."user_id"', 'd."uid"'):
+        assert f"hash({key}) % 4 = ?" in q.sql, key
+    assert q.params.count(3) == 3
+    with pytest.raises(ValueError, match="cannot split the entity IDs"):
+        build_extract_query(spec, get_dialect("postgres"), D, part=Slice(2, 0))
+    with pytest.raises(ValueError, match="slice 2 of 2 does not exist"):
+        Slice(2, 2)

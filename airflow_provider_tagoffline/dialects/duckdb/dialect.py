@@ -51,6 +51,10 @@ class DuckDBDialect(Dialect):
     }
     ddl_comment_on = True
 
+    def slice_of(self, key: str, count: int) -> str | None:
+        # hash() is DuckDB's own, alike for every integer type (1::INTEGER and 1::BIGINT)
+        return f"hash({key}) % {int(count)}"
+
     def rows_and_duplicates_sql(self, relation: str, key: str, where: str) -> str:
         # DuckDB's hash aggregate cannot always spill: a GROUP BY over 10M IDs failed with "Out of
         # Memory" at 32 MB, over 30M at 64 MB. Its sort spills, so count the IDs equal to their

@@ -6,8 +6,9 @@ LEAN_THREADS under LEAN_LIMIT — what each thread pins is what counts: at 32 MB
 threads, the sort of 30M IDs passed with 2 and failed with 4 — and lowering the limit also evicts
 the table blocks DuckDB cached. The others run with the connection's own ``memory_limit`` and
 ``threads`` (its extra, as Airflow's DuckDB hook reads them); when the extra sets no limit,
-DEFAULT_LIMIT: DuckDB's own default, 80% of RAM, suits a process that owns the machine, not a
-worker running many tasks.
+DEFAULT_LIMIT_PER_THREAD for each thread: DuckDB's own default, 80% of RAM, suits a process that
+owns the machine, not a worker running many tasks. A join or dedupe then reads the IDs in as many
+passes as that limit needs (``rows_per_pass``), so its memory stays flat however many IDs there are.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from airflow_provider_tagoffline.errors import RunFailed, first_line
 
 LEAN_LIMIT = 32 << 20
 LEAN_THREADS = 2
-DEFAULT_LIMIT = 1 << 30
+#: a join's working memory per thread when the connection's extra sets no memory_limit: 128 MiB
+#: with two threads, where one statement joining 10M IDs took 1 GiB (bench/bench_duckdb_query_memory.py)
+DEFAULT_LIMIT_PER_THREAD = 64 << 20
+#: working memory one row of one source takes in a pass: 3 sources and a dedupe at 128 MiB,
+#: 10M IDs in 10 passes (45 bytes) spilled 189 MB a pass (1.6 s), in 14 passes (64 bytes) 66 MB
+#: (1.0 s), in 20 passes 28 MB (1.1 s: more scans)
+PASS_BYTES_PER_SOURCE_ROW = 64
 _SIZE_UNITS = {"b": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
                "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
@@ -54,9 +61,10 @@ class DuckDBResources:
             self.spill_dir = tempfile.mkdtemp(prefix="tagoffline-duckdb-spill-")
             conn.execute("SET temp_directory = '" + self.spill_dir.replace("'", "''") + "'")
         limit, threads = conn.execute("SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
-        if "memory_limit" not in settings and size_bytes(limit) > DEFAULT_LIMIT:
-            conn.execute(f"SET memory_limit = '{DEFAULT_LIMIT}B'")
-            limit = f"{DEFAULT_LIMIT}B"
+        default = DEFAULT_LIMIT_PER_THREAD * int(threads)
+        if "memory_limit" not in settings and size_bytes(limit) > default:
+            conn.execute(f"SET memory_limit = '{default}B'")
+            limit = f"{default}B"
         self.configured = self.current = (size_bytes(limit), int(threads))  # (memory_limit, threads)
 
     def use(self, lean: bool) -> None:
@@ -68,6 +76,11 @@ class DuckDBResources:
             self.conn.execute(f"SET memory_limit = '{wanted[0]}B'")
             self.conn.execute(f"SET threads = {wanted[1]}")
             self.current = wanted
+
+    def rows_per_pass(self, sources: int) -> int:
+        """Rows of D (of the biggest source) one pass of a join of ``sources`` sources may hold
+        within the connection's memory_limit."""
+        return max(1, self.configured[0] // (PASS_BYTES_PER_SOURCE_ROW * max(sources, 1)))
 
     @property
     def at_full(self) -> bool:
