@@ -172,3 +172,9 @@ def test_a_run_joins_millions_of_ids_in_passes_within_the_connection_limit(
     rows = target.rows("SELECT count(*), count(orders_30d), count(DISTINCT city) FROM user_tags")
     assert rows == [(IDS, IDS - IDS // 10, 100)]
     assert target.rows("SELECT orders_30d FROM user_tags WHERE user_id IN (7, 10) ORDER BY user_id") == [(2,), (None,)]
+    # The preview reads the extract in the same passes: every ID once, nothing changed since the run.
+    from airflow_provider_tagoffline.engine.preview import preview
+
+    seen = preview(RunSpec.model_validate(data), D, sample=0)
+    assert seen.rows == IDS and seen.changes is not None
+    assert (seen.changes.added, seen.changes.removed, seen.changes.changed) == (0, 0, 0)
