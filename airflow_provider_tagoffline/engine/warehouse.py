@@ -123,9 +123,9 @@ class Reader:
     def use_lean(self, lean: bool) -> None:
         """The next statements need little memory (a scan), or all the connection allows."""
 
-    def rows_per_pass(self, sources: int) -> int | None:
-        """How many rows of D one pass of a join of ``sources`` sources (or a dedupe) may hold, when
-        the engine runs in the task's process and its memory is bounded by passes; None: no passes."""
+    def rows_per_pass(self, values: int) -> int | None:
+        """How many IDs one pass of a join or dedupe holding ``values`` values per ID may take,
+        when the engine runs in the task's process and bounds that memory by passes; None: no passes."""
         return None
 
     def may_retry_with_more_memory(self, exc: BaseException) -> bool:
@@ -292,7 +292,8 @@ class Warehouse:
         unless it joins or deduplicates and the reader bounds that memory by passes."""
         if self.is_the_target or not checks or (len(spec.sources) == 1 and not dedupe):
             return 1
-        per_pass = self.reader.rows_per_pass(len(spec.sources))
+        # held per ID: every source's key and every output
+        per_pass = self.reader.rows_per_pass(len(spec.sources) + len(spec.outputs))
         rows = max(c.rows for c in checks)
         if per_pass is None or rows <= per_pass or self.dialect.slice_of("k", 2) is None:
             return 1

@@ -145,7 +145,13 @@ def test_every_plan_gives_the_rows_of_the_key_set_plan(warehouse_conn: str) -> N
                 for plan in plans:
                     new = _rows(wh, build_extract_query(spec, wh.dialect, D, dedupe, native_lookups=native,
                                                         plan=plan))
-                    assert new == old, (warehouse_conn, plan, n, sorted(dedupe))
+                    expected = old
+                    if wh.dialect.row_order is None and 2 in dedupe and n == 3:
+                        # No physical row order (MySQL): either of ID 6's two visits rows may be kept.
+                        assert sorted(r[0] for r in new) == sorted(r[0] for r in old)
+                        assert {r[-3:] for r in new if r[0] == 6} <= {(3, "app", "App"), (4, "web", "Web (old name)")}
+                        new, expected = [r for r in new if r[0] != 6], [r for r in old if r[0] != 6]
+                    assert new == expected, (warehouse_conn, plan, n, sorted(dedupe))
                 if dedupe == frozenset(range(n)):
                     ids = [r[0] for r in old]
                     # every ID of D in any source once, none NULL, none of only another day

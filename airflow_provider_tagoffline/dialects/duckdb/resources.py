@@ -25,10 +25,13 @@ LEAN_THREADS = 2
 #: a join's working memory per thread when the connection's extra sets no memory_limit: 128 MiB
 #: with two threads, where one statement joining 10M IDs took 1 GiB (bench/bench_duckdb_query_memory.py)
 DEFAULT_LIMIT_PER_THREAD = 64 << 20
-#: working memory one row of one source takes in a pass: 3 sources and a dedupe at 128 MiB,
-#: 10M IDs in 10 passes (45 bytes) spilled 189 MB a pass (1.6 s), in 14 passes (64 bytes) 66 MB
-#: (1.0 s), in 20 passes 28 MB (1.1 s: more scans)
-PASS_BYTES_PER_SOURCE_ROW = 64
+#: what a pass's join or dedupe may use of the limit: all of it but PASS_RESERVE_PER_THREAD for
+#: each thread's own blocks (at 24 MB with 2 threads a pass sized on the whole limit failed), at
+#: PASS_BYTES_PER_VALUE for each value it holds (the IDs of every source and the outputs): 3 sources
+#: and a dedupe, 16 values, 10M IDs at 128 MiB spilled 189 MB a pass (1.6 s) in 10 passes, 66 MB
+#: (1.0 s) in 14, 28 MB (1.1 s: more scans) in 20 — this sizes them at 17
+PASS_RESERVE_PER_THREAD = 8 << 20
+PASS_BYTES_PER_VALUE = 12
 _SIZE_UNITS = {"b": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
                "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
@@ -77,10 +80,12 @@ class DuckDBResources:
             self.conn.execute(f"SET threads = {wanted[1]}")
             self.current = wanted
 
-    def rows_per_pass(self, sources: int) -> int:
-        """Rows of D (of the biggest source) one pass of a join of ``sources`` sources may hold
-        within the connection's memory_limit."""
-        return max(1, self.configured[0] // (PASS_BYTES_PER_SOURCE_ROW * max(sources, 1)))
+    def rows_per_pass(self, values: int) -> int:
+        """IDs one pass of a join or dedupe holding ``values`` values per ID may take within the
+        connection's memory_limit."""
+        limit, threads = self.configured
+        usable = max(limit - PASS_RESERVE_PER_THREAD * threads, limit // 4)
+        return max(1, usable // (PASS_BYTES_PER_VALUE * max(values, 1)))
 
     @property
     def at_full(self) -> bool:

@@ -36,8 +36,8 @@ class DuckDBReader(Reader):
     def use_lean(self, lean: bool) -> None:
         self.resources.use(lean)
 
-    def rows_per_pass(self, sources: int) -> int | None:
-        return self.resources.rows_per_pass(sources)
+    def rows_per_pass(self, values: int) -> int | None:
+        return self.resources.rows_per_pass(values)
 
     def may_retry_with_more_memory(self, exc: BaseException) -> bool:
         return is_out_of_memory(exc) and not self.resources.at_full
