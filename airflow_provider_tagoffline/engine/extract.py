@@ -66,6 +66,9 @@ class Query:
     #: whether the query only scans and filters (one source, no dedupe, no lookup-table join):
     #: it needs no working memory however many rows it returns
     scan_only: bool = False
+    #: hash joins and aggregates it runs (joined sources, dedupes, lookup tables): each holds some
+    #: memory of its own per thread
+    operators: int = 0
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,14 @@ def build_extract_query(spec: RunSpec, w: Dialect, data_date: dt.date,
     target_part = spec.target.partition
     columns = [spec.entity_key.code] + [o.column for o in spec.outputs] + ([target_part.column] if target_part else [])
     return Query(sql=q.text, params=q.params, columns=columns,
-                 scan_only=n == 1 and not dedupe_sources and not joins)
+                 scan_only=n == 1 and not dedupe_sources and not joins,
+                 operators=hash_operators(spec, dedupe_sources))
+
+
+def hash_operators(spec: RunSpec, dedupe_sources: frozenset[int]) -> int:
+    """Hash joins and aggregates the extract runs: one per joined source and lookup table, two per
+    dedupe (the engine may run it as an aggregate and a join back)."""
+    return len(spec.sources) - 1 + 2 * len(dedupe_sources) + len(lookup_joins(spec))
 
 
 def _alias(i: int) -> str:

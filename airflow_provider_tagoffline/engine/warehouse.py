@@ -22,6 +22,7 @@ from airflow_provider_tagoffline.engine.extract import (
     LookupJoin,
     Query,
     format_date,
+    hash_operators,
     lookup_joins,
     source_check_sql,
     type_probe_sql,
@@ -120,10 +121,11 @@ class Reader:
         return cls(where.open(read_only=True), where.conn_id, where.dialect)
 
     # ---- resources: a family that sets memory per statement overrides these --------------------
-    def use_lean(self, lean: bool) -> None:
-        """The next statements need little memory (a scan), or all the connection allows."""
+    def use_lean(self, lean: bool, operators: int = 1) -> None:
+        """The next statements need little memory (a scan), or all the connection allows for
+        ``operators`` hash joins and aggregates."""
 
-    def rows_per_pass(self, values: int) -> int | None:
+    def rows_per_pass(self, values: int, operators: int) -> int | None:
         """How many IDs one pass of a join or dedupe holding ``values`` values per ID may take,
         when the engine runs in the task's process and bounds that memory by passes; None: no passes."""
         return None
@@ -160,7 +162,7 @@ class Reader:
         """Result batches of ``query``, never the whole result in memory."""
         # DB-API drivers of warehouses stream results to fetchmany in chunks (Trino pages through
         # the result, SQLite steps its statement); none materializes it all.
-        self.use_lean(query.scan_only)
+        self.use_lean(query.scan_only, query.operators)
         cur = self.conn.cursor()
         try:
             try:
@@ -293,7 +295,7 @@ class Warehouse:
         if self.is_the_target or not checks or (len(spec.sources) == 1 and not dedupe):
             return 1
         # held per ID: every source's key and every output
-        per_pass = self.reader.rows_per_pass(len(spec.sources) + len(spec.outputs))
+        per_pass = self.reader.rows_per_pass(len(spec.sources) + len(spec.outputs), hash_operators(spec, dedupe))
         rows = max(c.rows for c in checks)
         if per_pass is None or rows <= per_pass or self.dialect.slice_of("k", 2) is None:
             return 1

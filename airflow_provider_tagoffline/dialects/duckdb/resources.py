@@ -31,6 +31,9 @@ DEFAULT_LIMIT_PER_THREAD = 64 << 20
 #: and a dedupe, 16 values, 10M IDs at 128 MiB spilled 189 MB a pass (1.6 s) in 10 passes, 66 MB
 #: (1.0 s) in 14, 28 MB (1.1 s: more scans) in 20 — this sizes them at 17
 PASS_RESERVE_PER_THREAD = 8 << 20
+#: each hash join or aggregate holds about this much per thread whatever its input: 3 sources and
+#: a dedupe (4 of them) ran out at 48 MB with 2 threads and passed with 1, passed at 64 MB with 2
+OPERATOR_MEMORY_PER_THREAD = 8 << 20
 PASS_BYTES_PER_VALUE = 12
 _SIZE_UNITS = {"b": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
                "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
@@ -70,20 +73,27 @@ class DuckDBResources:
             limit = f"{default}B"
         self.configured = self.current = (size_bytes(limit), int(threads))  # (memory_limit, threads)
 
-    def use(self, lean: bool) -> None:
+    def use(self, lean: bool, operators: int = 1) -> None:
         """Run the next statements lean (never above the connection's own settings), or with the
-        connection's own memory_limit and threads."""
+        connection's own memory_limit and as many of its threads as ``operators`` hash joins and
+        aggregates leave room for."""
         limit, threads = self.configured
-        wanted = (min(limit, LEAN_LIMIT), min(threads, LEAN_THREADS)) if lean else self.configured
+        wanted = (min(limit, LEAN_LIMIT), min(threads, LEAN_THREADS)) if lean else (limit, self.threads_for(operators))
         if wanted != self.current:
             self.conn.execute(f"SET memory_limit = '{wanted[0]}B'")
             self.conn.execute(f"SET threads = {wanted[1]}")
             self.current = wanted
 
-    def rows_per_pass(self, values: int) -> int:
+    def threads_for(self, operators: int) -> int:
+        """Threads for a statement running ``operators`` hash joins and aggregates: each thread of
+        each holds OPERATOR_MEMORY_PER_THREAD, so a small limit runs it on fewer threads."""
+        limit, threads = self.configured
+        return max(1, min(threads, limit // (OPERATOR_MEMORY_PER_THREAD * max(operators, 1))))
+
+    def rows_per_pass(self, values: int, operators: int = 1) -> int:
         """IDs one pass of a join or dedupe holding ``values`` values per ID may take within the
         connection's memory_limit."""
-        limit, threads = self.configured
+        limit, threads = self.configured[0], self.threads_for(operators)
         usable = max(limit - PASS_RESERVE_PER_THREAD * threads, limit // 4)
         return max(1, usable // (PASS_BYTES_PER_VALUE * max(values, 1)))
 

@@ -33,11 +33,11 @@ class DuckDBReader(Reader):
     def open(cls, where: Resolved) -> Reader:
         return cls(where.open(read_only=True), where.conn_id, where.dialect, where.connection.extra_dejson)
 
-    def use_lean(self, lean: bool) -> None:
-        self.resources.use(lean)
+    def use_lean(self, lean: bool, operators: int = 1) -> None:
+        self.resources.use(lean, operators)
 
-    def rows_per_pass(self, values: int) -> int | None:
-        return self.resources.rows_per_pass(values)
+    def rows_per_pass(self, values: int, operators: int) -> int | None:
+        return self.resources.rows_per_pass(values, operators)
 
     def may_retry_with_more_memory(self, exc: BaseException) -> bool:
         return is_out_of_memory(exc) and not self.resources.at_full
@@ -54,7 +54,7 @@ class DuckDBReader(Reader):
         os.mkfifo(fifo, 0o600)
         errors: list[BaseException] = []
         reader_done = threading.Event()
-        self.use_lean(query.scan_only)
+        self.use_lean(query.scan_only, query.operators)
 
         def write() -> None:
             try:
