@@ -72,6 +72,10 @@ class RunFailed(TagOfflineError):
     report: object = None
 
 
+class WarehouseOutOfMemory(RunFailed):
+    """The warehouse engine ran out of its memory limit in a statement of the run."""
+
+
 class SourceNotReady(RunFailed):
     """A source has no rows for the data date yet (its partition is missing or not produced): a run
     waits for it instead of retrying blindly. ``missing`` says what, one phrase per source

@@ -24,7 +24,7 @@ from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
 from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse, each_pass
-from airflow_provider_tagoffline.errors import RunFailed, SourceNotReady, first_line
+from airflow_provider_tagoffline.errors import RunFailed, SourceNotReady, WarehouseOutOfMemory, first_line
 from airflow_provider_tagoffline.runspec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,19 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                 target.prepare_stage()
             with report.phase("extract_load"):
                 if pending_checks is None:
-                    result = load(query(checks))
+                    try:
+                        result = load(query(checks))
+                    except WarehouseOutOfMemory:
+                        # Out of a limit the engine chose (not the connection's): once more with
+                        # what the warehouse can still give, on a fresh stage.
+                        change = warehouse.reader.fall_back_to_more_memory()
+                        if change is None:
+                            raise
+                        say(change)
+                        target.run_in_tx(target.drop_sql(target.stage))
+                        target.prepare_stage()
+                        report.rows_read = 0
+                        result = load(query(checks))
                 else:
                     try:
                         # Stopped as soon as a check finds a duplicate ID: the rest of it would be

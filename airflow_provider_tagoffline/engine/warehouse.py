@@ -130,6 +130,11 @@ class Reader:
         when the engine runs in the task's process and bounds that memory by passes; None: no passes."""
         return None
 
+    def fall_back_to_more_memory(self) -> str | None:
+        """After the extract ran out of a memory limit this engine chose: raise it for one more
+        try. What changed (for the log), or None: no more to give."""
+        return None
+
     def may_retry_with_more_memory(self, exc: BaseException) -> bool:
         """Whether ``exc`` ran out of a lean limit, so the statement may run again with more."""
         return False

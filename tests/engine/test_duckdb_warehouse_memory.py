@@ -179,3 +179,43 @@ def test_a_run_joins_millions_of_ids_in_passes_within_the_connection_limit(
     seen = preview(RunSpec.model_validate(data), D, sample=0)
     assert seen.rows == IDS and seen.changes is not None
     assert (seen.changes.added, seen.changes.removed, seen.changes.changed) == (0, 0, 0)
+
+
+@pytest.mark.postgres
+def test_an_extract_out_of_the_default_limit_runs_again_with_the_fallback(
+        tmp_path: Path, pg_target_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A default too small for the join (8 MiB here, and the keys of two types, so no passes either;
+    # at 30M IDs in 3 sources the 128 MiB of 2 cores ran out after a few passes): the run drops its
+    # stage and loads again at 1 GiB in one statement, as before the passes. A limit the connection
+    # sets is never raised (the test above).
+    import duckdb
+    from engine_data import _postgres_target
+
+    from airflow_provider_tagoffline.dialects.duckdb import resources
+    from airflow_provider_tagoffline.engine.runner import run_export
+
+    ids = 1_000_000
+    path = str(tmp_path / "wh.duckdb")
+    con = duckdb.connect(path)
+    con.execute("CREATE TABLE profile AS SELECT i AS user_id, 'city_' || (i % 100) AS city, '20261123' AS ds "
+                "FROM range(1, $n + 1) t(i)", {"n": ids})
+    con.execute("CREATE TABLE orders AS SELECT user_id::INTEGER AS user_id, user_id % 50 AS orders_30d, ds "
+                "FROM profile")
+    con.close()
+    target = _postgres_target(pg_target_db)
+    conn = target.connect()
+    conn.execute("CREATE TABLE user_tags (user_id bigint PRIMARY KEY, city text, orders_30d bigint)")
+    conn.commit()
+    conn.close()
+    monkeypatch.setattr(resources, "DEFAULT_LIMIT_PER_THREAD", 8 << 20)
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", target.conn_json)
+    monkeypatch.setenv("AIRFLOW_CONN_BIG_WH", json.dumps({"conn_type": "duckdb", "host": path,
+                                                          "extra": {"threads": 1}}))
+    data = _spec(2).model_dump(by_alias=True)
+    data["target"]["conn_id"] = "tot_target"
+    said: list[str] = []
+    report = run_export(RunSpec.model_validate(data), D, echo=said.append)
+    assert any("ran out of its default 8 MiB in the extract; once more with 1024 MiB in one statement" in s
+               for s in said), said
+    assert report.extract_passes == 1 and report.rows_written == ids
+    assert target.rows("SELECT count(*), count(orders_30d) FROM user_tags") == [(ids, ids)]

@@ -18,13 +18,17 @@ import shutil
 import tempfile
 from typing import Any
 
-from airflow_provider_tagoffline.errors import RunFailed, first_line
+from airflow_provider_tagoffline.errors import RunFailed, WarehouseOutOfMemory, first_line
 
 LEAN_LIMIT = 32 << 20
 LEAN_THREADS = 2
 #: a join's working memory per thread when the connection's extra sets no memory_limit: 128 MiB
 #: with two threads, where one statement joining 10M IDs took 1 GiB (bench/bench_duckdb_query_memory.py)
 DEFAULT_LIMIT_PER_THREAD = 64 << 20
+#: an extract that ran out of the default limit runs again with this, in one statement: the way
+#: before the passes, at which 3 sources of 30M IDs with a dedupe passed (1.35 GB), where their
+#: passes at 128 MiB ran out after a few (allocations grow with the tables, not only the pass)
+FALLBACK_LIMIT = 1 << 30
 #: what a pass's join or dedupe may use of the limit: all of it but PASS_RESERVE_PER_THREAD for
 #: each thread's own blocks (at 24 MB with 2 threads a pass sized on the whole limit failed), at
 #: PASS_BYTES_PER_VALUE for each value it holds (the IDs of every source and the outputs): 3 sources
@@ -72,6 +76,9 @@ class DuckDBResources:
             conn.execute(f"SET memory_limit = '{default}B'")
             limit = f"{default}B"
         self.configured = self.current = (size_bytes(limit), int(threads))  # (memory_limit, threads)
+        #: the limit is this engine's default, not the connection's: a statement may raise it
+        self.defaulted = "memory_limit" not in settings
+        self.fallen_back = False
 
     def use(self, lean: bool, operators: int = 1) -> None:
         """Run the next statements lean (never above the connection's own settings), or with the
@@ -90,12 +97,24 @@ class DuckDBResources:
         limit, threads = self.configured
         return max(1, min(threads, limit // (OPERATOR_MEMORY_PER_THREAD * max(operators, 1))))
 
-    def rows_per_pass(self, values: int, operators: int = 1) -> int:
+    def rows_per_pass(self, values: int, operators: int = 1) -> int | None:
         """IDs one pass of a join or dedupe holding ``values`` values per ID may take within the
-        connection's memory_limit."""
+        connection's memory_limit; None: one statement (after ``fall_back``)."""
+        if self.fallen_back:
+            return None
         limit, threads = self.configured[0], self.threads_for(operators)
         usable = max(limit - PASS_RESERVE_PER_THREAD * threads, limit // 4)
         return max(1, usable // (PASS_BYTES_PER_VALUE * max(values, 1)))
+
+    def fall_back(self) -> str | None:
+        """After the extract ran out of the default limit (never one the connection set): the rest
+        of the run gets FALLBACK_LIMIT and no passes, as before them. What changed, or None."""
+        limit, threads = self.configured
+        if not self.defaulted or self.fallen_back or limit >= FALLBACK_LIMIT:
+            return None
+        self.configured, self.fallen_back = (FALLBACK_LIMIT, threads), True
+        return (f"the DuckDB warehouse {self.conn_id!r} ran out of its default {limit >> 20} MiB in the extract; "
+                f"once more with {FALLBACK_LIMIT >> 20} MiB in one statement (memory_limit in its extra decides)")
 
     @property
     def at_full(self) -> bool:
@@ -104,8 +123,9 @@ class DuckDBResources:
 
     def out_of_memory(self, exc: BaseException, what: str) -> RunFailed:
         first = first_line(exc)
-        return RunFailed(f"the DuckDB warehouse {self.conn_id!r} ran out of memory in {what} ({first}); give it "
-                         f"more with memory_limit in the connection's extra, e.g. {{\"memory_limit\": \"4GB\"}}")
+        return WarehouseOutOfMemory(
+            f"the DuckDB warehouse {self.conn_id!r} ran out of memory in {what} ({first}); give it more with "
+            f"memory_limit in the connection's extra, e.g. {{\"memory_limit\": \"4GB\"}}")
 
     def close(self) -> None:
         if self.spill_dir:

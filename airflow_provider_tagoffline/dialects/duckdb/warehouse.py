@@ -39,6 +39,9 @@ class DuckDBReader(Reader):
     def rows_per_pass(self, values: int, operators: int) -> int | None:
         return self.resources.rows_per_pass(values, operators)
 
+    def fall_back_to_more_memory(self) -> str | None:
+        return self.resources.fall_back()
+
     def may_retry_with_more_memory(self, exc: BaseException) -> bool:
         return is_out_of_memory(exc) and not self.resources.at_full
 
