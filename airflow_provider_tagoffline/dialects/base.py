@@ -159,6 +159,12 @@ class Dialect:
         one type in the same pass; None when the engine has no such hash (no passes then)."""
         return None
 
+    def last_row_per_key_sql(self, table: str, key: str, where: str) -> str:
+        """A query of the rows of ``table`` (aliased ``d``) matching ``where``, one per ``key`` (a
+        column of ``d``): the physically last where the engine has a row order (``dedupe_order``)."""
+        return (f"SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY {key}{self.dedupe_order(key)}) "
+                f"AS tagoffline_rn FROM {table} d WHERE {where}) r WHERE tagoffline_rn = 1")
+
     def column_type_sql(self, table: str, column: str) -> tuple[str, list[object]] | None:
         """A query (and its parameters) whose one row says what decides whether ``column`` of
         warehouse table ``table`` compares with another column as it is; None: the type the
