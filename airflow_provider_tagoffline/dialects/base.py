@@ -141,8 +141,9 @@ class Dialect:
         return f"CAST({expr} AS {self.text_type})"
 
     # ---- warehouse queries ----------------------------------------------------------------
-    def rows_and_duplicates_sql(self, relation: str, key: str, where: str) -> str:
-        """``SELECT rows, duplicate IDs`` of ``relation`` (``table alias``) filtered by ``where``.
+    def rows_and_duplicates_sql(self, relation: str, key: str, where: str, key_type: str | None = None) -> str:
+        """``SELECT rows, duplicate IDs`` of ``relation`` (``table alias``) filtered by ``where``;
+        ``key_type``: the value type the IDs are declared with (``bigint``), when known.
 
         A GROUP BY rather than COUNT(DISTINCT): server engines spill it to disk under memory pressure.
         """

@@ -320,11 +320,13 @@ def _lookup_joins(spec: RunSpec, w: Dialect, joins: list[LookupJoin], native: fr
     return q
 
 
-def source_check_sql(w: Dialect, src: SourceSpec, data_date: dt.date) -> Query:
-    """Rows of one source for D, and how many of them repeat an entity ID (the duplicates)."""
+def source_check_sql(w: Dialect, src: SourceSpec, data_date: dt.date, key_type: str | None = None) -> Query:
+    """Rows of one source for D, and how many of them repeat an entity ID (the duplicates);
+    ``key_type``: the entity key's value type, when the caller knows it."""
     flt = _source_filter(w, src, "s", data_date)
     relation = f"{_table(w, src.table)} s"
-    return Query(sql=w.rows_and_duplicates_sql(relation, f"s.{w.quote(src.key)}", flt.text), params=flt.params)
+    return Query(sql=w.rows_and_duplicates_sql(relation, f"s.{w.quote(src.key)}", flt.text, key_type),
+                 params=flt.params)
 
 
 def type_probe_sql(w: Dialect, table: str, column: str) -> str:
