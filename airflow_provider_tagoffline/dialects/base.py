@@ -141,8 +141,9 @@ class Dialect:
         return f"CAST({expr} AS {self.text_type})"
 
     # ---- warehouse queries ----------------------------------------------------------------
-    def rows_and_duplicates_sql(self, relation: str, key: str, where: str) -> str:
-        """``SELECT rows, duplicate IDs`` of ``relation`` (``table alias``) filtered by ``where``.
+    def rows_and_duplicates_sql(self, relation: str, key: str, where: str, key_type: str | None = None) -> str:
+        """``SELECT rows, duplicate IDs`` of ``relation`` (``table alias``) filtered by ``where``;
+        ``key_type``: the value type the IDs are declared with (``bigint``), when known.
 
         A GROUP BY rather than COUNT(DISTINCT): server engines spill it to disk under memory pressure.
         """
@@ -158,6 +159,12 @@ class Dialect:
         """An expression placing ID ``key`` in one of ``count`` passes (0 to count - 1), equal IDs of
         one type in the same pass; None when the engine has no such hash (no passes then)."""
         return None
+
+    def last_row_per_key_sql(self, table: str, key: str, where: str) -> str:
+        """A query of the rows of ``table`` (aliased ``d``) matching ``where``, one per ``key`` (a
+        column of ``d``): the physically last where the engine has a row order (``dedupe_order``)."""
+        return (f"SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY {key}{self.dedupe_order(key)}) "
+                f"AS tagoffline_rn FROM {table} d WHERE {where}) r WHERE tagoffline_rn = 1")
 
     def column_type_sql(self, table: str, column: str) -> tuple[str, list[object]] | None:
         """A query (and its parameters) whose one row says what decides whether ``column`` of

@@ -146,11 +146,9 @@ def source_relation(w: Dialect, src: SourceSpec, alias: str, data_date: dt.date,
     ``dedupe``: one row per ID of D (filtered whatever ``filtered`` says)."""
     table = _table(w, src.table)
     if dedupe:
-        order = w.dedupe_order(f"d.{w.quote(src.key)}")
-        # Keep the last row of each ID: PARTITION BY key, newest physical row first.
-        return (_Sql().add(f"(SELECT * FROM (SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.{w.quote(src.key)}"
-                           f"{order}) AS tagoffline_rn FROM {table} d WHERE ")
-                .extend(_source_filter(w, src, "d", data_date, part)).add(f") r WHERE tagoffline_rn = 1) {alias}"))
+        flt = _source_filter(w, src, "d", data_date, part)
+        return _Sql().add(f"({w.last_row_per_key_sql(table, f'd.{w.quote(src.key)}', flt.text)}) {alias}",
+                          *flt.params)
     if filtered:
         # Filtered before the join: a FULL JOIN keeps unmatched rows of both sides, so a filter in
         # its ON clause would not drop the other days' rows.
@@ -322,11 +320,13 @@ def _lookup_joins(spec: RunSpec, w: Dialect, joins: list[LookupJoin], native: fr
     return q
 
 
-def source_check_sql(w: Dialect, src: SourceSpec, data_date: dt.date) -> Query:
-    """Rows of one source for D, and how many of them repeat an entity ID (the duplicates)."""
+def source_check_sql(w: Dialect, src: SourceSpec, data_date: dt.date, key_type: str | None = None) -> Query:
+    """Rows of one source for D, and how many of them repeat an entity ID (the duplicates);
+    ``key_type``: the entity key's value type, when the caller knows it."""
     flt = _source_filter(w, src, "s", data_date)
     relation = f"{_table(w, src.table)} s"
-    return Query(sql=w.rows_and_duplicates_sql(relation, f"s.{w.quote(src.key)}", flt.text), params=flt.params)
+    return Query(sql=w.rows_and_duplicates_sql(relation, f"s.{w.quote(src.key)}", flt.text, key_type),
+                 params=flt.params)
 
 
 def type_probe_sql(w: Dialect, table: str, column: str) -> str:

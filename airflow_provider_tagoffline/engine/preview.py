@@ -161,7 +161,7 @@ def _preview(spec: RunSpec, data_date: dt.date, sample: int) -> Preview:
             result.would_fail.append(f"target table {target.display_name} does not exist; create it first")
         result.would_fail += [f"column {c.column!r}: {c.detail}" for c in result.columns if c.fails
                               and c.kind in ("missing", "type")]
-        checks = [warehouse.check_source(src, data_date) for src in spec.sources]
+        checks = [warehouse.check_source(src, data_date, spec.entity_key.type) for src in spec.sources]
         result.sources = [SourceRows(**vars(c)) for c in checks]
         result.duplicates_replaced = sum(c.duplicates for c in checks)
         empty = [c for c in checks if c.rows == 0]

@@ -105,12 +105,14 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             target.check_dependents()
             pending_checks = None
             checks: list[SourceCheck] | None = None
+            key_type = spec.entity_key.type
             if warehouse.checks_alongside_load:
                 # Optimistic: load as if no source repeated an ID while the checks run next to it;
                 # the rare source with duplicates is loaded again, deduplicated.
-                pending_checks = warehouse.check_sources_in_background(list(spec.sources), d)
+                pending_checks = warehouse.check_sources_in_background(list(spec.sources), d, key_type)
             else:
-                checks = _accept_sources(spec, d, [warehouse.check_source(src, d) for src in spec.sources], report)
+                checks = _accept_sources(spec, d, [warehouse.check_source(src, d, key_type) for src in spec.sources],
+                                         report)
                 say(_preflight_line(checks, report))
             in_warehouse = warehouse.is_the_target
             csv = target.csv_format if warehouse.can_export_csv and not in_warehouse else None

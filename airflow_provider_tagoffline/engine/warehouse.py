@@ -35,6 +35,9 @@ T = TypeVar("T")
 CHUNK_BYTES = 1 << 20
 #: how long an abandoned stream may take to stop (a cancelled statement stops within a second)
 PREFETCH_JOIN_SECONDS = 60
+#: source checks running at once beside the load, each on a connection of its own: the one source
+#: with duplicate IDs is known when its own check ends, not after the checks of the sources before it
+PARALLEL_CHECKS = 4
 
 
 def prefetch(chunks: Iterator[bytes], depth: int, cancel: Callable[[], None] | None = None) -> Iterator[bytes]:
@@ -198,25 +201,28 @@ class Reader:
 
 
 class BackgroundChecks:
-    """Source checks running on a connection of their own while the load goes on."""
+    """Source checks running on connections of their own while the load goes on."""
 
-    def __init__(self) -> None:
-        self.done: list[SourceCheck] = []
-        self.errors: list[BaseException] = []
-        self.thread: threading.Thread | None = None
+    def __init__(self, sources: int) -> None:
+        #: per source, in the spec's order: its check, or what the check raised (None: not yet)
+        self.results: list[SourceCheck | None] = [None] * sources
+        self.errors: list[BaseException | None] = [None] * sources
+        self.threads: list[threading.Thread] = []
 
     def __call__(self) -> list[SourceCheck]:
-        """Wait for every check; their results, or what one of them raised."""
-        if self.thread is not None:
-            self.thread.join()
-        if self.errors:
-            raise self.errors[0]
-        return self.done
+        """Wait for every check; their results, or what the first failing source's check raised."""
+        for thread in self.threads:
+            thread.join()
+        for error in self.errors:
+            if error is not None:
+                raise error
+        return [c for c in self.results if c is not None]
 
     def spoil_the_load(self) -> bool:
         """Already known, without waiting: a check failed or found a source repeating IDs, so the load
         running on the assumption that none does is wasted."""
-        return bool(self.errors) or any(c.duplicates for c in list(self.done))
+        return (any(e is not None for e in self.errors)
+                or any(c is not None and c.duplicates for c in self.results))
 
 
 @dataclass
@@ -253,11 +259,12 @@ class Warehouse:
             with contextlib.suppress(Exception):
                 cur.close()
 
-    def check_source(self, src: SourceSpec, data_date: dt.date) -> SourceCheck:
-        """Rows and duplicate IDs of one source for D; a clear error if the table is missing."""
+    def check_source(self, src: SourceSpec, data_date: dt.date, key_type: str | None = None) -> SourceCheck:
+        """Rows and duplicate IDs of one source for D; a clear error if the table is missing.
+        ``key_type``: the entity key's value type, when known (it may choose a faster count)."""
         part = (f"{src.partition.column}={format_date(data_date, src.partition.format)}"
                 if src.partition else None)
-        query = source_check_sql(self.dialect, src, data_date)
+        query = source_check_sql(self.dialect, src, data_date, key_type)
         try:
             try:
                 self.reader.use_lean(True)
@@ -318,26 +325,46 @@ class Warehouse:
         reader says whether they are worth it; never on the target's own connection)."""
         return self.reader.checks_alongside_load and not self.is_the_target
 
-    def check_sources_in_background(self, sources: list[SourceSpec], data_date: dt.date) -> BackgroundChecks:
-        """Start ``check_source`` of every source on a connection of its own."""
-        checks = BackgroundChecks()
+    def check_sources_in_background(self, sources: list[SourceSpec], data_date: dt.date,
+                                    key_type: str | None = None) -> BackgroundChecks:
+        """Start ``check_source`` of every source, on connections of their own: up to
+        ``PARALLEL_CHECKS`` sources at once, each connection taking the next source in the spec's order."""
+        checks = BackgroundChecks(len(sources))
+        pending = queue.SimpleQueue[int]()
+        for i in range(len(sources)):
+            pending.put(i)
+        failed = threading.Event()  # the run fails anyway: the sources not begun are not checked
+
+        def next_source() -> int | None:
+            try:
+                return None if failed.is_set() else pending.get_nowait()
+            except queue.Empty:
+                return None
 
         def work() -> None:
             try:
                 other = Warehouse(self.conn_id)
             except BaseException as exc:
-                checks.errors.append(exc)
+                # Said as the check of the next source failing: the runner raises the first error.
+                i = next_source()
+                if i is not None:
+                    checks.errors[i] = exc
+                    failed.set()
                 return
             try:
-                for src in sources:  # one by one: the load beside them looks at each as it lands
-                    checks.done.append(other.check_source(src, data_date))
-            except BaseException as exc:
-                checks.errors.append(exc)
+                while (i := next_source()) is not None:
+                    try:
+                        checks.results[i] = other.check_source(sources[i], data_date, key_type)
+                    except BaseException as exc:
+                        checks.errors[i] = exc
+                        failed.set()
             finally:
                 other.close()
 
-        checks.thread = threading.Thread(target=work, name="tagoffline-source-checks", daemon=True)
-        checks.thread.start()
+        for _ in range(min(len(sources), PARALLEL_CHECKS)):
+            thread = threading.Thread(target=work, name="tagoffline-source-checks", daemon=True)
+            checks.threads.append(thread)
+            thread.start()
         return checks
 
     def stream(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,40 @@ def test_a_postgres_family_flavour_is_read_as_postgresql(warehouse_conn: str, tm
     got = [normalize(r) for r in db.execute(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")]
     db.close()
     assert got == EXPECTED_D and report.duplicates_replaced == 1
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+def test_postgres_warehouse_checks_run_at_once_each_on_its_connection(warehouse_conn: str) -> None:
+    """The background checks: more sources than run at once, results in the spec's order, the
+    first missing source's own clear error, and every connection they opened closed."""
+    import os
+
+    from dbs import _pg_connect
+
+    from airflow_provider_tagoffline.engine.warehouse import PARALLEL_CHECKS, Warehouse
+    from airflow_provider_tagoffline.errors import RunFailed
+
+    db = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])["schema"]
+    profile, trade = make_spec("sqlite", "t", warehouse_conn_id="tot_wh").sources
+    sources = [profile, trade] * PARALLEL_CHECKS  # twice as many as run at once
+    wh = Warehouse("tot_wh")
+    try:
+        checks = wh.check_sources_in_background(sources, D)
+        got = [(c.table, c.duplicates) for c in checks()]
+        assert got == [("profile", 1), ("trade", 0)] * PARALLEL_CHECKS
+        assert checks.spoil_the_load()  # profile repeats user 3
+        missing = [profile, trade.model_copy(update={"table": "no_such_a"}), trade,
+                   profile.model_copy(update={"table": "no_such_b"})]
+        checks = wh.check_sources_in_background(missing, D)
+        with pytest.raises(RunFailed, match=r"source table 'no_such_a' cannot be read from the warehouse"):
+            checks()
+        assert checks.spoil_the_load()
+    finally:
+        wh.close()
+    with _pg_connect() as admin:
+        for _ in range(50):  # a closed connection's backend ends a moment later
+            left = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [db]).fetchone()
+            if left == (0,):
+                break
+            time.sleep(0.1)
+    assert left == (0,)

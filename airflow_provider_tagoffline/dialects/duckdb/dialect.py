@@ -55,7 +55,7 @@ class DuckDBDialect(Dialect):
         # hash() is DuckDB's own, alike for every integer type (1::INTEGER and 1::BIGINT)
         return f"hash({key}) % {int(count)}"
 
-    def rows_and_duplicates_sql(self, relation: str, key: str, where: str) -> str:
+    def rows_and_duplicates_sql(self, relation: str, key: str, where: str, key_type: str | None = None) -> str:
         # DuckDB's hash aggregate cannot always spill: a GROUP BY over 10M IDs failed with "Out of
         # Memory" at 32 MB, over 30M at 64 MB. Its sort spills, so count the IDs equal to their
         # predecessor in ID order (10M IDs: 0.8 s, 30M: 2.3 s, both in 32 MB with 2 threads).

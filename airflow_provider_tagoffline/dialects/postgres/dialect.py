@@ -54,6 +54,23 @@ class PostgresDialect(Dialect):
             return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
         return super().quote_literal(value)
 
+    def rows_and_duplicates_sql(self, relation: str, key: str, where: str, key_type: str | None = None) -> str:
+        if (key_type or "").strip().lower() == "bigint":
+            # Integer IDs: COUNT(DISTINCT) sorts them as plain datums inside the aggregate (spilling
+            # to disk as the GROUP BY's hash would): 910k IDs in 0.14 s, where the GROUP BY's hash
+            # aggregate takes 0.45 s (0.7 s with work_mem 64 MB). Text IDs stay grouped: sorting
+            # them compares by collation, 1.0 s (C) and 2.0 s (ICU) against 0.6 and 0.9-1.3 s.
+            return f"SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT {key}) FROM {relation} WHERE {where}"
+        return super().rows_and_duplicates_sql(relation, key, where)
+
+    def last_row_per_key_sql(self, table: str, key: str, where: str) -> str:
+        # DISTINCT ON rather than ROW_NUMBER: the planner estimates its rows (ROW_NUMBER's rn = 1
+        # filter: 0.5% of them, so a join hashed a side it thought tiny), its sort may run in
+        # parallel workers, and no window is computed; 3 sources, 1M IDs, one deduplicated:
+        # 1.95 s instead of 2.15 s in the warehouse. Same row kept: the highest ctid of each ID.
+        return (f"SELECT DISTINCT ON ({key}) d.* FROM {table} d WHERE {where} "
+                f"ORDER BY {key}, d.{self.row_order} DESC")
+
     def fold_unquoted(self, name: str) -> str:
         return name.lower()
 
