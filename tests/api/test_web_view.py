@@ -290,6 +290,13 @@ def test_backfill_dialog_creates_one_run_per_data_date(browser: Browser, api_ser
     page.click("dialog [data-confirm=ok]")
     expect(page.locator("#toast")).to_contain_text("1 run(s) for data dates 2026-01-01 to 2026-01-01")
     page.context.close()
+    # Unpublishing refuses while a task runs (Airflow's delete_dag): let that last backfill end first.
+    with api_server.airflow("alice") as af:
+        deadline = time.monotonic() + 120
+        while not (backfills := af.get("/backfills", params={"dag_id": dag_id}).json()["backfills"]) or any(
+                b["completed_at"] is None for b in backfills):
+            assert time.monotonic() < deadline, "Airflow did not mark the backfill complete"
+            time.sleep(1)
     assert alice.post(f"/services/{name}/unpublish").json()["status"] == "offline"
 
 
