@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,19 +22,48 @@ D = dt.date(2026, 11, 23)
 IDS = 3_000_000  # a GROUP BY over this many IDs fails with Out of Memory at 16 MB (measured)
 
 
-@pytest.fixture(scope="module")
-def big_warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
+def _build_warehouse(path: str, ids: int, orders_sql: str) -> str:
+    """``profile`` holding IDs 1..ids for D, and ``orders`` made by ``orders_sql`` from it."""
     import duckdb
 
-    path = str(tmp_path_factory.mktemp("bigwh") / "wh.duckdb")
     con = duckdb.connect(path)
     con.execute("CREATE TABLE profile AS SELECT i AS user_id, 'city_' || (i % 100) AS city, '20261123' AS ds "
-                "FROM range(1, $n + 1) t(i)", {"n": IDS})
-    # a second source holding 90% of the IDs, and one ID three times
-    con.execute("CREATE TABLE orders AS SELECT user_id, user_id % 50 AS orders_30d, ds FROM profile "
-                "WHERE user_id % 10 <> 0 UNION ALL SELECT 7, 1, '20261123' UNION ALL SELECT 7, 2, '20261123'")
+                "FROM range(1, $n + 1) t(i)", {"n": ids})
+    con.execute(f"CREATE TABLE orders AS {orders_sql}")
     con.close()
     return path
+
+
+@pytest.fixture(scope="module")
+def big_warehouse(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # a second source holding 90% of the IDs, and one ID three times
+    return _build_warehouse(str(tmp_path_factory.mktemp("bigwh") / "wh.duckdb"), IDS,
+                            "SELECT user_id, user_id % 50 AS orders_30d, ds FROM profile WHERE user_id % 10 <> 0 "
+                            "UNION ALL SELECT 7, 1, '20261123' UNION ALL SELECT 7, 2, '20261123'")
+
+
+def _run_into_postgres(pg_target_db: str, monkeypatch: pytest.MonkeyPatch, warehouse: str,
+                       extra: dict[str, object], echo: Any = None) -> tuple[Any, Any]:
+    """Run the two-source spec from ``warehouse`` (its connection's ``extra``) into a new
+    ``user_tags`` table of PostgreSQL database ``pg_target_db``: the report and the target."""
+    from engine_data import _postgres_target
+
+    from airflow_provider_tagoffline.engine.runner import run_export
+
+    target = _postgres_target(pg_target_db)
+    conn = target.connect()
+    conn.execute("CREATE TABLE user_tags (user_id bigint PRIMARY KEY, city text, orders_30d bigint)")
+    conn.commit()
+    conn.close()
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", target.conn_json)
+    monkeypatch.setenv("AIRFLOW_CONN_BIG_WH", json.dumps({"conn_type": "duckdb", "host": warehouse, "extra": extra}))
+    return run_export(_target_spec(), D, echo=echo), target
+
+
+def _target_spec() -> RunSpec:
+    data = _spec(2).model_dump(by_alias=True)
+    data["target"]["conn_id"] = "tot_target"
+    return RunSpec.model_validate(data)
 
 
 def _connect(monkeypatch: pytest.MonkeyPatch, path: str, **extra: object) -> Warehouse:
@@ -151,21 +181,8 @@ def test_a_run_joins_millions_of_ids_in_passes_within_the_connection_limit(
         big_warehouse: str, pg_target_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # 16 MB: the run reads the IDs in passes small enough for the limit (on one thread: a join
     # holds some memory per thread whatever its input) and exports every one of them.
-    from engine_data import _postgres_target
-
-    from airflow_provider_tagoffline.engine.runner import run_export
-
-    target = _postgres_target(pg_target_db)
-    conn = target.connect()
-    conn.execute("CREATE TABLE user_tags (user_id bigint PRIMARY KEY, city text, orders_30d bigint)")
-    conn.commit()
-    conn.close()
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", target.conn_json)
-    monkeypatch.setenv("AIRFLOW_CONN_BIG_WH", json.dumps({"conn_type": "duckdb", "host": big_warehouse,
-                                                          "extra": {"memory_limit": "16MB", "threads": 2}}))
-    data = _spec(2).model_dump(by_alias=True)
-    data["target"]["conn_id"] = "tot_target"
-    report = run_export(RunSpec.model_validate(data), D)
+    report, target = _run_into_postgres(pg_target_db, monkeypatch, big_warehouse,
+                                        {"memory_limit": "16MB", "threads": 2})
     # the biggest source's 3M rows of D; 16 MB less one thread's 8 MiB reserve leave 7.6 MB:
     # / (12 bytes x 4 values: 2 keys, 2 outputs) = 157k IDs a pass
     assert report.extract_passes == 20
@@ -176,7 +193,7 @@ def test_a_run_joins_millions_of_ids_in_passes_within_the_connection_limit(
     # The preview reads the extract in the same passes: every ID once, nothing changed since the run.
     from airflow_provider_tagoffline.engine.preview import preview
 
-    seen = preview(RunSpec.model_validate(data), D, sample=0)
+    seen = preview(_target_spec(), D, sample=0)
     assert seen.rows == IDS and seen.changes is not None
     assert (seen.changes.added, seen.changes.removed, seen.changes.changed) == (0, 0, 0)
 
@@ -188,33 +205,14 @@ def test_an_extract_out_of_the_default_limit_runs_again_with_the_fallback(
     # at 30M IDs in 3 sources the 128 MiB of 2 cores ran out after a few passes): the run drops its
     # stage and loads again at 1 GiB in one statement, as before the passes. A limit the connection
     # sets is never raised (the test above).
-    import duckdb
-    from engine_data import _postgres_target
-
     from airflow_provider_tagoffline.dialects.duckdb import resources
-    from airflow_provider_tagoffline.engine.runner import run_export
 
     ids = 1_000_000
-    path = str(tmp_path / "wh.duckdb")
-    con = duckdb.connect(path)
-    con.execute("CREATE TABLE profile AS SELECT i AS user_id, 'city_' || (i % 100) AS city, '20261123' AS ds "
-                "FROM range(1, $n + 1) t(i)", {"n": ids})
-    con.execute("CREATE TABLE orders AS SELECT user_id::INTEGER AS user_id, user_id % 50 AS orders_30d, ds "
-                "FROM profile")
-    con.close()
-    target = _postgres_target(pg_target_db)
-    conn = target.connect()
-    conn.execute("CREATE TABLE user_tags (user_id bigint PRIMARY KEY, city text, orders_30d bigint)")
-    conn.commit()
-    conn.close()
+    path = _build_warehouse(str(tmp_path / "wh.duckdb"), ids,
+                            "SELECT user_id::INTEGER AS user_id, user_id % 50 AS orders_30d, ds FROM profile")
     monkeypatch.setattr(resources, "DEFAULT_LIMIT_PER_THREAD", 8 << 20)
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", target.conn_json)
-    monkeypatch.setenv("AIRFLOW_CONN_BIG_WH", json.dumps({"conn_type": "duckdb", "host": path,
-                                                          "extra": {"threads": 1}}))
-    data = _spec(2).model_dump(by_alias=True)
-    data["target"]["conn_id"] = "tot_target"
     said: list[str] = []
-    report = run_export(RunSpec.model_validate(data), D, echo=said.append)
+    report, target = _run_into_postgres(pg_target_db, monkeypatch, path, {"threads": 1}, echo=said.append)
     assert any("ran out of its default 8 MiB in the extract; once more with 1024 MiB in one statement" in s
                for s in said), said
     assert report.extract_passes == 1 and report.rows_written == ids
