@@ -191,6 +191,15 @@ def build_extract_query(spec: RunSpec, w: Dialect, data_date: dt.date,
                  operators=hash_operators(spec, dedupe_sources))
 
 
+def build_extract_passes(spec: RunSpec, w: Dialect, data_date: dt.date, dedupe_sources: frozenset[int],
+                         passes: int, *, booleans_as_int: bool = False,
+                         native_lookups: frozenset[LookupJoin] = frozenset()) -> list[Query]:
+    """The extract as ``passes`` queries (``Slice`` i of ``passes`` each), or its one query."""
+    return [build_extract_query(spec, w, data_date, dedupe_sources, booleans_as_int=booleans_as_int,
+                                native_lookups=native_lookups, part=Slice(passes, i) if passes > 1 else None)
+            for i in range(passes)]
+
+
 def hash_operators(spec: RunSpec, dedupe_sources: frozenset[int]) -> int:
     """Hash joins and aggregates the extract runs: one per joined source and lookup table, two per
     dedupe (the engine may run it as an aggregate and a join back)."""

@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 
 from airflow_provider_tagoffline.connections import Resolved, resolve_target
 from airflow_provider_tagoffline.engine import gates
-from airflow_provider_tagoffline.engine.extract import Query, Slice, build_extract_query, format_date
+from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
 from airflow_provider_tagoffline.engine.types import ColumnType, incompatibility
@@ -169,12 +169,11 @@ def _preview(spec: RunSpec, data_date: dt.date, sample: int) -> Preview:
             result.would_fail.append("no rows for data date " + data_date.isoformat() + " in " + ", ".join(
                 c.table + (f" partition {c.partition}" if c.partition else "") for c in empty))
         dedupe = _dedupe(checks)
-        query = build_extract_query(spec, warehouse.dialect, data_date, dedupe)
-        # Streamed out of the warehouse as the run would: in its passes (a join's memory bounded).
-        passes = warehouse.extract_passes(spec, checks, dedupe)
-        queries = [query] if passes == 1 else [
-            build_extract_query(spec, warehouse.dialect, data_date, dedupe, part=Slice(passes, i))
-            for i in range(passes)]
+        # Streamed out of the warehouse as the run would: in its passes (a join's memory bounded;
+        # one inside a warehouse that is the target, which the in-engine compare below reads).
+        queries = build_extract_passes(spec, warehouse.dialect, data_date, dedupe,
+                                       warehouse.extract_passes(spec, checks, dedupe))
+        query = queries[0]
         matched = _matched_columns(spec, live)
         key_live = matched.get(t.key_column)
         if t.partition is not None and _find(live, t.partition.column) is None:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from airflow_provider_tagoffline.connections import resolve_target
 from airflow_provider_tagoffline.engine import faults, gates
-from airflow_provider_tagoffline.engine.extract import Query, Slice, build_extract_query, format_date
+from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target
@@ -122,12 +122,10 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
         def query(checks: list[SourceCheck] | None) -> list[Query]:
             """The extract: one statement, or one per pass over the IDs (``Warehouse.extract_passes``)."""
             dedupe = frozenset(i for i, c in enumerate(checks or []) if c.duplicates)
-            passes = warehouse.extract_passes(spec, checks or [], dedupe)
-            report.extract_passes = passes
-            return [build_extract_query(spec, warehouse.dialect, d, dedupe, native_lookups=native_lookups,
-                                        booleans_as_int=csv is not None and csv.booleans_as_int,
-                                        part=Slice(passes, i) if passes > 1 else None)
-                    for i in range(passes)]
+            report.extract_passes = warehouse.extract_passes(spec, checks or [], dedupe)
+            return build_extract_passes(spec, warehouse.dialect, d, dedupe, report.extract_passes,
+                                        native_lookups=native_lookups,
+                                        booleans_as_int=csv is not None and csv.booleans_as_int)
 
         def load(queries: list[Query], stop: Callable[[], bool] = lambda: False) -> Any:
             if in_warehouse:
@@ -140,6 +138,13 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                     return target.load_csv(columns, _until(chunks, stop))
             with _ended(each_pass(queries, lambda q: warehouse.stream(q, batch_size))) as batches:
                 return target.load(columns, _counting(_until(batches, stop), report))
+
+        def reload() -> Any:
+            """The load once more, on a fresh stage, with what is known now (checks, memory)."""
+            target.run_in_tx(target.drop_sql(target.stage))
+            target.prepare_stage()
+            report.rows_read = 0
+            return load(query(checks))
 
         try:
             with report.phase("stage"):
@@ -155,10 +160,7 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                         if change is None:
                             raise
                         say(change)
-                        target.run_in_tx(target.drop_sql(target.stage))
-                        target.prepare_stage()
-                        report.rows_read = 0
-                        result = load(query(checks))
+                        result = reload()
                 else:
                     try:
                         # Stopped as soon as a check finds a duplicate ID: the rest of it would be
@@ -174,10 +176,7 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                         checks = _accept_sources(spec, d, pending_checks(), report)
                     say(_preflight_line(checks, report))
                     if report.duplicates_replaced:
-                        target.run_in_tx(target.drop_sql(target.stage))
-                        target.prepare_stage()
-                        report.rows_read = 0
-                        result = load(query(checks))
+                        result = reload()
                 report.rows_written, report.load_method = result.rows, result.method
                 report.rows_read = report.rows_read or result.rows
             with report.phase("index"):
