@@ -215,8 +215,10 @@ class PostgresTarget(Target):
             col = self.d.quote(self.partition_column)
             stmts.append(f"ALTER TABLE {self.q(self.stage)} ADD CONSTRAINT {self.d.quote(self.partition_check_name)} "
                          f"CHECK ({col} IS NOT NULL AND {col} = {self.d.quote_literal(self.partition_value or '')})")
-        if stmts:
-            self.run_in_tx(stmts)
+        with self.transaction():
+            self.run_statements(stmts[:1])
+            self.checkpoint("index")  # the first index built, the transaction open
+            self.run_statements(stmts[1:])
         self.run_statements([f"ANALYZE {self.q(self.stage)}"])
 
     def dependent_views(self) -> list[tuple[str, str, str, str]]:

@@ -213,6 +213,7 @@ class Target:
 
     def finish_stage(self) -> None:
         """After the load: build what is cheaper to build on a full table (indexes)."""
+        self.checkpoint("index")
 
     def check_dependents(self) -> None:
         """Preflight: refuse objects depending on the live table that a swap could not keep."""
@@ -245,6 +246,8 @@ class Target:
         if live and backup:
             self.run_in_tx(self.drop_sql(self.backup))
             actions.append(f"dropped leftover {self.backup}")
+        if actions:
+            self.checkpoint("recovery")  # the old copy handled, the stage not yet
         if stage:
             self.run_in_tx(self.drop_sql(self.stage))
             actions.append(f"dropped leftover {self.stage}")
