@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from airflow_provider_tagoffline.connections import resolve_target
-from airflow_provider_tagoffline.engine import faults, gates
+from airflow_provider_tagoffline.engine import faults, gates, lost_connection
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
@@ -42,17 +42,29 @@ def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
     report = RunReport(service=spec.service.name, data_date=d.isoformat(),
                        target=f"{t.conn_id}:{t.schema_ + '.' if t.schema_ else ''}{t.table}")
     say = echo or (lambda m: log.info("%s", m))
+    lost: str | None = None  # the connection the server ended, when that failed the run
     try:
         with _open(spec) as (warehouse, target):
-            _run(spec, d, warehouse, target, report, batch_size, say)
+            try:
+                _run(spec, d, warehouse, target, report, batch_size, say)
+            except Exception:
+                lost = lost_connection.lost_connection(spec, warehouse, target, report)
+                raise
     except RunFailed as exc:
         report.status, report.error = "failed", str(exc)
-        exc.report = report
-        raise
+        if lost is None:
+            exc.report = report
+            raise
+        report.error = lost_connection.explain(spec, report, lost, report.error)
+        err = RunFailed(report.error)
+        err.report = report
+        raise err from exc
     except Exception as exc:
         report.status = "failed"
         first = first_line(exc)
         report.error = f"{type(exc).__name__}: {first}"
+        if lost is not None:
+            report.error = lost_connection.explain(spec, report, lost, report.error)
         err = RunFailed(report.error)
         err.report = report
         raise err from exc

@@ -75,13 +75,14 @@ class PostgresTarget(Target):
         return database, schema, self.live
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, wait_seconds: float | None = None) -> Iterator[None]:
         key = self.lock_key(*self.resolved_table())
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        wait = LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds
+        deadline = time.monotonic() + wait
         while not self.scalar("SELECT pg_try_advisory_lock(hashtext(%s))", [key]):
-            if time.monotonic() > deadline:
+            if time.monotonic() >= deadline:
                 raise RunFailed(f"another run is writing {self.display_name} (advisory lock held for "
-                                f"{LOCK_WAIT_SECONDS}s)")
+                                f"{wait}s)")
             time.sleep(0.5)
         try:
             yield

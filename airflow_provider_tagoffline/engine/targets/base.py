@@ -171,8 +171,9 @@ class Target:
 
     # ---- to implement per family ---------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Exclusive right to write this target for the whole run."""
+    def lock(self, wait_seconds: float | None = None) -> Iterator[None]:
+        """Exclusive right to write this target for the whole run, waiting for it up to ``wait_seconds``
+        (None: the family's usual wait)."""
         raise NotImplementedError
 
     def exists(self, table: str) -> bool:
