@@ -137,6 +137,9 @@ class LiveReader:
         finally:
             self._stop.set()
             self._thread.join(DEADLINE)
+            # The figures of docs/reliability.md (``pytest -s``).
+            print(f"figures: reader {self.reads} reads answered, {len(self.failures)} failed, "
+                  f"{len(self.answers)} different answers")
 
     def assert_whole(self, *allowed: list[tuple[Any, ...]]) -> None:
         """Every answer was one of the ``allowed`` contents (never empty, half-written or a mix)."""

@@ -9,17 +9,19 @@ outcomes is docs/reliability.md.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dbs import _pg_connect, pg_conn_json
-from engine_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
+from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
 from engine_data import target_content as content
 from fault_kit import LiveReader, PausedRun, assert_nothing_left, kill_session, leftovers, lock_key, run_session
 
 from airflow_provider_tagoffline.create_table import create_table_sql
+from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 
@@ -81,6 +83,39 @@ def test_target_connection_killed(live_target: LiveTarget, phase: str, request: 
     assert content(t) == EXPECTED_D
     assert_nothing_left(t, database)
 
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_target_connection_killed_inside_a_partition_swap(live_target: LiveTarget, request: pytest.FixtureRequest,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Partition D replaced (PostgreSQL: DETACH + ATTACH in one transaction; MariaDB: EXCHANGE
+    PARTITION): killed in the middle, the table holds the whole old or the whole new partition D and
+    every other partition as it was."""
+    t = live_target
+    database = _database(t, request)
+    spec = make_spec(t.kind, t.conn_id, partition={"column": "ds", "format": "yyyyMMdd"})
+    t.execute(*create_table_sql(spec, t.kind))
+    run_export(spec, D_PREV)
+    run_export(spec, D)
+    t.execute("UPDATE user_tags SET nick = 'stale' WHERE ds = '20261123'")
+    whole = f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY ds, user_id"
+    old = [normalize(r) for r in t.rows(whole)]
+    new = old[:len(EXPECTED_D)] + EXPECTED_D  # D_PREV's partition as it was, then D's new rows
+
+    with LiveReader(t.connect, whole).polling() as reader:
+        run = PausedRun(spec, D, "inside_swap", tmp_path, monkeypatch)
+        kill_session(t, run_session(t, database))
+        run.resume()
+        after = [normalize(r) for r in t.rows(whole)]
+    assert reader.failures == []
+    reader.assert_whole(old, new)
+    assert "lost the connection to the target 'tot_target' during swap: " in run.failure
+    # PostgreSQL rolls the transaction back; MariaDB's one EXCHANGE PARTITION may have committed.
+    assert after == old if t.kind == "postgres" else after in (old, new)
+    assert_nothing_left(t, database)
+
+    run_export(spec, D)
+    assert [normalize(r) for r in t.rows(whole)] == new
+    assert_nothing_left(t, database)
 
 @pytest.mark.parametrize("live_target", ["postgres"], indirect=True)
 def test_no_clean_up_without_the_run_lock(live_target: LiveTarget, pg_target_db: str, tmp_path: Path,
@@ -186,3 +221,16 @@ def test_warehouse_connection_killed_mid_stream(live_target: LiveTarget, streami
     with _pg_connect() as admin:  # nothing of the first run still reads the warehouse
         assert admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
                              [streaming_warehouse]).fetchone() == (0,)
+
+
+def test_the_reliability_page_names_only_tests_that_exist() -> None:
+    """docs/reliability.md: each row names the test it comes from; a renamed test must not leave a
+    row without one. And the phases faulted here are the engine's checkpoints."""
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "reliability.md").read_text()
+    sources = "\n".join(p.read_text() for p in (root / "tests").rglob("test_*.py"))
+    named = set(re.findall(r"\b(test_\w+)\b", page)) - {"test_faults", "test_crash", "test_server_restart",
+                                                       "test_celery_workers", "test_duckdb_warehouse_memory"}
+    assert named and all(f"def {name}(" in sources for name in named), named
+    assert set(TARGET_PHASES) <= set(faults.CHECKPOINTS)
+    assert all(f"`{phase}`" in page for phase in TARGET_PHASES)

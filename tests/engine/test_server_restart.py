@@ -80,6 +80,7 @@ def test_target_server_restarted(restartable_target: LiveTarget, private_pg: Pri
         down = time.monotonic()
         private_pg.restart()
         up = time.monotonic()
+        print(f"figures: server down and up again in {up - down:.2f} s")
         run.resume()
         after = content(t)
     reader.assert_whole(old, EXPECTED_D)
