@@ -18,7 +18,16 @@ import pytest
 from dbs import _pg_connect, pg_conn_json
 from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
 from engine_data import target_content as content
-from fault_kit import LiveReader, PausedRun, assert_nothing_left, kill_session, leftovers, lock_key, run_session
+from fault_kit import (
+    LiveReader,
+    PausedRun,
+    assert_nothing_left,
+    kill_session,
+    leftovers,
+    lock_key,
+    run_session,
+    wait_for,
+)
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
@@ -189,6 +198,12 @@ def _streaming_backend(warehouse: str) -> int:
     return int(rows[0][0])
 
 
+def _warehouse_sessions(warehouse: str) -> int:
+    with _pg_connect() as admin:
+        return int(admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                                 [warehouse]).fetchone()[0])
+
+
 @pytest.mark.parametrize("live_target", ["postgres", "mysql", "sqlite"], indirect=True)
 def test_warehouse_connection_killed_mid_stream(live_target: LiveTarget, streaming_warehouse: str,
                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -218,10 +233,34 @@ def test_warehouse_connection_killed_mid_stream(live_target: LiveTarget, streami
     assert report.rows_written == WAREHOUSE_ROWS
     assert t.rows("SELECT count(*), max(v) FROM user_tags") == [(WAREHOUSE_ROWS, f"value 99999{'.' * 70}")]
     assert leftovers(t) == []
-    with _pg_connect() as admin:  # nothing of the first run still reads the warehouse
-        assert admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
-                             [streaming_warehouse]).fetchone() == (0,)
+    wait_for("nothing to read the warehouse any more", lambda: _warehouse_sessions(streaming_warehouse) == 0)
 
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_target_connection_killed_mid_stream(live_target: LiveTarget, streaming_warehouse: str,
+                                             request: pytest.FixtureRequest, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other end of the same stream: the target's session ended while the warehouse still streams
+    (MariaDB's LOAD DATA reads a pipe a thread fills): the stream stops, nothing hangs."""
+    t = live_target
+    database = _database(t, request)
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_FAULT_WH", pg_conn_json(streaming_warehouse))
+    spec = _one_source_spec(t.kind)
+    t.execute(*create_table_sql(spec, t.kind), "INSERT INTO user_tags (user_id, v) VALUES (1, 'old'), (2, 'old')")
+    old = t.rows(SUMMARY)
+
+    with LiveReader(t.connect, SUMMARY, shape=lambda r: tuple(map(str, r))).polling() as reader:
+        run = PausedRun(spec, D, "extract", tmp_path, monkeypatch)
+        kill_session(t, run_session(t, database))
+        run.resume()
+    assert reader.failures == []
+    reader.assert_whole([tuple(map(str, old[0]))])
+    assert t.rows(SUMMARY) == old
+    assert run.failure.startswith("lost the connection to the target 'tot_target' during extract and load: ")
+    assert_nothing_left(t, database)
+    wait_for("the warehouse's COPY to end with the run", lambda: _warehouse_sessions(streaming_warehouse) == 0)
+
+    assert run_export(spec, D).rows_written == WAREHOUSE_ROWS
 
 def test_the_reliability_page_names_only_tests_that_exist() -> None:
     """docs/reliability.md: each row names the test it comes from; a renamed test must not leave a
