@@ -10,6 +10,7 @@ the run lock taken without waiting: a run holding it recovers the target itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_tagoffline.connections import resolve_target
@@ -37,13 +38,14 @@ def lost_connection(spec: RunSpec, warehouse: Warehouse, target: Target, report:
     ``"warehouse 'conn_id'"`` (only blamed in a step that reads it), or None."""
     if not _answers(lambda: target.scalar(target.d.ping_sql)):
         return f"target {spec.target.conn_id!r}"
-    if (not warehouse.is_the_target and list(report.phases)[-1:] and list(report.phases)[-1] in WAREHOUSE_PHASES
+    step = next(reversed(report.phases), None)
+    if (not warehouse.is_the_target and step in WAREHOUSE_PHASES
             and not _answers(lambda: _ping(warehouse.conn, warehouse.dialect.ping_sql))):
         return f"warehouse {spec.warehouse_conn_id!r}"
     return None
 
 
-def _answers(ping: Any) -> bool:
+def _answers(ping: Callable[[], object]) -> bool:
     try:
         ping()
     except Exception:
