@@ -17,7 +17,7 @@ from airflow_provider_tagoffline.connections import resolve_target
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
-from airflow_provider_tagoffline.errors import first_line
+from airflow_provider_tagoffline.errors import RunFailed, first_line
 from airflow_provider_tagoffline.runspec import RunSpec
 
 #: the phases (``RunReport.phases``) that read the warehouse
@@ -33,13 +33,16 @@ def failed_phase(report: RunReport) -> str:
     return _PHASE_WORDS.get(last, last)
 
 
-def lost_connection(spec: RunSpec, warehouse: Warehouse, target: Target, report: RunReport) -> str | None:
-    """Which connection of a failed run no longer answers: ``"target 'conn_id'"``,
-    ``"warehouse 'conn_id'"`` (only blamed in a step that reads it), or None."""
+def lost_connection(spec: RunSpec, warehouse: Warehouse, target: Target, report: RunReport,
+                    error: BaseException) -> str | None:
+    """Which connection of a run that failed with ``error`` no longer answers: ``"target 'conn_id'"``,
+    ``"warehouse 'conn_id'"``, or None. The warehouse is asked only about a driver's error in a step
+    that reads it (a ``RunFailed`` says already what went wrong there, and may leave a stream that
+    never stopped holding the connection, which a ping would wait for)."""
     if not _answers(lambda: target.scalar(target.d.ping_sql)):
         return f"target {spec.target.conn_id!r}"
     step = next(reversed(report.phases), None)
-    if (not warehouse.is_the_target and step in WAREHOUSE_PHASES
+    if (not isinstance(error, RunFailed) and not warehouse.is_the_target and step in WAREHOUSE_PHASES
             and not _answers(lambda: _ping(warehouse.conn, warehouse.dialect.ping_sql))):
         return f"warehouse {spec.warehouse_conn_id!r}"
     return None

@@ -47,8 +47,8 @@ def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
         with _open(spec) as (warehouse, target):
             try:
                 _run(spec, d, warehouse, target, report, batch_size, say)
-            except Exception:
-                lost = lost_connection.lost_connection(spec, warehouse, target, report)
+            except Exception as exc:
+                lost = lost_connection.lost_connection(spec, warehouse, target, report, exc)
                 raise
     except RunFailed as exc:
         report.status, report.error = "failed", str(exc)
