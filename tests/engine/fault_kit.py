@@ -39,7 +39,9 @@ def wait_for(what: str, ready: Callable[[], bool], timeout: float = DEADLINE) ->
 
 
 class PausedRun:
-    """``run_export(spec, day)`` in a thread, paused at checkpoint ``phase`` until ``resume()``."""
+    """``run_export(spec, day)`` in a thread, paused at checkpoint ``phase`` until ``resume()``; as a
+    context manager, resumed at the end of the block whatever happens in it (a failed assertion
+    must not leave a run paused, holding its lock and connections)."""
 
     def __init__(self, spec: RunSpec, day: Any, phase: str, folder: Path, monkeypatch: pytest.MonkeyPatch):
         self.phase = phase
@@ -63,9 +65,16 @@ class PausedRun:
 
     def resume(self) -> None:
         """Let the run go on, and wait for its end."""
-        self.marker.unlink()
+        self.marker.unlink(missing_ok=True)
         self.thread.join(DEADLINE)
         assert not self.thread.is_alive(), f"the run hung after the fault at {self.phase}"
+
+    def __enter__(self) -> PausedRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.thread.is_alive():
+            self.resume()
 
     @property
     def failure(self) -> str:

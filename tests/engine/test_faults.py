@@ -66,9 +66,9 @@ def test_target_connection_killed(live_target: LiveTarget, phase: str, request: 
                   "CREATE TABLE user_tags_dpfx_b AS SELECT * FROM user_tags")
 
     with LiveReader(t.connect).polling() as reader:
-        run = PausedRun(spec, D, phase, tmp_path, monkeypatch)
-        kill_session(t, run_session(t, database))
-        run.resume()
+        with PausedRun(spec, D, phase, tmp_path, monkeypatch) as run:
+            kill_session(t, run_session(t, database))
+            run.resume()
         after = content(t)
     assert reader.failures == []
     reader.assert_whole(old, EXPECTED_D)
@@ -111,9 +111,9 @@ def test_target_connection_killed_inside_a_partition_swap(live_target: LiveTarge
     new = old[:len(EXPECTED_D)] + EXPECTED_D  # D_PREV's partition as it was, then D's new rows
 
     with LiveReader(t.connect, whole).polling() as reader:
-        run = PausedRun(spec, D, "inside_swap", tmp_path, monkeypatch)
-        kill_session(t, run_session(t, database))
-        run.resume()
+        with PausedRun(spec, D, "inside_swap", tmp_path, monkeypatch) as run:
+            kill_session(t, run_session(t, database))
+            run.resume()
         after = [normalize(r) for r in t.rows(whole)]
     assert reader.failures == []
     reader.assert_whole(old, new)
@@ -136,12 +136,12 @@ def test_no_clean_up_without_the_run_lock(live_target: LiveTarget, pg_target_db:
     t.execute(*create_table_sql(spec, t.kind))
     run_export(spec, D_PREV)
     old = content(t)
-    run = PausedRun(spec, D, "gates", tmp_path, monkeypatch)
-    kill_session(t, run_session(t, pg_target_db))
     other = t.connect()
     try:
-        other.execute("SELECT pg_advisory_lock(hashtext(%s))", [lock_key(t, pg_target_db)])
-        run.resume()
+        with PausedRun(spec, D, "gates", tmp_path, monkeypatch) as run:
+            kill_session(t, run_session(t, pg_target_db))
+            other.execute("SELECT pg_advisory_lock(hashtext(%s))", [lock_key(t, pg_target_db)])
+            run.resume()
         assert run.failure.endswith("): the next run recovers the target")
         assert "another run is writing" in run.failure
         assert leftovers(t) == ["user_tags_dpfx_b"]  # untouched while another session holds the lock
@@ -151,6 +151,7 @@ def test_no_clean_up_without_the_run_lock(live_target: LiveTarget, pg_target_db:
     assert report.recovery == ["dropped leftover user_tags_dpfx_b"]
     assert content(t) == EXPECTED_D != old
     assert_nothing_left(t, pg_target_db)
+
 
 # ---- the warehouse connection killed in the middle of the stream ----------------------------------
 #: enough rows that the warehouse is still streaming when the first chunk reaches the target
@@ -216,11 +217,11 @@ def test_warehouse_connection_killed_mid_stream(live_target: LiveTarget, streami
     old = t.rows(SUMMARY)
 
     with LiveReader(t.connect, SUMMARY, shape=lambda r: tuple(map(str, r))).polling() as reader:
-        run = PausedRun(spec, D, "extract", tmp_path, monkeypatch)
-        pid = _streaming_backend(streaming_warehouse)
-        with _pg_connect() as admin:
-            assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
-        run.resume()
+        with PausedRun(spec, D, "extract", tmp_path, monkeypatch) as run:
+            pid = _streaming_backend(streaming_warehouse)
+            with _pg_connect() as admin:
+                assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
+            run.resume()
         after = t.rows(SUMMARY)
     assert reader.failures == []
     reader.assert_whole([tuple(map(str, old[0]))])
@@ -250,9 +251,9 @@ def test_target_connection_killed_mid_stream(live_target: LiveTarget, streaming_
     old = t.rows(SUMMARY)
 
     with LiveReader(t.connect, SUMMARY, shape=lambda r: tuple(map(str, r))).polling() as reader:
-        run = PausedRun(spec, D, "extract", tmp_path, monkeypatch)
-        kill_session(t, run_session(t, database))
-        run.resume()
+        with PausedRun(spec, D, "extract", tmp_path, monkeypatch) as run:
+            kill_session(t, run_session(t, database))
+            run.resume()
     assert reader.failures == []
     reader.assert_whole([tuple(map(str, old[0]))])
     assert t.rows(SUMMARY) == old

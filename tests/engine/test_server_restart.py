@@ -49,23 +49,22 @@ def private_pg() -> Iterator[PrivateCluster]:
 
 
 @pytest.fixture
-def restartable_target(private_pg: PrivateCluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveTarget]:
+def restartable_target(private_pg: PrivateCluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[LiveTarget, str]]:
+    """A database of the private cluster as connection ``tot_target``, and its name."""
     import psycopg
 
     database = private_pg.create_database()
     url = private_pg.url(database)
     target = LiveTarget("postgres", "tot_target", private_pg.conn_json(database), lambda: psycopg.connect(url))
     monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", target.conn_json)
-    target.schema = database  # the database's name, for the checks below
-    yield target
+    yield target, database
     private_pg.drop_database(database)
 
 
 @pytest.mark.parametrize("phase", PHASES)
-def test_target_server_restarted(restartable_target: LiveTarget, private_pg: PrivateCluster, phase: str,
+def test_target_server_restarted(restartable_target: tuple[LiveTarget, str], private_pg: PrivateCluster, phase: str,
                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    t = restartable_target
-    database = str(t.schema)
+    t, database = restartable_target
     spec = make_spec(t.kind, t.conn_id)
     t.execute(*create_table_sql(spec, t.kind))
     run_export(spec, D_PREV)
@@ -76,12 +75,12 @@ def test_target_server_restarted(restartable_target: LiveTarget, private_pg: Pri
                   "CREATE TABLE user_tags_dpfx_b AS SELECT * FROM user_tags")
 
     with LiveReader(t.connect).polling() as reader:
-        run = PausedRun(spec, D, phase, tmp_path, monkeypatch)
-        down = time.monotonic()
-        private_pg.restart()
-        up = time.monotonic()
-        print(f"figures: server down and up again in {up - down:.2f} s")
-        run.resume()
+        with PausedRun(spec, D, phase, tmp_path, monkeypatch) as run:
+            down = time.monotonic()
+            private_pg.restart()
+            up = time.monotonic()
+            print(f"figures: server down and up again in {up - down:.2f} s")
+            run.resume()
         after = content(t)
     reader.assert_whole(old, EXPECTED_D)
     outside = [f for f in reader.failures if not down <= f[0] <= up + RECONNECT_GRACE]
