@@ -281,9 +281,13 @@ async function doAction(action, svc, onDone) {
         try {
           const p = await api("GET", `/services/${enc(name)}/backfill/plan?${new URLSearchParams({ start: v.start, end: v.end })}`);
           if (mine !== asked) return;
+          // Airflow's own dry run: the runs it will create, and each date of the range it leaves out with why
           note.replaceChildren(p.warning ? h("span", { class: p.needs_allow_older && !v.allow_older ? "error" : "warn" }, p.warning,
             p.needs_allow_older && !v.allow_older ? ". Check “Allow an older data date” to run it." : ".") : "",
-          h("span", { class: "muted" }, ` ${p.runs} run(s), oldest first.`));
+          h("span", { class: "muted", "data-runs": p.runs },
+            ` ${p.runs} run(s)${p.data_dates.length ? ": " + p.data_dates.join(", ") : ""}, oldest first.`),
+          p.skipped.length ? h("ul", { class: "skipped" }, p.skipped.map((s) =>
+            h("li", { class: "warn", "data-skipped": s.data_date }, `${s.data_date} not run: ${s.reason}.`))) : "");
         } catch (e) {
           if (mine === asked) note.replaceChildren(h("span", { class: "error" }, e.message));
         }
