@@ -294,7 +294,7 @@ FAILURE_REPORT_KEY = "report"
 
 
 def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
-    """The newest ``limit`` runs of a DAG, with the data date each exported (its report's, else
+    """The newest ``limit`` runs of a DAG (``_newest_first``), with the data date each exported (its report's, else
     ``data_date.data_date_for_run`` of the run, the operator's own rule), its state as Airflow's UI
     shows it (the export task's while the run is not over: queued, deferred, up_for_retry, ...), the
     first line of why it failed or what it waits for, and the export task's times and report."""
@@ -311,7 +311,7 @@ def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
     base_url = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
     with create_session() as session:
         runs = list(session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)
-                                    .order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit)))
+                                    .order_by(*_newest_first(DagRun)).limit(limit)))
         run_ids = [r.run_id for r in runs]
         tis = {ti.run_id: ti for ti in session.scalars(select(TaskInstance).where(
             TaskInstance.dag_id == dag_id, TaskInstance.task_id == EXPORT_TASK_ID, TaskInstance.run_id.in_(run_ids)))}
@@ -471,7 +471,7 @@ def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:
     if not ids:
         return {}
     ranked = select(DagRun.dag_id, DagRun.run_id, DagRun.state, func.row_number().over(
-        partition_by=DagRun.dag_id, order_by=(DagRun.run_after.desc(), DagRun.id.desc())).label("rn")) \
+        partition_by=DagRun.dag_id, order_by=_newest_first(DagRun)).label("rn")) \
         .where(DagRun.dag_id.in_(ids)).subquery()
     with create_session() as session:
         out: dict[str, str] = {}
@@ -486,6 +486,13 @@ def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:
             if state:
                 out[dag_id] = state
         return out
+
+
+def _newest_first(dag_run: Any) -> tuple[Any, ...]:
+    """Runs in the order they ran, newest first: not started yet (queued), then by start, then by when they
+    were queued. Not by logical date or ``run_after``: a backfill run of an old date started now is new."""
+    return (dag_run.start_date.is_(None).desc(), dag_run.start_date.desc(), dag_run.queued_at.desc(),
+            dag_run.id.desc())
 
 
 def _value(state: Any) -> str | None:

@@ -211,5 +211,9 @@ def test_a_run_in_flight_is_named_not_silently_left_out(api_server: Any, alice: 
     finally:
         with api_server.airflow("admin") as af:
             af.patch(f"/dags/{dag_id}", params={"update_mask": "is_paused"}, json={"is_paused": False})
-    wait_for(lambda: [i for i in alice.get(f"/services/{AFTER}/instances").json()["items"] if i["run_id"] == run_id],
-             lambda items: bool(items) and items[0]["state"] in ("success", "failed"), 180, "the held run")
+    items = wait_for(lambda: alice.get(f"/services/{AFTER}/instances").json()["items"],
+                     lambda items: any(i["run_id"] == run_id and i["state"] in ("success", "failed") for i in items),
+                     180, "the held run")
+    # newest first: the run that ran last is on top, though its data date (and logical date) is the oldest
+    assert items[0]["run_id"] == run_id and items[0]["data_date"] == str(day), items
+    assert [i["start"] for i in items] == sorted((i["start"] for i in items), reverse=True), items
