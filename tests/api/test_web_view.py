@@ -255,8 +255,15 @@ def test_catalog_browse_request_and_approve_a_grant(browser: Browser, api_server
     boss.goto(f"{api_server.base_url}/tag-offline/ui/#/new")
     boss.select_option("#application", "crm")
     expect(boss.locator("#tag-picker input[data-tag=level]")).to_be_enabled()
+    # a revoke says why: the reason is the grant's, shown in its row
+    boss.goto(f"{api_server.base_url}/tag-offline/ui/#/catalog")
+    boss.locator("#grants tr[data-grant='crm:user.level'] button[data-decision=revoke]").click()
+    boss.fill("#dlg-reason", "levels move to the risk engine")
+    boss.click("dialog [data-confirm=ok]")
+    row = boss.locator("#grants tr[data-grant='crm:user.level']")
+    expect(row).to_contain_text("revoked")
+    expect(row.locator("td.reason")).to_have_text("levels move to the risk engine")
     boss.context.close()
-    assert admin.post("/catalog/grants/crm/user/level/revoke").status_code == 200
 
 
 def test_edit_keeps_immutable_fields_read_only(browser: Browser, api_server: Any, alice: Any,
