@@ -104,6 +104,7 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
     import pendulum
     from airflow.sdk import DAG
 
+    from airflow_provider_tagoffline.airflow_access import dag_access_control
     from airflow_provider_tagoffline.operators.tag_offline import TagOfflineOperator
 
     spec = RunSpec.model_validate(run_spec)
@@ -130,6 +131,8 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
         owner_links={},
         default_args={"owner": svc.owner, "retries": RETRIES, "retry_delay": RETRY_DELAY},
         params=params_for(spec),
+        # the application's roles see, trigger, clear and pause it (enforced by the FAB auth manager)
+        access_control=dag_access_control(spec.airflow_roles),
     ) as dag:
         # Only what the service sets: otherwise Airflow's own defaults (default_pool, [operators] default_queue).
         placement: dict[str, Any] = {k: v for k, v in (("pool", spec.pool), ("queue", spec.queue)) if v}

@@ -40,7 +40,7 @@ from airflow_provider_tagoffline.rendering.render import (
     write_dag_file,
 )
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import attention, lifecycle, permissions
+from airflow_provider_tagoffline.service import access_records, attention, lifecycle, permissions
 from airflow_provider_tagoffline.service.states import ExecutionStatus, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,9 @@ def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.Servi
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "publish")
     spec = lifecycle.freeze_service(session, name, ctx)  # ValidationFailed: nothing written
+    roles = access_records.roles_to_publish(spec.service.application)  # ValidationFailed: nothing written
+    if roles:
+        spec = spec.model_copy(update={"airflow_roles": roles})
     if spec.pool and af.pool_exists(spec.pool) is False:
         # A task in a pool Airflow does not have is never scheduled: say so before the DAG exists.
         raise ValidationFailed.one("pool", f"Airflow has no pool {spec.pool!r}: create it (Admin → Pools, or "
@@ -297,6 +300,8 @@ def run(session: Session, actor: repo.Actor, name: str, day: dt.date | None = No
     target holding a later data date refuses it unless ``allow_older``."""
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "run")
+    if allow_older:
+        permissions.require_allow_older(actor, svc)
     today = yesterday(svc) + dt.timedelta(days=1)
     day = day or today - dt.timedelta(days=1)
     if day > today:
@@ -308,6 +313,7 @@ def run(session: Session, actor: repo.Actor, name: str, day: dt.date | None = No
     conf: dict[str, Any] = {data_date.DATA_DATE_PARAM: day.isoformat()}
     if allow_older:
         conf[data_date.ALLOW_OLDER_PARAM] = True
+    attention.sync_records(session, [svc])  # the task checks the caller against what the catalog says now
     try:
         run_id = af.trigger_run(dag_id_for(svc.slug), conf, actor.username, from_cli)
     except af.AirflowCallFailed as exc:
@@ -377,6 +383,8 @@ def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | No
     it holds are refused unless ``allow_older``; the outcome's ``warning`` says what it will end at."""
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "backfill")
+    if allow_older:
+        permissions.require_allow_older(actor, svc)
     plan = backfill_plan(session, name, start, end)
     start, end = dt.date.fromisoformat(plan.start), dt.date.fromisoformat(plan.end)
     if plan.needs_allow_older and not allow_older:
@@ -390,6 +398,7 @@ def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | No
     first = dt.datetime.combine(start, dt.time(0, 0), tz)
     last = dt.datetime.combine(end, dt.time(23, 59, 59), tz)
     conf = {data_date.ALLOW_OLDER_PARAM: True} if allow_older else None
+    attention.sync_records(session, [svc])  # the task checks the caller against what the catalog says now
     try:
         backfill_id, run_ids = af.create_backfill(dag_id_for(svc.slug), first, last, actor.username, conf)
     except af.AirflowCallFailed as exc:
@@ -405,6 +414,19 @@ def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | No
     out.start, out.end, out.run_ids, out.warning = start.isoformat(), end.isoformat(), run_ids, plan.warning
     out.message = f"backfill {backfill_id}: {len(run_ids)} run(s) for data dates {start} to {end}, oldest first"
     return out
+
+
+def airflow_pause(svc: Service) -> af.AirflowPause | None:
+    """Who last paused or unpaused the DAG of ``svc`` outside the plugin since its latest publish, and when
+    (Airflow's audit log); None when nobody did, or Airflow cannot be asked."""
+    if not svc.ever_published:
+        return None
+    try:
+        events = af.pause_events(dag_id_for(svc.slug), since=svc.publish_requested_at, limit=1)
+    except Exception as exc:
+        log.warning("cannot read who paused %s in Airflow: %s", svc.name, first_line(exc))
+        return None
+    return events[0] if events else None
 
 
 def instances(session: Session, name: str, limit: int = 50) -> list[af.Instance]:
