@@ -118,15 +118,22 @@ class AccessRecord:
         return self.admins.everyone or user in self.admins.names
 
 
-def run_refusal(record: AccessRecord, run_type: str, user: str | None, allow_older: bool) -> str | None:
+def run_refusal(record: AccessRecord, run_type: str, user: str | None, allow_older: bool,
+                cleared: bool = False) -> str | None:
     """Why the export must not start a run of ``run_type`` triggered by ``user`` (one line), or None.
 
     Scheduled and asset-triggered runs are the service's own; a manual run or a backfill needs a user who
-    may run the service, and ``allow_older`` a user who may allow it."""
+    may run the service, and ``allow_older`` a user who may allow it. A ``cleared`` run (re-run by someone
+    Airflow does not name to the task: whoever may clear it) keeps its triggering user, so its
+    ``allow_older`` is not honoured: rolling a table back takes a new run."""
     if run_type not in CHOSEN_RUN_TYPES:
         return None
     what = "backfill" if run_type == "backfill" else "manual run"
     svc, app = record.service, record.application
+    if allow_older and cleared:
+        return (f"refused: this {what} of service {svc!r} asks for an older data date (allow_older) and was cleared "
+                f"to run again, by someone the task cannot tell; trigger a new run to export an older data date; "
+                f"the target is untouched")
     if not user:
         return (f"refused: this {what} of service {svc!r} names no triggering user, and only Airflow admins, "
                 f"admins of application {app!r} and the service's owner may start one; the target is untouched")

@@ -9,7 +9,9 @@ logical dates D1..D2 therefore exports exactly data dates D1..D2.
 Every DAG has the params Airflow's trigger form shows: ``data_date`` (a date picker; empty means
 the rule of ``data_date.data_date_for_run``: T-1 for a run triggered by hand) and, for a whole-table
 target, ``allow_older``. The target table is the task's outlet asset (each event's extra says the
-data date written) and its inlet (so the next run reads which data date the table holds).
+data date written) and its inlet (so the next run reads which data date the table holds). Under the
+FAB auth manager the DAG's ``access_control`` opens it to its application's roles only (the run spec's
+``airflow_roles``, frozen at publish: ``airflow_access.py``).
 """
 
 from __future__ import annotations

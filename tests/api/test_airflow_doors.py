@@ -103,9 +103,36 @@ def test_a_member_runs_the_service_he_owns_but_may_not_allow_older(
     r = alice.post(f"/services/{MANUAL}/run", json={"data_date": OLDER, "allow_older": True})
     assert r.status_code == 202, r.text
     assert finished(alice, MANUAL, r.json()["run_id"])["state"] == "success"
+    rollback = r.json()["run_id"]
     with api_server.airflow("admin") as af:
-        assert af.get(f"/dags/{manual}/dagRuns/{r.json()['run_id']}").json()["triggering_user_name"] == "alice"
+        assert af.get(f"/dags/{manual}/dagRuns/{rollback}").json()["triggering_user_name"] == "alice"
     assert target_rows(api_server, "t_doors_a") == expected("20260101")
+
+
+def test_mallorys_other_doors_leave_the_target_alone(api_server: Any, alice: httpx.Client, manual: str) -> None:
+    """Clear, mark, patch conf, delete: each as mallory, on alice's runs; the table keeps its data date."""
+    r = alice.post(f"/services/{MANUAL}/run", json={"data_date": NEWEST})
+    assert r.status_code == 202 and finished(alice, MANUAL, r.json()["run_id"])["state"] == "success"
+    assert target_rows(api_server, "t_doors_a") == expected("20260103")
+    rollback = next(i["run_id"] for i in alice.get(f"/services/{MANUAL}/instances").json()["items"]
+                    if i["data_date"] == OLDER and i["state"] == "success")  # alice's allowed rollback, above
+    with api_server.airflow("mallory") as af:
+        # clear: the run goes again as alice's; its allow_older is not honoured on a re-run
+        r = af.post(f"/dags/{manual}/dagRuns/{rollback}/clear", json={"dry_run": False})
+        assert r.status_code == 200, r.text
+        again = wait_for(lambda: next(i for i in alice.get(f"/services/{MANUAL}/instances").json()["items"]
+                                      if i["run_id"] == rollback),
+                         lambda i: i["try_number"] == 2 and i["state"] in ("success", "failed"), 120, "the re-run")
+        assert again["state"] == "failed" and again["error"] == (
+            f"refused: this manual run of service {MANUAL!r} asks for an older data date (allow_older) and was "
+            "cleared to run again, by someone the task cannot tell; trigger a new run to export an older data date; "
+            "the target is untouched")
+        # mark, patch a run's conf, delete: Airflow's records only
+        assert af.patch(f"/dags/{manual}/dagRuns/{rollback}", json={"state": "success"}).status_code == 200
+        assert af.patch(f"/dags/{manual}/dagRuns/{rollback}",
+                        json={"conf": {"data_date": OLDER}}).status_code == 422  # Airflow 3 patches state / note only
+        assert af.delete(f"/dags/{manual}/dagRuns/{rollback}").status_code == 204
+    assert target_rows(api_server, "t_doors_a") == expected("20260103")
 
 
 def test_mallorys_backfill_of_alices_dag_is_refused_run_by_run(
@@ -125,6 +152,7 @@ def test_mallorys_backfill_of_alices_dag_is_refused_run_by_run(
                                              "to_date": "2026-01-02T23:59:59+08:00", "max_active_runs": 1,
                                              "dag_run_conf": {"allow_older": True}})
             assert r.status_code == 200, r.text  # Airflow lets it in
+            backfill_id = r.json()["id"]
         runs = wait_for(lambda: [i for i in alice.get(f"/services/{RECURRING}/instances").json()["items"]
                                  if i["run_type"] == "backfill"],
                         lambda items: len(items) == 2 and all(i["state"] in ("success", "failed") for i in items),
@@ -136,6 +164,9 @@ def test_mallorys_backfill_of_alices_dag_is_refused_run_by_run(
                 "application 'crm' and the service's owner may); this backfill was let in by Airflow, the target "
                 "is untouched"), run
         assert target_rows(api_server, "t_doors_r") == before
+        with api_server.airflow("admin") as af:  # one backfill per DAG at a time: the scheduler ends this one
+            wait_for(lambda: af.get(f"/backfills/{backfill_id}").json(), lambda b: b["completed_at"] is not None, 60,
+                     "mallory's backfill to complete")
 
         # the plugin's backfill for alice runs: its runs carry her name
         r = alice.post(f"/services/{RECURRING}/backfill", json={"start": "2026-01-02", "end": "2026-01-02"})

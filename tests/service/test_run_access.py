@@ -123,6 +123,16 @@ def test_each_refusal_names_the_user_and_what_they_lack() -> None:
            "them)" in (run_refusal(unlisted, "manual", "root", False) or "")
 
 
+def test_a_cleared_run_does_not_carry_its_allow_older() -> None:
+    """mallory may clear alice's finished run: it runs again as alice's, so its allow_older cannot roll back."""
+    assert run_refusal(RECORD, "manual", "alice", True, cleared=True) == (
+        f"refused: this manual run of service {NAME!r} asks for an older data date (allow_older) and was cleared to "
+        "run again, by someone the task cannot tell; trigger a new run to export an older data date; the target is "
+        "untouched")
+    assert run_refusal(RECORD, "manual", "alice", False, cleared=True) is None
+    assert run_refusal(RECORD, "scheduled", None, False, cleared=True) is None
+
+
 def test_everyone_is_an_admin_under_simple_auth_managers_all_admins() -> None:
     record = AccessRecord(NAME, "crm", (), (), AirflowAdmins(everyone=True, source="SimpleAuthManager"))
     assert run_refusal(record, "manual", "anyone", True) is None
