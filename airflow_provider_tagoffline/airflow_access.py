@@ -17,6 +17,7 @@ task refuses, before it opens the target, a manual run or a backfill whose trigg
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ ROLE_ACCESS: dict[str, frozenset[str]] = {
 RECORD_PREFIX, RECORD_SUFFIX = "tag_offline__", "__access"
 #: runs someone chose to start (the others, scheduled and asset-triggered, are the service's own)
 CHOSEN_RUN_TYPES = ("manual", "backfill")
+#: how many runs the plugin vouched for a record keeps (the newest)
+PLUGIN_RUNS_KEPT = 500
 
 
 class BadRoleMapping(ValueError):
@@ -97,13 +100,24 @@ class AccessRecord:
     run: tuple[str, ...]
     allow_older: tuple[str, ...]
     admins: AirflowAdmins = field(default_factory=AirflowAdmins)
+    #: run id → ``run_seal`` of its triggering user and conf: the runs the plugin started (or a backfill of the
+    #: plugin started again) after checking its caller itself — the ``tagoffline`` CLI's OS user, an admin of
+    #: an auth manager that cannot list its admins are known to the record only this way
+    plugin_runs: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({"service": self.service, "application": self.application, "run": list(self.run),
                            "allow_older": list(self.allow_older),
                            "airflow_admins": {"names": list(self.admins.names), "everyone": self.admins.everyone,
-                                              "listed": self.admins.listed, "source": self.admins.source}},
+                                              "listed": self.admins.listed, "source": self.admins.source},
+                           "plugin_runs": self.plugin_runs},
                           sort_keys=True, ensure_ascii=False)
+
+    def vouching(self, runs: dict[str, str]) -> AccessRecord:
+        """This record, also naming ``runs`` (run id → ``run_seal``) as the plugin's own, the newest kept."""
+        merged = {**self.plugin_runs, **runs}
+        kept = dict(list(merged.items())[-PLUGIN_RUNS_KEPT:])
+        return AccessRecord(self.service, self.application, self.run, self.allow_older, self.admins, kept)
 
     @classmethod
     def from_json(cls, text: str | dict[str, Any]) -> AccessRecord:
@@ -112,18 +126,27 @@ class AccessRecord:
         return cls(service=str(data["service"]), application=str(data["application"]),
                    run=tuple(data.get("run") or ()), allow_older=tuple(data.get("allow_older") or ()),
                    admins=AirflowAdmins(tuple(admins.get("names") or ()), bool(admins.get("everyone")),
-                                        bool(admins.get("listed", True)), str(admins.get("source") or "")))
+                                        bool(admins.get("listed", True)), str(admins.get("source") or "")),
+                   plugin_runs={str(k): str(v) for k, v in (data.get("plugin_runs") or {}).items()})
 
     def airflow_admin(self, user: str) -> bool:
         return self.admins.everyone or user in self.admins.names
 
 
+def run_seal(user: str | None, conf: dict[str, Any] | None) -> str:
+    """What the plugin vouches for in a run it started: who Airflow says triggered it, with which conf. A run
+    made again under the same id (a run can be deleted and created anew) passes only as the very same run."""
+    canonical = json.dumps({"user": user, "conf": conf or {}}, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
 def run_refusal(record: AccessRecord, run_type: str, user: str | None, allow_older: bool,
-                cleared: bool = False) -> str | None:
+                cleared: bool = False, run_id: str | None = None, conf: dict[str, Any] | None = None) -> str | None:
     """Why the export must not start a run of ``run_type`` triggered by ``user`` (one line), or None.
 
     Scheduled and asset-triggered runs are the service's own; a manual run or a backfill needs a user who
-    may run the service, and ``allow_older`` a user who may allow it. A ``cleared`` run (re-run by someone
+    may run the service, and ``allow_older`` a user who may allow it, or to be a run the plugin started
+    (``plugin_runs``: the plugin checked its caller itself). A ``cleared`` run (re-run by someone
     Airflow does not name to the task: whoever may clear it) keeps its triggering user, so its
     ``allow_older`` is not honoured: rolling a table back takes a new run."""
     if run_type not in CHOSEN_RUN_TYPES:
@@ -134,6 +157,8 @@ def run_refusal(record: AccessRecord, run_type: str, user: str | None, allow_old
         return (f"refused: this {what} of service {svc!r} asks for an older data date (allow_older) and was cleared "
                 f"to run again, by someone the task cannot tell; trigger a new run to export an older data date; "
                 f"the target is untouched")
+    if run_id is not None and record.plugin_runs.get(run_id) == run_seal(user, conf):
+        return None  # the plugin started it, for a caller it checked
     if not user:
         return (f"refused: this {what} of service {svc!r} names no triggering user, and only Airflow admins, "
                 f"admins of application {app!r} and the service's owner may start one; the target is untouched")

@@ -174,15 +174,25 @@ def delete_dag_records(dag_id: str, location: DagFileLocation | None) -> int:
     return count
 
 
-def trigger_run(dag_id: str, conf: dict[str, Any], user: str, from_cli: bool) -> str:
-    """Queue a manual DAG run with ``conf``; returns its run id."""
+def new_manual_run_id() -> str:
+    """A run id as Airflow gives a manual run without a logical date, chosen before the run exists."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.types import DagRunType
+
+    return str(DagRun.generate_run_id(run_type=DagRunType.MANUAL, logical_date=None,
+                                      run_after=dt.datetime.now(dt.UTC)))
+
+
+def trigger_run(dag_id: str, conf: dict[str, Any], user: str, from_cli: bool, run_id: str | None = None) -> str:
+    """Queue a manual DAG run with ``conf`` (and ``run_id``, else Airflow's); returns its run id. The run is
+    ``user``'s: Airflow records them as its triggering user, which the export task checks."""
     from airflow.api.common.trigger_dag import trigger_dag
     from airflow.exceptions import AirflowException
     from airflow.utils.types import DagRunTriggeredByType
 
     by = DagRunTriggeredByType.CLI if from_cli else DagRunTriggeredByType.REST_API
     try:
-        run = trigger_dag(dag_id, triggered_by=by, triggering_user_name=user, conf=conf)
+        run = trigger_dag(dag_id, triggered_by=by, triggering_user_name=user, conf=conf, run_id=run_id)
     except (AirflowException, ValueError) as exc:
         raise AirflowCallFailed(str(exc)) from exc
     if run is None:
@@ -211,6 +221,18 @@ def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str
             select(DagRun.run_id).join(BackfillDagRun, BackfillDagRun.dag_run_id == DagRun.id)
             .where(BackfillDagRun.backfill_id == backfill.id).order_by(BackfillDagRun.sort_ordinal)))
     return int(backfill.id), run_ids
+
+
+def run_identities(dag_id: str, run_ids: list[str]) -> dict[str, tuple[str | None, dict[str, Any] | None]]:
+    """Each run's triggering user and conf, as Airflow holds them (what its task will be told)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return {run_id: (user, conf) for run_id, user, conf in session.execute(
+            select(DagRun.run_id, DagRun.triggering_user_name, DagRun.conf)
+            .where(DagRun.dag_id == dag_id, DagRun.run_id.in_(run_ids)))}
 
 
 #: run states that are over: an instance shows the run's; otherwise its export task's (up_for_retry, deferred, ...)
@@ -372,6 +394,16 @@ def set_variables(values: dict[str, str | None], description: str) -> int:
                 continue
             changed += 1
     return changed
+
+
+def get_variables(keys: list[str]) -> dict[str, str]:
+    """The text of the Airflow Variables ``keys`` that exist (one query)."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return {v.key: v.get_val() for v in session.scalars(select(Variable).where(Variable.key.in_(keys)))}
 
 
 def get_variable(key: str) -> str | None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
-from airflow_provider_tagoffline.airflow_access import AccessRecord, AirflowAdmins, record_key
+from airflow_provider_tagoffline.airflow_access import AccessRecord, AirflowAdmins, record_key, run_seal
 from airflow_provider_tagoffline.catalog.models import Service
 from airflow_provider_tagoffline.service import permissions
 
@@ -36,20 +37,60 @@ def is_live(svc: Service) -> bool:
     return bool(svc.live_spec or (svc.published_spec and svc.status == "publishing"))
 
 
-def records(services: Iterable[Service], admins: AirflowAdmins | None = None) -> dict[str, str | None]:
-    """The access record of each service (Variable key → JSON, or None to remove it)."""
+DESCRIPTION = "access record of a tag offline service: who may start its runs (written by the plugin)"
+
+
+def _stored(keys: list[str]) -> dict[str, str]:
+    from airflow_provider_tagoffline import airflow_bridge as af
+
+    try:
+        return af.get_variables(keys)
+    except Exception as exc:  # Airflow unreachable: the write will fail the same way, and say so
+        log.info("cannot read the stored access records: %s", exc)
+        return {}
+
+
+def records(services: Iterable[Service], admins: AirflowAdmins | None = None,
+            stored: dict[str, str] | None = None) -> dict[str, str | None]:
+    """The access record of each service (Variable key → JSON, or None to remove it), keeping the runs the
+    plugin vouched for from the ``stored`` records (default: read from Airflow)."""
     services = list(services)
-    if admins is None and any(is_live(s) for s in services):
+    live = [s for s in services if is_live(s)]
+    if admins is None and live:
         admins = current_admins()
+    if stored is None:
+        stored = _stored([record_key(s.slug) for s in live]) if live else {}
     out: dict[str, str | None] = {}
     for svc in services:
+        key = record_key(svc.slug)
         if not is_live(svc):
-            out[record_key(svc.slug)] = None
+            out[key] = None
             continue
         run, older = permissions.run_access(svc)
-        out[record_key(svc.slug)] = AccessRecord(svc.name, svc.application.code, tuple(run), tuple(older),
-                                                 admins or AirflowAdmins()).to_json()
+        record = AccessRecord(svc.name, svc.application.code, tuple(run), tuple(older), admins or AirflowAdmins())
+        if key in stored:
+            try:
+                record = record.vouching(AccessRecord.from_json(stored[key]).plugin_runs)
+            except (ValueError, KeyError, TypeError):
+                pass  # an unreadable record is replaced
+        out[key] = record.to_json()
     return out
+
+
+def vouch(svc: Service, runs: dict[str, tuple[str | None, dict[str, Any] | None]]) -> None:
+    """Name ``runs`` (run id → its triggering user and conf, as Airflow holds them) in the access record of
+    ``svc`` as runs the plugin started after checking its caller itself — whoever the record names or not (the
+    CLI's OS user, an admin of an auth manager that cannot list them; a run of another user a backfill of the
+    plugin starts again). The record says what the catalog says now, too. Airflow unreachable: raised (no run
+    is started unvouched)."""
+    from airflow_provider_tagoffline import airflow_bridge as af
+
+    key = record_key(svc.slug)
+    text = records([svc])[key]
+    if text is None:
+        return
+    seals = {run_id: run_seal(user, conf) for run_id, (user, conf) in runs.items()}
+    af.set_variables({key: AccessRecord.from_json(text).vouching(seals).to_json()}, DESCRIPTION)
 
 
 def roles_to_publish(application: str) -> list[str] | None:

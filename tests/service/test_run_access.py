@@ -13,6 +13,7 @@ from service_data import ADMIN, base_service
 from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline.airflow_access import (
+    PLUGIN_RUNS_KEPT,
     AccessRecord,
     AirflowAdmins,
     BadRoleMapping,
@@ -20,6 +21,7 @@ from airflow_provider_tagoffline.airflow_access import (
     dag_access_control,
     record_key,
     run_refusal,
+    run_seal,
 )
 from airflow_provider_tagoffline.catalog.repository import Actor
 from airflow_provider_tagoffline.errors import PermissionDenied
@@ -157,3 +159,29 @@ def test_the_dags_access_control() -> None:
     assert dag_access_control(None) is None and dag_access_control([]) is None
     assert dag_access_control(["tag_offline_crm"]) == {"tag_offline_crm": {
         "DAGs": {"can_read", "can_edit"}, "DAG Runs": {"can_read", "can_create", "can_delete"}}}
+
+
+def test_runs_the_plugin_started_go_through_as_the_very_same_runs() -> None:
+    """The CLI acts as its OS user ('osuser': no Airflow user, no application admin): the plugin names the runs it
+    started, sealed with their triggering user and conf; only those, unchanged, go through."""
+    run_id, conf = "manual__2026-12-08T10:00:00+00:00_abc", {"data_date": "2026-01-01", "allow_older": True}
+    record = RECORD.vouching({run_id: run_seal("osuser", conf)})
+    assert run_refusal(record, "manual", "osuser", True, run_id=run_id, conf=conf) is None
+    assert run_refusal(record, "manual", "osuser", True, run_id="manual__another", conf=conf) is not None
+    # deleted and made again under the same id by someone else, or with another conf: not the plugin's run
+    assert run_refusal(record, "manual", "mallory", True, run_id=run_id, conf=conf) is not None
+    assert run_refusal(record, "manual", "osuser", True, run_id=run_id, conf={**conf, "data_date": "2025-01-01"}) \
+        is not None
+    # cleared: its allow_older is not honoured, vouched or not
+    assert run_refusal(record, "manual", "osuser", True, cleared=True, run_id=run_id, conf=conf) is not None
+    many = RECORD.vouching({f"r{i}": "seal" for i in range(PLUGIN_RUNS_KEPT + 10)})
+    assert len(many.plugin_runs) == PLUGIN_RUNS_KEPT and "r0" not in many.plugin_runs and f"r{PLUGIN_RUNS_KEPT + 9}" \
+        in many.plugin_runs
+
+
+def test_a_rewrite_keeps_the_runs_the_plugin_vouched_for(session: Session) -> None:
+    svc = _published(session, owner="bob")
+    key = record_key(svc.slug)
+    stored = {key: AccessRecord(NAME, "crm", ("alice",), ("alice",), ADMINS, {"r1": "seal"}).to_json()}
+    record = AccessRecord.from_json(access_records.records([svc], ADMINS, stored)[key] or "")
+    assert record.plugin_runs == {"r1": "seal"} and record.run == ("alice", "bob")
