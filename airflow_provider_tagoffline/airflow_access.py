@@ -12,7 +12,9 @@ SimpleAuthManager, any ``user``), and a DAG run carries only who triggered it. S
 published service, who may start its runs and who may allow an older data date (``service/permissions.py``
 decides; ``service/access_records.py`` writes) into an Airflow Variable (``record_key``), and the export
 task refuses, before it opens the target, a manual run or a backfill whose triggering user is not there
-(``run_refusal``). Scheduled runs are the service's own.
+(``run_refusal``). Scheduled runs are the service's own. The runs the plugin starts itself are sealed in
+the record (run id → triggering user + conf, ``run_seal``), so its callers get through whoever the record
+names; a cleared run keeps its triggering user, so a cleared run's ``allow_older`` is not honoured.
 """
 
 from __future__ import annotations

@@ -203,7 +203,8 @@ def trigger_run(dag_id: str, conf: dict[str, Any], user: str, from_cli: bool, ru
 def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str,
                     conf: dict[str, Any] | None = None) -> tuple[int, list[str]]:
     """An Airflow backfill over logical dates [start, end], one run at a time, oldest first, re-running
-    dates that already ran, each run with ``conf``. Returns the backfill id and the run ids it created."""
+    dates that already ran (as those runs again: their triggering user stays), each run with ``conf``.
+    Returns the backfill id and the run ids it created."""
     from airflow.exceptions import AirflowException
     from airflow.models.backfill import BackfillDagRun, ReprocessBehavior, _create_backfill
     from airflow.models.dagrun import DagRun
@@ -212,7 +213,9 @@ def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str
 
     try:
         backfill = _create_backfill(dag_id=dag_id, from_date=start, to_date=end, max_active_runs=1, reverse=False,
-                                    dag_run_conf=conf or None, triggering_user_name=user,
+                                    # {} rather than none: a date that ran before runs again with this conf,
+                                    # not with the one its earlier run had
+                                    dag_run_conf=conf or {}, triggering_user_name=user,
                                     reprocess_behavior=ReprocessBehavior.COMPLETED)
     except (AirflowException, ValueError) as exc:
         raise AirflowCallFailed(str(exc)) from exc

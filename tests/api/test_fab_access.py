@@ -22,8 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
+from browser import chromium, shot, signed_in_page
 from conftest import CATALOG, _make_warehouse, databases, make_service_body, server_env
 from dbs import PG_ADMIN_URL
+from playwright.sync_api import expect
 from stack import BIN, AirflowStack, free_port, run_cli
 
 pytestmark = [pytest.mark.airflow]
@@ -40,8 +42,15 @@ CREATE_USERS = textwrap.dedent("""
     users = json.loads(sys.argv[1])
     with get_application_builder() as appbuilder:
         sm = appbuilder.sm
+        sm.sync_roles()  # FAB's own roles: Admin, Viewer, User, Op
+        # an application's role: what a Viewer may, except the global "DAGs" permission (it opens every DAG)
+        base = [p for p in sm.find_role("Viewer").permissions if p.resource.name != "DAGs"]
         for user, role in users.items():
-            found = sm.find_role(role) or sm.add_role(role)
+            found = sm.find_role(role)
+            if found is None:
+                found = sm.add_role(role)
+                for perm in base:
+                    sm.add_permission_to_role(found, perm)
             sm.add_user(user, user, "test", f"{user}@example.com", found, f"{user}-pw")
 """)
 
@@ -49,6 +58,10 @@ CREATE_USERS = textwrap.dedent("""
 class FabServer:
     def __init__(self, stack: AirflowStack) -> None:
         self.stack, self.tokens = stack, {}  # type: ignore[var-annotated]
+
+    @property
+    def base_url(self) -> str:
+        return self.stack.base_url
 
     def token(self, user: str) -> str:
         if user not in self.tokens:
@@ -167,6 +180,17 @@ def test_mallory_cannot_see_trigger_clear_or_pause_alices_dag(fab: FabServer, pu
             assert r.status_code == 200 and r.json()["is_paused"] is paused, r.text
         assert af.patch(f"/dags/{dag_m}", params={"update_mask": "is_paused"},
                         json={"is_paused": True}).status_code == 403
+    # Airflow's UI: its DAG list (the UI's own API, then the page in a real browser) shows mallory hers only
+    ui = httpx.get(f"{fab.base_url}/ui/dags", params={"tags": "tag_offline"},
+                   headers={"Authorization": f"Bearer {fab.token('mallory')}"}, timeout=60)
+    assert ui.status_code == 200 and [d["dag_id"] for d in ui.json()["dags"]] == [dag_m], ui.text[:500]
+    with chromium() as browser:
+        page = signed_in_page(browser, fab, "mallory")
+        page.goto(f"{fab.base_url}/dags")
+        expect(page.get_by_text(MALLORY_SVC, exact=True).first).to_be_visible()
+        expect(page.get_by_text(ALICE_SVC, exact=True)).to_have_count(0)
+        shot(page, "fab-mallory-sees-her-dag-only")
+        page.context.close()
     with fab.plugin("alice") as alice:  # the plugin shows alice's own pause / unpause too: it was outside it
         pause = alice.get(f"/services/{ALICE_SVC}").json()["airflow_pause"]
         assert (pause["paused"], pause["by"]) == (False, "alice"), pause
