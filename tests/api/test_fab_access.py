@@ -198,9 +198,16 @@ def test_mallory_cannot_see_trigger_clear_or_pause_alices_dag(fab: FabServer, pu
 
 def test_the_dag_and_the_access_record_say_who(fab: FabServer, published: dict[str, str]) -> None:
     dag_a = published["alice"]
+    # FAB synced the DAG's access_control into the role: its DAG and its runs, nobody else's
+    r = httpx.get(f"{fab.base_url}/auth/fab/v1/roles/tag_offline_crm",
+                  headers={"Authorization": f"Bearer {fab.token('admin')}"}, timeout=60)
+    assert r.status_code == 200, r.text
+    held = {(p["action"]["name"], p["resource"]["name"]) for p in r.json()["actions"]}
+    per_dag = {(a, res) for a, res in held if res.startswith(("DAG:", "DAG Run:"))}
+    assert per_dag == {("can_read", f"DAG:{dag_a}"), ("can_edit", f"DAG:{dag_a}"), ("can_read", f"DAG Run:{dag_a}"),
+                       ("can_create", f"DAG Run:{dag_a}"), ("can_delete", f"DAG Run:{dag_a}")}, per_dag
+    assert not [a for a, res in held if res == "DAGs"]  # no global DAG permission
     with fab.airflow("admin") as af:
-        details = af.get(f"/dags/{dag_a}/details").json()
-        assert set(details["access_control"]) == {"tag_offline_crm"}, details["access_control"]
         record = json.loads(af.get(f"/variables/tag_offline__{ALICE_SVC}__access").json()["value"])
     assert (record["run"], record["allow_older"]) == (["alice", "bob"], ["alice"])  # bob: crm's member, no FAB user
     assert record["airflow_admins"] == {"names": ["admin"], "everyone": False, "listed": True,
