@@ -209,7 +209,7 @@ def test_the_dag_and_the_access_record_say_who(fab: FabServer, published: dict[s
     assert not [a for a, res in held if res == "DAGs"]  # no global DAG permission
     with fab.airflow("admin") as af:
         record = json.loads(af.get(f"/variables/tag_offline__{ALICE_SVC}__access").json()["value"])
-    assert (record["run"], record["allow_older"]) == (["alice", "bob"], ["alice"])  # bob: crm's member, no FAB user
+    assert (record["run"], record["allow_older"]) == (["alice"], ["alice"])  # bob, a member, does not own it
     assert record["airflow_admins"] == {"names": ["admin"], "everyone": False, "listed": True,
                                         "source": "FabAuthManager"}
 
