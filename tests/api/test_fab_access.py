@@ -187,7 +187,7 @@ def test_mallory_cannot_see_trigger_clear_or_pause_alices_dag(fab: FabServer, pu
     with chromium() as browser:
         page = signed_in_page(browser, fab, "mallory")
         page.goto(f"{fab.base_url}/dags")
-        expect(page.get_by_text(MALLORY_SVC, exact=True).first).to_be_visible()
+        expect(page.get_by_text(MALLORY_SVC, exact=True).first).to_be_visible(timeout=60_000)  # a loaded machine
         expect(page.get_by_text(ALICE_SVC, exact=True)).to_have_count(0)
         shot(page, "fab-mallory-sees-her-dag-only")
         page.context.close()
