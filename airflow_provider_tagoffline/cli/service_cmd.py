@@ -105,6 +105,9 @@ def show(name: str, json_out: bool = JsonOption) -> None:
         data = {**lifecycle.service_summary(svc), "slug": svc.slug, "status_message": svc.status_message,
                 "created_by": svc.created_by, "created_at": svc.created_at.isoformat(),
                 "definition": lifecycle.service_definition(svc).to_yaml_dict()}
+        pause = publishing.airflow_pause(svc)
+        if pause is not None:
+            data["airflow_pause"] = pause.model_dump()
     if json_out:
         print_json(data)
     else:
