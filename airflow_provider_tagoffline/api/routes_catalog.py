@@ -35,7 +35,7 @@ from airflow_provider_tagoffline.api.schemas import (
     TargetGrantOut,
 )
 from airflow_provider_tagoffline.catalog import repository as repo
-from airflow_provider_tagoffline.catalog.apply import Plan, apply_catalog, export_catalog
+from airflow_provider_tagoffline.catalog.apply import Plan, export_catalog
 from airflow_provider_tagoffline.catalog.apply import _source_of as source_of
 from airflow_provider_tagoffline.catalog.models import Application, Entity, Grant, Lookup, Tag, TargetGrant
 from airflow_provider_tagoffline.catalog.schemas import (
@@ -51,7 +51,8 @@ from airflow_provider_tagoffline.catalog.schemas import (
     TargetGrantDef,
 )
 from airflow_provider_tagoffline.errors import ValidationFailed
-from airflow_provider_tagoffline.service import attention
+from airflow_provider_tagoffline.service import attention, catalog_admin
+from airflow_provider_tagoffline.service.catalog_admin import apply_catalog
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
@@ -202,13 +203,13 @@ def _add_routes(kind: _ByCode) -> None:
 
 
 _add_routes(_ByCode("applications", "application", ApplicationDef, ApplicationOut, application_out,
-                    repo.list_applications, repo.get_application, repo.delete_application,
+                    repo.list_applications, repo.get_application, catalog_admin.delete_application,
                     "Create or update (admins only)", "Delete (admins only; refused while it has services)"))
 _add_routes(_ByCode("entities", "entity", EntityDef, EntityOut, entity_out, repo.list_entities, repo.get_entity,
-                    repo.delete_entity, "Create or update with its IDs and tags (admins only; never deletes)",
+                    catalog_admin.delete_entity, "Create or update with its IDs and tags (admins only; never deletes)",
                     "Delete (admins only; refused while it has IDs or tags)"))
 _add_routes(_ByCode("lookups", "lookup", LookupDef, LookupOut, lookup_out, repo.list_lookups, repo.get_lookup,
-                    repo.delete_lookup, "Create or update (admins only)",
+                    catalog_admin.delete_lookup, "Create or update (admins only)",
                     "Delete (admins only; refused while tags use it)"))
 
 
@@ -232,7 +233,7 @@ def put_entity_id(code: Code, id_code: Code, body: EntityIdDef, session: Session
 
 _add_delete("/entities/{code}/ids/{id_code}", "delete_entity_id",
             "Delete an entity ID (admins only; refused while tags or services use it)", "delete entity IDs",
-            repo.delete_entity_id, code=Code, id_code=Code)
+            catalog_admin.delete_entity_id, code=Code, id_code=Code)
 
 
 @router.get("/entities/{code}/tags", response_model=list[TagOut])
@@ -254,7 +255,7 @@ def put_tag(code: Code, tag: Code, body: TagDef, session: SessionDep, actor: Act
 
 
 _add_delete("/entities/{code}/tags/{tag}", "delete_tag", "Delete a tag (admins only; refused while services use it)",
-            "delete tags", repo.delete_tag, code=Code, tag=Code)
+            "delete tags", catalog_admin.delete_tag, code=Code, tag=Code)
 
 
 # ---- grants ----------------------------------------------------------------------------------
@@ -272,8 +273,9 @@ def list_grants(
 @router.post("/grants", status_code=201, response_model=GrantOut,
              summary="Request a grant of a tag to an application (its admins and members)")
 def request_grant(body: GrantRequest, session: SessionDep, actor: ActorDep) -> GrantOut:
-    # who may ask depends on the body's application: the repository asks permissions
-    grant = repo.request_grant(session, actor, body.application, body.entity, body.tag, body.expires, body.reason)
+    # who may ask depends on the body's application: the service layer asks permissions
+    grant = catalog_admin.request_grant(session, actor, body.application, body.entity, body.tag, body.expires,
+                                        body.reason)
     return grant_out(grant)
 
 
@@ -282,7 +284,7 @@ def request_grant(body: GrantRequest, session: SessionDep, actor: ActorDep) -> G
              summary="Approve or reject a requested grant, or revoke an approved one (admins only)")
 def decide_grant(application: Code, entity: Code, tag: Code,
                  decision: Literal["approve", "reject", "revoke"], session: SessionDep, actor: ActorDep) -> GrantOut:
-    return grant_out(repo.decide_grant(session, actor, application, entity, tag, decision))
+    return grant_out(catalog_admin.decide_grant(session, actor, application, entity, tag, decision))
 
 
 # ---- target grants ---------------------------------------------------------------------------
@@ -311,4 +313,4 @@ def put_target_grant(application: Code, conn_id: ConnId, body: TargetGrantDef, s
 
 _add_delete("/target-grants/{application}/{conn_id}", "delete_target_grant",
             "Withdraw a target grant (admins only; refused while services of the application target the connection)",
-            "delete target grants", repo.delete_target_grant, application=Code, conn_id=ConnId)
+            "delete target grants", catalog_admin.delete_target_grant, application=Code, conn_id=ConnId)

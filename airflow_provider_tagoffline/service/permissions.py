@@ -118,9 +118,10 @@ def require_creator(session: Session, actor: Actor, d: ServiceDef, action: str) 
 
 
 def require_edit(session: Session, actor: Actor, svc: Service, d: ServiceDef) -> None:
-    """Who manages ``svc`` edits it; handing it to another owner must leave a service they could create."""
+    """Who manages ``svc`` edits it; handing it to another owner or application must leave a service
+    they could create."""
     require_manage(actor, svc, "edit")
-    if d.owner != svc.owner:
+    if d.owner != svc.owner or d.application != svc.application.code:
         require_creator(session, actor, d, "edit")
 
 

@@ -101,6 +101,7 @@ def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.Servi
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "publish")
     spec = lifecycle.freeze_service(session, name, ctx)  # ValidationFailed: nothing written
+    lifecycle.claim_target(session, name)  # the place it will write is its own, as data
     if spec.pool and af.pool_exists(spec.pool) is False:
         # A task in a pool Airflow does not have is never scheduled: say so before the DAG exists.
         raise ValidationFailed.one("pool", f"Airflow has no pool {spec.pool!r}: create it (Admin → Pools, or "
