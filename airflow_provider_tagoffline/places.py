@@ -68,3 +68,13 @@ def place_of(conn_id: str, schema: str | None, table: str) -> TargetPlace | None
         return None
     conn, dialect = where.connection, where.dialect
     return TargetPlace(conn_id, dialect.database_identity(conn), resolve_schema(conn, dialect, schema), table, dialect)
+
+
+def schema_on(conn_id: str, schema: str | None) -> tuple[Dialect, str | None] | None:
+    """The dialect of a connection and the schema a name lands in there; None when the connection is
+    unknown or no target (introspection then says so)."""
+    try:
+        where = connections.resolve_target(conn_id, field="conn_id")
+    except ValidationFailed:
+        return None
+    return where.dialect, resolve_schema(where.connection, where.dialect, schema)

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from airflow_provider_tagoffline.api.access import requires_admin
+from airflow_provider_tagoffline.api.access import requires_admin, requires_authenticated, requires_right_on_body
 from airflow_provider_tagoffline.api.auth import ActorDep
 from airflow_provider_tagoffline.api.deps import SessionDep
 from airflow_provider_tagoffline.api.schemas import (
@@ -51,7 +51,7 @@ from airflow_provider_tagoffline.catalog.schemas import (
     TargetGrantDef,
 )
 from airflow_provider_tagoffline.errors import ValidationFailed
-from airflow_provider_tagoffline.service import attention, catalog_admin
+from airflow_provider_tagoffline.service import attention, catalog_admin, permissions
 from airflow_provider_tagoffline.service.catalog_admin import apply_catalog
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
@@ -114,7 +114,8 @@ def _same_code(path_code: str, body_code: str, field: str = "code") -> None:
 
 # ---- whole catalog ---------------------------------------------------------------------------
 
-@router.get("", response_model=CatalogDef, summary="The whole catalog, as `tagoffline catalog export` writes it")
+@router.get("", response_model=CatalogDef, dependencies=[requires_authenticated()],
+            summary="The whole catalog, as `tagoffline catalog export` writes it")
 def export(session: SessionDep, actor: ActorDep) -> CatalogDef:
     return export_catalog(session)
 
@@ -193,9 +194,10 @@ def _add_routes(kind: _ByCode) -> None:
 
     deps = {"session": SessionDep, "actor": ActorDep}
     router.add_api_route(f"/{kind.plural}", _typed(listing, **deps), methods=["GET"], name=f"list_{kind.plural}",
-                         response_model=list[kind.out_model])  # type: ignore[name-defined]
+                         response_model=list[kind.out_model],  # type: ignore[name-defined]
+                         dependencies=[requires_authenticated()])
     router.add_api_route(one, _typed(get, **deps, code=Code), methods=["GET"], name=f"get_{kind.singular}",
-                         response_model=kind.out_model)
+                         response_model=kind.out_model, dependencies=[requires_authenticated()])
     router.add_api_route(one, _typed(put, **deps, code=Code, body=kind.definition), methods=["PUT"],
                          name=f"put_{kind.singular}", response_model=kind.out_model, summary=kind.put_summary,
                          dependencies=[requires_admin(f"manage {kind.plural}")])
@@ -236,12 +238,12 @@ _add_delete("/entities/{code}/ids/{id_code}", "delete_entity_id",
             catalog_admin.delete_entity_id, code=Code, id_code=Code)
 
 
-@router.get("/entities/{code}/tags", response_model=list[TagOut])
+@router.get("/entities/{code}/tags", response_model=list[TagOut], dependencies=[requires_authenticated()])
 def list_tags(code: Code, session: SessionDep, actor: ActorDep) -> list[TagOut]:
     return [tag_out(t) for t in repo.get_entity(session, code).tags]
 
 
-@router.get("/entities/{code}/tags/{tag}", response_model=TagOut)
+@router.get("/entities/{code}/tags/{tag}", response_model=TagOut, dependencies=[requires_authenticated()])
 def get_tag(code: Code, tag: Code, session: SessionDep, actor: ActorDep) -> TagOut:
     return tag_out(repo.get_tag(session, code, tag))
 
@@ -260,7 +262,7 @@ _add_delete("/entities/{code}/tags/{tag}", "delete_tag", "Delete a tag (admins o
 
 # ---- grants ----------------------------------------------------------------------------------
 
-@router.get("/grants", response_model=list[GrantOut])
+@router.get("/grants", response_model=list[GrantOut], dependencies=[requires_authenticated()])
 def list_grants(
     session: SessionDep,
     actor: ActorDep,
@@ -271,6 +273,8 @@ def list_grants(
 
 
 @router.post("/grants", status_code=201, response_model=GrantOut,
+             dependencies=[requires_right_on_body(permissions.require_application_user,
+                                                  "admin or member of the body's application")],
              summary="Request a grant of a tag to an application (its admins and members)")
 def request_grant(body: GrantRequest, session: SessionDep, actor: ActorDep) -> GrantOut:
     # who may ask depends on the body's application: the service layer asks permissions
@@ -289,7 +293,7 @@ def decide_grant(application: Code, entity: Code, tag: Code,
 
 # ---- target grants ---------------------------------------------------------------------------
 
-@router.get("/target-grants", response_model=list[TargetGrantOut],
+@router.get("/target-grants", response_model=list[TargetGrantOut], dependencies=[requires_authenticated()],
             summary="Which application may write which connection (and schemas)")
 def list_target_grants(
     session: SessionDep,

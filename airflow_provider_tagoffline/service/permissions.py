@@ -48,6 +48,12 @@ def require_admin(actor: Actor, what: str) -> None:
         raise PermissionDenied(f"only Airflow admins may {what}")
 
 
+def may_see_server_paths(actor: Actor) -> bool:
+    """Server paths (the DAG file, a lock file, a traceback's files) say how the API server's host is
+    laid out: Airflow admins see them, everyone else the file names only (``api/server_paths.py``)."""
+    return actor.is_admin
+
+
 # ---- applications and their services ---------------------------------------------------------
 
 def is_application_user(actor: Actor, app: Application) -> bool:
