@@ -196,7 +196,8 @@ def _names(items: list[str], limit: int = 5) -> str:
 
 def delete_application(session: Session, actor: Actor, code: str) -> None:
     app = get_application(session, code)
-    services = list(session.scalars(select(Service.name).where(Service.application_id == app.id)))
+    services = list(session.scalars(select(Service.name).where(Service.application_id == app.id)
+                                    .order_by(Service.name)))
     if services:
         raise InUse(f"application {code!r} still has services: {_names(services)}")
     for grant in session.scalars(select(Grant).where(Grant.application_id == app.id)):
