@@ -202,7 +202,7 @@ def test_a_table_name_is_a_plain_name_on_every_family(session: Session, conn_id:
 
 @pytest.mark.parametrize("table", ["user_tags", "_staging", "标签表", "Kunden_Merkmale_2026"])
 def test_plain_table_names_in_any_script_are_accepted(session: Session, table: str) -> None:
-    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_pg", "table": table}))
+    validate_service(session, base_service(target={"conn_id": "crm_pg", "table": table}))
 
 
 def test_identifier_over_the_limit_itself(session: Session) -> None:
