@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # 2: schedule.wait_for_data. A format-1 spec still loads (the default wait).
 # 3: notify. Older formats still load (no notification).
-RUNSPEC_VERSION = 3
+# 4: target.wait_for_lock. Older formats still load (the [tag_offline] default where the run executes).
+RUNSPEC_VERSION = 4
 
 DateFormat = Literal["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"]
 OutputContent = Literal["value", "codename"]
@@ -76,6 +77,9 @@ class TargetSpec(_Frozen):
     key_column: str  # target column holding the entity ID (the primary key)
     partition: PartitionSpec | None = None
     load: Literal["overwrite"] = "overwrite"
+    #: seconds the swap keeps retrying its exclusive lock while other sessions hold the table
+    #: (engine/targets/lockwait.py); None: [tag_offline] wait_for_lock where the run executes; format 4
+    wait_for_lock: int | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
