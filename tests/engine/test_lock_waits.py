@@ -56,7 +56,7 @@ def open_reading_transaction(t: LiveTarget, application: str) -> Any:
     cur = conn.cursor()
     cur.execute("BEGIN" if t.kind == "postgres" else "START TRANSACTION")
     cur.execute("SELECT count(*) FROM user_tags")
-    assert cur.fetchone()[0] == len(EXPECTED_D)
+    cur.fetchone()
     cur.close()
     return conn
 
@@ -144,15 +144,17 @@ def test_a_long_reader_delays_the_swap_but_no_other_reader(filled: tuple[LiveTar
     t, spec = filled
     reader = open_reading_transaction(t, "long_reader")
     reader_started = time.monotonic()
-    with Pollers(t, len(EXPECTED_D)) as pollers:
-        run, out = in_thread(lambda: run_export(spec, D))
-        # The long reader's 20 s: the run must still be waiting for the table when they are over.
-        run.join(timeout=max(0.0, LONG_READER_SECONDS - (time.monotonic() - reader_started)))
-        assert run.is_alive(), out
-        reader_ended = time.monotonic()
-        reader.commit()
-        reader.close()
-        run.join(timeout=120)
+    try:
+        with Pollers(t, len(EXPECTED_D)) as pollers:
+            run, out = in_thread(lambda: run_export(spec, D))
+            # The long reader's 20 s: the run must still be waiting for the table when they are over.
+            run.join(timeout=max(0.0, LONG_READER_SECONDS - (time.monotonic() - reader_started)))
+            assert run.is_alive(), out
+            reader_ended = time.monotonic()
+            reader.commit()
+            run.join(timeout=120)
+    finally:
+        reader.close()  # else MariaDB's DROP DATABASE of the fixture waits for its transaction
     assert "error" not in out, out.get("error")
     report: RunReport = out["report"]
     assert out["ended"] > reader_ended and content(t) == EXPECTED_D
@@ -237,6 +239,33 @@ def test_when_patience_runs_out_the_run_fails_naming_the_blocker(filled: tuple[L
     # The blocker gone, the next run (same patience) swaps at its first try.
     report = run_export(short, D)
     assert content(t) == EXPECTED_D and report.lock_timeouts == 0
+
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_a_partition_exchange_waits_the_same_way(live_target: LiveTarget) -> None:
+    """Partition D's exchange (PostgreSQL DETACH + ATTACH, MariaDB EXCHANGE PARTITION) is bounded the same way:
+    an open transaction that read the table is named when patience runs out, partition D stays as it was."""
+    t = live_target
+    spec = with_patience(make_spec(t.kind, t.conn_id, partition={"column": "ds", "format": "yyyyMMdd"}), 3)
+    t.execute(*create_table_sql(spec, t.kind))
+    run_export(spec, D_PREV)
+    run_export(spec, D)
+    t.execute("UPDATE user_tags SET nick = 'before' WHERE ds = '20261123'")
+    reader = open_reading_transaction(t, "partition_reader")
+    try:
+        with pytest.raises(LockPatienceExhausted, match=r"^the exchange of partition 20261123 of user_tags gave up") \
+                as failed:
+            run_export(spec, D)
+    finally:
+        reader.rollback()
+        reader.close()
+    assert "open transaction" not in str(failed.value) if t.kind == "postgres" else \
+        "this server cannot say which session holds the table" in str(failed.value)  # MariaDB without lock views
+    assert [b.application for b in failed.value.blockers] == (["partition_reader"] if t.kind == "postgres" else [None])
+    assert {r[0] for r in t.rows("SELECT nick FROM user_tags WHERE ds = '20261123'")} == {"before"}
+    assert run_export(spec, D).lock_timeouts == 0
+    assert "before" not in {r[0] for r in t.rows("SELECT nick FROM user_tags WHERE ds = '20261123'")}
+    assert not [n for n in t.tables() if "_dpfx_" in n]
 
 
 @pytest.mark.parametrize("live_target", ["sqlite"], indirect=True)

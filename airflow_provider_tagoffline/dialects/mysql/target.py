@@ -238,7 +238,7 @@ class MySQLTarget(Target):
         partition = self.partition_for_d()
         exchange, _drop = self.exchange_sql(partition)
         # one atomic statement; the stage now holds the old rows
-        self.run_bounded(f"the exchange of partition {partition} of {self.display_name}", [exchange])
+        self.run_bounded(f"the exchange of partition {self.partition_value} of {self.display_name}", [exchange])
         self.checkpoint("inside_swap")
         self.drop_replaced(self.stage)
 

@@ -331,7 +331,7 @@ class PostgresTarget(Target):
             return
         self.swap_partition()
 
-    @lock_retried("the exchange of partition D of {table}")
+    @lock_retried("the exchange of partition {partition} of {table}")
     def swap_partition(self) -> None:
         value = self.partition_value or ""
         old = self.partition_of(value)

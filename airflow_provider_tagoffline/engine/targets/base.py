@@ -48,11 +48,12 @@ M = TypeVar("M", bound=Callable[..., Any])
 
 def lock_retried(what: str) -> Callable[[M], M]:
     """A Target method that is one atomic step taking exclusive locks in ``bounded`` transactions, run
-    again while its lock is not granted (``Target.with_lock_retries``); ``what`` may name ``{table}``."""
+    again while its lock is not granted (``Target.with_lock_retries``); ``what`` may name ``{table}`` and
+    ``{partition}`` (the value of partition D)."""
     def wrap(method: M) -> M:
         @functools.wraps(method)
         def retried(self: Target, *args: Any, **kwargs: Any) -> Any:
-            return self.with_lock_retries(what.format(table=self.display_name),
+            return self.with_lock_retries(what.format(table=self.display_name, partition=self.partition_value),
                                           lambda: method(self, *args, **kwargs))
         return retried  # type: ignore[return-value]
     return wrap
@@ -438,7 +439,7 @@ class Target:
         self.replace_rows()
         self.run_in_tx(self.drop_sql(self.stage))
 
-    @lock_retried("the replacement of partition D of {table}")
+    @lock_retried("the replacement of partition {partition} of {table}")
     def replace_rows(self) -> None:
         delete, insert = self.replace_partition_sql()
         with self.bounded(self.dml_transaction()):
