@@ -159,6 +159,18 @@ def test_postgres_bounds_each_lock_of_the_swap_transaction_and_takes_views_befor
     assert "unnest(%s::text[])" in sql  # the table names travel as a parameter
 
 
+def test_flavours_without_lock_timeout_ask_for_the_locks_without_waiting() -> None:
+    """openGauss (a fork of PostgreSQL 9.2) has no lock_timeout and lets only a superuser set its own
+    lockwait_timeout; Greenplum 6 and AnalyticDB (9.4) have lock_timeout."""
+    gauss = make_target(TargetSpec(conn_id="c", kind="opengauss", table="t", key_column="k"), None, "opengauss")
+    assert gauss.lock_timeout_sql(ATTEMPT_SECONDS) == []
+    assert gauss.lock_tables_sql(['"t"']) == ['LOCK TABLE "t" IN ACCESS EXCLUSIVE MODE NOWAIT']
+    for kind in ("greenplum", "adb_pg"):
+        t = make_target(TargetSpec(conn_id="c", kind=kind, table="t", key_column="k"), None, kind)
+        assert t.lock_timeout_sql(ATTEMPT_SECONDS) == ["SET LOCAL lock_timeout = '1500ms'"]
+        assert t.lock_tables_sql(['"t"']) == ['LOCK TABLE "t" IN ACCESS EXCLUSIVE MODE']
+
+
 def test_mysql_bounds_metadata_and_row_lock_waits_per_session_in_whole_seconds() -> None:
     t = target("mysql")
     assert t.lock_timeout_sql(ATTEMPT_SECONDS) == ["SET SESSION lock_wait_timeout = 1",

@@ -98,14 +98,20 @@ class PostgresTarget(Target):
         return ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"]
 
     # ---- bounded lock waits ------------------------------------------------------------------
-    def lock_timeout_sql(self, seconds: float) -> list[str]:
-        return [f"SET LOCAL lock_timeout = '{round(seconds * 1000)}ms'"]
+    @property
+    def has_lock_timeout(self) -> bool:
+        # openGauss forked PostgreSQL 9.2, before lock_timeout, and only a superuser may set its
+        # lockwait_timeout: its swap asks for its locks with NOWAIT instead (no reader ever queues).
+        return self.d.kind != "opengauss"
 
-    @staticmethod
-    def lock_tables_sql(tables: list[str]) -> list[str]:
+    def lock_timeout_sql(self, seconds: float) -> list[str]:
+        return [f"SET LOCAL lock_timeout = '{round(seconds * 1000)}ms'"] if self.has_lock_timeout else []
+
+    def lock_tables_sql(self, tables: list[str]) -> list[str]:
         """``tables`` (quoted) locked for the swap, in this order: views before the table they read, as
         readers lock them (the other order can deadlock with a reader of the view)."""
-        return [f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE"]
+        nowait = "" if self.has_lock_timeout else " NOWAIT"
+        return [f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE{nowait}"]
 
     def is_lock_timeout(self, exc: BaseException) -> bool:
         return (getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)) in LOCK_TIMEOUT_STATES
