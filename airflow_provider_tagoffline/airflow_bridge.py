@@ -190,10 +190,79 @@ def trigger_run(dag_id: str, conf: dict[str, Any], user: str, from_cli: bool) ->
     return str(run.run_id)
 
 
+#: how every backfill of a service runs, in its dry run and for real: oldest first, one run at a time,
+#: re-running data dates that already ran (a date whose run is still in flight is left to that run)
+BACKFILL_REVERSE = False
+BACKFILL_MAX_ACTIVE_RUNS = 1
+
+
+@dataclass(frozen=True)
+class BackfillInterval:
+    """One interval of a DAG's timetable inside a backfill's range, and whether Airflow's backfill dry
+    run says it runs it."""
+
+    logical_date: dt.datetime
+    interval_end: dt.datetime
+    runs: bool
+    #: the newest existing run of that logical date (id and state), if any: an in-flight one is not re-run
+    existing_run: str | None = None
+    existing_state: str | None = None
+
+
+@dataclass(frozen=True)
+class BackfillCreated:
+    backfill_id: int
+    run_ids: list[str]  # oldest first
+    #: logical dates Airflow did not create a run for after all, with its reason (``in flight``, ...)
+    skipped: list[tuple[dt.datetime, str]]
+
+
+def backfill_dry_run(dag_id: str, start: dt.datetime, end: dt.datetime,
+                     conf: dict[str, Any] | None = None) -> list[BackfillInterval]:
+    """Airflow's own backfill dry run (what ``POST /api/v2/backfills/dry_run`` answers) over logical dates
+    [start, end] with the parameters ``create_backfill`` uses, and beside it every interval of the DAG's
+    timetable in that range, each marked whether the dry run runs it: the ones it leaves out (an interval
+    that has not ended yet, a run still in flight) can then be named."""
+    from airflow.exceptions import AirflowException, DagNotFound
+    from airflow.models.backfill import (
+        ReprocessBehavior,
+        _do_dry_run,
+        _get_dag_run_no_create_reason,
+        _get_latest_dag_run_row_query,
+    )
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        try:
+            planned = {info.logical_date for info in _do_dry_run(
+                dag_id=dag_id, from_date=start, to_date=end, reverse=BACKFILL_REVERSE,
+                reprocess_behavior=ReprocessBehavior.COMPLETED, dag_run_conf=conf or None, session=session)}
+        except DagNotFound as exc:
+            raise AirflowCallFailed(f"Airflow has no DAG {dag_id} (not parsed yet?)") from exc
+        except (AirflowException, ValueError) as exc:
+            raise AirflowCallFailed(str(exc)) from exc
+        serialized = session.scalar(SerializedDagModel.latest_item_select_object(dag_id))
+        assert serialized is not None  # the dry run found it
+        out = []
+        for info in serialized.dag.iter_dagrun_infos_between(start, end):
+            if info.logical_date is None or info.data_interval is None:
+                continue  # a partitioned timetable: not one a service renders
+            existing = session.scalar(_get_latest_dag_run_row_query(dag_id=dag_id, info=info))
+            blocked = existing is not None and _get_dag_run_no_create_reason(
+                existing, ReprocessBehavior.COMPLETED) is not None
+            out.append(BackfillInterval(
+                logical_date=info.logical_date, interval_end=info.data_interval.end,
+                runs=info.logical_date in planned,
+                existing_run=existing.run_id if blocked else None,
+                existing_state=_value(existing.state) if blocked else None))
+        return out
+
+
 def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str,
-                    conf: dict[str, Any] | None = None) -> tuple[int, list[str]]:
-    """An Airflow backfill over logical dates [start, end], one run at a time, oldest first, re-running
-    dates that already ran, each run with ``conf``. Returns the backfill id and the run ids it created."""
+                    conf: dict[str, Any] | None = None) -> BackfillCreated:
+    """An Airflow backfill over logical dates [start, end], as ``backfill_dry_run`` plans it, each run with
+    ``conf``: the runs it created, oldest first, and the dates it did not after all."""
     from airflow.exceptions import AirflowException
     from airflow.models.backfill import BackfillDagRun, ReprocessBehavior, _create_backfill
     from airflow.models.dagrun import DagRun
@@ -201,16 +270,21 @@ def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str
     from sqlalchemy import select
 
     try:
-        backfill = _create_backfill(dag_id=dag_id, from_date=start, to_date=end, max_active_runs=1, reverse=False,
+        backfill = _create_backfill(dag_id=dag_id, from_date=start, to_date=end,
+                                    max_active_runs=BACKFILL_MAX_ACTIVE_RUNS, reverse=BACKFILL_REVERSE,
                                     dag_run_conf=conf or None, triggering_user_name=user,
                                     reprocess_behavior=ReprocessBehavior.COMPLETED)
     except (AirflowException, ValueError) as exc:
         raise AirflowCallFailed(str(exc)) from exc
     with create_session() as session:
-        run_ids = list(session.scalars(
-            select(DagRun.run_id).join(BackfillDagRun, BackfillDagRun.dag_run_id == DagRun.id)
-            .where(BackfillDagRun.backfill_id == backfill.id).order_by(BackfillDagRun.sort_ordinal)))
-    return int(backfill.id), run_ids
+        rows = session.execute(
+            select(DagRun.run_id, BackfillDagRun.logical_date, BackfillDagRun.exception_reason)
+            .outerjoin(DagRun, BackfillDagRun.dag_run_id == DagRun.id)
+            .where(BackfillDagRun.backfill_id == backfill.id).order_by(BackfillDagRun.sort_ordinal)).all()
+    return BackfillCreated(
+        backfill_id=int(backfill.id), run_ids=[str(run_id) for run_id, _, _ in rows if run_id is not None],
+        skipped=[(logical, str(_value(reason) or "not created")) for run_id, logical, reason in rows
+                 if run_id is None])
 
 
 #: run states that are over: an instance shows the run's; otherwise its export task's (up_for_retry, deferred, ...)
@@ -220,7 +294,7 @@ FAILURE_REPORT_KEY = "report"
 
 
 def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
-    """The newest ``limit`` runs of a DAG, with the data date each exported (its report's, else
+    """The newest ``limit`` runs of a DAG (``_newest_first``), with the data date each exported (its report's, else
     ``data_date.data_date_for_run`` of the run, the operator's own rule), its state as Airflow's UI
     shows it (the export task's while the run is not over: queued, deferred, up_for_retry, ...), the
     first line of why it failed or what it waits for, and the export task's times and report."""
@@ -237,7 +311,7 @@ def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
     base_url = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
     with create_session() as session:
         runs = list(session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)
-                                    .order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit)))
+                                    .order_by(*_newest_first(DagRun)).limit(limit)))
         run_ids = [r.run_id for r in runs]
         tis = {ti.run_id: ti for ti in session.scalars(select(TaskInstance).where(
             TaskInstance.dag_id == dag_id, TaskInstance.task_id == EXPORT_TASK_ID, TaskInstance.run_id.in_(run_ids)))}
@@ -397,7 +471,7 @@ def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:
     if not ids:
         return {}
     ranked = select(DagRun.dag_id, DagRun.run_id, DagRun.state, func.row_number().over(
-        partition_by=DagRun.dag_id, order_by=(DagRun.run_after.desc(), DagRun.id.desc())).label("rn")) \
+        partition_by=DagRun.dag_id, order_by=_newest_first(DagRun)).label("rn")) \
         .where(DagRun.dag_id.in_(ids)).subquery()
     with create_session() as session:
         out: dict[str, str] = {}
@@ -412,6 +486,13 @@ def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:
             if state:
                 out[dag_id] = state
         return out
+
+
+def _newest_first(dag_run: Any) -> tuple[Any, ...]:
+    """Runs in the order they ran, newest first: not started yet (queued), then by start, then by when they
+    were queued. Not by logical date or ``run_after``: a backfill run of an old date started now is new."""
+    return (dag_run.start_date.is_(None).desc(), dag_run.start_date.desc(), dag_run.queued_at.desc(),
+            dag_run.id.desc())
 
 
 def _value(state: Any) -> str | None:

@@ -24,6 +24,8 @@ from functools import cache
 from pathlib import Path
 
 SECTION = "tag_offline"
+#: the environment variables of the section: ``AIRFLOW__TAG_OFFLINE__<OPTION>``, as Airflow reads them
+ENV_PREFIX = f"AIRFLOW__{SECTION.upper()}__"
 
 
 def _expand(value: str) -> str:
@@ -164,6 +166,15 @@ def get(option: str) -> str:
     spec = CONFIG_OPTIONS[option]
     value = _airflow_option(SECTION, option)
     return value if value not in (None, "") else spec.default()
+
+
+def is_set(option: str) -> bool:
+    """Whether ``[tag_offline] option`` is set (airflow.cfg or the environment), not its computed default."""
+    return _airflow_option(SECTION, option) not in (None, "")
+
+
+def airflow_home() -> Path:
+    return _airflow_home()
 
 
 def catalog_url() -> str:

@@ -26,6 +26,7 @@ from airflow_provider_tagoffline.api.schemas import (
     ApplicationOut,
     EntityIdOut,
     EntityOut,
+    GrantDecision,
     GrantOut,
     GrantRequest,
     LookupOut,
@@ -281,8 +282,10 @@ def request_grant(body: GrantRequest, session: SessionDep, actor: ActorDep) -> G
              dependencies=[requires_admin("decide grants")],
              summary="Approve or reject a requested grant, or revoke an approved one (admins only)")
 def decide_grant(application: Code, entity: Code, tag: Code,
-                 decision: Literal["approve", "reject", "revoke"], session: SessionDep, actor: ActorDep) -> GrantOut:
-    return grant_out(repo.decide_grant(session, actor, application, entity, tag, decision))
+                 decision: Literal["approve", "reject", "revoke"], session: SessionDep, actor: ActorDep,
+                 body: GrantDecision | None = None) -> GrantOut:
+    reason = body.reason if body is not None else ""
+    return grant_out(repo.decide_grant(session, actor, application, entity, tag, decision, reason))
 
 
 # ---- target grants ---------------------------------------------------------------------------

@@ -216,6 +216,12 @@ class GrantRequest(_In):
     reason: str = Field(default="", max_length=1000)
 
 
+class GrantDecision(_In):
+    reason: str = Field(default="", max_length=1000,
+                        description="why: the grant's reason from now on (always for reject and revoke), and in "
+                                    "the audit log")
+
+
 class TargetGrantOut(_Out):
     application: str
     conn_id: str

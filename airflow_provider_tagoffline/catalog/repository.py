@@ -170,15 +170,17 @@ def request_grant(session: Session, actor: Actor, app_code: str, entity_code: st
     grant.state, grant.expires, grant.reason = "requested", expires, reason
     grant.requested_by, grant.requested_at = actor.username, utcnow()
     grant.decided_by = grant.decided_at = None
-    audit(session, actor, "request", "grant", f"{app_code}:{entity_code}.{tag_code}")
+    audit(session, actor, "request", "grant", f"{app_code}:{entity_code}.{tag_code}",
+          {"reason": reason} if reason else None)
     session.flush()
     catalog_changed(session)
     return grant
 
 
 def decide_grant(session: Session, actor: Actor, app_code: str, entity_code: str, tag_code: str,
-                 decision: str) -> Grant:
-    """Approve, reject or revoke a grant (Airflow admins only)."""
+                 decision: str, reason: str = "") -> Grant:
+    """Approve, reject or revoke a grant (Airflow admins only). ``reason`` becomes the grant's reason (why it
+    is in its state now) when given, and always for a reject or revoke; the audit log keeps every one."""
     transitions = {"approve": ("requested", "approved"), "reject": ("requested", "rejected"),
                    "revoke": ("approved", "revoked")}
     if decision not in transitions:
@@ -191,12 +193,30 @@ def decide_grant(session: Session, actor: Actor, app_code: str, entity_code: str
         raise NotFound("grant", f"{app_code}:{entity_code}.{tag_code}")
     source, target = transitions[decision]
     if grant.state != source:
-        raise Conflict(f"cannot {decision} a grant that is {grant.state} (must be {source})")
+        raise Conflict(_decision_refusal(grant, decision, (source, target), f"tag {entity_code}.{tag_code}", app_code))
     grant.state, grant.decided_by, grant.decided_at = target, actor.username, utcnow()
-    audit(session, actor, decision, "grant", f"{app_code}:{entity_code}.{tag_code}")
+    if reason or decision != "approve":
+        grant.reason = reason
+    audit(session, actor, decision, "grant", f"{app_code}:{entity_code}.{tag_code}",
+          {"reason": reason} if reason else None)
     session.flush()
     catalog_changed(session)
     return grant
+
+
+def _decision_refusal(grant: Grant, decision: str, states: tuple[str, str], what: str, app_code: str) -> str:
+    """Why ``decision`` does not apply to ``grant`` now: its state, who put it there, when and why, and what to
+    do instead."""
+    said = f"cannot {decision} the grant of {what} to application {app_code!r}: it is {grant.state}"
+    if grant.decided_by:
+        said += f" (by {grant.decided_by}"
+        said += f" on {grant.decided_at:%Y-%m-%d %H:%M} UTC" if grant.decided_at else ""
+        said += f": {grant.reason})" if grant.reason else ", no reason given)"
+    if grant.state in ("revoked", "rejected") and decision == "approve":
+        return said + (f"; only a requested grant can be approved: an admin or member of {app_code!r} requests "
+                       "it again (Catalog → Request a grant, or POST /tag-offline/catalog/grants), then approve that")
+    source, target = states
+    return said + f"; only {'an' if source[0] in 'aeiou' else 'a'} {source} grant can be {target}"
 
 
 # ---- guarded deletes -------------------------------------------------------------------------

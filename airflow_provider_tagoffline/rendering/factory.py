@@ -60,8 +60,9 @@ def params_for(spec: RunSpec) -> dict[str, Any]:
         description=f"The data date to export. Empty: the day before the run's logical date in {tz} (T-1). "
                     "A backfill ignores it: each of its runs exports its own date (the start of its data interval).")}
     if spec.target.partition is None:
+        # "null" in the type: Airflow's trigger form marks every field whose type excludes null as required
         params[ALLOW_OLDER_PARAM] = Param(
-            False, type="boolean", title="Allow an older data date",
+            False, type=["boolean", "null"], title="Allow an older data date",
             description="The target is a whole table holding one data date. A run of an older date is refused "
                         "unless this is set; with it, the table goes back to that date. A backfill leaves the table "
                         "at its last date: to set this for one, tick 'Override parameters' of the backfill form.")

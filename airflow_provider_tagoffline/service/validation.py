@@ -33,6 +33,11 @@ DAILY_AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 POOL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 QUEUE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 COLUMN_RE = re.compile(r"^[^\x00-\x1f]{1,128}$")
+# A target table is named plainly: a letter (any script) or _, then letters, digits and _. Every family
+# could hold more once quoted (spaces, punctuation), but users read such a name as a mistake, and a
+# plain name is one every family takes unquoted too; the engine quotes it anyway.
+TABLE_NAME_RE = re.compile(r"[^\W\d]\w*")
+TABLE_NAME_RULE = "use letters, digits and _, starting with a letter or _ (e.g. user_tags)"
 # One mailbox: no spaces, commas, angle brackets or control characters (nothing that could add a header
 # or another recipient), one @, a dotted domain.
 EMAIL_RE = re.compile(r"^[^\s@,;<>\"()\[\]\\\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{1,63}$")
@@ -242,18 +247,21 @@ def _check_target(c: _Checking, resolve_target_kind: Callable[[str], str] | None
             c.errors.extend(FieldError("target.conn_id", e.message) for e in exc.errors)
     if not t.table.strip():
         c.err("target.table", "is required: the table the tags are written into")
+    plain_table = bool(TABLE_NAME_RE.fullmatch(t.table))
+    if t.table.strip() and not plain_table:
+        c.err("target.table", f"{t.table!r} is not a valid table name: {TABLE_NAME_RULE}")
     if not c.target_kind:
         return
     target_kind = c.target_kind
     dialect = c.dialect = connections.dialect_of_kind(target_kind)
     if t.schema_ and not dialect.has_schemas:
         c.err("target.schema", f"{target_kind} targets have no schemas; remove the schema")
-    for name_field, name in (("target.schema", t.schema_), ("target.table", t.table),
+    for name_field, name in (("target.schema", t.schema_), ("target.table", t.table if plain_table else None),
                              ("target.key_column", t.key_column)):
         problem = dialect.identifier_problem(name) if name else None
         if problem:
             c.err(name_field, f"{name!r} {problem}")
-    swap_problem = dialect.swap_name_problem(t.table) if t.table else None
+    swap_problem = dialect.swap_name_problem(t.table) if plain_table else None
     if swap_problem and not dialect.identifier_problem(t.table):
         c.err("target.table", swap_problem)
     if t.partition is not None and not dialect.supports_partitions:

@@ -188,6 +188,20 @@ def test_target_names_too_long_with_the_swap_suffixes(session: Session, conn_id:
     assert problems(session, data)["target.table"] == message
 
 
+@pytest.mark.parametrize("conn_id", ["crm_pg", "crm_mysql", "crm_ora", "crm_lite"])
+@pytest.mark.parametrize("table", ["bad table!; drop", "user-tags", "1st_tags", 'a"b', "t.x"])
+def test_a_table_name_is_a_plain_name_on_every_family(session: Session, conn_id: str, table: str) -> None:
+    """Quoted, any of these would be harmless, but a user means none of them: refused at save, beside the field."""
+    assert problems(session, base_service(target={"conn_id": conn_id, "table": table}))["target.table"] == (
+        f"{table!r} is not a valid table name: use letters, digits and _, starting with a letter or _ "
+        "(e.g. user_tags)")
+
+
+@pytest.mark.parametrize("table", ["user_tags", "_staging", "标签表", "Kunden_Merkmale_2026"])
+def test_plain_table_names_in_any_script_are_accepted(session: Session, table: str) -> None:
+    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_pg", "table": table}))
+
+
 def test_identifier_over_the_limit_itself(session: Session) -> None:
     data = base_service(target={"conn_id": "crm_pg", "table": "t" * 64})
     assert problems(session, data)["target.table"] == \
