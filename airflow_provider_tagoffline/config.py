@@ -158,6 +158,15 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
         "",
         "Asia/Shanghai",
     ),
+    "application_roles": ConfigOption(
+        "The Airflow roles of an application: comma-separated role names, {application} standing for the "
+        "application's code; none for no role. Under the FAB auth manager a published DAG gives these roles "
+        "access to it (access_control: see, trigger, clear, pause), and publishing refuses a role FAB does "
+        "not have (docs/security.md).",
+        lambda: "tag_offline_{application}",
+        "tag_offline_{application}",
+        "tag_offline_{application},data_platform",
+    ),
 }
 
 
@@ -195,6 +204,10 @@ def publish_timeout() -> float:
 
 def wait_poke_interval() -> float:
     return max(1.0, float(get("wait_poke_interval")))
+
+
+def application_roles() -> str:
+    return get("application_roles")
 
 
 def default_timezone() -> str:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # 2: schedule.wait_for_data. A format-1 spec still loads (the default wait).
 # 3: notify. Older formats still load (no notification).
-# 4: target.wait_for_lock. Older formats still load (the [tag_offline] default where the run executes).
-RUNSPEC_VERSION = 4
+# 4: airflow_roles. Older formats still load (no per-DAG access).
+# 5: target.wait_for_lock. Older formats still load (the [tag_offline] default where the run executes).
+RUNSPEC_VERSION = 5
 
 DateFormat = Literal["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"]
 OutputContent = Literal["value", "codename"]
@@ -78,7 +79,7 @@ class TargetSpec(_Frozen):
     partition: PartitionSpec | None = None
     load: Literal["overwrite"] = "overwrite"
     #: seconds the swap keeps retrying its exclusive lock while other sessions hold the table
-    #: (engine/targets/lockwait.py); None: [tag_offline] wait_for_lock where the run executes; format 4
+    #: (engine/targets/lockwait.py); None: [tag_offline] wait_for_lock where the run executes; format 5
     wait_for_lock: int | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
@@ -142,6 +143,9 @@ class RunSpec(_Frozen):
     queue: str | None = None
     #: notifications of the run's outcome (format 3); None: nobody is told
     notify: NotifySpec | None = None
+    #: the Airflow roles of the service's application given access to its DAG (format 4;
+    #: ``airflow_access.py``); None: no per-DAG access (an auth manager that does not enforce it)
+    airflow_roles: list[str] | None = None
 
     @field_validator("spec_version")
     @classmethod
@@ -161,7 +165,14 @@ class RunSpec(_Frozen):
         return cls.model_validate_json(text)
 
     def to_dict(self) -> dict:
-        return self.model_dump(mode="json", by_alias=True)
+        # without roles, the dict (and the fingerprint) of a spec frozen before format 4; without the
+        # target's wait_for_lock, that of a spec frozen before format 5
+        exclude: dict[str, Any] = {}
+        if self.airflow_roles is None:
+            exclude["airflow_roles"] = True
+        if self.target.wait_for_lock is None:
+            exclude["target"] = {"wait_for_lock"}
+        return self.model_dump(mode="json", by_alias=True, exclude=exclude or None)
 
     def fingerprint(self) -> str:
         """A short hash of the whole spec: the same spec always gives the same fingerprint."""

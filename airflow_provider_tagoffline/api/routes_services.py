@@ -92,6 +92,7 @@ def detail(actor: repo.Actor, svc: Service) -> ServiceDetail:
         "description": svc.description, "created_by": svc.created_by,
         "created_at": iso_utc(svc.created_at),
         "definition": lifecycle.service_definition(svc),
+        "airflow_pause": publishing.airflow_pause(svc),
     })
 
 

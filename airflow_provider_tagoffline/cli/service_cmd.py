@@ -110,6 +110,9 @@ def show(name: str, json_out: bool = JsonOption) -> None:
                 "wait_for_lock": wait if wait not in (None, "") else
                 f"{config.get('wait_for_lock')} (the deployment's [tag_offline] wait_for_lock)",
                 "definition": definition.to_yaml_dict()}
+        pause = publishing.airflow_pause(svc)
+        if pause is not None:
+            data["airflow_pause"] = pause.model_dump()
     if json_out:
         print_json(data)
     else:

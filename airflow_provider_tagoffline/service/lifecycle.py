@@ -117,7 +117,10 @@ def update_service(session: Session, actor: repo.Actor, name: str, data: Any,
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"service {name!r} was changed concurrently; reload and edit again")
     session.refresh(svc)
+    owner_was = svc.owner
     _store_fields(svc, v)
+    if svc.owner != owner_was:
+        attention.sync_records(session, [svc])  # the owner may run it: the export task's access record follows
     svc.tags.clear()
     session.flush()
     for tag in v.tags:

@@ -40,7 +40,7 @@ from airflow_provider_tagoffline.rendering.render import (
     write_dag_file,
 )
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import attention, lifecycle, permissions, states
+from airflow_provider_tagoffline.service import access_records, attention, lifecycle, permissions, states
 from airflow_provider_tagoffline.service.states import ExecutionStatus, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,9 @@ def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.Servi
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "publish")
     spec = lifecycle.freeze_service(session, name, ctx)  # ValidationFailed: nothing written
+    roles = access_records.roles_to_publish(spec.service.application)  # ValidationFailed: nothing written
+    if roles:
+        spec = spec.model_copy(update={"airflow_roles": roles})
     if spec.pool and af.pool_exists(spec.pool) is False:
         # A task in a pool Airflow does not have is never scheduled: say so before the DAG exists.
         raise ValidationFailed.one("pool", f"Airflow has no pool {spec.pool!r}: create it (Admin → Pools, or "
@@ -314,6 +317,8 @@ def run(session: Session, actor: repo.Actor, name: str, day: dt.date | None = No
     target holding a later data date refuses it unless ``allow_older``."""
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "run")
+    if allow_older:
+        permissions.require_allow_older(actor, svc)
     today = yesterday(svc) + dt.timedelta(days=1)
     day = day or today - dt.timedelta(days=1)
     if day > today:
@@ -326,7 +331,9 @@ def run(session: Session, actor: repo.Actor, name: str, day: dt.date | None = No
     if allow_older:
         conf[data_date.ALLOW_OLDER_PARAM] = True
     try:
-        run_id = af.trigger_run(dag_id_for(svc.slug), conf, actor.username, from_cli)
+        run_id = af.new_manual_run_id()
+        access_records.vouch(svc, {run_id: (actor.username, conf)})  # before the run exists: the task checks it
+        run_id = af.trigger_run(dag_id_for(svc.slug), conf, actor.username, from_cli, run_id=run_id)
     except af.AirflowCallFailed as exc:
         raise Conflict(f"Airflow refused the run of {name!r}: {exc}") from exc
     except Exception as exc:
@@ -387,6 +394,8 @@ def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | No
     holds are refused unless ``allow_older``; the outcome's ``warning`` says what it will end at."""
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "backfill")
+    if allow_older:
+        permissions.require_allow_older(actor, svc)
     conf = {data_date.ALLOW_OLDER_PARAM: True} if allow_older else None
     plan, logical = _plan(session, svc, start, end, conf)
     if not logical:
@@ -400,6 +409,9 @@ def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | No
     try:
         # Exactly the planned logical dates: a daily time passing meanwhile adds no run the plan did not say.
         created = af.create_backfill(dag_id_for(svc.slug), logical[0], logical[-1], actor.username, conf)
+        # right away (its first run starts a scheduler loop later at least), as Airflow holds them: a date that
+        # ran before is that run again, with its triggering user
+        access_records.vouch(svc, af.run_identities(dag_id_for(svc.slug), created.run_ids))
     except af.AirflowCallFailed as exc:
         raise Conflict(f"Airflow refused the backfill of {name!r}: {exc}") from exc
     except Exception as exc:
@@ -485,6 +497,19 @@ def _not_run_reason(interval: af.BackfillInterval | None, day: dt.date, tz: str)
     ends = interval.interval_end.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
     return (f"its data interval has not ended yet (it ends at {ends} {tz}), so Airflow cannot backfill it: "
             f"the scheduled run at that time exports it, {trigger}")
+
+
+def airflow_pause(svc: Service) -> af.AirflowPause | None:
+    """Who last paused or unpaused the DAG of ``svc`` outside the plugin since its latest publish, and when
+    (Airflow's audit log); None when nobody did, or Airflow cannot be asked."""
+    if not svc.ever_published:
+        return None
+    try:
+        events = af.pause_events(dag_id_for(svc.slug), since=svc.publish_requested_at, limit=1)
+    except Exception as exc:
+        log.warning("cannot read who paused %s in Airflow: %s", svc.name, first_line(exc))
+        return None
+    return events[0] if events else None
 
 
 def instances(session: Session, name: str, limit: int = 50) -> list[af.Instance]:

@@ -217,7 +217,12 @@ def test_a_format_3_run_spec_still_loads_and_takes_the_deployments_patience() ->
     from airflow_provider_tagoffline.runspec import RUNSPEC_VERSION, RunSpec
 
     old = make_spec("postgres", "c").to_dict()
-    del old["target"]["wait_for_lock"]
+    assert "wait_for_lock" not in old["target"]  # None is left out of the dict
     old["spec_version"] = 3  # rendered before target.wait_for_lock existed
     spec = RunSpec.model_validate(old)
     assert spec.spec_version == 3 < RUNSPEC_VERSION and spec.target.wait_for_lock is None
+    # its dict, hence its fingerprint (what publishing compares with the DAG Airflow parsed), is the one
+    # it had before the field existed: an upgrade does not make published services look changed
+    assert spec.to_dict() == old and "wait_for_lock" not in spec.to_dict()["target"]
+    patient = spec.model_copy(update={"target": spec.target.model_copy(update={"wait_for_lock": 60})})
+    assert patient.to_dict()["target"]["wait_for_lock"] == 60 and patient.fingerprint() != spec.fingerprint()

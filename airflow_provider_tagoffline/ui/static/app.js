@@ -362,6 +362,13 @@ function attentionNotice(s) {
     h("p", { class: "muted" }, "Runs fail before touching the target until this is fixed (in the catalog, or in the service) and the service is republished."));
 }
 
+// ---- Airflow's own doors: a pause / unpause outside the plugin (the server's words, airflow_bridge.py) ----
+function airflowPauseNotice(s) {
+  if (!s.airflow_pause) return null;
+  return h("p", { class: "card airflow-pause", id: "airflow-pause", "data-paused": String(s.airflow_pause.paused) },
+    s.airflow_pause.message);
+}
+
 const listFilters = { mine: false, name: "", application: "", entity: "", target_kind: "", status: "", execution_status: "", schedule_type: "", page: 1 };
 
 async function listPage(main) {
@@ -917,6 +924,7 @@ async function detailsPage(main, name) {
         actionButtons(s, render)),
       h("p", { class: s.status.endsWith("failed") ? "error" : "muted", id: "status-message" }, s.status_message || ""),
       attentionNotice(s),
+      airflowPauseNotice(s),
       h("div", { class: "card" }, h("h2", {}, "Basic information"), h("dl", { class: "kv" },
         kv("Application", d.application), kv("Owner", d.owner), kv("Entity / entity ID", `${d.entity} / ${d.entity_id}`),
         kv("Schedule", d.schedule.type === "recurring" ? `daily at ${d.schedule.daily_at} (${d.schedule.timezone || "default timezone"})` : "manual"),
