@@ -23,7 +23,7 @@ from pathlib import Path
 import typer
 
 from airflow_provider_tagoffline.cli.common import actor, print_json
-from airflow_provider_tagoffline.cli.lazy import catalog_apply, data_date, demo_run, httpx, lifecycle, store, yaml_io
+from airflow_provider_tagoffline.cli.lazy import catalog_admin, data_date, demo_run, httpx, lifecycle, store, yaml_io
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.cli.quiet import child_env
 
@@ -94,7 +94,7 @@ def demo(
     store.migrate()
     with store.session_scope() as s:
         catalog = yaml_io.parse_catalog(yaml_io.load_yaml_text((examples / "demo_catalog.yaml").read_text()))
-        plan = catalog_apply.apply_catalog(s, actor(), catalog)
+        plan = catalog_admin.apply_catalog(s, actor(), catalog)
         service = yaml_io.load_yaml_text((examples / "demo_service.yaml").read_text())
         svc, outcome = lifecycle.apply_service(s, actor(), service)
         name = svc.name

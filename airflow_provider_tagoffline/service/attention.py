@@ -64,6 +64,14 @@ def grant_problem(grant: Grant | None, app_code: str, today: dt.date) -> str | N
     return None
 
 
+def effective_grant(session: Session, application: Application, tag: Tag,
+                    today: dt.date | None = None) -> tuple[bool, str]:
+    """Whether ``application`` may export ``tag`` today, and why not (validation, same-name mapping)."""
+    grant = session.scalar(select(Grant).where(Grant.application_id == application.id, Grant.tag_id == tag.id))
+    problem = grant_problem(grant, application.code, today or dt.date.today())
+    return (False, problem) if problem else (True, "")
+
+
 # ---- the rule ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

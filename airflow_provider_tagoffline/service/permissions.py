@@ -48,6 +48,12 @@ def require_admin(actor: Actor, what: str) -> None:
         raise PermissionDenied(f"only Airflow admins may {what}")
 
 
+def may_see_server_paths(actor: Actor) -> bool:
+    """Server paths (the DAG file, a lock file, a traceback's files) say how the API server's host is
+    laid out: Airflow admins see them, everyone else the file names only (``api/server_paths.py``)."""
+    return actor.is_admin
+
+
 # ---- applications and their services ---------------------------------------------------------
 
 def is_application_user(actor: Actor, app: Application) -> bool:
@@ -118,9 +124,10 @@ def require_creator(session: Session, actor: Actor, d: ServiceDef, action: str) 
 
 
 def require_edit(session: Session, actor: Actor, svc: Service, d: ServiceDef) -> None:
-    """Who manages ``svc`` edits it; handing it to another owner must leave a service they could create."""
+    """Who manages ``svc`` edits it; handing it to another owner or application must leave a service
+    they could create."""
     require_manage(actor, svc, "edit")
-    if d.owner != svc.owner:
+    if d.owner != svc.owner or d.application != svc.application.code:
         require_creator(session, actor, d, "edit")
 
 

@@ -121,6 +121,7 @@ def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.Servi
     roles = access_records.roles_to_publish(spec.service.application)  # ValidationFailed: nothing written
     if roles:
         spec = spec.model_copy(update={"airflow_roles": roles})
+    lifecycle.claim_target(session, name)  # the place it will write is its own, as data
     if spec.pool and af.pool_exists(spec.pool) is False:
         # A task in a pool Airflow does not have is never scheduled: say so before the DAG exists.
         raise ValidationFailed.one("pool", f"Airflow has no pool {spec.pool!r}: create it (Admin → Pools, or "
