@@ -271,11 +271,11 @@ def test_wait_for_lock_of_the_swap(session: Session) -> None:
     def with_wait(value: Any) -> dict[str, Any]:
         return base_service(target={"conn_id": "crm_pg", "schema": "crm", "table": "user_tags", "wait_for_lock": value})
 
-    assert validate_service(session, ADMIN, base_service()).wait_for_lock is None
-    v = validate_service(session, ADMIN, with_wait("15m"))
+    assert validate_service(session, base_service()).wait_for_lock is None
+    v = validate_service(session, with_wait("15m"))
     assert v.wait_for_lock == 900
     assert freeze(v, slug="s", version=1, warehouse_conn_id="w").target.wait_for_lock == 900
-    assert validate_service(session, ADMIN, with_wait(0)).wait_for_lock == 0  # one try, no retry
+    assert validate_service(session, with_wait(0)).wait_for_lock == 0  # one try, no retry
     assert problems(session, with_wait("a while"))["target.wait_for_lock"] == (
         "'a while' is not a duration such as 6h, 90m, 1h30m or 45s")
     assert problems(session, with_wait("25h"))["target.wait_for_lock"] == (
