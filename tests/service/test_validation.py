@@ -265,6 +265,25 @@ def test_wait_for_data_of_scheduled_runs(session: Session) -> None:
                                       "recurring")
 
 
+def test_wait_for_lock_of_the_swap(session: Session) -> None:
+    """How long the swap keeps trying for the table's lock: the wait_for_data syntax, frozen into the run spec;
+    unset, the run takes [tag_offline] wait_for_lock where it executes (the spec keeps None)."""
+    def with_wait(value: Any) -> dict[str, Any]:
+        return base_service(target={"conn_id": "crm_pg", "schema": "crm", "table": "user_tags", "wait_for_lock": value})
+
+    assert validate_service(session, base_service()).wait_for_lock is None
+    v = validate_service(session, with_wait("15m"))
+    assert v.wait_for_lock == 900
+    assert freeze(v, slug="s", version=1, warehouse_conn_id="w").target.wait_for_lock == 900
+    assert validate_service(session, with_wait(0)).wait_for_lock == 0  # one try, no retry
+    assert problems(session, with_wait("a while"))["target.wait_for_lock"] == (
+        "'a while' is not a duration such as 6h, 90m, 1h30m or 45s")
+    assert problems(session, with_wait("25h"))["target.wait_for_lock"] == (
+        "'25h' is outside 0 to 24h (the next day's run would be due)")
+    assert problems(session, with_wait(-1))["target.wait_for_lock"] == (
+        "-1 is outside 0 to 24h (the next day's run would be due)")
+
+
 def test_loading_policy_and_gates(session: Session) -> None:
     p = problems(session, base_service(target={"conn_id": "crm_pg", "table": "t", "load": "append"},
                                        gates={"min_rows": -1, "max_change_ratio": -0.1,
