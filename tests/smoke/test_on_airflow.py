@@ -54,7 +54,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     airflow_home = home / "airflow"
     airflow_home.mkdir()
     env = airflow_env(airflow_home, free_port(), f"sqlite:///{airflow_home / 'airflow.db'}")
-    env.update(simple_auth_env(airflow_home, {"admin": "admin"}, {"admin": "admin-pw"}))
+    # `airflow dags test` starts its run as user dag_test: an Airflow admin here, so the service's access
+    # record (written at publish) lets that manual run export (tests/service/test_run_access.py)
+    env.update(simple_auth_env(airflow_home, {"admin": "admin", "dag_test": "admin"},
+                               {"admin": "admin-pw", "dag_test": "dag-test-pw"}))
     env.update({  # what `tagoffline demo` sets for itself (cli/demo_cmd.py), for the commands after it
         "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'catalog.db'}",
         "AIRFLOW__TAG_OFFLINE__WAREHOUSE_CONN_ID": "tag_warehouse",
