@@ -1,4 +1,5 @@
-"""The package as Airflow sees it: a provider (`airflow providers list`) and a plugin (`airflow plugins`)."""
+"""The package as Airflow sees it: a provider (`airflow providers list`) and a plugin (`airflow plugins`),
+on every Airflow minor it supports (smoke tests: also run on the oldest one, scripts/smoke_oldest.sh)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import airflow_provider_tagoffline
 from airflow_provider_tagoffline import config
+
+pytestmark = [pytest.mark.smoke]
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
