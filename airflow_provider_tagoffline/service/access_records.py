@@ -78,7 +78,7 @@ def records(services: Iterable[Service], admins: AirflowAdmins | None = None,
 
 
 def vouch(svc: Service, runs: dict[str, tuple[str | None, dict[str, Any] | None, int]]) -> None:
-    """Name ``runs`` (run id → its triggering user, conf and clear number, as Airflow holds them) in the access record of
+    """Name ``runs`` (run id → triggering user, conf and clear number, as Airflow holds them) in the access record of
     ``svc`` as runs the plugin started after checking its caller itself — whoever the record names or not (the
     CLI's OS user, an admin of an auth manager that cannot list them; a run of another user a backfill of the
     plugin starts again). The record says what the catalog says now, too. Airflow unreachable: raised (no run
