@@ -11,10 +11,12 @@ Airflow's UI and REST API; other auth managers ignore it.
 SimpleAuthManager, any ``user``), and a DAG run carries only who triggered it. So the plugin writes, per
 published service, who may start its runs and who may allow an older data date (``service/permissions.py``
 decides; ``service/access_records.py`` writes) into an Airflow Variable (``record_key``), and the export
-task refuses, before it opens the target, a manual run or a backfill whose triggering user is not there
-(``run_refusal``). Scheduled runs are the service's own. The runs the plugin starts itself are sealed in
-the record (run id → triggering user + conf, ``run_seal``), so its callers get through whoever the record
-names; a cleared run keeps its triggering user, so a cleared run's ``allow_older`` is not honoured.
+task refuses, before it opens the target, a manual run, a backfill or a run of any other type someone chose
+whose triggering user is not there (``run_refusal``). Scheduled runs are the service's own; the DAG lets
+Airflow create no other run types than scheduled, manual and backfill (``ALLOWED_RUN_TYPES``). The runs the
+plugin starts itself are sealed in the record (run id → triggering user + conf, ``run_seal``), so its callers
+get through whoever the record names; a cleared run keeps its triggering user, so a cleared run's
+``allow_older`` is not honoured.
 """
 
 from __future__ import annotations
@@ -34,8 +36,14 @@ ROLE_ACCESS: dict[str, frozenset[str]] = {
 }
 #: Airflow Variable holding a service's access record: tag_offline__<slug>__access
 RECORD_PREFIX, RECORD_SUFFIX = "tag_offline__", "__access"
-#: runs someone chose to start (the others, scheduled and asset-triggered, are the service's own)
-CHOSEN_RUN_TYPES = ("manual", "backfill")
+#: the runs that are the service's own (its schedule's); every other run type — manual, backfill, and any a
+#: door of Airflow's may add (asset materialization, a run another DAG triggers) — was chosen by someone,
+#: whose right the task checks
+SERVICE_RUN_TYPES = ("scheduled", "asset_triggered")
+#: the run types a published DAG lets Airflow create (``DAG(allowed_run_types=...)``): its schedule's, a manual
+#: run (Trigger, REST, the plugin) and a backfill; Airflow refuses the others at its door, e.g. materializing
+#: the target's asset, which would start a run with any conf
+ALLOWED_RUN_TYPES = ("scheduled", "manual", "backfill")
 #: how many runs the plugin vouched for a record keeps (the newest)
 PLUGIN_RUNS_KEPT = 500
 
@@ -151,14 +159,15 @@ def run_refusal(record: AccessRecord, run_type: str, user: str | None, allow_old
                 clear_number: int = 0, run_id: str | None = None, conf: dict[str, Any] | None = None) -> str | None:
     """Why the export must not start a run of ``run_type`` triggered by ``user`` (one line), or None.
 
-    Scheduled and asset-triggered runs are the service's own; a manual run or a backfill needs a user who
-    may run the service, and ``allow_older`` a user who may allow it, or to be a run the plugin started
+    Scheduled and asset-triggered runs are the service's own; a manual run, a backfill or a run of any other
+    type (an asset materialization, a run another DAG triggers: someone chose it) needs a user who may run the
+    service, and ``allow_older`` a user who may allow it, or to be a run the plugin started
     (``plugin_runs``: the plugin checked its caller itself, sealed with the run's ``clear_number``). Any other
     cleared run (re-run by someone Airflow does not name to the task: whoever may clear it) keeps its
     triggering user, so its ``allow_older`` is not honoured: rolling a table back takes a new run."""
-    if run_type not in CHOSEN_RUN_TYPES:
+    if run_type in SERVICE_RUN_TYPES:
         return None
-    what = "backfill" if run_type == "backfill" else "manual run"
+    what = {"backfill": "backfill", "manual": "manual run"}.get(run_type, f"{run_type} run")
     svc, app = record.service, record.application
     if run_id is not None and record.plugin_runs.get(run_id) == run_seal(user, conf, clear_number):
         return None  # the plugin started it (or its backfill ran it again), for a caller it checked

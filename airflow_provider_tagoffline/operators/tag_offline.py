@@ -12,9 +12,10 @@ logged at INFO. Around the engine, the Airflow side of a run (spec §4):
 * a source with no rows for D yet: a scheduled run defers on ``SourcesReadyTrigger`` up to the
   service's wait, then fails without retries; any other run fails at once, without retries (a
   retry would not make the partition appear). Other failures keep Airflow's retries;
-* who started it: a manual run or a backfill whose triggering user may not run the service (or allow an
-  older data date, when it asks to) is refused before the target is opened, from the service's access
-  record (an Airflow Variable the plugin writes, ``airflow_access.py``), one line, no retries;
+* who started it: a manual run, a backfill (or a run of any type but the schedule's) whose triggering user
+  may not run the service (or allow an older data date, when it asks to) is refused before the target is
+  opened, from the service's access record (an Airflow Variable the plugin writes, ``airflow_access.py``),
+  one line, no retries;
 * catalog drift: the service's attention record (an Airflow Variable the plugin writes, read through
   the Task SDK) refuses a version the catalog changed under, before the target is opened, with one
   line and no retries (``service/attention.py``);
@@ -173,20 +174,21 @@ class TagOfflineOperator(BaseOperator):
 
     # ---- who started it ------------------------------------------------------------------------
     def _refuse_unauthorized(self, context: Any, spec: Any, day: dt.date) -> None:
-        """A manual run or a backfill goes on only when its triggering user may run the service (and allow
-        an older data date, when the run asks to): the service's access record, an Airflow Variable the
-        plugin writes (``airflow_access.py``), read through the Task SDK. Airflow's own doors (its Trigger,
-        backfill, REST API) let in whoever the auth manager allows; this is where the service's rights hold."""
+        """A manual run, a backfill (any run but the schedule's) goes on only when its triggering user may run
+        the service (and allow an older data date, when the run asks to): the service's access record, an
+        Airflow Variable the plugin writes (``airflow_access.py``), read through the Task SDK. Airflow's own
+        doors (its Trigger, backfill, REST API) let in whoever the auth manager allows; this is where the
+        service's rights hold."""
         from airflow.sdk import Variable
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_provider_tagoffline.airflow_access import CHOSEN_RUN_TYPES, AccessRecord, record_key, run_refusal
+        from airflow_provider_tagoffline.airflow_access import SERVICE_RUN_TYPES, AccessRecord, record_key, run_refusal
         from airflow_provider_tagoffline.data_date import ALLOW_OLDER_PARAM
 
         run = context["dag_run"]
         run_type = _run_type(run)
-        if run_type not in CHOSEN_RUN_TYPES:
-            return  # the schedule's runs are the service's own
+        if run_type in SERVICE_RUN_TYPES:
+            return  # the schedule's runs are the service's own; any other type was chosen by someone
         user = getattr(run, "triggering_user_name", None)
         text = Variable.get(record_key(spec.service.slug), default=None)  # unreadable: raised, Airflow retries
         if text is None:

@@ -107,7 +107,7 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
     import pendulum
     from airflow.sdk import DAG
 
-    from airflow_provider_tagoffline.airflow_access import dag_access_control
+    from airflow_provider_tagoffline.airflow_access import ALLOWED_RUN_TYPES, dag_access_control
     from airflow_provider_tagoffline.operators.tag_offline import TagOfflineOperator
 
     spec = RunSpec.model_validate(run_spec)
@@ -136,6 +136,9 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
         params=params_for(spec),
         # the application's roles see, trigger, clear and pause it (enforced by the FAB auth manager)
         access_control=dag_access_control(spec.airflow_roles),
+        # no door of Airflow's starts a run of another type (materializing the target's asset would, with any
+        # conf); the SDK converts the names into its DagRunType, which it does not export
+        allowed_run_types=list(ALLOWED_RUN_TYPES),  # type: ignore[arg-type]
     ) as dag:
         # Only what the service sets: otherwise Airflow's own defaults (default_pool, [operators] default_queue).
         placement: dict[str, Any] = {k: v for k, v in (("pool", spec.pool), ("queue", spec.queue)) if v}

@@ -2,9 +2,9 @@
 
 * API server, scheduler and dag-processor as separate processes (``tests/stack.py``), PostgreSQL as
   Airflow's metadata database, LocalExecutor;
-* SimpleAuthManager users ``admin`` (admin), ``alice`` and ``bob`` (user), ``carol`` (viewer) and
-  ``mallory`` (user; admin of the rival application ``other``), with a passwords file written
-  before the server starts; tokens from ``POST /auth/token``;
+* SimpleAuthManager users ``admin`` (admin), ``alice`` and ``bob`` (user), ``carol`` (viewer),
+  ``mallory`` (user; admin of the rival application ``other``) and ``oscar`` (op, in no application),
+  with a passwords file written before the server starts; tokens from ``POST /auth/token``;
 * the catalog store on a fresh PostgreSQL database (``tagoffline db migrate`` first);
 * target connections as ``AIRFLOW_CONN_*`` variables: a fresh PostgreSQL database (``crm_pg``),
   a fresh MariaDB database (``crm_mysql``), a SQLite file (``crm_sqlite``) and the DuckDB warehouse
@@ -40,7 +40,7 @@ from stack import (
     simple_auth_env,
 )
 
-USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer", "mallory": "user"}
+USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer", "mallory": "user", "oscar": "op"}
 PASSWORDS = {u: f"{u}-pw" for u in USERS}
 
 CATALOG: dict[str, Any] = {

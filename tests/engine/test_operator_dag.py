@@ -51,6 +51,8 @@ def test_dagbag_loads_the_dag_and_a_broken_file_does_not_stop_it(tmp_path: Path)
     assert dag.dag_display_name == "用户标签 test"
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert set(dag.tags) == {"tag_offline", "crm"}
+    # Airflow starts no run of another type (materializing the target's asset would: issue 20)
+    assert sorted(t.value for t in dag.allowed_run_types) == ["backfill", "manual", "scheduled"]
     task = dag.get_task("export")
     assert task.owner == "alice" and task.retries == 2
     assert (task.pool, task.queue) == ("default_pool", "default")  # none set: Airflow's defaults

@@ -104,6 +104,13 @@ RECORD = AccessRecord(NAME, "crm", ("alice", "bob"), ("alice",), ADMINS)
     ("backfill", "mallory", False, False),
     ("manual", None, False, False),  # a manual run nobody owns up to
     ("manual", "dag_test", False, False),  # `airflow dags test` of a published service: not a user of it
+    # every other type was chosen by someone (issue 20's fresh pass: materializing the target's asset)
+    ("asset_materialization", "mallory", True, False),
+    ("asset_materialization", "bob", True, False),
+    ("asset_materialization", "alice", True, True),
+    ("operator_triggered", None, False, False),  # a run another DAG triggered, for no user
+    ("operator_triggered", "bob", False, True),  # ... for a user who may run it (Airflow passes the user on)
+    ("a_run_type_of_a_later_airflow", "mallory", False, False),
 ])
 def test_who_the_task_lets_start_a_run(run_type: str, user: str | None, allow_older: bool, allowed: bool) -> None:
     reason = run_refusal(RECORD, run_type, user, allow_older)
@@ -119,6 +126,9 @@ def test_each_refusal_names_the_user_and_what_they_lack() -> None:
     assert run_refusal(RECORD, "backfill", "bob", True) == (
         f"refused: user 'bob' may not allow an older data date (allow_older) for service {NAME!r} (only Airflow "
         "admins and admins of application 'crm' may); the target is untouched")
+    assert run_refusal(RECORD, "asset_materialization", "mallory", True) == (
+        f"refused: user 'mallory' may not run service {NAME!r} (only Airflow admins, admins of application 'crm' "
+        "and the service's owner may); this asset_materialization run was let in by Airflow, the target is untouched")
     keycloak = AirflowAdmins(listed=False, source="KeycloakAuthManager")
     unlisted = AccessRecord(NAME, "crm", ("alice",), ("alice",), keycloak)
     assert "(KeycloakAuthManager cannot list its admins: make Airflow admins admins of the application to let " \
