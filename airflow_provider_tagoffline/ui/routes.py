@@ -14,6 +14,13 @@ from airflow_provider_tagoffline.catalog.repository import Actor
 router = APIRouter(prefix="/ui", include_in_schema=False)
 STATIC = resources.files("airflow_provider_tagoffline") / "ui" / "static"
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+#: The page shows only inside Airflow's own UI (its iframe, same origin), never in another site's frame, where
+#: a signed-in user could be led to click its buttons (clickjacking); and it runs only its own script, so text
+#: that ever slipped into the page as markup would still not run.
+PAGE_SECURITY_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'self'; script-src 'self'; object-src 'none'; base-uri 'none'",
+    "X-Frame-Options": "SAMEORIGIN",
+}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -23,7 +30,7 @@ async def index(request: Request, actor: Annotated[Actor | None, requires_signed
 
         return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)), status_code=302)
     return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"),
-                        headers={"Cache-Control": "no-store"})
+                        headers={"Cache-Control": "no-store", **PAGE_SECURITY_HEADERS})
 
 
 @router.get("/static/{name}", dependencies=[public("the web view's script and style, no data")])
