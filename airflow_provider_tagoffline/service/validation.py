@@ -35,6 +35,7 @@ DAILY_AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 POOL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 QUEUE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 COLUMN_RE = re.compile(r"^[^\x00-\x1f]{1,128}$")
+CONTROL_CHAR_RE = re.compile(r"[\x00-\x1f\x7f]")
 # A target table is named plainly: a letter (any script) or _, then letters, digits and _. Every family
 # could hold more once quoted (spaces, punctuation), but users read such a name as a mistake, and a
 # plain name is one every family takes unquoted too; the engine quotes it anyway.
@@ -256,7 +257,9 @@ def _check_target(c: _Checking, resolve_target_kind: Callable[[str], str] | None
         c.err("target.schema", f"{target_kind} targets have no schemas; remove the schema")
     for name_field, name in (("target.schema", t.schema_), ("target.table", t.table if plain_table else None),
                              ("target.key_column", t.key_column)):
-        problem = dialect.identifier_problem(name) if name else None
+        # a line break or an escape in a name would forge lines of a run's log or a terminal's output
+        problem = ("must not contain control characters (line breaks, tabs, escapes)" if name and
+                   CONTROL_CHAR_RE.search(name) else dialect.identifier_problem(name) if name else None)
         if problem:
             c.err(name_field, f"{name!r} {problem}")
     swap_problem = dialect.swap_name_problem(t.table) if plain_table else None

@@ -211,6 +211,19 @@ def test_identifier_over_the_limit_itself(session: Session) -> None:
         "'" + "t" * 64 + "' is 64 bytes long; postgres allows at most 63 bytes"
 
 
+def test_no_control_character_in_a_schema_or_key_column(session: Session) -> None:
+    """Quoted, they would run; in a log line or a terminal they would forge lines (issue 20's fresh pass)."""
+    data = base_service(target={"conn_id": "crm_pg", "schema": "crm\nINFO - refused", "table": "t",
+                                "key_column": "user_id\x1b[2J"})
+    with pytest.raises(ValidationFailed) as err:
+        validate_service(session, data)
+    said = {(e.field, e.message) for e in err.value.errors}
+    assert ("target.schema", "'crm\\nINFO - refused' must not contain control characters (line breaks, tabs, "
+            "escapes)") in said
+    assert ("target.key_column", "'user_id\\x1b[2J' must not contain control characters (line breaks, tabs, "
+            "escapes)") in said
+
+
 def test_schema_only_where_the_target_has_schemas(session: Session) -> None:
     data = base_service(target={"conn_id": "crm_mysql", "schema": "crm", "table": "t"})
     assert problems(session, data)["target.schema"] == "mysql targets have no schemas; remove the schema"
