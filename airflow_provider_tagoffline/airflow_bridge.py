@@ -308,22 +308,6 @@ def target_data_date(asset_uri: str) -> dt.date | None:
     return None
 
 
-def record_target_data_date(asset_uri: str, extra: dict[str, Any]) -> bool:
-    """Record an event of the target's asset with ``extra`` (a run outside Airflow: ``tagoffline run``);
-    False when Airflow does not know the asset (its DAG was never parsed)."""
-    from airflow.assets.manager import AssetManager
-    from airflow.models.asset import AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        asset = session.scalar(select(AssetModel).where(AssetModel.uri == asset_uri))
-        if asset is None:
-            return False
-        return AssetManager.register_asset_change(asset=asset, extra=extra, session=session,
-                                                  source_is_api=True) is not None
-
-
 def stored_connections() -> list[Any]:
     """The connections in Airflow's metadata database, detached from its session; none when there is
     no metadata database to read (a CLI on a worker: the caller adds ``AIRFLOW_CONN_*`` ones)."""

@@ -18,8 +18,10 @@ from engine_data import target_content as content
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
+from airflow_provider_tagoffline.engine.preview import preview
 from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.errors import OlderDataDate
+from airflow_provider_tagoffline.service.held import held_data_date
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
@@ -138,5 +140,10 @@ def test_a_table_without_a_record_asks_elsewhere_then_records_its_own(tmp_path: 
         raise AssertionError("the table's own record is enough")
 
     run_export(spec, D, held_elsewhere=never)  # recorded now: Airflow is not asked
-    with pytest.raises(OlderDataDate):
+    with pytest.raises(OlderDataDate) as refused:
         run_export(spec, D_PREV, held_elsewhere=never)
+    # the plugin's Run and backfill plan, and the preview, read the same record
+    assert held_data_date(spec) == D
+    planned = preview(spec, D_PREV, held_elsewhere=never)
+    assert (planned.holds, planned.would_fail) == (D.isoformat(), [str(refused.value)])
+    assert preview(spec, D, held_elsewhere=never).would_fail == []
