@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 EXPORT_TASK_ID = "export"
 
@@ -174,15 +174,25 @@ def delete_dag_records(dag_id: str, location: DagFileLocation | None) -> int:
     return count
 
 
-def trigger_run(dag_id: str, conf: dict[str, Any], user: str, from_cli: bool) -> str:
-    """Queue a manual DAG run with ``conf``; returns its run id."""
+def new_manual_run_id() -> str:
+    """A run id as Airflow gives a manual run without a logical date, chosen before the run exists."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.types import DagRunType
+
+    return str(DagRun.generate_run_id(run_type=DagRunType.MANUAL, logical_date=None,
+                                      run_after=dt.datetime.now(dt.UTC)))
+
+
+def trigger_run(dag_id: str, conf: dict[str, Any], user: str, from_cli: bool, run_id: str | None = None) -> str:
+    """Queue a manual DAG run with ``conf`` (and ``run_id``, else Airflow's); returns its run id. The run is
+    ``user``'s: Airflow records them as its triggering user, which the export task checks."""
     from airflow.api.common.trigger_dag import trigger_dag
     from airflow.exceptions import AirflowException
     from airflow.utils.types import DagRunTriggeredByType
 
     by = DagRunTriggeredByType.CLI if from_cli else DagRunTriggeredByType.REST_API
     try:
-        run = trigger_dag(dag_id, triggered_by=by, triggering_user_name=user, conf=conf)
+        run = trigger_dag(dag_id, triggered_by=by, triggering_user_name=user, conf=conf, run_id=run_id)
     except (AirflowException, ValueError) as exc:
         raise AirflowCallFailed(str(exc)) from exc
     if run is None:
@@ -190,10 +200,80 @@ def trigger_run(dag_id: str, conf: dict[str, Any], user: str, from_cli: bool) ->
     return str(run.run_id)
 
 
+#: how every backfill of a service runs, in its dry run and for real: oldest first, one run at a time,
+#: re-running data dates that already ran (a date whose run is still in flight is left to that run)
+BACKFILL_REVERSE = False
+BACKFILL_MAX_ACTIVE_RUNS = 1
+
+
+@dataclass(frozen=True)
+class BackfillInterval:
+    """One interval of a DAG's timetable inside a backfill's range, and whether Airflow's backfill dry
+    run says it runs it."""
+
+    logical_date: dt.datetime
+    interval_end: dt.datetime
+    runs: bool
+    #: the newest existing run of that logical date (id and state), if any: an in-flight one is not re-run
+    existing_run: str | None = None
+    existing_state: str | None = None
+
+
+@dataclass(frozen=True)
+class BackfillCreated:
+    backfill_id: int
+    run_ids: list[str]  # oldest first
+    #: logical dates Airflow did not create a run for after all, with its reason (``in flight``, ...)
+    skipped: list[tuple[dt.datetime, str]]
+
+
+def backfill_dry_run(dag_id: str, start: dt.datetime, end: dt.datetime,
+                     conf: dict[str, Any] | None = None) -> list[BackfillInterval]:
+    """Airflow's own backfill dry run (what ``POST /api/v2/backfills/dry_run`` answers) over logical dates
+    [start, end] with the parameters ``create_backfill`` uses, and beside it every interval of the DAG's
+    timetable in that range, each marked whether the dry run runs it: the ones it leaves out (an interval
+    that has not ended yet, a run still in flight) can then be named."""
+    from airflow.exceptions import AirflowException, DagNotFound
+    from airflow.models.backfill import (
+        ReprocessBehavior,
+        _do_dry_run,
+        _get_dag_run_no_create_reason,
+        _get_latest_dag_run_row_query,
+    )
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        try:
+            planned = {info.logical_date for info in _do_dry_run(
+                dag_id=dag_id, from_date=start, to_date=end, reverse=BACKFILL_REVERSE,
+                reprocess_behavior=ReprocessBehavior.COMPLETED, dag_run_conf=conf or None, session=session)}
+        except DagNotFound as exc:
+            raise AirflowCallFailed(f"Airflow has no DAG {dag_id} (not parsed yet?)") from exc
+        except (AirflowException, ValueError) as exc:
+            raise AirflowCallFailed(str(exc)) from exc
+        serialized = session.scalar(SerializedDagModel.latest_item_select_object(dag_id))
+        assert serialized is not None  # the dry run found it
+        out = []
+        for info in serialized.dag.iter_dagrun_infos_between(start, end):
+            if info.logical_date is None or info.data_interval is None:
+                continue  # a partitioned timetable: not one a service renders
+            existing = session.scalar(_get_latest_dag_run_row_query(dag_id=dag_id, info=info))
+            blocked = existing is not None and _get_dag_run_no_create_reason(
+                existing, ReprocessBehavior.COMPLETED) is not None
+            out.append(BackfillInterval(
+                logical_date=info.logical_date, interval_end=info.data_interval.end,
+                runs=info.logical_date in planned,
+                existing_run=existing.run_id if blocked else None,
+                existing_state=_value(existing.state) if blocked else None))
+        return out
+
+
 def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str,
-                    conf: dict[str, Any] | None = None) -> tuple[int, list[str]]:
-    """An Airflow backfill over logical dates [start, end], one run at a time, oldest first, re-running
-    dates that already ran, each run with ``conf``. Returns the backfill id and the run ids it created."""
+                    conf: dict[str, Any] | None = None) -> BackfillCreated:
+    """An Airflow backfill over logical dates [start, end], as ``backfill_dry_run`` plans it, each run with
+    ``conf``: the runs it created, oldest first, and the dates it did not after all. A date that
+    ran before runs again as that run (its triggering user stays), with this conf."""
     from airflow.exceptions import AirflowException
     from airflow.models.backfill import BackfillDagRun, ReprocessBehavior, _create_backfill
     from airflow.models.dagrun import DagRun
@@ -201,16 +281,35 @@ def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str
     from sqlalchemy import select
 
     try:
-        backfill = _create_backfill(dag_id=dag_id, from_date=start, to_date=end, max_active_runs=1, reverse=False,
-                                    dag_run_conf=conf or None, triggering_user_name=user,
+        backfill = _create_backfill(dag_id=dag_id, from_date=start, to_date=end,
+                                    max_active_runs=BACKFILL_MAX_ACTIVE_RUNS, reverse=BACKFILL_REVERSE,
+                                    # {} rather than none: a date that ran before runs again with this conf,
+                                    # not with the one its earlier run had
+                                    dag_run_conf=conf or {}, triggering_user_name=user,
                                     reprocess_behavior=ReprocessBehavior.COMPLETED)
     except (AirflowException, ValueError) as exc:
         raise AirflowCallFailed(str(exc)) from exc
     with create_session() as session:
-        run_ids = list(session.scalars(
-            select(DagRun.run_id).join(BackfillDagRun, BackfillDagRun.dag_run_id == DagRun.id)
-            .where(BackfillDagRun.backfill_id == backfill.id).order_by(BackfillDagRun.sort_ordinal)))
-    return int(backfill.id), run_ids
+        rows = session.execute(
+            select(DagRun.run_id, BackfillDagRun.logical_date, BackfillDagRun.exception_reason)
+            .outerjoin(DagRun, BackfillDagRun.dag_run_id == DagRun.id)
+            .where(BackfillDagRun.backfill_id == backfill.id).order_by(BackfillDagRun.sort_ordinal)).all()
+    return BackfillCreated(
+        backfill_id=int(backfill.id), run_ids=[str(run_id) for run_id, _, _ in rows if run_id is not None],
+        skipped=[(logical, str(_value(reason) or "not created")) for run_id, logical, reason in rows
+                 if run_id is None])
+
+
+def run_identities(dag_id: str, run_ids: list[str]) -> dict[str, tuple[str | None, dict[str, Any] | None]]:
+    """Each run's triggering user and conf, as Airflow holds them (what its task will be told)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return {run_id: (user, conf) for run_id, user, conf in session.execute(
+            select(DagRun.run_id, DagRun.triggering_user_name, DagRun.conf)
+            .where(DagRun.dag_id == dag_id, DagRun.run_id.in_(run_ids)))}
 
 
 #: run states that are over: an instance shows the run's; otherwise its export task's (up_for_retry, deferred, ...)
@@ -220,7 +319,7 @@ FAILURE_REPORT_KEY = "report"
 
 
 def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
-    """The newest ``limit`` runs of a DAG, with the data date each exported (its report's, else
+    """The newest ``limit`` runs of a DAG (``_newest_first``), with the data date each exported (its report's, else
     ``data_date.data_date_for_run`` of the run, the operator's own rule), its state as Airflow's UI
     shows it (the export task's while the run is not over: queued, deferred, up_for_retry, ...), the
     first line of why it failed or what it waits for, and the export task's times and report."""
@@ -237,7 +336,7 @@ def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
     base_url = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
     with create_session() as session:
         runs = list(session.scalars(select(DagRun).where(DagRun.dag_id == dag_id)
-                                    .order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit)))
+                                    .order_by(*_newest_first(DagRun)).limit(limit)))
         run_ids = [r.run_id for r in runs]
         tis = {ti.run_id: ti for ti in session.scalars(select(TaskInstance).where(
             TaskInstance.dag_id == dag_id, TaskInstance.task_id == EXPORT_TASK_ID, TaskInstance.run_id.in_(run_ids)))}
@@ -360,6 +459,16 @@ def set_variables(values: dict[str, str | None], description: str) -> int:
     return changed
 
 
+def get_variables(keys: list[str]) -> dict[str, str]:
+    """The text of the Airflow Variables ``keys`` that exist (one query)."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return {v.key: v.get_val() for v in session.scalars(select(Variable).where(Variable.key.in_(keys)))}
+
+
 def get_variable(key: str) -> str | None:
     """The text of Airflow Variable ``key`` in the metadata database, or None."""
     from airflow.models.variable import Variable
@@ -383,7 +492,7 @@ def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:
     if not ids:
         return {}
     ranked = select(DagRun.dag_id, DagRun.run_id, DagRun.state, func.row_number().over(
-        partition_by=DagRun.dag_id, order_by=(DagRun.run_after.desc(), DagRun.id.desc())).label("rn")) \
+        partition_by=DagRun.dag_id, order_by=_newest_first(DagRun)).label("rn")) \
         .where(DagRun.dag_id.in_(ids)).subquery()
     with create_session() as session:
         out: dict[str, str] = {}
@@ -398,6 +507,13 @@ def latest_run_states(dag_ids: Iterable[str]) -> dict[str, str]:
             if state:
                 out[dag_id] = state
         return out
+
+
+def _newest_first(dag_run: Any) -> tuple[Any, ...]:
+    """Runs in the order they ran, newest first: not started yet (queued), then by start, then by when they
+    were queued. Not by logical date or ``run_after``: a backfill run of an old date started now is new."""
+    return (dag_run.start_date.is_(None).desc(), dag_run.start_date.desc(), dag_run.queued_at.desc(),
+            dag_run.id.desc())
 
 
 def _value(state: Any) -> str | None:
@@ -415,3 +531,125 @@ def _naive_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+# ---- auth managers: who Airflow's doors let in -------------------------------------------------
+
+def auth_manager() -> Any:
+    """The configured auth manager (the API server's own instance there; created, not initialised,
+    elsewhere: the CLI)."""
+    from airflow.api_fastapi.app import create_auth_manager
+
+    return create_auth_manager()
+
+
+def _is_simple(manager: Any) -> bool:
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    return isinstance(manager, SimpleAuthManager)
+
+
+def _fab_models(manager: Any) -> Any | None:
+    """FAB's user and role models when ``manager`` is the FAB auth manager, else None."""
+    if "fab" not in type(manager).__module__:
+        return None
+    try:
+        from airflow.providers.fab.auth_manager import models
+    except ImportError:
+        return None
+    return models
+
+
+def all_users_are_admins(manager: Any) -> bool:
+    """SimpleAuthManager with ``[core] simple_auth_manager_all_admins``: everyone is an admin."""
+    from airflow.configuration import conf
+
+    return _is_simple(manager) and conf.getboolean("core", "simple_auth_manager_all_admins", fallback=False)
+
+
+def auth_manager_users(manager: Any) -> list[Any] | None:
+    """Every active user of ``manager`` as the auth manager's own user objects, or None when it cannot
+    list them. SimpleAuthManager: ``[core] simple_auth_manager_users``. FAB: its user table, each user
+    with its roles and their permissions loaded (so ``is_authorized_custom_view`` answers detached)."""
+    if _is_simple(manager):
+        return list(manager.get_users())
+    models = _fab_models(manager)
+    if models is None:
+        return None
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        users = list(session.scalars(select(models.User).where(models.User.active.is_not(False))).unique())
+        for user in users:
+            _ = user.perms  # computed from roles → permissions now, while the session is open
+            _ = [r.name for r in user.roles]
+            session.expunge(user)
+        return users
+
+
+def role_names(manager: Any | None = None) -> set[str] | None:
+    """The roles of the auth manager, or None when it has no roles a DAG's ``access_control`` names
+    (only the FAB auth manager enforces ``access_control``)."""
+    manager = manager or auth_manager()
+    models = _fab_models(manager)
+    if models is None:
+        return None
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return set(session.scalars(select(models.Role.name)))
+
+
+# ---- pause and unpause outside the plugin --------------------------------------------------------
+
+#: Airflow's audit log events that pause or unpause one DAG: the REST API / UI (``PATCH /api/v2/dags/{id}``,
+#: ``is_paused`` in the entry's extra) and ``airflow dags pause|unpause``. The plugin's own pauses
+#: (``set_paused``) write no entry.
+_PAUSE_EVENTS = {"patch_dag": None, "cli_dag_pause": True, "cli_dag_unpause": False}
+
+
+# A pause or unpause of a DAG outside the plugin, as the service's details show it (REST, CLI, web view).
+# (No docstring: it would become the OpenAPI description.)
+class AirflowPause(BaseModel):
+    paused: bool = Field(description="true: paused, false: unpaused")
+    by: str = Field(description="the Airflow user (from the airflow CLI: the OS user) who did it")
+    at: str = Field(description="when (UTC)")
+    via: str = Field(description="Airflow REST API / UI, or airflow CLI")
+    message: str = Field(description="one line saying it")
+
+
+def pause_events(dag_id: str, since: dt.datetime | None = None, limit: int = 20) -> list[AirflowPause]:
+    """Who paused or unpaused the DAG outside the plugin, and when, newest first (Airflow's audit log)."""
+    import json
+
+    from airflow.models.log import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    q = select(Log).where(Log.dag_id == dag_id, Log.event.in_(list(_PAUSE_EVENTS)))
+    if since is not None:
+        q = q.where(Log.dttm >= (since if since.tzinfo else since.replace(tzinfo=dt.UTC)))
+    out = []
+    with create_session() as session:
+        for entry in session.scalars(q.order_by(Log.dttm.desc(), Log.id.desc()).limit(limit * 5)):
+            paused = _PAUSE_EVENTS[entry.event]
+            if paused is None:
+                try:
+                    said = json.loads(entry.extra or "{}").get("is_paused")
+                except (ValueError, AttributeError):
+                    continue
+                if said is None:
+                    continue  # a patch of something else
+                paused = said is True or str(said).lower() == "true"
+            if entry.dttm is None:
+                continue
+            at, by = entry.dttm.astimezone(dt.UTC), entry.owner or "unknown"
+            via = "airflow CLI" if entry.event.startswith("cli_") else "Airflow REST API / UI"
+            out.append(AirflowPause(paused=bool(paused), by=by, at=at.isoformat(), via=via,
+                                    message=f"{'paused' if paused else 'unpaused'} in Airflow by {by} at "
+                                            f"{at:%Y-%m-%d %H:%M:%S} UTC ({via}), not through the plugin"))
+            if len(out) >= limit:
+                break
+    return out

@@ -24,6 +24,8 @@ from functools import cache
 from pathlib import Path
 
 SECTION = "tag_offline"
+#: the environment variables of the section: ``AIRFLOW__TAG_OFFLINE__<OPTION>``, as Airflow reads them
+ENV_PREFIX = f"AIRFLOW__{SECTION.upper()}__"
 
 
 def _expand(value: str) -> str:
@@ -147,6 +149,15 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
         "",
         "Asia/Shanghai",
     ),
+    "application_roles": ConfigOption(
+        "The Airflow roles of an application: comma-separated role names, {application} standing for the "
+        "application's code; none for no role. Under the FAB auth manager a published DAG gives these roles "
+        "access to it (access_control: see, trigger, clear, pause), and publishing refuses a role FAB does "
+        "not have (docs/security.md).",
+        lambda: "tag_offline_{application}",
+        "tag_offline_{application}",
+        "tag_offline_{application},data_platform",
+    ),
 }
 
 
@@ -155,6 +166,15 @@ def get(option: str) -> str:
     spec = CONFIG_OPTIONS[option]
     value = _airflow_option(SECTION, option)
     return value if value not in (None, "") else spec.default()
+
+
+def is_set(option: str) -> bool:
+    """Whether ``[tag_offline] option`` is set (airflow.cfg or the environment), not its computed default."""
+    return _airflow_option(SECTION, option) not in (None, "")
+
+
+def airflow_home() -> Path:
+    return _airflow_home()
 
 
 def catalog_url() -> str:
@@ -175,6 +195,10 @@ def publish_timeout() -> float:
 
 def wait_poke_interval() -> float:
     return max(1.0, float(get("wait_poke_interval")))
+
+
+def application_roles() -> str:
+    return get("application_roles")
 
 
 def default_timezone() -> str:

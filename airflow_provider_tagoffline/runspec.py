@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # 2: schedule.wait_for_data. A format-1 spec still loads (the default wait).
 # 3: notify. Older formats still load (no notification).
-RUNSPEC_VERSION = 3
+# 4: airflow_roles. Older formats still load (no per-DAG access).
+RUNSPEC_VERSION = 4
 
 DateFormat = Literal["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"]
 OutputContent = Literal["value", "codename"]
@@ -138,6 +139,9 @@ class RunSpec(_Frozen):
     queue: str | None = None
     #: notifications of the run's outcome (format 3); None: nobody is told
     notify: NotifySpec | None = None
+    #: the Airflow roles of the service's application given access to its DAG (format 4;
+    #: ``airflow_access.py``); None: no per-DAG access (an auth manager that does not enforce it)
+    airflow_roles: list[str] | None = None
 
     @field_validator("spec_version")
     @classmethod
@@ -157,7 +161,9 @@ class RunSpec(_Frozen):
         return cls.model_validate_json(text)
 
     def to_dict(self) -> dict:
-        return self.model_dump(mode="json", by_alias=True)
+        # without roles, the dict (and the fingerprint) of a spec frozen before format 4
+        return self.model_dump(mode="json", by_alias=True,
+                               exclude={"airflow_roles"} if self.airflow_roles is None else None)
 
     def fingerprint(self) -> str:
         """A short hash of the whole spec: the same spec always gives the same fingerprint."""

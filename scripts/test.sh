@@ -3,6 +3,23 @@
 # PostgreSQL and MariaDB servers. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<'USAGE'
+usage: scripts/test.sh [PYTEST ARGS...]
+       scripts/test.sh -h | --help
+
+Installs the project into ./.venv (scripts/install.sh), then runs ruff, mypy and pytest against
+the live PostgreSQL (127.0.0.1:5432) and MariaDB (127.0.0.1:3306). Arguments go to pytest as they
+are, e.g. `scripts/test.sh tests/service` or `scripts/test.sh -k backfill`; with none, the whole
+suite runs (what CI does: .ci/run).
+USAGE
+}
+
+case "${1:-}" in
+  -h|--help|help) usage; exit 0 ;;
+esac
+
 bash scripts/install.sh
 .venv/bin/ruff check airflow_provider_tagoffline tests bench dags
 .venv/bin/mypy

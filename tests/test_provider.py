@@ -48,7 +48,8 @@ def test_provider_info_names_the_distribution_and_config_section():
     info = airflow_provider_tagoffline.get_provider_info()
     assert info["package-name"] == "airflow-provider-tagoffline"
     assert set(info["config"]["tag_offline"]["options"]) == {
-        "sql_alchemy_conn", "dags_folder", "warehouse_conn_id", "timezone", "publish_timeout", "wait_poke_interval"}
+        "sql_alchemy_conn", "dags_folder", "warehouse_conn_id", "timezone", "publish_timeout", "wait_poke_interval",
+        "application_roles"}
 
 
 def test_config_defaults_and_environment_overrides(monkeypatch, tmp_path):

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 
 from airflow_provider_tagoffline import __version__
 from airflow_provider_tagoffline.api import routes_catalog, routes_helpers, routes_services
+from airflow_provider_tagoffline.api.body_limit import BodyLimit
 from airflow_provider_tagoffline.api.errors import install_error_handlers
 from airflow_provider_tagoffline.api.same_site import SameSiteWrites
 from airflow_provider_tagoffline.api.schemas import ErrorResponse
@@ -35,7 +36,11 @@ services they own) and request grants. Otherwise: 403.
 
 **Errors**: `{"detail": [{"field": "target.table", "message": "..."}], "status": 422}`.
 422 invalid input (every problem at once, each naming its field), 409 a state conflict (delete
-while published, an update based on an old `version`, a catalog object still in use), 404 unknown.
+while published, an update based on an old `version`, a catalog object still in use), 404 unknown,
+413 a request body over 1 MiB (refused before it is parsed).
+
+**Who may call what**: every route declares the right it needs (`api/access.py`); the list is in
+docs/security.md.
 """
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -43,6 +48,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "not allowed, or an invalid token"},
     404: {"model": ErrorResponse, "description": "no such object"},
     409: {"model": ErrorResponse, "description": "a state conflict"},
+    413: {"model": ErrorResponse, "description": "the request body is larger than the API reads (1 MiB)"},
     422: {"model": ErrorResponse, "description": "invalid input, each problem with its field"},
     500: {"model": ErrorResponse, "description": "an unexpected error (logged by the API server)"},
     502: {"model": ErrorResponse, "description": "Airflow's metadata database refused or could not be reached"},
@@ -91,6 +97,8 @@ def create_app() -> FastAPI:
         ],
     )
     install_error_handlers(app)
+    # Bodies over the limit: 413 before anything parses them (inside the same-site check below).
+    app.add_middleware(BodyLimit)
     # Before anything else, body parsing included: a forged cross-site write must not run at all.
     app.add_middleware(SameSiteWrites)
     for router in (routes_services.router, routes_catalog.router, routes_helpers.router):

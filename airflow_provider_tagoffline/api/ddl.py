@@ -8,7 +8,6 @@ parsed form (``create_table/``), one statement per driver call. The table must n
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline import config, connections
@@ -22,6 +21,7 @@ from airflow_provider_tagoffline.create_table.execute import create_on_target
 from airflow_provider_tagoffline.create_table.parse import parse_edited
 from airflow_provider_tagoffline.create_table.render import render
 from airflow_provider_tagoffline.runspec import RunSpec
+from airflow_provider_tagoffline.service import lifecycle
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.freeze import freeze
 from airflow_provider_tagoffline.service.lifecycle import slugify
@@ -30,16 +30,18 @@ from airflow_provider_tagoffline.service.validation import ValidatedService, val
 
 def _spec(session: Session, actor: repo.Actor, d: ServiceDef, existing: Service | None) -> tuple[ValidatedService,
                                                                                                  RunSpec]:
+    """The draft validated as a save would (data only: the route asked the caller's right) and frozen.
+    A draft stands for the saved service of its name only when ``actor`` manages it."""
     if existing is None:
-        existing = session.scalar(select(Service).where(Service.name == d.name))
-    v = validate_service(session, actor, d, existing=existing, default_timezone=config.default_timezone())
+        existing = lifecycle.draft_existing(session, actor, d)
+    v = validate_service(session, d, existing=existing, default_timezone=config.default_timezone())
     spec = freeze(v, slug=existing.slug if existing else slugify(d.name),
                   version=existing.version if existing else 1, warehouse_conn_id=config.warehouse_conn_id())
     return v, spec
 
 
 def preview(session: Session, actor: repo.Actor, d: ServiceDef, existing: Service | None = None) -> DdlPreview:
-    _validated, spec = _spec(session, repo.Actor.system(actor.username), d, existing)
+    _validated, spec = _spec(session, actor, d, existing)
     where = connections.resolve_target(d.target.conn_id)
     kind = where.dialect.kind
     statements = create_table_sql(spec, kind)
@@ -54,7 +56,7 @@ def preview(session: Session, actor: repo.Actor, d: ServiceDef, existing: Servic
 
 def execute(session: Session, actor: repo.Actor, d: ServiceDef, statements: list[str] | None,
             existing: Service | None = None) -> DdlResult:
-    _validated, spec = _spec(session, repo.Actor.system(actor.username) if existing is not None else actor, d, existing)
+    _validated, spec = _spec(session, actor, d, existing)
     where = connections.resolve_target(d.target.conn_id)
     dialect = where.dialect
     t = spec.target

@@ -13,6 +13,7 @@ from airflow_provider_tagoffline.api.schemas import MappingSuggestion
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Tag
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
+from airflow_provider_tagoffline.service import attention
 from airflow_provider_tagoffline.service.definition import MappingDef
 
 
@@ -33,7 +34,7 @@ def candidate_tags(session: Session, application: str, entity: str, entity_id: s
     if errors:
         raise ValidationFailed(errors)
     assert app is not None and ent is not None and eid is not None
-    return [t for t in ent.tags if t.key_id == eid.id and repo.effective_grant(session, app, t)[0]]
+    return [t for t in ent.tags if t.key_id == eid.id and attention.effective_grant(session, app, t)[0]]
 
 
 def suggest(tags: list[Tag], columns: list[str], entity_id: str | None = None) -> MappingSuggestion:

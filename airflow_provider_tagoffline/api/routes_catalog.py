@@ -18,7 +18,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from airflow_provider_tagoffline.api.access import requires_admin
+from airflow_provider_tagoffline.api.access import requires_admin, requires_authenticated, requires_right_on_body
 from airflow_provider_tagoffline.api.auth import ActorDep
 from airflow_provider_tagoffline.api.deps import SessionDep
 from airflow_provider_tagoffline.api.schemas import (
@@ -26,6 +26,7 @@ from airflow_provider_tagoffline.api.schemas import (
     ApplicationOut,
     EntityIdOut,
     EntityOut,
+    GrantDecision,
     GrantOut,
     GrantRequest,
     LookupOut,
@@ -35,7 +36,7 @@ from airflow_provider_tagoffline.api.schemas import (
     TargetGrantOut,
 )
 from airflow_provider_tagoffline.catalog import repository as repo
-from airflow_provider_tagoffline.catalog.apply import Plan, apply_catalog, export_catalog
+from airflow_provider_tagoffline.catalog.apply import Plan, export_catalog
 from airflow_provider_tagoffline.catalog.apply import _source_of as source_of
 from airflow_provider_tagoffline.catalog.models import Application, Entity, Grant, Lookup, Tag, TargetGrant
 from airflow_provider_tagoffline.catalog.schemas import (
@@ -51,7 +52,8 @@ from airflow_provider_tagoffline.catalog.schemas import (
     TargetGrantDef,
 )
 from airflow_provider_tagoffline.errors import ValidationFailed
-from airflow_provider_tagoffline.service import attention
+from airflow_provider_tagoffline.service import attention, catalog_admin, permissions
+from airflow_provider_tagoffline.service.catalog_admin import apply_catalog
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
@@ -113,7 +115,8 @@ def _same_code(path_code: str, body_code: str, field: str = "code") -> None:
 
 # ---- whole catalog ---------------------------------------------------------------------------
 
-@router.get("", response_model=CatalogDef, summary="The whole catalog, as `tagoffline catalog export` writes it")
+@router.get("", response_model=CatalogDef, dependencies=[requires_authenticated()],
+            summary="The whole catalog, as `tagoffline catalog export` writes it")
 def export(session: SessionDep, actor: ActorDep) -> CatalogDef:
     return export_catalog(session)
 
@@ -192,9 +195,10 @@ def _add_routes(kind: _ByCode) -> None:
 
     deps = {"session": SessionDep, "actor": ActorDep}
     router.add_api_route(f"/{kind.plural}", _typed(listing, **deps), methods=["GET"], name=f"list_{kind.plural}",
-                         response_model=list[kind.out_model])  # type: ignore[name-defined]
+                         response_model=list[kind.out_model],  # type: ignore[name-defined]
+                         dependencies=[requires_authenticated()])
     router.add_api_route(one, _typed(get, **deps, code=Code), methods=["GET"], name=f"get_{kind.singular}",
-                         response_model=kind.out_model)
+                         response_model=kind.out_model, dependencies=[requires_authenticated()])
     router.add_api_route(one, _typed(put, **deps, code=Code, body=kind.definition), methods=["PUT"],
                          name=f"put_{kind.singular}", response_model=kind.out_model, summary=kind.put_summary,
                          dependencies=[requires_admin(f"manage {kind.plural}")])
@@ -202,13 +206,13 @@ def _add_routes(kind: _ByCode) -> None:
 
 
 _add_routes(_ByCode("applications", "application", ApplicationDef, ApplicationOut, application_out,
-                    repo.list_applications, repo.get_application, repo.delete_application,
+                    repo.list_applications, repo.get_application, catalog_admin.delete_application,
                     "Create or update (admins only)", "Delete (admins only; refused while it has services)"))
 _add_routes(_ByCode("entities", "entity", EntityDef, EntityOut, entity_out, repo.list_entities, repo.get_entity,
-                    repo.delete_entity, "Create or update with its IDs and tags (admins only; never deletes)",
+                    catalog_admin.delete_entity, "Create or update with its IDs and tags (admins only; never deletes)",
                     "Delete (admins only; refused while it has IDs or tags)"))
 _add_routes(_ByCode("lookups", "lookup", LookupDef, LookupOut, lookup_out, repo.list_lookups, repo.get_lookup,
-                    repo.delete_lookup, "Create or update (admins only)",
+                    catalog_admin.delete_lookup, "Create or update (admins only)",
                     "Delete (admins only; refused while tags use it)"))
 
 
@@ -232,15 +236,15 @@ def put_entity_id(code: Code, id_code: Code, body: EntityIdDef, session: Session
 
 _add_delete("/entities/{code}/ids/{id_code}", "delete_entity_id",
             "Delete an entity ID (admins only; refused while tags or services use it)", "delete entity IDs",
-            repo.delete_entity_id, code=Code, id_code=Code)
+            catalog_admin.delete_entity_id, code=Code, id_code=Code)
 
 
-@router.get("/entities/{code}/tags", response_model=list[TagOut])
+@router.get("/entities/{code}/tags", response_model=list[TagOut], dependencies=[requires_authenticated()])
 def list_tags(code: Code, session: SessionDep, actor: ActorDep) -> list[TagOut]:
     return [tag_out(t) for t in repo.get_entity(session, code).tags]
 
 
-@router.get("/entities/{code}/tags/{tag}", response_model=TagOut)
+@router.get("/entities/{code}/tags/{tag}", response_model=TagOut, dependencies=[requires_authenticated()])
 def get_tag(code: Code, tag: Code, session: SessionDep, actor: ActorDep) -> TagOut:
     return tag_out(repo.get_tag(session, code, tag))
 
@@ -254,12 +258,12 @@ def put_tag(code: Code, tag: Code, body: TagDef, session: SessionDep, actor: Act
 
 
 _add_delete("/entities/{code}/tags/{tag}", "delete_tag", "Delete a tag (admins only; refused while services use it)",
-            "delete tags", repo.delete_tag, code=Code, tag=Code)
+            "delete tags", catalog_admin.delete_tag, code=Code, tag=Code)
 
 
 # ---- grants ----------------------------------------------------------------------------------
 
-@router.get("/grants", response_model=list[GrantOut])
+@router.get("/grants", response_model=list[GrantOut], dependencies=[requires_authenticated()])
 def list_grants(
     session: SessionDep,
     actor: ActorDep,
@@ -270,10 +274,13 @@ def list_grants(
 
 
 @router.post("/grants", status_code=201, response_model=GrantOut,
+             dependencies=[requires_right_on_body(permissions.require_application_user,
+                                                  "admin or member of the body's application")],
              summary="Request a grant of a tag to an application (its admins and members)")
 def request_grant(body: GrantRequest, session: SessionDep, actor: ActorDep) -> GrantOut:
-    # who may ask depends on the body's application: the repository asks permissions
-    grant = repo.request_grant(session, actor, body.application, body.entity, body.tag, body.expires, body.reason)
+    # who may ask depends on the body's application: the service layer asks permissions
+    grant = catalog_admin.request_grant(session, actor, body.application, body.entity, body.tag, body.expires,
+                                        body.reason)
     return grant_out(grant)
 
 
@@ -281,13 +288,15 @@ def request_grant(body: GrantRequest, session: SessionDep, actor: ActorDep) -> G
              dependencies=[requires_admin("decide grants")],
              summary="Approve or reject a requested grant, or revoke an approved one (admins only)")
 def decide_grant(application: Code, entity: Code, tag: Code,
-                 decision: Literal["approve", "reject", "revoke"], session: SessionDep, actor: ActorDep) -> GrantOut:
-    return grant_out(repo.decide_grant(session, actor, application, entity, tag, decision))
+                 decision: Literal["approve", "reject", "revoke"], session: SessionDep, actor: ActorDep,
+                 body: GrantDecision | None = None) -> GrantOut:
+    reason = body.reason if body is not None else ""
+    return grant_out(catalog_admin.decide_grant(session, actor, application, entity, tag, decision, reason))
 
 
 # ---- target grants ---------------------------------------------------------------------------
 
-@router.get("/target-grants", response_model=list[TargetGrantOut],
+@router.get("/target-grants", response_model=list[TargetGrantOut], dependencies=[requires_authenticated()],
             summary="Which application may write which connection (and schemas)")
 def list_target_grants(
     session: SessionDep,
@@ -311,4 +320,4 @@ def put_target_grant(application: Code, conn_id: ConnId, body: TargetGrantDef, s
 
 _add_delete("/target-grants/{application}/{conn_id}", "delete_target_grant",
             "Withdraw a target grant (admins only; refused while services of the application target the connection)",
-            "delete target grants", repo.delete_target_grant, application=Code, conn_id=ConnId)
+            "delete target grants", catalog_admin.delete_target_grant, application=Code, conn_id=ConnId)

@@ -16,9 +16,16 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from airflow_provider_tagoffline import connections
+from airflow_provider_tagoffline import places
 from airflow_provider_tagoffline.api import ddl as ddl_helpers
 from airflow_provider_tagoffline.api import introspection, mapping
+from airflow_provider_tagoffline.api.access import (
+    ConnId,
+    SchemaParam,
+    requires_authenticated,
+    requires_inside,
+    requires_right_on_body,
+)
 from airflow_provider_tagoffline.api.auth import ActorDep
 from airflow_provider_tagoffline.api.deps import SessionDep
 from airflow_provider_tagoffline.api.routes_services import audit_entry
@@ -37,17 +44,12 @@ from airflow_provider_tagoffline.api.schemas import (
 )
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, ApplicationUser, AuditLog
-from airflow_provider_tagoffline.dialects import Dialect
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
-from airflow_provider_tagoffline.service import permissions, targets
+from airflow_provider_tagoffline.service import permissions
 
 router = APIRouter(tags=["helpers"])
 
-# No control characters or "/": such a path never reaches the plugin (the mount does not match it).
-ConnId = Annotated[str, Path(min_length=1, max_length=250, pattern=r"^[^\x00-\x1f/]+$",
-                              description="an Airflow connection id")]
 TableName = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f/]+$")]
-SchemaParam = Annotated[str | None, Query(min_length=1, max_length=128)]
 
 
 class Me(BaseModel):
@@ -62,7 +64,8 @@ class Me(BaseModel):
                                                 "request grants for")
 
 
-@router.get("/me", response_model=Me, summary="The calling user as the plugin sees them")
+@router.get("/me", response_model=Me, dependencies=[requires_authenticated()],
+            summary="The calling user as the plugin sees them")
 def me(session: SessionDep, actor: ActorDep) -> Me:
     rows = session.execute(select(ApplicationUser.role, Application.code).join(Application)
                            .where(ApplicationUser.username == actor.username)).all()
@@ -77,13 +80,13 @@ def me(session: SessionDep, actor: ActorDep) -> Me:
 # ---- connections -----------------------------------------------------------------------------
 
 
-@router.get("/kinds", response_model=list[KindOut],
+@router.get("/kinds", response_model=list[KindOut], dependencies=[requires_authenticated()],
             summary="Target kinds (the registry of database families) and what a form needs of each")
 def list_kinds(actor: ActorDep) -> list[KindOut]:
     return introspection.kinds()
 
 
-@router.get("/connections", response_model=list[ConnectionOut],
+@router.get("/connections", response_model=list[ConnectionOut], dependencies=[requires_authenticated()],
             summary="Connections of supported target kinds the caller may use (no secrets)")
 def list_connections(
     session: SessionDep,
@@ -99,48 +102,32 @@ def list_connections(
             for c in introspection.list_connections() if (scope := visible.get(c.conn_id)) is not None]
 
 
-def _require_inside(session: SessionDep, actor: repo.Actor, conn_id: str, schema: str | None,
-                    check_schema: bool = True) -> permissions.SchemaScope:
-    """403 unless ``actor`` may look inside ``conn_id`` and, when ``check_schema``, into ``schema``
-    (or the connection's default one)."""
-    return permissions.require_inside(session, actor, conn_id,
-                                      (lambda: _where(conn_id, schema)) if check_schema else None)
-
-
-def _where(conn_id: str, schema: str | None) -> tuple[Dialect, str | None] | None:
-    """The dialect of a connection and the schema a name lands in; None when the connection is
-    unknown or no target (introspection then answers 404 / 422)."""
-    try:
-        where = connections.resolve_target(conn_id, field="conn_id")
-    except ValidationFailed:
-        return None
-    return where.dialect, targets.resolve_schema(where.connection, where.dialect, schema)
+def _require_inside(session: SessionDep, actor: repo.Actor, conn_id: str, schema: str | None) -> None:
+    """403 unless ``actor`` may look inside ``conn_id`` and into ``schema`` (or the default one):
+    for a connection named in a body (same-name mapping)."""
+    permissions.require_inside(session, actor, conn_id, lambda: places.schema_on(conn_id, schema))
 
 
 @router.get("/connections/{conn_id}/schemas", response_model=NameList,
             summary="Schemas of a connection (the granted ones)")
-def connection_schemas(conn_id: ConnId, session: SessionDep, actor: ActorDep) -> NameList:
-    scope = _require_inside(session, actor, conn_id, None, check_schema=False)
+def connection_schemas(conn_id: ConnId, actor: ActorDep,
+                       scope: Annotated[permissions.SchemaScope, requires_inside(check_schema=False)]) -> NameList:
     items = introspection.schemas(conn_id)
-    where = _where(conn_id, None)
+    where = places.schema_on(conn_id, None)
     if where is not None:
         items = scope.visible(where[0], items)
     return NameList(conn_id=conn_id, items=items)
 
 
-@router.get("/connections/{conn_id}/tables", response_model=NameList,
+@router.get("/connections/{conn_id}/tables", response_model=NameList, dependencies=[requires_inside()],
             summary="Tables of a connection (in a schema, or the default one)")
-def connection_tables(conn_id: ConnId, session: SessionDep, actor: ActorDep,
-                      schema: SchemaParam = None) -> NameList:
-    _require_inside(session, actor, conn_id, schema)
+def connection_tables(conn_id: ConnId, actor: ActorDep, schema: SchemaParam = None) -> NameList:
     return NameList(conn_id=conn_id, schema=schema, items=introspection.tables(conn_id, schema))
 
 
 @router.get("/connections/{conn_id}/tables/{table}/columns", response_model=ColumnList,
-            summary="Columns of a table")
-def connection_columns(conn_id: ConnId, table: TableName,
-                       session: SessionDep, actor: ActorDep, schema: SchemaParam = None) -> ColumnList:
-    _require_inside(session, actor, conn_id, schema)
+            dependencies=[requires_inside()], summary="Columns of a table")
+def connection_columns(conn_id: ConnId, table: TableName, actor: ActorDep, schema: SchemaParam = None) -> ColumnList:
     return ColumnList(conn_id=conn_id, schema=schema, table=table,
                       items=introspection.columns(conn_id, schema, table))
 
@@ -148,6 +135,8 @@ def connection_columns(conn_id: ConnId, table: TableName,
 # ---- same-name mapping, one-click create table for a draft ----------------------------------
 
 @router.post("/helpers/same-name-mapping", response_model=MappingSuggestion,
+             dependencies=[requires_right_on_body(permissions.require_inside, "with conn_id in the body: access to "
+                                                  "the connection and schema; with columns: any authenticated user")],
              summary="Map tags to the target table's columns by name")
 def same_name_mapping(body: MappingSuggestRequest, session: SessionDep, actor: ActorDep) -> MappingSuggestion:
     tags = mapping.candidate_tags(session, body.application, body.entity, body.entity_id)
@@ -167,6 +156,8 @@ def same_name_mapping(body: MappingSuggestRequest, session: SessionDep, actor: A
 
 
 @router.post("/helpers/ddl/preview", response_model=DdlPreview,
+             dependencies=[requires_right_on_body(permissions.require_draft_table_preview, "admin or member of the "
+                                                  "draft's application, with access to its connection")],
              summary="CREATE TABLE for a service draft (not saved yet)")
 def draft_ddl_preview(body: DdlDraftRequest, session: SessionDep, actor: ActorDep) -> DdlPreview:
     permissions.require_draft_table_preview(session, actor, body.service)
@@ -174,6 +165,9 @@ def draft_ddl_preview(body: DdlDraftRequest, session: SessionDep, actor: ActorDe
 
 
 @router.post("/helpers/ddl/execute", response_model=DdlResult,
+             dependencies=[requires_right_on_body(permissions.require_draft_table_creation, "may create the draft "
+                                                  "(its application's admin, or member as owner), with access to "
+                                                  "its connection")],
              summary="Execute the (possibly edited) CREATE TABLE of a draft on its target")
 def draft_ddl_execute(body: DdlDraftExecuteRequest, session: SessionDep, actor: ActorDep) -> DdlResult:
     permissions.require_draft_table_creation(session, actor, body.service)
@@ -182,7 +176,8 @@ def draft_ddl_execute(body: DdlDraftExecuteRequest, session: SessionDep, actor: 
 
 # ---- audit log -------------------------------------------------------------------------------
 
-@router.get("/audit", response_model=list[AuditEntry], summary="The audit log, newest first")
+@router.get("/audit", response_model=list[AuditEntry], dependencies=[requires_authenticated()],
+            summary="The audit log, newest first")
 def audit_log(
     session: SessionDep,
     actor: ActorDep,
@@ -198,4 +193,4 @@ def audit_log(
         q = q.where(AuditLog.object_key == object_key)
     if user:
         q = q.where(AuditLog.actor == user)
-    return [audit_entry(r) for r in session.scalars(q)]
+    return [audit_entry(r, actor) for r in session.scalars(q)]

@@ -14,9 +14,12 @@ from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import select
 
 from airflow_provider_tagoffline.api import ddl as ddl_helpers
+from airflow_provider_tagoffline.api import server_paths
 from airflow_provider_tagoffline.api.access import (
     ServiceName,
+    requires_authenticated,
     requires_data_preview,
+    requires_right_on_body,
     requires_service_action,
     requires_table_creation,
     requires_table_preview,
@@ -83,15 +86,29 @@ def summary(actor: repo.Actor, svc: Service, found: attention.Attention | None =
                                           **_now(svc), **_preview_right(actor, svc)})
 
 
+def _paths_for(actor: repo.Actor) -> bool:
+    return permissions.may_see_server_paths(actor)
+
+
+def _shown(actor: repo.Actor, text: str) -> str:
+    return text if _paths_for(actor) else server_paths.hide_in_text(text)
+
+
+def outcome(actor: repo.Actor, result: ActionResult) -> ActionResult:
+    """An action's outcome as the caller may see it: the DAG file's path for Airflow admins only."""
+    return result if _paths_for(actor) else server_paths.hide_fields(result, "message", "warning", drop=("dag_file",))
+
+
 def detail(actor: repo.Actor, svc: Service) -> ServiceDetail:
     found = attention.of(svc)
     return ServiceDetail.model_validate({
         **lifecycle.service_summary(svc, found), **_actions(actor, svc, found), **_now(svc),
         **_preview_right(actor, svc),
-        "slug": svc.slug, "dag_id": dag_id_for(svc.slug), "status_message": svc.status_message,
+        "slug": svc.slug, "dag_id": dag_id_for(svc.slug), "status_message": _shown(actor, svc.status_message),
         "description": svc.description, "created_by": svc.created_by,
         "created_at": iso_utc(svc.created_at),
         "definition": lifecycle.service_definition(svc),
+        "airflow_pause": publishing.airflow_pause(svc),
     })
 
 
@@ -101,7 +118,8 @@ def _etag(svc: Service) -> str:
 
 # ---- list / create / read / update / delete ---------------------------------------------------
 
-@router.get("", response_model=ServiceList, summary="List services with filters, paging and sorting")
+@router.get("", response_model=ServiceList, dependencies=[requires_authenticated()],
+            summary="List services with filters, paging and sorting")
 def list_services(
     session: SessionDep,
     actor: ActorDep,
@@ -131,7 +149,9 @@ def list_services(
                        items=[summary(actor, r, found.get(r.id, attention.Attention())) for r in rows])
 
 
-@router.post("", status_code=201, response_model=ServiceDetail, summary="Create a service (status editing)")
+@router.post("", status_code=201, response_model=ServiceDetail, summary="Create a service (status editing)",
+             dependencies=[requires_right_on_body(permissions.require_creator, "admin or member of the body's "
+                                                  "application (members: as its owner)")])
 def create_service(body: ServiceDef, session: SessionDep, actor: ActorDep, response: Response) -> ServiceDetail:
     # who may create it depends on the body: lifecycle asks permissions.require_creator
     svc = lifecycle.create_service(session, actor, body)
@@ -140,7 +160,8 @@ def create_service(body: ServiceDef, session: SessionDep, actor: ActorDep, respo
     return detail(actor, svc)
 
 
-@router.get("/{name}", response_model=ServiceDetail, summary="The whole definition of a service, with its status")
+@router.get("/{name}", response_model=ServiceDetail, dependencies=[requires_authenticated()],
+            summary="The whole definition of a service, with its status")
 def get_service(name: ServiceName, session: SessionDep, actor: ActorDep, response: Response) -> ServiceDetail:
     svc = lifecycle.get_service(session, name)
     publishing.refresh(session, svc)
@@ -193,14 +214,14 @@ def delete_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> R
              dependencies=[requires_service_action("publish")],
              summary="Render the DAG; status publishing, then published or publish_failed")
 def publish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> ActionResult:
-    return publishing.publish(session, actor, name)
+    return outcome(actor, publishing.publish(session, actor, name))
 
 
 @router.post("/{name}/unpublish", status_code=202, response_model=ActionResult,
              dependencies=[requires_service_action("unpublish")],
              summary="Pause and remove the DAG; status unpublishing, then offline")
 def unpublish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -> ActionResult:
-    return publishing.unpublish(session, actor, name)
+    return outcome(actor, publishing.unpublish(session, actor, name))
 
 
 @router.post("/{name}/run", status_code=202, response_model=ActionResult,
@@ -209,7 +230,7 @@ def unpublish_service(name: ServiceName, session: SessionDep, actor: ActorDep) -
 def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                 body: RunRequest | None = None) -> ActionResult:
     b = body or RunRequest()
-    return publishing.run(session, actor, name, b.data_date, allow_older=b.allow_older)
+    return outcome(actor, publishing.run(session, actor, name, b.data_date, allow_older=b.allow_older))
 
 
 @router.post("/{name}/backfill", status_code=202, response_model=ActionResult,
@@ -218,10 +239,10 @@ def run_service(name: ServiceName, session: SessionDep, actor: ActorDep,
 def backfill_service(name: ServiceName, session: SessionDep, actor: ActorDep,
                      body: BackfillRequest | None = None) -> ActionResult:
     b = body or BackfillRequest()
-    return publishing.backfill(session, actor, name, b.start, b.end, allow_older=b.allow_older)
+    return outcome(actor, publishing.backfill(session, actor, name, b.start, b.end, allow_older=b.allow_older))
 
 
-@router.get("/{name}/backfill/plan", response_model=BackfillPlan,
+@router.get("/{name}/backfill/plan", response_model=BackfillPlan, dependencies=[requires_authenticated()],
             summary="What a backfill would do, before it starts: runs, and what a whole-table target ends at")
 def backfill_plan(
     name: ServiceName,
@@ -233,7 +254,7 @@ def backfill_plan(
     return publishing.backfill_plan(session, name, start, end)
 
 
-@router.get("/{name}/instances", response_model=InstanceList,
+@router.get("/{name}/instances", response_model=InstanceList, dependencies=[requires_authenticated()],
             summary="Runs of the service's DAG: data date, state (Airflow's), start, end, duration, rows, why it "
                     "failed or what it waits for, log link")
 def service_instances(
@@ -243,6 +264,8 @@ def service_instances(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> InstanceList:
     items = publishing.instances(session, name, limit)
+    if not _paths_for(actor):  # a failed run's first line may name a server file (a lock, a file target)
+        items = [server_paths.hide_fields(i, "error", "waiting_for") for i in items]
     return InstanceList(service=name, dag_id=dag_id_for(lifecycle.get_service(session, name).slug), total=len(items),
                         items=items)
 
@@ -264,6 +287,8 @@ def preview_service(
 
 
 @router.post("/preview", response_model=Preview,
+             dependencies=[requires_right_on_body(permissions.require_draft_data_preview, "admin or member of the "
+                                                  "draft's application, with access to its connection")],
              summary="Preview a service definition as posted (the form before saving); nothing is stored")
 def preview_draft(body: PreviewRequestBody, session: SessionDep, actor: ActorDep) -> Preview:
     return previews.preview_draft(session, actor, body.service, previews.PreviewRequest(body.data_date, body.sample))
@@ -289,18 +314,22 @@ def execute_service_ddl(name: ServiceName, session: SessionDep, actor: ActorDep,
 
 # ---- audit -----------------------------------------------------------------------------------
 
-@router.get("/{name}/audit", response_model=list[AuditEntry],
+@router.get("/{name}/audit", response_model=list[AuditEntry], dependencies=[requires_authenticated()],
             summary="Who did what to the service (kept after deletion)")
 def service_audit(name: ServiceName, session: SessionDep, actor: ActorDep,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditEntry]:
     rows = session.scalars(select(AuditLog).where(AuditLog.object_type == "service", AuditLog.object_key == name)
                            .order_by(AuditLog.id.desc()).limit(limit))
-    out = [audit_entry(r) for r in rows]
+    out = [audit_entry(r, actor) for r in rows]
     if not out:
         lifecycle.get_service(session, name)  # 404 for a name that never existed
     return out
 
 
-def audit_entry(r: AuditLog) -> AuditEntry:
+def audit_entry(r: AuditLog, reader: repo.Actor) -> AuditEntry:
+    """One audit entry as ``reader`` may see it: a published DAG file's path for Airflow admins only."""
+    detail = r.detail
+    if not _paths_for(reader) and isinstance(detail, dict):
+        detail = server_paths.hide({k: v for k, v in detail.items() if k != "dag_file"})
     return AuditEntry(at=iso_utc(r.at) or "", actor=r.actor, action=r.action, object_type=r.object_type,
-                      object_key=r.object_key, detail=r.detail)
+                      object_key=r.object_key, detail=detail)

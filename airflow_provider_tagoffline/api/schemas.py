@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from airflow_provider_tagoffline.airflow_bridge import Instance
+from airflow_provider_tagoffline.airflow_bridge import AirflowPause, Instance
 from airflow_provider_tagoffline.catalog.schemas import SourceDef
 from airflow_provider_tagoffline.service.definition import MappingDef, ServiceDef
 from airflow_provider_tagoffline.service.states import ServiceAction
@@ -107,6 +107,9 @@ class ServiceDetail(ServiceSummary):
     created_by: str
     created_at: str | None = None
     definition: ServiceDef
+    airflow_pause: AirflowPause | None = Field(
+        default=None, description="the latest pause or unpause of the service's DAG outside the plugin (Airflow's "
+                                  "UI, REST API or CLI) since it was last published: who and when; null when none")
 
 
 class ServiceUpdate(ServiceDef):
@@ -214,6 +217,12 @@ class GrantRequest(_In):
     tag: str = Field(min_length=1, max_length=64)
     expires: dt.date | None = None
     reason: str = Field(default="", max_length=1000)
+
+
+class GrantDecision(_In):
+    reason: str = Field(default="", max_length=1000,
+                        description="why: the grant's reason from now on (always for reject and revoke), and in "
+                                    "the audit log")
 
 
 class TargetGrantOut(_Out):

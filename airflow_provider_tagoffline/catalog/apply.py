@@ -39,8 +39,6 @@ from airflow_provider_tagoffline.catalog.schemas import (
     TargetGrantDef,
 )
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
-from airflow_provider_tagoffline.service.attention import catalog_changed
-from airflow_provider_tagoffline.service.permissions import require_admin
 
 
 @dataclass
@@ -135,8 +133,9 @@ def _to_write(session: Session, plan: Plan, kind: str, key: str, found: _Row | N
 
 
 def apply_catalog(session: Session, actor: repo.Actor, catalog: CatalogDef, dry_run: bool = False) -> Plan:
-    """Bring the store in line with ``catalog``; returns the plan. Nothing is written if dry_run."""
-    require_admin(actor, "apply the catalog")
+    """Bring the store in line with ``catalog``; returns the plan. Nothing is written if dry_run.
+
+    Data only: who may apply, and what follows a change, is ``service/catalog_admin.apply_catalog``'s."""
     _check_references(session, catalog)
     plan = Plan()
     # Objects are built up field by field; flushing half-built ones would break NOT NULLs.
@@ -144,8 +143,6 @@ def apply_catalog(session: Session, actor: repo.Actor, catalog: CatalogDef, dry_
         _apply_all(session, actor, plan, catalog, dry_run)
     if not dry_run:
         session.flush()
-        if plan.changed:
-            catalog_changed(session)  # the live services' attention records follow after the commit
     return plan
 
 

@@ -161,11 +161,12 @@ class Grant(Base):
 
 
 class TargetGrant(Base):
-    """An application may write into the tables of this Airflow connection (in these schemas).
+    """A connection grant: an application may use this Airflow connection — write the tables of a
+    target (in these schemas), send a service's notifications through it.
 
     ``schemas`` is a JSON list of schema names, or NULL for every schema; kinds without schemas
-    ignore it. Which table belongs to which service is not stored: the oldest service targeting a
-    table owns it (``service/targets.py``).
+    (and notification connections) ignore it. Which table belongs to which service is a
+    ``TargetClaim``.
     """
 
     __tablename__ = "tagoffline_target_grant"
@@ -177,6 +178,29 @@ class TargetGrant(Base):
     granted_by: Mapped[str] = mapped_column(NAME)
     granted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     application: Mapped[Application] = relationship()
+
+
+class TargetClaim(Base):
+    """A target place held by one service (docs/target-grants.md, "Claims"): the place's key is
+    unique, so two services can never hold one place, whoever saves first or at the same moment.
+
+    ``place_key`` is ``places.TargetPlace.claim_key`` (a digest of database identity, resolved
+    schema and table as the family compares names); the other columns say the place for people,
+    with the partition scheme the service writes it with. A service holds at most one place.
+    """
+
+    __tablename__ = "tagoffline_target_claim"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    place_key: Mapped[str] = mapped_column(String(64), unique=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("tagoffline_service.id", ondelete="CASCADE"), unique=True)
+    conn_id: Mapped[str] = mapped_column(String(250))  # the connection the service named
+    database: Mapped[str] = mapped_column(Text)  # the database identity, joined with "/"
+    schema_name: Mapped[str | None] = mapped_column(NAME, nullable=True)  # resolved; None: no schemas
+    table_name: Mapped[str] = mapped_column(NAME)
+    partition_field: Mapped[str | None] = mapped_column(NAME, nullable=True)
+    partition_format: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    service: Mapped[Service] = relationship(back_populates="claim")
 
 
 class Service(Base):
@@ -216,6 +240,8 @@ class Service(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     application: Mapped[Application] = relationship()
     tags: Mapped[list[ServiceTag]] = relationship(cascade="all, delete-orphan")
+    #: the target place it holds; None: none yet (a service of an old catalog whose place another held)
+    claim: Mapped[TargetClaim | None] = relationship(back_populates="service", cascade="all, delete-orphan")
 
 
 class ServiceTag(Base):

@@ -1,4 +1,6 @@
-"""Reads and guarded writes of catalog objects. Every entry point (CLI, REST, UI) goes through here.
+"""Reads and guarded writes of catalog objects: data only. Who may write is the service layer's
+to ask first (``service/catalog_admin.py`` asks ``service/permissions.py``); this module imports
+nothing from ``service/``.
 
 Writes record who did what in the audit log. Deletes refuse while something still uses the
 object (spec §2) and say what uses it.
@@ -27,8 +29,6 @@ from airflow_provider_tagoffline.catalog.models import (
     utcnow,
 )
 from airflow_provider_tagoffline.errors import Conflict, InUse, NotFound
-from airflow_provider_tagoffline.service.attention import catalog_changed, grant_problem
-from airflow_provider_tagoffline.service.permissions import require_admin, require_application_user
 
 
 @dataclass(frozen=True)
@@ -148,18 +148,9 @@ def get_target_grant(session: Session, app_code: str, conn_id: str) -> TargetGra
 
 # ---- grants ----------------------------------------------------------------------------------
 
-def effective_grant(session: Session, application: Application, tag: Tag,
-                    today: dt.date | None = None) -> tuple[bool, str]:
-    """Whether ``application`` may export ``tag`` today, and why not."""
-    grant = session.scalar(select(Grant).where(Grant.application_id == application.id, Grant.tag_id == tag.id))
-    problem = grant_problem(grant, application.code, today or dt.date.today())  # the rule drift uses too
-    return (False, problem) if problem else (True, "")
-
-
 def request_grant(session: Session, actor: Actor, app_code: str, entity_code: str, tag_code: str,
                   expires: dt.date | None = None, reason: str = "") -> Grant:
     app = get_application(session, app_code)
-    require_application_user(actor, app, "request grants for it")
     tag = get_tag(session, entity_code, tag_code)
     grant = session.scalar(select(Grant).where(Grant.application_id == app.id, Grant.tag_id == tag.id))
     if grant is not None and grant.state in ("requested", "approved"):
@@ -170,20 +161,21 @@ def request_grant(session: Session, actor: Actor, app_code: str, entity_code: st
     grant.state, grant.expires, grant.reason = "requested", expires, reason
     grant.requested_by, grant.requested_at = actor.username, utcnow()
     grant.decided_by = grant.decided_at = None
-    audit(session, actor, "request", "grant", f"{app_code}:{entity_code}.{tag_code}")
+    audit(session, actor, "request", "grant", f"{app_code}:{entity_code}.{tag_code}",
+          {"reason": reason} if reason else None)
     session.flush()
-    catalog_changed(session)
     return grant
 
 
 def decide_grant(session: Session, actor: Actor, app_code: str, entity_code: str, tag_code: str,
-                 decision: str) -> Grant:
-    """Approve, reject or revoke a grant (Airflow admins only)."""
+                 decision: str, reason: str = "") -> Grant:
+    """Approve, reject or revoke a grant (the caller's right is ``service/catalog_admin``'s to check).
+    ``reason`` becomes the grant's reason (why it is in its state now) when given, and always for a reject
+    or revoke; the audit log keeps every one."""
     transitions = {"approve": ("requested", "approved"), "reject": ("requested", "rejected"),
                    "revoke": ("approved", "revoked")}
     if decision not in transitions:
         raise ValueError(decision)
-    require_admin(actor, f"{decision} grants")
     app = get_application(session, app_code)
     tag = get_tag(session, entity_code, tag_code)
     grant = session.scalar(select(Grant).where(Grant.application_id == app.id, Grant.tag_id == tag.id))
@@ -191,12 +183,29 @@ def decide_grant(session: Session, actor: Actor, app_code: str, entity_code: str
         raise NotFound("grant", f"{app_code}:{entity_code}.{tag_code}")
     source, target = transitions[decision]
     if grant.state != source:
-        raise Conflict(f"cannot {decision} a grant that is {grant.state} (must be {source})")
+        raise Conflict(_decision_refusal(grant, decision, (source, target), f"tag {entity_code}.{tag_code}", app_code))
     grant.state, grant.decided_by, grant.decided_at = target, actor.username, utcnow()
-    audit(session, actor, decision, "grant", f"{app_code}:{entity_code}.{tag_code}")
+    if reason or decision != "approve":
+        grant.reason = reason
+    audit(session, actor, decision, "grant", f"{app_code}:{entity_code}.{tag_code}",
+          {"reason": reason} if reason else None)
     session.flush()
-    catalog_changed(session)
     return grant
+
+
+def _decision_refusal(grant: Grant, decision: str, states: tuple[str, str], what: str, app_code: str) -> str:
+    """Why ``decision`` does not apply to ``grant`` now: its state, who put it there, when and why, and what to
+    do instead."""
+    said = f"cannot {decision} the grant of {what} to application {app_code!r}: it is {grant.state}"
+    if grant.decided_by:
+        said += f" (by {grant.decided_by}"
+        said += f" on {grant.decided_at:%Y-%m-%d %H:%M} UTC" if grant.decided_at else ""
+        said += f": {grant.reason})" if grant.reason else ", no reason given)"
+    if grant.state in ("revoked", "rejected") and decision == "approve":
+        return said + (f"; only a requested grant can be approved: an admin or member of {app_code!r} requests "
+                       "it again (Catalog → Request a grant, or POST /tag-offline/catalog/grants), then approve that")
+    source, target = states
+    return said + f"; only {'an' if source[0] in 'aeiou' else 'a'} {source} grant can be {target}"
 
 
 # ---- guarded deletes -------------------------------------------------------------------------
@@ -207,9 +216,9 @@ def _names(items: list[str], limit: int = 5) -> str:
 
 
 def delete_application(session: Session, actor: Actor, code: str) -> None:
-    require_admin(actor, "delete applications")
     app = get_application(session, code)
-    services = list(session.scalars(select(Service.name).where(Service.application_id == app.id)))
+    services = list(session.scalars(select(Service.name).where(Service.application_id == app.id)
+                                    .order_by(Service.name)))
     if services:
         raise InUse(f"application {code!r} still has services: {_names(services)}")
     for grant in session.scalars(select(Grant).where(Grant.application_id == app.id)):
@@ -221,7 +230,6 @@ def delete_application(session: Session, actor: Actor, code: str) -> None:
 
 
 def delete_entity(session: Session, actor: Actor, code: str) -> None:
-    require_admin(actor, "delete entities")
     entity = get_entity(session, code)
     users = [f"tag {t.code}" for t in entity.tags] + [f"entity ID {i.code}" for i in entity.ids]
     if users:
@@ -236,7 +244,6 @@ def services_using_tag(session: Session, tag: Tag) -> list[str]:
 
 
 def delete_tag(session: Session, actor: Actor, entity_code: str, code: str) -> None:
-    require_admin(actor, "delete tags")
     tag = get_tag(session, entity_code, code)
     services = services_using_tag(session, tag)
     if services:
@@ -245,11 +252,9 @@ def delete_tag(session: Session, actor: Actor, entity_code: str, code: str) -> N
         session.delete(grant)
     session.delete(tag)
     audit(session, actor, "delete", "tag", f"{entity_code}.{code}")
-    catalog_changed(session)
 
 
 def delete_entity_id(session: Session, actor: Actor, entity_code: str, code: str) -> None:
-    require_admin(actor, "delete entity IDs")
     entity = get_entity(session, entity_code)
     eid = find_entity_id(session, entity, code)
     if eid is None:
@@ -263,25 +268,27 @@ def delete_entity_id(session: Session, actor: Actor, entity_code: str, code: str
         raise InUse(f"entity ID {entity_code}.{code} is used by services: {_names(services)}")
     session.delete(eid)
     audit(session, actor, "delete", "entity_id", f"{entity_code}.{code}")
-    catalog_changed(session)
 
 
 def delete_target_grant(session: Session, actor: Actor, app_code: str, conn_id: str) -> None:
-    """Refused while services of the application target the connection (they could not be saved or
-    published again)."""
-    require_admin(actor, "delete target grants")
+    """Refused while services of the application target the connection or notify through it (they
+    could not be saved or published again)."""
     grant = get_target_grant(session, app_code, conn_id)
-    services = list(session.scalars(select(Service.name).where(
-        Service.application_id == grant.application_id, Service.target_conn_id == conn_id).order_by(Service.name)))
-    if services:
+    services = list(session.scalars(select(Service).where(Service.application_id == grant.application_id)
+                                    .order_by(Service.name)))
+    targeting = [s.name for s in services if s.target_conn_id == conn_id]
+    if targeting:
         raise InUse(f"connection {conn_id!r} is still the target of services of application {app_code!r}: "
-                    f"{_names(services)}")
+                    f"{_names(targeting)}")
+    notifying = [s.name for s in services if ((s.definition or {}).get("notify") or {}).get("conn_id") == conn_id]
+    if notifying:
+        raise InUse(f"connection {conn_id!r} is still used by services of application {app_code!r}: "
+                    f"{_names(notifying)} (their notifications)")
     session.delete(grant)
     audit(session, actor, "delete", "target_grant", f"{app_code}:{conn_id}")
 
 
 def delete_lookup(session: Session, actor: Actor, code: str) -> None:
-    require_admin(actor, "delete lookups")
     lookup = get_lookup(session, code)
     # Sorted, so the message is the same on every store; the codes are joined here, not by a
     # store-specific concatenation.

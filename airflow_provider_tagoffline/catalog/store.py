@@ -42,13 +42,26 @@ def display_url(url: str | None = None) -> str:
     return make_url(url or config.catalog_url()).render_as_string(hide_password=True)
 
 
+def sqlite_file(url: str | None = None) -> Path | None:
+    """The file of a SQLite store (None for any other, or an in-memory one)."""
+    url = _normalize_url(url or config.catalog_url())
+    if not url.startswith("sqlite"):
+        return None
+    path = make_url(url).database
+    return Path(path) if path and path != ":memory:" else None
+
+
+def absent(url: str | None = None) -> bool:
+    """Whether the store is a SQLite file that does not exist: nothing to read there, and a read must
+    not create it (only ``migrate`` does)."""
+    path = sqlite_file(url)
+    return path is not None and not path.exists()
+
+
 @cache
 def _engine(url: str) -> Engine:
     kwargs: dict = {"future": True, "pool_pre_ping": True}
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
@@ -96,6 +109,9 @@ def migrate(url: str | None = None, revision: str = "head") -> None:
     """Upgrade the catalog store to ``revision`` (default: the newest)."""
     from alembic import command
 
+    path = sqlite_file(url)
+    if path is not None:  # the one command that creates a store
+        path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(_alembic_config(url or config.catalog_url()), revision)
 
 
@@ -106,7 +122,9 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 
 
 def current_revision(url: str | None = None) -> str | None:
-    """The store's revision; None when it has no tables yet."""
+    """The store's revision; None when it has no tables yet (or, for SQLite, no file: not created here)."""
+    if absent(url):
+        return None
     engine = get_engine(url)
     if not inspect(engine).has_table(VERSION_TABLE):
         return None

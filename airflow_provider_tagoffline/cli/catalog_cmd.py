@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from airflow_provider_tagoffline.cli.common import JsonOption, actor, export_document, print_json, session
-from airflow_provider_tagoffline.cli.lazy import attention, catalog_apply, yaml_io
+from airflow_provider_tagoffline.cli.lazy import attention, catalog_admin, catalog_apply, yaml_io
 from airflow_provider_tagoffline.cli.output import echo
 
 if TYPE_CHECKING:
@@ -46,9 +46,9 @@ def apply(file: Path = typer.Argument(..., help="Catalog YAML file."),
     with session() as s:
         if dry_run:  # applied for real and rolled back: the live services it would affect are exact
             plan, affects, clears = attention.catalog_impact(
-                s, lambda: catalog_apply.apply_catalog(s, actor(), catalog))
+                s, lambda: catalog_admin.apply_catalog(s, actor(), catalog))
         else:
-            plan = catalog_apply.apply_catalog(s, actor(), catalog)
+            plan = catalog_admin.apply_catalog(s, actor(), catalog)
     if json_out:
         print_json({"dry_run": dry_run, "changed": plan.changed, "summary": plan.summary(),
                     "items": [{**i.to_dict(), **({"affects": attention.impact_of(i.kind, i.key, affects),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from airflow_provider_tagoffline import config
 from airflow_provider_tagoffline.cli.lazy import repository, store, yaml_io
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.errors import TagOfflineError, first_line
@@ -34,12 +35,23 @@ def actor() -> Actor:
 
 @contextmanager
 def session() -> Iterator[Session]:
+    if store.absent():
+        raise TagOfflineError(no_store_message())
     if not store.is_migrated():
         raise TagOfflineError(
             f"the catalog store at {_safe_url()} is not migrated; run `tagoffline db migrate` first"
         )
     with store.session_scope() as s:
         yield s
+
+
+def no_store_message() -> str:
+    """Why a command finds no catalog: usually a shell not pointed at the one it means (a demo's)."""
+    source = ("[tag_offline] sql_alchemy_conn" if config.is_set("sql_alchemy_conn") else
+              f"the default in AIRFLOW_HOME={config.airflow_home()}, as {config.ENV_PREFIX}SQL_ALCHEMY_CONN is not set")
+    return (f"no catalog store at {_safe_url()} ({source}); point this shell at yours: "
+            f"export {config.ENV_PREFIX}SQL_ALCHEMY_CONN=... (and AIRFLOW_HOME=...; `tagoffline demo` prints both "
+            "for its catalog), or create a new one here with `tagoffline db migrate`")
 
 
 def _safe_url() -> str:

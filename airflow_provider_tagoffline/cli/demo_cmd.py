@@ -3,7 +3,8 @@
 Everything lives in one folder (default ``./tagoffline-demo``): the catalog store (SQLite), a
 DuckDB warehouse with ~100k users, the SQLite target and an AIRFLOW_HOME of its own (``airflow/``),
 so the demo never touches another Airflow installation. Connections are given to Airflow as
-``AIRFLOW_CONN_*`` variables of this process and its children.
+``AIRFLOW_CONN_*`` variables of this process and its children; the demo prints them (and writes
+them to ``env.sh`` in its folder) so that another shell's ``tagoffline`` reaches the same catalog.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -21,7 +23,7 @@ from pathlib import Path
 import typer
 
 from airflow_provider_tagoffline.cli.common import actor, print_json
-from airflow_provider_tagoffline.cli.lazy import catalog_apply, data_date, demo_run, httpx, lifecycle, store, yaml_io
+from airflow_provider_tagoffline.cli.lazy import catalog_admin, data_date, demo_run, httpx, lifecycle, store, yaml_io
 from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.cli.quiet import child_env
 
@@ -50,6 +52,26 @@ def _setup_environment(home: Path, port: int) -> None:
     os.environ.setdefault("AIRFLOW__CORE__PARALLELISM", str(demo_parallelism()))
 
 
+#: what another shell needs to reach this demo: Airflow's home, the catalog store, the warehouse and the target
+SHELL_VARIABLES = ("AIRFLOW_HOME", "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN", "AIRFLOW__TAG_OFFLINE__WAREHOUSE_CONN_ID",
+                   "AIRFLOW_CONN_TAG_WAREHOUSE", "AIRFLOW_CONN_DEMO_TARGET")
+
+
+ENV_FILE = "env.sh"
+
+
+def shell_lines() -> list[str]:
+    """The ``export`` lines that point a new shell's ``tagoffline`` (and ``airflow``) at this demo."""
+    return [f"export {key}={shlex.quote(os.environ[key])}" for key in SHELL_VARIABLES]
+
+
+def _say_how_to_reach(home: Path, service: str) -> None:
+    echo(f"To reach this demo from another shell (e.g. `tagoffline service show {service}`), "
+         f"run `source {shlex.quote(str(home / ENV_FILE))}` or paste:")
+    for line in shell_lines():
+        echo(f"  {line}")
+
+
 def demo_parallelism() -> int:
     """Task slots of the demo's Airflow: the machine's cores, at least 2 (a run and a backfill), at most 8."""
     return max(2, min(os.cpu_count() or 2, 8))
@@ -73,7 +95,7 @@ def demo(
     store.migrate()
     with store.session_scope() as s:
         catalog = yaml_io.parse_catalog(yaml_io.load_yaml_text((examples / "demo_catalog.yaml").read_text()))
-        plan = catalog_apply.apply_catalog(s, actor(), catalog)
+        plan = catalog_admin.apply_catalog(s, actor(), catalog)
         service = yaml_io.load_yaml_text((examples / "demo_service.yaml").read_text())
         svc, outcome = lifecycle.apply_service(s, actor(), service)
         name = svc.name
@@ -90,8 +112,11 @@ def demo(
     report = demo_run.run_demo(service_name=name, data_date=day, users=users,
                                echo=(lambda _m: None) if json_out else echo, by=actor().username,
                                allow_older=date is not None)
+    (home / ENV_FILE).write_text("\n".join(shell_lines()) + "\n")
     if json_out:
         print_json(report)
+    else:
+        _say_how_to_reach(home, name)
     if serve:
         _serve(home, name, port)
 
@@ -157,6 +182,7 @@ def _serve(home: Path, service: str, port: int) -> None:
         echo(f"service {service}: {status or 'unknown (Airflow not ready yet)'}")
         echo(f"Airflow UI: {url}  login: {ADMIN_USER} / {password}")
         echo(f"Tag offline REST API: {url}/tag-offline/docs")
+        echo(f"Another shell reaches this demo after `source {shlex.quote(str(home / ENV_FILE))}`.")
         echo("Ctrl-C stops Airflow.")
         standalone.wait()
     except KeyboardInterrupt:

@@ -105,6 +105,9 @@ def show(name: str, json_out: bool = JsonOption) -> None:
         data = {**lifecycle.service_summary(svc), "slug": svc.slug, "status_message": svc.status_message,
                 "created_by": svc.created_by, "created_at": svc.created_at.isoformat(),
                 "definition": lifecycle.service_definition(svc).to_yaml_dict()}
+        pause = publishing.airflow_pause(svc)
+        if pause is not None:
+            data["airflow_pause"] = pause.model_dump()
     if json_out:
         print_json(data)
     else:
@@ -192,13 +195,30 @@ def backfill(
     start: str | None = typer.Option(None, "--start", help="First data date YYYY-MM-DD (default: yesterday)."),
     end: str | None = typer.Option(None, "--end", help="Last data date, inclusive (default: --start)."),
     allow_older: bool = AllowOlderOption,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print Airflow's plan (runs, dates it leaves out and "
+                                                          "why, what a whole table ends at); create nothing."),
     json_out: bool = JsonOption,
 ) -> None:
     """Create an Airflow backfill of a published recurring service: one run per data date, oldest first.
     On a whole-table target it says first what the table will end at."""
     with session() as s:
-        outcome = publishing.backfill(s, actor(), name, _date("--start", start), _date("--end", end),
-                                      allow_older=allow_older)
+        if dry_run:
+            plan = publishing.backfill_plan(s, name, _date("--start", start), _date("--end", end))
+        else:
+            outcome = publishing.backfill(s, actor(), name, _date("--start", start), _date("--end", end),
+                                          allow_older=allow_older)
+    if dry_run:
+        if json_out:
+            print_json(plan.model_dump())
+            return
+        dates = plan.data_dates
+        echo(f"backfill of {plan.service}, data dates {plan.start} to {plan.end}: {plan.runs} run(s)"
+             + (f": {', '.join(dates)}" if dates else ""))
+        for skipped in plan.skipped:
+            echo(f"  {skipped.data_date} not run: {skipped.reason}")
+        if plan.warning:
+            echo(f"note: {plan.warning}" + ("; needs --allow-older" if plan.needs_allow_older else ""))
+        return
     if outcome.warning and not json_out:
         echo(f"note: {outcome.warning}")
     _emit(outcome, json_out)

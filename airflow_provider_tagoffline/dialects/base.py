@@ -64,6 +64,8 @@ class Dialect:
     #: whether the engine has FULL OUTER JOIN: several sources are then one FULL JOIN chain on the
     #: entity ID; without it, LEFT JOINs plus the anti-joined IDs of later sources (engine/extract.py)
     full_outer_join: ClassVar[bool] = True
+    #: the cheapest statement a live session answers (after a failure: was the connection lost?)
+    ping_sql: ClassVar[str] = "SELECT 1"
     #: a pseudo-column giving physical row order, so "the last row wins" among duplicate IDs
     row_order: ClassVar[str | None] = None
     #: whether the database compares table and schema names case-insensitively even when quoted

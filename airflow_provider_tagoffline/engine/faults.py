@@ -5,8 +5,9 @@
 * ``TAGOFFLINE_FAIL_AT=<phase>:<file>``: while ``<file>`` exists, the run removes it and raises
   right there, once: a target giving up in the middle of a load (``mid_stream``: after the first
   chunk of a streamed load), so a test can check what the run does with the abandoned stream.
-* ``TAGOFFLINE_PAUSE_AT=<phase>:<file>``: the run writes its pid into ``<file>`` and waits there, so
-  a test can kill something else at that moment (a Celery worker in the middle of an export).
+* ``TAGOFFLINE_PAUSE_AT=<phase>:<file>``: the run writes its pid into ``<file>`` and waits there until
+  the file is removed, so a test can kill something else at that moment (a Celery worker in the
+  middle of an export; the run's target or warehouse connection; the target server).
 
 Unset in production; reading two variables is free.
 """
@@ -22,6 +23,16 @@ PAUSE_ENV = "TAGOFFLINE_PAUSE_AT"
 FAIL_ENV = "TAGOFFLINE_FAIL_AT"
 #: the phases a test may crash at, in run order
 PHASES = ("during_load", "after_load", "inside_swap", "after_swap")
+#: every checkpoint, in run order:
+#: ``recovery`` a crashed run's old copy (``_dpfx_tmp``) renamed back or dropped, its stage not yet;
+#: ``extract`` the first rows or CSV chunk read from the warehouse, not yet given to the target
+#: (its bulk load is open); ``mid_stream`` and ``during_load`` the first chunk written (on MySQL
+#: ``during_load`` is after the LOAD DATA statement); ``index`` inside the index build (PostgreSQL:
+#: the first index built, the transaction open); ``after_load`` the stage complete, before the gates;
+#: ``gates`` the stage counted, the gates not decided; ``inside_swap`` between the swap's first
+#: statement and the rest; ``after_swap`` the swap committed, the lock still held
+CHECKPOINTS = ("recovery", "extract", "mid_stream", "during_load", "index", "after_load", "gates",
+               "inside_swap", "after_swap")
 #: the longest a paused run waits for its test (then it goes on)
 PAUSE_SECONDS = 600
 

@@ -14,6 +14,9 @@ logged at INFO. Around the engine, the Airflow side of a run (spec §4):
 * a source with no rows for D yet: a scheduled run defers on ``SourcesReadyTrigger`` up to the
   service's wait, then fails without retries; any other run fails at once, without retries (a
   retry would not make the partition appear). Other failures keep Airflow's retries;
+* who started it: a manual run or a backfill whose triggering user may not run the service (or allow an
+  older data date, when it asks to) is refused before the target is opened, from the service's access
+  record (an Airflow Variable the plugin writes, ``airflow_access.py``), one line, no retries;
 * catalog drift: the service's attention record (an Airflow Variable the plugin writes, read through
   the Task SDK) refuses a version the catalog changed under, before the target is opened, with one
   line and no retries (``service/attention.py``);
@@ -64,6 +67,7 @@ class TagOfflineOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         spec = self._spec()
         day = self._fail_on_bad_input(context, lambda: self._resolve_data_date(context, spec))
+        self._refuse_unauthorized(context, spec, day)
         self._refuse_drift(context, spec, day)
         return self._export(context, spec, day, deadline=None)
 
@@ -172,6 +176,40 @@ class TagOfflineOperator(BaseOperator):
                                                                   "service": spec.service.name}
         except Exception as exc:  # never fail a finished export over its record
             self.log.warning("cannot record data date %s on the target asset: %s", day, exc)
+
+    # ---- who started it ------------------------------------------------------------------------
+    def _refuse_unauthorized(self, context: Any, spec: Any, day: dt.date) -> None:
+        """A manual run or a backfill goes on only when its triggering user may run the service (and allow
+        an older data date, when the run asks to): the service's access record, an Airflow Variable the
+        plugin writes (``airflow_access.py``), read through the Task SDK. Airflow's own doors (its Trigger,
+        backfill, REST API) let in whoever the auth manager allows; this is where the service's rights hold."""
+        from airflow.sdk import Variable
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_provider_tagoffline.airflow_access import CHOSEN_RUN_TYPES, AccessRecord, record_key, run_refusal
+        from airflow_provider_tagoffline.data_date import ALLOW_OLDER_PARAM
+
+        run = context["dag_run"]
+        run_type = _run_type(run)
+        if run_type not in CHOSEN_RUN_TYPES:
+            return  # the schedule's runs are the service's own
+        user = getattr(run, "triggering_user_name", None)
+        text = Variable.get(record_key(spec.service.slug), default=None)  # unreadable: raised, Airflow retries
+        if text is None:
+            self.log.warning("service %r has no access record (a DAG published before access records, or written "
+                             "outside the plugin): who started this %s run (%s) is not checked; publish the service "
+                             "again", spec.service.name, run_type, user)
+            return
+        allow = spec.target.partition is None and _truthy(_param(context, ALLOW_OLDER_PARAM))
+        cleared = int(getattr(run, "clear_number", 0) or 0) > 0  # re-run by whoever may clear it
+        reason = run_refusal(AccessRecord.from_json(text), run_type, user, allow, cleared,
+                             str(getattr(run, "run_id", "") or "") or None, getattr(run, "conf", None))
+        if reason:
+            self.log.error("%s", reason)
+            self._record_failure(context, spec, day, reason)
+            raise AirflowFailException(reason)  # no retry: the same user stays refused
+        self.log.info("%s run started by %s, who may run service %r%s", run_type, user, spec.service.name,
+                      " and allow an older data date" if allow else "")
 
     # ---- catalog drift -------------------------------------------------------------------------
     def _refuse_drift(self, context: Any, spec: Any, day: dt.date) -> None:

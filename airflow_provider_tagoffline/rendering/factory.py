@@ -9,7 +9,9 @@ logical dates D1..D2 therefore exports exactly data dates D1..D2.
 Every DAG has the params Airflow's trigger form shows: ``data_date`` (a date picker; empty means
 the rule of ``data_date.data_date_for_run``: T-1 for a run triggered by hand) and, for a whole-table
 target, ``allow_older``. The target table is the task's outlet asset (each event's extra says the
-data date written) and its inlet (so the next run reads which data date the table holds).
+data date written) and its inlet (so the next run reads which data date the table holds). Under the
+FAB auth manager the DAG's ``access_control`` opens it to its application's roles only (the run spec's
+``airflow_roles``, frozen at publish: ``airflow_access.py``).
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ def params_for(spec: RunSpec) -> dict[str, Any]:
         description=f"The data date to export. Empty: the day before the run's logical date in {tz} (T-1). "
                     "A backfill ignores it: each of its runs exports its own date (the start of its data interval).")}
     if spec.target.partition is None:
+        # "null" in the type: Airflow's trigger form marks every field whose type excludes null as required
         params[ALLOW_OLDER_PARAM] = Param(
-            False, type="boolean", title="Allow an older data date",
+            False, type=["boolean", "null"], title="Allow an older data date",
             description="The target is a whole table holding one data date. A run of an older date is refused "
                         "unless this is set; with it, the table goes back to that date. A backfill leaves the table "
                         "at its last date: to set this for one, tick 'Override parameters' of the backfill form.")
@@ -104,6 +107,7 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
     import pendulum
     from airflow.sdk import DAG
 
+    from airflow_provider_tagoffline.airflow_access import dag_access_control
     from airflow_provider_tagoffline.operators.tag_offline import TagOfflineOperator
 
     spec = RunSpec.model_validate(run_spec)
@@ -130,6 +134,8 @@ def tag_offline_dag(run_spec: dict[str, Any]) -> Any:
         owner_links={},
         default_args={"owner": svc.owner, "retries": RETRIES, "retry_delay": RETRY_DELAY},
         params=params_for(spec),
+        # the application's roles see, trigger, clear and pause it (enforced by the FAB auth manager)
+        access_control=dag_access_control(spec.airflow_roles),
     ) as dag:
         # Only what the service sets: otherwise Airflow's own defaults (default_pool, [operators] default_queue).
         placement: dict[str, Any] = {k: v for k, v in (("pool", spec.pool), ("queue", spec.queue)) if v}

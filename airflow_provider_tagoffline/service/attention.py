@@ -64,6 +64,14 @@ def grant_problem(grant: Grant | None, app_code: str, today: dt.date) -> str | N
     return None
 
 
+def effective_grant(session: Session, application: Application, tag: Tag,
+                    today: dt.date | None = None) -> tuple[bool, str]:
+    """Whether ``application`` may export ``tag`` today, and why not (validation, same-name mapping)."""
+    grant = session.scalar(select(Grant).where(Grant.application_id == application.id, Grant.tag_id == tag.id))
+    problem = grant_problem(grant, application.code, today or dt.date.today())
+    return (False, problem) if problem else (True, "")
+
+
 # ---- the rule ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -357,12 +365,16 @@ _MAYBE_LIVE = (Service.ever_published.is_(True), Service.status != "offline")
 
 def sync_records(session: Session, services: Iterable[Service] | None = None) -> int:
     """Write the attention records of ``services`` (default: every service live in Airflow) into
-    Airflow; how many changed. Airflow unreachable: logged, the list and the REST API still say it."""
+    Airflow, and their access records (``access_records.py``); how many changed. Airflow unreachable:
+    logged, the list and the REST API still say it."""
     from airflow_provider_tagoffline import airflow_bridge as af
+    from airflow_provider_tagoffline.service import access_records
 
     if services is None:
         services = session.scalars(select(Service).where(*_MAYBE_LIVE).options(selectinload(Service.application))).all()
+    services = list(services)
     wanted = records(session, services)
+    wanted.update(access_records.records(services))  # who may start its runs: the export task checks it too
     if not wanted:
         return 0
     try:

@@ -22,7 +22,7 @@ from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Service, ServiceTag, iso_utc, utcnow
 from airflow_provider_tagoffline.errors import Conflict, NotFound
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import attention, permissions, states
+from airflow_provider_tagoffline.service import attention, permissions, states, targets
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.freeze import freeze
 from airflow_provider_tagoffline.service.validation import ValidatedService, parse_service, validate_service
@@ -76,8 +76,7 @@ def create_service(session: Session, actor: repo.Actor, data: Any, ctx: ServiceC
     ctx = ctx or ServiceContext()
     d = parse_service(data)
     permissions.require_creator(session, actor, d, "create")
-    v = validate_service(session, actor, d, resolve_target_kind=ctx.resolve_target_kind,
-                         default_timezone=ctx.timezone())
+    v = validate_service(session, d, resolve_target_kind=ctx.resolve_target_kind, default_timezone=ctx.timezone())
     slug = slugify(v.definition.name)
     n = 1
     while session.scalar(select(Service.id).where(Service.slug == slug)) is not None:
@@ -91,6 +90,7 @@ def create_service(session: Session, actor: repo.Actor, data: Any, ctx: ServiceC
     session.flush()
     for tag in v.tags:
         session.add(ServiceTag(service_id=svc.id, tag_id=tag.id))
+    targets.claim(session, svc, v.definition)  # the store's UNIQUE place decides a race
     repo.audit(session, actor, "create", "service", svc.name, {"version": 1})
     session.flush()
     return svc
@@ -106,25 +106,47 @@ def update_service(session: Session, actor: repo.Actor, name: str, data: Any,
     if expected_version is not None and expected_version != svc.version:
         raise Conflict(f"service {name!r} was changed by {svc.updated_by} (version {svc.version}); "
                        f"your edit is based on version {expected_version}: reload and edit again")
-    v = validate_service(session, actor, d, existing=svc, resolve_target_kind=ctx.resolve_target_kind,
+    v = validate_service(session, d, existing=svc, resolve_target_kind=ctx.resolve_target_kind,
                          default_timezone=ctx.timezone())
+    targets.claim(session, svc, v.definition)  # moves the claim with the target; a held place: refused
     new_definition = v.definition.model_dump(mode="json", by_alias=True)
     if new_definition == svc.definition:
         return svc
+    before = svc.definition
     # Conditional update: a concurrent edit that committed in between makes this match no row.
     result = session.execute(update(Service).where(Service.id == svc.id, Service.version == svc.version)
                              .values(version=svc.version + 1, updated_by=actor.username, updated_at=utcnow()))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"service {name!r} was changed concurrently; reload and edit again")
     session.refresh(svc)
+    owner_was = svc.owner
     _store_fields(svc, v)
+    if svc.owner != owner_was:
+        attention.sync_records(session, [svc])  # the owner may run it: the export task's access record follows
     svc.tags.clear()
     session.flush()
     for tag in v.tags:
         session.add(ServiceTag(service_id=svc.id, tag_id=tag.id))
-    repo.audit(session, actor, "update", "service", svc.name, {"version": svc.version})
+    repo.audit(session, actor, "update", "service", svc.name,
+               {"version": svc.version, "changes": definition_changes(before, new_definition)})
     session.flush()
     return svc
+
+
+def definition_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each changed field of a definition, by its dotted path (``target.table``), before → after;
+    lists (mappings, recipients) compare as a whole."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in [*a, *(k for k in b if k not in a)]:
+                walk(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))
+        elif a != b:
+            out[path] = {"before": a, "after": b}
+
+    walk(before or {}, after or {}, "")
+    return out
 
 
 def apply_service(session: Session, actor: repo.Actor, data: Any,
@@ -152,12 +174,29 @@ def service_definition(svc: Service) -> ServiceDef:
 
 
 def freeze_service(session: Session, name: str, ctx: ServiceContext | None = None) -> RunSpec:
-    """Re-validate the draft against today's catalog and freeze it into a RunSpec."""
+    """Re-validate the draft against today's catalog and freeze it into a RunSpec (data only: who
+    may publish or preview is asked before)."""
     ctx = ctx or ServiceContext()
     svc = get_service(session, name)
-    v = validate_service(session, repo.Actor.system(), svc.definition, existing=svc,
-                         resolve_target_kind=ctx.resolve_target_kind, default_timezone=ctx.timezone())
+    v = validate_service(session, svc.definition, existing=svc, resolve_target_kind=ctx.resolve_target_kind,
+                         default_timezone=ctx.timezone())
     return freeze(v, slug=svc.slug, version=svc.version, warehouse_conn_id=ctx.warehouse())
+
+
+def claim_target(session: Session, name: str) -> None:
+    """Publishing holds the place it writes: a service of an old catalog without a claim takes its
+    place here if it is free (validation refused it otherwise)."""
+    svc = get_service(session, name)
+    targets.claim(session, svc, service_definition(svc))
+
+
+def draft_existing(session: Session, actor: repo.Actor, d: ServiceDef) -> Service | None:
+    """The saved service an unsaved draft stands for: the one of its name, only when ``actor`` may
+    manage it. Otherwise the draft is a new service (its name and place must then be free), so a
+    draft named after another application's service learns and touches nothing of it."""
+    svc = session.scalar(select(Service).where(Service.name == d.name)
+                         .options(selectinload(Service.application).selectinload(Application.users)))
+    return svc if svc is not None and permissions.can_manage(actor, svc) else None
 
 
 @dataclass

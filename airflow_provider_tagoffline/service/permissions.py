@@ -48,6 +48,12 @@ def require_admin(actor: Actor, what: str) -> None:
         raise PermissionDenied(f"only Airflow admins may {what}")
 
 
+def may_see_server_paths(actor: Actor) -> bool:
+    """Server paths (the DAG file, a lock file, a traceback's files) say how the API server's host is
+    laid out: Airflow admins see them, everyone else the file names only (``api/server_paths.py``)."""
+    return actor.is_admin
+
+
 # ---- applications and their services ---------------------------------------------------------
 
 def is_application_user(actor: Actor, app: Application) -> bool:
@@ -118,9 +124,10 @@ def require_creator(session: Session, actor: Actor, d: ServiceDef, action: str) 
 
 
 def require_edit(session: Session, actor: Actor, svc: Service, d: ServiceDef) -> None:
-    """Who manages ``svc`` edits it; handing it to another owner must leave a service they could create."""
+    """Who manages ``svc`` edits it; handing it to another owner or application must leave a service
+    they could create."""
     require_manage(actor, svc, "edit")
-    if d.owner != svc.owner:
+    if d.owner != svc.owner or d.application != svc.application.code:
         require_creator(session, actor, d, "edit")
 
 
@@ -144,6 +151,34 @@ def require_manage(actor: Actor, svc: Service, action: str) -> None:
     refusal = manage_refusal(actor, svc, action)
     if refusal:
         raise PermissionDenied(refusal)
+
+
+# ---- runs started by hand: who may, and who may allow an older data date ----------------------
+
+def may_allow_older(actor: Actor, svc: Service) -> bool:
+    """Rolling a whole-table target back to an older data date (``allow_older``) is the application's
+    decision: Airflow admins and admins of the application, not members (who may run the services they
+    own)."""
+    return actor.is_admin or actor.username in svc.application.usernames("admin")
+
+
+def require_allow_older(actor: Actor, svc: Service) -> None:
+    if not may_allow_older(actor, svc):
+        raise PermissionDenied(f"user {actor.username!r} may not allow an older data date (allow_older) for "
+                               f"service {svc.name!r}: only Airflow admins and admins of application "
+                               f"{svc.application.code!r} may")
+
+
+def run_access(svc: Service) -> tuple[list[str], list[str]]:
+    """The catalog users (not Airflow admins, who may all) who may start runs of ``svc`` by hand, and those
+    who may allow an older data date: the rules above, asked of every user they could admit. The export
+    task checks a run's triggering user against them (``service/access_records.py``)."""
+    from airflow_provider_tagoffline.catalog.repository import Actor
+
+    candidates = sorted({u.username for u in svc.application.users} | {svc.owner})
+    users = [Actor(username=u, is_admin=False) for u in candidates]
+    return ([a.username for a in users if can_manage(a, svc)],
+            [a.username for a in users if may_allow_older(a, svc)])
 
 
 # ---- what a caller may do with a service now, and why not --------------------------------------

@@ -3,7 +3,8 @@ who may, which definition, which data date; the engine (``engine/preview.py``) d
 
 A saved service previews what its next run would do: the published definition if there is one, else
 the draft frozen now (``tagoffline run`` takes the same). An unsaved draft (the web view's form before
-saving) is validated and frozen as publishing would, and previewed without being stored.
+saving) is validated and frozen as publishing would, and previewed without being stored; it stands
+for the saved service of its name only when the caller may manage that one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline import data_date
@@ -75,10 +75,11 @@ def preview_draft(session: Session, actor: repo.Actor, d: ServiceDef, req: Previ
     permissions.require_draft_data_preview(session, actor, d)
     sample = _sample(req.sample)
     ctx = ctx or ServiceContext()
-    existing = session.scalar(select(Service).where(Service.name == d.name))
-    # The caller's right is checked above; validation holds the draft to the catalog (grants, target).
-    v = validate_service(session, repo.Actor.system(actor.username), d, existing=existing,
-                         resolve_target_kind=ctx.resolve_target_kind, default_timezone=ctx.timezone())
+    # Compared with the saved service of its name only for who manages it; else a new service, whose
+    # name and place must be free. Validation then holds it to the catalog (grants, claims).
+    existing = lifecycle.draft_existing(session, actor, d)
+    v = validate_service(session, d, existing=existing, resolve_target_kind=ctx.resolve_target_kind,
+                         default_timezone=ctx.timezone())
     spec = freeze(v, slug=existing.slug if existing else slugify(d.name),
                   version=existing.version if existing else 1, warehouse_conn_id=ctx.warehouse())
     return engine_preview.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample,

@@ -32,7 +32,7 @@ from airflow_provider_tagoffline import airflow_bridge as af
 from airflow_provider_tagoffline import config, data_date
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Service, utcnow
-from airflow_provider_tagoffline.errors import Conflict, TagOfflineError, ValidationFailed
+from airflow_provider_tagoffline.errors import Conflict, TagOfflineError, ValidationFailed, first_line
 from airflow_provider_tagoffline.rendering.factory import FINGERPRINT_LABEL, dag_id_for
 from airflow_provider_tagoffline.rendering.render import (
     dag_file_name,
@@ -40,7 +40,7 @@ from airflow_provider_tagoffline.rendering.render import (
     write_dag_file,
 )
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import attention, held, lifecycle, permissions
+from airflow_provider_tagoffline.service import access_records, attention, held, lifecycle, permissions, states
 from airflow_provider_tagoffline.service.states import ExecutionStatus, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,13 @@ class AirflowUnavailable(TagOfflineError):
     """Airflow's metadata database could not be reached or refused the call (REST: 502)."""
 
     http_status = 502
+
+
+class SkippedDate(BaseModel):
+    """A data date of a backfill's range that Airflow will not run, and what to do instead."""
+
+    data_date: str
+    reason: str
 
 
 class ActionResult(BaseModel):
@@ -71,20 +78,30 @@ class ActionResult(BaseModel):
     end: str | None = None
     dag_file: str | None = None
     run_ids: list[str] = Field(default_factory=list, description="runs a backfill created, oldest first")
+    data_dates: list[str] = Field(default_factory=list, description="the data dates of a backfill's runs, oldest "
+                                                                    "first")
+    skipped: list[SkippedDate] = Field(default_factory=list,
+                                       description="data dates of a backfill's range Airflow did not run, and why")
     warning: str | None = Field(default=None, description="what a backfill leaves in a whole-table target")
 
 
 class BackfillPlan(BaseModel):
-    """What a backfill would do, said before it starts (spec §4)."""
+    """What a backfill would do, said before it starts (spec §4): Airflow's own dry run of it."""
 
     model_config = ConfigDict(populate_by_name=True, allow_inf_nan=False)
     service: str
     start: str
     end: str
-    runs: int = Field(description="one run per data date, oldest first")
+    runs: int = Field(description="how many runs Airflow will create: one per data date in data_dates")
+    data_dates: list[str] = Field(default_factory=list,
+                                  description="the data dates Airflow's backfill dry run runs, oldest first")
+    skipped: list[SkippedDate] = Field(default_factory=list,
+                                       description="data dates of the range Airflow will not run: why, and what "
+                                                   "to do instead")
     whole_table: bool = Field(description="the target is a whole table (no date partition): each run replaces it")
     holds: str | None = Field(default=None, description="the data date the whole-table target holds now, if known")
-    ends_at: str | None = Field(default=None, description="the data date a whole-table target holds afterwards")
+    ends_at: str | None = Field(default=None, description="the data date a whole-table target holds afterwards "
+                                                          "(the last run's)")
     needs_allow_older: bool = Field(description="some run is older than what the table holds: refused unless "
                                                 "allow_older")
     warning: str | None = Field(default=None, description="what the backfill leaves in a whole-table target")
@@ -101,6 +118,10 @@ def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.Servi
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "publish")
     spec = lifecycle.freeze_service(session, name, ctx)  # ValidationFailed: nothing written
+    roles = access_records.roles_to_publish(spec.service.application)  # ValidationFailed: nothing written
+    if roles:
+        spec = spec.model_copy(update={"airflow_roles": roles})
+    lifecycle.claim_target(session, name)  # the place it will write is its own, as data
     if spec.pool and af.pool_exists(spec.pool) is False:
         # A task in a pool Airflow does not have is never scheduled: say so before the DAG exists.
         raise ValidationFailed.one("pool", f"Airflow has no pool {spec.pool!r}: create it (Admin → Pools, or "
@@ -297,6 +318,8 @@ def run(session: Session, actor: repo.Actor, name: str, day: dt.date | None = No
     target holding a later data date refuses it unless ``allow_older``."""
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "run")
+    if allow_older:
+        permissions.require_allow_older(actor, svc)
     today = yesterday(svc) + dt.timedelta(days=1)
     day = day or today - dt.timedelta(days=1)
     if day > today:
@@ -309,7 +332,9 @@ def run(session: Session, actor: repo.Actor, name: str, day: dt.date | None = No
     if allow_older:
         conf[data_date.ALLOW_OLDER_PARAM] = True
     try:
-        run_id = af.trigger_run(dag_id_for(svc.slug), conf, actor.username, from_cli)
+        run_id = af.new_manual_run_id()
+        access_records.vouch(svc, {run_id: (actor.username, conf)})  # before the run exists: the task checks it
+        run_id = af.trigger_run(dag_id_for(svc.slug), conf, actor.username, from_cli, run_id=run_id)
     except af.AirflowCallFailed as exc:
         raise Conflict(f"Airflow refused the run of {name!r}: {exc}") from exc
     except Exception as exc:
@@ -352,54 +377,135 @@ def backfill_dates(start: dt.date | None, end: dt.date | None, yesterday: dt.dat
 
 def backfill_plan(session: Session, name: str, start: dt.date | None = None,
                   end: dt.date | None = None) -> BackfillPlan:
-    """What a backfill of [start, end] would do (defaults: start T-1, end = start), before it starts."""
-    svc = lifecycle.get_service(session, name)
-    start, end = backfill_dates(start, end, yesterday(svc), _timezone(svc))
-    spec = RunSpec.model_validate(svc.published_spec or lifecycle.freeze_service(session, name).to_dict())
-    whole = spec.target.partition is None
-    held = held_data_date(spec) if whole else None
-    return BackfillPlan(service=svc.name, start=start.isoformat(), end=end.isoformat(), runs=(end - start).days + 1,
-                        whole_table=whole, holds=held.isoformat() if held else None,
-                        ends_at=end.isoformat() if whole else None,
-                        needs_allow_older=whole and data_date.backfill_needs_allow_older(start, held),
-                        warning=data_date.backfill_outlook(target_name(spec), start, end, held) if whole else None)
+    """What a backfill of [start, end] would do (defaults: start T-1, end = start), before it starts: the
+    runs of Airflow's own backfill dry run, each other date of the range with why it is not run and what
+    to do instead, and what a whole-table target ends at."""
+    return _plan(session, lifecycle.get_service(session, name), start, end)[0]
 
 
 def backfill(session: Session, actor: repo.Actor, name: str, start: dt.date | None = None,
              end: dt.date | None = None, allow_older: bool = False) -> ActionResult:
-    """An Airflow backfill of a published recurring service: one run per data date in [start, end],
-    oldest first (defaults: start T-1, end = start). On a whole-table target, dates older than the one
-    it holds are refused unless ``allow_older``; the outcome's ``warning`` says what it will end at."""
+    """An Airflow backfill of a published recurring service: the runs its plan (``backfill_plan``) says,
+    oldest first (defaults: start T-1, end = start). On a whole-table target, dates older than the one it
+    holds are refused unless ``allow_older``; the outcome's ``warning`` says what it will end at."""
     svc = lifecycle.get_service(session, name)
     permissions.require_action(actor, svc, "backfill")
-    plan = backfill_plan(session, name, start, end)
-    start, end = dt.date.fromisoformat(plan.start), dt.date.fromisoformat(plan.end)
+    if allow_older:
+        permissions.require_allow_older(actor, svc)
+    conf = {data_date.ALLOW_OLDER_PARAM: True} if allow_older else None
+    plan, logical = _plan(session, svc, start, end, conf)
+    if not logical:
+        raise Conflict(f"backfill of {name!r}: Airflow has no run to create for data dates {plan.start} to "
+                       f"{plan.end}: " + "; ".join(f"{s.data_date}: {s.reason}" for s in plan.skipped))
     if plan.needs_allow_older and not allow_older:
         assert plan.holds is not None
         raise Conflict("backfill: " + (data_date.older_refusal(
-            target_name(RunSpec.model_validate(svc.published_spec)), start, dt.date.fromisoformat(plan.holds),
-            False) or ""))
-    # The DAG's timetable puts the run of data date D at logical date D HH:MM (the interval start),
-    # so the whole local days [start, end] hold exactly the logical dates of these data dates.
-    tz = ZoneInfo(_timezone(svc))
-    first = dt.datetime.combine(start, dt.time(0, 0), tz)
-    last = dt.datetime.combine(end, dt.time(23, 59, 59), tz)
-    conf = {data_date.ALLOW_OLDER_PARAM: True} if allow_older else None
+            target_name(RunSpec.model_validate(svc.published_spec)), dt.date.fromisoformat(plan.data_dates[0]),
+            dt.date.fromisoformat(plan.holds), False) or ""))
     try:
-        backfill_id, run_ids = af.create_backfill(dag_id_for(svc.slug), first, last, actor.username, conf)
+        # Exactly the planned logical dates: a daily time passing meanwhile adds no run the plan did not say.
+        created = af.create_backfill(dag_id_for(svc.slug), logical[0], logical[-1], actor.username, conf)
+        # right away (its first run starts a scheduler loop later at least), as Airflow holds them: a date that
+        # ran before is that run again, with its triggering user
+        access_records.vouch(svc, af.run_identities(dag_id_for(svc.slug), created.run_ids))
     except af.AirflowCallFailed as exc:
         raise Conflict(f"Airflow refused the backfill of {name!r}: {exc}") from exc
     except Exception as exc:
         raise AirflowUnavailable(f"cannot reach Airflow to backfill {name!r}: {exc}") from exc
+    tz = _timezone(svc)
+    # A run that went in flight since the plan (a scheduled one starting) is left to that run by Airflow.
+    gone = {_backfill_data_date(when, tz): f"Airflow did not re-run it: a run of it is {why}"
+            for when, why in created.skipped}
+    dates = [d for d in plan.data_dates if d not in gone]
+    skipped = plan.skipped + [SkippedDate(data_date=d, reason=why) for d, why in sorted(gone.items())]
     svc.execution_status = ExecutionStatus.QUEUED
     repo.audit(session, actor, "backfill", "service", name,
-               {"start": start.isoformat(), "end": end.isoformat(), "backfill_id": backfill_id, "runs": len(run_ids),
+               {"start": plan.start, "end": plan.end, "backfill_id": created.backfill_id, "runs": len(created.run_ids),
+                "data_dates": dates, **({"skipped": [s.data_date for s in skipped]} if skipped else {}),
                 **({"allow_older": True} if allow_older else {})})
     session.flush()
     out = _outcome(svc, "backfill", None)
-    out.start, out.end, out.run_ids, out.warning = start.isoformat(), end.isoformat(), run_ids, plan.warning
-    out.message = f"backfill {backfill_id}: {len(run_ids)} run(s) for data dates {start} to {end}, oldest first"
+    out.start, out.end, out.run_ids, out.warning = plan.start, plan.end, created.run_ids, plan.warning
+    out.data_dates, out.skipped = dates, skipped
+    span = f"data date {dates[0]}" if len(dates) == 1 else f"data dates {dates[0]} to {dates[-1]}" if dates else \
+        "no data date"
+    out.message = f"backfill {created.backfill_id}: {len(created.run_ids)} run(s) for {span}, oldest first" + "".join(
+        f"; {s.data_date} not run: {s.reason}" for s in skipped)
     return out
+
+
+def _plan(session: Session, svc: Service, start: dt.date | None, end: dt.date | None,
+          conf: dict[str, Any] | None = None) -> tuple[BackfillPlan, list[dt.datetime]]:
+    """The plan of a backfill and the logical dates of its runs, from Airflow's dry run."""
+    if (why := states.refusal(svc, "backfill")) is not None:
+        raise Conflict(why)
+    tz = _timezone(svc)
+    start, end = backfill_dates(start, end, yesterday(svc), tz)
+    spec = RunSpec.model_validate(svc.published_spec)
+    # The DAG's timetable puts the run of data date D at logical date D HH:MM (the interval start),
+    # so the whole local days [start, end] hold exactly the logical dates of these data dates.
+    zone = ZoneInfo(tz)
+    first = dt.datetime.combine(start, dt.time(0, 0), zone)
+    last = dt.datetime.combine(end, dt.time(23, 59, 59), zone)
+    try:
+        intervals = af.backfill_dry_run(dag_id_for(svc.slug), first, last, conf)
+    except af.AirflowCallFailed as exc:
+        raise Conflict(f"Airflow cannot plan a backfill of {svc.name!r}: {exc}") from exc
+    except Exception as exc:
+        raise AirflowUnavailable(f"cannot reach Airflow to plan a backfill of {svc.name!r}: {exc}") from exc
+    by_date = {_backfill_data_date(i.logical_date, tz): i for i in intervals}
+    logical, dates, skipped = [], [], []
+    day = start
+    while day <= end:
+        interval = by_date.get(day.isoformat())
+        if interval is not None and interval.runs:
+            logical.append(interval.logical_date)
+            dates.append(day.isoformat())
+        else:
+            skipped.append(SkippedDate(data_date=day.isoformat(), reason=_not_run_reason(interval, day, tz)))
+        day += dt.timedelta(days=1)
+    whole = spec.target.partition is None
+    held = held_data_date(spec) if whole else None
+    first_run, last_run = (dt.date.fromisoformat(dates[0]), dt.date.fromisoformat(dates[-1])) if dates else (None, None)
+    plan = BackfillPlan(
+        service=svc.name, start=start.isoformat(), end=end.isoformat(), runs=len(dates), data_dates=dates,
+        skipped=skipped, whole_table=whole, holds=held.isoformat() if held else None,
+        ends_at=last_run.isoformat() if whole and last_run else None,
+        needs_allow_older=whole and first_run is not None and data_date.backfill_needs_allow_older(first_run, held),
+        warning=data_date.backfill_outlook(target_name(spec), first_run, last_run, held)
+        if whole and first_run and last_run else None)
+    return plan, logical
+
+
+def _backfill_data_date(logical_date: dt.datetime, tz: str) -> str:
+    """The data date a backfill run of ``logical_date`` exports (``data_date``'s rule)."""
+    return data_date.data_date_for_run("backfill", logical_date, None, tz).isoformat()
+
+
+def _not_run_reason(interval: af.BackfillInterval | None, day: dt.date, tz: str) -> str:
+    """Why Airflow's backfill leaves data date ``day`` out, and what to do instead."""
+    trigger = f"or trigger a run with data date {day} now (Airflow's Trigger form)"
+    if interval is None:
+        return f"the schedule has no run for it (no daily time on {day} in {tz}); {trigger}"
+    if interval.existing_run is not None:
+        return (f"its run {interval.existing_run} is {interval.existing_state}: Airflow leaves the date to that run, "
+                "which exports it (backfill it again once that run has finished to run it once more)")
+    ends = interval.interval_end.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+    return (f"its data interval has not ended yet (it ends at {ends} {tz}), so Airflow cannot backfill it: "
+            f"the scheduled run at that time exports it, {trigger}")
+
+
+def airflow_pause(svc: Service) -> af.AirflowPause | None:
+    """Who last paused or unpaused the DAG of ``svc`` outside the plugin since its latest publish, and when
+    (Airflow's audit log); None when nobody did, or Airflow cannot be asked."""
+    if not svc.ever_published:
+        return None
+    try:
+        events = af.pause_events(dag_id_for(svc.slug), since=svc.publish_requested_at, limit=1)
+    except Exception as exc:
+        log.warning("cannot read who paused %s in Airflow: %s", svc.name, first_line(exc))
+        return None
+    return events[0] if events else None
 
 
 def instances(session: Session, name: str, limit: int = 50) -> list[af.Instance]:

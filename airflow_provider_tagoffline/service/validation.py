@@ -2,7 +2,9 @@
 the REST API and the web view alike.
 
 ``validate_service`` collects all problems at once, each naming its field, so a form can show
-every message beside its field; nothing is written when any rule fails.
+every message beside its field; nothing is written when any rule fails. It checks data only —
+the definition against the catalog (grants, the connection grants, the target's claim) — never
+who is asking: the caller's right is ``service/permissions.py``'s, asked before validation.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Entity, EntityId, Service, Tag
 from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, WAREHOUSE, Dialect
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
-from airflow_provider_tagoffline.service import permissions, states, targets
+from airflow_provider_tagoffline.service import attention, permissions, states, targets
 from airflow_provider_tagoffline.service.definition import NOTIFY_EVENTS, MappingDef, ServiceDef
 
 # Chinese characters (CJK unified ideographs and extension A), English letters, digits and _.
@@ -33,6 +35,11 @@ DAILY_AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 POOL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 QUEUE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 COLUMN_RE = re.compile(r"^[^\x00-\x1f]{1,128}$")
+# A target table is named plainly: a letter (any script) or _, then letters, digits and _. Every family
+# could hold more once quoted (spaces, punctuation), but users read such a name as a mistake, and a
+# plain name is one every family takes unquoted too; the engine quotes it anyway.
+TABLE_NAME_RE = re.compile(r"[^\W\d]\w*")
+TABLE_NAME_RULE = "use letters, digits and _, starting with a letter or _ (e.g. user_tags)"
 # One mailbox: no spaces, commas, angle brackets or control characters (nothing that could add a header
 # or another recipient), one @, a dotted domain.
 EMAIL_RE = re.compile(r"^[^\s@,;<>\"()\[\]\\\x00-\x1f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.)+[A-Za-z0-9-]{1,63}$")
@@ -97,7 +104,6 @@ class ValidatedService:
 
 def validate_service(
     session: Session,
-    actor: repo.Actor,
     data: Any,
     *,
     existing: Service | None = None,
@@ -114,7 +120,7 @@ def validate_service(
     sender (``connections.notification_sender``). The sections below run in this order, each adding the errors of its
     fields; later ones use what earlier ones resolved (the application, the entity, the dialect).
     """
-    c = _Checking(session, actor, parse_service(data), existing, today)
+    c = _Checking(session, parse_service(data), existing, today)
     _check_basic(c)
     tz = _check_schedule(c, default_timezone)
     wait = _check_wait(c)
@@ -136,7 +142,6 @@ class _Checking:
     """One validation under way: its input, what the sections resolved so far, the errors found."""
 
     session: Session
-    actor: repo.Actor
     d: ServiceDef
     existing: Service | None
     today: dt.date | None
@@ -170,8 +175,6 @@ def _check_basic(c: _Checking) -> None:
     c.application = repo.find_application(c.session, d.application) if d.application else None
     if c.application is None:
         c.err("application", f"application {d.application!r} does not exist" if d.application else "is required")
-    elif (refusal := permissions.application_user_refusal(c.actor, c.application)) is not None:
-        c.err("application", refusal)
 
     c.entity = repo.find_entity(c.session, d.entity) if d.entity else None
     if c.entity is None:
@@ -238,18 +241,21 @@ def _check_target(c: _Checking, resolve_target_kind: Callable[[str], str] | None
             c.errors.extend(FieldError("target.conn_id", e.message) for e in exc.errors)
     if not t.table.strip():
         c.err("target.table", "is required: the table the tags are written into")
+    plain_table = bool(TABLE_NAME_RE.fullmatch(t.table))
+    if t.table.strip() and not plain_table:
+        c.err("target.table", f"{t.table!r} is not a valid table name: {TABLE_NAME_RULE}")
     if not c.target_kind:
         return
     target_kind = c.target_kind
     dialect = c.dialect = connections.dialect_of_kind(target_kind)
     if t.schema_ and not dialect.has_schemas:
         c.err("target.schema", f"{target_kind} targets have no schemas; remove the schema")
-    for name_field, name in (("target.schema", t.schema_), ("target.table", t.table),
+    for name_field, name in (("target.schema", t.schema_), ("target.table", t.table if plain_table else None),
                              ("target.key_column", t.key_column)):
         problem = dialect.identifier_problem(name) if name else None
         if problem:
             c.err(name_field, f"{name!r} {problem}")
-    swap_problem = dialect.swap_name_problem(t.table) if t.table else None
+    swap_problem = dialect.swap_name_problem(t.table) if plain_table else None
     if swap_problem and not dialect.identifier_problem(t.table):
         c.err("target.table", swap_problem)
     if t.partition is not None and not dialect.supports_partitions:
@@ -319,7 +325,7 @@ def _check_mapped_tag(c: _Checking, where: str, m: MappingDef) -> None:
         c.err(f"{where}.tag", f"tag {m.tag!r} is keyed by {tag.key.code!r}, not by the service's "
               f"entity ID {c.d.entity_id!r}")
     if c.application is not None:
-        ok, why = repo.effective_grant(c.session, c.application, tag, c.today)
+        ok, why = attention.effective_grant(c.session, c.application, tag, c.today)
         if not ok:
             c.err(f"{where}.tag", f"tag {m.tag!r} {why}")
     if m.codename and tag.lookup_id is None:
@@ -378,6 +384,9 @@ def _check_notify(c: _Checking, resolve_sender: Callable[[str], str]) -> None:
         resolve_sender(n.conn_id)
     except ValidationFailed as exc:
         c.errors.extend(FieldError("notify.conn_id", e.message) for e in exc.errors)
+        return
+    if c.application is not None and permissions.application_scope(c.session, c.application, n.conn_id) is None:
+        c.err("notify.conn_id", _not_granted("notify.conn_id", n.conn_id, c.application).message)
 
 
 def _check_update_rules(c: _Checking) -> None:
@@ -401,15 +410,13 @@ def _check_update_rules(c: _Checking) -> None:
 
 def _ownership_problems(session: Session, application: Application, conn_id: str, schema: str | None, table: str,
                         target_kind: str, existing: Service | None) -> list[FieldError]:
-    """An application writes only connections (and schemas) granted to it, and only tables no older
-    service targets (docs/target-grants.md)."""
+    """An application writes only connections (and schemas) granted to it, and only places no other
+    service holds (docs/target-grants.md)."""
     if not target_kind:
         return []  # the connection is unknown or not a target, and said so
     scope = permissions.application_scope(session, application, conn_id)
     if scope is None:
-        return [FieldError("target.conn_id", f"connection {conn_id!r} is not granted to application "
-                                             f"{application.code!r}: a catalog admin grants connections to "
-                                             f"applications (target grants)")]
+        return [_not_granted("target.conn_id", conn_id, application)]
     if not table.strip():
         return []
     place = targets.place_of(conn_id, schema, table)
@@ -420,14 +427,16 @@ def _ownership_problems(session: Session, application: Application, conn_id: str
         shown = f"schema {place.schema!r}" if place.schema else "the connection's default schema"
         problems.append(FieldError("target.schema", f"{shown} is not granted to application {application.code!r} "
                                                     f"on connection {conn_id!r} (granted: {scope.describe()})"))
-    owner = targets.owner_of(session, place, existing.id if existing is not None else None)
-    if owner is not None:
-        svc, theirs = owner
-        via = "" if theirs.conn_id == conn_id else f" (the database of connection {theirs.conn_id!r})"
-        problems.append(FieldError("target.table", f"table {place.full_name!r} on connection {conn_id!r}{via} is "
-                                                   f"the target of service {svc.name!r} (application "
-                                                   f"{svc.application.code}); a table belongs to one service"))
+    held = targets.holder_of(session, place, existing.id if existing is not None else None)
+    if held is not None:
+        problems.append(targets.refusal(place, held))
     return problems
+
+
+def _not_granted(field_name: str, conn_id: str, application: Application) -> FieldError:
+    """One message for every connection a service uses (target, notifications): one model of grants."""
+    return FieldError(field_name, f"connection {conn_id!r} is not granted to application {application.code!r}: a "
+                                  f"catalog admin grants connections to applications (target grants)")
 
 
 def _airflow_target_kind(conn_id: str) -> str:

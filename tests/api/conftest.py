@@ -72,6 +72,8 @@ CATALOG: dict[str, Any] = {
                       {"application": "crm", "conn_id": "crm_mysql"}, {"application": "crm", "conn_id": "crm_sqlite"},
                       {"application": "crm", "conn_id": "tag_warehouse", "schemas": ["main"]},
                       {"application": "crm", "conn_id": "crm_gp", "schemas": ["gp"]},
+                      # crm's services notify through crm_smtp: a connection grant like a target's
+                      {"application": "crm", "conn_id": "crm_smtp"},
                       {"application": "other", "conn_id": "crm_pg", "schemas": ["public"]},
                       {"application": "other", "conn_id": "crm_pg_alias"}],
 }

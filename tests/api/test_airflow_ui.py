@@ -78,6 +78,12 @@ def test_trigger_with_the_defaults_exports_t_minus_1_and_the_log_holds_the_repor
     expect(form.get_by_text("Data date", exact=True)).to_be_visible()
     expect(form.get_by_text("Empty: the day before the run's logical date in Asia/Shanghai (T-1)")).to_be_visible()
     expect(form.locator("input[name=element_allow_older]")).not_to_be_checked()
+    # an optional switch: Airflow's form marks a field required (label data-required, a "*") unless null is allowed
+    for param, title in (("allow_older", "Allow an older data date"), ("data_date", "Data date")):
+        label = form.locator("[data-scope=field][data-part=root]").filter(
+            has=page.locator(f"input[name=element_{param}]")).locator("label[data-part=label]")
+        expect(label).to_have_text(title)
+        assert label.get_attribute("data-required") is None, f"{title} is marked required"
     shot(page, "airflow-trigger-form", full_page=False)
     form.get_by_role("button", name="Trigger").click()
     expect(form).to_have_count(0)

@@ -3,6 +3,8 @@ requested by application users and decided by admins; guarded deletes answer 409
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.airflow
@@ -77,7 +79,12 @@ def test_admin_manages_the_catalog(admin):
 def test_application_with_services_cannot_be_deleted(admin, alice, service_body):
     assert alice.post("/services", json=service_body("svc_guard")).status_code == 201
     r = admin.delete("/catalog/applications/crm")
-    assert r.status_code == 409 and "still has services: " in _msg(r) and "svc_guard" in _msg(r)
+    # five of its services by name and how many more (other modules' services of crm count too)
+    names = {s["name"] for s in admin.get("/services", params={"application": "crm", "page_size": 500}).json()["items"]}
+    assert r.status_code == 409 and _msg(r).startswith("application 'crm' still has services: ")
+    listed, _, more = _msg(r).split(": ", 1)[1].partition(" and ")
+    assert set(listed.split(", ")) <= names and len(listed.split(", ")) == min(5, len(names))
+    assert more == (f"{len(names) - 5} more" if len(names) > 5 else "")
     r = admin.delete("/catalog/entities/user/tags/gender")
     assert r.status_code == 409 and "is used by services" in _msg(r)
     assert alice.delete("/services/svc_guard").status_code == 204
@@ -130,8 +137,22 @@ def test_grant_request_approve_reject_revoke(admin, alice, bob, carol):
     r = admin.post("/catalog/grants/crm/user/level/approve")
     assert r.status_code == 200 and r.json()["state"] == "approved" and r.json()["decided_by"] == "admin"
     assert admin.post("/catalog/grants/crm/user/level/reject").status_code == 409
-    r = admin.post("/catalog/grants/crm/user/level/revoke")
+    r = admin.post("/catalog/grants/crm/user/level/revoke", json={"reason": "CRM stopped using levels"})
     assert r.status_code == 200 and r.json()["state"] == "revoked"
+    assert r.json()["reason"] == "CRM stopped using levels", "the revoke's reason is the grant's now"
+    audit = admin.get("/audit", params={"object_key": "crm:user.level"}).json()
+    assert [(e["action"], (e["detail"] or {}).get("reason")) for e in audit][:2] == [
+        ("revoke", "CRM stopped using levels"), ("approve", None)], audit
+    # approving it again says what happened to it, and what to do instead
+    r = admin.post("/catalog/grants/crm/user/level/approve")
+    assert r.status_code == 409
+    assert re.fullmatch(
+        r"cannot approve the grant of tag user\.level to application 'crm': it is revoked \(by admin on "
+        r"\d{4}-\d\d-\d\d \d\d:\d\d UTC: CRM stopped using levels\); only a requested grant can be approved: an admin "
+        r"or member of 'crm' requests it again \(Catalog → Request a grant, or POST /tag-offline/catalog/grants\), "
+        r"then approve that", _msg(r)), _msg(r)
+    r = admin.post("/catalog/grants/crm/user/level/revoke")
+    assert r.status_code == 409 and _msg(r).endswith("; only an approved grant can be revoked"), _msg(r)
 
     assert bob.post("/catalog/grants", json={"application": "crm", "entity": "user", "tag": "level"}
                     ).status_code == 201

@@ -4,6 +4,7 @@ models matching the migrated schema), catalog apply twice, export round trip, gu
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ from airflow_provider_tagoffline.catalog import store
 from airflow_provider_tagoffline.catalog.apply import apply_catalog, export_catalog
 from airflow_provider_tagoffline.catalog.models import Base
 from airflow_provider_tagoffline.errors import InUse, TagOfflineError
+from airflow_provider_tagoffline.service import attention, catalog_admin
 from airflow_provider_tagoffline.yaml_io import load_yaml_text, parse_catalog
 
 EXAMPLE = Path(str(resources.files("airflow_provider_tagoffline") / "examples" / "catalog.yaml"))
@@ -118,16 +120,16 @@ def test_guarded_deletes_grants_and_audit(url: str) -> None:
         bob = repo.Actor("bob")
         app = repo.get_application(s, "crm")
         tag = repo.get_tag(s, "user", "gmv_30d")
-        assert repo.effective_grant(s, app, tag, dt.date(2027, 12, 31)) == (True, "")
-        assert repo.effective_grant(s, app, tag, dt.date(2028, 1, 1)) == \
+        assert attention.effective_grant(s, app, tag, dt.date(2027, 12, 31)) == (True, "")
+        assert attention.effective_grant(s, app, tag, dt.date(2028, 1, 1)) == \
             (False, "grant to application 'crm' expired on 2027-12-31")
-        repo.decide_grant(s, ADMIN, "crm", "user", "gmv_30d", "revoke")
-        assert repo.effective_grant(s, app, tag)[1] == "grant to application 'crm' is revoked, not approved"
-        repo.request_grant(s, bob, "crm", "user", "gmv_30d", reason="CRM needs it")
+        catalog_admin.decide_grant(s, ADMIN, "crm", "user", "gmv_30d", "revoke")
+        assert attention.effective_grant(s, app, tag)[1] == "grant to application 'crm' is revoked, not approved"
+        catalog_admin.request_grant(s, bob, "crm", "user", "gmv_30d", reason="CRM needs it")
         with pytest.raises(TagOfflineError, match="only .*admin"):
-            repo.decide_grant(s, bob, "crm", "user", "gmv_30d", "approve")
-        repo.decide_grant(s, ADMIN, "crm", "user", "gmv_30d", "approve")
-        assert repo.effective_grant(s, app, tag)[0]
+            catalog_admin.decide_grant(s, bob, "crm", "user", "gmv_30d", "approve")
+        catalog_admin.decide_grant(s, ADMIN, "crm", "user", "gmv_30d", "approve")
+        assert attention.effective_grant(s, app, tag)[0]
     with store.session_scope(url) as s:
         from airflow_provider_tagoffline.catalog.models import AuditLog
 
@@ -159,7 +161,7 @@ def test_migration_0003_grants_each_application_what_its_services_target(url: st
         s.add_all([_service(crm, "crm_a", "crm_mysql", "user_tags"), _service(crm, "crm_b", "crm_mysql", "b_tags"),
                    _service(crm, "crm_c", "crm_pg", "c_tags"), _service(risk, "risk_a", "crm_pg", "c_tags")])
 
-    store.migrate(url)
+    store.migrate(url, "0003")
     assert store.current_revision(url) == "0003"
     with store.session_scope(url) as s:
         grants = {(g.application.code, g.conn_id, g.schemas, g.granted_by) for g in s.scalars(sa.select(TargetGrant))}
@@ -181,6 +183,49 @@ def test_migration_0003_grants_each_application_what_its_services_target(url: st
     store.migrate(url)  # and up again
     with store.session_scope(url) as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(TargetGrant)) == 3
+
+
+def test_migration_0004_claims_each_place_for_its_oldest_service(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upgrading a populated 0003 store: claims become rows, the oldest service on a place keeps it (as the
+    rule said until now), a younger sharer is left without one; notification connections get grants."""
+    from airflow_provider_tagoffline.catalog.models import AuditLog, Service, TargetClaim, TargetGrant
+
+    for conn_id, conn in {"crm_pg": {"conn_type": "postgres", "host": "db", "schema": "crm"},
+                          "crm_pg_alias": {"conn_type": "postgres", "host": "DB", "port": 5432, "schema": "crm"},
+                          "crm_mysql": {"conn_type": "mysql", "host": "db", "schema": "crm"}}.items():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    store.downgrade(url)
+    store.migrate(url, "0003")
+    catalog = load_yaml_text(EXAMPLE.read_text())
+    catalog["applications"].append({"code": "risk", "name": "Risk", "admins": ["rita"]})
+    with store.session_scope(url) as s:
+        apply_catalog(s, ADMIN, parse_catalog(catalog))
+        crm, risk = repo.get_application(s, "crm"), repo.get_application(s, "risk")
+        # oldest first: crm_a holds public.c_tags; risk_a reaches the same place through an alias, and
+        # crm_b shares crm_a's MySQL table spelled in another case (MySQL compares names ignoring it)
+        notified = _service(crm, "crm_a", "crm_pg", "c_tags")
+        notified.definition = {**notified.definition, "notify": {"conn_id": "crm_smtp", "to": ["a@b.co"]}}
+        s.add(notified)
+        s.flush()
+        s.add_all([_service(risk, "risk_a", "crm_pg_alias", "c_tags"), _service(crm, "crm_m", "crm_mysql", "m_tags"),
+                   _service(crm, "crm_b", "crm_mysql", "M_TAGS"), _service(crm, "crm_gone", "no_such_conn", "x")])
+
+    store.migrate(url)
+    assert store.current_revision(url) == "0004"
+    with store.session_scope(url) as s:
+        claims = {c.service.name: (c.conn_id, c.schema_name, c.table_name) for c in s.scalars(sa.select(TargetClaim))}
+        assert claims == {"crm_a": ("crm_pg", "public", "c_tags"), "crm_m": ("crm_mysql", None, "m_tags")}
+        grants = {(g.application.code, g.conn_id, g.granted_by) for g in s.scalars(sa.select(TargetGrant))}
+        assert ("crm", "crm_smtp", "tagoffline db migrate (0004)") in grants
+        assert s.scalar(sa.select(AuditLog.detail).where(AuditLog.object_key == "crm:crm_smtp"))["reason"].startswith(
+            "its services notified through the connection")
+        # deleting the holder frees its place with it
+        s.delete(s.scalar(sa.select(Service).where(Service.name == "crm_m")))
+    with store.session_scope(url) as s:
+        assert {c.service.name for c in s.scalars(sa.select(TargetClaim))} == {"crm_a"}
+    store.downgrade(url, "0003")
+    assert "tagoffline_target_claim" not in tables(url)
+    store.migrate(url)
 
 
 @pytest.mark.parametrize("bad", [".nan", ".inf", "-.inf"])

@@ -36,7 +36,15 @@ def cli(tmp_path, monkeypatch, capsys):
     return run
 
 
-def test_not_migrated_store_says_what_to_do(cli):
+def test_not_migrated_store_says_what_to_do(cli, tmp_path):
+    # no store there at all: said (with where the URL came from), and not created by a read
+    code, _, err = cli("service", "list")
+    assert code == 1
+    assert err.startswith(f"error: no catalog store at sqlite:///{tmp_path / 'catalog.db'} ([tag_offline] "
+                          "sql_alchemy_conn); point this shell at yours") and "`tagoffline db migrate`" in err, err
+    assert not (tmp_path / "catalog.db").exists()
+    # a store that exists but is older than this provider (here: empty)
+    (tmp_path / "catalog.db").touch()
     code, _, err = cli("service", "list")
     assert code == 1
     assert err.startswith("error: the catalog store at sqlite:///") and "run `tagoffline db migrate`" in err

@@ -36,6 +36,10 @@ def cli(tmp_path, monkeypatch, capsys):
 
     run("db", "migrate")
     run("catalog", "apply", str(EXAMPLES / "catalog.yaml"))
+    # a notification connection needs a connection grant to the application, like a target's
+    grant = tmp_path / "smtp_grant.yaml"
+    grant.write_text("target_grants:\n  - {application: crm, conn_id: crm_smtp}\n", encoding="utf-8")
+    run("catalog", "apply", str(grant))
     return run
 
 

@@ -16,10 +16,11 @@ from service_data import ADMIN, CATALOG, base_service
 from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline.catalog.apply import apply_catalog
-from airflow_provider_tagoffline.catalog.repository import Actor, decide_grant, delete_tag, request_grant
+from airflow_provider_tagoffline.catalog.repository import Actor
 from airflow_provider_tagoffline.errors import Conflict
 from airflow_provider_tagoffline.runspec import RunSpec
 from airflow_provider_tagoffline.service import attention, lifecycle, permissions, publishing
+from airflow_provider_tagoffline.service.catalog_admin import decide_grant, delete_tag, request_grant
 from airflow_provider_tagoffline.yaml_io import parse_catalog
 
 ALICE = Actor("alice")

@@ -9,31 +9,38 @@ import pytest
 from service_data import ADMIN, base_service
 from sqlalchemy.orm import Session
 
-from airflow_provider_tagoffline.errors import ValidationFailed
+from airflow_provider_tagoffline.catalog import repository as repo
+from airflow_provider_tagoffline.catalog.apply import apply_catalog
+from airflow_provider_tagoffline.errors import InUse, ValidationFailed
+from airflow_provider_tagoffline.service import lifecycle
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.freeze import freeze
 from airflow_provider_tagoffline.service.validation import validate_service
+from airflow_provider_tagoffline.yaml_io import parse_catalog
 
 SMTP = {"conn_type": "smtp", "host": "mail.example", "port": 25, "extra": {"from_email": "airflow@example.com"}}
 
 
 @pytest.fixture(autouse=True)
-def _connections(monkeypatch: pytest.MonkeyPatch) -> None:
+def _connections(monkeypatch: pytest.MonkeyPatch, session: Session) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_TOT_SMTP", json.dumps({**SMTP, "password": "s3cret-smtp"}))
     monkeypatch.setenv("AIRFLOW_CONN_TOT_SMTP_NO_SENDER", json.dumps({"conn_type": "smtp", "host": "m"}))
     monkeypatch.setenv("AIRFLOW_CONN_TOT_HTTP", json.dumps({"conn_type": "http", "host": "hooks.example"}))
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_SMTP_RISK", json.dumps({**SMTP, "login": "risk@example.com"}))
+    # crm may send through tot_smtp (a connection grant, the same model as a target's)
+    apply_catalog(session, ADMIN, parse_catalog({"target_grants": [{"application": "crm", "conn_id": "tot_smtp"}]}))
 
 
 def problems(session: Session, notify: Any) -> dict[str, str]:
     with pytest.raises(ValidationFailed) as err:
-        validate_service(session, ADMIN, base_service(notify=notify))
+        validate_service(session, base_service(notify=notify))
     return {e.field: e.message for e in err.value.errors}
 
 
 def test_a_service_with_notify_freezes_it_without_a_secret(session: Session) -> None:
     notify = {"conn_id": "tot_smtp", "to": ["ops@example.com", "数据@example.cn"],
               "events": ["gate_failure", "success"]}
-    v = validate_service(session, ADMIN, base_service(notify=notify))
+    v = validate_service(session, base_service(notify=notify))
     spec = freeze(v, slug="s", version=1, warehouse_conn_id="w")
     assert spec.notify is not None and spec.notify.model_dump() == notify
     assert "s3cret" not in spec.to_json()
@@ -41,7 +48,7 @@ def test_a_service_with_notify_freezes_it_without_a_secret(session: Session) -> 
 
 
 def test_no_notify_is_no_notification(session: Session) -> None:
-    v = validate_service(session, ADMIN, base_service())
+    v = validate_service(session, base_service())
     assert freeze(v, slug="s", version=1, warehouse_conn_id="w").notify is None
     assert "notify" not in v.definition.to_yaml_dict()
 
@@ -81,3 +88,22 @@ def test_events_are_known_and_listed_once(session: Session) -> None:
     assert problems(session, {"conn_id": "tot_smtp", "to": to, "events": ["failure", "retry", "failure"]}) == {
         "notify.events[1]": "'retry' is not one of failure, gate_failure, success",
         "notify.events[2]": "'failure' is listed twice"}
+
+
+def test_the_notification_connection_needs_a_grant_to_the_application(session: Session) -> None:
+    """Finding 4 of issue 20: a service may not send through another team's mail login."""
+    to = ["ops@example.com"]
+    assert problems(session, {"conn_id": "tot_smtp_risk", "to": to}) == {
+        "notify.conn_id": "connection 'tot_smtp_risk' is not granted to application 'crm': a catalog admin grants "
+                          "connections to applications (target grants)"}
+    apply_catalog(session, ADMIN, parse_catalog({"target_grants": [{"application": "crm",
+                                                                    "conn_id": "tot_smtp_risk"}]}))
+    validate_service(session, base_service(notify={"conn_id": "tot_smtp_risk", "to": to}))
+
+
+def test_a_grant_its_services_notify_through_cannot_be_withdrawn(session: Session) -> None:
+    lifecycle.create_service(session, ADMIN, base_service(notify={"conn_id": "tot_smtp", "to": ["a@b.co"]}))
+    with pytest.raises(InUse) as err:
+        repo.delete_target_grant(session, ADMIN, "crm", "tot_smtp")
+    assert str(err.value) == ("connection 'tot_smtp' is still used by services of application 'crm': "
+                              "crm_user_tags (their notifications)")

@@ -16,7 +16,7 @@ from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.apply import apply_catalog, export_catalog
 from airflow_provider_tagoffline.catalog.repository import Actor
 from airflow_provider_tagoffline.errors import InUse, NotFound, PermissionDenied, ValidationFailed
-from airflow_provider_tagoffline.service import lifecycle, permissions, publishing
+from airflow_provider_tagoffline.service import catalog_admin, lifecycle, permissions, publishing
 from airflow_provider_tagoffline.service.permissions import EVERY_SCHEMA, SchemaScope
 from airflow_provider_tagoffline.service.validation import validate_service
 from airflow_provider_tagoffline.yaml_io import parse_catalog
@@ -25,9 +25,9 @@ RITA = Actor("rita")  # admin of the rival application risk
 CLAIMED = "is the target of service 'crm_user_tags' (application crm); a table belongs to one service"
 
 
-def problems(session: Session, data: dict[str, Any], actor: Actor = ADMIN, **kw: Any) -> dict[str, str]:
+def problems(session: Session, data: dict[str, Any], **kw: Any) -> dict[str, str]:
     with pytest.raises(ValidationFailed) as err:
-        validate_service(session, actor, data, **kw)
+        validate_service(session, data, **kw)
     return {e.field: e.message for e in err.value.errors}
 
 
@@ -50,18 +50,18 @@ def risk_tags(session: Session) -> None:
 # ---- grants ----------------------------------------------------------------------------------
 
 def test_a_connection_not_granted_to_the_application_is_refused(session: Session, risk_tags: None) -> None:
-    p = problems(session, rival({"conn_id": "crm_pg", "table": "t"}), actor=RITA)
+    p = problems(session, rival({"conn_id": "crm_pg", "table": "t"}))
     assert p == {"target.conn_id": "connection 'crm_pg' is not granted to application 'risk': a catalog admin "
                                    "grants connections to applications (target grants)"}
     grant(session, "risk", "crm_pg", ["public"])
-    validate_service(session, RITA, rival({"conn_id": "crm_pg", "table": "t"}))
+    validate_service(session, rival({"conn_id": "crm_pg", "table": "t"}))
 
 
 def test_the_schema_must_be_inside_the_grant(session: Session) -> None:
     p = problems(session, base_service(target={"conn_id": "crm_pg", "schema": "finance", "table": "t"}))
     assert p == {"target.schema": "schema 'finance' is not granted to application 'crm' on connection 'crm_pg' "
                                   "(granted: schemas crm, public)"}
-    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_pg", "table": "t"}))  # unset: public
+    validate_service(session, base_service(target={"conn_id": "crm_pg", "table": "t"}))  # unset: public
     grant(session, "crm", "crm_pg", ["crm"])
     assert problems(session, base_service(target={"conn_id": "crm_pg", "table": "t"}))["target.schema"] == \
         "schema 'public' is not granted to application 'crm' on connection 'crm_pg' (granted: schemas crm)"
@@ -72,7 +72,7 @@ def test_the_schema_must_be_inside_the_grant(session: Session) -> None:
 
 def test_oracle_schema_defaults_to_the_login_upper_cased(session: Session) -> None:
     grant(session, "crm", "crm_ora", ["CRM"])
-    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_ora", "table": "t"}))  # login crm
+    validate_service(session, base_service(target={"conn_id": "crm_ora", "table": "t"}))  # login crm
     assert problems(session, base_service(target={"conn_id": "crm_ora", "schema": "crm", "table": "t"}))[
         "target.schema"] == "schema 'crm' is not granted to application 'crm' on connection 'crm_ora' " \
                             "(granted: schemas CRM)"
@@ -80,7 +80,7 @@ def test_oracle_schema_defaults_to_the_login_upper_cased(session: Session) -> No
 
 def test_kinds_without_schemas_ignore_the_grants_schemas(session: Session) -> None:
     grant(session, "crm", "crm_mysql", ["anything"])
-    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_mysql", "table": "t"}))
+    validate_service(session, base_service(target={"conn_id": "crm_mysql", "table": "t"}))
 
 
 def test_the_warehouse_target_needs_a_grant_like_any_other(session: Session) -> None:
@@ -88,7 +88,7 @@ def test_the_warehouse_target_needs_a_grant_like_any_other(session: Session) -> 
     assert problems(session, data)["target.conn_id"].startswith(
         "connection 'tag_warehouse' is not granted to application 'crm'")
     grant(session, "crm", "tag_warehouse", ["main"])
-    assert validate_service(session, ADMIN, data).target_kind == "warehouse"  # unset schema: DuckDB's main
+    assert validate_service(session, data).target_kind == "warehouse"  # unset schema: DuckDB's main
     assert problems(session, base_service(target={"conn_id": "tag_warehouse", "schema": "dws", "table": "x"}))[
         "target.schema"].startswith("schema 'dws' is not granted to application 'crm' on connection 'tag_warehouse'")
 
@@ -98,20 +98,20 @@ def test_the_warehouse_target_needs_a_grant_like_any_other(session: Session) -> 
 def test_a_table_belongs_to_the_service_that_claims_it(session: Session, risk_tags: None) -> None:
     lifecycle.create_service(session, ADMIN, base_service())  # crm_pg, crm.user_tags
     grant(session, "risk", "crm_pg")
-    p = problems(session, rival({"conn_id": "crm_pg", "schema": "crm", "table": "user_tags"}), actor=RITA)
+    p = problems(session, rival({"conn_id": "crm_pg", "schema": "crm", "table": "user_tags"}))
     assert p == {"target.table": f"table 'crm.user_tags' on connection 'crm_pg' {CLAIMED}"}
     # a service of the same application is refused too; the owner itself saves as before
     assert problems(session, base_service(name="second"))["target.table"] == \
         f"table 'crm.user_tags' on connection 'crm_pg' {CLAIMED}"
     lifecycle.update_service(session, ADMIN, "crm_user_tags", base_service(description="still mine"))
     # another table of the same schema is free
-    validate_service(session, RITA, rival({"conn_id": "crm_pg", "schema": "crm", "table": "risk_tags"}))
+    validate_service(session, rival({"conn_id": "crm_pg", "schema": "crm", "table": "risk_tags"}))
 
 
 def test_an_unset_schema_is_its_default_when_comparing(session: Session, risk_tags: None) -> None:
     lifecycle.create_service(session, ADMIN, base_service(target={"conn_id": "crm_pg", "table": "user_tags"}))
     grant(session, "risk", "crm_pg")
-    assert problems(session, rival({"conn_id": "crm_pg", "schema": "public", "table": "user_tags"}), actor=RITA)[
+    assert problems(session, rival({"conn_id": "crm_pg", "schema": "public", "table": "user_tags"}))[
         "target.table"] == f"table 'public.user_tags' on connection 'crm_pg' {CLAIMED}"
 
 
@@ -119,11 +119,11 @@ def test_a_second_connection_id_of_the_same_database(session: Session, risk_tags
     lifecycle.create_service(session, ADMIN, base_service())
     grant(session, "risk", "crm_pg_alias")
     grant(session, "risk", "crm_pg_6432")
-    p = problems(session, rival({"conn_id": "crm_pg_alias", "schema": "crm", "table": "user_tags"}), actor=RITA)
+    p = problems(session, rival({"conn_id": "crm_pg_alias", "schema": "crm", "table": "user_tags"}))
     assert p == {"target.table": "table 'crm.user_tags' on connection 'crm_pg_alias' (the database of connection "
                                  f"'crm_pg') {CLAIMED}"}
     # another port is another server
-    validate_service(session, RITA, rival({"conn_id": "crm_pg_6432", "schema": "crm", "table": "user_tags"}))
+    validate_service(session, rival({"conn_id": "crm_pg_6432", "schema": "crm", "table": "user_tags"}))
 
 
 def test_the_same_sqlite_file_under_another_spelling(session: Session) -> None:
@@ -139,7 +139,7 @@ def test_table_names_compare_as_the_family_does(session: Session) -> None:
     lifecycle.create_service(session, ADMIN, base_service(name="on_mysql", target={"conn_id": "crm_mysql",
                                                                                   "table": "user_tags"}))
     # PostgreSQL: the engine quotes, so "User_Tags" is another table
-    validate_service(session, ADMIN, base_service(name="pg_case", target={"conn_id": "crm_pg", "schema": "crm",
+    validate_service(session, base_service(name="pg_case", target={"conn_id": "crm_pg", "schema": "crm",
                                                                           "table": "User_Tags"}))
     # MySQL/MariaDB compare table names case-insensitively
     assert problems(session, base_service(name="my_case", target={"conn_id": "crm_mysql", "table": "User_Tags"}))[
@@ -185,7 +185,7 @@ def test_deleting_a_grant_in_use_is_refused_naming_the_services(session: Session
     assert str(err.value) == ("connection 'crm_lite' is still the target of services of application 'crm': "
                               "b_svc, crm_user_tags")
     with pytest.raises(PermissionDenied, match="^only Airflow admins may delete target grants$"):
-        repo.delete_target_grant(session, Actor("alice"), "crm", "crm_mysql")
+        catalog_admin.delete_target_grant(session, Actor("alice"), "crm", "crm_mysql")
     repo.delete_target_grant(session, ADMIN, "crm", "crm_mysql")
     with pytest.raises(NotFound, match="target grant 'crm:crm_mysql' does not exist"):
         repo.delete_target_grant(session, ADMIN, "crm", "crm_mysql")
@@ -226,7 +226,7 @@ def test_apply_checks_target_grants_before_writing(session: Session) -> None:
         "target_grants[0].conn_id": "must be an Airflow connection id: no control characters and no '/'",
         "target_grants[0].schemas": "give at least one schema, or leave schemas out to grant every schema"}
     with pytest.raises(PermissionDenied, match="only Airflow admins may apply the catalog"):
-        apply_catalog(session, Actor("alice"), parse_catalog({"target_grants": [{"application": "crm",
+        catalog_admin.apply_catalog(session, Actor("alice"), parse_catalog({"target_grants": [{"application": "crm",
                                                                                  "conn_id": "x"}]}))
 
 

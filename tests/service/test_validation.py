@@ -10,27 +10,27 @@ from service_data import ADMIN, base_service
 from sqlalchemy.orm import Session
 
 from airflow_provider_tagoffline.catalog.repository import Actor
-from airflow_provider_tagoffline.errors import ValidationFailed
+from airflow_provider_tagoffline.errors import PermissionDenied, ValidationFailed
 from airflow_provider_tagoffline.service import lifecycle
 from airflow_provider_tagoffline.service.freeze import freeze
 from airflow_provider_tagoffline.service.validation import validate_service
 
 
-def problems(session: Session, data: dict[str, Any], actor: Actor = ADMIN, **kw: Any) -> dict[str, str]:
+def problems(session: Session, data: dict[str, Any], **kw: Any) -> dict[str, str]:
     with pytest.raises(ValidationFailed) as err:
-        validate_service(session, actor, data, **kw)
+        validate_service(session, data, **kw)
     return {e.field: e.message for e in err.value.errors}
 
 
 def test_the_base_service_is_valid(session: Session) -> None:
-    v = validate_service(session, ADMIN, base_service())
+    v = validate_service(session, base_service())
     assert v.target_kind == "postgres" and [t.code for t in v.tags] == ["gender", "gmv_30d"]
     assert v.timezone == "Asia/Shanghai"
 
 
 @pytest.mark.parametrize("name", ["用户标签_2026", "CRM_tags", "a", "x" * 64])
 def test_names_of_chinese_letters_digits_underscore_up_to_64(session: Session, name: str) -> None:
-    validate_service(session, ADMIN, base_service(name=name))
+    validate_service(session, base_service(name=name))
 
 
 @pytest.mark.parametrize("name", ["has space", "dash-ed", "x" * 65, "emoji🚀", "dot.ted"])
@@ -49,7 +49,7 @@ def test_names_are_unique(session: Session) -> None:
 
 
 def test_description_at_most_1000(session: Session) -> None:
-    validate_service(session, ADMIN, base_service(description="述" * 1000))
+    validate_service(session, base_service(description="述" * 1000))
     assert problems(session, base_service(description="x" * 1001))["description"] == \
         "is 1001 characters long; at most 1000"
 
@@ -62,9 +62,12 @@ def test_unknown_application_entity_and_entity_id(session: Session) -> None:
 
 
 def test_only_admins_and_members_of_the_application(session: Session) -> None:
-    assert problems(session, base_service(), actor=Actor("mallory"))["application"] == \
-        "user 'mallory' is not an admin or member of application 'crm'"
-    validate_service(session, Actor("bob"), base_service())  # a member
+    """Who may is the permission layer's (403), asked before validation, which checks data only."""
+    with pytest.raises(PermissionDenied) as err:
+        lifecycle.create_service(session, Actor("mallory"), base_service())
+    assert str(err.value) == "user 'mallory' is not an admin or member of application 'crm' and may not create its " \
+                             "services"
+    lifecycle.create_service(session, Actor("bob"), base_service(owner="bob"))  # a member, as owner
 
 
 def test_the_entity_id_limits_the_tags(session: Session) -> None:
@@ -183,9 +186,23 @@ def test_target_names_too_long_with_the_swap_suffixes(session: Session, conn_id:
                                                       message: str | None) -> None:
     data = base_service(target={"conn_id": conn_id, "table": table})
     if message is None:
-        validate_service(session, ADMIN, data)
+        validate_service(session, data)
         return
     assert problems(session, data)["target.table"] == message
+
+
+@pytest.mark.parametrize("conn_id", ["crm_pg", "crm_mysql", "crm_ora", "crm_lite"])
+@pytest.mark.parametrize("table", ["bad table!; drop", "user-tags", "1st_tags", 'a"b', "t.x"])
+def test_a_table_name_is_a_plain_name_on_every_family(session: Session, conn_id: str, table: str) -> None:
+    """Quoted, any of these would be harmless, but a user means none of them: refused at save, beside the field."""
+    assert problems(session, base_service(target={"conn_id": conn_id, "table": table}))["target.table"] == (
+        f"{table!r} is not a valid table name: use letters, digits and _, starting with a letter or _ "
+        "(e.g. user_tags)")
+
+
+@pytest.mark.parametrize("table", ["user_tags", "_staging", "标签表", "Kunden_Merkmale_2026"])
+def test_plain_table_names_in_any_script_are_accepted(session: Session, table: str) -> None:
+    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_pg", "table": table}))
 
 
 def test_identifier_over_the_limit_itself(session: Session) -> None:
@@ -230,17 +247,17 @@ def test_pool_and_queue(session: Session) -> None:
     p = problems(session, base_service(pool="heavy pool", queue="exports;rm"))
     assert p["pool"] == "'heavy pool' is not an Airflow pool name (1–256 letters, digits, _ . -)"
     assert p["queue"] == "'exports;rm' is not a queue name (1–128 letters, digits, _ . : -)"
-    v = validate_service(session, ADMIN, base_service(pool="tag_offline.heavy-1", queue="exports:eu"))
+    v = validate_service(session, base_service(pool="tag_offline.heavy-1", queue="exports:eu"))
     spec = freeze(v, slug="s", version=1, warehouse_conn_id="tag_warehouse")
     assert (spec.pool, spec.queue) == ("tag_offline.heavy-1", "exports:eu")
 
 
 def test_wait_for_data_of_scheduled_runs(session: Session) -> None:
     recurring = {"type": "recurring", "daily_at": "02:00"}
-    assert validate_service(session, ADMIN, base_service(schedule=recurring)).wait_for_data == 6 * 3600
-    assert validate_service(session, ADMIN, base_service(schedule={**recurring, "wait_for_data": "90m"})
+    assert validate_service(session, base_service(schedule=recurring)).wait_for_data == 6 * 3600
+    assert validate_service(session, base_service(schedule={**recurring, "wait_for_data": "90m"})
                             ).wait_for_data == 5400
-    assert validate_service(session, ADMIN, base_service(schedule={"type": "manual"})).wait_for_data is None
+    assert validate_service(session, base_service(schedule={"type": "manual"})).wait_for_data is None
     assert problems(session, base_service(schedule={**recurring, "wait_for_data": "2 days"}))[
         "schedule.wait_for_data"] == "'2 days' is not a duration such as 6h, 90m, 1h30m or 45s"
     assert problems(session, base_service(schedule={"type": "manual", "wait_for_data": "1h"}))[
@@ -341,9 +358,9 @@ def test_the_partition_field_passes_the_identifier_checks(session: Session, conn
 
 
 def test_a_partition_field_within_the_limits_is_valid(session: Session) -> None:
-    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_pg", "table": "t",
+    validate_service(session, base_service(target={"conn_id": "crm_pg", "table": "t",
                                                           "partition": {"field": "p" * 63}}))
-    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_mysql", "table": "t",
+    validate_service(session, base_service(target={"conn_id": "crm_mysql", "table": "t",
                                                           "partition": {"field": ["数据日期"]}}))
 
 
@@ -361,12 +378,11 @@ def test_every_section_reports_in_order(session: Session) -> None:
                                   {"tag": "city", "value": "user_id"}],
                         gates={"min_rows": -1, "max_null_ratio": {"zzz": 2}})
     with pytest.raises(ValidationFailed) as err:
-        validate_service(session, Actor("mallory"), data, existing=existing)
+        validate_service(session, data, existing=existing)
     assert [(e.field, e.message) for e in err.value.errors] == [
         ("name", "must be 1–64 characters: Chinese characters, English letters, digits or _"),
         ("description", "is 1001 characters long; at most 1000"),
         ("owner", "is required"),
-        ("application", "user 'mallory' is not an admin or member of application 'risk'"),
         ("schedule.daily_at", "a manual service has no daily time; remove it or make the service recurring"),
         ("schedule.timezone", "'Mars/Base' is not a known IANA timezone (e.g. Asia/Shanghai, UTC)"),
         ("target.load", "loading policy 'append' is not supported; only overwrite"),

@@ -55,12 +55,12 @@ class DuckDBTarget(Target):
         self.conn.execute(sql)
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, wait_seconds: float | None = None) -> Iterator[None]:
         path = self.scalar("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
         if not path:
             yield
             return
-        with file_lock(path, self.display_name):
+        with file_lock(path, self.display_name, wait_seconds):
             yield
 
     def _schema(self) -> str:

@@ -73,11 +73,12 @@ class MySQLTarget(Target):
         return self.statement_transaction("START TRANSACTION")
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, wait_seconds: float | None = None) -> Iterator[None]:
         # GET_LOCK names are server-wide: the database the table resolves to is part of the key.
         key = self.lock_key(self.schema or self.scalar("SELECT DATABASE()"), self.live)
-        if self.scalar("SELECT GET_LOCK(%s, %s)", [key, LOCK_WAIT_SECONDS]) != 1:
-            raise RunFailed(f"another run is writing {self.display_name} (GET_LOCK held for {LOCK_WAIT_SECONDS}s)")
+        wait = LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds
+        if self.scalar("SELECT GET_LOCK(%s, %s)", [key, wait]) != 1:
+            raise RunFailed(f"another run is writing {self.display_name} (GET_LOCK held for {wait}s)")
         try:
             yield
         finally:

@@ -13,6 +13,7 @@ class OracleDialect(Dialect):
     has_schemas = True
     supports_partitions = True
     text_type = "VARCHAR2(4000)"
+    ping_sql = "SELECT 1 FROM DUAL"
     default_port = 1521
     # OpenLineage: oracle://host:port, {service name}.{schema}.{table}
     lineage_scheme = "oracle"

@@ -145,21 +145,22 @@ class OracleTarget(Target):
         return self.lock_key(owner, self.live)
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, wait_seconds: float | None = None) -> Iterator[None]:
         import oracledb
 
         name = self.lock_name()
+        wait = LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds
         cur = self.conn.cursor()
         result = cur.var(oracledb.NUMBER)
         try:
-            cur.execute(self.lock_block_sql(), [name, result, LOCK_WAIT_SECONDS])
+            cur.execute(self.lock_block_sql(), [name, result, wait])
         except Exception as exc:
             raise RunFailed(f"cannot lock {self.display_name} with DBMS_LOCK (the connection's user needs "
                             f"EXECUTE on DBMS_LOCK): {str(exc).splitlines()[0]}") from None
         code = int(result.getvalue() or 0)
         if code not in (0, 4):
             raise RunFailed(f"another run is writing {self.display_name} (DBMS_LOCK {_LOCK_RESULTS.get(code, code)} "
-                            f"after {LOCK_WAIT_SECONDS}s)")
+                            f"after {wait}s)")
         try:
             yield
         finally:

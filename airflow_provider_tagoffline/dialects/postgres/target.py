@@ -75,13 +75,14 @@ class PostgresTarget(Target):
         return database, schema, self.live
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, wait_seconds: float | None = None) -> Iterator[None]:
         key = self.lock_key(*self.resolved_table())
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        wait = LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds
+        deadline = time.monotonic() + wait
         while not self.scalar("SELECT pg_try_advisory_lock(hashtext(%s))", [key]):
-            if time.monotonic() > deadline:
+            if time.monotonic() >= deadline:
                 raise RunFailed(f"another run is writing {self.display_name} (advisory lock held for "
-                                f"{LOCK_WAIT_SECONDS}s)")
+                                f"{wait}s)")
             time.sleep(0.5)
         try:
             yield
@@ -222,8 +223,10 @@ class PostgresTarget(Target):
             col = self.d.quote(self.partition_column)
             stmts.append(f"ALTER TABLE {self.q(self.stage)} ADD CONSTRAINT {self.d.quote(self.partition_check_name)} "
                          f"CHECK ({col} IS NOT NULL AND {col} = {self.d.quote_literal(self.partition_value or '')})")
-        if stmts:
-            self.run_in_tx(stmts)
+        with self.transaction():
+            self.run_statements(stmts[:1])
+            self.checkpoint("index")  # the first index built, the transaction open
+            self.run_statements(stmts[1:])
         self.run_statements([f"ANALYZE {self.q(self.stage)}"])
 
     def dependent_views(self) -> list[tuple[str, str, str, str]]:

@@ -53,12 +53,12 @@ class SQLiteTarget(Target):
         return self.d.quote(table)
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, wait_seconds: float | None = None) -> Iterator[None]:
         path = self.scalar("SELECT file FROM pragma_database_list WHERE name = 'main'") or ""
         if not path:  # in-memory: nothing else can reach it
             yield
             return
-        with file_lock(path, self.display_name):
+        with file_lock(path, self.display_name, wait_seconds):
             yield
 
     def exists(self, table: str) -> bool:

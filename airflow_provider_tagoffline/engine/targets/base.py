@@ -175,8 +175,9 @@ class Target:
 
     # ---- to implement per family ---------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Exclusive right to write this target for the whole run."""
+    def lock(self, wait_seconds: float | None = None) -> Iterator[None]:
+        """Exclusive right to write this target for the whole run, waiting for it up to ``wait_seconds``
+        (None: the family's usual wait)."""
         raise NotImplementedError
 
     def exists(self, table: str) -> bool:
@@ -217,6 +218,7 @@ class Target:
 
     def finish_stage(self) -> None:
         """After the load: build what is cheaper to build on a full table (indexes)."""
+        self.checkpoint("index")
 
     def check_dependents(self) -> None:
         """Preflight: refuse objects depending on the live table that a swap could not keep."""
@@ -288,6 +290,8 @@ class Target:
         if live and backup:
             self.run_in_tx(self.drop_sql(self.backup))
             actions.append(f"dropped leftover {self.backup}")
+        if actions:
+            self.checkpoint("recovery")  # the old copy handled, the stage not yet
         if stage:
             self.run_in_tx(self.drop_sql(self.stage))
             actions.append(f"dropped leftover {self.stage}")

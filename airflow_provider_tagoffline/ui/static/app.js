@@ -281,9 +281,13 @@ async function doAction(action, svc, onDone) {
         try {
           const p = await api("GET", `/services/${enc(name)}/backfill/plan?${new URLSearchParams({ start: v.start, end: v.end })}`);
           if (mine !== asked) return;
+          // Airflow's own dry run: the runs it will create, and each date of the range it leaves out with why
           note.replaceChildren(p.warning ? h("span", { class: p.needs_allow_older && !v.allow_older ? "error" : "warn" }, p.warning,
             p.needs_allow_older && !v.allow_older ? ". Check “Allow an older data date” to run it." : ".") : "",
-          h("span", { class: "muted" }, ` ${p.runs} run(s), oldest first.`));
+          h("span", { class: "muted", "data-runs": p.runs },
+            ` ${p.runs} run(s)${p.data_dates.length ? ": " + p.data_dates.join(", ") : ""}, oldest first.`),
+          p.skipped.length ? h("ul", { class: "skipped" }, p.skipped.map((s) =>
+            h("li", { class: "warn", "data-skipped": s.data_date }, `${s.data_date} not run: ${s.reason}.`))) : "");
         } catch (e) {
           if (mine === asked) note.replaceChildren(h("span", { class: "error" }, e.message));
         }
@@ -312,7 +316,7 @@ function confirmDialog(title, text) {
   });
 }
 
-// A dialog of date inputs and checkboxes; ``onChange(values, note)`` may say something about the
+// A dialog of date or text inputs and checkboxes; ``onChange(values, note)`` may say something about the
 // values in the note below them (called once at the start). Resolves to the values, or null.
 function formDialog(title, fields, onChange) {
   const dlg = document.getElementById("dialog");
@@ -328,7 +332,7 @@ function formDialog(title, fields, onChange) {
         ? [h("span", {}), h("div", { class: "field" }, h("label", { for: `dlg-${f.name}` }, inputs[i], ` ${f.label}`),
           f.hint ? h("span", { class: "muted" }, f.hint) : null)]
         : [h("label", { for: `dlg-${f.name}` }, f.label), inputs[i]])),
-      h("p", { class: "muted" }, "Default: yesterday (T-1) in the service's timezone."),
+      fields.some((f) => f.type === "date") ? h("p", { class: "muted" }, "Default: yesterday (T-1) in the service's timezone.") : null,
       note,
       h("div", { class: "row" }, h("span", { class: "spacer" }),
         h("button", { value: "cancel", type: "submit", formnovalidate: true }, "Cancel"),
@@ -358,6 +362,13 @@ function attentionNotice(s) {
     h("p", { class: "muted" }, "Runs fail before touching the target until this is fixed (in the catalog, or in the service) and the service is republished."));
 }
 
+// ---- Airflow's own doors: a pause / unpause outside the plugin (the server's words, airflow_bridge.py) ----
+function airflowPauseNotice(s) {
+  if (!s.airflow_pause) return null;
+  return h("p", { class: "card airflow-pause", id: "airflow-pause", "data-paused": String(s.airflow_pause.paused) },
+    s.airflow_pause.message);
+}
+
 const listFilters = { mine: false, name: "", application: "", entity: "", target_kind: "", status: "", execution_status: "", schedule_type: "", page: 1 };
 
 async function listPage(main) {
@@ -381,9 +392,10 @@ async function listPage(main) {
       sel("status", TASK_STATUSES, "Task status"),
       sel("execution_status", EXEC_STATUSES, "Execution status"),
       sel("schedule_type", ["manual", "recurring"], "Schedule type")),
-    h("table", { id: "services" },
+    // wrapped: a table wider than the frame scrolls on its own instead of cutting the Actions column off
+    h("div", { class: "table-wrap" }, h("table", { id: "services" },
       h("thead", {}, h("tr", {}, ["Name", "Owner", "Application", "Entity", "Entity ID", "Task status", "Execution", "Tags", "Schedule", "Target", "Actions"].map((c) => h("th", {}, c)))),
-      tbody),
+      tbody)),
     pager);
 
   async function load() {
@@ -400,14 +412,14 @@ async function listPage(main) {
     const data = await api("GET", `/services?${params}`);
     if (stale(routeId)) return;
     tbody.replaceChildren(...data.items.map((s) => h("tr", { dataset: { service: s.name } },
-      h("td", {}, h("a", { href: `#/service/${enc(s.name)}` }, s.name)),
+      h("td", { class: "name" }, h("a", { href: `#/service/${enc(s.name)}` }, s.name)),
       h("td", {}, s.owner), h("td", {}, s.application), h("td", {}, s.entity), h("td", {}, s.entity_id),
       h("td", {}, h("span", { class: `badge ${s.status}`, "data-status": s.status }, s.status), attentionBadge(s)),
       h("td", {}, h("span", { class: `badge ${s.execution_status}` }, s.execution_status)),
       h("td", {}, h("div", { class: "tags" }, s.tags.map((t) => h("span", {}, t)))),
       h("td", {}, s.schedule_type),
       h("td", { class: "target", title: `Full name: ${s.target.full_name}\nData source: ${s.target.conn_id} (${s.target_kind})\nSchema: ${s.target.schema || "(default)"}` }, s.target.table),
-      h("td", { class: "actions" }, actionButtons(s, load)))));
+      h("td", { class: "actions" }, h("div", { class: "buttons" }, actionButtons(s, load))))));
     if (!data.items.length) tbody.append(h("tr", {}, h("td", { colspan: 11, class: "muted" }, "No services match.")));
     const pages = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
     pager.replaceChildren(
@@ -907,6 +919,7 @@ async function detailsPage(main, name) {
         actionButtons(s, render)),
       h("p", { class: s.status.endsWith("failed") ? "error" : "muted", id: "status-message" }, s.status_message || ""),
       attentionNotice(s),
+      airflowPauseNotice(s),
       h("div", { class: "card" }, h("h2", {}, "Basic information"), h("dl", { class: "kv" },
         kv("Application", d.application), kv("Owner", d.owner), kv("Entity / entity ID", `${d.entity} / ${d.entity_id}`),
         kv("Schedule", d.schedule.type === "recurring" ? `daily at ${d.schedule.daily_at} (${d.schedule.timezone || "default timezone"})` : "manual"),
@@ -976,8 +989,16 @@ async function catalogPage(main) {
   const allConnections = isAdmin ? await api("GET", "/connections") : [];
   if (stale(routeId)) return;
   const decide = async (g, decision) => {
+    // a reject or revoke says why (kept as the grant's reason and in the audit log)
+    let body;
+    if (decision !== "approve") {
+      const values = await formDialog(`${decision === "revoke" ? "Revoke" : "Reject"} ${g.tag} for ${g.application}`,
+        [{ name: "reason", label: "Reason", type: "text", value: "" }]);
+      if (!values) return;
+      body = { reason: values.reason.trim() };
+    }
     try {
-      await api("POST", `/catalog/grants/${enc(g.application)}/${enc(g.entity)}/${enc(g.tag)}/${decision}`);
+      await api("POST", `/catalog/grants/${enc(g.application)}/${enc(g.entity)}/${enc(g.tag)}/${decision}`, body);
       toast(`${decision}: ${g.tag} for ${g.application}`);
     } catch (e) { toast(e.message, true); }
     catalogPage(main);
@@ -1014,11 +1035,12 @@ async function catalogPage(main) {
       h("table", {}, h("tbody", {}, lookups.map((l) => h("tr", {}, h("td", {}, l.code), h("td", {}, l.name),
         h("td", {}, l.kind === "inline" || l.values ? Object.entries(l.values || {}).map(([k, v]) => `${k}=${v}`).join(", ") : `table ${l.table} (${l.code_column} → ${l.name_column})`)))))),
     h("div", { class: "card" }, h("h2", {}, "Grants"),
-      h("table", { id: "grants" }, h("thead", {}, h("tr", {}, ["Application", "Entity", "Tag", "State", "Expires", "Requested", "Decided", ""].map((c) => h("th", {}, c)))),
+      h("table", { id: "grants" }, h("thead", {}, h("tr", {}, ["Application", "Entity", "Tag", "State", "Expires", "Requested", "Decided", "Reason", ""].map((c) => h("th", {}, c)))),
         h("tbody", {}, grants.map((g) => h("tr", { dataset: { grant: `${g.application}:${g.entity}.${g.tag}` } },
           h("td", {}, g.application), h("td", {}, g.entity), h("td", {}, g.tag), h("td", {}, h("span", { class: `badge ${g.state === "approved" ? "success" : g.state === "requested" ? "queued" : "failed"}` }, g.state)),
           h("td", {}, g.expires || "—"), h("td", {}, g.requested_by ? `${g.requested_by} ${fmtTime(g.requested_at)}` : ""),
           h("td", {}, g.decided_by ? `${g.decided_by} ${fmtTime(g.decided_at)}` : ""),
+          h("td", { class: "reason" }, g.reason || ""),
           h("td", { class: "actions" }, isAdmin && g.state === "requested" ? [
             h("button", { class: "icon", "data-decision": "approve", onclick: () => decide(g, "approve") }, "Approve"),
             h("button", { class: "icon danger", "data-decision": "reject", onclick: () => decide(g, "reject") }, "Reject")] : null,
