@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
+#: the name pip knows this package by (``pip install 'airflow-provider-tagoffline[mysql]'``)
+DISTRIBUTION = "airflow-provider-tagoffline"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -16,7 +18,7 @@ def get_provider_info() -> dict[str, Any]:
     from airflow_provider_tagoffline.config import CONFIG_OPTIONS
 
     return {
-        "package-name": "airflow-provider-tagoffline",
+        "package-name": DISTRIBUTION,
         "name": "Tag Offline",
         "description": "Tag offline services: deliver warehouse entity tags into application "
         "databases every day with an atomic table swap.",

@@ -135,32 +135,37 @@ class AccessRecord:
         return self.admins.everyone or user in self.admins.names
 
 
-def run_seal(user: str | None, conf: dict[str, Any] | None) -> str:
-    """What the plugin vouches for in a run it started: who Airflow says triggered it, with which conf. A run
-    made again under the same id (a run can be deleted and created anew) passes only as the very same run."""
-    canonical = json.dumps({"user": user, "conf": conf or {}}, sort_keys=True, ensure_ascii=False, default=str)
+def run_seal(user: str | None, conf: dict[str, Any] | None, clear_number: int = 0) -> str:
+    """What the plugin vouches for in a run it started: who Airflow says triggered it, with which conf, cleared
+    how many times. A run made again under the same id (a run can be deleted and created anew) passes only as
+    the very same run, and a run the plugin's backfill ran again (Airflow clears it) only until someone clears
+    it once more."""
+    said: dict[str, Any] = {"user": user, "conf": conf or {}}
+    if clear_number:
+        said["clear_number"] = clear_number
+    canonical = json.dumps(said, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def run_refusal(record: AccessRecord, run_type: str, user: str | None, allow_older: bool,
-                cleared: bool = False, run_id: str | None = None, conf: dict[str, Any] | None = None) -> str | None:
+                clear_number: int = 0, run_id: str | None = None, conf: dict[str, Any] | None = None) -> str | None:
     """Why the export must not start a run of ``run_type`` triggered by ``user`` (one line), or None.
 
     Scheduled and asset-triggered runs are the service's own; a manual run or a backfill needs a user who
     may run the service, and ``allow_older`` a user who may allow it, or to be a run the plugin started
-    (``plugin_runs``: the plugin checked its caller itself). A ``cleared`` run (re-run by someone
-    Airflow does not name to the task: whoever may clear it) keeps its triggering user, so its
-    ``allow_older`` is not honoured: rolling a table back takes a new run."""
+    (``plugin_runs``: the plugin checked its caller itself, sealed with the run's ``clear_number``). Any other
+    cleared run (re-run by someone Airflow does not name to the task: whoever may clear it) keeps its
+    triggering user, so its ``allow_older`` is not honoured: rolling a table back takes a new run."""
     if run_type not in CHOSEN_RUN_TYPES:
         return None
     what = "backfill" if run_type == "backfill" else "manual run"
     svc, app = record.service, record.application
-    if allow_older and cleared:
+    if run_id is not None and record.plugin_runs.get(run_id) == run_seal(user, conf, clear_number):
+        return None  # the plugin started it (or its backfill ran it again), for a caller it checked
+    if allow_older and clear_number > 0:
         return (f"refused: this {what} of service {svc!r} asks for an older data date (allow_older) and was cleared "
                 f"to run again, by someone the task cannot tell; trigger a new run to export an older data date; "
                 f"the target is untouched")
-    if run_id is not None and record.plugin_runs.get(run_id) == run_seal(user, conf):
-        return None  # the plugin started it, for a caller it checked
     if not user:
         return (f"refused: this {what} of service {svc!r} names no triggering user, and only Airflow admins, "
                 f"admins of application {app!r} and the service's owner may start one; the target is untouched")

@@ -300,15 +300,15 @@ def create_backfill(dag_id: str, start: dt.datetime, end: dt.datetime, user: str
                  if run_id is None])
 
 
-def run_identities(dag_id: str, run_ids: list[str]) -> dict[str, tuple[str | None, dict[str, Any] | None]]:
-    """Each run's triggering user and conf, as Airflow holds them (what its task will be told)."""
+def run_identities(dag_id: str, run_ids: list[str]) -> dict[str, tuple[str | None, dict[str, Any] | None, int]]:
+    """Each run's triggering user, conf and clear number, as Airflow holds them (what its task will be told)."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
-        return {run_id: (user, conf) for run_id, user, conf in session.execute(
-            select(DagRun.run_id, DagRun.triggering_user_name, DagRun.conf)
+        return {run_id: (user, conf, int(cleared or 0)) for run_id, user, conf, cleared in session.execute(
+            select(DagRun.run_id, DagRun.triggering_user_name, DagRun.conf, DagRun.clear_number)
             .where(DagRun.dag_id == dag_id, DagRun.run_id.in_(run_ids)))}
 
 

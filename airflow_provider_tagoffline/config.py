@@ -143,6 +143,15 @@ CONFIG_OPTIONS: dict[str, ConfigOption] = {
         "60",
         "60",
     ),
+    "wait_for_lock": ConfigOption(
+        "How long a run's swap keeps trying to take the target table's exclusive lock while other "
+        "sessions use the table (a duration: 10m, 1h, 90s), for services that set no "
+        "target.wait_for_lock. Each try waits at most 1.5 s, so readers of the table are never held "
+        "longer; when the time is up the run fails, the table untouched, naming the sessions in the way.",
+        lambda: "10m",
+        "10m",
+        "10m",
+    ),
     "timezone": ConfigOption(
         "Default timezone of recurring schedules. Empty means Airflow's [core] default_timezone.",
         lambda: "",

@@ -2,7 +2,10 @@
 family a service targets or reads.
 
 Connections are resolved through Airflow (metadata DB, ``AIRFLOW_CONN_*`` variables or a
-secrets backend), so a service and a rendered DAG only ever carry the connection id.
+secrets backend), so a service and a rendered DAG only ever carry the connection id. Resolving a
+connection whose family's Airflow provider is not installed fails there, with the one line naming
+the extra to install: at the earliest point it is used (a save's validation, a run's preflight,
+introspection), never deep inside a driver.
 """
 
 from __future__ import annotations
@@ -73,9 +76,19 @@ class Resolved:
         return self.family.make_target(spec, conn, self.dialect.kind)
 
 
-def resolve_connection(conn_id: str, field: str = "conn_id", *, connection: Any = None) -> Resolved:
+def require_installed(where: Resolved, field: str) -> None:
+    """A ValidationFailed naming ``field`` when the Airflow provider of ``where``'s family does not
+    import here, saying which extra of this package installs it."""
+    missing = where.family.not_installed()
+    if missing:
+        raise ValidationFailed.one(field, f"connection {where.conn_id!r} ({where.connection.conn_type}): {missing}")
+
+
+def resolve_connection(conn_id: str, field: str = "conn_id", *, connection: Any = None,
+                       installed: bool = True) -> Resolved:
     """Any connection as what it is: a family's (as its flavour), or the generic family's.
-    ``connection``: the Airflow connection of ``conn_id`` when the caller has read it already."""
+    ``connection``: the Airflow connection of ``conn_id`` when the caller has read it already;
+    ``installed``: also require its family's provider (``require_installed``)."""
     conn = connection if connection is not None else get_connection(conn_id, field)
     family = family_of_connection(conn.conn_type)
     if family is None:
@@ -85,7 +98,10 @@ def resolve_connection(conn_id: str, field: str = "conn_id", *, connection: Any 
         kind = family.kind_of(conn.conn_type, conn.extra_dejson)
     except ValueError as exc:
         raise ValidationFailed.one(field, f"connection {conn_id!r}: {exc}") from None
-    return Resolved(conn_id, kind, family, family.dialect_for(kind), conn)
+    where = Resolved(conn_id, kind, family, family.dialect_for(kind), conn)
+    if installed:
+        require_installed(where, field)
+    return where
 
 
 def resolve_warehouse(conn_id: str | None = None, field: str = "warehouse_conn_id") -> Resolved:
@@ -96,25 +112,30 @@ def resolve_warehouse(conn_id: str | None = None, field: str = "warehouse_conn_i
 
 
 def resolve_target(conn_id: str, warehouse_conn_id: str | None = None, field: str = "target.conn_id", *,
-                   connection: Any = None) -> Resolved:
+                   connection: Any = None, installed: bool = True) -> Resolved:
     """A service's target connection (spec §2): kind ``warehouse`` when it is the warehouse itself
     (``warehouse_conn_id``, else the configured one), else the connection's own kind. A connection
-    no family can write is a ValidationFailed naming ``field``."""
+    no family can write is a ValidationFailed naming ``field``; so is one whose family's provider is
+    not installed, unless ``installed`` is False (listing connections, not using them)."""
     from airflow_provider_tagoffline import config
 
     if conn_id == (warehouse_conn_id or config.warehouse_conn_id()):
-        where = resolve_connection(conn_id, field, connection=connection)
+        where = resolve_connection(conn_id, field, connection=connection, installed=False)
         if where.family.target is None:
             raise ValidationFailed.one(field, f"the warehouse {conn_id!r} ({where.kind}) cannot be a target: "
                                               "its database family has no target support")
-        return Resolved(where.conn_id, WAREHOUSE, where.family, where.dialect, where.connection)
-    conn = connection if connection is not None else get_connection(conn_id, field)
-    try:
-        kind = kind_for_connection(conn.conn_type, conn.extra_dejson)
-    except ValueError as exc:
-        raise ValidationFailed.one(field, f"connection {conn_id!r}: {exc}") from None
-    family = family_of_kind(kind)
-    return Resolved(conn_id, kind, family, family.dialect_for(kind), conn)
+        where = Resolved(where.conn_id, WAREHOUSE, where.family, where.dialect, where.connection)
+    else:
+        conn = connection if connection is not None else get_connection(conn_id, field)
+        try:
+            kind = kind_for_connection(conn.conn_type, conn.extra_dejson)
+        except ValueError as exc:
+            raise ValidationFailed.one(field, f"connection {conn_id!r}: {exc}") from None
+        family = family_of_kind(kind)
+        where = Resolved(conn_id, kind, family, family.dialect_for(kind), conn)
+    if installed:
+        require_installed(where, field)
+    return where
 
 
 def dialect_of_kind(target_kind: str, warehouse_conn_id: str | None = None) -> Dialect:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # 2: schedule.wait_for_data. A format-1 spec still loads (the default wait).
 # 3: notify. Older formats still load (no notification).
 # 4: airflow_roles. Older formats still load (no per-DAG access).
-RUNSPEC_VERSION = 4
+# 5: target.wait_for_lock. Older formats still load (the [tag_offline] default where the run executes).
+RUNSPEC_VERSION = 5
 
 DateFormat = Literal["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"]
 OutputContent = Literal["value", "codename"]
@@ -77,6 +78,9 @@ class TargetSpec(_Frozen):
     key_column: str  # target column holding the entity ID (the primary key)
     partition: PartitionSpec | None = None
     load: Literal["overwrite"] = "overwrite"
+    #: seconds the swap keeps retrying its exclusive lock while other sessions hold the table
+    #: (engine/targets/lockwait.py); None: [tag_offline] wait_for_lock where the run executes; format 5
+    wait_for_lock: int | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
@@ -161,9 +165,14 @@ class RunSpec(_Frozen):
         return cls.model_validate_json(text)
 
     def to_dict(self) -> dict:
-        # without roles, the dict (and the fingerprint) of a spec frozen before format 4
-        return self.model_dump(mode="json", by_alias=True,
-                               exclude={"airflow_roles"} if self.airflow_roles is None else None)
+        # without roles, the dict (and the fingerprint) of a spec frozen before format 4; without the
+        # target's wait_for_lock, that of a spec frozen before format 5
+        exclude: dict[str, Any] = {}
+        if self.airflow_roles is None:
+            exclude["airflow_roles"] = True
+        if self.target.wait_for_lock is None:
+            exclude["target"] = {"wait_for_lock"}
+        return self.model_dump(mode="json", by_alias=True, exclude=exclude or None)
 
     def fingerprint(self) -> str:
         """A short hash of the whole spec: the same spec always gives the same fingerprint."""

@@ -27,6 +27,12 @@ _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 def parse_wait(value: object, field: str = "schedule.wait_for_data") -> int:
     """``"6h"``, ``"90m"``, ``"1h30m"``, ``"45s"``, ``"0"`` or a number of seconds → seconds, within
     0 and 24 hours; ValidationFailed naming ``field`` otherwise."""
+    return parse_duration(value, field, maximum=MAX_WAIT_SECONDS)
+
+
+def parse_duration(value: object, field: str, *, maximum: int) -> int:
+    """A duration in the syntax of ``parse_wait`` (also ``target.wait_for_lock``) → seconds, within 0
+    and ``maximum``; ValidationFailed naming ``field`` otherwise."""
     seconds: int | None = None
     if isinstance(value, bool):
         seconds = None
@@ -40,8 +46,9 @@ def parse_wait(value: object, field: str = "schedule.wait_for_data") -> int:
             seconds = sum(int(n) * _UNITS[u] for n, u in zip(m.groups(), "hms", strict=True) if n)
     if seconds is None:
         raise ValidationFailed.one(field, f"{value!r} is not a duration such as 6h, 90m, 1h30m or 45s")
-    if not 0 <= seconds <= MAX_WAIT_SECONDS:
-        raise ValidationFailed.one(field, f"{value!r} is outside 0 to 24h (the next day's run would be due)")
+    if not 0 <= seconds <= maximum:
+        raise ValidationFailed.one(field, f"{value!r} is outside 0 to {format_wait(maximum)} (the next day's run "
+                                          "would be due)")
     return seconds
 
 

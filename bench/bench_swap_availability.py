@@ -4,6 +4,13 @@ and on MariaDB; every read must succeed and see the full row count.
     .venv/bin/python bench/bench_swap_availability.py [RUNS] [USERS]     (default 30 runs, 100,000 users)
 
 The last line gives failed reads and wrong-count reads per target (target: 0 and 0).
+
+    .venv/bin/python bench/bench_swap_availability.py --long-reader [SECONDS] [USERS]   (default 20 s)
+
+With a long reader: one transaction reads the live table and stays open SECONDS while 3 readers poll
+``SELECT count(*)`` every 50 ms and one run swaps the table; printed per target, the worst read, with
+the swap's lock waits bounded (lockwait.ATTEMPT_SECONDS a try, the engine's way) and unbounded (one
+wait as long as the reader, the way before issue 21). Target: worst read < 2 s, 0 failed.
 """
 
 from __future__ import annotations
@@ -84,7 +91,95 @@ def measure(name: str, conn_id: str, kind: str, connect: Any, runs: int, users: 
     return stats
 
 
+def long_reader(name: str, conn_id: str, kind: str, connect: Any, hold: float, users: int, bounded: bool) -> float:
+    """The worst read of 3 pollers while a transaction holding the table for ``hold`` seconds delays one run."""
+    from airflow_provider_tagoffline.engine.runner import run_export
+    from airflow_provider_tagoffline.engine.targets import lockwait
+
+    spec = spec_dict(conn_id, kind, "bench_duck")
+    run_export(spec, "2026-11-23")
+    attempt = lockwait.ATTEMPT_SECONDS
+    if not bounded:
+        lockwait.ATTEMPT_SECONDS = hold * 10  # one lock wait that outlasts the reader, as before
+    stop, lock = threading.Event(), threading.Lock()
+    stats = {"reads": 0, "wrong": 0, "failed": 0}
+    worst = [0.0]
+
+    def timed_poll() -> None:
+        conn = connect()
+        while not stop.is_set():
+            start = time.perf_counter()
+            try:
+                cur = conn.cursor()
+                cur.execute("SELECT COUNT(*) FROM user_tags")
+                count = cur.fetchone()[0]
+                cur.close()
+                with lock:
+                    stats["reads"] += 1
+                    stats["wrong"] += count != users
+            except Exception:
+                with lock:
+                    stats["failed"] += 1
+            with lock:
+                worst[0] = max(worst[0], time.perf_counter() - start)
+            stop.wait(0.05)
+        conn.close()
+
+    reader = connect()
+    cur = reader.cursor()
+    cur.execute("BEGIN" if kind == "postgres" else "START TRANSACTION")
+    cur.execute("SELECT COUNT(*) FROM user_tags")
+    cur.fetchone()
+    held_from = time.perf_counter()
+    pollers = [threading.Thread(target=timed_poll) for _ in range(3)]
+    for p in pollers:
+        p.start()
+    report: dict[str, Any] = {}
+    run = threading.Thread(target=lambda: report.update(r=run_export(spec, "2026-11-23")))
+    run.start()
+    run.join(timeout=max(0.0, hold - (time.perf_counter() - held_from)))
+    released = time.perf_counter()
+    reader.commit()
+    run.join()
+    after = time.perf_counter() - released
+    stop.set()
+    for p in pollers:
+        p.join()
+    reader.close()
+    lockwait.ATTEMPT_SECONDS = attempt
+    r = report["r"]
+    print(f"{name:<10} {'bounded' if bounded else 'unbounded':<9}: worst read {worst[0]:.2f} s of {stats['reads']:,} "
+          f"reads, {stats['failed']} failed, {stats['wrong']} wrong count; {r.lock_attempts} lock attempts, waited "
+          f"{r.lock_wait_seconds:.1f} s; run done {after:.1f} s after the {hold:.0f} s reader; swap window "
+          f"{(r.swap_window_seconds or 0) * 1000:.0f} ms", flush=True)
+    return worst[0]
+
+
+def main_long_reader() -> None:
+    hold = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
+    users = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000
+    folder = tmpdir()
+    build_duckdb_warehouse(str(folder / "wh.duckdb"), users)
+    os.environ["AIRFLOW_CONN_BENCH_DUCK"] = json.dumps({"conn_type": "duckdb", "host": str(folder / "wh.duckdb")})
+    with pg_database() as pg_db, mysql_database() as my_db:
+        with psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True) as c:
+            c.execute(target_ddl_pg())
+        con = mysql_connect(my_db)
+        con.cursor().execute(target_ddl_mysql())
+        con.close()
+        os.environ["AIRFLOW_CONN_BENCH_PG"] = pg_conn_json(pg_db)
+        os.environ["AIRFLOW_CONN_BENCH_MY"] = mysql_conn_json(my_db)
+        for bounded in (False, True):
+            long_reader("PostgreSQL", "bench_pg", "postgres",
+                        lambda: psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True), hold, users, bounded)
+            long_reader("MariaDB", "bench_my", "mysql", lambda: mysql_connect(my_db), hold, users, bounded)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--long-reader"]:
+        main_long_reader()
+        return
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     users = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
     folder = tmpdir()

@@ -8,8 +8,10 @@ makes is dropped afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,17 +25,31 @@ def _unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Each test session gets its own AIRFLOW_HOME so nothing leaks into ~/airflow."""
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test session gets its own AIRFLOW_HOME so nothing leaks into ~/airflow — set before the test
+    modules are collected: Airflow reads AIRFLOW_HOME once, when a module first imports it."""
     if os.environ.get("TAGOFFLINE_KEEP_AIRFLOW_HOME"):
-        yield Path(os.environ["AIRFLOW_HOME"])
         return
-    home = tmp_path_factory.mktemp("airflow_home")
+    home = Path(tempfile.mkdtemp(prefix="tagoffline-airflow-home-"))
+    config.stash[_HOME_KEY] = home
     os.environ["AIRFLOW_HOME"] = str(home)
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
-    yield home
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_HOME_KEY, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+_HOME_KEY = pytest.StashKey[Path]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _airflow_home() -> Path:
+    """The session's AIRFLOW_HOME (``pytest_configure``)."""
+    return Path(os.environ["AIRFLOW_HOME"])
 
 
 @pytest.fixture(scope="session")

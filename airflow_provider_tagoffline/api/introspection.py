@@ -20,9 +20,10 @@ from airflow_provider_tagoffline.inspection import Introspection
 
 
 def _target(conn: Any, warehouse: str) -> connections.Resolved | None:
-    """``conn`` as a target (``warehouse`` for the warehouse itself), or None when it is none."""
+    """``conn`` as a target (``warehouse`` for the warehouse itself), or None when it is none; its
+    family's provider may be missing (listed all the same: using it says which extra to install)."""
     try:
-        return connections.resolve_target(conn.conn_id, warehouse, connection=conn)
+        return connections.resolve_target(conn.conn_id, warehouse, connection=conn, installed=False)
     except (ValidationFailed, ValueError, TypeError):
         return None
 
@@ -85,6 +86,7 @@ def _introspect(conn_id: str) -> Introspection:
     if where is None:
         raise ValidationFailed.one("conn_id", f"connection {conn_id!r} is of type {conn.conn_type!r}, not a "
                                               f"supported target kind")
+    connections.require_installed(where, "conn_id")
     return where.family.introspection(where.connection, where.dialect.kind)
 
 

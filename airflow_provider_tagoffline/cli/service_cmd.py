@@ -102,9 +102,14 @@ def show(name: str, json_out: bool = JsonOption) -> None:
     with session() as s:
         svc = lifecycle.get_service(s, name)
         publishing.refresh(s, svc)
+        definition = lifecycle.service_definition(svc)
+        wait = definition.target.wait_for_lock
         data = {**lifecycle.service_summary(svc), "slug": svc.slug, "status_message": svc.status_message,
                 "created_by": svc.created_by, "created_at": svc.created_at.isoformat(),
-                "definition": lifecycle.service_definition(svc).to_yaml_dict()}
+                # how long its swap keeps trying for the table's lock, where the service leaves it to the deployment
+                "wait_for_lock": wait if wait not in (None, "") else
+                f"{config.get('wait_for_lock')} (the deployment's [tag_offline] wait_for_lock)",
+                "definition": definition.to_yaml_dict()}
         pause = publishing.airflow_pause(svc)
         if pause is not None:
             data["airflow_pause"] = pause.model_dump()

@@ -14,7 +14,10 @@ holds everything the family means, one module a concern:
 
 The runtime parts are named ``"module:attribute"`` inside the package and imported when first used,
 the way Airflow's provider.yaml names hook classes: reading the registry imports no driver and no
-engine code, and an engine module may import the registry without a cycle.
+engine code, and an engine module may import the registry without a cycle. A family whose parts need
+an Airflow provider the base install lacks names the extra of this distribution that installs it
+(``extra``) and the modules that must import (``needs``): ``not_installed()`` says, in one line, what
+to install when they do not.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_tagoffline import DISTRIBUTION
 from airflow_provider_tagoffline.dialects.base import Dialect
+from airflow_provider_tagoffline.errors import first_line
 
 if TYPE_CHECKING:
     from airflow_provider_tagoffline.engine.targets.base import Target
@@ -55,6 +60,11 @@ class Family:
     introspect: str | None = None
     #: other spellings of a flavour (``{"mariadb": "mysql"}``)
     flavor_aliases: Mapping[str, str] = field(default_factory=dict)
+    #: the extra of this distribution installing the Airflow provider its parts use (``setup.cfg``);
+    #: None: the base install has everything the family needs
+    extra: str | None = None
+    #: modules its parts cannot work without (the provider's hook): not importable = extra not installed
+    needs: tuple[str, ...] = ()
 
     # ---- which connections are its, and as which kind ------------------------------------------
     def claims(self, conn_type: str | None) -> bool:
@@ -78,6 +88,14 @@ class Family:
 
     def dialect_for(self, kind: str) -> Dialect:
         return self.dialect(kind, family=self.name)
+
+    def not_installed(self) -> str | None:
+        """None when what the family needs imports here; else one line naming the extra to install."""
+        problem = _import_problem(self.needs)
+        if problem is None:
+            return None
+        install = f"pip install '{DISTRIBUTION}[{self.extra}]'" if self.extra else f"reinstall {DISTRIBUTION}"
+        return f"its Airflow provider does not import here ({problem}); install it with {install}"
 
     # ---- the runtime parts, imported when first used --------------------------------------------
     def open(self, conn_id: str, conn: Any, kind: str, *, read_only: bool = False) -> Any:
@@ -103,6 +121,17 @@ class Family:
 
     def _load(self, ref: str) -> Any:
         return _load(f"{self.package}.{ref}")
+
+
+@cache
+def _import_problem(modules: tuple[str, ...]) -> str | None:
+    """The first line of why one of ``modules`` does not import; None when all do."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # not installed (ImportError), or installed but broken
+            return first_line(exc)
+    return None
 
 
 @cache

@@ -16,6 +16,7 @@ from typing import Any
 from airflow_provider_tagoffline.connections import resolve_target
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target
+from airflow_provider_tagoffline.engine.targets.lockwait import LockWaits
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed, first_line
 from airflow_provider_tagoffline.runspec import RunSpec
@@ -70,6 +71,9 @@ def recover_on_new_connection(spec: RunSpec) -> list[str]:
     Raises when the target cannot be reached or another run holds the lock."""
     where = resolve_target(spec.target.conn_id, spec.warehouse_conn_id)
     target = where.target(spec.target, where.open())
+    # One bounded try per step, not the service's patience: the run has failed already, and what a
+    # session in the way keeps here is the next run's recovery to finish.
+    target.lock_waits = LockWaits(lambda: 0)
     try:
         with target.lock(wait_seconds=0):
             return target.recover()

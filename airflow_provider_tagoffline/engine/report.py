@@ -23,6 +23,12 @@ class RunReport:
     #: statements the extract ran: more than one when a join's memory is bounded by passes over the IDs
     extract_passes: int = 1
     swap_window_seconds: float | None = None
+    #: bounded lock waits of the swap and the recovery (engine/targets/lockwait.py): tries of the steps
+    #: taking an exclusive lock, those whose lock was not granted in time, and the seconds they and the
+    #: pauses between them took
+    lock_attempts: int = 0
+    lock_timeouts: int = 0
+    lock_wait_seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     recovery: list[str] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
@@ -68,6 +74,9 @@ class RunReport:
         if self.swap_window_seconds is not None:
             lines.append(f"  swap window {self.swap_window_seconds * 1000:.1f} ms, load by {self.load_method}"
                          + (f", extract in {self.extract_passes} passes" if self.extract_passes > 1 else ""))
+        if self.lock_timeouts:
+            lines.append(f"  lock: {self.lock_attempts} attempts, {self.lock_timeouts} not granted in time while "
+                         f"other sessions held the table; waited {self.lock_wait_seconds:.1f}s")
         for a in self.recovery:
             lines.append(f"  recovered: {a}")
         for g in self.gates_failed:

@@ -29,6 +29,7 @@ from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
 from airflow_provider_tagoffline.engine.targets.held import HeldRecord
+from airflow_provider_tagoffline.engine.targets.lockwait import LockPatienceExhausted
 from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse, each_pass
 from airflow_provider_tagoffline.errors import (
     OlderDataDate,
@@ -71,6 +72,10 @@ def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
             except Exception as exc:
                 lost = lost_connection.lost_connection(spec, warehouse, target, report, exc)
                 raise
+            finally:
+                waits = target.lock_waits
+                report.lock_attempts, report.lock_timeouts = waits.attempts, waits.timeouts
+                report.lock_wait_seconds = round(waits.waited, 3)
     except RunFailed as exc:
         report.status, report.error = "failed", str(exc)
         if lost is None:
@@ -281,9 +286,19 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                 target.run_in_tx(target.drop_sql(target.stage))
             raise
         with report.phase("swap"):
-            start = time.perf_counter()
-            target.publish()
-            report.swap_window_seconds = round(time.perf_counter() - start, 4)
+            start, waited = time.perf_counter(), target.lock_waits.waited
+            try:
+                target.publish()
+            except LockPatienceExhausted:
+                # Nothing was swapped. The stage is not kept for a later run: it does not record what
+                # built it (the spec, D, the sources as they were, the live table it was gated against).
+                # One bounded try (the patience is spent): a stage left behind is the next run's to drop.
+                with contextlib.suppress(Exception):
+                    target.run_bounded(f"dropping {target.stage}", target.drop_sql(target.stage))
+                raise
+            # the swap itself; tries that gave way (each holding readers <= lockwait.ATTEMPT_SECONDS) and the
+            # pauses between them are the report's lock waits
+            report.swap_window_seconds = round(time.perf_counter() - start - (target.lock_waits.waited - waited), 4)
         faults.checkpoint("after_swap")
 
 

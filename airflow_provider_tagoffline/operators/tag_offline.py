@@ -201,7 +201,7 @@ class TagOfflineOperator(BaseOperator):
                              "again", spec.service.name, run_type, user)
             return
         allow = spec.target.partition is None and _truthy(_param(context, ALLOW_OLDER_PARAM))
-        cleared = int(getattr(run, "clear_number", 0) or 0) > 0  # re-run by whoever may clear it
+        cleared = int(getattr(run, "clear_number", 0) or 0)  # re-run by whoever may clear it
         reason = run_refusal(AccessRecord.from_json(text), run_type, user, allow, cleared,
                              str(getattr(run, "run_id", "") or "") or None, getattr(run, "conf", None))
         if reason:

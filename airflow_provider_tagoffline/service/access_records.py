@@ -77,8 +77,8 @@ def records(services: Iterable[Service], admins: AirflowAdmins | None = None,
     return out
 
 
-def vouch(svc: Service, runs: dict[str, tuple[str | None, dict[str, Any] | None]]) -> None:
-    """Name ``runs`` (run id → its triggering user and conf, as Airflow holds them) in the access record of
+def vouch(svc: Service, runs: dict[str, tuple[str | None, dict[str, Any] | None, int]]) -> None:
+    """Name ``runs`` (run id → triggering user, conf and clear number, as Airflow holds them) in the access record of
     ``svc`` as runs the plugin started after checking its caller itself — whoever the record names or not (the
     CLI's OS user, an admin of an auth manager that cannot list them; a run of another user a backfill of the
     plugin starts again). The record says what the catalog says now, too. Airflow unreachable: raised (no run
@@ -89,7 +89,7 @@ def vouch(svc: Service, runs: dict[str, tuple[str | None, dict[str, Any] | None]
     text = records([svc])[key]
     if text is None:
         return
-    seals = {run_id: run_seal(user, conf) for run_id, (user, conf) in runs.items()}
+    seals = {run_id: run_seal(user, conf, cleared) for run_id, (user, conf, cleared) in runs.items()}
     af.set_variables({key: AccessRecord.from_json(text).vouching(seals).to_json()}, DESCRIPTION)
 
 

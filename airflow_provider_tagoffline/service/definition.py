@@ -37,6 +37,9 @@ class TargetDef(_Model):
     key_column: str | None = None  # default: the entity ID code
     partition: PartitionDef | None = None
     load: str = "overwrite"
+    # how long the swap may keep trying for the table's exclusive lock while other sessions use it
+    # ("10m", "1h", seconds); default: [tag_offline] wait_for_lock (10m)
+    wait_for_lock: str | int | None = None
 
 
 class MappingDef(_Model):

@@ -333,7 +333,7 @@ def run(session: Session, actor: repo.Actor, name: str, day: dt.date | None = No
         conf[data_date.ALLOW_OLDER_PARAM] = True
     try:
         run_id = af.new_manual_run_id()
-        access_records.vouch(svc, {run_id: (actor.username, conf)})  # before the run exists: the task checks it
+        access_records.vouch(svc, {run_id: (actor.username, conf, 0)})  # before the run exists: the task checks it
         run_id = af.trigger_run(dag_id_for(svc.slug), conf, actor.username, from_cli, run_id=run_id)
     except af.AirflowCallFailed as exc:
         raise Conflict(f"Airflow refused the run of {name!r}: {exc}") from exc

@@ -100,6 +100,8 @@ class ValidatedService:
     timezone: str
     #: seconds a scheduled run waits for late sources (recurring services; None for manual ones)
     wait_for_data: int | None = None
+    #: seconds the swap keeps retrying the table's lock (None: the [tag_offline] default at run time)
+    wait_for_lock: int | None = None
 
 
 def validate_service(
@@ -125,6 +127,7 @@ def validate_service(
     tz = _check_schedule(c, default_timezone)
     wait = _check_wait(c)
     _check_target(c, resolve_target_kind)
+    lock_wait = _check_lock_wait(c)
     _check_partition(c)
     _check_ownership(c)
     _check_mappings(c)
@@ -134,7 +137,8 @@ def validate_service(
     if c.errors:
         raise ValidationFailed(c.errors)
     assert c.application is not None and c.entity is not None and c.entity_id is not None
-    return ValidatedService(c.d, c.application, c.entity, c.entity_id, c.tags, c.target_kind, tz, wait)
+    return ValidatedService(c.d, c.application, c.entity, c.entity_id, c.tags, c.target_kind, tz, wait,
+                            wait_for_lock=lock_wait)
 
 
 @dataclass
@@ -261,6 +265,18 @@ def _check_target(c: _Checking, resolve_target_kind: Callable[[str], str] | None
     if t.partition is not None and not dialect.supports_partitions:
         what = target_kind if target_kind == WAREHOUSE else dialect.title
         c.err("target.partition", f"{what} targets cannot be partitioned; remove the partition")
+
+
+def _check_lock_wait(c: _Checking) -> int | None:
+    """How long the swap may keep trying for the table's lock; returns seconds, None for the default."""
+    given = c.d.target.wait_for_lock
+    if given in (None, ""):
+        return None
+    try:
+        return waiting.parse_duration(given, "target.wait_for_lock", maximum=waiting.MAX_WAIT_SECONDS)
+    except ValidationFailed as exc:
+        c.errors.extend(exc.errors)
+        return None
 
 
 def _check_partition(c: _Checking) -> None:

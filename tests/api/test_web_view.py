@@ -174,8 +174,12 @@ def test_bad_input_shows_each_error_beside_its_field(browser: Browser, api_serve
     page.fill("#table", "bad table!; drop")  # quoted it would be harmless, but nobody means it
     page.check("#schedule_recurring")
     page.fill("#daily_at", "")
+    page.fill("#wait_for_lock", "a while")
     page.click("#save")
     expect(page.locator("[data-error-for=name]")).to_contain_text(re.compile("letters|Chinese|name"))
+    expect(page.locator("[data-error-for='target.wait_for_lock']")).to_have_text(
+        "'a while' is not a duration such as 6h, 90m, 1h30m or 45s")
+    expect(page.locator("#wait_for_lock")).to_have_class(re.compile("invalid"))
     expect(page.locator("#name")).to_have_class(re.compile("invalid"))
     expect(page.locator("[data-error-for='target.table']")).to_have_text(
         "'bad table!; drop' is not a valid table name: use letters, digits and _, starting with a letter or _ "

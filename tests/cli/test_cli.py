@@ -90,8 +90,14 @@ def test_catalog_and_service_round_trip(cli, tmp_path):
     code, out, _ = cli("service", "list", "--status", "published")
     assert code == 0 and out.startswith("no services")
     code, out, _ = cli("service", "show", "crm_user_tags", "--json")
-    assert json.loads(out)["definition"]["schedule"] == {"type": "recurring", "daily_at": "02:30",
-                                                          "timezone": "Asia/Shanghai"}
+    shown = json.loads(out)
+    assert shown["definition"]["schedule"] == {"type": "recurring", "daily_at": "02:30", "timezone": "Asia/Shanghai"}
+    assert shown["wait_for_lock"] == "10m (the deployment's [tag_offline] wait_for_lock)"
+    service_file.write_text(service_file.read_text().replace("  table: user_tags\n",
+                                                             "  table: user_tags\n  wait_for_lock: 30m\n"))
+    assert "updated (version 2" in cli("service", "apply", str(service_file))[1]
+    code, out, _ = cli("service", "show", "crm_user_tags")
+    assert code == 0 and "wait_for_lock: 30m\n" in out
 
 
 def test_user_errors_are_one_line_without_traceback(cli, tmp_path):

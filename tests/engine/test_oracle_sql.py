@@ -13,6 +13,7 @@ from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.dialects import get_dialect
 from airflow_provider_tagoffline.dialects.oracle.target import KeyDef, OracleTarget, oracle_column_type, oracle_value
 from airflow_provider_tagoffline.engine.targets import make_target
+from airflow_provider_tagoffline.engine.targets.lockwait import LockPatienceExhausted
 from airflow_provider_tagoffline.engine.types import incompatibility
 from airflow_provider_tagoffline.runspec import TargetSpec
 
@@ -37,17 +38,32 @@ class RecordingCursor:
 
 
 class RecordingConnection:
-    """Answers the dictionary queries from ``tables``; records every statement."""
+    """Answers the dictionary queries from ``tables``; records every statement. ``busy``: statements that
+    fail with ORA-00054 (another session holds the table) that many times, as DDL_LOCK_TIMEOUT expires."""
 
-    def __init__(self, tables: set[str]):
+    def __init__(self, tables: set[str], busy: dict[str, int] | None = None):
         self.tables = tables
         self.statements: list[str] = []
         self.autocommit = True
+        self.busy = dict(busy or {})
+        self.commits = 0
 
     def cursor(self) -> RecordingCursor:
         return RecordingCursor(self)
 
+    def commit(self) -> None:
+        self.commits += 1
+
+    def rollback(self) -> None:
+        self.statements.append("(rollback)")
+
     def answer(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        if self.busy.get(sql):
+            self.busy[sql] -= 1
+            raise RuntimeError("ORA-00054: resource busy and acquire with NOWAIT specified or timeout expired")
+        if "FROM v$locked_object" in sql:
+            return [("123,4567", "ANALYST", "bi-host-7", "sqlplus.exe", "12/07/26 02:00:00", "INACTIVE",
+                     'UPDATE "CRM"."USER_TAGS" SET nick = NULL')]
         if "SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')" in sql:
             return [(params[0] or "CRM",)]  # the session's current schema is CRM
         if sql.startswith("SELECT COUNT(*) FROM all_tables"):
@@ -62,9 +78,11 @@ class RecordingConnection:
         return []
 
 
-def target(tables: set[str] | None = None, schema: str | None = "CRM") -> tuple[OracleTarget, RecordingConnection]:
-    conn = RecordingConnection(tables or set())
-    spec = TargetSpec(conn_id="ora", kind="oracle", schema=schema, table="USER_TAGS", key_column="USER_ID")
+def target(tables: set[str] | None = None, schema: str | None = "CRM", busy: dict[str, int] | None = None,
+           wait_for_lock: int | None = None) -> tuple[OracleTarget, RecordingConnection]:
+    conn = RecordingConnection(tables or set(), busy)
+    spec = TargetSpec(conn_id="ora", kind="oracle", schema=schema, table="USER_TAGS", key_column="USER_ID",
+                      wait_for_lock=wait_for_lock)
     t = make_target(spec, conn, "oracle")
     assert isinstance(t, OracleTarget)
     return t, conn
@@ -124,15 +142,24 @@ def test_keys_rebuilt_under_temporary_names_and_renamed_back_after_the_swap() ->
     ]
 
 
+BOUND = "ALTER SESSION SET DDL_LOCK_TIMEOUT = 1"
+
+
+def ddl(conn: RecordingConnection) -> list[str]:
+    """The statements that change something (no dictionary query, no lock bound)."""
+    return [s for s in conn.statements if not s.startswith("SELECT") and s != BOUND]
+
+
 def test_swap_executes_in_order_and_a_crash_in_the_window_is_recovered() -> None:
     t, conn = target({"USER_TAGS", "USER_TAGS_dpfx_b"})
     t.swap()
-    assert conn.statements == t.swap_sql() and conn.tables == {"USER_TAGS"}
+    # each DDL its own step, each waiting at most 1 s for the table's lock
+    assert conn.statements == [x for sql in t.swap_sql() for x in (BOUND, sql)] and conn.tables == {"USER_TAGS"}
 
     # Killed between the renames: the live name is missing, the old data sits in _dpfx_tmp.
     t, conn = target({"USER_TAGS_dpfx_tmp", "USER_TAGS_dpfx_b"})
     actions = t.recover()
-    assert [s for s in conn.statements if not s.startswith("SELECT")] == [
+    assert ddl(conn) == [
         'ALTER TABLE "CRM"."USER_TAGS_dpfx_tmp" RENAME TO "USER_TAGS"',
         'DROP TABLE "CRM"."USER_TAGS_dpfx_b" PURGE']
     assert conn.tables == {"USER_TAGS"}
@@ -141,7 +168,7 @@ def test_swap_executes_in_order_and_a_crash_in_the_window_is_recovered() -> None
     # Killed after the second rename, before the drop: only the old copy is left over.
     t, conn = target({"USER_TAGS", "USER_TAGS_dpfx_tmp"})
     t.recover()
-    assert [s for s in conn.statements if not s.startswith("SELECT")] == [
+    assert ddl(conn) == [
         'DROP TABLE "CRM"."USER_TAGS_dpfx_tmp" PURGE']
 
 
@@ -167,10 +194,47 @@ def test_lock_is_keyed_on_the_resolved_owner() -> None:
 
 
 def test_partition_d_replaced_in_one_dml_transaction() -> None:
-    t, _ = target()
+    t, conn = target()
     t.partition_column, t.partition_value = "DS", "20261123"
     assert t.replace_partition_sql() == ['DELETE FROM "CRM"."USER_TAGS" WHERE "DS" = \'20261123\'',
                                          'INSERT INTO "CRM"."USER_TAGS" SELECT * FROM "CRM"."USER_TAGS_dpfx_b"']
+    # DML waits for other writers without end: the table's lock is taken first, bounded (readers never wait)
+    lock = 'LOCK TABLE "CRM"."USER_TAGS" IN EXCLUSIVE MODE WAIT 1'
+    conn.busy = {lock: 1}
+    t.replace_rows()
+    assert conn.statements == [BOUND, lock, "(rollback)", BOUND, lock, *t.replace_partition_sql()]
+    assert conn.commits == 1 and conn.autocommit is True
+
+
+def test_a_busy_table_is_retried_and_the_swap_goes_on_once_it_is_free() -> None:
+    rename = 'ALTER TABLE "CRM"."USER_TAGS" RENAME TO "USER_TAGS_dpfx_tmp"'
+    t, conn = target({"USER_TAGS", "USER_TAGS_dpfx_b"}, busy={rename: 2}, wait_for_lock=60)
+    t.swap()
+    assert conn.statements[:6] == [BOUND, rename, BOUND, rename, BOUND, rename]  # ORA-00054 twice, then through
+    assert ddl(conn) == [rename, rename, *t.swap_sql()] and conn.tables == {"USER_TAGS"}
+    assert (t.lock_waits.attempts, t.lock_waits.timeouts) == (2 + len(t.swap_sql()), 2)
+
+
+def test_out_of_patience_the_swap_fails_naming_the_session_and_nothing_was_renamed() -> None:
+    rename = 'ALTER TABLE "CRM"."USER_TAGS" RENAME TO "USER_TAGS_dpfx_tmp"'
+    t, conn = target({"USER_TAGS", "USER_TAGS_dpfx_b"}, busy={rename: 99}, wait_for_lock=1)
+    with pytest.raises(LockPatienceExhausted) as failed:
+        t.swap()
+    assert str(failed.value).startswith("the swap of CRM.USER_TAGS gave up: other sessions held the table")
+    assert "Held by: session 123,4567 (user ANALYST, from bi-host-7, application 'sqlplus.exe', since 12/07/26 " \
+           '02:00:00, idle in transaction): UPDATE "CRM"."USER_TAGS" SET nick = NULL.' in str(failed.value)
+    assert conn.tables == {"USER_TAGS", "USER_TAGS_dpfx_b"} and set(ddl(conn)) == {rename}
+    (query,) = [s for s in conn.statements if "v$locked_object" in s]
+    assert query == t.blockers_sql() and "JOIN v$session s ON s.sid = l.session_id" in query
+
+
+def test_the_live_name_is_put_back_when_the_second_rename_fails() -> None:
+    second = 'ALTER TABLE "CRM"."USER_TAGS_dpfx_b" RENAME TO "USER_TAGS"'
+    t, conn = target({"USER_TAGS", "USER_TAGS_dpfx_b"}, busy={second: 99}, wait_for_lock=0)
+    with pytest.raises(LockPatienceExhausted):
+        t.swap()
+    assert conn.tables == {"USER_TAGS", "USER_TAGS_dpfx_b"}  # the old table is live again, the stage kept
+    assert ddl(conn)[-1] == 'ALTER TABLE "CRM"."USER_TAGS_dpfx_tmp" RENAME TO "USER_TAGS"'
 
 
 @pytest.mark.parametrize(("data_type", "precision", "scale", "value_type", "problem"), [

@@ -83,7 +83,7 @@ def test_freeze_is_self_contained_versioned_and_secret_free(session: Session) ->
         ("gender", "value"), ("gender_name", "codename"), ("gmv_30d", "value")]
     assert d["target"] == {"conn_id": "crm_pg", "kind": "postgres", "schema": "crm", "table": "user_tags",
                            "key_column": "user_id", "partition": {"column": "ds", "format": "yyyy-MM-dd"},
-                           "load": "overwrite"}
+                           "load": "overwrite", "wait_for_lock": None}  # None: [tag_offline] wait_for_lock
     assert d["gates"]["min_rows"] == 10 and d["gates"]["max_null_ratio"] == {"gmv_30d": 0.2}
     assert d["schedule"] == {"type": "recurring", "daily_at": "02:30", "timezone": "Asia/Shanghai",
                              "wait_for_data": 6 * 3600}  # the default wait of a scheduled run

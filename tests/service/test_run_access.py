@@ -127,12 +127,12 @@ def test_each_refusal_names_the_user_and_what_they_lack() -> None:
 
 def test_a_cleared_run_does_not_carry_its_allow_older() -> None:
     """mallory may clear alice's finished run: it runs again as alice's, so its allow_older cannot roll back."""
-    assert run_refusal(RECORD, "manual", "alice", True, cleared=True) == (
+    assert run_refusal(RECORD, "manual", "alice", True, clear_number=1) == (
         f"refused: this manual run of service {NAME!r} asks for an older data date (allow_older) and was cleared to "
         "run again, by someone the task cannot tell; trigger a new run to export an older data date; the target is "
         "untouched")
-    assert run_refusal(RECORD, "manual", "alice", False, cleared=True) is None
-    assert run_refusal(RECORD, "scheduled", None, False, cleared=True) is None
+    assert run_refusal(RECORD, "manual", "alice", False, clear_number=1) is None
+    assert run_refusal(RECORD, "scheduled", None, False, clear_number=1) is None
 
 
 def test_everyone_is_an_admin_under_simple_auth_managers_all_admins() -> None:
@@ -172,8 +172,13 @@ def test_runs_the_plugin_started_go_through_as_the_very_same_runs() -> None:
     assert run_refusal(record, "manual", "mallory", True, run_id=run_id, conf=conf) is not None
     assert run_refusal(record, "manual", "osuser", True, run_id=run_id, conf={**conf, "data_date": "2025-01-01"}) \
         is not None
-    # cleared: its allow_older is not honoured, vouched or not
-    assert run_refusal(record, "manual", "osuser", True, cleared=True, run_id=run_id, conf=conf) is not None
+    # cleared after the plugin started it: its allow_older is not honoured
+    assert run_refusal(record, "manual", "osuser", True, clear_number=1, run_id=run_id, conf=conf) is not None
+    # a run the plugin's backfill ran again (Airflow cleared it once) is sealed with that clear: it goes through,
+    # and no longer once someone clears it again
+    again = RECORD.vouching({run_id: run_seal("osuser", conf, 1)})
+    assert run_refusal(again, "backfill", "osuser", True, clear_number=1, run_id=run_id, conf=conf) is None
+    assert run_refusal(again, "backfill", "osuser", True, clear_number=2, run_id=run_id, conf=conf) is not None
     many = RECORD.vouching({f"r{i}": "seal" for i in range(PLUGIN_RUNS_KEPT + 10)})
     assert len(many.plugin_runs) == PLUGIN_RUNS_KEPT and "r0" not in many.plugin_runs and f"r{PLUGIN_RUNS_KEPT + 9}" \
         in many.plugin_runs

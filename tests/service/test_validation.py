@@ -202,7 +202,7 @@ def test_a_table_name_is_a_plain_name_on_every_family(session: Session, conn_id:
 
 @pytest.mark.parametrize("table", ["user_tags", "_staging", "标签表", "Kunden_Merkmale_2026"])
 def test_plain_table_names_in_any_script_are_accepted(session: Session, table: str) -> None:
-    validate_service(session, ADMIN, base_service(target={"conn_id": "crm_pg", "table": table}))
+    validate_service(session, base_service(target={"conn_id": "crm_pg", "table": table}))
 
 
 def test_identifier_over_the_limit_itself(session: Session) -> None:
@@ -263,6 +263,25 @@ def test_wait_for_data_of_scheduled_runs(session: Session) -> None:
     assert problems(session, base_service(schedule={"type": "manual", "wait_for_data": "1h"}))[
         "schedule.wait_for_data"] == ("a manual service's runs do not wait for data; remove it or make the service "
                                       "recurring")
+
+
+def test_wait_for_lock_of_the_swap(session: Session) -> None:
+    """How long the swap keeps trying for the table's lock: the wait_for_data syntax, frozen into the run spec;
+    unset, the run takes [tag_offline] wait_for_lock where it executes (the spec keeps None)."""
+    def with_wait(value: Any) -> dict[str, Any]:
+        return base_service(target={"conn_id": "crm_pg", "schema": "crm", "table": "user_tags", "wait_for_lock": value})
+
+    assert validate_service(session, base_service()).wait_for_lock is None
+    v = validate_service(session, with_wait("15m"))
+    assert v.wait_for_lock == 900
+    assert freeze(v, slug="s", version=1, warehouse_conn_id="w").target.wait_for_lock == 900
+    assert validate_service(session, with_wait(0)).wait_for_lock == 0  # one try, no retry
+    assert problems(session, with_wait("a while"))["target.wait_for_lock"] == (
+        "'a while' is not a duration such as 6h, 90m, 1h30m or 45s")
+    assert problems(session, with_wait("25h"))["target.wait_for_lock"] == (
+        "'25h' is outside 0 to 24h (the next day's run would be due)")
+    assert problems(session, with_wait(-1))["target.wait_for_lock"] == (
+        "-1 is outside 0 to 24h (the next day's run would be due)")
 
 
 def test_loading_policy_and_gates(session: Session) -> None:

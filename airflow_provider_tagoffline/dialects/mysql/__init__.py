@@ -7,4 +7,5 @@ FAMILY = Family(
     name="mysql", kinds=("mysql",), conn_types=("mysql",), flavor_aliases={"mariadb": "mysql"},
     dialect=MySQLDialect, package=__name__,
     target="target:MySQLTarget", warehouse="warehouse:MySQLReader", introspect="introspect:MySQLIntrospection",
+    extra="mysql", needs=("airflow.providers.mysql.hooks.mysql",),
 )

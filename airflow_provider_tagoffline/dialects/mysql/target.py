@@ -5,7 +5,9 @@
   multi-row INSERTs, see docs/performance.md); multi-row INSERTs when the server refuses local
   infile. Any warning (truncation, bad value) fails the load.
 * Swap: one ``RENAME TABLE live TO .._dpfx_tmp, .._dpfx_b TO live`` (atomic in MySQL and MariaDB),
-  then ``DROP TABLE .._dpfx_tmp``. Table grants and views refer to names, so they follow.
+  then ``DROP TABLE .._dpfx_tmp``. Table grants and views refer to names, so they follow. Its metadata
+  lock waits at most ``lock_wait_timeout`` (1 s) and the statement runs again (``lockwait.py``): one
+  atomic statement, so a retry repeats nothing.
 * Lock: ``GET_LOCK`` on the target's name.
 """
 
@@ -22,10 +24,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from airflow_provider_tagoffline.engine.targets.base import CsvFormat, LoadResult, Row, Target, spooled
+from airflow_provider_tagoffline.engine.targets.lockwait import Blocker
 from airflow_provider_tagoffline.engine.types import ColumnType, classify
 from airflow_provider_tagoffline.errors import RunFailed
 
 LOCK_WAIT_SECONDS = 60
+#: ER_LOCK_WAIT_TIMEOUT (lock_wait_timeout, innodb_lock_wait_timeout) and ER_LOCK_DEADLOCK
+LOCK_TIMEOUT_ERRORS = (1205, 1213)
 INSERT_ROWS = 5000
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\\0"})
 
@@ -50,6 +55,7 @@ def tsv_lines(batch: list[Row]) -> str:
 
 
 class MySQLTarget(Target):
+    transactional_ddl = False
     comment_limit = (2048, "characters")  # a table's COMMENT, MySQL 5.5.3+ and MariaDB
 
     def q(self, table: str) -> str:
@@ -84,6 +90,66 @@ class MySQLTarget(Target):
         finally:
             with contextlib.suppress(Exception):
                 self.scalar("SELECT RELEASE_LOCK(%s)", [key])
+
+    # ---- bounded lock waits ------------------------------------------------------------------
+    def lock_timeout_sql(self, seconds: float) -> list[str]:
+        # Whole seconds only; rounded down so a reader is never held longer than the attempt.
+        n = max(1, int(seconds))
+        return [f"SET SESSION lock_wait_timeout = {n}", f"SET SESSION innodb_lock_wait_timeout = {n}"]
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        code = exc.args[0] if exc.args else None
+        return isinstance(code, int) and code in LOCK_TIMEOUT_ERRORS
+
+    #: which of the server's views name the holders of a table's metadata locks, best first
+    METADATA_LOCK_INFO = "information_schema.METADATA_LOCK_INFO"  # MariaDB's plugin metadata_lock_info
+    PERFORMANCE_SCHEMA = "performance_schema.metadata_locks"  # MySQL 8 by default; MariaDB if turned on
+
+    def blockers_sql(self, source: str) -> str:
+        """Sessions holding metadata locks on the live table, its stage or its backup, from ``source`` (one
+        of the two views above), or, where the server has neither (MariaDB's default), every session with
+        an open transaction or a statement running that names the table: suspects, not certainties."""
+        who = ("SELECT p.ID, p.USER, p.HOST, p.DB, p.COMMAND, p.TIME, p.STATE, p.INFO, t.trx_started "
+               "FROM information_schema.PROCESSLIST p "
+               "LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID "
+               "WHERE p.ID <> CONNECTION_ID() ")
+        tables = "COALESCE(%s, DATABASE()) AND {name} IN (%s, %s, %s)"
+        if source == self.METADATA_LOCK_INFO:
+            return who + ("AND p.ID IN (SELECT m.THREAD_ID FROM information_schema.METADATA_LOCK_INFO m "
+                          "WHERE m.TABLE_SCHEMA = " + tables.format(name="m.TABLE_NAME") + ") ORDER BY p.TIME DESC")
+        if source == self.PERFORMANCE_SCHEMA:
+            return who + ("AND p.ID IN (SELECT th.PROCESSLIST_ID FROM performance_schema.metadata_locks m "
+                          "JOIN performance_schema.threads th ON th.THREAD_ID = m.OWNER_THREAD_ID "
+                          "WHERE m.LOCK_STATUS = 'GRANTED' AND m.OBJECT_TYPE = 'TABLE' AND m.OBJECT_SCHEMA = "
+                          + tables.format(name="m.OBJECT_NAME") + ") ORDER BY p.TIME DESC")
+        return who + ("AND (t.trx_id IS NOT NULL OR p.INFO LIKE CONCAT('%%', %s, '%%')) "
+                      "AND COALESCE(p.STATE, '') NOT LIKE 'Waiting for%%' ORDER BY p.TIME DESC")
+
+    def blocker_source(self) -> str | None:
+        """The best view of metadata locks this server has, or None."""
+        if self.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'information_schema' "
+                       "AND TABLE_NAME = 'METADATA_LOCK_INFO'"):
+            return self.METADATA_LOCK_INFO
+        if self.scalar("SELECT @@performance_schema") and self.scalar(
+                "SELECT COUNT(*) FROM performance_schema.setup_instruments "
+                "WHERE NAME = 'wait/lock/metadata/sql/mdl' AND ENABLED = 'YES'"):
+            return self.PERFORMANCE_SCHEMA
+        return None
+
+    def blockers(self) -> list[Blocker]:
+        source = self.blocker_source()
+        params: list[Any] = [self.live] if source is None else [self.schema, self.live, self.stage, self.backup]
+        cur = self.execute(self.blockers_sql(source or ""), params)
+        try:
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+        return [Blocker(session=str(pid), user=user, client=str(host).rsplit(":", 1)[0] if host else None,
+                        since=f"{started} (its transaction)" if started else None,
+                        state="idle in transaction" if command == "Sleep" else
+                        f"{command.lower()} for {seconds}s" + (f", {state.lower()}" if state else ""),
+                        statement=info, certain=source is not None)
+                for pid, user, host, _db, command, seconds, state, info, started in rows]
 
     def _where(self, table: str) -> tuple[str, list[Any]]:
         return ("table_schema = COALESCE(%s, DATABASE()) AND table_name = %s", [self.schema, table])
@@ -165,7 +231,8 @@ class MySQLTarget(Target):
                                     f"({description}); give each date its own LIST partition")
                 return name
         name = "p" + "".join(ch for ch in value if ch.isalnum())
-        self.run_statements([self.add_partition_sql(name)])  # metadata only: a new, empty partition
+        # metadata only, a new empty partition, but an exclusive lock of the table all the same
+        self.run_bounded(f"adding partition {name} to {self.display_name}", [self.add_partition_sql(name)])
         return name
 
     # ---- steps -------------------------------------------------------------------------------
@@ -180,10 +247,12 @@ class MySQLTarget(Target):
         if not self._partitions():
             super().replace_partition()
             return
-        exchange, drop = self.exchange_sql(self.partition_for_d())
-        self.run_statements([exchange])  # one atomic statement; the stage now holds the old rows
+        partition = self.partition_for_d()
+        exchange, _drop = self.exchange_sql(partition)
+        # one atomic statement; the stage now holds the old rows
+        self.run_bounded(f"the exchange of partition {self.partition_value} of {self.display_name}", [exchange])
         self.checkpoint("inside_swap")
-        self.run_statements([drop])
+        self.drop_replaced(self.stage)
 
     def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
         with spooled(batches, ".tsv", tsv_lines) as (path, rows):
@@ -293,7 +362,7 @@ class MySQLTarget(Target):
             raise RunFailed(f"loading {self.display_name} produced warnings (values the columns cannot hold): {detail}")
 
     def swap(self) -> None:
-        rename, drop = self.swap_sql()
-        self.run_statements([rename])
+        rename, _drop = self.swap_sql()
+        self.run_bounded(f"the swap of {self.display_name}", [rename])
         self.checkpoint("inside_swap")  # renamed but the old table not dropped yet
-        self.run_statements([drop])
+        self.drop_replaced(self.backup)

@@ -7,4 +7,5 @@ FAMILY = Family(
     name="oracle", kinds=("oracle",), conn_types=("oracle",),
     dialect=OracleDialect, package=__name__,
     target="target:OracleTarget", introspect="introspect:OracleIntrospection",
+    extra="oracle", needs=("airflow.providers.oracle.hooks.oracle",),
 )

@@ -13,7 +13,12 @@ SQL level only: no Oracle server exists where this project is tested (docs/oracl
   gets ORA-00942 for that window (milliseconds). A crash inside it leaves ``live`` missing and
   ``live_dpfx_tmp`` present, which the next run renames back before anything else (base.recover).
 * Lock: ``DBMS_LOCK`` (exclusive, 60 s), which needs EXECUTE on DBMS_LOCK.
-* Partitioned targets: partition D replaced by DELETE + INSERT in one transaction (base class).
+* Partitioned targets: partition D replaced by DELETE + INSERT in one transaction (base class), after
+  ``LOCK TABLE … IN EXCLUSIVE MODE WAIT 1`` (other writers wait; readers never do in Oracle).
+* Bounded lock waits (``lockwait.py``): queries take no table locks in Oracle, so readers never hold
+  the swap back nor queue behind it; an uncommitted write on the table does (ORA-00054). Each DDL
+  waits at most ``DDL_LOCK_TIMEOUT`` (1 s, the session's) and runs again; the holders are named
+  from ``V$LOCKED_OBJECT`` / ``V$SESSION`` (the connection's user needs SELECT on them).
 """
 
 from __future__ import annotations
@@ -25,12 +30,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_tagoffline.engine.targets import lockwait
 from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target
+from airflow_provider_tagoffline.engine.targets.lockwait import Blocker
 from airflow_provider_tagoffline.engine.types import ColumnType, classify
 from airflow_provider_tagoffline.errors import RunFailed
 
 LOCK_WAIT_SECONDS = 60
 _LOCK_RESULTS = {1: "timed out", 2: "deadlock", 3: "parameter error", 4: "already held", 5: "illegal lock handle"}
+#: resource busy (DDL_LOCK_TIMEOUT expired), timeout waiting to lock an object, LOCK TABLE … WAIT expired,
+#: deadlock detected
+LOCK_TIMEOUT_ERRORS = ("ORA-00054", "ORA-04021", "ORA-30006", "ORA-00060")
 
 
 @dataclass
@@ -44,6 +54,7 @@ class KeyDef:
 
 
 class OracleTarget(Target):
+    transactional_ddl = False
     comment_limit = (4000, "bytes")  # ALL_TAB_COMMENTS.COMMENTS is VARCHAR2(4000)
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -136,6 +147,35 @@ class OracleTarget(Target):
                              f"TO {self.d.quote(key.name)}")
             stmts.append(f"ALTER INDEX {self.q(key.temp_name)} RENAME TO {self.d.quote(key.name)}")
         return stmts
+
+    # ---- bounded lock waits ------------------------------------------------------------------
+    def lock_timeout_sql(self, seconds: float) -> list[str]:
+        return [f"ALTER SESSION SET DDL_LOCK_TIMEOUT = {max(1, int(seconds))}"]
+
+    def exclusive_dml_sql(self) -> list[str]:
+        # DML waits for row locks without end; this bounds it (and blocks other writers, never readers).
+        return [f"LOCK TABLE {self.q(self.live)} IN EXCLUSIVE MODE WAIT {max(1, int(lockwait.ATTEMPT_SECONDS))}"]
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        return any(code in str(exc) for code in LOCK_TIMEOUT_ERRORS)
+
+    @staticmethod
+    def blockers_sql() -> str:
+        """Sessions holding a lock on the live table, its stage or its backup, with their transaction's
+        start and their current (else last) statement."""
+        return ("SELECT DISTINCT s.sid || ',' || s.serial#, s.username, s.machine, s.program, "
+                "NVL(t.start_time, TO_CHAR(s.logon_time, 'MM/DD/YY HH24:MI:SS')), s.status, "
+                "(SELECT q.sql_text FROM v$sql q WHERE q.sql_id = NVL(s.sql_id, s.prev_sql_id) AND ROWNUM = 1) "
+                "FROM v$locked_object l JOIN v$session s ON s.sid = l.session_id "
+                "JOIN all_objects o ON o.object_id = l.object_id LEFT JOIN v$transaction t ON t.addr = s.taddr "
+                "WHERE o.owner = NVL(:1, SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA')) AND o.object_name IN (:2, :3, :4) "
+                "AND s.sid <> TO_NUMBER(SYS_CONTEXT('USERENV', 'SID'))")
+
+    def blockers(self) -> list[Blocker]:
+        rows = self._rows(self.blockers_sql(), [self.schema, self.live, self.stage, self.backup])
+        return [Blocker(session=str(sid), user=user, client=machine, application=program, since=str(since),
+                        state="idle in transaction" if status == "INACTIVE" else str(status).lower(),
+                        statement=sql) for sid, user, machine, program, since, status, sql in rows]
 
     # ---- introspection -------------------------------------------------------------------------
     def lock_name(self) -> str:
@@ -249,9 +289,18 @@ class OracleTarget(Target):
 
     def swap(self) -> None:
         stmts = self.swap_sql()
-        self.run_statements(stmts[:1])
+        what = f"the swap of {self.display_name}"
+        self.run_bounded(what, stmts[:1])
         self.checkpoint("inside_swap")  # the documented window: live is missing until the next rename
-        self.run_statements(stmts[1:])
+        try:
+            self.run_bounded(what, stmts[1:2])
+        except BaseException:
+            # The live name must not stay missing: the old table goes back (else the next run's recovery).
+            with contextlib.suppress(Exception):
+                self.run_bounded(f"putting back {self.live}", self.rename_sql(self.backup, self.live))
+            raise
+        if self.drop_replaced(self.backup):  # else the old table still holds the names
+            self.run_bounded(f"the index names of {self.display_name}", stmts[3:])
 
     def live_rows(self) -> int:
         if self.partition_column is None:

@@ -12,4 +12,5 @@ FAMILY = Family(
     name="postgres", conn_types=("postgres", "postgresql"), kinds=("postgres", "greenplum", "adb_pg", "opengauss"),
     dialect=PostgresDialect, package=__name__,
     target="target:PostgresTarget", warehouse="warehouse:PostgresReader", introspect="introspect:PostgresIntrospection",
+    extra="postgres", needs=("airflow.providers.postgres.hooks.postgres",),
 )

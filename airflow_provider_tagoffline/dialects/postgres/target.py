@@ -5,7 +5,9 @@
 * Load: ``COPY .. FROM STDIN``; indexes and unique constraints are built after the load under
   temporary names and renamed back to the live table's names after the swap, so names stay stable.
 * Swap: both renames, the re-pointing of dependent views, the drop and the index renames in one
-  transaction: readers see the old table or the new one, never none.
+  transaction: readers see the old table or the new one, never none. Its locks come first, in the
+  order readers take them (views, then the table), each waiting at most ``SET LOCAL lock_timeout``;
+  a timeout rolls the whole transaction back and it runs again (``lockwait.py``).
 * Lock: a session advisory lock on the resolved table (database, schema, table).
 """
 
@@ -20,11 +22,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_tagoffline.engine.targets.base import CsvFormat, LoadResult, Row, Target
+from airflow_provider_tagoffline.engine.targets.base import CsvFormat, LoadResult, Row, Target, lock_retried
+from airflow_provider_tagoffline.engine.targets.lockwait import Blocker
 from airflow_provider_tagoffline.engine.types import ColumnType, classify
 from airflow_provider_tagoffline.errors import RunFailed
 
 LOCK_WAIT_SECONDS = 60
+#: lock_not_available (lock_timeout) and deadlock_detected: the transaction was rolled back, run it again
+LOCK_TIMEOUT_STATES = ("55P03", "40P01")
 
 
 @dataclass
@@ -92,6 +97,44 @@ class PostgresTarget(Target):
 
     def read_only_statements(self) -> list[str]:
         return ["SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"]
+
+    # ---- bounded lock waits ------------------------------------------------------------------
+    @property
+    def has_lock_timeout(self) -> bool:
+        # openGauss forked PostgreSQL 9.2, before lock_timeout, and only a superuser may set its
+        # lockwait_timeout: its swap asks for its locks with NOWAIT instead (no reader ever queues).
+        return self.d.kind != "opengauss"
+
+    def lock_timeout_sql(self, seconds: float) -> list[str]:
+        return [f"SET LOCAL lock_timeout = '{round(seconds * 1000)}ms'"] if self.has_lock_timeout else []
+
+    def lock_tables_sql(self, tables: list[str]) -> list[str]:
+        """``tables`` (quoted) locked for the swap, in this order: views before the table they read, as
+        readers lock them (the other order can deadlock with a reader of the view)."""
+        nowait = "" if self.has_lock_timeout else " NOWAIT"
+        return [f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE{nowait}"]
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        return (getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)) in LOCK_TIMEOUT_STATES
+
+    def blockers_sql(self) -> str:
+        """Sessions holding a lock on the live table, its stage or its backup (a lock wait of ours has
+        ended when this runs, so ``pg_blocking_pids`` would name nobody: the lock holders are asked)."""
+        return ("SELECT a.pid::text, a.usename::text, COALESCE(host(a.client_addr), 'local socket'), "
+                "a.application_name::text, to_char(COALESCE(a.xact_start, a.query_start, a.backend_start), "
+                "'YYYY-MM-DD HH24:MI:SS TZ'), a.state::text, a.query FROM pg_stat_activity a WHERE a.pid IN "
+                "(SELECT l.pid FROM pg_locks l WHERE l.locktype = 'relation' AND l.granted "
+                "AND l.pid <> pg_backend_pid() "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND l.relation IN (SELECT to_regclass(n) FROM unnest(%s::text[]) n)) "
+                "ORDER BY COALESCE(a.xact_start, a.query_start) NULLS LAST")
+
+    def blockers(self) -> list[Blocker]:
+        cur = self.execute(self.blockers_sql(), [[self.q(self.live), self.q(self.stage), self.q(self.backup)]])
+        with cur:
+            return [Blocker(session=pid, user=user, client=client, application=app or None, since=since,
+                            state=state, statement=query)
+                    for pid, user, client, app, since, state, query in cur.fetchall()]
 
     def exists(self, table: str) -> bool:
         return self.scalar("SELECT to_regclass(%s) IS NOT NULL", [self.q(table)]) is True
@@ -302,18 +345,26 @@ class PostgresTarget(Target):
         if not self.is_partitioned():
             super().replace_partition()
             return
+        self.swap_partition()
+
+    @lock_retried("the exchange of partition {partition} of {table}")
+    def swap_partition(self) -> None:
         value = self.partition_value or ""
         old = self.partition_of(value)
         new_name = old or f"{self.live}_p{''.join(ch for ch in value if ch.isdigit())}"
-        with self.transaction():
+        with self.bounded(self.transaction()):
+            # ONLY: the other partitions stay readable; DETACH needs the parent and partition D
+            self.run_statements(self.lock_tables_sql([f"ONLY {self.q(t)}" for t in [self.live, old] if t]))
             stmts = self.partition_swap_sql(old, new_name, self.child_index_names(old) if old else None)
             self.run_statements(stmts[:1])
             self.checkpoint("inside_swap")
             self.run_statements(stmts[1:])
 
+    @lock_retried("the swap of {table}")
     def swap(self) -> None:
-        with self.transaction():
+        with self.bounded(self.transaction()):
             views = [(s, n, d) for s, n, kind, d in self.dependent_views() if kind == "v"]
+            self.run_statements(self.lock_tables_sql([self.d.qualify(s, n) for s, n, _ in views] + [self.q(self.live)]))
             stmts = self.swap_sql(views)
             self.run_statements(stmts[:1])
             self.checkpoint("inside_swap")

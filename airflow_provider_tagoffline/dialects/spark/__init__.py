@@ -13,4 +13,5 @@ FAMILY = Family(
     name="spark", kinds=("spark", "hive"), conn_types=("hiveserver2",),
     dialect=SparkDialect, package=__name__,
     warehouse="warehouse:SparkReader",
+    extra="hive", needs=("airflow.providers.apache.hive.hooks.hive",),
 )

@@ -7,6 +7,11 @@
   live table (not the renamed old one); readers in WAL mode keep their snapshot meanwhile.
 * The data date held: SQLite has no table comments, so a row per table in ``_tagoffline_held`` of the
   same file, written inside the swap's transaction.
+* Bounded lock waits (``lockwait.py``): the swap waits at most ``busy_timeout`` (1.5 s) for another
+  writer (``BEGIN IMMEDIATE``) and, in rollback-journal mode, for readers to let go of the file at
+  ``COMMIT`` — while it waits there, new readers are refused (SQLITE_BUSY) or wait on their own busy
+  timeout; then it rolls back and runs again. In WAL mode readers never hold it back. SQLite cannot
+  say which connection holds the file.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import contextlib
 import datetime as dt
 import decimal
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target, rename_create_table
+from airflow_provider_tagoffline.engine.targets import lockwait
+from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target, lock_retried, rename_create_table
 from airflow_provider_tagoffline.engine.targets.filelock import file_lock
 from airflow_provider_tagoffline.engine.targets.held import HeldRecord
 from airflow_provider_tagoffline.engine.types import ColumnType
@@ -42,6 +49,8 @@ def sqlite_value(value: Any) -> Any:
 
 class SQLiteTarget(Target):
     begin_sql = "BEGIN IMMEDIATE"
+    blocker_hint = ("SQLite cannot name the connection holding the database file; in WAL mode "
+                    "(PRAGMA journal_mode = WAL) readers never hold the swap back")
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -63,6 +72,24 @@ class SQLiteTarget(Target):
 
     def exists(self, table: str) -> bool:
         return self.scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]) > 0
+
+    # ---- bounded lock waits: the busy timeout, set before BEGIN (which waits for other writers itself) --
+    def lock_timeout_sql(self, seconds: float) -> list[str]:
+        return [f"PRAGMA busy_timeout = {round(seconds * 1000)}"]
+
+    @contextlib.contextmanager
+    def bounded(self, transaction: contextlib.AbstractContextManager[None]) -> Iterator[None]:
+        previous = int(self.scalar("PRAGMA busy_timeout") or 0)
+        self.run_statements(self.lock_timeout_sql(lockwait.ATTEMPT_SECONDS))
+        try:
+            with transaction:
+                yield
+        finally:
+            self.run_statements([f"PRAGMA busy_timeout = {previous}"])
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        # SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes
+        return isinstance(exc, sqlite3.OperationalError) and (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (5, 6)
 
     def column_types(self, table: str) -> dict[str, ColumnType]:
         cur = self.execute("SELECT name, type FROM pragma_table_info(?)", [table])
@@ -134,11 +161,12 @@ class SQLiteTarget(Target):
             return None
         return HeldRecord.from_json(json.dumps(dict(zip(_HELD_FIELDS, row, strict=True))))
 
+    @lock_retried("the swap of {table}")
     def swap(self) -> None:
         stmts = self.swap_sql()
         self.run_statements(["PRAGMA legacy_alter_table = ON"])
         try:
-            with self.transaction():
+            with self.bounded(self.transaction()):
                 self.run_statements(stmts[:1])
                 self.checkpoint("inside_swap")
                 self.run_statements(stmts[1:])

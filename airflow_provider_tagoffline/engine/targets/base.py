@@ -8,11 +8,16 @@ The runner (``engine/runner.py``) only calls these methods, in this order::
 
 Statement *generation* is kept in methods ending in ``_sql`` that return strings and never touch a
 connection, so each dialect's SQL is unit-testable without a server (Oracle relies on that).
+
+Every step that takes an exclusive lock on the live table (the swap, a partition's replacement, the
+recovery renames) runs in ``bounded`` transactions retried by ``with_lock_retries`` (``lockwait.py``):
+a family supplies only ``lock_timeout_sql``, ``is_lock_timeout`` and ``blockers``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -21,12 +26,14 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_tagoffline.dialects.base import Dialect
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.extract import Query
+from airflow_provider_tagoffline.engine.targets import lockwait
 from airflow_provider_tagoffline.engine.targets.held import HeldRecord, comment_with, longest_record, split_comment
+from airflow_provider_tagoffline.engine.targets.lockwait import Blocker, LockPatienceExhausted, LockWaits
 from airflow_provider_tagoffline.engine.types import ColumnType, incompatibility
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import OutputSpec, TargetSpec
@@ -37,6 +44,21 @@ STAGE_SUFFIX = "_dpfx_b"
 BACKUP_SUFFIX = "_dpfx_tmp"
 
 Row = Sequence[Any]
+T = TypeVar("T")
+M = TypeVar("M", bound=Callable[..., Any])
+
+
+def lock_retried(what: str) -> Callable[[M], M]:
+    """A Target method that is one atomic step taking exclusive locks in ``bounded`` transactions, run
+    again while its lock is not granted (``Target.with_lock_retries``); ``what`` may name ``{table}`` and
+    ``{partition}`` (the value of partition D)."""
+    def wrap(method: M) -> M:
+        @functools.wraps(method)
+        def retried(self: Target, *args: Any, **kwargs: Any) -> Any:
+            return self.with_lock_retries(what.format(table=self.display_name, partition=self.partition_value),
+                                          lambda: method(self, *args, **kwargs))
+        return retried  # type: ignore[return-value]
+    return wrap
 
 _CREATE_NAME = re.compile(
     r'^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|[^\s(]+)\s*\(',
@@ -104,6 +126,10 @@ class Target:
     begin_sql: ClassVar[str] = "BEGIN"
     #: the longest table comment the engine keeps, in characters or in bytes (UTF-8); None: no limit
     comment_limit: ClassVar[tuple[int, str] | None] = None
+    #: False where every DDL statement commits by itself (MySQL, Oracle): a retried step is then one statement
+    transactional_ddl: ClassVar[bool] = True
+    #: said when the sessions in the way cannot be named (an engine without session views)
+    blocker_hint: ClassVar[str] = ""
 
     def __init__(self, spec: TargetSpec, conn: Any, dialect: Dialect):
         self.spec = spec
@@ -116,6 +142,8 @@ class Target:
         #: set by the runner for partitioned targets: only rows with this value are replaced
         self.partition_column: str | None = None
         self.partition_value: str | None = None
+        #: the run's bounded lock waits against the service's patience (the run report shows them)
+        self.lock_waits = LockWaits(lambda: lockwait.patience_seconds(spec.wait_for_lock))
 
     # ---- naming -------------------------------------------------------------------------
     def q(self, table: str) -> str:
@@ -167,11 +195,12 @@ class Target:
         self.run_statements([begin])
         try:
             yield
+            # A COMMIT that fails (SQLite's SQLITE_BUSY) leaves the transaction open: rolled back too.
+            self.run_statements(["COMMIT"])
         except BaseException:
             with contextlib.suppress(Exception):
                 self.run_statements(["ROLLBACK"])
             raise
-        self.run_statements(["COMMIT"])
 
     # ---- to implement per family ---------------------------------------------------------
     @contextlib.contextmanager
@@ -284,16 +313,17 @@ class Target:
         live, backup, stage = self.exists(self.live), self.exists(self.backup), self.exists(self.stage)
         if not live and backup:
             # A crash between the two renames of a non-atomic swap: the old data is complete.
-            self.run_in_tx(self.rename_sql(self.backup, self.live))
+            self.run_bounded(f"recovery renaming {self.backup} back to {self.live}",
+                             self.rename_sql(self.backup, self.live))
             actions.append(f"renamed {self.backup} back to {self.live} (the live table was missing)")
             live, backup = True, False
         if live and backup:
-            self.run_in_tx(self.drop_sql(self.backup))
+            self.run_bounded(f"recovery dropping leftover {self.backup}", self.drop_sql(self.backup))
             actions.append(f"dropped leftover {self.backup}")
         if actions:
             self.checkpoint("recovery")  # the old copy handled, the stage not yet
         if stage:
-            self.run_in_tx(self.drop_sql(self.stage))
+            self.run_bounded(f"recovery dropping leftover {self.stage}", self.drop_sql(self.stage))
             actions.append(f"dropped leftover {self.stage}")
         for a in actions:
             log.warning("recovery on %s: %s", self.display_name, a)
@@ -302,6 +332,61 @@ class Target:
     def run_in_tx(self, statements: list[str]) -> None:
         with self.transaction():
             self.run_statements(statements)
+
+    # ---- bounded lock waits (lockwait.py) ------------------------------------------------------
+    def lock_timeout_sql(self, seconds: float) -> list[str]:
+        """Statements bounding each lock wait of what follows in this transaction (or session, where the
+        engine has no other scope) to ``seconds``; none where the engine never waits for a lock."""
+        return []
+
+    def exclusive_dml_sql(self) -> list[str]:
+        """What takes, bounded, the lock a DML replacement of partition D needs where the engine's lock
+        timeout does not bound DML (Oracle: ``LOCK TABLE … WAIT``); readers must stay free."""
+        return []
+
+    def is_lock_timeout(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the driver reporting a lock wait cut short by ``lock_timeout_sql`` (or a
+        deadlock the server broke by failing this session): the step may run again."""
+        return False
+
+    def blockers(self) -> list[Blocker]:
+        """The sessions holding locks on the live table, its stage or its backup now."""
+        return []
+
+    @contextlib.contextmanager
+    def bounded(self, transaction: contextlib.AbstractContextManager[None]) -> Iterator[None]:
+        """``transaction``, with every lock wait inside it bounded to ``lockwait.ATTEMPT_SECONDS``."""
+        with transaction:
+            self.run_statements(self.lock_timeout_sql(lockwait.ATTEMPT_SECONDS))
+            yield
+
+    def with_lock_retries(self, what: str, step: Callable[[], T]) -> T:
+        """``step`` (one atomic step in ``bounded`` transactions) again while its lock is not granted, up to
+        the service's patience; then LockPatienceExhausted naming the sessions in the way."""
+        return lockwait.retry(step, what=what, waits=self.lock_waits, is_lock_timeout=self.is_lock_timeout,
+                              blockers=self.blockers, hint=self.blocker_hint)
+
+    def run_bounded(self, what: str, statements: list[str]) -> None:
+        """``statements`` as one bounded, retried step: one transaction, or one step per statement where
+        each DDL commits by itself (so a retry never repeats a statement that went through)."""
+        steps = [statements] if self.transactional_ddl else [[sql] for sql in statements]
+        for step in steps:
+            def once(step: list[str] = step) -> None:
+                with self.bounded(self.transaction()):
+                    self.run_statements(step)
+            self.with_lock_retries(what, once)
+
+    def drop_replaced(self, table: str) -> bool:
+        """Drop what a committed swap replaced (where that is a statement of its own): bounded like the swap,
+        but the new data is live already, so running out of patience leaves ``table`` to the next run's
+        recovery instead of failing this run. Whether it was dropped."""
+        try:
+            self.run_bounded(f"dropping {table}, replaced by the swap of {self.display_name},", self.drop_sql(table))
+        except LockPatienceExhausted as exc:
+            log.warning("the new data of %s is live; %s stays until the next run's recovery drops it: %s",
+                        self.display_name, table, exc)
+            return False
+        return True
 
     # ---- one-click create table ------------------------------------------------------------
     def create_table(self, statements: list[str]) -> None:
@@ -398,12 +483,17 @@ class Target:
         return self.transaction()
 
     def replace_partition(self) -> None:
+        self.replace_rows()
+        self.run_in_tx(self.drop_sql(self.stage))
+
+    @lock_retried("the replacement of partition {partition} of {table}")
+    def replace_rows(self) -> None:
         delete, insert = self.replace_partition_sql()
-        with self.dml_transaction():
+        with self.bounded(self.dml_transaction()):
+            self.run_statements(self.exclusive_dml_sql())
             self.run_statements([delete])
             self.checkpoint("inside_swap")
             self.run_statements([insert])
-        self.run_in_tx(self.drop_sql(self.stage))
 
     def checkpoint(self, name: str) -> None:
         faults.checkpoint(name)

@@ -490,6 +490,7 @@ async function formPage(main, name) {
   f.partition_field = h("input", { id: "partition_field", value: d.target.partition?.field || "", placeholder: "none (whole table)" });
   f.partition_format = h("select", { id: "partition_format" }, FORMATS.map((x) => option(x, x, x === (d.target.partition?.format || "yyyyMMdd"))));
   f.load = h("select", { id: "load", disabled: editing }, option("overwrite", "Overwrite (atomic swap)", true));
+  f.wait_for_lock = h("input", { id: "wait_for_lock", value: d.target.wait_for_lock ?? "", placeholder: "default of the deployment (10m unless set)" });
   f.daily_at = h("input", { id: "daily_at", type: "time", value: d.schedule.daily_at || "02:30" });
   f.timezone = h("input", { id: "timezone", list: "tz-options", value: d.schedule.timezone || "" , placeholder: "default of the deployment" });
 
@@ -627,7 +628,8 @@ async function formPage(main, name) {
       name: f.name.value.trim(), application: f.application.value, owner: f.owner.value.trim(),
       entity: f.entity.value, entity_id: f.entity_id.value, description: f.description.value,
       schedule: recurring ? { type: "recurring", daily_at: f.daily_at.value, timezone: f.timezone.value.trim() || null } : { type: "manual" },
-      target: { conn_id: f.conn_id.value, schema: f.schema.value || null, table: f.table.value.trim(), load: f.load.value, partition },
+      target: { conn_id: f.conn_id.value, schema: f.schema.value || null, table: f.table.value.trim(), load: f.load.value, partition,
+        wait_for_lock: f.wait_for_lock.value.trim() || null },
       mappings: view.mappings.map((m) => ({ tag: m.tag, value: m.value || null, codename: m.codename || null })),
       pool: f.pool.value.trim() || null, queue: f.queue.value.trim() || null,
       gates: existing ? existing.definition.gates : undefined,
@@ -645,6 +647,7 @@ async function formPage(main, name) {
     description: "description", "schedule.daily_at": "daily_at", "schedule.timezone": "timezone", "schedule.type": "schedule_manual",
     "target.conn_id": "conn_id", "target.schema": "schema", "target.table": "table", "target.load": "load",
     "target.partition.field": "partition_field", "target.partition.format": "partition_format", "target.partition": "partition_field",
+    "target.wait_for_lock": "wait_for_lock",
     pool: "pool", queue: "queue", ...NOTIFY_INPUTS };
 
   function showErrors(e) {
@@ -766,6 +769,8 @@ async function formPage(main, name) {
           row("Date partition field", "target.partition.field", f.partition_field),
           row("Partition format", "target.partition.format", f.partition_format),
           row("Loading policy", "target.load", f.load),
+          row("Wait for the table's lock", "target.wait_for_lock", f.wait_for_lock, h("span", { class: "muted" },
+            "How long the swap keeps trying while other sessions use the table (10m, 1h, 90s); each try holds readers at most 1.5 s")),
           [h("label", {}, "Tags"), h("div", { class: "field" }, tagPicker, h("span", { class: "muted" }, "Tags keyed by the entity ID; only granted tags can be chosen."), slot("mappings"))]),
         h("div", { class: "row", style: "margin: 10px 0" },
           h("button", { type: "button", id: "same-name", onclick: sameNameMapping }, "Same-name mapping"),
@@ -931,7 +936,8 @@ async function detailsPage(main, name) {
       h("div", { class: "card" }, h("h2", {}, "Target"), h("dl", { class: "kv" },
         kv("Data source", `${d.target.conn_id} (${s.target_kind})`), kv("Table", s.target.full_name),
         kv("Date partition", d.target.partition ? `${d.target.partition.field} (${d.target.partition.format})` : "none"),
-        kv("Loading policy", d.target.load)),
+        kv("Loading policy", d.target.load),
+        kv("Wait for the table's lock", d.target.wait_for_lock ?? "default of the deployment")),
         h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Tag"), h("th", {}, "Value column"), h("th", {}, "Code name column"))),
           h("tbody", {}, d.mappings.map((m) => h("tr", {}, h("td", {}, m.tag), h("td", {}, m.value || "—"), h("td", {}, m.codename || "—")))))),
       h("p", {}, h("a", { href: "#/" }, "‹ All services"), " · ", h("a", { href: `#/service/${enc(name)}/instances` }, "Instances ›")));

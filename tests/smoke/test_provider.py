@@ -1,4 +1,5 @@
-"""The package as Airflow sees it: a provider (`airflow providers list`) and a plugin (`airflow plugins`)."""
+"""The package as Airflow sees it: a provider (`airflow providers list`) and a plugin (`airflow plugins`),
+on every Airflow minor it supports (smoke tests: also run on the oldest one, scripts/smoke_oldest.sh)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import airflow_provider_tagoffline
 from airflow_provider_tagoffline import config
+
+pytestmark = [pytest.mark.smoke]
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
@@ -49,7 +54,7 @@ def test_provider_info_names_the_distribution_and_config_section():
     assert info["package-name"] == "airflow-provider-tagoffline"
     assert set(info["config"]["tag_offline"]["options"]) == {
         "sql_alchemy_conn", "dags_folder", "warehouse_conn_id", "timezone", "publish_timeout", "wait_poke_interval",
-        "application_roles"}
+        "application_roles", "wait_for_lock"}
 
 
 def test_config_defaults_and_environment_overrides(monkeypatch, tmp_path):
