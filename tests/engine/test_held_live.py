@@ -147,3 +147,9 @@ def test_a_table_without_a_record_asks_elsewhere_then_records_its_own(tmp_path: 
     planned = preview(spec, D_PREV, held_elsewhere=never)
     assert (planned.holds, planned.would_fail) == (D.isoformat(), [str(refused.value)])
     assert preview(spec, D, held_elsewhere=never).would_fail == []
+    # the record's table is SQLite's own: not offered as a table to export into
+    from airflow_provider_tagoffline.connections import get_connection
+    from airflow_provider_tagoffline.dialects import family_of_kind
+
+    listed = family_of_kind("sqlite").introspection(get_connection("tot_target"), "sqlite").tables(None)
+    assert listed == ["user_tags"]

@@ -24,14 +24,13 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from airflow_provider_tagoffline.dialects.sqlite.dialect import HELD_TABLE
 from airflow_provider_tagoffline.engine.targets import lockwait
 from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target, lock_retried, rename_create_table
 from airflow_provider_tagoffline.engine.targets.filelock import file_lock
 from airflow_provider_tagoffline.engine.targets.held import HeldRecord
 from airflow_provider_tagoffline.engine.types import ColumnType
 
-#: the table of the target's file recording the data date each whole table holds
-HELD_TABLE = "_tagoffline_held"
 _HELD_FIELDS = ("data_date", "service", "run_id", "by", "at")
 
 
