@@ -356,6 +356,8 @@ def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
             run_state = _value(r.state)
             ti_state = _value(ti.state) if ti is not None else None
             state = run_state if run_state in FINISHED or not ti_state else ti_state
+            if ti_state == "skipped":  # a scheduled run older than what the table holds: its run "succeeds"
+                state = ti_state
             day = report.get("data_date")
             if not isinstance(day, str):
                 try:
@@ -369,7 +371,7 @@ def dag_runs(dag_id: str, limit: int, timezone: str) -> list[Instance]:
                    else r.end_date if run_state in FINISHED else None)
             waiting = (ti.next_kwargs or {}) if ti is not None and ti_state == "deferred" else {}
             missing = waiting.get("waiting_for") if isinstance(waiting, dict) else None
-            error = report.get("error") if state in ("failed", "up_for_retry") else None
+            error = report.get("error") if state in ("failed", "up_for_retry", "skipped") else None
             rows.append(Instance(
                 run_id=r.run_id, run_type=run_type, data_date=day, state=state,
                 start=start.isoformat() if start else None, end=end.isoformat() if end else None,
@@ -403,22 +405,6 @@ def target_data_date(asset_uri: str) -> dt.date | None:
                 except ValueError:
                     continue
     return None
-
-
-def record_target_data_date(asset_uri: str, extra: dict[str, Any]) -> bool:
-    """Record an event of the target's asset with ``extra`` (a run outside Airflow: ``tagoffline run``);
-    False when Airflow does not know the asset (its DAG was never parsed)."""
-    from airflow.assets.manager import AssetManager
-    from airflow.models.asset import AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        asset = session.scalar(select(AssetModel).where(AssetModel.uri == asset_uri))
-        if asset is None:
-            return False
-        return AssetManager.register_asset_change(asset=asset, extra=extra, session=session,
-                                                  source_is_api=True) is not None
 
 
 def stored_connections() -> list[Any]:

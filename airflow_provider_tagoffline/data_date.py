@@ -13,9 +13,10 @@ when the run starts, so a date shown before a run is the date the run exports.
 * Any other run (Airflow's Trigger, REST, the plugin's Run, the CLI) exports T-1: the day before its
   logical date, or before the moment it was triggered when it has none, in the service's timezone.
 
-A whole-table target holds one data date; a run of an older one would roll it back, so it is
-refused, naming both dates, unless the caller allows it (``older_refusal``). A backfill says
-beforehand what such a table will end at (``backfill_outlook``).
+A whole-table target holds one data date, recorded with the table by each run's swap; a run of an
+older one would roll it back, so it is refused, naming both dates, unless the caller allows it
+(``older_refusal``): a scheduled run so refused is skipped, any other fails (``skips_when_older``).
+A backfill says beforehand what such a table will end at (``backfill_outlook``).
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def older_refusal(target: str, data_date: dt.date, held: dt.date | None, allow_o
         return None
     return (f"target {target} holds data date {held.isoformat()}; data date {data_date.isoformat()} is older "
             f"and would roll it back: refused, the table is untouched (allow_older runs it anyway)")
+
+
+def skips_when_older(run_type: str) -> bool:
+    """Whether a run of ``run_type`` refused over an older data date is skipped rather than failed: a
+    scheduled run is (a later date is already there, by a manual run or a catch-up: nothing is left for it
+    to do, as Airflow's LatestOnlyOperator skips superseded runs); a date someone chose fails, so they see it."""
+    return run_type == "scheduled"
 
 
 def backfill_outlook(target: str, start: dt.date, end: dt.date, held: dt.date | None) -> str:

@@ -84,3 +84,12 @@ class SourceNotReady(RunFailed):
     def __init__(self, message: str, missing: list[str]):
         super().__init__(message)
         self.missing = list(missing)
+
+
+class OlderDataDate(RunFailed):
+    """A whole-table target holds a later data date than the run's: refused before anything is written
+    (``data_date.older_refusal`` says why), unless the caller allows an older date."""
+
+    def __init__(self, message: str, held: object, data_date: object):
+        super().__init__(message)
+        self.held, self.data_date = held, data_date

@@ -81,7 +81,8 @@ def demo(
     home: Path = typer.Option(Path("tagoffline-demo"), "--home", help="Folder for the demo's files."),
     users: int = typer.Option(100_000, "--users", min=1, help="Users in the demo warehouse."),
     date: str | None = typer.Option(None, "--date", help="Data date to export (default: yesterday); the "
-                                    "warehouse holds it and the 13 days before."),
+                                    "warehouse holds it and the 13 days before. A date older than the one the "
+                                    "demo's table holds is exported too, as asked."),
     json_out: bool = typer.Option(False, "--json", help="Print the run report as JSON."),
     serve: bool = typer.Option(False, "--serve", help="Then publish the demo service and start Airflow "
                                "(standalone) with the plugin; Ctrl-C stops it."),
@@ -107,8 +108,10 @@ def demo(
         echo(f"catalog: created {s_['create']}, updated {s_['update']}, unchanged {s_['unchanged']}; "
                    f"service {name}: {outcome}")
 
+    # A date given on the command line is the user's choice: an older one than the table holds goes through.
     report = demo_run.run_demo(service_name=name, data_date=day, users=users,
-                                  echo=(lambda _m: None) if json_out else echo)
+                               echo=(lambda _m: None) if json_out else echo, by=actor().username,
+                               allow_older=date is not None)
     (home / ENV_FILE).write_text("\n".join(shell_lines()) + "\n")
     if json_out:
         print_json(report)

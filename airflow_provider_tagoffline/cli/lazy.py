@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from airflow_provider_tagoffline.demo import run as demo_run
     from airflow_provider_tagoffline.engine import runner
     from airflow_provider_tagoffline.rendering import factory
-    from airflow_provider_tagoffline.service import attention, catalog_admin, lifecycle, publishing
+    from airflow_provider_tagoffline.service import attention, catalog_admin, held, lifecycle, publishing
     from airflow_provider_tagoffline.service import preview as service_preview
 else:
     _P = "airflow_provider_tagoffline."
@@ -67,6 +67,7 @@ else:
     runner = LazyModule(_P + "engine.runner")
     factory = LazyModule(_P + "rendering.factory")
     attention = LazyModule(_P + "service.attention")
+    held = LazyModule(_P + "service.held")
     catalog_admin = LazyModule(_P + "service.catalog_admin")
     lifecycle = LazyModule(_P + "service.lifecycle")
     service_preview = LazyModule(_P + "service.preview")

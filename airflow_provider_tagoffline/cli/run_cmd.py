@@ -1,37 +1,37 @@
-"""``tagoffline run NAME --date D`` and ``tagoffline service ddl NAME``: the engine, in-process."""
+"""``tagoffline run NAME --date D`` and ``tagoffline service ddl NAME``: the engine, in-process.
+
+``run`` needs no Airflow database to be safe: the engine reads the data date a whole-table target holds
+from the table itself and refuses an older one (``--allow-older`` lets it through); Airflow's database
+is asked only about a table that records none yet (written before tables recorded it), when reachable.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from airflow_provider_tagoffline.cli.common import AllowOlderOption, JsonOption, print_json, session
+from airflow_provider_tagoffline.cli.common import AllowOlderOption, JsonOption, actor, print_json, session
 from airflow_provider_tagoffline.cli.lazy import (
-    airflow_bridge,
     attention,
     connections,
     create_table,
     create_table_execute,
     create_table_parse,
     data_date,
-    factory,
+    held,
     lifecycle,
-    publishing,
     runner,
     runspec,
     yaml_io,
 )
 from airflow_provider_tagoffline.cli.output import echo
-from airflow_provider_tagoffline.errors import Conflict, RunFailed, first_line
+from airflow_provider_tagoffline.errors import Conflict, RunFailed
 
 if TYPE_CHECKING:
     from airflow_provider_tagoffline.runspec import RunSpec
-
-log = logging.getLogger(__name__)
 
 
 def spec_for_run(name: str) -> RunSpec:
@@ -63,30 +63,21 @@ def run(
     spec = spec_for_run(name)
     day = data_date.parse_data_date(date, "--date") if date else data_date.yesterday(spec.schedule.timezone)
     refuse_drift(name, spec)
-    whole_table = spec.target.partition is None
-    if whole_table and (reason := data_date.older_refusal(publishing.target_name(spec), day,
-                                                          publishing.held_data_date(spec), allow_older)):
-        raise Conflict(reason)
     try:
-        report = runner.run_export(spec, day, batch_size=batch_size, echo=(lambda _m: None) if json_out else echo)
+        report = runner.run_export(spec, day, batch_size=batch_size, echo=(lambda _m: None) if json_out else echo,
+                                   allow_older=allow_older, run_id=cli_run_id("tagoffline-run"),
+                                   by=actor().username, held_elsewhere=lambda: held.held_in_airflow(spec))
     except RunFailed as exc:
         if json_out and exc.report is not None:
             print_json(exc.report.to_dict())  # type: ignore[attr-defined]
         raise
-    _record_held(spec, day)
     if json_out:
         print_json(report.to_dict())
 
 
-def _record_held(spec: RunSpec, day: dt.date) -> None:
-    """Tell Airflow which data date the target holds now, as a DAG run would (when it knows the target)."""
-    try:
-        airflow_bridge.record_target_data_date(factory.target_asset_uri(spec), {"data_date": day.isoformat(),
-                                                                                "service": spec.service.name,
-                                                                                "by": "tagoffline run"})
-    except Exception as exc:  # no Airflow database here: the export itself is done
-        log.info("could not record in Airflow that %s holds data date %s: %s", spec.target.table, day,
-                 first_line(exc))
+def cli_run_id(prefix: str, now: dt.datetime | None = None) -> str:
+    """The run id an in-process run records with the table: ``tagoffline-run__2026-11-30T02:31:05Z``."""
+    return f"{prefix}__{(now or dt.datetime.now(dt.UTC)).strftime('%Y-%m-%dT%H:%M:%SZ')}"
 
 
 def ddl(

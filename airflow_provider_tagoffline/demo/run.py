@@ -15,8 +15,9 @@ from airflow_provider_tagoffline.service import lifecycle
 
 
 def run_demo(service_name: str, data_date: dt.date, users: int,
-             echo: Callable[[str], None]) -> dict[str, Any]:
-    """Fill the demo warehouse for the 14 days up to D, create the target table if needed, export D."""
+             echo: Callable[[str], None], *, by: str = "", allow_older: bool = False) -> dict[str, Any]:
+    """Fill the demo warehouse for the 14 days up to D, create the target table if needed, export D (which
+    the table then records, as every run does: a later run of an older date is refused)."""
     dates = demo_dates(data_date)
     duck = resolve_warehouse().open()
     try:
@@ -36,5 +37,6 @@ def run_demo(service_name: str, data_date: dt.date, users: int,
             echo(f"target: created table {target.display_name} ({where.kind}, connection {spec.target.conn_id})")
     finally:
         target.close()
-    report = run_export(spec, data_date, echo=echo)
+    run_id = f"tagoffline-demo__{dt.datetime.now(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    report = run_export(spec, data_date, echo=echo, run_id=run_id, by=by, allow_older=allow_older)
     return report.to_dict()

@@ -7,6 +7,7 @@ reading the warehouse and the live target and writing nothing.
     rows     what the extract returns for D: the rows the run would write, a sample of them
     changes  against the live table (or partition D): rows added / removed / changed by entity ID,
              and the change ratio and gates the run would see
+    holds    the data date a whole table holds (the run's own reading) and whether D would be refused
 
 How the live table is compared: where the target *is* the warehouse, one aggregate query joins the
 extract with the live table inside the engine; otherwise both sides are streamed, each row reduced
@@ -33,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from airflow_provider_tagoffline.connections import Resolved, resolve_target
+from airflow_provider_tagoffline.data_date import older_refusal
 from airflow_provider_tagoffline.engine import gates
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.targets import Target
@@ -85,6 +87,8 @@ class Preview(BaseModel):
     data_date: str
     target: str
     target_exists: bool
+    holds: str | None = Field(None, description="the data date the whole table holds now (its own record, else "
+                                                "Airflow's); None: unknown, or a partitioned target")
     columns: list[ColumnDiff] = []
     sources: list[SourceRows] = []
     rows: int = Field(0, description="rows the run would write (the extract for D, duplicate IDs reduced)")
@@ -101,7 +105,8 @@ class Preview(BaseModel):
     def summary(self) -> str:
         """A few lines for people (the CLI)."""
         out = [f"PREVIEW: {self.service} data date {self.data_date} -> {self.target}"
-               + ("" if self.target_exists else " (table does not exist)")]
+               + ("" if self.target_exists else " (table does not exist)")
+               + (f" (holds data date {self.holds})" if self.holds else "")]
         for c in self.columns:
             out.append(f"  column {c.column!r}: {c.kind}{' (fails)' if c.fails else ''}: {c.detail}")
         if not self.columns and self.target_exists:
@@ -130,11 +135,16 @@ class Preview(BaseModel):
 
 # ---- entry point ----------------------------------------------------------------------------------
 
-def preview(spec: RunSpec | dict[str, Any], data_date: dt.date, *, sample: int = DEFAULT_SAMPLE) -> Preview:
-    """Preview the run of ``spec`` for ``data_date``: reads only. Raises RunFailed when a side cannot be read."""
+def preview(spec: RunSpec | dict[str, Any], data_date: dt.date, *, sample: int = DEFAULT_SAMPLE,
+            held_elsewhere: Callable[[], dt.date | None] | None = None) -> Preview:
+    """Preview the run of ``spec`` for ``data_date``: reads only. Raises RunFailed when a side cannot be read.
+
+    :param held_elsewhere: what Airflow says a whole table holds, asked when the table records nothing
+        (as the run asks it)
+    """
     spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
     try:
-        return _preview(spec, data_date, sample)
+        return _preview(spec, data_date, sample, held_elsewhere)
     except TagOfflineError:
         raise
     except Exception as exc:
@@ -142,7 +152,8 @@ def preview(spec: RunSpec | dict[str, Any], data_date: dt.date, *, sample: int =
         raise RunFailed(f"preview failed: {type(exc).__name__}: {redacted_first_line(exc)}") from exc
 
 
-def _preview(spec: RunSpec, data_date: dt.date, sample: int) -> Preview:
+def _preview(spec: RunSpec, data_date: dt.date, sample: int,
+             held_elsewhere: Callable[[], dt.date | None] | None) -> Preview:
     sample = max(0, min(sample, MAX_SAMPLE))
     started = time.perf_counter()
     t = spec.target
@@ -159,6 +170,12 @@ def _preview(spec: RunSpec, data_date: dt.date, sample: int) -> Preview:
         result.columns = column_diff(spec, live) if live else []
         if not live:
             result.would_fail.append(f"target table {target.display_name} does not exist; create it first")
+        elif t.partition is None:
+            record = target.read_held()
+            held = record.data_date if record is not None else held_elsewhere() if held_elsewhere else None
+            result.holds = held.isoformat() if held is not None else None
+            if reason := older_refusal(result.target, data_date, held, allow_older=False):
+                result.would_fail.append(reason)
         result.would_fail += [f"column {c.column!r}: {c.detail}" for c in result.columns if c.fails
                               and c.kind in ("missing", "type")]
         checks = [warehouse.check_source(src, data_date, spec.entity_key.type) for src in spec.sources]

@@ -34,6 +34,8 @@ class RunReport:
     sources: list[dict[str, Any]] = field(default_factory=list)
     gates_checked: str = ""  # the gates, in a few words (gates.describe)
     gates_failed: list[str] = field(default_factory=list)
+    #: a whole table: the data date it held before this run (None: unknown, or a partitioned target)
+    held_before: str | None = None
     error: str | None = None
 
     @contextmanager

@@ -1,10 +1,14 @@
 """One run of a service for one data date (spec §5): the sequence, with no dialect knowledge.
 
-    lock → preflight (recover, target columns, sources for D) → stage → extract+load → indexes
-         → gates → swap → report
+    lock → preflight (recover, target columns, the data date it holds, sources for D) → stage
+         → extract+load → indexes → gates → the record of D on the stage → swap → report
 
 Anything that fails before the swap drops the stage table and leaves the live table untouched;
 a process killed at any point is recovered by the next run (``Target.recover``).
+
+A whole-table target records the data date it holds with the table itself, published by the swap
+with the rows (``Target.record_held``); every run reads it under the run lock and refuses an older
+date unless allowed (``data_date.older_refusal``), whoever started it (docs/data-dates.md).
 """
 
 from __future__ import annotations
@@ -17,15 +21,23 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from airflow_provider_tagoffline.connections import resolve_target
+from airflow_provider_tagoffline.data_date import older_refusal
 from airflow_provider_tagoffline.engine import faults, gates, lost_connection
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
+from airflow_provider_tagoffline.engine.targets.held import HeldRecord
 from airflow_provider_tagoffline.engine.targets.lockwait import LockPatienceExhausted
 from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse, each_pass
-from airflow_provider_tagoffline.errors import RunFailed, SourceNotReady, WarehouseOutOfMemory, first_line
+from airflow_provider_tagoffline.errors import (
+    OlderDataDate,
+    RunFailed,
+    SourceNotReady,
+    WarehouseOutOfMemory,
+    first_line,
+)
 from airflow_provider_tagoffline.runspec import RunSpec
 
 log = logging.getLogger(__name__)
@@ -35,8 +47,16 @@ T = TypeVar("T")
 
 
 def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
-               batch_size: int = DEFAULT_BATCH_SIZE, echo: Callable[[str], None] | None = None) -> RunReport:
-    """Export ``data_date`` of a service into its target. Raises RunFailed (with ``.report``) on failure."""
+               batch_size: int = DEFAULT_BATCH_SIZE, echo: Callable[[str], None] | None = None,
+               allow_older: bool = False, run_id: str = "", by: str = "",
+               held_elsewhere: Callable[[], dt.date | None] | None = None) -> RunReport:
+    """Export ``data_date`` of a service into its target. Raises RunFailed (with ``.report``) on failure,
+    OlderDataDate when a whole-table target holds a later date and ``allow_older`` is not set.
+
+    :param run_id: / :param by: the run and who started it, recorded with the data date the table holds
+    :param held_elsewhere: where else the data date a whole table holds may be known (Airflow's asset
+        events), asked only when the table records none (written before tagoffline recorded one)
+    """
     spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
     d = data_date if isinstance(data_date, dt.date) else _parse_date(data_date)
     t = spec.target
@@ -46,8 +66,9 @@ def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
     lost: str | None = None  # the connection the server ended, when that failed the run
     try:
         with _open(spec) as (warehouse, target):
+            held = _Held(d, allow_older, lambda: HeldRecord.of_run(d, spec.service.name, run_id, by), held_elsewhere)
             try:
-                _run(spec, d, warehouse, target, report, batch_size, say)
+                _run(spec, d, warehouse, target, report, batch_size, say, held)
             except Exception as exc:
                 lost = lost_connection.lost_connection(spec, warehouse, target, report, exc)
                 raise
@@ -107,8 +128,48 @@ def _open(spec: RunSpec) -> Iterator[tuple[Warehouse, Target]]:
         warehouse.close()
 
 
+class _Held:
+    """How a run treats the data date a whole table holds: what it may replace, what it records."""
+
+    def __init__(self, d: dt.date, allow_older: bool, record: Callable[[], HeldRecord],
+                 elsewhere: Callable[[], dt.date | None] | None) -> None:
+        self.d, self.allow_older, self.elsewhere = d, allow_older, elsewhere
+        #: the record of this run, made when it is written (its time is the swap's)
+        self.record = record
+
+    def check(self, target: Target, report: RunReport, say: Callable[[str], None]) -> None:
+        """Preflight, under the run lock: refuse an older data date than the table holds (OlderDataDate)."""
+        d = self.d
+        found = target.read_held()
+        target.check_record_room()
+        held = found.data_date if found is not None else None
+        if found is not None:
+            say(f"target holds data date {found.describe()}")
+        else:
+            held = self._elsewhere(say)
+            where = (f"Airflow's last event of its asset says {held}" if held is not None
+                     else "not compared with anything")
+            say(f"target {report.target} records no data date yet (written before tagoffline recorded one, or "
+                f"never by it): {where}; this run records {d}")
+        report.held_before = held.isoformat() if held is not None else None
+        reason = older_refusal(report.target, d, held, self.allow_older)
+        if reason:
+            raise OlderDataDate(reason, held, d)
+        if held is not None and d < held:
+            say(f"target holds data date {held}; exporting the older {d} as allowed (allow_older)")
+
+    def _elsewhere(self, say: Callable[[str], None]) -> dt.date | None:
+        if self.elsewhere is None:
+            return None
+        try:
+            return self.elsewhere()
+        except Exception as exc:
+            say(f"cannot ask Airflow which data date the target holds: {first_line(exc)}")
+            return None
+
+
 def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report: RunReport,
-         batch_size: int, say: Callable[[str], None]) -> None:
+         batch_size: int, say: Callable[[str], None], held: _Held) -> None:
     columns = [spec.target.key_column] + [o.column for o in spec.outputs]
     if spec.target.partition is not None:
         columns.append(spec.target.partition.column)
@@ -120,6 +181,8 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             target.check_table(spec.target.key_column, spec.entity_key.type, spec.outputs,
                                spec.target.partition.column if spec.target.partition else None)
             target.check_dependents()
+            if spec.target.partition is None:  # partitioned: each data date has its own partition
+                held.check(target, report, say)
             pending_checks = None
             checks: list[SourceCheck] | None = None
             key_type = spec.entity_key.type
@@ -214,6 +277,10 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                     raise RunFailed("quality gate failed, the live table is untouched: "
                                     + "; ".join(report.gates_failed))
                 report.bytes_written = target.size_bytes(target.stage)
+            if spec.target.partition is None:
+                # The stage carries the record of D from here: the swap publishes both at once.
+                target.record_held(held.record())
+                faults.checkpoint("before_swap")
         except BaseException:
             with contextlib.suppress(Exception):
                 target.run_in_tx(target.drop_sql(target.stage))

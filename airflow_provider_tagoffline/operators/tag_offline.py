@@ -6,9 +6,11 @@ logged at INFO. Around the engine, the Airflow side of a run (spec §4):
 
 * the data date: ``data_date.data_date_for_run`` from the run's type, logical date and the
   ``data_date`` param / conf (Airflow's trigger form shows it as a date picker);
-* a whole-table target holds one data date, recorded in the extra of the target asset's event
-  (``{"data_date": ...}``, shown on Airflow's asset page); an older run is refused, naming both
-  dates, unless ``allow_older`` is set;
+* a whole-table target holds one data date, recorded with the table by the swap (the engine reads it
+  and refuses an older run, naming both dates, unless ``allow_older`` is set: a scheduled run so
+  refused is skipped, any other fails without retries); the extra of the target asset's event says
+  it too (``{"data_date": ...}``, on Airflow's asset page), and is what a table written before it
+  recorded its own is compared with;
 * a source with no rows for D yet: a scheduled run defers on ``SourcesReadyTrigger`` up to the
   service's wait, then fails without retries; any other run fails at once, without retries (a
   retry would not make the partition appear). Other failures keep Airflow's retries;
@@ -68,7 +70,6 @@ class TagOfflineOperator(BaseOperator):
         day = self._fail_on_bad_input(context, lambda: self._resolve_data_date(context, spec))
         self._refuse_unauthorized(context, spec, day)
         self._refuse_drift(context, spec, day)
-        self._refuse_older(context, spec, day)
         return self._export(context, spec, day, deadline=None)
 
     def resume_after_wait(self, context: Any, event: dict[str, Any] | None = None, data_date: str = "",
@@ -90,17 +91,23 @@ class TagOfflineOperator(BaseOperator):
             raise AirflowFailException(reason)
         self.log.info("the sources hold data date %s now: exporting", day)
         self._refuse_drift(context, spec, day)  # the catalog may have changed while it waited
-        self._refuse_older(context, spec, day)
         return self._export(context, spec, day, deadline=deadline)
 
     def _export(self, context: Any, spec: Any, day: dt.date, deadline: str | None) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from airflow_provider_tagoffline.data_date import ALLOW_OLDER_PARAM
         from airflow_provider_tagoffline.engine.runner import run_export
-        from airflow_provider_tagoffline.errors import RunFailed, SourceNotReady
+        from airflow_provider_tagoffline.errors import OlderDataDate, RunFailed, SourceNotReady
 
+        run = context["dag_run"]
         try:
-            report = run_export(spec, day, batch_size=self.batch_size, echo=self.log.info)
+            report = run_export(spec, day, batch_size=self.batch_size, echo=self.log.info,
+                                allow_older=_truthy(_param(context, ALLOW_OLDER_PARAM)),
+                                run_id=str(getattr(run, "run_id", "") or ""), by=_started_by(run),
+                                held_elsewhere=lambda: self._held(context, spec))
+        except OlderDataDate as exc:
+            self._refuse_older(context, spec, day, exc)
         except SourceNotReady as exc:
             until = self._wait_until(context, spec, deadline)
             if until is not None:
@@ -130,25 +137,24 @@ class TagOfflineOperator(BaseOperator):
         self.log.info("data date %s (%s)", day, why)
         return day
 
-    def _refuse_older(self, context: Any, spec: Any, day: dt.date) -> None:
-        """A whole-table target must not go back to an older data date unless the caller allows it."""
-        from airflow.sdk.exceptions import AirflowFailException
+    def _refuse_older(self, context: Any, spec: Any, day: dt.date, refused: Exception) -> None:
+        """The engine refused an older data date than the table holds: a scheduled run is skipped (superseded),
+        any other fails at once, without retries (``data_date.skips_when_older``); the table is untouched."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from airflow_provider_tagoffline.data_date import ALLOW_OLDER_PARAM, older_refusal
+        from airflow_provider_tagoffline.data_date import skips_when_older
 
-        if spec.target.partition is not None:
-            return  # each data date has its own partition: nothing rolls back
-        held = self._held(context, spec)
-        allow = _truthy(_param(context, ALLOW_OLDER_PARAM))
-        if held is not None and day < held and allow:
-            self.log.warning("target holds data date %s; exporting the older %s as allowed (allow_older)", held, day)
-        reason = older_refusal(_target_name(spec), day, held, allow)
-        if reason:
-            self._record_failure(context, spec, day, reason)
-            raise AirflowFailException(reason)
+        reason = str(refused)
+        if skips_when_older(_run_type(context["dag_run"])):
+            self.log.warning("skipped: %s", reason)
+            self._record_failure(context, spec, day, reason, status="skipped")
+            raise AirflowSkipException(reason)
+        self._record_failure(context, spec, day, reason)
+        raise AirflowFailException(reason)
 
     def _held(self, context: Any, spec: Any) -> dt.date | None:
-        """The data date the target holds: the latest event of its asset that says one."""
+        """What Airflow says the target holds: the latest event of its asset that says one (asked by the engine
+        only for a table that records none itself, written before it did)."""
         from airflow_provider_tagoffline.rendering.factory import target_asset
 
         try:
@@ -295,12 +301,13 @@ class TagOfflineOperator(BaseOperator):
             raise AirflowFailException(str(exc)) from None
         return day
 
-    def _record_failure(self, context: Any, spec: Any, day: dt.date, reason: str, report: Any = None) -> None:
-        """The failed run's report, with its one-line reason, as XCom ``report`` (kept until a retry)."""
+    def _record_failure(self, context: Any, spec: Any, day: dt.date, reason: str, report: Any = None,
+                        status: str = "failed") -> None:
+        """The failed (or skipped) run's report, with its one-line reason, as XCom ``report`` (kept until a retry)."""
         from airflow_provider_tagoffline.errors import first_line
 
-        out = report.to_dict() if report is not None else {"service": spec.service.name, "status": "failed"}
-        out.update({"data_date": day.isoformat(), "status": "failed", "error": first_line(Exception(reason))})
+        out = report.to_dict() if report is not None else {"service": spec.service.name, "status": status}
+        out.update({"data_date": day.isoformat(), "status": status, "error": first_line(Exception(reason))})
         self._outcome = (day, out)
         try:
             context["ti"].xcom_push(key=FAILURE_REPORT_KEY, value=out)
@@ -322,10 +329,11 @@ def _param(context: Any, name: str) -> Any:
     return value
 
 
+def _started_by(run: Any) -> str:
+    """Who started a DAG run, as the table's record says it: the triggering user, else the scheduler."""
+    user = getattr(run, "triggering_user_name", None)
+    return str(user) if user else "scheduler" if _run_type(run) == "scheduled" else _run_type(run)
+
+
 def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def _target_name(spec: Any) -> str:
-    t = spec.target
-    return f"{t.conn_id}:{t.schema_ + '.' if t.schema_ else ''}{t.table}"

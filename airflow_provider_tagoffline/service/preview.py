@@ -21,7 +21,7 @@ from airflow_provider_tagoffline.engine import preview as engine_preview
 from airflow_provider_tagoffline.engine.preview import Preview
 from airflow_provider_tagoffline.errors import ValidationFailed
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import lifecycle, permissions
+from airflow_provider_tagoffline.service import held, lifecycle, permissions
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.freeze import freeze
 from airflow_provider_tagoffline.service.lifecycle import ServiceContext, slugify
@@ -65,7 +65,8 @@ def preview_service(session: Session, actor: repo.Actor, name: str, req: Preview
     permissions.require_data_preview(actor, svc)
     sample = _sample(req.sample)
     spec = spec_of(session, svc, ctx)
-    return engine_preview.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample)
+    return engine_preview.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample,
+                                  held_elsewhere=lambda: held.held_in_airflow(spec))
 
 
 def preview_draft(session: Session, actor: repo.Actor, d: ServiceDef, req: PreviewRequest = PreviewRequest(),
@@ -81,4 +82,5 @@ def preview_draft(session: Session, actor: repo.Actor, d: ServiceDef, req: Previ
                          default_timezone=ctx.timezone())
     spec = freeze(v, slug=existing.slug if existing else slugify(d.name),
                   version=existing.version if existing else 1, warehouse_conn_id=ctx.warehouse())
-    return engine_preview.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample)
+    return engine_preview.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample,
+                                  held_elsewhere=lambda: held.held_in_airflow(spec))

@@ -33,14 +33,14 @@ from airflow_provider_tagoffline import config, data_date
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Service, utcnow
 from airflow_provider_tagoffline.errors import Conflict, TagOfflineError, ValidationFailed, first_line
-from airflow_provider_tagoffline.rendering.factory import FINGERPRINT_LABEL, dag_id_for, target_asset_uri
+from airflow_provider_tagoffline.rendering.factory import FINGERPRINT_LABEL, dag_id_for
 from airflow_provider_tagoffline.rendering.render import (
     dag_file_name,
     remove_dag_file,
     write_dag_file,
 )
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import access_records, attention, lifecycle, permissions, states
+from airflow_provider_tagoffline.service import access_records, attention, held, lifecycle, permissions, states
 from airflow_provider_tagoffline.service.states import ExecutionStatus, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -351,17 +351,12 @@ def run(session: Session, actor: repo.Actor, name: str, day: dt.date | None = No
 
 def target_name(spec: RunSpec) -> str:
     """How refusals name a target: ``conn_id:schema.table``."""
-    t = spec.target
-    return f"{t.conn_id}:{t.schema_ + '.' if t.schema_ else ''}{t.table}"
+    return held.target_name(spec)
 
 
 def held_data_date(spec: RunSpec) -> dt.date | None:
-    """The data date the target holds, as Airflow recorded it (None: unknown, or Airflow unreachable)."""
-    try:
-        return af.target_data_date(target_asset_uri(spec))
-    except Exception as exc:  # no Airflow database here (a CLI away from Airflow): nothing to compare with
-        log.info("cannot read which data date %s holds, not checked: %s", target_name(spec), first_line(exc))
-        return None
+    """The data date the whole-table target holds: its own record, else Airflow's (None: unknown)."""
+    return held.held_data_date(spec)
 
 
 def backfill_dates(start: dt.date | None, end: dt.date | None, yesterday: dt.date,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 WAREHOUSE_DATES = ("20260101", "20260102", "20260103")
+#: the API stack's users and their Airflow roles (SimpleAuthManager), and their passwords
+USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer", "mallory": "user", "oscar": "op"}
+PASSWORDS = {u: f"{u}-pw" for u in USERS}
 #: the password of connection crm_pg: no answer of the API may ever hold it
 PG_TARGET_PASSWORD = "s3cret-never-shown"
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_data import PG_TARGET_PASSWORD, WAREHOUSE_DATES, warehouse_rows
+from api_data import PASSWORDS, PG_TARGET_PASSWORD, USERS, WAREHOUSE_DATES, warehouse_rows
 from dbs import PG_ADMIN_URL, _mysql_connect
 from stack import (
     BIN,
@@ -39,9 +39,6 @@ from stack import (
     run_cli,
     simple_auth_env,
 )
-
-USERS = {"admin": "admin", "alice": "user", "bob": "user", "carol": "viewer", "mallory": "user", "oscar": "op"}
-PASSWORDS = {u: f"{u}-pw" for u in USERS}
 
 CATALOG: dict[str, Any] = {
     "applications": [

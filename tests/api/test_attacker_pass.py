@@ -124,7 +124,7 @@ def _forged_tokens(real: str) -> dict[str, str]:
 
 
 def test_no_route_answers_without_a_valid_token(api_server: Any) -> None:
-    from conftest import PASSWORDS
+    from api_data import PASSWORDS  # not conftest: by then 'conftest' is whichever was imported last
 
     real = httpx.post(f"{api_server.base_url}/auth/token", json={"username": "mallory",
                                                                  "password": PASSWORDS["mallory"]}, timeout=30)

@@ -28,6 +28,13 @@ def browser() -> Iterator[Browser]:
         yield b
 
 
+def listed(page: Any, name: str) -> Any:
+    """The list's row of service ``name``, searched by name: other tests' services share the stack, and the
+    list shows 20 a page."""
+    page.locator("#f-name").fill(name)
+    return page.locator(f"#services tr[data-service='{name}']")
+
+
 def test_unsigned_visitors_go_to_airflows_login(browser: Browser, api_server: Any) -> None:
     page = browser.new_page()
     page.goto(f"{api_server.base_url}/tag-offline/ui/")
@@ -113,7 +120,7 @@ def test_a_service_from_form_to_instance_and_back(browser: Browser, api_server: 
     shot(page, "instances")
 
     page.goto(f"{api_server.base_url}/tag-offline/ui/#/")
-    row = page.locator(f"#services tr[data-service='{NAME}']")
+    row = listed(page, NAME)
     expect(row.locator("[data-status]")).to_have_attribute("data-status", "published")
     expect(row.locator("button[data-action=delete]")).to_be_disabled()
     # the tooltip is the API's reason, the refusal a DELETE would get
@@ -143,7 +150,7 @@ def test_buttons_show_the_apis_reasons(browser: Browser, api_server: Any, alice:
         expected = client.get(f"/services/{name}").json()
         page = signed_in_page(browser, api_server, user)
         page.goto(f"{api_server.base_url}/tag-offline/ui/#/")
-        row = page.locator(f"#services tr[data-service='{name}']")
+        row = listed(page, name)
         expect(row.locator("button[data-action=publish]")).to_have_count(1)
         for action in ("edit", "publish", "unpublish", "run", "delete"):
             button = row.locator(f"button[data-action={action}]")
@@ -202,7 +209,7 @@ def test_at_1400_px_in_airflow_the_actions_fit_and_the_toast_covers_no_button(
     page = signed_in_page(browser, api_server, "alice", viewport={"width": 1400, "height": 900})
     page.goto(f"{api_server.base_url}/plugin/tag-offline")
     frame = page.frame_locator("iframe")
-    row = frame.locator(f"#services tr[data-service='{name}']")
+    row = listed(frame, name)
     expect(row.locator("button[data-action]")).to_have_count(7)
     view = page.locator("iframe").bounding_box()
     assert view is not None

@@ -52,11 +52,24 @@ def test_demo_then_run_and_ddl(tmp_path: Path) -> None:
     # every entity ID of the demo keys a tag (the form's tag picker is never empty)
     catalog = tagoffline("catalog", "export", env=env)
     assert catalog.returncode == 0 and "code: mobile_city" in catalog.stdout and "id: mobile\n" in catalog.stdout
-    run = tagoffline("run", "crm_user_tags", "--date", "2026-11-22", "--json", env=env)
+    # The table records the 2026-11-23 the demo exported: with no Airflow database anywhere near, `run`
+    # refuses an older date before writing anything, and --allow-older lets it through.
+    no_airflow = {**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://nobody@127.0.0.1:9/none"}
+    refused = tagoffline("run", "crm_user_tags", "--date", "2026-11-22", env=no_airflow)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "error: target demo_target:user_tags holds data date 2026-11-23; data date 2026-11-22 is older and would "
+        "roll it back: refused, the table is untouched (allow_older runs it anyway)")
+    assert "target holds data date 2026-11-23 (run tagoffline-demo__" in refused.stdout
+    held = "SELECT data_date, run_id FROM _tagoffline_held WHERE table_name = 'user_tags'"
+    assert sqlite3.connect(home / "target.db").execute(held).fetchone()[0] == "2026-11-23"
+    run = tagoffline("run", "crm_user_tags", "--date", "2026-11-22", "--allow-older", "--json", env=no_airflow)
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["data_date"] == "2026-11-22"
+    assert (json.loads(run.stdout)["data_date"], json.loads(run.stdout)["held_before"]) == ("2026-11-22", "2026-11-23")
+    recorded = sqlite3.connect(home / "target.db").execute(held).fetchone()
+    assert recorded[0] == "2026-11-22" and recorded[1].startswith("tagoffline-run__")
 
-    missing = tagoffline("run", "crm_user_tags", "--date", "2026-01-01", env=env)
+    missing = tagoffline("run", "crm_user_tags", "--date", "2026-01-01", "--allow-older", env=env)
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == [
         "error: no rows for data date 2026-01-01 in dws_user_profile_d partition ds=20260101, dws_user_trade_d "

@@ -10,6 +10,7 @@ from engine_data import D_PREV, D, LiveTarget, make_spec
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.engine.targets.held import split_comment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
@@ -68,8 +69,11 @@ def test_grants_comments_and_indexes_survive(live_target: LiveTarget) -> None:
         run_export(spec, D_PREV)
         run_export(spec, D)  # twice: index names must stay stable, not drift run after run
         after = meta(t, who)
+        # the comment's last line is now the data date it holds: the user's text above it, word for word
+        user_text, record = split_comment(after.pop("table_comment"))
+        assert (user_text, record and record.data_date) == (before.pop("table_comment"), D)
         assert after == before
-        assert after["table_comment"] == "tags for the CRM 'daily'"
+        assert user_text == "tags for the CRM 'daily'"
         assert after["column_comment"] == "性别"
         if t.kind == "postgres":
             assert after["select"] and after["update"]

@@ -82,7 +82,7 @@ def test_missing_source_partition_is_a_clear_error(live_target: LiveTarget) -> N
     spec = make_spec(live_target.kind, live_target.conn_id)
     run_export(spec, D)
     with pytest.raises(RunFailed, match=r"no rows for data date 2026-11-01 in profile partition ds=20261101"):
-        run_export(spec, "2026-11-01")
+        run_export(spec, "2026-11-01", allow_older=True)
     assert content(live_target) == EXPECTED_D
     assert not [n for n in live_target.tables() if "_dpfx_" in n]
 
@@ -92,7 +92,7 @@ def test_failed_gate_leaves_live_table_untouched(live_target: LiveTarget) -> Non
     run_export(make_spec(live_target.kind, live_target.conn_id), D)
     strict = make_spec(live_target.kind, live_target.conn_id, gates={"min_rows": 100})
     with pytest.raises(RunFailed, match=r"7 rows is below gates.min_rows = 100") as err:
-        run_export(strict, D_PREV)
+        run_export(strict, D_PREV, allow_older=True)
     assert err.value.report.gates_failed  # type: ignore[attr-defined]
     assert content(live_target) == EXPECTED_D
     assert not [n for n in live_target.tables() if "_dpfx_" in n]

@@ -121,3 +121,12 @@ def test_only_scheduled_runs_wait() -> None:
     for run_type in ("manual", "backfill", "asset_triggered"):
         assert wait_for_run(run_type, 3600) == 0
     assert [format_wait(s) for s in (0, 45, 5400, 21600)] == ["0s", "45s", "1h30m", "6h"]
+
+
+def test_only_a_scheduled_run_refused_over_an_older_date_is_skipped() -> None:
+    """The schedule's run is superseded by the later date there; a date somebody chose fails, visibly."""
+    from airflow_provider_tagoffline.data_date import skips_when_older
+
+    assert skips_when_older("scheduled")
+    for run_type in ("manual", "backfill", "asset_triggered", "dataset_triggered"):
+        assert not skips_when_older(run_type)

@@ -76,6 +76,16 @@ class DuckDBTarget(Target):
                            [self._schema(), table])
         return {name: classify(t) for name, t in cur.fetchall()}
 
+    def table_comment(self, table: str) -> str | None:
+        comment = self.scalar("SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
+                              "AND schema_name = ? AND table_name = ?", [self._schema(), table])
+        return str(comment) if comment else None
+
+    def table_comment_sql(self, table: str, text: str) -> str:
+        # The stage is made from the live table's CREATE TABLE, which holds no comment: this carries the
+        # user's comment over too.
+        return f"COMMENT ON TABLE {self.q(table)} IS {self.d.quote_literal(text)}"
+
     def prepare_stage(self) -> None:
         create = self.scalar("SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
                              "AND schema_name = ? AND table_name = ?", [self._schema(), self.live])

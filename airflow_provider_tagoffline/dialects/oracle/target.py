@@ -55,6 +55,7 @@ class KeyDef:
 
 class OracleTarget(Target):
     transactional_ddl = False
+    comment_limit = (4000, "bytes")  # ALL_TAB_COMMENTS.COMMENTS is VARCHAR2(4000)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -105,6 +106,9 @@ class OracleTarget(Target):
         out += [f"COMMENT ON COLUMN {self.q(self.stage)}.{self.d.quote(c)} IS {self.d.quote_literal(text)}"
                 for c, text in column_comments if text]
         return out
+
+    def table_comment_sql(self, table: str, text: str) -> str:
+        return f"COMMENT ON TABLE {self.q(table)} IS {self.d.quote_literal(text)}"
 
     def grant_sql(self, grants: list[tuple[str, str, str]]) -> list[str]:
         """``grants``: (grantee, privilege, grantable 'YES'/'NO') rows of ALL_TAB_PRIVS."""
@@ -216,6 +220,11 @@ class OracleTarget(Target):
             return {name: oracle_column_type(t, p, s) for name, t, p, s in cur.fetchall()}
         finally:
             cur.close()
+
+    def table_comment(self, table: str) -> str | None:
+        comment = self.scalar("SELECT comments FROM all_tab_comments WHERE owner = NVL(:1, USER) AND table_name = :2",
+                              self._owner_params(table))
+        return str(comment) if comment else None
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         cur = self.execute(sql, params)

@@ -150,6 +150,10 @@ class PostgresTarget(Target):
     def size_bytes(self, table: str) -> int | None:
         return int(self.scalar("SELECT pg_total_relation_size(to_regclass(%s))", [self.q(table)]) or 0)
 
+    def table_comment(self, table: str) -> str | None:
+        comment = self.scalar("SELECT obj_description(to_regclass(%s), 'pg_class')", [self.q(table)])
+        return str(comment) if comment else None
+
     # ---- pure SQL ----------------------------------------------------------------------------
     def like_options(self) -> str:
         # openGauss, Greenplum and ADB are older PostgreSQL forks: only the options they all know.
@@ -160,6 +164,9 @@ class PostgresTarget(Target):
 
     def create_stage_sql(self) -> str:
         return f"CREATE TABLE {self.q(self.stage)} (LIKE {self.q(self.live)} {self.like_options()})"
+
+    def table_comment_sql(self, table: str, text: str) -> str:
+        return f"COMMENT ON TABLE {self.q(table)} IS {self.d.quote_literal(text)}"
 
     def temp_index_name(self, original: str, position: int) -> str:
         key = f"{self.schema}.{self.live}.{original}"

@@ -8,6 +8,10 @@ from typing import Any
 
 from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
 
+#: the table of a target file recording the data date each whole table in it holds (``target.py``): the
+#: family's own, never a target
+HELD_TABLE = "_tagoffline_held"
+
 
 class SQLiteDialect(Dialect):
     row_order = "rowid"

@@ -5,6 +5,8 @@
 * Load: ``executemany`` in one transaction.
 * Swap: one ``BEGIN IMMEDIATE`` transaction with ``legacy_alter_table`` so views keep naming the
   live table (not the renamed old one); readers in WAL mode keep their snapshot meanwhile.
+* The data date held: SQLite has no table comments, so a row per table in ``_tagoffline_held`` of the
+  same file, written inside the swap's transaction.
 * Bounded lock waits (``lockwait.py``): the swap waits at most ``busy_timeout`` (1.5 s) for another
   writer (``BEGIN IMMEDIATE``) and, in rollback-journal mode, for readers to let go of the file at
   ``COMMIT`` — while it waits there, new readers are refused (SQLITE_BUSY) or wait on their own busy
@@ -17,14 +19,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from airflow_provider_tagoffline.dialects.sqlite.dialect import HELD_TABLE
 from airflow_provider_tagoffline.engine.targets import lockwait
 from airflow_provider_tagoffline.engine.targets.base import LoadResult, Row, Target, lock_retried, rename_create_table
 from airflow_provider_tagoffline.engine.targets.filelock import file_lock
+from airflow_provider_tagoffline.engine.targets.held import HeldRecord
 from airflow_provider_tagoffline.engine.types import ColumnType
+
+_HELD_FIELDS = ("data_date", "service", "run_id", "by", "at")
 
 
 def sqlite_value(value: Any) -> Any:
@@ -48,6 +55,7 @@ class SQLiteTarget(Target):
         super().__init__(*args, **kwargs)
         self.schema = None  # one file, one schema
         self._rebuild: list[str] = []
+        self._record: HeldRecord | None = None
 
     def q(self, table: str) -> str:
         return self.d.quote(table)
@@ -121,7 +129,36 @@ class SQLiteTarget(Target):
 
     def swap_sql(self) -> list[str]:
         return (self.rename_sql(self.live, self.backup) + self.rename_sql(self.stage, self.live)
-                + self.drop_sql(self.backup) + list(self._rebuild))
+                + self.drop_sql(self.backup) + list(self._rebuild)
+                + (self.held_record_sql(self._record, None) if self._record else []))
+
+    # ---- the data date held: a row of HELD_TABLE, written by the swap's own transaction ----------
+    def held_record_sql(self, record: HeldRecord, live_comment: str | None) -> list[str]:
+        lit = self.d.quote_literal
+        cols = ", ".join(self.d.quote(c) for c in ("table_name", *_HELD_FIELDS))
+        values = ", ".join(lit(v) for v in (self.live, record.data_date.isoformat(), record.service, record.run_id,
+                                             record.by, record.at))
+        updates = ", ".join(f"{self.d.quote(c)} = excluded.{self.d.quote(c)}" for c in _HELD_FIELDS)
+        return [f"CREATE TABLE IF NOT EXISTS {self.q(HELD_TABLE)} ({self.d.quote('table_name')} TEXT PRIMARY KEY, "
+                + ", ".join(f"{self.d.quote(c)} TEXT" for c in _HELD_FIELDS) + ")",
+                f"INSERT INTO {self.q(HELD_TABLE)} ({cols}) VALUES ({values}) "
+                f"ON CONFLICT ({self.d.quote('table_name')}) DO UPDATE SET {updates}"]
+
+    def record_held(self, record: HeldRecord) -> None:
+        self._record = record  # swap_sql writes it, inside the swap's transaction
+
+    def read_held(self) -> HeldRecord | None:
+        if not self.exists(HELD_TABLE):
+            return None
+        cur = self.execute(f"SELECT {', '.join(self.d.quote(c) for c in _HELD_FIELDS)} FROM {self.q(HELD_TABLE)} "
+                           f"WHERE {self.d.quote('table_name')} = ?", [self.live])
+        try:
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        if row is None:
+            return None
+        return HeldRecord.from_json(json.dumps(dict(zip(_HELD_FIELDS, row, strict=True))))
 
     @lock_retried("the swap of {table}")
     def swap(self) -> None:

@@ -3,7 +3,8 @@
 
 The runner (``engine/runner.py``) only calls these methods, in this order::
 
-    lock → recover → check_table → prepare_stage → load → finish_stage → stats → swap → drop leftovers
+    lock → recover → check_table → read_held → prepare_stage → load → finish_stage → stats
+         → record_held → swap → drop leftovers
 
 Statement *generation* is kept in methods ending in ``_sql`` that return strings and never touch a
 connection, so each dialect's SQL is unit-testable without a server (Oracle relies on that).
@@ -31,6 +32,7 @@ from airflow_provider_tagoffline.dialects.base import Dialect
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.targets import lockwait
+from airflow_provider_tagoffline.engine.targets.held import HeldRecord, comment_with, longest_record, split_comment
 from airflow_provider_tagoffline.engine.targets.lockwait import Blocker, LockPatienceExhausted, LockWaits
 from airflow_provider_tagoffline.engine.types import ColumnType, incompatibility
 from airflow_provider_tagoffline.errors import RunFailed
@@ -122,6 +124,8 @@ class Target:
 
     #: what starts a transaction (``BEGIN IMMEDIATE``: SQLite's, writing from the start)
     begin_sql: ClassVar[str] = "BEGIN"
+    #: the longest table comment the engine keeps, in characters or in bytes (UTF-8); None: no limit
+    comment_limit: ClassVar[tuple[int, str] | None] = None
     #: False where every DDL statement commits by itself (MySQL, Oracle): a retried step is then one statement
     transactional_ddl: ClassVar[bool] = True
     #: said when the sessions in the way cannot be named (an engine without session views)
@@ -262,6 +266,45 @@ class Target:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.conn.close()
+
+    # ---- the data date the table holds (spec §4, docs/data-dates.md) ---------------------
+    # One pair per family: ``held_record_sql`` (pure) and ``read_held``. By default the record is the
+    # last line of the table's own comment, written on the stage just before the swap: the swap that
+    # makes the stage's rows live makes their record live with them, atomically wherever the swap is,
+    # and a run that fails or dies before it leaves the live table and its record as they were.
+    def table_comment(self, table: str) -> str | None:
+        """``table``'s comment as stored (None: none)."""
+        raise NotImplementedError
+
+    def table_comment_sql(self, table: str, text: str) -> str:
+        """The statement giving ``table`` the comment ``text`` (pure)."""
+        raise NotImplementedError
+
+    def read_held(self) -> HeldRecord | None:
+        """What the live table records about the data date it holds (None: nothing recorded)."""
+        return split_comment(self.table_comment(self.live))[1]
+
+    def held_record_sql(self, record: HeldRecord, live_comment: str | None) -> list[str]:
+        """What records ``record`` with the table (pure): the stage's comment becomes the live table's own
+        text (``live_comment`` without its record) followed by ``record``."""
+        return [self.table_comment_sql(self.stage, comment_with(live_comment, record))]
+
+    def record_held(self, record: HeldRecord) -> None:
+        """Attach ``record`` to the stage, right before ``swap`` (the comment as it is then)."""
+        self.run_statements(self.held_record_sql(record, self.table_comment(self.live)))
+
+    def check_record_room(self) -> None:
+        """Preflight: the live table's comment leaves room for a record, where the engine limits comments."""
+        if self.comment_limit is None:
+            return
+        limit, unit = self.comment_limit
+        user_text = split_comment(self.table_comment(self.live))[0]
+        longest = comment_with(user_text, longest_record())
+        size = len(longest.encode()) if unit == "bytes" else len(longest)
+        if size > limit:
+            raise RunFailed(f"the comment of table {self.display_name} leaves no room for the record of the data "
+                            f"date it holds (the engine keeps {limit} {unit}): shorten it by {size - limit} {unit} "
+                            "or more")
 
     # ---- shared logic -------------------------------------------------------------------
     def recover(self) -> list[str]:
