@@ -237,7 +237,7 @@ def test_an_edited_create_table_runs_nothing_else(demo: dict[str, Any], tmp_path
 def test_run_refuses_what_the_task_refuses(demo: dict[str, Any]) -> None:
     env = demo["env"]
     before = _fingerprint(demo["home"])
-    dates = ["2026-11-20", "2026-02-30", "20261120", "2026-11-20'; DROP TABLE user_tags; --"]
+    dates = ["2026-11-20", "2026-02-30", "20/11/2026", "2026-11-20'; DROP TABLE user_tags; --"]
     older, *bad, missing = tagoffline_many([(["run", "crm_user_tags", "--date", d], {}) for d in dates] +
                                            [(["run", "no_such_service", "--date", DAY], {})], env)
     said = one_error_line(older)
