@@ -282,8 +282,10 @@ def preview_service(
     data_date: Annotated[dt.date | None, Query(description="the data date; default T-1")] = None,
     sample: Annotated[int, Query(ge=0, le=previews.MAX_SAMPLE, description="rows of the sample")] =
         previews.DEFAULT_SAMPLE,
+    allow_older: Annotated[bool, Query(description="preview the run as allow_older runs it: an older data date "
+                                                   "on a whole-table target is not a failure")] = False,
 ) -> Preview:
-    return previews.preview_service(session, actor, name, previews.PreviewRequest(data_date, sample))
+    return previews.preview_service(session, actor, name, previews.PreviewRequest(data_date, sample, allow_older))
 
 
 @router.post("/preview", response_model=Preview,

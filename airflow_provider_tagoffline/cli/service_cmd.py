@@ -270,6 +270,7 @@ def plan(
     date: str | None = typer.Option(None, "--date", help="Data date YYYY-MM-DD (default: yesterday in the "
                                     "service's timezone, T-1)."),
     sample: int = typer.Option(10, "--sample", min=0, max=1000, help="Rows of the sample to show."),
+    allow_older: bool = AllowOlderOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Preview what a run for one data date would write and change; writes nothing.
@@ -280,7 +281,7 @@ def plan(
     """
 
     with session() as s:
-        request = service_preview.PreviewRequest(_date("--date", date), sample)
+        request = service_preview.PreviewRequest(_date("--date", date), sample, allow_older)
         result = service_preview.preview_service(s, actor(), name, request)
     if json_out:
         print_json(result.model_dump())

@@ -136,15 +136,16 @@ class Preview(BaseModel):
 # ---- entry point ----------------------------------------------------------------------------------
 
 def preview(spec: RunSpec | dict[str, Any], data_date: dt.date, *, sample: int = DEFAULT_SAMPLE,
-            held_elsewhere: Callable[[], dt.date | None] | None = None) -> Preview:
+            allow_older: bool = False, held_elsewhere: Callable[[], dt.date | None] | None = None) -> Preview:
     """Preview the run of ``spec`` for ``data_date``: reads only. Raises RunFailed when a side cannot be read.
 
+    :param allow_older: preview the run as ``allow_older`` runs it (an older data date is no failure)
     :param held_elsewhere: what Airflow says a whole table holds, asked when the table records nothing
         (as the run asks it)
     """
     spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
     try:
-        return _preview(spec, data_date, sample, held_elsewhere)
+        return _preview(spec, data_date, sample, allow_older, held_elsewhere)
     except TagOfflineError:
         raise
     except Exception as exc:
@@ -152,7 +153,7 @@ def preview(spec: RunSpec | dict[str, Any], data_date: dt.date, *, sample: int =
         raise RunFailed(f"preview failed: {type(exc).__name__}: {redacted_first_line(exc)}") from exc
 
 
-def _preview(spec: RunSpec, data_date: dt.date, sample: int,
+def _preview(spec: RunSpec, data_date: dt.date, sample: int, allow_older: bool,
              held_elsewhere: Callable[[], dt.date | None] | None) -> Preview:
     sample = max(0, min(sample, MAX_SAMPLE))
     started = time.perf_counter()
@@ -174,7 +175,7 @@ def _preview(spec: RunSpec, data_date: dt.date, sample: int,
             record = target.read_held()
             held = record.data_date if record is not None else held_elsewhere() if held_elsewhere else None
             result.holds = held.isoformat() if held is not None else None
-            if reason := older_refusal(result.target, data_date, held, allow_older=False):
+            if reason := older_refusal(result.target, data_date, held, allow_older=allow_older):
                 result.would_fail.append(reason)
         result.would_fail += [f"column {c.column!r}: {c.detail}" for c in result.columns if c.fails
                               and c.kind in ("missing", "type")]

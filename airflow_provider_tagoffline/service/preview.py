@@ -35,6 +35,7 @@ MAX_SAMPLE = engine_preview.MAX_SAMPLE
 class PreviewRequest:
     data_date: dt.date | None = None  # default: T-1 in the service's timezone
     sample: int = DEFAULT_SAMPLE
+    allow_older: bool = False  # as the run's allow_older: an older data date on a whole table is not a failure
 
 
 def _day(requested: dt.date | None, timezone: str) -> dt.date:
@@ -66,7 +67,7 @@ def preview_service(session: Session, actor: repo.Actor, name: str, req: Preview
     sample = _sample(req.sample)
     spec = spec_of(session, svc, ctx)
     return engine_preview.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample,
-                                  held_elsewhere=lambda: held.held_in_airflow(spec))
+                                  allow_older=req.allow_older, held_elsewhere=lambda: held.held_in_airflow(spec))
 
 
 def preview_draft(session: Session, actor: repo.Actor, d: ServiceDef, req: PreviewRequest = PreviewRequest(),
@@ -83,4 +84,4 @@ def preview_draft(session: Session, actor: repo.Actor, d: ServiceDef, req: Previ
     spec = freeze(v, slug=existing.slug if existing else slugify(d.name),
                   version=existing.version if existing else 1, warehouse_conn_id=ctx.warehouse())
     return engine_preview.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample,
-                                  held_elsewhere=lambda: held.held_in_airflow(spec))
+                                  allow_older=req.allow_older, held_elsewhere=lambda: held.held_in_airflow(spec))

@@ -33,7 +33,13 @@ def test_plan_then_run(tmp_path: Path) -> None:
     target = home / "target.db"
     before = hashlib.sha256(target.read_bytes()).hexdigest()
 
-    plan = tagoffline("service", "plan", "crm_user_tags", "--date", "2026-11-22", "--sample", "3", "--json", env=env)
+    # the demo's table holds 2026-11-23: a plan of the day before says the run would be refused ...
+    refused = tagoffline("service", "plan", "crm_user_tags", "--date", "2026-11-22", env=env)
+    assert refused.returncode == 1
+    assert "holds data date 2026-11-23; data date 2026-11-22 is older and would roll it back" in refused.stderr
+    # ... and, with --allow-older, what that run would write
+    plan = tagoffline("service", "plan", "crm_user_tags", "--date", "2026-11-22", "--allow-older", "--sample", "3",
+                      "--json", env=env)
     assert plan.returncode == 0, plan.stderr
     p = json.loads(plan.stdout)
     assert hashlib.sha256(target.read_bytes()).hexdigest() == before  # not a byte written
@@ -46,13 +52,13 @@ def test_plan_then_run(tmp_path: Path) -> None:
     assert p["rows"] == r["rows_written"] and p["duplicates_replaced"] == r["duplicates_replaced"]
     assert p["sources"] == r["sources"]
 
-    text = tagoffline("service", "plan", "crm_user_tags", "--date", "2026-11-22", env=env)
+    text = tagoffline("service", "plan", "crm_user_tags", "--date", "2026-11-22", env=env)  # now the date it holds
     assert text.returncode == 0, text.stderr
     assert "PREVIEW: crm_user_tags data date 2026-11-22 -> demo_target:user_tags" in text.stdout
     assert "added 0, removed 0, changed 0, unchanged 2000" in text.stdout
     assert "nothing was written" in text.stdout
 
-    empty = tagoffline("service", "plan", "crm_user_tags", "--date", "2026-01-01", env=env)
+    empty = tagoffline("service", "plan", "crm_user_tags", "--date", "2026-01-01", "--allow-older", env=env)
     assert empty.returncode == 1  # the run would fail: it says why, and still shows what it found
     assert "run would fail: no rows for data date 2026-01-01 in dws_user_profile_d" in empty.stdout
     assert empty.stderr.startswith("error: a run for data date 2026-01-01 would fail: no rows for data date")
