@@ -2,7 +2,7 @@
 its runs by hand and who may allow an older data date (``permissions.run_access``), and the Airflow admins
 the auth manager can name (``airflow_admins.py``).
 
-Written with the attention records (``attention.sync_records``): at publish, when Airflow loaded a
+Written with the attention records (``service/records.py``): at publish, when Airflow loaded a
 version, at unpublish (removed), after every catalog change (applications' admins and members change
 through the catalog), after an edit of a service (its owner), and just before the plugin triggers a run
 or a backfill itself, so the record holds what the catalog and the auth manager say at that moment.

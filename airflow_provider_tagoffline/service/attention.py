@@ -26,19 +26,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, object_session, selectinload
 
 from airflow_provider_tagoffline import data_date
 from airflow_provider_tagoffline.catalog.models import Application, Entity, EntityId, Grant, Lookup, Service, Tag
 from airflow_provider_tagoffline.runspec import LookupSpec, RunSpec
-
-log = logging.getLogger(__name__)
 
 NEEDS_ATTENTION = "needs attention"
 #: Airflow Variable holding a service's attention record: tag_offline__<slug>__attention
@@ -360,57 +357,7 @@ def records(session: Session, services: Iterable[Service], now: dt.datetime | No
 
 
 #: services that may have a live version (``live_spec`` itself cannot say: unpublishing stores a JSON null)
-_MAYBE_LIVE = (Service.ever_published.is_(True), Service.status != "offline")
-
-
-def sync_records(session: Session, services: Iterable[Service] | None = None) -> int:
-    """Write the attention records of ``services`` (default: every service live in Airflow) into
-    Airflow, and their access records (``access_records.py``); how many changed. Airflow unreachable:
-    logged, the list and the REST API still say it."""
-    from airflow_provider_tagoffline import airflow_bridge as af
-    from airflow_provider_tagoffline.service import access_records
-
-    if services is None:
-        services = session.scalars(select(Service).where(*_MAYBE_LIVE).options(selectinload(Service.application))).all()
-    services = list(services)
-    wanted = records(session, services)
-    wanted.update(access_records.records(services))  # who may start its runs: the export task checks it too
-    if not wanted:
-        return 0
-    try:
-        return af.set_variables(wanted, "attention record of a tag offline service (written by the plugin)")
-    except Exception as exc:
-        log.warning("cannot write the attention records of %d service(s) into Airflow: %s", len(wanted), exc)
-        return 0
-
-
-# ---- after a catalog change ---------------------------------------------------------------------
-
-_CHANGED = "tagoffline_catalog_changed"
-
-
-def catalog_changed(session: Session) -> None:
-    """Called by every catalog write: once the transaction commits, the attention records of the live
-    services are written again (a rolled-back change writes nothing)."""
-    session.info[_CHANGED] = True
-    if not event.contains(session, "after_commit", _after_commit):
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_rollback", _after_rollback)
-
-
-def _after_commit(session: Session) -> None:
-    if not session.info.pop(_CHANGED, False):
-        return
-    # The committed session cannot run SQL in this hook: a short one of its own on the same store.
-    with Session(bind=session.get_bind(), expire_on_commit=False) as fresh:
-        try:
-            sync_records(fresh)
-        except Exception as exc:  # never fail a committed catalog write over its follow-up
-            log.warning("cannot refresh the attention records after a catalog change: %s", exc)
-
-
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_CHANGED, None)
+MAYBE_LIVE = (Service.ever_published.is_(True), Service.status != "offline")
 
 
 # ---- catalog apply --dry-run --------------------------------------------------------------------
@@ -436,7 +383,7 @@ def catalog_impact(session: Session, apply: Any) -> tuple[Any, Impact, Impact]:
     """What ``apply()`` (a real catalog apply in ``session``) would do to the live services: per plan
     item (kind, key), the services it would make need attention and the ones it would clear. The
     apply runs for real and is rolled back: give it a session of its own."""
-    services = session.scalars(select(Service).where(*_MAYBE_LIVE).options(selectinload(Service.application))).all()
+    services = session.scalars(select(Service).where(*MAYBE_LIVE).options(selectinload(Service.application))).all()
     def now() -> dict[str, set[Drift]]:
         found = of_many(session, services)
         return {svc.name: set(found.get(svc.id, Attention()).drifts) for svc in services}

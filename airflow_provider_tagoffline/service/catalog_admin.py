@@ -1,6 +1,6 @@
 """Catalog writes as the service layer performs them: who may (``service/permissions.py``), the
 guarded write itself (``catalog/``: data only), and what follows a committed change (the live
-services' attention records, ``service/attention.py``).
+services' attention and access records, ``service/records.py``).
 
 The REST API and the CLI call these; ``catalog/`` asks no rule of the service layer (it imports
 nothing from it: ``tests/test_layers.py``).
@@ -18,7 +18,7 @@ from airflow_provider_tagoffline.catalog.apply import Plan
 from airflow_provider_tagoffline.catalog.models import Grant
 from airflow_provider_tagoffline.catalog.schemas import CatalogDef
 from airflow_provider_tagoffline.service import permissions
-from airflow_provider_tagoffline.service.attention import catalog_changed
+from airflow_provider_tagoffline.service.records import catalog_changed
 
 
 def apply_catalog(session: Session, actor: repo.Actor, catalog: CatalogDef, dry_run: bool = False) -> Plan:

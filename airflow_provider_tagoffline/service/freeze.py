@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow_provider_tagoffline.catalog.models import Lookup, Tag
 from airflow_provider_tagoffline.runspec import (
     EntityKeySpec,
@@ -17,7 +19,9 @@ from airflow_provider_tagoffline.runspec import (
     TagSpec,
     TargetSpec,
 )
-from airflow_provider_tagoffline.service.validation import ValidatedService
+
+if TYPE_CHECKING:  # a type only: validation asks attention, which asks freeze (no import circle)
+    from airflow_provider_tagoffline.service.validation import ValidatedService
 
 
 def freeze(v: ValidatedService, *, slug: str, version: int, warehouse_conn_id: str) -> RunSpec:

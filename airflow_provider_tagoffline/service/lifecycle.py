@@ -22,7 +22,7 @@ from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Service, ServiceTag, iso_utc, utcnow
 from airflow_provider_tagoffline.errors import Conflict, NotFound
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import attention, permissions, states, targets
+from airflow_provider_tagoffline.service import attention, permissions, records, states, targets
 from airflow_provider_tagoffline.service.definition import ServiceDef
 from airflow_provider_tagoffline.service.freeze import freeze
 from airflow_provider_tagoffline.service.validation import ValidatedService, parse_service, validate_service
@@ -122,7 +122,7 @@ def update_service(session: Session, actor: repo.Actor, name: str, data: Any,
     owner_was = svc.owner
     _store_fields(svc, v)
     if svc.owner != owner_was:
-        attention.sync_records(session, [svc])  # the owner may run it: the export task's access record follows
+        records.sync_records(session, [svc])  # the owner may run it: the export task's access record follows
     svc.tags.clear()
     session.flush()
     for tag in v.tags:

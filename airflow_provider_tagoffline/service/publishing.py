@@ -40,7 +40,7 @@ from airflow_provider_tagoffline.rendering.render import (
     write_dag_file,
 )
 from airflow_provider_tagoffline.runspec import RunSpec
-from airflow_provider_tagoffline.service import access_records, attention, held, lifecycle, permissions, states
+from airflow_provider_tagoffline.service import access_records, held, lifecycle, permissions, records, states
 from airflow_provider_tagoffline.service.states import ExecutionStatus, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def publish(session: Session, actor: repo.Actor, name: str, ctx: lifecycle.Servi
     svc.spec_fingerprint, svc.publish_requested_at = spec.fingerprint(), utcnow()
     _set_status(svc, TaskStatus.PUBLISHING, f"DAG file written; waiting for Airflow to parse {path.name}")
     repo.audit(session, actor, "publish", "service", name, {"version": svc.version, "dag_file": str(path)})
-    attention.sync_records(session, [svc])  # the new version's entry, before Airflow can run it
+    records.sync_records(session, [svc])  # the new version's entry, before Airflow can run it
     try:
         location = af.locate(path)
         if location is None:
@@ -174,7 +174,7 @@ def refresh(session: Session, svc: Service, now: dt.datetime | None = None) -> b
         svc.ever_published = True
         svc.live_spec = svc.published_spec
         _set_status(svc, TaskStatus.PUBLISHED, "")
-        attention.sync_records(session, [svc])  # only the live version's entry is left
+        records.sync_records(session, [svc])  # only the live version's entry is left
     elif state is not None and state.import_error and (state.import_error_at or now) >= requested - dt.timedelta(
             seconds=1):
         _set_status(svc, TaskStatus.PUBLISH_FAILED,
@@ -277,7 +277,7 @@ def unpublish(session: Session, actor: repo.Actor, name: str, folder: Path | Non
     _set_status(svc, TaskStatus.OFFLINE, "")
     svc.execution_status = ExecutionStatus.NONE
     svc.live_spec = None
-    attention.sync_records(session, [svc])  # nothing live: the record goes
+    records.sync_records(session, [svc])  # nothing live: the record goes
     repo.audit(session, actor, "unpublish", "service", name, {"version": svc.published_version})
     session.flush()
     return _outcome(svc, "unpublish", path)
