@@ -237,15 +237,9 @@ def test_the_graph_reads_every_module_of_the_package() -> None:
     assert f"{ROOT}.catalog.repository" in graph[f"{ROOT}.service.lifecycle"]
 
 
-#: circles still to break (issue 22); the list only shrinks
-CIRCLES_NOT_YET = [
-    "operators.notifier <-> operators.tag_offline <-> rendering.factory",
-]
-
-
 def test_no_import_circle_between_the_package_modules() -> None:
     found = [" <-> ".join(_short(m) for m in c) for c in circles(import_graph())]
-    assert found == CIRCLES_NOT_YET, "import circles:\n  " + "\n  ".join(found)
+    assert found == [], "import circles:\n  " + "\n  ".join(found)
 
 
 #: what the catalog store must not load, even through another module: the layers that ask it

@@ -155,7 +155,7 @@ class TagOfflineOperator(BaseOperator):
     def _held(self, context: Any, spec: Any) -> dt.date | None:
         """What Airflow says the target holds: the latest event of its asset that says one (asked by the engine
         only for a table that records none itself, written before it did)."""
-        from airflow_provider_tagoffline.rendering.factory import target_asset
+        from airflow_provider_tagoffline.assets import target_asset
 
         try:
             events = context["inlet_events"][target_asset(spec)].ascending(False).limit(HELD_EVENTS)
@@ -170,7 +170,7 @@ class TagOfflineOperator(BaseOperator):
         return None
 
     def _record_held(self, context: Any, spec: Any, day: dt.date) -> None:
-        from airflow_provider_tagoffline.rendering.factory import target_asset
+        from airflow_provider_tagoffline.assets import target_asset
 
         try:
             context["outlet_events"][target_asset(spec)].extra = {"data_date": day.isoformat(),

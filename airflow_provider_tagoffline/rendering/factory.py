@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from airflow_provider_tagoffline.assets import target_asset
 from airflow_provider_tagoffline.runspec import RunSpec
 
 DAG_ID_PREFIX = "tag_offline__"
@@ -33,21 +34,6 @@ RETRY_DELAY = dt.timedelta(minutes=5)
 
 def dag_id_for(slug: str) -> str:
     return DAG_ID_PREFIX + slug
-
-
-def target_asset_uri(spec: RunSpec) -> str:
-    t = spec.target
-    parts = [p for p in (t.schema_, t.table) if p]
-    return f"tagoffline://{t.conn_id}/" + "/".join(parts)
-
-
-def target_asset(spec: RunSpec) -> Any:
-    """The target table as an Airflow asset: the export's outlet, and its inlet."""
-    from airflow.sdk import Asset
-
-    t = spec.target
-    return Asset(name=f"tag_offline:{t.conn_id}:{'.'.join(p for p in (t.schema_, t.table) if p)}",
-                 uri=target_asset_uri(spec))
 
 
 def params_for(spec: RunSpec) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def held_in_airflow(spec: RunSpec) -> dt.date | None:
     """What Airflow's last event of the target's asset says the table holds (tables written before they
     recorded it); None where it says nothing or Airflow's database cannot be reached."""
     from airflow_provider_tagoffline import airflow_bridge
-    from airflow_provider_tagoffline.rendering.factory import target_asset_uri
+    from airflow_provider_tagoffline.assets import target_asset_uri
 
     try:
         return airflow_bridge.target_data_date(target_asset_uri(spec))
