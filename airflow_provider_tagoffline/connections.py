@@ -10,24 +10,21 @@ introspection), never deep inside a driver.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_tagoffline.contract.connection import WAREHOUSE, Resolved, RunConnections
 from airflow_provider_tagoffline.dialects import (
     GENERIC,
-    WAREHOUSE,
     Dialect,
-    Family,
     family_of_connection,
     family_of_kind,
     get_dialect,
     kind_for_connection,
 )
-from airflow_provider_tagoffline.errors import RunFailed, ValidationFailed, first_line
+from airflow_provider_tagoffline.errors import ValidationFailed
 
 if TYPE_CHECKING:
-    from airflow_provider_tagoffline.engine.targets.base import Target
-    from airflow_provider_tagoffline.runspec import TargetSpec
+    from airflow_provider_tagoffline.runspec import RunSpec
 
 
 def get_connection(conn_id: str, field: str = "conn_id") -> Any:
@@ -40,40 +37,6 @@ def get_connection(conn_id: str, field: str = "conn_id") -> Any:
         if "isn't defined" in str(exc) or type(exc).__name__ == "AirflowNotFoundException":
             raise ValidationFailed.one(field, f"Airflow connection {conn_id!r} does not exist") from None
         raise
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """Which connection a service writes or reads, and the family and dialect it has there."""
-
-    #: the connection to open: the warehouse's for a ``warehouse`` target
-    conn_id: str
-    #: as declared by a service: ``warehouse``, or the connection's own kind (``greenplum``, ``mysql``, ...)
-    kind: str
-    family: Family
-    #: of the connection's own kind (a ``warehouse`` target has the warehouse's)
-    dialect: Dialect
-    #: the Airflow ``Connection``
-    connection: Any
-
-    @property
-    def in_warehouse(self) -> bool:
-        """Whether the target is the warehouse itself: one connection reads and writes."""
-        return self.kind == WAREHOUSE
-
-    def open(self, *, read_only: bool = False) -> Any:
-        """A DB-API connection in autocommit mode, opened the family's one way (flavours included)."""
-        try:
-            return self.family.open(self.conn_id, self.connection, self.dialect.kind, read_only=read_only)
-        except RunFailed:
-            raise
-        except Exception as exc:
-            first = first_line(exc)
-            raise RunFailed(f"cannot connect to {self.conn_id!r} ({self.dialect.kind}): {first}") from None
-
-    def target(self, spec: TargetSpec, conn: Any) -> Target:
-        """The family's target object for ``spec`` on the open connection ``conn``."""
-        return self.family.make_target(spec, conn, self.dialect.kind)
 
 
 def require_installed(where: Resolved, field: str) -> None:
@@ -93,12 +56,12 @@ def resolve_connection(conn_id: str, field: str = "conn_id", *, connection: Any 
     family = family_of_connection(conn.conn_type)
     if family is None:
         kind = (conn.conn_type or "").lower()
-        return Resolved(conn_id, kind, GENERIC, GENERIC.dialect_for(kind), conn)
+        return Resolved(conn_id, kind, GENERIC, GENERIC.dialect_for(kind), conn, read_by=GENERIC)
     try:
         kind = family.kind_of(conn.conn_type, conn.extra_dejson)
     except ValueError as exc:
         raise ValidationFailed.one(field, f"connection {conn_id!r}: {exc}") from None
-    where = Resolved(conn_id, kind, family, family.dialect_for(kind), conn)
+    where = Resolved(conn_id, kind, family, family.dialect_for(kind), conn, read_by=GENERIC)
     if installed:
         require_installed(where, field)
     return where
@@ -136,6 +99,13 @@ def resolve_target(conn_id: str, warehouse_conn_id: str | None = None, field: st
     if installed:
         require_installed(where, field)
     return where
+
+
+def resolve_run(spec: RunSpec) -> RunConnections:
+    """The target and the warehouse of a run (or a preview) of ``spec``, resolved once: what its caller
+    hands the engine."""
+    return RunConnections(target=resolve_target(spec.target.conn_id, spec.warehouse_conn_id),
+                          warehouse=resolve_warehouse(spec.warehouse_conn_id))
 
 
 def dialect_of_kind(target_kind: str, warehouse_conn_id: str | None = None) -> Dialect:

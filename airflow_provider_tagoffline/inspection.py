@@ -18,7 +18,7 @@ from sqlalchemy.pool import NullPool
 from airflow_provider_tagoffline.errors import NotFound
 
 if TYPE_CHECKING:
-    from airflow_provider_tagoffline.dialects.family import Family
+    from airflow_provider_tagoffline.contract.family import Family
 
 
 @dataclass(frozen=True)

@@ -50,13 +50,13 @@ EXTRA_SERVICES = 4
 # `run` up to its export: the real entry point; the export itself exits at once
 RUN_PROBE = """
 import sys
+from airflow_provider_tagoffline import runs
 from airflow_provider_tagoffline.cli.main import main
-from airflow_provider_tagoffline.engine import runner
 
 def reached_export(*_args, **_kwargs):
     raise SystemExit(0)
 
-runner.run_export = reached_export
+runs.run_export = reached_export
 sys.argv = ["tagoffline", "run", sys.argv[1]]
 main()
 """

@@ -49,7 +49,7 @@ DRIFT = [  # the same drift on every engine: (changed, deleted) by user_id modul
 
 
 def preview_subprocess(spec: dict[str, Any], env: dict[str, str]) -> tuple[float, dict[str, Any]]:
-    code = ("import json, os, time, datetime as dt; from airflow_provider_tagoffline.engine.preview import preview; "
+    code = ("import json, os, time, datetime as dt; from airflow_provider_tagoffline.runs import preview; "
             "import airflow.providers.postgres.hooks.postgres, airflow.providers.mysql.hooks.mysql, "
             "airflow.providers.duckdb.hooks.duckdb; "
             "t = time.perf_counter(); p = preview(json.loads(os.environ['BENCH_SPEC']), dt.date.fromisoformat('"

@@ -68,7 +68,7 @@ def poll(connect: Any, expected: int, stop: threading.Event, stats: dict[str, in
 
 
 def measure(name: str, conn_id: str, kind: str, connect: Any, runs: int, users: int) -> dict[str, int]:
-    from airflow_provider_tagoffline.engine.runner import run_export
+    from airflow_provider_tagoffline.runs import run_export
 
     spec = spec_dict(conn_id, kind, "bench_duck")
     run_export(spec, "2026-11-23")  # fill the table first
@@ -93,8 +93,8 @@ def measure(name: str, conn_id: str, kind: str, connect: Any, runs: int, users: 
 
 def long_reader(name: str, conn_id: str, kind: str, connect: Any, hold: float, users: int, bounded: bool) -> float:
     """The worst read of 3 pollers while a transaction holding the table for ``hold`` seconds delays one run."""
-    from airflow_provider_tagoffline.engine.runner import run_export
     from airflow_provider_tagoffline.engine.targets import lockwait
+    from airflow_provider_tagoffline.runs import run_export
 
     spec = spec_dict(conn_id, kind, "bench_duck")
     run_export(spec, "2026-11-23")

@@ -137,7 +137,7 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
 #: one run_export of $BENCH_SPEC for DAY in a fresh process, as a worker runs it: the modules an Airflow
 #: worker has loaded are imported before the clock starts; prints seconds, peak and start RSS, the report
 RUN_CODE = (
-    "import json, os, sys, time; from airflow_provider_tagoffline.engine.runner import run_export; "
+    "import json, os, sys, time; from airflow_provider_tagoffline.runs import run_export; "
     "import airflow.providers.postgres.hooks.postgres, airflow.providers.mysql.hooks.mysql, "
     "airflow.providers.duckdb.hooks.duckdb; "
     "kb = lambda key: int([l for l in open('/proc/self/status') if l.startswith(key)][0].split()[1]); "

@@ -179,16 +179,6 @@ def reaches(graph: dict[str, set[str]], layer: str, forbidden: Iterable[str], ro
     return found
 
 
-def crossings(found: dict[str, list[str]]) -> set[tuple[str, str]]:
-    """The imports that cross the line, (importer, imported): the last step of each chain."""
-    out: set[tuple[str, str]] = set()
-    for chains in found.values():
-        for chain in chains:
-            *_, importer, imported = chain.split(" -> ")
-            out.add((importer, imported))
-    return out
-
-
 # --- the finder itself -----------------------------------------------------------------------
 
 def _write(tmp: Path, files: dict[str, str]) -> None:
@@ -259,28 +249,16 @@ ABOVE_ENGINE = ("dialects", "connections", "places", "service", "api", "operator
                 "airflow_bridge", "demo", "catalog", "lineage", "notifications")
 
 
-#: what is left to move (issue 22): the engine still imports these; the list only shrinks
-ENGINE_NOT_YET = {
-    ("engine.extract", "dialects"),
-    ("engine.targets", "dialects"),
-    ("engine.targets.base", "dialects"),
-    ("engine.targets.base", "dialects.base"),
-    ("engine.warehouse", "dialects"),
-    ("engine.held", "connections"),
-    ("engine.lost_connection", "connections"),
-    ("engine.preview", "connections"),
-    ("engine.runner", "connections"),
-    ("engine.warehouse", "connections"),
-}
-
-
 def test_the_engine_imports_neither_the_family_registry_nor_the_connection_resolver() -> None:
     bad = reaches(import_graph(), "engine", ABOVE_ENGINE)
-    new = crossings(bad) - ENGINE_NOT_YET
-    assert not new, "engine/ loads the registry, the resolver or a caller:\n  " + \
-        "\n  ".join(c for cs in bad.values() for c in cs if tuple(c.split(" -> ")[-2:]) in new)
-    gone = ENGINE_NOT_YET - crossings(bad)
-    assert not gone, f"no longer imported, take them off ENGINE_NOT_YET: {sorted(gone)}"
+    assert bad == {}, "engine/ loads the registry, the resolver or a caller:\n  " + \
+        "\n  ".join(c for cs in bad.values() for c in cs)
+
+
+def test_the_family_contract_imports_nothing_above_it() -> None:
+    """``contract/`` (Family, Dialect, Resolved) is what the registry, the resolver and the engine build on."""
+    bad = reaches(import_graph(), "contract", (*ABOVE_ENGINE, "engine", "runs", "inspection"))
+    assert bad == {}, "contract/ loads a module above it:\n  " + "\n  ".join(c for cs in bad.values() for c in cs)
 
 
 def test_the_layer_check_follows_chains(tmp_path: Path) -> None:
@@ -288,4 +266,3 @@ def test_the_layer_check_follows_chains(tmp_path: Path) -> None:
                       "mid.py": "from pkg import high\n", "high.py": ""})
     found = reaches(import_graph(tmp_path, "pkg"), "low", ("high",), "pkg")
     assert found == {"low.a": ["low.a -> mid -> high"]}
-    assert crossings(found) == {("mid", "high")}

@@ -8,7 +8,7 @@ a command pays only for what it touches (``docs/performance.md``, CLI startup).
 The heavy dependencies below them have one door each and are imported there when needed: Airflow
 through ``config.py`` (read without Airflow where it is not loaded), ``connections.py`` and
 ``airflow_bridge.py``; database drivers through a family's ``"module:attribute"`` parts
-(``dialects/family.py``); Alembic in ``catalog/store.py``'s migrate and downgrade.
+(``contract/family.py``); Alembic in ``catalog/store.py``'s migrate and downgrade.
 
 A name here is a ``LazyModule``: the module is imported at the first attribute read through it
 (what PEP 810's ``lazy import`` spells in the language); mypy sees the real modules.
@@ -41,11 +41,10 @@ if TYPE_CHECKING:
 
     import airflow_provider_tagoffline.create_table.execute as create_table_execute
     import airflow_provider_tagoffline.create_table.parse as create_table_parse
-    from airflow_provider_tagoffline import airflow_bridge, connections, create_table, data_date, runspec, yaml_io
+    from airflow_provider_tagoffline import airflow_bridge, connections, create_table, data_date, runs, runspec, yaml_io
     from airflow_provider_tagoffline.catalog import apply as catalog_apply
     from airflow_provider_tagoffline.catalog import repository, store
     from airflow_provider_tagoffline.demo import run as demo_run
-    from airflow_provider_tagoffline.engine import runner
     from airflow_provider_tagoffline.rendering import factory
     from airflow_provider_tagoffline.service import attention, catalog_admin, held, lifecycle, publishing
     from airflow_provider_tagoffline.service import preview as service_preview
@@ -58,13 +57,13 @@ else:
     connections = LazyModule(_P + "connections")
     create_table = LazyModule(_P + "create_table")
     data_date = LazyModule(_P + "data_date")
+    runs = LazyModule(_P + "runs")
     runspec = LazyModule(_P + "runspec")
     yaml_io = LazyModule(_P + "yaml_io")
     catalog_apply = LazyModule(_P + "catalog.apply")
     repository = LazyModule(_P + "catalog.repository")
     store = LazyModule(_P + "catalog.store")
     demo_run = LazyModule(_P + "demo.run")
-    runner = LazyModule(_P + "engine.runner")
     factory = LazyModule(_P + "rendering.factory")
     attention = LazyModule(_P + "service.attention")
     held = LazyModule(_P + "service.held")

@@ -23,7 +23,7 @@ from airflow_provider_tagoffline.cli.lazy import (
     data_date,
     held,
     lifecycle,
-    runner,
+    runs,
     runspec,
     yaml_io,
 )
@@ -64,7 +64,7 @@ def run(
     day = data_date.parse_data_date(date, "--date") if date else data_date.yesterday(spec.schedule.timezone)
     refuse_drift(name, spec)
     try:
-        report = runner.run_export(spec, day, batch_size=batch_size, echo=(lambda _m: None) if json_out else echo,
+        report = runs.run_export(spec, day, batch_size=batch_size, echo=(lambda _m: None) if json_out else echo,
                                    allow_older=allow_older, run_id=cli_run_id("tagoffline-run"),
                                    by=actor().username, held_elsewhere=lambda: held.held_in_airflow(spec))
     except RunFailed as exc:

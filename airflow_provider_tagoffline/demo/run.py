@@ -10,7 +10,7 @@ from airflow_provider_tagoffline.catalog import store
 from airflow_provider_tagoffline.connections import resolve_target, resolve_warehouse
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.demo.warehouse import build_demo_warehouse, demo_dates
-from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.service import lifecycle
 
 

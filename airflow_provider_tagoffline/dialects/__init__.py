@@ -1,6 +1,6 @@
 """The registry of database families: the one list of them; every other list is derived from it.
 
-A family is one package under ``dialects/`` declaring ``FAMILY`` (``dialects/family.py`` says what
+A family is one package under ``dialects/`` declaring ``FAMILY`` (``contract/family.py`` says what
 it holds). An Airflow connection belongs to the family claiming its conn_type, as the kind its
 ``extra.flavor`` names; a warehouse no family claims is read through the generic family (any
 DB-API hook). Callers ask the family or its dialect and never branch on a kind themselves.
@@ -9,11 +9,16 @@ DB-API hook). Callers ask the family or its dialect and never branch on a kind t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from airflow_provider_tagoffline.contract.connection import WAREHOUSE
+from airflow_provider_tagoffline.contract.dialect import PARTITION_FORMATS, SWAP_SUFFIXES, DdlType, Dialect
+from airflow_provider_tagoffline.contract.family import Family
 from airflow_provider_tagoffline.dialects import duckdb, generic, mysql, oracle, postgres, spark, sqlite
-from airflow_provider_tagoffline.dialects.base import PARTITION_FORMATS, SWAP_SUFFIXES, DdlType, Dialect
-from airflow_provider_tagoffline.dialects.family import Family
+
+if TYPE_CHECKING:
+    from airflow_provider_tagoffline.engine.targets.base import Target
+    from airflow_provider_tagoffline.runspec import TargetSpec
 
 #: every family, in the order they are listed to users
 FAMILIES: tuple[Family, ...] = (
@@ -27,8 +32,6 @@ FAMILIES: tuple[Family, ...] = (
 #: any other warehouse reached through an Airflow DB-API hook (never a target)
 GENERIC: Family = generic.FAMILY
 
-#: the target kind of a service writing into the warehouse itself (the data never leaves it)
-WAREHOUSE = "warehouse"
 #: what a service's target may be: every kind of every family that can be a target, and the warehouse
 TARGET_KINDS: tuple[str, ...] = tuple(k for f in FAMILIES if f.target for k in f.kinds) + (WAREHOUSE,)
 #: the Airflow conn_types of target connections
@@ -51,6 +54,12 @@ def family_of_kind(kind: str) -> Family:
 def get_dialect(kind: str) -> Dialect:
     """The dialect of a family kind (``postgres``, ``greenplum``, ``mysql``, ...)."""
     return family_of_kind(kind).dialect_for(kind)
+
+
+def make_target(spec: TargetSpec, conn: Any, kind: str) -> Target:
+    """The target object of family kind ``kind`` on the open connection ``conn`` (``warehouse`` resolved
+    by the caller; a run gets it from ``Resolved.target``)."""
+    return family_of_kind(kind).make_target(spec, conn, kind)
 
 
 def kind_for_connection(conn_type: str | None, extra: Mapping[str, Any] | None) -> str:
@@ -77,4 +86,5 @@ __all__ = [
     "family_of_kind",
     "get_dialect",
     "kind_for_connection",
+    "make_target",
 ]

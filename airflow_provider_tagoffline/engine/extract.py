@@ -40,7 +40,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
-from airflow_provider_tagoffline.dialects import Dialect
+from airflow_provider_tagoffline.contract.dialect import Dialect
 from airflow_provider_tagoffline.runspec import OutputSpec, RunSpec, SourceSpec
 
 KEY_ALIAS = "tagoffline_key"

@@ -4,15 +4,14 @@ lock). One read-only connection, no lock; nothing is written."""
 
 from __future__ import annotations
 
-from airflow_provider_tagoffline.connections import resolve_target
+from airflow_provider_tagoffline.contract.connection import Resolved
 from airflow_provider_tagoffline.engine.targets.held import HeldRecord
 from airflow_provider_tagoffline.runspec import RunSpec
 
 
-def read_held(spec: RunSpec) -> HeldRecord | None:
-    """The record of the data date ``spec``'s whole-table target holds (None: the table records none, or
-    does not exist). Raises the driver's error when the target cannot be read."""
-    where = resolve_target(spec.target.conn_id, spec.warehouse_conn_id)
+def read_held(spec: RunSpec, where: Resolved) -> HeldRecord | None:
+    """The record of the data date ``spec``'s whole-table target ``where`` holds (None: the table records
+    none, or does not exist). Raises the driver's error when the target cannot be read."""
     target = where.target(spec.target, where.open(read_only=True))
     try:
         target.run_statements(target.read_only_statements())

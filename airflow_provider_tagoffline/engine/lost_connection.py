@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from airflow_provider_tagoffline.connections import resolve_target
+from airflow_provider_tagoffline.contract.connection import Resolved
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.lockwait import LockWaits
@@ -66,10 +66,9 @@ def _ping(conn: Any, sql: str) -> None:
         cur.close()
 
 
-def recover_on_new_connection(spec: RunSpec) -> list[str]:
-    """``Target.recover`` on a new connection to the target, under the run lock taken without waiting.
-    Raises when the target cannot be reached or another run holds the lock."""
-    where = resolve_target(spec.target.conn_id, spec.warehouse_conn_id)
+def recover_on_new_connection(spec: RunSpec, where: Resolved) -> list[str]:
+    """``Target.recover`` on a new connection to the target ``where`` (as the run resolved it), under the
+    run lock taken without waiting. Raises when the target cannot be reached or another run holds the lock."""
     target = where.target(spec.target, where.open())
     # One bounded try per step, not the service's patience: the run has failed already, and what a
     # session in the way keeps here is the next run's recovery to finish.
@@ -81,14 +80,14 @@ def recover_on_new_connection(spec: RunSpec) -> list[str]:
         target.close()
 
 
-def explain(spec: RunSpec, report: RunReport, lost: str, error: str) -> str:
+def explain(spec: RunSpec, where: Resolved, report: RunReport, lost: str, error: str) -> str:
     """The failed run's error when the server ended its connection ``lost``; for the target's, after
     cleaning up what the run left (recorded in ``report.recovery``)."""
     message = f"lost the connection to the {lost} during {failed_phase(report)}: {error}"
     if not lost.startswith("target"):
         return message + "; the live table is untouched"
     try:
-        actions = recover_on_new_connection(spec)
+        actions = recover_on_new_connection(spec, where)
     except Exception as exc:
         return message + f"; not cleaned up yet ({first_line(exc)}): the next run recovers the target"
     report.recovery += [f"after the lost connection: {a}" for a in actions]

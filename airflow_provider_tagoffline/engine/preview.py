@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from airflow_provider_tagoffline.connections import Resolved, resolve_target
+from airflow_provider_tagoffline.contract.connection import Resolved, RunConnections
 from airflow_provider_tagoffline.data_date import older_refusal
 from airflow_provider_tagoffline.engine import gates
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
@@ -135,25 +135,30 @@ class Preview(BaseModel):
 
 # ---- entry point ----------------------------------------------------------------------------------
 
-def preview(spec: RunSpec | dict[str, Any], data_date: dt.date, *, sample: int = DEFAULT_SAMPLE,
+def preview(spec: RunSpec, data_date: dt.date, where: RunConnections, *, sample: int = DEFAULT_SAMPLE,
             allow_older: bool = False, held_elsewhere: Callable[[], dt.date | None] | None = None) -> Preview:
-    """Preview the run of ``spec`` for ``data_date``: reads only. Raises RunFailed when a side cannot be read.
+    """Preview the run of ``spec`` for ``data_date`` through the connections its caller resolved
+    (``runs.preview``): reads only. Raises RunFailed when a side cannot be read.
 
     :param allow_older: preview the run as ``allow_older`` runs it (an older data date is no failure)
     :param held_elsewhere: what Airflow says a whole table holds, asked when the table records nothing
         (as the run asks it)
     """
-    spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
     try:
-        return _preview(spec, data_date, sample, allow_older, held_elsewhere)
-    except TagOfflineError:
-        raise
+        return _preview(spec, data_date, where, sample, allow_older, held_elsewhere)
     except Exception as exc:
-        # A driver's error: its first line, quoted values masked (they may be data)
-        raise RunFailed(f"preview failed: {type(exc).__name__}: {redacted_first_line(exc)}") from exc
+        raise failure(exc) from exc
 
 
-def _preview(spec: RunSpec, data_date: dt.date, sample: int, allow_older: bool,
+def failure(exc: Exception) -> Exception:
+    """What a preview that failed with ``exc`` raises: our own errors as they are, a driver's as a
+    RunFailed with its first line, quoted values masked (they may be data)."""
+    if isinstance(exc, TagOfflineError):
+        return exc
+    return RunFailed(f"preview failed: {type(exc).__name__}: {redacted_first_line(exc)}")
+
+
+def _preview(spec: RunSpec, data_date: dt.date, connections: RunConnections, sample: int, allow_older: bool,
              held_elsewhere: Callable[[], dt.date | None] | None) -> Preview:
     sample = max(0, min(sample, MAX_SAMPLE))
     started = time.perf_counter()
@@ -161,7 +166,7 @@ def _preview(spec: RunSpec, data_date: dt.date, sample: int, allow_older: bool,
     result = Preview(service=spec.service.name, data_date=data_date.isoformat(), target_exists=False,
                      target=f"{t.conn_id}:{t.schema_ + '.' if t.schema_ else ''}{t.table}",
                      gates_checked=gates.describe(spec.gates))
-    with _open(spec) as (warehouse, target, where):
+    with _open(spec, connections) as (warehouse, target, where):
         in_warehouse = where.in_warehouse
         if t.partition is not None:
             target.partition_column = t.partition.column
@@ -212,13 +217,13 @@ def _preview(spec: RunSpec, data_date: dt.date, sample: int, allow_older: bool,
 
 
 @contextlib.contextmanager
-def _open(spec: RunSpec) -> Iterator[tuple[Warehouse, Target, Resolved]]:
-    where = resolve_target(spec.target.conn_id, spec.warehouse_conn_id)
+def _open(spec: RunSpec, connections: RunConnections) -> Iterator[tuple[Warehouse, Target, Resolved]]:
+    where = connections.target
     if where.in_warehouse:
         conn = where.open(read_only=True)
-        warehouse = Warehouse(spec.warehouse_conn_id, conn=conn)
+        warehouse = Warehouse(connections.warehouse, conn=conn)
     else:
-        warehouse = Warehouse(spec.warehouse_conn_id)
+        warehouse = Warehouse(connections.warehouse)
         try:
             conn = where.open(read_only=True)
         except BaseException:

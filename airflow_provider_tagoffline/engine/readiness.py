@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from airflow_provider_tagoffline.contract.connection import Resolved
 from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse
 from airflow_provider_tagoffline.runspec import SourceSpec
 
@@ -19,10 +20,10 @@ def waiting_for(check: SourceCheck) -> str:
     return f"rows of table {check.table}"
 
 
-def missing_sources(warehouse_conn_id: str, sources: list[SourceSpec], data_date: dt.date) -> list[str]:
-    """What is still missing for ``data_date`` (``waiting_for`` of each source with no rows); empty when
-    a run can go. Errors reading the warehouse are raised (RunFailed naming the table)."""
-    warehouse = Warehouse(warehouse_conn_id)
+def missing_sources(where: Resolved, sources: list[SourceSpec], data_date: dt.date) -> list[str]:
+    """What is still missing for ``data_date`` in the warehouse ``where`` (``waiting_for`` of each source
+    with no rows); empty when a run can go. Errors reading the warehouse are raised (RunFailed naming the table)."""
+    warehouse = Warehouse(where)
     try:
         return [waiting_for(c) for c in (warehouse.check_source(src, data_date) for src in sources) if c.rows == 0]
     finally:

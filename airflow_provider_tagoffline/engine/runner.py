@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from airflow_provider_tagoffline.connections import resolve_target
+from airflow_provider_tagoffline.contract.connection import RunConnections
 from airflow_provider_tagoffline.data_date import older_refusal
 from airflow_provider_tagoffline.engine import faults, gates, lost_connection
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
@@ -46,26 +46,24 @@ DEFAULT_BATCH_SIZE = 20_000
 T = TypeVar("T")
 
 
-def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
-               batch_size: int = DEFAULT_BATCH_SIZE, echo: Callable[[str], None] | None = None,
-               allow_older: bool = False, run_id: str = "", by: str = "",
-               held_elsewhere: Callable[[], dt.date | None] | None = None) -> RunReport:
-    """Export ``data_date`` of a service into its target. Raises RunFailed (with ``.report``) on failure,
-    OlderDataDate when a whole-table target holds a later date and ``allow_older`` is not set.
+def run(spec: RunSpec, data_date: dt.date | str, where: RunConnections, *,
+        batch_size: int = DEFAULT_BATCH_SIZE, echo: Callable[[str], None] | None = None,
+        allow_older: bool = False, run_id: str = "", by: str = "",
+        held_elsewhere: Callable[[], dt.date | None] | None = None) -> RunReport:
+    """Export ``data_date`` of a service into its target, through the connections its caller resolved
+    (``runs.run_export``). Raises RunFailed (with ``.report``) on failure, OlderDataDate when a whole-table
+    target holds a later date and ``allow_older`` is not set.
 
     :param run_id: / :param by: the run and who started it, recorded with the data date the table holds
     :param held_elsewhere: where else the data date a whole table holds may be known (Airflow's asset
         events), asked only when the table records none (written before tagoffline recorded one)
     """
-    spec = spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
-    d = data_date if isinstance(data_date, dt.date) else _parse_date(data_date)
-    t = spec.target
-    report = RunReport(service=spec.service.name, data_date=d.isoformat(),
-                       target=f"{t.conn_id}:{t.schema_ + '.' if t.schema_ else ''}{t.table}")
+    d = parse_date(data_date)
+    report = new_report(spec, d)
     say = echo or (lambda m: log.info("%s", m))
     lost: str | None = None  # the connection the server ended, when that failed the run
     try:
-        with _open(spec) as (warehouse, target):
+        with _open(spec, where) as (warehouse, target):
             held = _Held(d, allow_older, lambda: HeldRecord.of_run(d, spec.service.name, run_id, by), held_elsewhere)
             try:
                 _run(spec, d, warehouse, target, report, batch_size, say, held)
@@ -81,7 +79,7 @@ def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
         if lost is None:
             exc.report = report
             raise
-        report.error = lost_connection.explain(spec, report, lost, report.error)
+        report.error = lost_connection.explain(spec, where.target, report, lost, report.error)
         err = RunFailed(report.error)
         err.report = report
         raise err from exc
@@ -90,7 +88,7 @@ def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
         first = first_line(exc)
         report.error = f"{type(exc).__name__}: {first}"
         if lost is not None:
-            report.error = lost_connection.explain(spec, report, lost, report.error)
+            report.error = lost_connection.explain(spec, where.target, report, lost, report.error)
         err = RunFailed(report.error)
         err.report = report
         raise err from exc
@@ -99,28 +97,46 @@ def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *,
     return report
 
 
-def _parse_date(text: str) -> dt.date:
+def parse_date(data_date: dt.date | str) -> dt.date:
+    if isinstance(data_date, dt.date):
+        return data_date
     try:
-        return dt.date.fromisoformat(text)
+        return dt.date.fromisoformat(data_date)
     except ValueError:
-        raise RunFailed(f"data date {text!r} is not a date (YYYY-MM-DD)") from None
+        raise RunFailed(f"data date {data_date!r} is not a date (YYYY-MM-DD)") from None
+
+
+def new_report(spec: RunSpec, d: dt.date) -> RunReport:
+    t = spec.target
+    return RunReport(service=spec.service.name, data_date=d.isoformat(),
+                     target=f"{t.conn_id}:{t.schema_ + '.' if t.schema_ else ''}{t.table}")
+
+
+def failed_to_start(spec: RunSpec, data_date: dt.date | str, exc: Exception) -> RunFailed:
+    """The RunFailed (with its report) of a run that could not start: its caller could not resolve its
+    connections (an unknown connection, a family not installed), said as a failure inside the run is."""
+    report = new_report(spec, parse_date(data_date))
+    report.status = "failed"
+    report.error = str(exc) if isinstance(exc, RunFailed) else f"{type(exc).__name__}: {first_line(exc)}"
+    err = RunFailed(report.error)
+    err.report = report
+    return err
 
 
 @contextlib.contextmanager
-def _open(spec: RunSpec) -> Iterator[tuple[Warehouse, Target]]:
-    where = resolve_target(spec.target.conn_id, spec.warehouse_conn_id)
-    if where.in_warehouse:
+def _open(spec: RunSpec, where: RunConnections) -> Iterator[tuple[Warehouse, Target]]:
+    if where.target.in_warehouse:
         # The target is the warehouse: one read-write connection, the data never leaves the engine.
-        conn = where.open()
-        warehouse = Warehouse(spec.warehouse_conn_id, conn=conn)
+        conn = where.target.open()
+        warehouse = Warehouse(where.warehouse, conn=conn)
     else:
-        warehouse = Warehouse(spec.warehouse_conn_id)
+        warehouse = Warehouse(where.warehouse)
         try:
-            conn = where.open()
+            conn = where.target.open()
         except BaseException:
             warehouse.close()
             raise
-    target = where.target(spec.target, conn)
+    target = where.target.target(spec.target, conn)
     try:
         yield warehouse, target
     finally:

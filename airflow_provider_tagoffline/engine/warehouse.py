@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from airflow_provider_tagoffline.connections import Resolved, resolve_warehouse
-from airflow_provider_tagoffline.dialects import GENERIC, Dialect
+from airflow_provider_tagoffline.contract.connection import Resolved
+from airflow_provider_tagoffline.contract.dialect import Dialect
 from airflow_provider_tagoffline.engine.extract import (
     LookupJoin,
     Query,
@@ -234,17 +234,16 @@ class SourceCheck:
 
 
 class Warehouse:
-    def __init__(self, conn_id: str, conn: Any = None):
-        """Opens ``conn_id`` read-only, or reads through ``conn`` when the target is the warehouse."""
-        self.conn_id = conn_id
+    def __init__(self, where: Resolved, conn: Any = None):
+        """Opens the warehouse ``where`` (resolved by the caller) read-only, or reads through ``conn``
+        when the target is the warehouse."""
+        self.where, self.conn_id = where, where.conn_id
         #: the target is the warehouse: one connection reads and writes, the data never leaves it
         self.is_the_target = conn is not None
-        where = resolve_warehouse(conn_id)
         if conn is not None:  # the target's own dialect reads it too, the plain way
-            self.reader = Reader(conn, conn_id, where.dialect)
+            self.reader = Reader(conn, where.conn_id, where.dialect)
         else:
-            reader_class = where.family.reader_class() or GENERIC.reader_class() or Reader
-            self.reader = reader_class.open(where)
+            self.reader = (where.reader_class() or Reader).open(where)
         self.conn, self.dialect = self.reader.conn, self.reader.dialect
 
     def close(self) -> None:
@@ -343,7 +342,7 @@ class Warehouse:
 
         def work() -> None:
             try:
-                other = Warehouse(self.conn_id)
+                other = Warehouse(self.where)
             except BaseException as exc:
                 # Said as the check of the next source failing: the runner raises the first error.
                 i = next_source()

@@ -1,8 +1,8 @@
 """``TagOfflineOperator``: one export run of a published service, inside an Airflow task.
 
 Thin by design: the run spec arrives frozen in the DAG file; the engine does the work
-(``engine/runner.run_export``) and the run report is the return value (XCom ``return_value``),
-logged at INFO. Around the engine, the Airflow side of a run (spec §4):
+(``runs.run_export``: its connections resolved once, then ``engine/runner.run``) and the run report
+is the return value (XCom ``return_value``), logged at INFO. Around the engine, the Airflow side of a run (spec §4):
 
 * the data date: ``data_date.data_date_for_run`` from the run's type, logical date and the
   ``data_date`` param / conf (Airflow's trigger form shows it as a date picker);
@@ -97,8 +97,8 @@ class TagOfflineOperator(BaseOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from airflow_provider_tagoffline.data_date import ALLOW_OLDER_PARAM
-        from airflow_provider_tagoffline.engine.runner import run_export
         from airflow_provider_tagoffline.errors import OlderDataDate, RunFailed, SourceNotReady
+        from airflow_provider_tagoffline.runs import run_export
 
         run = context["dag_run"]
         try:

@@ -50,8 +50,8 @@ class SourcesReadyTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from asgiref.sync import sync_to_async
 
-        from airflow_provider_tagoffline.engine.readiness import missing_sources
         from airflow_provider_tagoffline.errors import first_line
+        from airflow_provider_tagoffline.runs import missing_sources
         from airflow_provider_tagoffline.runspec import SourceSpec
 
         sources = [SourceSpec.model_validate(s) for s in self.sources]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from airflow_provider_tagoffline.engine.held import read_held
 from airflow_provider_tagoffline.errors import first_line
+from airflow_provider_tagoffline.runs import read_held
 from airflow_provider_tagoffline.runspec import RunSpec
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from airflow_provider_tagoffline import data_date
+from airflow_provider_tagoffline import data_date, runs
 from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Service
 from airflow_provider_tagoffline.engine import preview as engine_preview
@@ -66,7 +66,7 @@ def preview_service(session: Session, actor: repo.Actor, name: str, req: Preview
     permissions.require_data_preview(actor, svc)
     sample = _sample(req.sample)
     spec = spec_of(session, svc, ctx)
-    return engine_preview.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample,
+    return runs.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample,
                                   allow_older=req.allow_older, held_elsewhere=lambda: held.held_in_airflow(spec))
 
 
@@ -83,5 +83,5 @@ def preview_draft(session: Session, actor: repo.Actor, d: ServiceDef, req: Previ
                          default_timezone=ctx.timezone())
     spec = freeze(v, slug=existing.slug if existing else slugify(d.name),
                   version=existing.version if existing else 1, warehouse_conn_id=ctx.warehouse())
-    return engine_preview.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample,
+    return runs.preview(spec, _day(req.data_date, spec.schedule.timezone), sample=sample,
                                   allow_older=req.allow_older, held_elsewhere=lambda: held.held_in_airflow(spec))

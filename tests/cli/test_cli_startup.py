@@ -33,7 +33,7 @@ if stop:
     from airflow_provider_tagoffline.cli import lazy
     def reached_export(*_a, **_k):
         raise SystemExit(75)
-    lazy.runner.run_export = reached_export
+    lazy.runs.run_export = reached_export
 sys.argv = ["tagoffline", *args]
 code = 0
 try:

@@ -21,9 +21,9 @@ from engine_data import OUTPUT_COLUMNS, LiveTarget, normalize
 
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.report import RunReport
-from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.engine.targets.base import Target
 from airflow_provider_tagoffline.errors import RunFailed, first_line
+from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 
 #: generous: the machine is shared and loaded

@@ -23,7 +23,7 @@ from engine_data import D, LiveTarget
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
-from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]

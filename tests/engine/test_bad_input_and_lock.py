@@ -12,12 +12,12 @@ from engine_data import target_content as content
 
 from airflow_provider_tagoffline.connections import resolve_connection
 from airflow_provider_tagoffline.create_table import create_table_sql
+from airflow_provider_tagoffline.dialects import make_target
 from airflow_provider_tagoffline.dialects.mysql import target as mysql
 from airflow_provider_tagoffline.dialects.postgres import target as postgres
-from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.engine.targets import filelock as filelock_module
-from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]

@@ -15,11 +15,11 @@ from engine_data import target_content as content
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
-from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.runs import run_export
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]
 
-RUN = "import os, sys; from airflow_provider_tagoffline.engine.runner import run_export; " \
+RUN = "import os, sys; from airflow_provider_tagoffline.runs import run_export; " \
       "run_export(os.environ['TOT_SPEC'], sys.argv[1])"
 
 

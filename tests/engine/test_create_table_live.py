@@ -17,8 +17,7 @@ from airflow_provider_tagoffline.connections import resolve_connection
 from airflow_provider_tagoffline.create_table.execute import create_on_target
 from airflow_provider_tagoffline.create_table.parse import parse_edited
 from airflow_provider_tagoffline.create_table.render import render
-from airflow_provider_tagoffline.dialects import get_dialect
-from airflow_provider_tagoffline.engine.targets import make_target
+from airflow_provider_tagoffline.dialects import get_dialect, make_target
 from airflow_provider_tagoffline.errors import Conflict, RunFailed, ValidationFailed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_tagoffline.connections import resolve_warehouse
 from airflow_provider_tagoffline.dialects.duckdb.resources import size_bytes
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_query
 from airflow_provider_tagoffline.engine.targets.base import CsvFormat
@@ -48,7 +49,7 @@ def _run_into_postgres(pg_target_db: str, monkeypatch: pytest.MonkeyPatch, wareh
     ``user_tags`` table of PostgreSQL database ``pg_target_db``: the report and the target."""
     from engine_data import _postgres_target
 
-    from airflow_provider_tagoffline.engine.runner import run_export
+    from airflow_provider_tagoffline.runs import run_export
 
     target = _postgres_target(pg_target_db)
     conn = target.connect()
@@ -68,7 +69,7 @@ def _target_spec() -> RunSpec:
 
 def _connect(monkeypatch: pytest.MonkeyPatch, path: str, **extra: object) -> Warehouse:
     monkeypatch.setenv("AIRFLOW_CONN_BIG_WH", json.dumps({"conn_type": "duckdb", "host": path, "extra": extra}))
-    return Warehouse("big_wh")
+    return Warehouse(resolve_warehouse("big_wh"))
 
 
 def _spec(sources: int) -> RunSpec:
@@ -191,7 +192,7 @@ def test_a_run_joins_millions_of_ids_in_passes_within_the_connection_limit(
     assert rows == [(IDS, IDS - IDS // 10, 100)]
     assert target.rows("SELECT orders_30d FROM user_tags WHERE user_id IN (7, 10) ORDER BY user_id") == [(2,), (None,)]
     # The preview reads the extract in the same passes: every ID once, nothing changed since the run.
-    from airflow_provider_tagoffline.engine.preview import preview
+    from airflow_provider_tagoffline.runs import preview
 
     seen = preview(_target_spec(), D, sample=0)
     assert seen.rows == IDS and seen.changes is not None

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from engine_data import D_PREV, D, make_spec
 
-from airflow_provider_tagoffline.connections import resolve_connection
+from airflow_provider_tagoffline.connections import resolve_connection, resolve_warehouse
 from airflow_provider_tagoffline.dialects import Dialect
 from airflow_provider_tagoffline.engine.extract import (
     KEY_ALIAS,
@@ -133,7 +133,7 @@ def _rows(wh: Warehouse, q: Query) -> list[tuple[Any, ...]]:
 
 def test_every_plan_gives_the_rows_of_the_key_set_plan(warehouse_conn: str) -> None:
     _add_test_rows(warehouse_conn)
-    wh = Warehouse("tot_wh")
+    wh = Warehouse(resolve_warehouse("tot_wh"))
     try:
         plans: list[Plan] = ["full_join", "anti_join"] if wh.dialect.full_outer_join else ["anti_join"]
         for spec in (three_sources(), make_spec("sqlite", "t", warehouse_conn_id="tot_wh")):
@@ -163,7 +163,7 @@ def test_every_plan_gives_the_rows_of_the_key_set_plan(warehouse_conn: str) -> N
 def test_a_lookup_joins_natively_where_the_warehouse_describes_both_types_alike(warehouse_conn: str) -> None:
     _add_test_rows(warehouse_conn)
     spec = three_sources()
-    wh = Warehouse("tot_wh")
+    wh = Warehouse(resolve_warehouse("tot_wh"))
     try:
         native = wh.native_lookups(spec)
         rows = _rows(wh, build_extract_query(spec, wh.dialect, D, frozenset(range(3)), native_lookups=native))
@@ -193,7 +193,7 @@ def test_mysql_string_codes_of_another_collation_join_on_their_text(warehouse_co
     finally:
         conn.close()
     spec = three_sources()
-    wh = Warehouse("tot_wh")
+    wh = Warehouse(resolve_warehouse("tot_wh"))
     try:
         native = wh.native_lookups(spec)
         assert native == frozenset()
@@ -210,7 +210,7 @@ def test_mysql_string_codes_of_another_collation_join_on_their_text(warehouse_co
 def test_the_passes_of_a_sliced_extract_together_give_its_rows_once(warehouse_conn: str) -> None:
     # Every plan, every dedupe, 1 to 4 passes: each ID lands in exactly one pass, with all its row.
     _add_test_rows(warehouse_conn)
-    wh = Warehouse("tot_wh")
+    wh = Warehouse(resolve_warehouse("tot_wh"))
     try:
         for spec in (three_sources(), make_spec("sqlite", "t", warehouse_conn_id="tot_wh")):
             native = wh.native_lookups(spec)

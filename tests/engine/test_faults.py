@@ -31,7 +31,7 @@ from fault_kit import (
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
-from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from engine_data import make_spec
 
+from airflow_provider_tagoffline.connections import resolve_warehouse
 from airflow_provider_tagoffline.dialects.generic.dialect import driver_paramstyle, generic_dialect
 from airflow_provider_tagoffline.engine.extract import build_extract_query, source_check_sql
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
@@ -57,14 +58,14 @@ def test_a_connection_type_without_a_hook_is_a_clear_error(monkeypatch: pytest.M
     monkeypatch.setenv("AIRFLOW_CONN_TOT_TRINO", json.dumps({"conn_type": "trino", "host": "trino.example"}))
     with pytest.raises(RunFailed, match=r"warehouse connection 'tot_trino' \(trino\) has no Airflow hook here "
                                         r"\(is its provider installed\?\)"):
-        Warehouse("tot_trino")
+        Warehouse(resolve_warehouse("tot_trino"))
 
 
 def test_a_hook_that_does_not_speak_sql_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_TOT_FILES", json.dumps({"conn_type": "fs", "extra": {"path": "/tmp"}}))
     with pytest.raises(RunFailed, match=r"^warehouse connection 'tot_files' \(fs\): FSHook is not a DB-API "
                                         r"\(SQL\) hook$"):
-        Warehouse("tot_files")
+        Warehouse(resolve_warehouse("tot_files"))
 
 
 def test_a_driver_with_named_parameters_is_refused_before_any_query(tmp_path: Path,
@@ -77,4 +78,4 @@ def test_a_driver_with_named_parameters_is_refused_before_any_query(tmp_path: Pa
     monkeypatch.setattr(warehouse_module, "driver_paramstyle", lambda conn: "named")
     with pytest.raises(RunFailed, match=r"^warehouse connection 'tot_named': its driver's parameter style 'named' "
                                         r"is not supported; supported: qmark, format, pyformat$"):
-        Warehouse("tot_named")
+        Warehouse(resolve_warehouse("tot_named"))

@@ -15,9 +15,9 @@ import pytest
 from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, make_spec, normalize
 
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.rendering.render import write_dag_file
+from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 
 pytestmark = [pytest.mark.airflow]

@@ -18,9 +18,8 @@ from engine_data import target_content as content
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
-from airflow_provider_tagoffline.engine.preview import preview
-from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.errors import OlderDataDate
+from airflow_provider_tagoffline.runs import preview, run_export
 from airflow_provider_tagoffline.service.held import held_data_date
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
@@ -38,7 +37,7 @@ SET_COMMENT = {
     "mysql": "ALTER TABLE user_tags COMMENT = '{}'",
     "duckdb": "COMMENT ON TABLE user_tags IS '{}'",
 }
-RUN = ("import json, os, sys; from airflow_provider_tagoffline.engine.runner import run_export; "
+RUN = ("import json, os, sys; from airflow_provider_tagoffline.runs import run_export; "
        "run_export(json.loads(os.environ['TOT_SPEC']), sys.argv[1], run_id='killed', by='test')")
 
 

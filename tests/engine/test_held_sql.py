@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_tagoffline.dialects import get_dialect
-from airflow_provider_tagoffline.engine.targets import make_target
+from airflow_provider_tagoffline.dialects import get_dialect, make_target
 from airflow_provider_tagoffline.engine.targets.held import (
     MARK,
     HeldRecord,

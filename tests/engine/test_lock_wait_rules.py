@@ -9,7 +9,7 @@ import psycopg
 import pymysql
 import pytest
 
-from airflow_provider_tagoffline.engine.targets import make_target
+from airflow_provider_tagoffline.dialects import make_target
 from airflow_provider_tagoffline.engine.targets.lockwait import (
     ATTEMPT_SECONDS,
     Blocker,

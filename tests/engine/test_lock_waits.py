@@ -25,8 +25,8 @@ from engine_data import target_content as content
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.report import RunReport
-from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.engine.targets.lockwait import ATTEMPT_SECONDS, LockPatienceExhausted
+from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]

@@ -9,8 +9,8 @@ from dbs import _mysql_connect, _pg_connect
 from engine_data import D_PREV, D, LiveTarget, make_spec
 
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.engine.targets.held import split_comment
+from airflow_provider_tagoffline.runs import run_export
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 

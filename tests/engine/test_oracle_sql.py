@@ -10,9 +10,8 @@ import pytest
 from engine_data import make_spec
 
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.dialects import get_dialect
+from airflow_provider_tagoffline.dialects import get_dialect, make_target
 from airflow_provider_tagoffline.dialects.oracle.target import KeyDef, OracleTarget, oracle_column_type, oracle_value
-from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.engine.targets.lockwait import LockPatienceExhausted
 from airflow_provider_tagoffline.engine.types import incompatibility
 from airflow_provider_tagoffline.runspec import TargetSpec

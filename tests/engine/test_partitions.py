@@ -6,7 +6,7 @@ import pytest
 from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
 
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.runs import run_export
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 PARTITION = {"column": "ds", "format": "yyyyMMdd"}

@@ -16,10 +16,10 @@ from engine_data import D_PREV, EXPECTED_D, WEIRD, D, LiveTarget, fill_warehouse
 
 from airflow_provider_tagoffline.connections import resolve_connection
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.engine.preview import Preview, preview
+from airflow_provider_tagoffline.engine.preview import Preview
 from airflow_provider_tagoffline.engine.report import RunReport
-from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runs import preview, run_export
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 

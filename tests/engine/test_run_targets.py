@@ -7,8 +7,8 @@ from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_
 from engine_data import target_content as content
 
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runs import run_export
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 

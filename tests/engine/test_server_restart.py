@@ -21,7 +21,7 @@ from fault_kit import LiveReader, PausedRun, assert_nothing_left
 from pg_cluster import PrivateCluster, missing
 
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.runs import run_export
 
 pytestmark = [pytest.mark.slow]
 

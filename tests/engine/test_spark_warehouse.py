@@ -19,8 +19,8 @@ from engine_data import EXPECTED_D, D, LiveTarget, fill_spark_warehouse, make_sp
 
 from airflow_provider_tagoffline.connections import resolve_warehouse
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runs import run_export
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import pytest
 from engine_data import make_spec
 
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.dialects import get_dialect
+from airflow_provider_tagoffline.dialects import get_dialect, make_target
 from airflow_provider_tagoffline.engine.extract import (
     LookupJoin,
     build_extract_query,
@@ -18,7 +18,6 @@ from airflow_provider_tagoffline.engine.extract import (
     source_check_sql,
     type_probe_sql,
 )
-from airflow_provider_tagoffline.engine.targets import make_target
 from airflow_provider_tagoffline.engine.types import classify, incompatibility
 from airflow_provider_tagoffline.runspec import RunSpec, TargetSpec
 

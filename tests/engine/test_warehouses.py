@@ -13,7 +13,7 @@ import pytest
 from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize, target_content
 
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.engine.runner import run_export
+from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
@@ -53,7 +53,7 @@ def test_extract_from_each_warehouse_into_sqlite(warehouse_conn: str, tmp_path: 
 def test_target_is_the_warehouse(warehouse_conn: str) -> None:
     spec = make_spec("warehouse", "tot_wh", warehouse_conn_id="tot_wh")
     from airflow_provider_tagoffline.connections import resolve_connection
-    from airflow_provider_tagoffline.engine.targets import make_target
+    from airflow_provider_tagoffline.dialects import make_target
 
     where = resolve_connection("tot_wh")
 
@@ -126,13 +126,14 @@ def test_postgres_warehouse_checks_run_at_once_each_on_its_connection(warehouse_
 
     from dbs import _pg_connect
 
+    from airflow_provider_tagoffline.connections import resolve_warehouse
     from airflow_provider_tagoffline.engine.warehouse import PARALLEL_CHECKS, Warehouse
     from airflow_provider_tagoffline.errors import RunFailed
 
     db = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])["schema"]
     profile, trade = make_spec("sqlite", "t", warehouse_conn_id="tot_wh").sources
     sources = [profile, trade] * PARALLEL_CHECKS  # twice as many as run at once
-    wh = Warehouse("tot_wh")
+    wh = Warehouse(resolve_warehouse("tot_wh"))
     try:
         checks = wh.check_sources_in_background(sources, D)
         got = [(c.table, c.duplicates) for c in checks()]

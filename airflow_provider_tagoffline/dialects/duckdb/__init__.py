@@ -1,7 +1,7 @@
 """DuckDB: the embedded warehouse (memory set per statement), and a target kind of its own."""
 
+from airflow_provider_tagoffline.contract.family import Family
 from airflow_provider_tagoffline.dialects.duckdb.dialect import DuckDBDialect
-from airflow_provider_tagoffline.dialects.family import Family
 
 FAMILY = Family(
     name="duckdb", kinds=("duckdb",), conn_types=("duckdb",),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
+from airflow_provider_tagoffline.contract.dialect import DdlType, Dialect
 
 
 class DuckDBDialect(Dialect):

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_tagoffline.dialects.base import Dialect
+from airflow_provider_tagoffline.contract.dialect import Dialect
 from airflow_provider_tagoffline.dialects.duckdb.resources import DuckDBResources, is_out_of_memory
 from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.targets.base import CsvFormat

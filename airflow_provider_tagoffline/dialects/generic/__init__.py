@@ -4,7 +4,7 @@ It claims no connection type: a warehouse connection no other family claims is r
 with a dialect built from what its hook and driver declare. It is never a target.
 """
 
-from airflow_provider_tagoffline.dialects.family import Family
+from airflow_provider_tagoffline.contract.family import Family
 from airflow_provider_tagoffline.dialects.generic.dialect import GenericDialect
 
 FAMILY = Family(

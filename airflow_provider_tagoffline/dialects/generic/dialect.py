@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from airflow_provider_tagoffline.dialects.base import Dialect
+from airflow_provider_tagoffline.contract.dialect import Dialect
 
 #: DB-API paramstyles whose positional marker the extract can use (pyformat drivers take %s too)
 PARAMSTYLES = {"qmark": "qmark", "format": "format", "pyformat": "format"}

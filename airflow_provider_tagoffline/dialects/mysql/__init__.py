@@ -1,6 +1,6 @@
 """MySQL and MariaDB (``extra.flavor`` ``mariadb``: the same code, one kind)."""
 
-from airflow_provider_tagoffline.dialects.family import Family
+from airflow_provider_tagoffline.contract.family import Family
 from airflow_provider_tagoffline.dialects.mysql.dialect import MySQLDialect
 
 FAMILY = Family(

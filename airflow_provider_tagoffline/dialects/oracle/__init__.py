@@ -1,6 +1,6 @@
 """Oracle, through python-oracledb (built against the documented behaviour: docs/oracle.md)."""
 
-from airflow_provider_tagoffline.dialects.family import Family
+from airflow_provider_tagoffline.contract.family import Family
 from airflow_provider_tagoffline.dialects.oracle.dialect import OracleDialect
 
 FAMILY = Family(

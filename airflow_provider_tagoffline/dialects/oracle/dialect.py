@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
+from airflow_provider_tagoffline.contract.dialect import DdlType, Dialect
 
 
 class OracleDialect(Dialect):

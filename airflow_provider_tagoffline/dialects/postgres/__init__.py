@@ -5,7 +5,7 @@ PostgreSQL's protocol, COPY and catalogs, and differs in a few facts its dialect
 cannot be partitioned; the forks know fewer ``LIKE ... INCLUDING`` options).
 """
 
-from airflow_provider_tagoffline.dialects.family import Family
+from airflow_provider_tagoffline.contract.family import Family
 from airflow_provider_tagoffline.dialects.postgres.dialect import PostgresDialect
 
 FAMILY = Family(

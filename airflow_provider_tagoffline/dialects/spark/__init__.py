@@ -6,7 +6,7 @@ connection of type ``hiveserver2`` is read as Spark SQL, or as Hive with ``extra
 warehouse's own jobs, not by a swap.
 """
 
-from airflow_provider_tagoffline.dialects.family import Family
+from airflow_provider_tagoffline.contract.family import Family
 from airflow_provider_tagoffline.dialects.spark.dialect import SparkDialect
 
 FAMILY = Family(

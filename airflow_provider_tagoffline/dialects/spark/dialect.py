@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from airflow_provider_tagoffline.dialects.base import Dialect
+from airflow_provider_tagoffline.contract.dialect import Dialect
 
 
 class SparkDialect(Dialect):

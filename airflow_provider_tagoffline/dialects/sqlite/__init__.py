@@ -1,6 +1,6 @@
 """SQLite: embedded targets, one file per connection."""
 
-from airflow_provider_tagoffline.dialects.family import Family
+from airflow_provider_tagoffline.contract.family import Family
 from airflow_provider_tagoffline.dialects.sqlite.dialect import SQLiteDialect
 
 FAMILY = Family(

@@ -6,7 +6,7 @@ import os
 import sqlite3
 from typing import Any
 
-from airflow_provider_tagoffline.dialects.base import DdlType, Dialect
+from airflow_provider_tagoffline.contract.dialect import DdlType, Dialect
 
 #: the table of a target file recording the data date each whole table in it holds (``target.py``): the
 #: family's own, never a target

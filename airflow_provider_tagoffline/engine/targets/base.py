@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from airflow_provider_tagoffline.dialects.base import Dialect
+from airflow_provider_tagoffline.contract.dialect import Dialect
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.targets import lockwait

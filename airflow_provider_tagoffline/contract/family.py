@@ -4,7 +4,7 @@ A family is the databases one body of code serves: PostgreSQL with its flavours 
 AnalyticDB for PostgreSQL and openGauss is one family, MySQL with MariaDB another. Its package
 holds everything the family means, one module a concern:
 
-* ``dialect.py``: the pure SQL facts (``dialects/base.py``): quoting, identifier limits, column
+* ``dialect.py``: the pure SQL facts (``contract/dialect.py``): quoting, identifier limits, column
   types, DDL style, how names compare; returns strings, never touches a connection;
 * ``connect.py``: how to open it from an Airflow connection (flavours included);
 * ``target.py``: how to load and swap it as a target (``engine/targets/base.py``);
@@ -29,7 +29,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tagoffline import DISTRIBUTION
-from airflow_provider_tagoffline.dialects.base import Dialect
+from airflow_provider_tagoffline.contract.dialect import Dialect
 from airflow_provider_tagoffline.errors import first_line
 
 if TYPE_CHECKING:

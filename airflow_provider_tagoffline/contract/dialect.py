@@ -1,7 +1,7 @@
 """The per-dialect interface: the SQL facts that differ between databases.
 
 One subclass per family, in its package's ``dialect.py`` (``dialects/<family>/``), declared by the
-family (``dialects/family.py``). Everything here is pure: methods return strings or lists of
+family (``contract/family.py``). Everything here is pure: methods return strings or lists of
 statements and never touch a connection, so they are unit-testable.
 """
 
