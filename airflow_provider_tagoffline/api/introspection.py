@@ -2,7 +2,7 @@
 
 Listing reads Airflow's connections (metadata database, then ``AIRFLOW_CONN_*`` variables) and
 returns only non-secret fields: never a password, a login or the extras. Introspection is each
-family's (``dialects/<family>/introspect.py``, on the interface of ``inspection.py``), opened the
+family's (``dialects/<family>/introspect.py``, on the interface of ``contract/introspection.py``), opened the
 family's one way, so a flavoured connection reads as it runs.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 from airflow_provider_tagoffline import airflow_bridge as af
 from airflow_provider_tagoffline import config, connections
 from airflow_provider_tagoffline.api.schemas import ColumnOut, ConnectionOut, KindOut
+from airflow_provider_tagoffline.contract.introspection import Introspection
 from airflow_provider_tagoffline.dialects import TARGET_KINDS, WAREHOUSE, Dialect, get_dialect
 from airflow_provider_tagoffline.errors import NotFound, ValidationFailed, redacted_first_line
-from airflow_provider_tagoffline.inspection import Introspection
 
 
 def _target(conn: Any, warehouse: str) -> connections.Resolved | None:

@@ -10,7 +10,7 @@ holds everything the family means, one module a concern:
 * ``target.py``: how to load and swap it as a target (``engine/targets/base.py``);
 * ``warehouse.py``: how to read it as a warehouse, where it has a faster path than ``fetchmany``
   (``engine/warehouse.py``); a family without one is read the generic way;
-* ``introspect.py``: its schemas, tables and columns (``inspection.py``).
+* ``introspect.py``: its schemas, tables and columns (``contract/introspection.py``).
 
 The runtime parts are named ``"module:attribute"`` inside the package and imported when first used,
 the way Airflow's provider.yaml names hook classes: reading the registry imports no driver and no
@@ -33,9 +33,9 @@ from airflow_provider_tagoffline.contract.dialect import Dialect
 from airflow_provider_tagoffline.errors import first_line
 
 if TYPE_CHECKING:
+    from airflow_provider_tagoffline.contract.introspection import Introspection
     from airflow_provider_tagoffline.engine.targets.base import Target
     from airflow_provider_tagoffline.engine.warehouse import Reader
-    from airflow_provider_tagoffline.inspection import Introspection
     from airflow_provider_tagoffline.runspec import TargetSpec
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from airflow_provider_tagoffline.contract.introspection import Column, Introspection
 from airflow_provider_tagoffline.dialects.duckdb.connect import open_connection
 from airflow_provider_tagoffline.errors import NotFound
-from airflow_provider_tagoffline.inspection import Column, Introspection
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from airflow_provider_tagoffline.contract.introspection import SqlAlchemyIntrospection, engine_over
 from airflow_provider_tagoffline.dialects.oracle.connect import hook
-from airflow_provider_tagoffline.inspection import SqlAlchemyIntrospection, engine_over
 
 DRIVER_URLS = {"oracledb": "oracle+oracledb://"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from airflow_provider_tagoffline.contract.introspection import SqlAlchemyIntrospection, engine_over
 from airflow_provider_tagoffline.dialects.postgres.connect import hook
-from airflow_provider_tagoffline.inspection import SqlAlchemyIntrospection, engine_over
 
 #: DB-API module of the hook's connection → the SQLAlchemy dialect+driver to inspect it with
 DRIVER_URLS = {"psycopg": "postgresql+psycopg://", "psycopg2": "postgresql+psycopg2://"}

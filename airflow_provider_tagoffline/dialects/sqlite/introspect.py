@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from airflow_provider_tagoffline.contract.introspection import SqlAlchemyIntrospection
 from airflow_provider_tagoffline.dialects.sqlite.connect import open_connection
 from airflow_provider_tagoffline.dialects.sqlite.dialect import HELD_TABLE
-from airflow_provider_tagoffline.inspection import SqlAlchemyIntrospection
 
 
 class SQLiteIntrospection(SqlAlchemyIntrospection):
