@@ -16,6 +16,7 @@ from airflow_provider_tagoffline.engine.preview import Preview
 from airflow_provider_tagoffline.runspec import RunSpec
 
 if TYPE_CHECKING:
+    from airflow_provider_tagoffline.contract.connection import RunConnections
     from airflow_provider_tagoffline.engine.report import RunReport
     from airflow_provider_tagoffline.engine.targets.held import HeldRecord
     from airflow_provider_tagoffline.runspec import SourceSpec
@@ -25,16 +26,22 @@ def _spec(spec: RunSpec | dict[str, Any]) -> RunSpec:
     return spec if isinstance(spec, RunSpec) else RunSpec.model_validate(spec)
 
 
-def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, **options: Any) -> RunReport:
-    """``engine.runner.run`` of ``spec`` for ``data_date`` (its ``options``), its connections resolved
-    here. One that cannot be resolved fails the run as a failure inside it does: a RunFailed with a report."""
-    spec = _spec(spec)
-    runner.parse_date(data_date)  # a bad date is refused first, as the engine refuses it
+def resolve(spec: RunSpec, data_date: dt.date | str) -> RunConnections:
+    """The connections of the run of ``spec`` for ``data_date``, resolved once. One that cannot be resolved
+    fails the run as a failure inside it does: a RunFailed with a report (a bad date is refused first)."""
+    runner.parse_date(data_date)
     try:
-        where = connections.resolve_run(spec)
+        return connections.resolve_run(spec)
     except Exception as exc:
         raise runner.failed_to_start(spec, data_date, exc) from exc
-    return runner.run(spec, data_date, where, **options)
+
+
+def run_export(spec: RunSpec | dict[str, Any], data_date: dt.date | str, *, where: RunConnections | None = None,
+               **options: Any) -> RunReport:
+    """``engine.runner.run`` of ``spec`` for ``data_date`` (its ``options``) through ``where``, else through
+    the connections resolved here (``resolve``)."""
+    spec = _spec(spec)
+    return runner.run(spec, data_date, where if where is not None else resolve(spec, data_date), **options)
 
 
 def preview(spec: RunSpec | dict[str, Any], data_date: dt.date, *, sample: int = engine_preview.DEFAULT_SAMPLE,

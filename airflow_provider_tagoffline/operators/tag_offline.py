@@ -63,6 +63,8 @@ class TagOfflineOperator(BaseOperator):
         self.batch_size = batch_size
         #: the data date and report of the run in this process, for the OpenLineage facets
         self._outcome: tuple[dt.date, dict[str, Any]] | None = None
+        #: the run's connections as it resolved them once (``runs.resolve``): its lineage names them too
+        self._connections: Any = None
 
     # ---- the run -------------------------------------------------------------------------------
     def execute(self, context: Any) -> dict[str, Any]:
@@ -98,11 +100,12 @@ class TagOfflineOperator(BaseOperator):
 
         from airflow_provider_tagoffline.data_date import ALLOW_OLDER_PARAM
         from airflow_provider_tagoffline.errors import OlderDataDate, RunFailed, SourceNotReady
-        from airflow_provider_tagoffline.runs import run_export
+        from airflow_provider_tagoffline.runs import resolve, run_export
 
         run = context["dag_run"]
         try:
-            report = run_export(spec, day, batch_size=self.batch_size, echo=self.log.info,
+            self._connections = resolve(spec, day)
+            report = run_export(spec, day, where=self._connections, batch_size=self.batch_size, echo=self.log.info,
                                 allow_older=_truthy(_param(context, ALLOW_OLDER_PARAM)),
                                 run_id=str(getattr(run, "run_id", "") or ""), by=_started_by(run),
                                 held_elsewhere=lambda: self._held(context, spec))
@@ -278,8 +281,8 @@ class TagOfflineOperator(BaseOperator):
         from airflow_provider_tagoffline.lineage import Naming, lineage_of
 
         spec = self._spec()
-        warehouse = connections.resolve_warehouse(spec.warehouse_conn_id)
-        target = connections.resolve_target(spec.target.conn_id, spec.warehouse_conn_id)
+        where = self._connections if self._connections is not None else connections.resolve_run(spec)
+        warehouse, target = where.warehouse, where.target
         day, report = outcome if outcome is not None else (None, None)
         return lineage_of(spec, day, report, warehouse=Naming(warehouse.dialect, warehouse.connection),
                           target=Naming(target.dialect, target.connection))
