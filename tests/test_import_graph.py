@@ -206,6 +206,17 @@ def test_the_graph_resolves_relative_imports_submodules_and_skips_type_checking(
     assert circles(graph) == []
 
 
+def test_an_import_inside_a_function_counts_and_a_type_checking_one_does_not(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "__init__.py": "",
+        "low.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.high import T\nelse:\n"
+                  "    import pkg.other\ndef f():\n    from pkg import high\n",
+        "high.py": "", "other.py": "",
+    })
+    assert import_graph(tmp_path, "pkg")["pkg.low"] == {"pkg.high", "pkg.other"}  # the else branch runs
+    assert reaches(import_graph(tmp_path, "pkg"), "low", ("high",), "pkg") == {"low": ["low -> high"]}
+
+
 def test_the_finder_names_every_module_of_a_circle(tmp_path: Path) -> None:
     _write(tmp_path, {
         "__init__.py": "",

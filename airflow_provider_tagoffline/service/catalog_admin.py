@@ -3,7 +3,7 @@ guarded write itself (``catalog/``: data only), and what follows a committed cha
 services' attention and access records, ``service/records.py``).
 
 The REST API and the CLI call these; ``catalog/`` asks no rule of the service layer (it imports
-nothing from it: ``tests/test_layers.py``).
+nothing from it: ``tests/test_import_graph.py``).
 """
 
 from __future__ import annotations
