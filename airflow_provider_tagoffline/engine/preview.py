@@ -37,6 +37,7 @@ from airflow_provider_tagoffline.contract.connection import Resolved, RunConnect
 from airflow_provider_tagoffline.data_date import older_refusal
 from airflow_provider_tagoffline.engine import gates
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
+from airflow_provider_tagoffline.engine.sides import opened
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
 from airflow_provider_tagoffline.engine.types import ColumnType, incompatibility
@@ -166,7 +167,8 @@ def _preview(spec: RunSpec, data_date: dt.date, connections: RunConnections, sam
     result = Preview(service=spec.service.name, data_date=data_date.isoformat(), target_exists=False,
                      target=f"{t.conn_id}:{t.schema_ + '.' if t.schema_ else ''}{t.table}",
                      gates_checked=gates.describe(spec.gates))
-    with _open(spec, connections) as (warehouse, target, where):
+    where = connections.target
+    with opened(spec, connections, read_only=True) as (warehouse, target):
         in_warehouse = where.in_warehouse
         if t.partition is not None:
             target.partition_column = t.partition.column
@@ -214,28 +216,6 @@ def _preview(spec: RunSpec, data_date: dt.date, connections: RunConnections, sam
         result.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
-
-
-@contextlib.contextmanager
-def _open(spec: RunSpec, connections: RunConnections) -> Iterator[tuple[Warehouse, Target, Resolved]]:
-    where = connections.target
-    if where.in_warehouse:
-        conn = where.open(read_only=True)
-        warehouse = Warehouse(connections.warehouse, conn=conn)
-    else:
-        warehouse = Warehouse(connections.warehouse)
-        try:
-            conn = where.open(read_only=True)
-        except BaseException:
-            warehouse.close()
-            raise
-    target = where.target(spec.target, conn)
-    try:
-        target.run_statements(target.read_only_statements())
-        yield warehouse, target, where
-    finally:
-        target.close()
-        warehouse.close()
 
 
 def _dedupe(checks: list[SourceCheck]) -> frozenset[int]:

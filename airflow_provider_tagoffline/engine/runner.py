@@ -26,6 +26,7 @@ from airflow_provider_tagoffline.engine import faults, gates, lost_connection
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
+from airflow_provider_tagoffline.engine.sides import opened
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
 from airflow_provider_tagoffline.engine.targets.held import HeldRecord
@@ -63,7 +64,7 @@ def run(spec: RunSpec, data_date: dt.date | str, where: RunConnections, *,
     say = echo or (lambda m: log.info("%s", m))
     lost: str | None = None  # the connection the server ended, when that failed the run
     try:
-        with _open(spec, where) as (warehouse, target):
+        with opened(spec, where) as (warehouse, target):
             held = _Held(d, allow_older, lambda: HeldRecord.of_run(d, spec.service.name, run_id, by), held_elsewhere)
             try:
                 _run(spec, d, warehouse, target, report, batch_size, say, held)
@@ -121,27 +122,6 @@ def failed_to_start(spec: RunSpec, data_date: dt.date | str, exc: Exception) -> 
     err = RunFailed(report.error)
     err.report = report
     return err
-
-
-@contextlib.contextmanager
-def _open(spec: RunSpec, where: RunConnections) -> Iterator[tuple[Warehouse, Target]]:
-    if where.target.in_warehouse:
-        # The target is the warehouse: one read-write connection, the data never leaves the engine.
-        conn = where.target.open()
-        warehouse = Warehouse(where.warehouse, conn=conn)
-    else:
-        warehouse = Warehouse(where.warehouse)
-        try:
-            conn = where.target.open()
-        except BaseException:
-            warehouse.close()
-            raise
-    target = where.target.target(spec.target, conn)
-    try:
-        yield warehouse, target
-    finally:
-        target.close()
-        warehouse.close()
 
 
 class _Held:
