@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 from airflow.sdk import BaseHook
+from dbs import PG_ADMIN_URL
 
 from airflow_provider_tagoffline import env_connections
 from airflow_provider_tagoffline.dialects.duckdb.connect import open_connection, opens_without_airflow
@@ -120,3 +122,52 @@ def test_only_a_plain_file_read_without_airflow_opens_without_the_hook() -> None
     from airflow.sdk import Connection
 
     assert not opens_without_airflow(Connection(conn_id="w", conn_type="duckdb", host="/tmp/w.duckdb"))
+
+
+def test_a_postgres_connection_opens_without_airflow_as_the_hook_opens_it(pg_database: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import urlsplit
+
+    from psycopg.types.json import Json
+
+    from airflow_provider_tagoffline.dialects.postgres import connect as pg_connect
+
+    admin = urlsplit(PG_ADMIN_URL)
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_PG", json.dumps({
+        "conn_type": "postgres", "host": admin.hostname, "login": admin.username, "password": admin.password,
+        "port": admin.port, "schema": pg_database, "extra": {"flavor": "postgres"}}))
+    plain = env_connections.lookup("tot_pg")
+    assert plain is not None and pg_connect.opens_without_airflow(plain)
+
+    def looks(conn: object) -> dict[str, object]:
+        c: Any = conn
+        with c.cursor() as cur:
+            cur.execute("SELECT %s::json, %s::jsonb, '{\"b\": [1]}'::jsonb, current_database(), current_user",
+                        (Json({"a": 1}), Json({"c": "d"})))
+            row = cur.fetchone()
+        return {"class": type(c), "parameters": c.info.get_parameters(), "autocommit": c.autocommit,
+                "row_factory": c.row_factory, "cursor_factory": c.cursor_factory,
+                "prepare_threshold": c.prepare_threshold, "notice_handlers": len(c._notice_handlers),
+                "json_dumper": c.adapters.get_dumper(Json, "t"), "row": row}
+
+    direct = pg_connect.open_connection("tot_pg", plain, "postgres", False)
+    hooked = pg_connect.open_connection("tot_pg", BaseHook.get_connection("tot_pg"), "postgres", False)
+    try:
+        ours, theirs = looks(direct), looks(hooked)
+    finally:
+        direct.close()
+        hooked.close()
+    assert ours["row"] == ({"a": 1}, {"c": "d"}, {"b": [1]}, pg_database, admin.username)
+    assert ours == theirs
+
+
+def test_only_a_postgres_connection_without_options_opens_without_the_hook() -> None:
+    from airflow_provider_tagoffline.dialects.postgres.connect import opens_without_airflow as pg_plain
+
+    assert pg_plain(EnvConnection("p", "postgres", host="db", extra='{"flavor": "greenplum"}'))
+    assert pg_plain(EnvConnection("p", "postgres", host="db"))
+    for other in ('{"sslmode": "require"}', '{"cursor": "dictcursor"}', '{"iam": true}'):
+        assert not pg_plain(EnvConnection("p", "postgres", host="db", extra=other)), other
+    from airflow.sdk import Connection
+
+    assert not pg_plain(Connection(conn_id="p", conn_type="postgres", host="db"))

@@ -172,3 +172,37 @@ def test_run_with_a_secrets_backend_asks_airflow(demo: dict[str, str], tmp_path:
     assert code == 0, output
     assert json.loads(output[output.index("{"):])["status"] == "success"
     assert loaded(modules, ("airflow", "airflow.providers.duckdb")) == ["airflow", "airflow.providers.duckdb"]
+
+
+def test_run_into_postgresql_imports_no_airflow(demo: dict[str, str], pg_database: str, tmp_path: Path) -> None:
+    """The demo's service pointed at a PostgreSQL target (an AIRFLOW_CONN_* variable with its flavour only):
+    opened as PostgresHook opens it, without Airflow (dialects/postgres/connect.py)."""
+    from urllib.parse import urlsplit
+
+    from dbs import PG_ADMIN_URL
+
+    admin = urlsplit(PG_ADMIN_URL)
+    env = {**demo, "AIRFLOW_CONN_STARTUP_PG": json.dumps({
+        "conn_type": "postgres", "host": admin.hostname, "login": admin.username, "password": admin.password,
+        "port": admin.port, "schema": pg_database, "extra": {"flavor": "postgres"}})}
+
+    def cli(*args: str) -> str:
+        proc = subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    (tmp_path / "grant.yaml").write_text("target_grants:\n- application: crm\n  conn_id: startup_pg\n")
+    cli("catalog", "apply", str(tmp_path / "grant.yaml"))
+    service = cli("service", "export", "crm_user_tags")
+    assert "conn_id: demo_target" in service and service.startswith("name: crm_user_tags\n")
+    (tmp_path / "pg.yaml").write_text(service.replace("name: crm_user_tags\n", "name: crm_pg\n", 1)
+                                      .replace("conn_id: demo_target", "conn_id: startup_pg"))
+    cli("service", "apply", str(tmp_path / "pg.yaml"))
+    cli("service", "ddl", "crm_pg", "--execute")
+    # the first run into a table that records no data date yet also asks Airflow's asset events (service/held.py)
+    cli("run", "crm_pg", "--date", DEMO_DATE)
+    code, modules, output = probe(env, "run", "crm_pg", "--date", DEMO_DATE, "--json")
+    assert code == 0, output
+    report = json.loads(output[output.index("{"):])
+    assert (report["status"], report["rows_written"], report["target"]) == ("success", 300, "startup_pg:user_tags")
+    assert loaded(modules, ("airflow", "psycopg")) == ["psycopg"]
