@@ -216,3 +216,11 @@ def default_timezone() -> str:
         return tz
     tz = _airflow_option("core", "default_timezone") or "utc"  # Airflow's own default
     return "UTC" if tz.lower() in ("utc", "system") else tz
+
+
+def secrets_backend_configured() -> bool:
+    """Whether Airflow would ask a secrets backend of its own configuration for a connection before the
+    ``AIRFLOW_CONN_*`` variables: ``[secrets] backend``, or ``[workers] secrets_backend`` (what a process
+    outside a task, such as this CLI, consults first: Airflow's ``ensure_secrets_backend_loaded``)."""
+    return any(_airflow_option(section, key) not in (None, "")
+               for section, key in (("secrets", "backend"), ("workers", "secrets_backend")))

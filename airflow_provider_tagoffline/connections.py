@@ -10,8 +10,10 @@ introspection), never deep inside a driver.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_tagoffline import env_connections
 from airflow_provider_tagoffline.contract.connection import WAREHOUSE, Resolved, RunConnections
 from airflow_provider_tagoffline.dialects import (
     GENERIC,
@@ -28,7 +30,16 @@ if TYPE_CHECKING:
 
 
 def get_connection(conn_id: str, field: str = "conn_id") -> Any:
-    """The Airflow ``Connection`` for ``conn_id``; a ValidationFailed naming ``field`` if unknown."""
+    """The Airflow ``Connection`` for ``conn_id``; a ValidationFailed naming ``field`` if unknown.
+
+    A process that has not loaded Airflow (the CLI) reads an ``AIRFLOW_CONN_*`` variable as Airflow would,
+    without importing it (``env_connections.py``): Airflow's import alone costs what ``airflow version``
+    does. A process that has loaded it (a worker, the API server) asks Airflow, which also masks the
+    connection's secrets in its logs."""
+    if "airflow" not in sys.modules:
+        found = env_connections.lookup(conn_id)
+        if found is not None:
+            return found
     from airflow.sdk import BaseHook
 
     try:
@@ -42,6 +53,8 @@ def get_connection(conn_id: str, field: str = "conn_id") -> Any:
 def require_installed(where: Resolved, field: str) -> None:
     """A ValidationFailed naming ``field`` when the Airflow provider of ``where``'s family does not
     import here, saying which extra of this package installs it."""
+    if where.family.opens_without_provider(where.connection):
+        return  # nothing of the provider is used for this connection
     missing = where.family.not_installed()
     if missing:
         raise ValidationFailed.one(field, f"connection {where.conn_id!r} ({where.connection.conn_type}): {missing}")

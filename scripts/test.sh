@@ -28,7 +28,7 @@ esac
 bash scripts/install.sh
 .venv/bin/ruff check airflow_provider_tagoffline tests bench dags
 .venv/bin/mypy
-.venv/bin/pytest -q -p no:cacheprovider "$@"
+.venv/bin/pytest -q -p no:cacheprovider --durations=25 "$@"
 if [ $# -eq 0 ] || [ "${TAGOFFLINE_SMOKE_OLDEST:-}" = 1 ]; then
   bash scripts/smoke_oldest.sh
 fi

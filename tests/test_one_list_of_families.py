@@ -42,6 +42,8 @@ EXCEPTIONS: dict[str, tuple[set[str], str]] = {
     "catalog/migrations/env.py": ({"sqlite"}, "Alembic on the catalog store"),
     # The demo chooses its databases: a DuckDB warehouse with sample data and a SQLite target.
     "cli/demo_cmd.py": ({"duckdb", "sqlite"}, "the demo's chosen warehouse and target"),
+    # Airflow's Connection.from_json/from_uri turn the connection type "postgresql" into "postgres".
+    "env_connections.py": ({"postgres"}, "Airflow's own parsing of AIRFLOW_CONN_* variables"),
 }
 
 

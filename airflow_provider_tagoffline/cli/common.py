@@ -114,12 +114,15 @@ def run_app(app: typer.Typer) -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        # Click's own errors (typer vendors click: these are not ``click.ClickException``): a usage error
+        # prints click's usage, hint and message and exits 2, as every click CLI does in standalone mode.
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:
         if os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes"):
             raise
         typer.echo(f"error: {unexpected_error_message(exc)}", err=True)

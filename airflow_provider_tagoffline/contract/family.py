@@ -58,6 +58,9 @@ class Family:
     warehouse: str | None = None
     #: ``"module:Class"`` of its ``Introspection``; None: not listed or looked inside
     introspect: str | None = None
+    #: ``"module:function"``: ``(connection) -> bool``, whether ``connect`` opens that connection without the
+    #: Airflow provider (then ``needs`` do not apply to it); None: never
+    without_provider: str | None = None
     #: other spellings of a flavour (``{"mariadb": "mysql"}``)
     flavor_aliases: Mapping[str, str] = field(default_factory=dict)
     #: the extra of this distribution installing the Airflow provider its parts use (``setup.cfg``);
@@ -96,6 +99,10 @@ class Family:
             return None
         install = f"pip install '{DISTRIBUTION}[{self.extra}]'" if self.extra else f"reinstall {DISTRIBUTION}"
         return f"its Airflow provider does not import here ({problem}); install it with {install}"
+
+    def opens_without_provider(self, connection: Any) -> bool:
+        """Whether ``open`` needs nothing of the family's Airflow provider for ``connection``."""
+        return self.without_provider is not None and bool(self._load(self.without_provider)(connection))
 
     # ---- the runtime parts, imported when first used --------------------------------------------
     def open(self, conn_id: str, conn: Any, kind: str, *, read_only: bool = False) -> Any:

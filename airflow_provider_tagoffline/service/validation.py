@@ -379,6 +379,9 @@ def _check_gates(c: _Checking) -> None:
             c.err(f"gates.max_null_ratio.{tag_code}", f"{ratio} is not a ratio between 0 and 1")
 
 
+MAX_RECIPIENTS = 20
+
+
 def _check_notify(c: _Checking, resolve_sender: Callable[[str], str]) -> None:
     """Notifications: an SMTP connection with a sender, recipients' addresses, known events."""
     n = c.d.notify
@@ -386,9 +389,16 @@ def _check_notify(c: _Checking, resolve_sender: Callable[[str], str]) -> None:
         return
     if not n.to:
         c.err("notify.to", "name at least one recipient's email address")
+    elif len(n.to) > MAX_RECIPIENTS:
+        # a service mails its team, not a list: more is a mailing list's address (one recipient)
+        c.err("notify.to", f"{len(n.to)} recipients: at most {MAX_RECIPIENTS} (use a mailing list's address for more)")
+    seen: set[str] = set()
     for i, address in enumerate(n.to):
         if not EMAIL_RE.fullmatch(address):
             c.err(f"notify.to[{i}]", f"{address!r} is not an email address")
+        elif address.lower() in seen:
+            c.err(f"notify.to[{i}]", f"{address!r} is listed twice")
+        seen.add(address.lower())
     if not n.events:
         c.err("notify.events", f"choose when to notify: {', '.join(NOTIFY_EVENTS)}")
     for i, event in enumerate(n.events):

@@ -139,3 +139,22 @@ def test_a_command_that_says_it_failed_exits_non_zero(tmp_path: Path) -> None:
     assert "needs `tagoffline db migrate`" in proc.stdout + proc.stderr
     assert tagoffline(url, "db", "migrate").returncode == 0
     assert tagoffline(url, "db", "check").returncode == 0
+
+
+@pytest.mark.parametrize(("args", "usage", "message"), [
+    (("run", "--x"), "Usage: tagoffline run [OPTIONS]", "Error: No such option: --x"),
+    (("service", "list", "--jsn"), "Usage: tagoffline service list [OPTIONS]",
+     "Error: No such option: --jsn (Possible options: --json)"),
+    (("nosuch",), "Usage: tagoffline [OPTIONS] COMMAND [ARGS]...", "Error: No such command 'nosuch'."),
+    (("service", "apply"), "Usage: tagoffline service apply [OPTIONS]", "Error: Missing argument"),
+])
+def test_a_usage_error_is_clicks_own_with_exit_code_2(tmp_path: Path, args: tuple[str, ...], usage: str,
+                                                       message: str) -> None:
+    """As every click CLI: the command's usage, the hint to its --help, the message; exit 2. Never an
+    "unexpected" error (typer vendors click, so its errors are not ``click.ClickException``)."""
+    proc = tagoffline(f"sqlite:///{tmp_path / 'none.db'}", *args)
+    assert (proc.returncode, proc.stdout) == (2, ""), (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith(usage), proc.stderr
+    assert lines[1] == f"Try '{usage.split(' [')[0].removeprefix('Usage: ')} --help' for help.", proc.stderr
+    assert lines[-1].startswith(message) and "unexpected" not in proc.stderr, proc.stderr

@@ -128,3 +128,81 @@ def test_each_lazy_name_is_the_module_mypy_checks_it_as() -> None:
     assert at_run_time == checked
     for name, module in at_run_time.items():  # each imports, and reads through to, its module
         assert getattr(lazy, name).__file__ == importlib.import_module(module).__file__
+
+
+# ---- `run` on the embedded setup of `tagoffline demo` (issue 21): no Airflow import at all -------------
+DEMO_DATE = "2026-11-23"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """`tagoffline demo` (DuckDB warehouse, SQLite target, connections as AIRFLOW_CONN_* variables), and the
+    environment its env.sh gives another shell."""
+    home = tmp_path_factory.mktemp("cli_startup_demo")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_HOME"))}
+    proc = subprocess.run([str(BIN), "demo", "--home", str(home), "--users", "300", "--date", DEMO_DATE, "--json"],
+                          capture_output=True, text=True, env=base, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    env = dict(base)
+    for line in (home / "env.sh").read_text().splitlines():  # export NAME='value'
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = value[1:-1] if value.startswith("'") else value
+    return env
+
+
+def test_run_on_the_embedded_setup_imports_no_airflow(demo: dict[str, str]) -> None:
+    """The whole run, DuckDB to SQLite, with the connections as AIRFLOW_CONN_* variables: read and opened as
+    Airflow would (env_connections.py, dialects/duckdb/connect.py), without importing Airflow — whose import
+    alone is what `airflow version` costs."""
+    code, modules, output = probe(demo, "run", "crm_user_tags", "--date", DEMO_DATE, "--json")
+    assert code == 0, output
+    report = json.loads(output[output.index("{"):])
+    assert (report["status"], report["rows_written"], report["data_date"]) == ("success", 300, DEMO_DATE)
+    assert loaded(modules, ("airflow", "duckdb")) == ["duckdb"]
+
+
+def test_run_with_a_secrets_backend_asks_airflow(demo: dict[str, str], tmp_path: Path) -> None:
+    """A configured secrets backend comes before the variables in Airflow's search: then Airflow answers (this
+    one holds no connection, so the variables do, through Airflow)."""
+    empty = tmp_path / "connections.json"
+    empty.write_text("{}")
+    env = {**demo, "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
+           "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_file_path": str(empty)})}
+    code, modules, output = probe(env, "run", "crm_user_tags", "--date", DEMO_DATE, "--json")
+    assert code == 0, output
+    assert json.loads(output[output.index("{"):])["status"] == "success"
+    assert loaded(modules, ("airflow", "airflow.providers.duckdb")) == ["airflow", "airflow.providers.duckdb"]
+
+
+def test_run_into_postgresql_imports_no_airflow(demo: dict[str, str], pg_database: str, tmp_path: Path) -> None:
+    """The demo's service pointed at a PostgreSQL target (an AIRFLOW_CONN_* variable with its flavour only):
+    opened as PostgresHook opens it, without Airflow (dialects/postgres/connect.py)."""
+    from urllib.parse import urlsplit
+
+    from dbs import PG_ADMIN_URL
+
+    admin = urlsplit(PG_ADMIN_URL)
+    env = {**demo, "AIRFLOW_CONN_STARTUP_PG": json.dumps({
+        "conn_type": "postgres", "host": admin.hostname, "login": admin.username, "password": admin.password,
+        "port": admin.port, "schema": pg_database, "extra": {"flavor": "postgres"}})}
+
+    def cli(*args: str) -> str:
+        proc = subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    (tmp_path / "grant.yaml").write_text("target_grants:\n- application: crm\n  conn_id: startup_pg\n")
+    cli("catalog", "apply", str(tmp_path / "grant.yaml"))
+    service = cli("service", "export", "crm_user_tags")
+    assert "conn_id: demo_target" in service and service.startswith("name: crm_user_tags\n")
+    (tmp_path / "pg.yaml").write_text(service.replace("name: crm_user_tags\n", "name: crm_pg\n", 1)
+                                      .replace("conn_id: demo_target", "conn_id: startup_pg"))
+    cli("service", "apply", str(tmp_path / "pg.yaml"))
+    cli("service", "ddl", "crm_pg", "--execute")
+    # the first run into a table that records no data date yet also asks Airflow's asset events (service/held.py)
+    cli("run", "crm_pg", "--date", DEMO_DATE)
+    code, modules, output = probe(env, "run", "crm_pg", "--date", DEMO_DATE, "--json")
+    assert code == 0, output
+    report = json.loads(output[output.index("{"):])
+    assert (report["status"], report["rows_written"], report["target"]) == ("success", 300, "startup_pg:user_tags")
+    assert loaded(modules, ("airflow", "psycopg")) == ["psycopg"]

@@ -107,3 +107,14 @@ def test_a_grant_its_services_notify_through_cannot_be_withdrawn(session: Sessio
         repo.delete_target_grant(session, ADMIN, "crm", "tot_smtp")
     assert str(err.value) == ("connection 'tot_smtp' is still used by services of application 'crm': "
                               "crm_user_tags (their notifications)")
+
+
+def test_the_recipients_are_a_team_not_a_list(session: Session) -> None:
+    many = [f"user{i}@example.com" for i in range(21)]
+    assert problems(session, {"conn_id": "tot_smtp", "to": many}) == {
+        "notify.to": "21 recipients: at most 20 (use a mailing list's address for more)"}
+    twice = ["ops@example.com", "OPS@example.com"]
+    assert problems(session, {"conn_id": "tot_smtp", "to": twice}) == {
+        "notify.to[1]": "'OPS@example.com' is listed twice"}
+    v = validate_service(session, base_service(notify={"conn_id": "tot_smtp", "to": many[:20]}))
+    assert v.definition.notify is not None and len(v.definition.notify.to) == 20

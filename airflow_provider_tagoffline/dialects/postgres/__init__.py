@@ -12,5 +12,6 @@ FAMILY = Family(
     name="postgres", conn_types=("postgres", "postgresql"), kinds=("postgres", "greenplum", "adb_pg", "opengauss"),
     dialect=PostgresDialect, package=__name__,
     target="target:PostgresTarget", warehouse="warehouse:PostgresReader", introspect="introspect:PostgresIntrospection",
+    without_provider="connect:opens_without_airflow",
     extra="postgres", needs=("airflow.providers.postgres.hooks.postgres",),
 )
