@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from browser import chromium, shot, signed_in_page
+from browser import shot, signed_in_page
 from late_data import (
     TABLES,
     add_devices,
@@ -36,12 +36,6 @@ from playwright.sync_api import Browser, Page, expect
 OLD = dt.date(2026, 1, 2)
 TRIGGERED = "ui_trigger"
 WAITING = "ui_waiting"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

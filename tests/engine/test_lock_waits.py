@@ -16,9 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from dbs import PG_ADMIN_URL, _mysql_connect
 from engine_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
 from engine_data import target_content as content
 
@@ -28,6 +26,7 @@ from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.runner import run_export
 from airflow_provider_tagoffline.engine.targets.lockwait import ATTEMPT_SECONDS, LockPatienceExhausted
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.live import mysql_connect, pg_connect
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]
 
@@ -45,9 +44,8 @@ def connect(t: LiveTarget, application: str) -> Any:
     """An autocommit session to the target's database, named ``application`` where the server has names."""
     database = json.loads(t.conn_json)["schema"]
     if t.kind == "postgres":
-        return psycopg.connect(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}", autocommit=True,
-                               application_name=application)
-    return _mysql_connect(database)
+        return pg_connect(database, application_name=application)
+    return mysql_connect(database)
 
 
 def open_reading_transaction(t: LiveTarget, application: str) -> Any:
