@@ -1,11 +1,11 @@
 """Bench (e): swap availability. 4 readers poll the target while 30 runs swap it, on PostgreSQL
 and on MariaDB; every read must succeed and see the full row count.
 
-    .venv/bin/python bench/bench_swap_availability.py [RUNS] [USERS]     (default 30 runs, 100,000 users)
+    .venv/bin/python -m bench.bench_swap_availability [RUNS] [USERS]     (default 30 runs, 100,000 users)
 
 The last line gives failed reads and wrong-count reads per target (target: 0 and 0).
 
-    .venv/bin/python bench/bench_swap_availability.py --long-reader [SECONDS] [USERS]   (default 20 s)
+    .venv/bin/python -m bench.bench_swap_availability --long-reader [SECONDS] [USERS]   (default 20 s)
 
 With a long reader: one transaction reads the live table and stays open SECONDS while 3 readers poll
 ``SELECT count(*)`` every 50 ms and one run swaps the table; printed per target, the worst read, with
@@ -15,30 +15,17 @@ wait as long as the reader, the way before issue 21). Target: worst read < 2 s, 
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import shutil
 import sys
 import threading
 import time
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import (
-    PG_BASE,
-    build_duckdb_warehouse,
-    mysql_conn_json,
-    mysql_connect,
-    mysql_database,
-    pg_conn_json,
-    pg_database,
-    psycopg,
-    spec_dict,
-    target_ddl_mysql,
-    target_ddl_pg,
-    tmpdir,
-)
+from bench.common import Targets, build_duckdb_warehouse, duckdb_conn_json, spec_dict, targets, tmpdir
+from tests.live import mysql_connect, pg_connect
 
 READERS = 4
 
@@ -155,25 +142,27 @@ def long_reader(name: str, conn_id: str, kind: str, connect: Any, hold: float, u
     return worst[0]
 
 
+@contextlib.contextmanager
+def swapped_targets(users: int) -> Iterator[Targets]:
+    """The DuckDB warehouse of ``users`` users and the two targets, their connections set in this process."""
+    folder = tmpdir()
+    build_duckdb_warehouse(str(folder / "wh.duckdb"), users)
+    os.environ["AIRFLOW_CONN_BENCH_DUCK"] = duckdb_conn_json(folder / "wh.duckdb")
+    try:
+        with targets() as target:
+            os.environ.update(target.env)
+            yield target
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main_long_reader() -> None:
     hold = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
     users = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000
-    folder = tmpdir()
-    build_duckdb_warehouse(str(folder / "wh.duckdb"), users)
-    os.environ["AIRFLOW_CONN_BENCH_DUCK"] = json.dumps({"conn_type": "duckdb", "host": str(folder / "wh.duckdb")})
-    with pg_database() as pg_db, mysql_database() as my_db:
-        with psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True) as c:
-            c.execute(target_ddl_pg())
-        con = mysql_connect(my_db)
-        con.cursor().execute(target_ddl_mysql())
-        con.close()
-        os.environ["AIRFLOW_CONN_BENCH_PG"] = pg_conn_json(pg_db)
-        os.environ["AIRFLOW_CONN_BENCH_MY"] = mysql_conn_json(my_db)
+    with swapped_targets(users) as (pg_db, my_db, _):
         for bounded in (False, True):
-            long_reader("PostgreSQL", "bench_pg", "postgres",
-                        lambda: psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True), hold, users, bounded)
+            long_reader("PostgreSQL", "bench_pg", "postgres", lambda: pg_connect(pg_db), hold, users, bounded)
             long_reader("MariaDB", "bench_my", "mysql", lambda: mysql_connect(my_db), hold, users, bounded)
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
@@ -182,22 +171,10 @@ def main() -> None:
         return
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     users = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
-    folder = tmpdir()
-    build_duckdb_warehouse(str(folder / "wh.duckdb"), users)
-    os.environ["AIRFLOW_CONN_BENCH_DUCK"] = json.dumps({"conn_type": "duckdb", "host": str(folder / "wh.duckdb")})
     results = {}
-    with pg_database() as pg_db, mysql_database() as my_db:
-        with psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True) as c:
-            c.execute(target_ddl_pg())
-        con = mysql_connect(my_db)
-        con.cursor().execute(target_ddl_mysql())
-        con.close()
-        os.environ["AIRFLOW_CONN_BENCH_PG"] = pg_conn_json(pg_db)
-        os.environ["AIRFLOW_CONN_BENCH_MY"] = mysql_conn_json(my_db)
-        results["PostgreSQL"] = measure("PostgreSQL", "bench_pg", "postgres",
-                                        lambda: psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True), runs, users)
+    with swapped_targets(users) as (pg_db, my_db, _):
+        results["PostgreSQL"] = measure("PostgreSQL", "bench_pg", "postgres", lambda: pg_connect(pg_db), runs, users)
         results["MariaDB"] = measure("MariaDB", "bench_my", "mysql", lambda: mysql_connect(my_db), runs, users)
-    shutil.rmtree(folder, ignore_errors=True)
     print("failed / wrong-count reads during swaps (0 / 0 wanted): "
           + ", ".join(f"{k} {v['failed']} / {v['wrong']} of {v['reads']:,}" for k, v in results.items()))
 
