@@ -23,7 +23,7 @@ ratio the issue asks for: `service list` / `airflow version` (≤ 1). With --imp
 per command, the imports that cost most (``python -X importtime``: cumulative time of each import made
 directly by the command, so nested ones are not counted twice).
 
-    .venv/bin/python bench/bench_cli_startup.py [ROUNDS] [--importtime]
+    .venv/bin/python -m bench.bench_cli_startup [ROUNDS] [--importtime]
 
 Whatever `airflow_provider_tagoffline` the children import is measured (they run in the temporary
 folder, so the current directory does not count): to measure another checkout of the package, put its

@@ -1,6 +1,6 @@
 """How many exports one warehouse and one target server take at once.
 
-    .venv/bin/python bench/bench_concurrency.py [USERS] [LEVELS]   (default 500000 users, levels 1,2,4)
+    .venv/bin/python -m bench.bench_concurrency [USERS] [LEVELS]   (default 500000 users, levels 1,2,4)
 
 K services export at the same time from one PostgreSQL warehouse (the 10-tag table of
 ``bench/common.py``, one partition of USERS rows) into K tables of one target server, each run in
@@ -20,22 +20,8 @@ import threading
 import time
 from typing import Any
 
-import psycopg
-
-sys.path.insert(0, os.path.dirname(__file__))
-from common import (
-    PG_BASE,
-    build_pg_warehouse,
-    mysql_conn_json,
-    mysql_connect,
-    mysql_database,
-    pg_conn_json,
-    pg_database,
-    run_export_subprocess,
-    spec_dict,
-    target_ddl_mysql,
-    target_ddl_pg,
-)
+from bench.common import pg_warehouse, run_export_subprocess, spec_dict, targets
+from tests.live import pg_conn_json
 
 
 def run_together(specs: list[dict[str, Any]], env: dict[str, str]) -> tuple[float, list[float]]:
@@ -67,18 +53,9 @@ def main() -> None:
     levels = [int(x) for x in (sys.argv[2] if len(sys.argv) > 2 else "1,2,4").split(",")]
     most = max(levels)
     print(f"building the warehouse: {users:,} users x 10 tags; levels {levels} (cores: {os.cpu_count()})", flush=True)
-    with pg_database() as wh_db, pg_database() as pg_tgt, mysql_database() as my_tgt:
-        build_pg_warehouse(wh_db, users)
-        tables = [f"user_tags_{i}" for i in range(most)]
-        with psycopg.connect(f"{PG_BASE}/{pg_tgt}", autocommit=True) as c:
-            for t in tables:
-                c.execute(target_ddl_pg(t))
-        con = mysql_connect(my_tgt)
-        for t in tables:
-            con.cursor().execute(target_ddl_mysql(t))
-        con.close()
-        env = {"AIRFLOW_CONN_BENCH_PGWH": pg_conn_json(wh_db), "AIRFLOW_CONN_BENCH_PG": pg_conn_json(pg_tgt),
-               "AIRFLOW_CONN_BENCH_MY": mysql_conn_json(my_tgt)}
+    tables = [f"user_tags_{i}" for i in range(most)]
+    with pg_warehouse(users) as wh_db, targets(*tables) as target:
+        env = {"AIRFLOW_CONN_BENCH_PGWH": pg_conn_json(wh_db), **target.env}
         for conn_id, kind in (("bench_pg", "postgres"), ("bench_my", "mysql")):
             aggregate: dict[int, float] = {}
             for k in levels:

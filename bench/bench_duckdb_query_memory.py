@@ -1,6 +1,6 @@
 """Bench helper (issue 14): the working memory of one extract query in an embedded DuckDB warehouse.
 
-    .venv/bin/python bench/bench_duckdb_query_memory.py DB_FILE SHAPE MEMORY_LIMIT THREADS [SQL_FILE]
+    .venv/bin/python -m bench.bench_duckdb_query_memory DB_FILE SHAPE MEMORY_LIMIT THREADS [SQL_FILE]
 
 DB_FILE: a warehouse built by ``shapes_data.build_statements('duck', N)``; SHAPE: one of
 ``shapes_data.SHAPES``. Runs the engine's own extract query for SHAPE (or the query in SQL_FILE) as
@@ -20,13 +20,12 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
 import duckdb
-from shapes_data import shape_spec
 
 from airflow_provider_tagoffline.dialects import get_dialect
 from airflow_provider_tagoffline.engine.extract import build_extract_query
 from airflow_provider_tagoffline.runspec import RunSpec
+from bench.shapes_data import shape_spec
 
 
 def mb(key: str) -> int:

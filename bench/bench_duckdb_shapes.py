@@ -1,6 +1,6 @@
 """Bench: the embedded DuckDB warehouse at scale, for the three shapes of an extract.
 
-    .venv/bin/python bench/bench_duckdb_shapes.py [USERS] [MEMORY_LIMIT]   (default 10,000,000, unset)
+    .venv/bin/python -m bench.bench_duckdb_shapes [USERS] [MEMORY_LIMIT]   (default 10,000,000, unset)
 
 One run each into PostgreSQL, in a fresh process; MEMORY_LIMIT (e.g. 512MB) goes into the warehouse
 connection's extra, as a user would set it:
@@ -16,25 +16,12 @@ the last line says whether all three exported every ID.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import (
-    PG_BASE,
-    build_duckdb_warehouse,
-    pg_conn_json,
-    pg_database,
-    psycopg,
-    run_export_subprocess,
-    spec_dict,
-    target_ddl_pg,
-    tmpdir,
-)
+from bench.common import build_duckdb_warehouse, duckdb_conn_json, run_export_subprocess, spec_dict, targets, tmpdir
 
 SECOND_SOURCE_TAGS = ("score", "vip", "birthday", "last_login", "nickname")
 
@@ -69,11 +56,8 @@ def main() -> None:
                 "UNION ALL SELECT * FROM dws_user_tags_d WHERE user_id % 100 = 0")
     con.close()
     ok = True
-    with pg_database() as db:
-        with psycopg.connect(f"{PG_BASE}/{db}", autocommit=True) as c:
-            c.execute(target_ddl_pg())
-        env = {"AIRFLOW_CONN_BENCH_DUCK": json.dumps({"conn_type": "duckdb", "host": path, "extra": extra}),
-               "AIRFLOW_CONN_BENCH_PG": pg_conn_json(db)}
+    with targets(mysql=False) as target:
+        env = {"AIRFLOW_CONN_BENCH_DUCK": duckdb_conn_json(path, **extra), **target.env}
         for name, spec in shapes().items():
             try:
                 run = run_export_subprocess(spec, env)

@@ -1,7 +1,7 @@
 """Bench (c): our engine against Airflow's GenericTransfer on the same job and rows.
 
-    .venv/bin/python bench/bench_generic_transfer.py [USERS]      (default 200,000: GenericTransfer
-                                                                  holds the whole result in memory)
+    .venv/bin/python -m bench.bench_generic_transfer [USERS]   (default 200,000: GenericTransfer
+                                                               holds the whole result in memory)
 
 Source: a PostgreSQL warehouse; targets PostgreSQL and MariaDB tables of the same shape.
 GenericTransfer runs with its defaults (fetch all, insert_rows committing every 1000 rows) after
@@ -13,24 +13,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import (
-    PG_BASE,
-    TAGS,
-    build_pg_warehouse,
-    mysql_conn_json,
-    mysql_connect,
-    mysql_database,
-    pg_conn_json,
-    pg_database,
-    psycopg,
-    run_export_subprocess,
-    spec_dict,
-    target_ddl_mysql,
-    target_ddl_pg,
-)
+from bench.common import TAGS, pg_warehouse, run_export_subprocess, spec_dict, targets
+from tests.live import pg_conn_json
 
 COLS = "user_id, " + ", ".join(c for c, _, _, _ in TAGS)
 
@@ -49,15 +34,8 @@ def generic_transfer(destination: str, preoperator: str, users: int) -> float:
 def main() -> None:
     users = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
     ratios = {}
-    with pg_database() as wh, pg_database() as pg_tgt, mysql_database() as my_tgt:
-        build_pg_warehouse(wh, users)
-        with psycopg.connect(f"{PG_BASE}/{pg_tgt}", autocommit=True) as c:
-            c.execute(target_ddl_pg())
-        con = mysql_connect(my_tgt)
-        con.cursor().execute(target_ddl_mysql())
-        con.close()
-        env = {"AIRFLOW_CONN_BENCH_PGWH": pg_conn_json(wh), "AIRFLOW_CONN_BENCH_PG": pg_conn_json(pg_tgt),
-               "AIRFLOW_CONN_BENCH_MY": mysql_conn_json(my_tgt)}
+    with pg_warehouse(users) as wh, targets() as target:
+        env = {"AIRFLOW_CONN_BENCH_PGWH": pg_conn_json(wh), **target.env}
         os.environ.update(env)
         for name, conn_id, kind in (("PostgreSQL", "bench_pg", "postgres"), ("MariaDB", "bench_my", "mysql")):
             ours, _, _, report = run_export_subprocess(spec_dict(conn_id, kind, "bench_pgwh"), env)

@@ -8,26 +8,19 @@ Then it times ``GET /tag-offline/services`` for a set of filter combinations, ea
 times, and the same number of ``GET /api/v2/dags?limit=50`` on the same server as the
 reference: Airflow's own authenticated list endpoint.
 
-    .venv/bin/python bench/bench_list_services.py [SERVICES] [REPEAT]
+    .venv/bin/python -m bench.bench_list_services [SERVICES] [REPEAT]
 """
 
 from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
-
-import psycopg
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from stack import bench_stack
 
 from airflow_provider_tagoffline.runspec import RunSpec
+from bench.common import airflow_stack
+from tests.live import pg_connect
 
-PG_BASE = "postgresql://postgres@127.0.0.1:5432"
 APPS = ("crm", "risk", "ads")
 CATALOG = {
     "applications": [{"code": a, "name": a.upper(), "admins": ["admin"], "members": []} for a in APPS],
@@ -66,23 +59,13 @@ def p95(values: list[float]) -> float:
 
 
 def main(count: int, repeat: int) -> None:
-    tag = uuid.uuid4().hex[:8]
-    dbs = {"airflow": f"tot_bench_af_{tag}", "catalog": f"tot_bench_cat_{tag}"}
-    with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
-        for db in dbs.values():
-            conn.execute(f'CREATE DATABASE "{db}"')
-    home = Path(tempfile.mkdtemp(prefix="tagoffline-bench-list-"))
-    stack = None
-    try:
-        stack, client = bench_stack(home, f"postgresql+psycopg2://postgres@127.0.0.1:5432/{dbs['airflow']}",
-                                    f"postgresql+psycopg://postgres@127.0.0.1:5432/{dbs['catalog']}",
-                                    components=("api-server",))
+    with airflow_stack("list", components=("api-server",)) as (_, client, catalog_db):
         assert client.post("/tag-offline/catalog/apply", json=CATALOG).status_code == 200
         body = {"name": "svc_0", "application": "crm", "owner": "admin", "entity": "user", "entity_id": "user_id",
                 "schedule": {"type": "manual"}, "target": {"conn_id": "app_db", "table": "t_0"},
                 "mappings": [{"tag": "gender", "value": "gender"}]}
         assert client.post("/tag-offline/services", json=body).status_code == 201
-        clone(dbs["catalog"], count)
+        clone(catalog_db, count)
         timings: dict[str, list[float]] = {}
         totals: dict[str, int] = {}
         for label, params in QUERIES.items():
@@ -99,12 +82,6 @@ def main(count: int, repeat: int) -> None:
             started = time.perf_counter()
             assert client.get("/api/v2/dags", params={"limit": 50}).status_code == 200
             reference.append(time.perf_counter() - started)
-    finally:
-        if stack is not None:
-            stack.stop()
-        with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
-            for db in dbs.values():
-                conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     every = [t for ts in timings.values() for t in ts]
     for label, ts in timings.items():
         print(f"{label:28s} total {totals[label]:5d}  p50 {statistics.median(ts) * 1000:6.1f} ms  "
@@ -117,7 +94,7 @@ def main(count: int, repeat: int) -> None:
 
 def clone(catalog_db: str, count: int) -> None:
     """svc_1 .. svc_{count-1}: copies of svc_0 spread over applications, owners, states and kinds."""
-    with psycopg.connect(f"{PG_BASE}/{catalog_db}", autocommit=True) as conn:
+    with pg_connect(catalog_db) as conn:
         apps = dict(conn.execute("SELECT code, id FROM tagoffline_application").fetchall())
         statuses = "ARRAY[" + ",".join(f"'{s}'" for s in STATUSES) + "]"
         app_ids = "ARRAY[" + ",".join(str(apps[a]) for a in APPS) + "]"

@@ -1,6 +1,6 @@
 """Bench (d): peak RSS of one run at 1M and at 5M rows (DuckDB warehouse -> PostgreSQL).
 
-    .venv/bin/python bench/bench_memory.py [SIZE ...]      (default: 1000000 5000000)
+    .venv/bin/python -m bench.bench_memory [SIZE ...]      (default: 1000000 5000000)
 
 Per size: the process peak (VmHWM of a fresh process that imported `airflow.sdk` and the hooks
 first, ~150 MB before the run starts) and the run's own footprint (that peak minus the RSS when
@@ -10,24 +10,11 @@ line is the ratio of the process peaks, largest / smallest size (target: ~1.0, f
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import (
-    PG_BASE,
-    build_duckdb_warehouse,
-    pg_conn_json,
-    pg_database,
-    psycopg,
-    run_export_subprocess,
-    spec_dict,
-    target_ddl_pg,
-    tmpdir,
-)
+from bench.common import build_duckdb_warehouse, duckdb_conn_json, run_export_subprocess, spec_dict, targets, tmpdir
 
 
 def main() -> None:
@@ -36,11 +23,8 @@ def main() -> None:
     for users in sizes:
         folder = tmpdir()
         build_duckdb_warehouse(str(folder / "wh.duckdb"), users)
-        with pg_database() as db:
-            with psycopg.connect(f"{PG_BASE}/{db}", autocommit=True) as c:
-                c.execute(target_ddl_pg())
-            env = {"AIRFLOW_CONN_BENCH_DUCK": json.dumps({"conn_type": "duckdb", "host": str(folder / "wh.duckdb")}),
-                   "AIRFLOW_CONN_BENCH_PG": pg_conn_json(db)}
+        with targets(mysql=False) as target:
+            env = {"AIRFLOW_CONN_BENCH_DUCK": duckdb_conn_json(folder / "wh.duckdb"), **target.env}
             run = run_export_subprocess(spec_dict("bench_pg", "postgres", "bench_duck"), env)
         shutil.rmtree(folder, ignore_errors=True)
         assert run.report["rows_written"] == users

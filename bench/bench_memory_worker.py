@@ -1,7 +1,7 @@
 """Bench (d, issue 14) inside a real Airflow worker: what a run costs a LocalExecutor task process.
 
-    .venv/bin/python bench/bench_memory_worker.py [--shapes one,two,three_dup] [SIZE ...]
-                                                  (default: one,two,three_dup at 1000000 10000000)
+    .venv/bin/python -m bench.bench_memory_worker [--shapes one,two,three_dup] [SIZE ...]
+                                                    (default: one,two,three_dup at 1000000 10000000)
 
 `bench_memory.py` measures a run in a bare process that imported `airflow.sdk` and the hooks. A real
 task process is heavier before any operator runs: Airflow 3 forks it from the executor's worker
@@ -29,20 +29,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from common import (
-    PG_BASE,
-    build_pg_warehouse,
-    pg_conn_json,
-    pg_database,
-    psycopg,
-    spec_dict,
-    target_ddl_pg,
-    tmpdir,
-)
-from shapes_data import SHAPES, build_statements, shape_spec, target_ddl
-from stack import BIN, AirflowStack, airflow_env, free_port, run_cli, simple_auth_env
+from bench.common import build_pg_warehouse, duckdb_conn_json, pg_database, spec_dict, target_ddl_pg, tmpdir
+from bench.shapes_data import SHAPES, build_statements, shape_spec, target_ddl
+from tests.live import free_port, pg_conn_json, pg_connect, pg_url
+from tests.stack import BIN, AirflowStack, airflow_env, run_cli, simple_auth_env
 
 DAG_TEMPLATE = '''
 import json
@@ -120,17 +110,16 @@ def main() -> None:
     print(f"shapes {', '.join(shapes)} at {', '.join(f'{n:,}' for n in sizes)} IDs; load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores", flush=True)
     with pg_database() as meta, pg_database() as target_db, pg_database() as pg_wh:
-        env = airflow_env(home, free_port(), f"{PG_BASE.replace('postgresql://', 'postgresql+psycopg://')}/{meta}")
+        env = airflow_env(home, free_port(), pg_url(meta, driver="psycopg"))
         env.update(simple_auth_env(home, {"admin": "admin"}, {"admin": "admin-pw"}))
         env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
         specs = {}
-        with psycopg.connect(f"{PG_BASE}/{target_db}", autocommit=True) as c:
+        with pg_connect(target_db) as c:
             for users in sizes:
                 start = time.perf_counter()
                 build_duckdb_shapes(str(folder / f"wh_{users}.duckdb"), users)
                 print(f"DuckDB warehouse of {users:,} IDs built in {time.perf_counter() - start:.0f} s", flush=True)
-                env[f"AIRFLOW_CONN_DUCK_{users}"] = json.dumps({"conn_type": "duckdb",
-                                                                "host": str(folder / f"wh_{users}.duckdb")})
+                env[f"AIRFLOW_CONN_DUCK_{users}"] = duckdb_conn_json(folder / f"wh_{users}.duckdb")
                 for shape in shapes:
                     name = f"duckdb_{shape}_{users}"
                     specs[name] = shape_spec(shape, "bench_pg", "postgres", f"duck_{users}", f"t_{name}")

@@ -1,7 +1,7 @@
 """Bench: the two MySQL/MariaDB bulk paths on the same rows — LOAD DATA LOCAL INFILE against
 multi-row INSERTs (mysqlclient's executemany rewrites INSERT ... VALUES into multi-row statements).
 
-    .venv/bin/python bench/bench_mysql_load_paths.py [USERS]      (default 1,000,000)
+    .venv/bin/python -m bench.bench_mysql_load_paths [USERS]      (default 1,000,000)
 
 The engine uses LOAD DATA and falls back to multi-row INSERTs only where the server refuses local
 infile; the last line is the ratio insert_seconds / load_data_seconds (> 1: LOAD DATA is faster).
@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import TAGS, build_duckdb_warehouse, mysql_database, target_ddl_mysql, tmpdir
+from bench.common import TAGS, build_duckdb_warehouse, mysql_database, target_ddl_mysql, tmpdir
+from tests.live import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER
 
 COLS = ["user_id"] + [c for c, _, _, _ in TAGS]
 
@@ -34,8 +33,8 @@ def main() -> None:
     rows = [tuple(int(v) if isinstance(v, bool) else v for v in r) for r in duck.execute(select).fetchall()]
     duck.close()
     with mysql_database() as db:
-        con = MySQLdb.connect(host="127.0.0.1", user="root", database=db, charset="utf8mb4", local_infile=1,
-                              autocommit=True)
+        con = MySQLdb.connect(host=MYSQL_HOST, port=MYSQL_PORT, user=MYSQL_USER, password=MYSQL_PASSWORD, database=db,
+                              charset="utf8mb4", local_infile=1, autocommit=True)
         cur = con.cursor()
         cur.execute(target_ddl_mysql("load_data"))
         cur.execute(target_ddl_mysql("multi_insert"))

@@ -23,23 +23,19 @@ import sys
 from typing import Any
 
 import duckdb
-import psycopg
-from common import (
+
+from bench.common import (
     DAY,
-    PG_BASE,
     build_duckdb_warehouse,
-    build_pg_warehouse,
-    mysql_conn_json,
-    mysql_connect,
-    mysql_database,
-    pg_conn_json,
-    pg_database,
+    duckdb_conn_json,
+    pg_warehouse,
     run_export_subprocess,
     spec_dict,
-    target_ddl_mysql,
     target_ddl_pg,
+    targets,
     tmpdir,
 )
+from tests.live import mysql_connect, pg_conn_json, pg_connect
 
 STALE = 1_000
 DRIFT = [  # the same drift on every engine: (changed, deleted) by user_id modulo
@@ -98,25 +94,18 @@ def main() -> None:
     print(f"building warehouses: {users:,} users x 10 tags", flush=True)
     build_duckdb_warehouse(duck, users)
     results: dict[str, tuple[float, float]] = {}
-    with pg_database() as wh_db, pg_database() as pg_tgt, mysql_database() as my_tgt:
-        build_pg_warehouse(wh_db, users)
-        with psycopg.connect(f"{PG_BASE}/{pg_tgt}", autocommit=True) as c:
+    with pg_warehouse(users) as wh_db, targets() as (pg_tgt, my_tgt, target_env):
+        with pg_connect(wh_db) as c:
             c.execute(target_ddl_pg())
-        with psycopg.connect(f"{PG_BASE}/{wh_db}", autocommit=True) as c:
-            c.execute(target_ddl_pg())
-        con = mysql_connect(my_tgt)
-        con.cursor().execute(target_ddl_mysql())
-        con.close()
         dk = duckdb.connect(duck)
         dk.execute(target_ddl_pg().replace("double precision", "double"))
         dk.close()
-        env = {"AIRFLOW_CONN_BENCH_DUCK": json.dumps({"conn_type": "duckdb", "host": duck}),
-               "AIRFLOW_CONN_BENCH_PGWH": pg_conn_json(wh_db),
-               "AIRFLOW_CONN_BENCH_PG": pg_conn_json(pg_tgt), "AIRFLOW_CONN_BENCH_MY": mysql_conn_json(my_tgt)}
+        env = {"AIRFLOW_CONN_BENCH_DUCK": duckdb_conn_json(duck), "AIRFLOW_CONN_BENCH_PGWH": pg_conn_json(wh_db),
+               **target_env}
 
         def on_pg(db: str) -> Any:
             def drift() -> None:
-                with psycopg.connect(f"{PG_BASE}/{db}", autocommit=True) as c:
+                with pg_connect(db) as c:
                     for sql in drift_sql(users):
                         c.execute(sql)
             return drift

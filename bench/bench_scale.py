@@ -1,7 +1,7 @@
 """1,000 published services on one Airflow: what the dag-processor and the scheduler pay, and how
 long a publish takes at that size.
 
-    .venv/bin/python bench/bench_scale.py [SERVICES] [WINDOW_SECONDS]   (default 1000 services, 60 s)
+    .venv/bin/python -m bench.bench_scale [SERVICES] [WINDOW_SECONDS]   (default 1000 services, 60 s)
 
 A real Airflow (``tests/stack.py``: API server, scheduler, dag-processor, LocalExecutor; metadata
 database and catalog store on PostgreSQL; Airflow's defaults: ``min_file_process_interval`` 30 s,
@@ -22,31 +22,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
-import psycopg
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from stack import AirflowStack, bench_stack
+from bench.common import ONE_TAG_CATALOG, airflow_stack
+from tests.stack import AirflowStack
 
-PG_BASE = "postgresql://postgres@127.0.0.1:5432"
 LOOP_GIVE_UP = 1800  # seconds: a loaded machine may never finish the loop in a bench's time
-CATALOG = {
-    "applications": [{"code": "crm", "name": "CRM", "admins": ["admin"], "members": []}],
-    "entities": [{"code": "user", "name": "User", "ids": [{"code": "user_id", "name": "User ID", "type": "bigint"}],
-                  "tags": [{"code": "gender", "name": "Gender", "type": "string", "id": "user_id",
-                            "source": {"table": "dws_user_d", "key": "user_id", "column": "gender",
-                                       "partition": "ds"}}]}],
-    "grants": [{"application": "crm", "entity": "user", "tags": ["gender"]}],
-    "target_grants": [{"application": "crm", "conn_id": "app_db"}],
-}
 
 
 def service(i: int, daily_at: str) -> dict:
@@ -83,19 +69,10 @@ def parsed_times(af: httpx.Client) -> dict[str, str]:
 
 
 def main(count: int, window: float) -> None:
-    db = f"tot_bench_scale_{uuid.uuid4().hex[:8]}"
-    cat = f"tot_bench_scale_cat_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-        conn.execute(f'CREATE DATABASE "{cat}"')
-    home = Path(tempfile.mkdtemp(prefix="tagoffline-bench-scale-"))
-    stack = None
-    try:
-        stack, admin = bench_stack(home, f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}",
-                                   f"postgresql+psycopg://postgres@127.0.0.1:5432/{cat}")
+    with airflow_stack("scale") as (stack, admin, _):
         client = httpx.Client(base_url=f"{stack.base_url}/tag-offline", headers=admin.headers, timeout=120)
         af = httpx.Client(base_url=f"{stack.base_url}/api/v2", headers=admin.headers, timeout=120)
-        assert client.post("/catalog/apply", json=CATALOG).status_code == 200
+        assert client.post("/catalog/apply", json=ONE_TAG_CATALOG).status_code == 200
         # Daily times 2 to 22 hours from now: no run starts while the bench measures.
         now = dt.datetime.now(dt.UTC)
         times = [(now + dt.timedelta(hours=2, minutes=(i * 1200) // count)).strftime("%H:%M") for i in range(count)]
@@ -151,13 +128,6 @@ def main(count: int, window: float) -> None:
             seconds.append(time.monotonic() - started)
         print(f"publish -> published with {count} DAGs loaded: median {statistics.median(seconds):.2f} s "
               f"({', '.join(f'{s:.2f}' for s in seconds)})")
-    finally:
-        if stack is not None:
-            stack.stop()
-        with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-            conn.execute(f'DROP DATABASE IF EXISTS "{cat}" WITH (FORCE)')
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Bench (issue 14): every catalog shape at the warehouse's speed, against the fastest plain query.
 
-    .venv/bin/python bench/bench_shapes.py [--users N] [--rounds R] [--timeout S]
+    .venv/bin/python -m bench.bench_shapes [--users N] [--rounds R] [--timeout S]
                                            [--shapes one,two,lookups,three_dup] [--warehouses pg,duck]
                                            [--targets pg,my] [--json FILE]
 
@@ -40,22 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import (
-    MY_HOST,
-    MY_PORT,
-    MY_USER,
-    PG_BASE,
-    RUN_CODE,
-    mysql_conn_json,
-    mysql_connect,
-    mysql_database,
-    pg_conn_json,
-    pg_database,
-    psycopg,
-    tmpdir,
-)
-from shapes_data import (
+from bench.common import RUN_CODE, duckdb_conn_json, mysql_database, pg_database, tmpdir
+from bench.shapes_data import (
     SHAPE_TITLES,
     SHAPES,
     build_statements,
@@ -64,6 +50,17 @@ from shapes_data import (
     reference_query,
     shape_spec,
     target_ddl,
+)
+from tests.live import (
+    MYSQL_HOST,
+    MYSQL_PASSWORD,
+    MYSQL_PORT,
+    MYSQL_USER,
+    mysql_conn_json,
+    mysql_connect,
+    pg_conn_json,
+    pg_connect,
+    pg_url,
 )
 
 WAREHOUSES = {"pg": "PostgreSQL", "duck": "DuckDB"}
@@ -130,10 +127,11 @@ def loader_cmd(target: str, db: str, table: str, cols: list[str], source: str = 
     """The target's bulk load of the text rows from stdin or from the file (pipe) ``source``."""
     if target == "pg":
         where = "stdin" if source == "stdin" else f"'{source}'"
-        return ["psql", "-q", "-v", "ON_ERROR_STOP=1", f"{PG_BASE}/{db}",
+        return ["psql", "-q", "-v", "ON_ERROR_STOP=1", pg_url(db),
                 "-c", f"\\copy {table} ({', '.join(cols)}) from {where}"]
     path = "/dev/stdin" if source == "stdin" else source
-    return ["mariadb", "--local-infile=1", "-h", MY_HOST, "-P", str(MY_PORT), "-u", MY_USER,
+    return ["mariadb", "--local-infile=1", "-h", MYSQL_HOST, "-P", str(MYSQL_PORT), "-u", MYSQL_USER,
+            *([f"--password={MYSQL_PASSWORD}"] if MYSQL_PASSWORD else []),
             "--default-character-set=utf8mb4", db, "-e",
             f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {table} CHARACTER SET utf8mb4 "
             f"({', '.join(f'`{c}`' for c in cols)}); SHOW WARNINGS"]
@@ -145,7 +143,7 @@ def run_reference(wh: str, where: str, query: str, target: str, db: str, table: 
     deadline = time.monotonic() + timeout
     if wh == "pg":
         start = time.perf_counter()
-        src = subprocess.Popen(["psql", "-q", "-v", "ON_ERROR_STOP=1", f"{PG_BASE}/{where}",
+        src = subprocess.Popen(["psql", "-q", "-v", "ON_ERROR_STOP=1", pg_url(where),
                                 "-c", f"\\copy ({query}) to stdout"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         dst = subprocess.Popen(loader_cmd(target, db, table, cols), stdin=src.stdout, stdout=subprocess.PIPE,
@@ -189,7 +187,7 @@ def compare_sql(target: str, table: str, ref: str, cols: list[str]) -> str:
 
 def target_query(target: str, db: str, sql: str) -> Any:
     if target == "pg":
-        with psycopg.connect(f"{PG_BASE}/{db}", autocommit=True) as c:
+        with pg_connect(db) as c:
             cur = c.execute(sql)
             row = cur.fetchone() if cur.description else None
             return row[0] if row else None
@@ -215,7 +213,7 @@ def verify(target: str, db: str, table: str, ref: str, cols: list[str], rows: in
 
 def stop_leftovers(pg_dbs: list[str], my_db: str) -> None:
     """End the server sessions of a killed run (ours, in our own bench databases only)."""
-    with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as c:
+    with pg_connect() as c:
         c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY(%s) "
                   "AND pid <> pg_backend_pid()", (pg_dbs,))
     con = mysql_connect()
@@ -239,7 +237,7 @@ def build_warehouses(duck_path: str, pg_wh: str, users: int) -> None:
     for stmt in build_statements("duck", users):
         con.execute(stmt)
     con.close()
-    with psycopg.connect(f"{PG_BASE}/{pg_wh}", autocommit=True) as c:
+    with pg_connect(pg_wh) as c:
         for stmt in build_statements("pg", users):
             c.execute(stmt)
         c.execute("VACUUM ANALYZE")
@@ -274,7 +272,7 @@ def main() -> None:
     failed: set[tuple[str, str, str]] = set()
     with pg_database() as pg_wh, pg_database() as pg_tgt, mysql_database() as my_tgt:
         build_warehouses(duck, pg_wh, users)
-        env = {"AIRFLOW_CONN_BENCH_DUCK": json.dumps({"conn_type": "duckdb", "host": duck}),
+        env = {"AIRFLOW_CONN_BENCH_DUCK": duckdb_conn_json(duck),
                "AIRFLOW_CONN_BENCH_PGWH": pg_conn_json(pg_wh),
                "AIRFLOW_CONN_BENCH_PG": pg_conn_json(pg_tgt), "AIRFLOW_CONN_BENCH_MY": mysql_conn_json(my_tgt)}
         tgt_db = {"pg": pg_tgt, "my": my_tgt}

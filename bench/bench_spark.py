@@ -1,6 +1,6 @@
 """Bench: a Spark SQL warehouse (the Spark Thrift Server of pyspark, local mode) into PostgreSQL.
 
-    .venv/bin/python bench/bench_spark.py [USERS] [ROUNDS]   (default 1,000,000 users x 10 tags, 3 rounds)
+    .venv/bin/python -m bench.bench_spark [USERS] [ROUNDS]   (default 1,000,000 users x 10 tags, 3 rounds)
 
 The warehouse is a Hive-format table partitioned by ``ds`` (bench/common.py's 10 tags). Reference:
 the Thrift server's own fetch of the very query the engine pushes down — PyHive executing it and
@@ -17,23 +17,9 @@ import json
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from common import (
-    DAY,
-    PG_BASE,
-    TAGS,
-    pg_conn_json,
-    pg_database,
-    psycopg,
-    run_export_subprocess,
-    spec_dict,
-    target_ddl_pg,
-    tmpdir,
-)
-from spark_server import start_server
+from bench.common import DAY, TAGS, run_export_subprocess, spec_dict, targets, tmpdir
+from tests.spark_server import start_server
 
 #: the tags of bench/common.py as Spark SQL expressions over ``id``
 SPARK_EXPR = {
@@ -99,11 +85,9 @@ def main() -> None:
               f"server {server.rss_mb():.0f} MB")
         spark_json = json.dumps({**json.loads(server.conn_json), "schema": database})
         refs, ours, peaks = [], [], []
-        with pg_database() as tgt:
-            with psycopg.connect(f"{PG_BASE}/{tgt}", autocommit=True) as con:
-                con.execute(target_ddl_pg())
-            spec = spec_dict("tgt", "postgres", "wh")
-            env = {"AIRFLOW_CONN_WH": spark_json, "AIRFLOW_CONN_TGT": pg_conn_json(tgt)}
+        with targets(mysql=False) as target:
+            spec = spec_dict("bench_pg", "postgres", "wh")
+            env = {"AIRFLOW_CONN_WH": spark_json, **target.env}
             for n in range(rounds):
                 ref, rows = thrift_fetch_reference(server, database, spec)
                 run = run_export_subprocess(spec, env)

@@ -18,7 +18,7 @@ imports each command makes directly that cost most (``python -X importtime``). W
 demo's service is also pointed at a PostgreSQL target (a database of its own on the local server,
 dropped at the end; the connection an AIRFLOW_CONN_* variable) and that run is timed the same way.
 
-    .venv/bin/python bench/bench_startup.py [ROUNDS] [--importtime] [--postgres]
+    .venv/bin/python -m bench.bench_startup [ROUNDS] [--importtime] [--postgres]
 
 The commands are those of the virtualenv whose Python runs this script: to measure another checkout (a
 "before" figure), run the script with that checkout's ``.venv/bin/python`` (an editable install's finder
@@ -36,16 +36,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.live import pg_conn_json, pg_database
 
 BIN = Path(sys.executable).parent
 SERVICE = "crm_user_tags"  # the demo's service
 DAY = "2026-11-23"  # the data date the demo exports, and each run here again
 USERS = 1000
-PG_ADMIN = os.environ.get("TAGOFFLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 
 
 def demo_env(home: Path) -> dict[str, str]:
@@ -66,18 +66,8 @@ def demo_env(home: Path) -> dict[str, str]:
 def postgres_service(env: dict[str, str], home: Path) -> Iterator[dict[str, str]]:
     """The demo's service as ``crm_pg`` into a PostgreSQL database of its own (granted, created, run once so
     the table records its data date); yields the environment with its connection."""
-    import psycopg
-
-    name = f"tagoffline_bench_startup_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        from urllib.parse import urlsplit
-
-        url = urlsplit(PG_ADMIN)
-        env = {**env, "AIRFLOW_CONN_BENCH_PG": json.dumps({
-            "conn_type": "postgres", "host": url.hostname, "login": url.username, "password": url.password,
-            "port": url.port, "schema": name})}
+    with pg_database("tagoffline_bench_startup") as name:
+        env = {**env, "AIRFLOW_CONN_BENCH_PG": pg_conn_json(name)}
 
         def cli(*args: str) -> str:
             proc = subprocess.run([str(BIN / "tagoffline"), *args], capture_output=True, text=True, env=env,
@@ -95,9 +85,6 @@ def postgres_service(env: dict[str, str], home: Path) -> Iterator[dict[str, str]
         cli("service", "ddl", "crm_pg", "--execute")
         cli("run", "crm_pg", "--date", DAY)
         yield env
-    finally:
-        with psycopg.connect(f"{PG_ADMIN}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:

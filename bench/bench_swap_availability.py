@@ -1,11 +1,11 @@
 """Bench (e): swap availability. 4 readers poll the target while 30 runs swap it, on PostgreSQL
 and on MariaDB; every read must succeed and see the full row count.
 
-    .venv/bin/python bench/bench_swap_availability.py [RUNS] [USERS]     (default 30 runs, 100,000 users)
+    .venv/bin/python -m bench.bench_swap_availability [RUNS] [USERS]     (default 30 runs, 100,000 users)
 
 The last line gives failed reads and wrong-count reads per target (target: 0 and 0).
 
-    .venv/bin/python bench/bench_swap_availability.py --long-reader [SECONDS] [USERS]   (default 20 s)
+    .venv/bin/python -m bench.bench_swap_availability --long-reader [SECONDS] [USERS]   (default 20 s)
 
 With a long reader: one transaction reads the live table and stays open SECONDS while 3 readers poll
 ``SELECT count(*)`` every 50 ms and one run swaps the table; printed per target, the worst read, with
@@ -15,56 +15,20 @@ wait as long as the reader, the way before issue 21). Target: worst read < 2 s, 
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import shutil
 import sys
 import threading
 import time
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import (
-    PG_BASE,
-    build_duckdb_warehouse,
-    mysql_conn_json,
-    mysql_connect,
-    mysql_database,
-    pg_conn_json,
-    pg_database,
-    psycopg,
-    spec_dict,
-    target_ddl_mysql,
-    target_ddl_pg,
-    tmpdir,
-)
+from bench.common import Targets, build_duckdb_warehouse, duckdb_conn_json, spec_dict, targets, tmpdir
+from tests.live import mysql_connect, pg_connect
+from tests.pollers import CountPollers
 
 READERS = 4
-
-
-def poll(connect: Any, expected: int, stop: threading.Event, stats: dict[str, int], lock: threading.Lock) -> None:
-    conn = connect()
-    while not stop.is_set():
-        try:
-            cur = conn.cursor()
-            cur.execute("SELECT COUNT(*) FROM user_tags")
-            count = cur.fetchone()[0]
-            cur.close()
-            with lock:
-                stats["reads"] += 1
-                if count != expected:
-                    stats["wrong"] += 1
-        except Exception as exc:
-            with lock:
-                stats["failed"] += 1
-                stats.setdefault("first_error", str(exc).splitlines()[0])  # type: ignore[arg-type]
-            try:
-                conn.close()
-            except Exception:
-                pass
-            conn = connect()
-    conn.close()
 
 
 def measure(name: str, conn_id: str, kind: str, connect: Any, runs: int, users: int) -> dict[str, int]:
@@ -72,21 +36,13 @@ def measure(name: str, conn_id: str, kind: str, connect: Any, runs: int, users: 
 
     spec = spec_dict(conn_id, kind, "bench_duck")
     run_export(spec, "2026-11-23")  # fill the table first
-    stop, lock = threading.Event(), threading.Lock()
-    stats = {"reads": 0, "wrong": 0, "failed": 0}
-    readers = [threading.Thread(target=poll, args=(connect, users, stop, stats, lock)) for _ in range(READERS)]
-    for r in readers:
-        r.start()
-    start = time.perf_counter()
-    windows = []
-    for _ in range(runs):
-        windows.append(run_export(spec, "2026-11-23").swap_window_seconds or 0.0)
-    stop.set()
-    for r in readers:
-        r.join()
+    with CountPollers(lambda _: connect(), READERS, users) as readers:
+        start = time.perf_counter()
+        windows = [run_export(spec, "2026-11-23").swap_window_seconds or 0.0 for _ in range(runs)]
+    stats = {"reads": readers.reads, "wrong": readers.wrong, "failed": readers.failed}
     print(f"{name:<10}: {runs} runs in {time.perf_counter() - start:.1f} s, {stats['reads']:,} reads, "
           f"{stats['failed']} failed, {stats['wrong']} wrong count; swap window max "
-          f"{max(windows) * 1000:.1f} ms" + (f"; first error: {stats.get('first_error')}" if stats["failed"] else ""),
+          f"{max(windows) * 1000:.1f} ms" + (f"; first error: {readers.errors[0]}" if readers.failed else ""),
           flush=True)
     return stats
 
@@ -101,79 +57,52 @@ def long_reader(name: str, conn_id: str, kind: str, connect: Any, hold: float, u
     attempt = lockwait.ATTEMPT_SECONDS
     if not bounded:
         lockwait.ATTEMPT_SECONDS = hold * 10  # one lock wait that outlasts the reader, as before
-    stop, lock = threading.Event(), threading.Lock()
-    stats = {"reads": 0, "wrong": 0, "failed": 0}
-    worst = [0.0]
-
-    def timed_poll() -> None:
-        conn = connect()
-        while not stop.is_set():
-            start = time.perf_counter()
-            try:
-                cur = conn.cursor()
-                cur.execute("SELECT COUNT(*) FROM user_tags")
-                count = cur.fetchone()[0]
-                cur.close()
-                with lock:
-                    stats["reads"] += 1
-                    stats["wrong"] += count != users
-            except Exception:
-                with lock:
-                    stats["failed"] += 1
-            with lock:
-                worst[0] = max(worst[0], time.perf_counter() - start)
-            stop.wait(0.05)
-        conn.close()
-
     reader = connect()
     cur = reader.cursor()
     cur.execute("BEGIN" if kind == "postgres" else "START TRANSACTION")
     cur.execute("SELECT COUNT(*) FROM user_tags")
     cur.fetchone()
     held_from = time.perf_counter()
-    pollers = [threading.Thread(target=timed_poll) for _ in range(3)]
-    for p in pollers:
-        p.start()
     report: dict[str, Any] = {}
-    run = threading.Thread(target=lambda: report.update(r=run_export(spec, "2026-11-23")))
-    run.start()
-    run.join(timeout=max(0.0, hold - (time.perf_counter() - held_from)))
-    released = time.perf_counter()
-    reader.commit()
-    run.join()
-    after = time.perf_counter() - released
-    stop.set()
-    for p in pollers:
-        p.join()
+    with CountPollers(lambda _: connect(), 3, users, every=0.05) as pollers:
+        run = threading.Thread(target=lambda: report.update(r=run_export(spec, "2026-11-23")))
+        run.start()
+        run.join(timeout=max(0.0, hold - (time.perf_counter() - held_from)))
+        released = time.perf_counter()
+        reader.commit()
+        run.join()
+        after = time.perf_counter() - released
     reader.close()
     lockwait.ATTEMPT_SECONDS = attempt
     r = report["r"]
-    print(f"{name:<10} {'bounded' if bounded else 'unbounded':<9}: worst read {worst[0]:.2f} s of {stats['reads']:,} "
-          f"reads, {stats['failed']} failed, {stats['wrong']} wrong count; {r.lock_attempts} lock attempts, waited "
-          f"{r.lock_wait_seconds:.1f} s; run done {after:.1f} s after the {hold:.0f} s reader; swap window "
-          f"{(r.swap_window_seconds or 0) * 1000:.0f} ms", flush=True)
-    return worst[0]
+    print(f"{name:<10} {'bounded' if bounded else 'unbounded':<9}: worst read {pollers.worst:.2f} s of "
+          f"{pollers.reads:,} reads, {pollers.failed} failed, {pollers.wrong} wrong count; {r.lock_attempts} lock "
+          f"attempts, waited {r.lock_wait_seconds:.1f} s; run done {after:.1f} s after the {hold:.0f} s reader; "
+          f"swap window {(r.swap_window_seconds or 0) * 1000:.0f} ms", flush=True)
+    return pollers.worst
+
+
+@contextlib.contextmanager
+def swapped_targets(users: int) -> Iterator[Targets]:
+    """The DuckDB warehouse of ``users`` users and the two targets, their connections set in this process."""
+    folder = tmpdir()
+    build_duckdb_warehouse(str(folder / "wh.duckdb"), users)
+    os.environ["AIRFLOW_CONN_BENCH_DUCK"] = duckdb_conn_json(folder / "wh.duckdb")
+    try:
+        with targets() as target:
+            os.environ.update(target.env)
+            yield target
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main_long_reader() -> None:
     hold = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
     users = int(sys.argv[3]) if len(sys.argv) > 3 else 100_000
-    folder = tmpdir()
-    build_duckdb_warehouse(str(folder / "wh.duckdb"), users)
-    os.environ["AIRFLOW_CONN_BENCH_DUCK"] = json.dumps({"conn_type": "duckdb", "host": str(folder / "wh.duckdb")})
-    with pg_database() as pg_db, mysql_database() as my_db:
-        with psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True) as c:
-            c.execute(target_ddl_pg())
-        con = mysql_connect(my_db)
-        con.cursor().execute(target_ddl_mysql())
-        con.close()
-        os.environ["AIRFLOW_CONN_BENCH_PG"] = pg_conn_json(pg_db)
-        os.environ["AIRFLOW_CONN_BENCH_MY"] = mysql_conn_json(my_db)
+    with swapped_targets(users) as (pg_db, my_db, _):
         for bounded in (False, True):
-            long_reader("PostgreSQL", "bench_pg", "postgres",
-                        lambda: psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True), hold, users, bounded)
+            long_reader("PostgreSQL", "bench_pg", "postgres", lambda: pg_connect(pg_db), hold, users, bounded)
             long_reader("MariaDB", "bench_my", "mysql", lambda: mysql_connect(my_db), hold, users, bounded)
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
@@ -182,22 +111,10 @@ def main() -> None:
         return
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     users = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
-    folder = tmpdir()
-    build_duckdb_warehouse(str(folder / "wh.duckdb"), users)
-    os.environ["AIRFLOW_CONN_BENCH_DUCK"] = json.dumps({"conn_type": "duckdb", "host": str(folder / "wh.duckdb")})
     results = {}
-    with pg_database() as pg_db, mysql_database() as my_db:
-        with psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True) as c:
-            c.execute(target_ddl_pg())
-        con = mysql_connect(my_db)
-        con.cursor().execute(target_ddl_mysql())
-        con.close()
-        os.environ["AIRFLOW_CONN_BENCH_PG"] = pg_conn_json(pg_db)
-        os.environ["AIRFLOW_CONN_BENCH_MY"] = mysql_conn_json(my_db)
-        results["PostgreSQL"] = measure("PostgreSQL", "bench_pg", "postgres",
-                                        lambda: psycopg.connect(f"{PG_BASE}/{pg_db}", autocommit=True), runs, users)
+    with swapped_targets(users) as (pg_db, my_db, _):
+        results["PostgreSQL"] = measure("PostgreSQL", "bench_pg", "postgres", lambda: pg_connect(pg_db), runs, users)
         results["MariaDB"] = measure("MariaDB", "bench_my", "mysql", lambda: mysql_connect(my_db), runs, users)
-    shutil.rmtree(folder, ignore_errors=True)
     print("failed / wrong-count reads during swaps (0 / 0 wanted): "
           + ", ".join(f"{k} {v['failed']} / {v['wrong']} of {v['reads']:,}" for k, v in results.items()))
 

@@ -1,6 +1,6 @@
 """Bench (a)+(b): end-to-end export throughput against the raw bulk-load reference, same rows.
 
-    .venv/bin/python bench/bench_throughput.py [USERS] [ROUNDS]   (default 1,000,000 users x 10 tags, 3 rounds)
+    .venv/bin/python -m bench.bench_throughput [USERS] [ROUNDS]   (default 1,000,000 users x 10 tags, 3 rounds)
 
 PostgreSQL target: reference = ``psql \\copy (...) to stdout | psql \\copy ... from stdin`` of the
 same rows into a table of the same shape (primary key included). MariaDB target: reference =
@@ -13,7 +13,6 @@ median_reference_seconds / median_our_seconds (target >= 0.8).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics
@@ -22,34 +21,27 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import (
-    PG_BASE,
+from bench.common import (
     TAGS,
     build_duckdb_warehouse,
-    build_pg_warehouse,
-    mysql_conn_json,
-    mysql_connect,
-    mysql_database,
-    pg_conn_json,
-    pg_database,
-    psycopg,
+    duckdb_conn_json,
+    pg_warehouse,
     run_export_subprocess,
     spec_dict,
-    target_ddl_mysql,
-    target_ddl_pg,
+    targets,
     tmpdir,
 )
+from tests.live import mysql_connect, pg_conn_json, pg_connect, pg_url
 
 COLS = "user_id, " + ", ".join(c for c, _, _, _ in TAGS)
 
 
 def psql_copy_reference(wh_db: str, tgt_db: str) -> float:
-    with psycopg.connect(f"{PG_BASE}/{tgt_db}", autocommit=True) as c:
+    with pg_connect(tgt_db) as c:
         c.execute("TRUNCATE user_tags_ref")
     src = f"\\copy (SELECT {COLS} FROM dws_user_tags_d WHERE ds = '20261123') to stdout"
     dst = f"\\copy user_tags_ref ({COLS}) from stdin"
-    cmd = f'psql -q "{PG_BASE}/{wh_db}" -c "{src}" | psql -q "{PG_BASE}/{tgt_db}" -c "{dst}"'
+    cmd = f'psql -q "{pg_url(wh_db)}" -c "{src}" | psql -q "{pg_url(tgt_db)}" -c "{dst}"'
     start = time.perf_counter()
     subprocess.run(["bash", "-o", "pipefail", "-c", cmd], check=True)
     return time.perf_counter() - start
@@ -57,7 +49,7 @@ def psql_copy_reference(wh_db: str, tgt_db: str) -> float:
 
 def load_data_reference(wh_db: str, my_db: str, folder: Path) -> float:
     tsv = folder / "rows.tsv"
-    with psycopg.connect(f"{PG_BASE}/{wh_db}") as c, c.cursor() as cur, open(tsv, "wb") as f:
+    with pg_connect(wh_db, autocommit=False) as c, c.cursor() as cur, open(tsv, "wb") as f:
         # MySQL's text format: tab-separated, \N for NULL, booleans as 1/0.
         cols = COLS.replace("vip", "vip::int")
         with cur.copy(f"COPY (SELECT {cols} FROM dws_user_tags_d WHERE ds = '20261123') TO STDOUT") as copy:
@@ -79,18 +71,9 @@ def main() -> None:
     duck = str(folder / "wh.duckdb")
     print(f"building warehouses: {users:,} users x {len(TAGS)} tags", flush=True)
     build_duckdb_warehouse(duck, users)
-    with pg_database() as wh_db, pg_database() as pg_tgt, mysql_database() as my_tgt:
-        build_pg_warehouse(wh_db, users)
-        with psycopg.connect(f"{PG_BASE}/{pg_tgt}", autocommit=True) as c:
-            c.execute(target_ddl_pg())
-            c.execute(target_ddl_pg("user_tags_ref"))
-        con = mysql_connect(my_tgt)
-        con.cursor().execute(target_ddl_mysql())
-        con.cursor().execute(target_ddl_mysql("user_tags_ref"))
-        con.close()
-        env = {"AIRFLOW_CONN_BENCH_DUCK": json.dumps({"conn_type": "duckdb", "host": duck}),
-               "AIRFLOW_CONN_BENCH_PGWH": pg_conn_json(wh_db),
-               "AIRFLOW_CONN_BENCH_PG": pg_conn_json(pg_tgt), "AIRFLOW_CONN_BENCH_MY": mysql_conn_json(my_tgt)}
+    with pg_warehouse(users) as wh_db, targets("user_tags", "user_tags_ref") as (pg_tgt, my_tgt, target_env):
+        env = {"AIRFLOW_CONN_BENCH_DUCK": duckdb_conn_json(duck), "AIRFLOW_CONN_BENCH_PGWH": pg_conn_json(wh_db),
+               **target_env}
         times: dict[str, list[float]] = {}
         for round_no in range(1, rounds + 1):
             times.setdefault("ref_pg", []).append(psql_copy_reference(wh_db, pg_tgt))

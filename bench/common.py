@@ -1,7 +1,8 @@
-"""Shared pieces of the benchmarks: the 10-tag warehouse, the run spec, servers, timing.
+"""Shared pieces of the benchmarks: the 10-tag warehouse, the run spec, databases, timing.
 
 Each bench script builds its own databases (dropped at the end), measures our engine and a
-reference in the same run on the same rows, and prints the ratio last.
+reference in the same run on the same rows, and prints the ratio last. The servers are the tests'
+(``tests/live.py``: the same environment variables point both elsewhere).
 """
 
 from __future__ import annotations
@@ -9,19 +10,22 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import psycopg
-import pymysql
+import httpx
 
-PG_BASE = os.environ.get("TAGOFFLINE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-MY_HOST, MY_PORT, MY_USER = "127.0.0.1", 3306, "root"
+from tests import live
+from tests.live import mysql_conn_json, mysql_connect, pg_conn_json, pg_connect, pg_url
+from tests.stack import COMPONENTS, AirflowStack, bench_stack
+
 DAY = "2026-11-23"
 TAGS = [  # (code, type, DuckDB expression over i, PostgreSQL expression over i)
     ("gender", "string", "['M','F','U'][1 + (i % 3)::INT]", "(ARRAY['M','F','U'])[1 + (i % 3)]"),
@@ -39,6 +43,16 @@ TAGS = [  # (code, type, DuckDB expression over i, PostgreSQL expression over i)
 SQL_TYPES = {"string": "varchar", "bigint": "bigint", "decimal(18,2)": "decimal(18,2)", "double": "double",
              "boolean": "boolean", "date": "date", "datetime": "timestamp"}
 PG_TYPES = {**SQL_TYPES, "string": "text", "double": "double precision"}
+#: the catalog of the benches that publish services: one tag, and the SQLite target app_db of bench_stack
+ONE_TAG_CATALOG = {
+    "applications": [{"code": "crm", "name": "CRM", "admins": ["admin"], "members": []}],
+    "entities": [{"code": "user", "name": "User", "ids": [{"code": "user_id", "name": "User ID", "type": "bigint"}],
+                  "tags": [{"code": "gender", "name": "Gender", "type": "string", "id": "user_id",
+                            "source": {"table": "dws_user_d", "key": "user_id", "column": "gender",
+                                       "partition": "ds"}}]}],
+    "grants": [{"application": "crm", "entity": "user", "tags": ["gender"]}],
+    "target_grants": [{"application": "crm", "conn_id": "app_db"}],
+}
 
 
 def spec_dict(conn_id: str, kind: str, warehouse_conn_id: str, table: str = "user_tags") -> dict[str, Any]:
@@ -67,7 +81,7 @@ def build_duckdb_warehouse(path: str, users: int) -> None:
 
 
 def build_pg_warehouse(dbname: str, users: int) -> None:
-    with psycopg.connect(f"{PG_BASE}/{dbname}", autocommit=True) as con:
+    with pg_connect(dbname) as con:
         cols = ", ".join(f"{c} {PG_TYPES[t]}" for c, t, _, _ in TAGS)
         con.execute(f"CREATE TABLE dws_user_tags_d (user_id bigint, {cols}, ds text)")
         exprs = ", ".join(e for _, _, _, e in TAGS)
@@ -86,46 +100,77 @@ def target_ddl_mysql(table: str = "user_tags") -> str:
     return f"CREATE TABLE {table} (user_id bigint NOT NULL, {cols}, PRIMARY KEY (user_id)) DEFAULT CHARSET=utf8mb4"
 
 
-@contextlib.contextmanager
-def pg_database() -> Iterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def pg_database() -> contextlib.AbstractContextManager[str]:
+    """A fresh PostgreSQL database named bench_..., dropped on the way out."""
+    return live.pg_database("bench")
 
 
-def mysql_connect(db: str | None = None) -> Any:
-    return pymysql.connect(host=MY_HOST, port=MY_PORT, user=MY_USER, database=db, autocommit=True,
-                           charset="utf8mb4", local_infile=True)
+def mysql_database() -> contextlib.AbstractContextManager[str]:
+    """A fresh MariaDB database (utf8mb4, the server's default collation) named bench_..., dropped on the way out."""
+    return live.mysql_database("bench", collation=None)
+
+
+def duckdb_conn_json(path: str | Path, **extra: Any) -> str:
+    """An Airflow connection to the DuckDB file ``path`` (``extra``: the connection's extra fields)."""
+    return json.dumps({"conn_type": "duckdb", "host": str(path), **({"extra": extra} if extra else {})})
 
 
 @contextlib.contextmanager
-def mysql_database() -> Iterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    con = mysql_connect()
-    con.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    con.close()
-    try:
+def pg_warehouse(users: int) -> Iterator[str]:
+    """A fresh PostgreSQL database holding the 10-tag warehouse of ``users`` users; yields its name."""
+    with pg_database() as name:
+        build_pg_warehouse(name, users)
         yield name
-    finally:
-        con = mysql_connect()
-        con.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
-        con.close()
 
 
-def pg_conn_json(dbname: str) -> str:
-    login, host = PG_BASE.split("//", 1)[1].split("@", 1)
-    h, _, port = host.partition(":")
-    return json.dumps({"conn_type": "postgres", "host": h, "port": int(port or 5432), "login": login, "schema": dbname})
+class Targets(NamedTuple):
+    pg: str  # the PostgreSQL target database
+    my: str  # the MariaDB one
+    env: dict[str, str]  # their Airflow connections: bench_pg, bench_my
 
 
-def mysql_conn_json(dbname: str) -> str:
-    return json.dumps({"conn_type": "mysql", "host": MY_HOST, "port": MY_PORT, "login": MY_USER, "schema": dbname,
-                       "extra": {"charset": "utf8mb4"}})
+@contextlib.contextmanager
+def targets(*tables: str, mysql: bool = True) -> Iterator[Targets]:
+    """A fresh PostgreSQL and (unless ``mysql`` is false) MariaDB target database, each holding the
+    empty 10-tag tables ``tables`` (default ``user_tags``), with their Airflow connections."""
+    with contextlib.ExitStack() as stack:
+        pg = stack.enter_context(pg_database())
+        with pg_connect(pg) as c:
+            for table in tables or ("user_tags",):
+                c.execute(target_ddl_pg(table))
+        env = {"AIRFLOW_CONN_BENCH_PG": pg_conn_json(pg)}
+        my = ""
+        if mysql:
+            my = stack.enter_context(mysql_database())
+            con = mysql_connect(my)
+            for table in tables or ("user_tags",):
+                con.cursor().execute(target_ddl_mysql(table))
+            con.close()
+            env["AIRFLOW_CONN_BENCH_MY"] = mysql_conn_json(my)
+        yield Targets(pg, my, env)
+
+
+class Airflow(NamedTuple):
+    stack: AirflowStack
+    admin: httpx.Client  # the admin's client of the server (plugin routes under /tag-offline)
+    catalog_db: str  # the catalog store's PostgreSQL database ("" when it is a SQLite file)
+
+
+@contextlib.contextmanager
+def airflow_stack(name: str, catalog_on_postgres: bool = True,
+            components: tuple[str, ...] = COMPONENTS) -> Iterator[Airflow]:
+    """A real Airflow with the plugin (``tests/stack.py``'s ``bench_stack``) in a home of its own, its
+    metadata database fresh on PostgreSQL, the catalog store too (or in a SQLite file in the home);
+    stopped, its home removed and its databases dropped at the end."""
+    home = Path(tempfile.mkdtemp(prefix=f"tagoffline-bench-{name}-"))
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, home, ignore_errors=True)
+        metadata = pg_url(cleanup.enter_context(pg_database()), driver="psycopg2")
+        catalog_db = cleanup.enter_context(pg_database()) if catalog_on_postgres else ""
+        catalog = pg_url(catalog_db, driver="psycopg") if catalog_db else f"sqlite:///{home / 'catalog.db'}"
+        stack, admin = bench_stack(home, metadata, catalog, components)
+        cleanup.callback(stack.stop)
+        yield Airflow(stack, admin, catalog_db)
 
 
 def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:

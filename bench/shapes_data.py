@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from common import SQL_TYPES, TAGS, spec_dict
+from bench.common import SQL_TYPES, TAGS, spec_dict
 
 A_TAGS = ("gender", "level", "city", "gmv_30d", "orders_30d")
 B_TAGS = ("score", "vip", "birthday", "last_login", "nickname")

@@ -44,3 +44,25 @@ def signed_in_page(browser: Browser, api_server: Any, user: str, **context: Any)
 def shot(page: Page, name: str, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def fill_new_service(page: Page, name: str, application: str, table: str, conn_id: str = "crm_pg",
+                     schema: str | None = None, owner: str | None = None, manual: bool = False,
+                     tags: tuple[str, ...] = ("gender",)) -> None:
+    """Fill the new-service form (open at ``#/new``): ``name`` in ``application`` (``owner`` if given),
+    the entity ``user`` keyed by ``user_id`` (run by hand if ``manual``), writing ``table`` of
+    ``conn_id`` (in ``schema`` if given), with ``tags`` picked."""
+    page.fill("#name", name)
+    page.select_option("#application", application)
+    if owner:
+        page.fill("#owner", owner)
+    page.select_option("#entity", "user")
+    page.select_option("#entity_id", "user_id")
+    if manual:
+        page.check("#schedule_manual")
+    page.select_option("#conn_id", conn_id)
+    if schema:
+        page.select_option("#schema", schema)
+    page.fill("#table", table)
+    for tag in tags:
+        page.check(f"#tag-picker input[data-tag={tag}]")

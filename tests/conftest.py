@@ -1,8 +1,8 @@
 """Shared fixtures: live PostgreSQL and MariaDB databases made per test module, an AIRFLOW_HOME.
 
 Servers default to the local ones (PostgreSQL 127.0.0.1:5432 trust auth, MariaDB 127.0.0.1:3306
-root); override with TAGOFFLINE_TEST_PG_URL / TAGOFFLINE_TEST_MYSQL_URL. Every database a test
-makes is dropped afterwards.
+root); override with the variables tests/live.py reads (README). Every database a test makes is
+dropped afterwards.
 """
 
 from __future__ import annotations
@@ -12,17 +12,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, _pg_connect
 
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+from tests import live
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,46 +73,24 @@ def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database; yields its name."""
-    name = _unique("tot")
-    with _pg_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with live.pg_database() as name:
         yield name
-    finally:
-        with _pg_connect() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
 def pg_url(pg_database: str) -> str:
     """SQLAlchemy URL (psycopg 3) of a fresh PostgreSQL database."""
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return f"{base}/{pg_database}"
+    return live.pg_url(pg_database, driver="psycopg")
 
 
 @pytest.fixture(scope="module")
 def mysql_database() -> Iterator[str]:
     """A fresh MariaDB/MySQL database; yields its name."""
-    name = _unique("tot")
-    conn = _mysql_connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    finally:
-        conn.close()
-    try:
+    with live.mysql_database() as name:
         yield name
-    finally:
-        conn = _mysql_connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        finally:
-            conn.close()
 
 
 @pytest.fixture(scope="module")
 def mysql_url(mysql_database: str) -> str:
     """SQLAlchemy URL (PyMySQL) of a fresh MariaDB/MySQL database."""
-    auth = MYSQL_USER + (f":{MYSQL_PASSWORD}" if MYSQL_PASSWORD else "")
-    return f"mysql+pymysql://{auth}@{MYSQL_HOST}:{MYSQL_PORT}/{mysql_database}?charset=utf8mb4"
+    return live.mysql_url(mysql_database)

@@ -12,11 +12,12 @@ import json
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+
+from tests.live import free_port
 
 BIN = Path(os.environ.get("TAGOFFLINE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 OS_USER = "postgres"
@@ -34,18 +35,12 @@ def missing() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PrivateCluster:
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="tot-pg-"))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         if os.geteuid() == 0:
             shutil.chown(self.folder, OS_USER)
         self._run(BIN / "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",

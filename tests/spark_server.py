@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.live import free_port
+
 THRIFT_SERVER = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 
 
@@ -32,12 +34,6 @@ def java_missing() -> str | None:
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         return "no java on PATH (the Spark Thrift Server needs a JVM; Java 17 works)"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -131,6 +127,6 @@ class SparkThriftServer:
 
 
 def start_server(home: Path) -> SparkThriftServer:
-    server = SparkThriftServer(home=home, port=_free_port())
+    server = SparkThriftServer(home=home, port=free_port())
     server.start()
     return server

@@ -12,11 +12,11 @@ from typing import Any
 import duckdb
 import pytest
 from airflow.sdk import BaseHook
-from dbs import PG_ADMIN_URL
 
 from airflow_provider_tagoffline import env_connections
 from airflow_provider_tagoffline.dialects.duckdb.connect import open_connection, opens_without_airflow
 from airflow_provider_tagoffline.env_connections import EnvConnection
+from tests.live import pg_conn_json
 
 FIELDS = ("conn_id", "conn_type", "description", "host", "schema", "login", "password", "port", "extra")
 
@@ -126,16 +126,11 @@ def test_only_a_plain_file_read_without_airflow_opens_without_the_hook() -> None
 
 def test_a_postgres_connection_opens_without_airflow_as_the_hook_opens_it(pg_database: str,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from urllib.parse import urlsplit
-
     from psycopg.types.json import Json
 
     from airflow_provider_tagoffline.dialects.postgres import connect as pg_connect
 
-    admin = urlsplit(PG_ADMIN_URL)
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_PG", json.dumps({
-        "conn_type": "postgres", "host": admin.hostname, "login": admin.username, "password": admin.password,
-        "port": admin.port, "schema": pg_database, "extra": {"flavor": "postgres"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_PG", pg_conn_json(pg_database, extra={"flavor": "postgres"}))
     plain = env_connections.lookup("tot_pg")
     assert plain is not None and pg_connect.opens_without_airflow(plain)
 
@@ -157,7 +152,8 @@ def test_a_postgres_connection_opens_without_airflow_as_the_hook_opens_it(pg_dat
     finally:
         direct.close()
         hooked.close()
-    assert ours["row"] == ({"a": 1}, {"c": "d"}, {"b": [1]}, pg_database, admin.username)
+    login = json.loads(pg_conn_json(pg_database))["login"]
+    assert ours["row"] == ({"a": 1}, {"c": "d"}, {"b": [1]}, pg_database, login)
     assert ours == theirs
 
 

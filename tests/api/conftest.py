@@ -17,9 +17,8 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from typing import Any
 import httpx
 import pytest
 from api_data import PASSWORDS, PG_TARGET_PASSWORD, USERS, WAREHOUSE_DATES, warehouse_rows
-from dbs import PG_ADMIN_URL, _mysql_connect
 from stack import (
     BIN,
     COMPONENTS,
@@ -35,45 +33,41 @@ from stack import (
     airflow_env,
     celery_env,
     celery_worker,
-    free_port,
     run_cli,
     simple_auth_env,
 )
 
-CATALOG: dict[str, Any] = {
-    "applications": [
+from tests.catalog_data import gender_tag, user_catalog
+from tests.live import free_port, mysql_conn_json, mysql_database, pg_conn_json, pg_database, pg_url
+
+CATALOG: dict[str, Any] = user_catalog(
+    applications=[
         {"code": "crm", "name": "CRM", "admins": ["alice"], "members": ["bob"]},
         {"code": "risk", "name": "Risk engine", "admins": ["admin"], "members": []},
         {"code": "other", "name": "A rival application", "admins": ["mallory"], "members": []},
     ],
-    "lookups": [{"code": "gender_codes", "name": "Gender", "values": {"M": "Male", "F": "Female"}}],
-    "entities": [{
-        "code": "user", "name": "User",
-        "ids": [{"code": "user_id", "name": "User ID", "type": "bigint"},
-                {"code": "mobile", "name": "Mobile", "type": "string"}],
-        "tags": [
-            {"code": "gender", "name": "Gender", "type": "string", "id": "user_id", "lookup": "gender_codes",
-             "source": {"table": "dws_user_profile_d", "key": "user_id", "column": "gender", "partition": "ds"}},
-            {"code": "gmv_30d", "name": "GMV 30d", "type": "decimal(18,2)", "id": "user_id",
-             "source": {"table": "dws_user_trade_d", "key": "user_id", "column": "gmv_30d", "partition": "ds"}},
-            {"code": "level", "name": "Level", "type": "bigint", "id": "user_id",
-             "source": {"table": "dws_user_profile_d", "key": "user_id", "column": "level", "partition": "ds"}},
-            {"code": "mobile_city", "name": "City by mobile", "type": "string", "id": "mobile",
-             "source": {"table": "dws_mobile_d", "key": "mobile", "column": "city"}},
-        ]}],
-    "grants": [{"application": "crm", "entity": "user", "tags": ["gender", "gmv_30d", "mobile_city"]},
-               {"application": "other", "entity": "user", "tags": ["gender", "gmv_30d"]}],
+    tags=[
+        gender_tag("dws_user_profile_d"),
+        {"code": "gmv_30d", "name": "GMV 30d", "type": "decimal(18,2)", "id": "user_id",
+         "source": {"table": "dws_user_trade_d", "key": "user_id", "column": "gmv_30d", "partition": "ds"}},
+        {"code": "level", "name": "Level", "type": "bigint", "id": "user_id",
+         "source": {"table": "dws_user_profile_d", "key": "user_id", "column": "level", "partition": "ds"}},
+        {"code": "mobile_city", "name": "City by mobile", "type": "string", "id": "mobile",
+         "source": {"table": "dws_mobile_d", "key": "mobile", "column": "city"}},
+    ],
+    grants=[{"application": "crm", "entity": "user", "tags": ["gender", "gmv_30d", "mobile_city"]},
+            {"application": "other", "entity": "user", "tags": ["gender", "gmv_30d"]}],
     # crm writes its connections (crm_pg in two schemas, the warehouse in main, crm_gp in gp); other writes
     # crm_pg's public schema, and crm_pg's database again through crm_pg_alias
-    "target_grants": [{"application": "crm", "conn_id": "crm_pg", "schemas": ["crm", "public"]},
-                      {"application": "crm", "conn_id": "crm_mysql"}, {"application": "crm", "conn_id": "crm_sqlite"},
-                      {"application": "crm", "conn_id": "tag_warehouse", "schemas": ["main"]},
-                      {"application": "crm", "conn_id": "crm_gp", "schemas": ["gp"]},
-                      # crm's services notify through crm_smtp: a connection grant like a target's
-                      {"application": "crm", "conn_id": "crm_smtp"},
-                      {"application": "other", "conn_id": "crm_pg", "schemas": ["public"]},
-                      {"application": "other", "conn_id": "crm_pg_alias"}],
-}
+    target_grants=[{"application": "crm", "conn_id": "crm_pg", "schemas": ["crm", "public"]},
+                   {"application": "crm", "conn_id": "crm_mysql"}, {"application": "crm", "conn_id": "crm_sqlite"},
+                   {"application": "crm", "conn_id": "tag_warehouse", "schemas": ["main"]},
+                   {"application": "crm", "conn_id": "crm_gp", "schemas": ["gp"]},
+                   # crm's services notify through crm_smtp: a connection grant like a target's
+                   {"application": "crm", "conn_id": "crm_smtp"},
+                   {"application": "other", "conn_id": "crm_pg", "schemas": ["public"]},
+                   {"application": "other", "conn_id": "crm_pg_alias"}],
+)
 
 
 def make_service_body(name: str, owner: str = "alice", conn_id: str = "crm_pg", **changes: Any) -> dict[str, Any]:
@@ -87,12 +81,6 @@ def make_service_body(name: str, owner: str = "alice", conn_id: str = "crm_pg", 
     }
     body.update(changes)
     return body
-
-
-def _pg_connect() -> Any:
-    import psycopg
-
-    return psycopg.connect(PG_ADMIN_URL, autocommit=True)
 
 
 @dataclass
@@ -139,30 +127,9 @@ class ApiServer:
 @contextmanager
 def databases() -> Iterator[tuple[dict[str, str], str]]:
     """Fresh PostgreSQL databases (catalog, target, Airflow metadata) and a MariaDB database."""
-    tag = uuid.uuid4().hex[:8]
-    names = {"catalog": f"tot_api_cat_{tag}", "target": f"tot_api_tgt_{tag}", "airflow": f"tot_api_af_{tag}"}
-    mysql_name = f"tot_api_{tag}"
-    with _pg_connect() as conn:
-        for n in names.values():
-            conn.execute(f'CREATE DATABASE "{n}"')
-    conn = _mysql_connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE `{mysql_name}` CHARACTER SET utf8mb4")
-    finally:
-        conn.close()
-    try:
-        yield names, mysql_name
-    finally:
-        with _pg_connect() as conn:
-            for n in names.values():
-                conn.execute(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)')
-        conn = _mysql_connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS `{mysql_name}`")
-        finally:
-            conn.close()
+    with ExitStack() as stack:
+        names = {role: stack.enter_context(pg_database(f"tot_api_{role}")) for role in ("catalog", "target", "airflow")}
+        yield names, stack.enter_context(mysql_database("tot_api", collation=None))
 
 
 def _make_warehouse(path: Path) -> None:
@@ -181,34 +148,26 @@ def _make_warehouse(path: Path) -> None:
         db.close()
 
 
-def server_env(home: Path, port: int, catalog_url: str, pg_dbs: dict[str, str], mysql_db: str) -> dict[str, str]:
-    pg_base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    host_port = pg_base.split("@", 1)[1]
-    pg_host, pg_port = host_port.split(":")
+def server_env(home: Path, port: int, pg_dbs: dict[str, str], mysql_db: str) -> dict[str, str]:
+    """The environment of every process of the stack: Airflow on ``pg_dbs["airflow"]``, the catalog
+    store on ``pg_dbs["catalog"]``, and the connections the module docstring lists."""
     pg_target = pg_dbs["target"]
-    metadata_url = pg_base.replace("postgresql://", "postgresql+psycopg2://", 1) + f"/{pg_dbs['airflow']}"
+    pg_host = json.loads(pg_conn_json(pg_target))["host"]
+    metadata_url = pg_url(pg_dbs["airflow"], driver="psycopg2")
     env = airflow_env(home, port, metadata_url)
     env.update(simple_auth_env(home, USERS, PASSWORDS))
     env.update({
-        "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": catalog_url,
+        "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": pg_url(pg_dbs["catalog"], driver="psycopg"),
         "AIRFLOW__TAG_OFFLINE__DAGS_FOLDER": str(home / "dags" / "tag_offline"),
         "AIRFLOW__TAG_OFFLINE__WAREHOUSE_CONN_ID": "tag_warehouse",
         "AIRFLOW__TAG_OFFLINE__TIMEZONE": "Asia/Shanghai",
         "AIRFLOW_CONN_TAG_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(home / "warehouse.duckdb")}),
-        "AIRFLOW_CONN_CRM_PG": json.dumps({"conn_type": "postgres", "host": pg_host, "port": int(pg_port),
-                                           "login": "postgres", "password": PG_TARGET_PASSWORD,
-                                           "schema": pg_target, "extra": {"sslmode": "disable"}}),
+        "AIRFLOW_CONN_CRM_PG": pg_conn_json(pg_target, password=PG_TARGET_PASSWORD, extra={"sslmode": "disable"}),
         # another spelling of the same server where it is this machine
-        "AIRFLOW_CONN_CRM_PG_ALIAS": json.dumps({"conn_type": "postgres", "port": int(pg_port),
-                                                 "host": "localhost" if pg_host == "127.0.0.1" else pg_host,
-                                                 "login": "postgres", "schema": pg_target}),
+        "AIRFLOW_CONN_CRM_PG_ALIAS": pg_conn_json(pg_target, host="localhost" if pg_host == "127.0.0.1" else pg_host),
         # crm_pg's database again, flavoured: the flavour is ours and must never reach libpq
-        "AIRFLOW_CONN_CRM_GP": json.dumps({"conn_type": "postgres", "host": pg_host, "port": int(pg_port),
-                                           "login": "postgres", "password": PG_TARGET_PASSWORD,
-                                           "schema": pg_target, "extra": {"flavor": "greenplum"}}),
-        "AIRFLOW_CONN_CRM_MYSQL": json.dumps({"conn_type": "mysql", "host": "127.0.0.1", "port": 3306,
-                                              "login": "root", "schema": mysql_db,
-                                              "extra": {"flavor": "mariadb"}}),
+        "AIRFLOW_CONN_CRM_GP": pg_conn_json(pg_target, password=PG_TARGET_PASSWORD, extra={"flavor": "greenplum"}),
+        "AIRFLOW_CONN_CRM_MYSQL": mysql_conn_json(mysql_db, extra={"flavor": "mariadb"}),
         "AIRFLOW_CONN_CRM_SQLITE": json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")}),
         "AIRFLOW_CONN_NOT_A_TARGET": json.dumps({"conn_type": "http", "host": "example.com"}),
         # services' notifications (docs/notifications.md): a mail server nobody listens on
@@ -220,24 +179,30 @@ def server_env(home: Path, port: int, catalog_url: str, pg_dbs: dict[str, str], 
 
 
 @contextmanager
+def server_home(home: Path) -> Iterator[tuple[int, dict[str, str], dict[str, str], str]]:
+    """``home`` made ready for an Airflow with the plugin: its DAG folder, the DuckDB warehouse, fresh
+    databases (dropped on the way out) and a free port; yields (port, environment, pg_dbs, mysql_db)."""
+    (home / "dags" / "tag_offline").mkdir(parents=True)
+    _make_warehouse(home / "warehouse.duckdb")
+    with databases() as (pg_dbs, mysql_db):
+        port = free_port()
+        yield port, server_env(home, port, pg_dbs, mysql_db), pg_dbs, mysql_db
+
+
+@contextmanager
 def running_api_server(home: Path, components: tuple[str, ...] = COMPONENTS,
                        celery_workers: dict[str, tuple[list[str], dict[str, str]]] | None = None,
                        ) -> Iterator[ApiServer]:
     """Airflow with the plugin (``components`` of it) on its own databases, with CATALOG applied;
     with ``celery_workers`` (name -> ``stack.celery_worker(...)``) on CeleryExecutor and those workers."""
-    (home / "dags" / "tag_offline").mkdir(parents=True)
-    _make_warehouse(home / "warehouse.duckdb")
-    with databases() as (pg_dbs, mysql_db):
-        catalog_url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + \
-            f"/{pg_dbs['catalog']}"
-        port = free_port()
-        env = server_env(home, port, catalog_url, pg_dbs, mysql_db)
+    with server_home(home) as (port, env, pg_dbs, mysql_db):
         if celery_workers:
             env.update(celery_env(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]))
         run_cli([str(BIN / "airflow"), "db", "migrate"], env)
         run_cli([str(BIN / "tagoffline"), "db", "migrate"], env)
         stack = AirflowStack(home=home, port=port, env=env, components=components, extra=dict(celery_workers or {}))
-        server = ApiServer(stack=stack, catalog_url=catalog_url, pg_dbs=pg_dbs, mysql_db=mysql_db)
+        server = ApiServer(stack=stack, catalog_url=env["AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN"], pg_dbs=pg_dbs,
+                           mysql_db=mysql_db)
         try:
             stack.start(ready_path="/tag-offline/openapi.json")
             r = server.client("admin").post("/catalog/apply", json=CATALOG)
@@ -280,41 +245,31 @@ def mysql_db(api_server: ApiServer) -> str:
     return api_server.mysql_db
 
 
-@pytest.fixture(scope="session")
-def admin(api_server: ApiServer) -> Iterator[httpx.Client]:
-    with api_server.client("admin") as c:
-        yield c
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium driven by Playwright (tests/browser.py), one per test module."""
+    from browser import chromium
+
+    with chromium() as b:
+        yield b
 
 
-@pytest.fixture(scope="session")
-def alice(api_server: ApiServer) -> Iterator[httpx.Client]:
-    with api_server.client("alice") as c:
-        yield c
+def _client_of(user: str | None, name: str) -> Any:
+    """A session fixture ``name``: a client of the plugin's REST API as ``user`` (None: no token)."""
+    @pytest.fixture(scope="session", name=name)
+    def client(api_server: ApiServer) -> Iterator[httpx.Client]:
+        with api_server.client(user) as c:
+            yield c
+
+    return client
 
 
-@pytest.fixture(scope="session")
-def bob(api_server: ApiServer) -> Iterator[httpx.Client]:
-    with api_server.client("bob") as c:
-        yield c
-
-
-@pytest.fixture(scope="session")
-def carol(api_server: ApiServer) -> Iterator[httpx.Client]:
-    with api_server.client("carol") as c:
-        yield c
-
-
-@pytest.fixture(scope="session")
-def mallory(api_server: ApiServer) -> Iterator[httpx.Client]:
-    """An ordinary account: admin of the rival application ``other``."""
-    with api_server.client("mallory") as c:
-        yield c
-
-
-@pytest.fixture(scope="session")
-def anon(api_server: ApiServer) -> Iterator[httpx.Client]:
-    with api_server.client() as c:
-        yield c
+admin = _client_of("admin", "admin")
+alice = _client_of("alice", "alice")
+bob = _client_of("bob", "bob")
+carol = _client_of("carol", "carol")
+mallory = _client_of("mallory", "mallory")  # an ordinary account: admin of the rival application ``other``
+anon = _client_of(None, "anon")
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from dbs import PG_ADMIN_URL
 from test_publishing import create_with_table, expected, target_rows, wait_for, wait_status
+
+from tests.live import pg_connect
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -92,7 +93,7 @@ class Readers:
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self) -> None:
-        with psycopg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.dbname}", autocommit=True) as conn:
+        with pg_connect(self.dbname) as conn:
             while not self.stop.is_set():
                 try:
                     (n,) = conn.execute(f'SELECT count(*) FROM "{self.table}"').fetchone()  # type: ignore[misc]
@@ -158,5 +159,5 @@ def _alive(pid: int) -> bool:
 
 
 def _tables(server: ApiServer) -> list[str]:
-    with psycopg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{server.pg_dbs['target']}") as conn:
+    with pg_connect(server.pg_dbs["target"], autocommit=False) as conn:
         return [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]

@@ -23,16 +23,14 @@ pytestmark = pytest.mark.airflow
 def _db(api_server: Any, conn_id: str) -> Iterator[Callable[[str], list[tuple[Any, ...]]]]:
     """``sql -> rows`` on the database behind ``conn_id``, opened behind the API server's back."""
     if conn_id == "crm_pg":
-        import psycopg
-        from dbs import PG_ADMIN_URL
+        from tests.live import pg_connect
 
-        with psycopg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{api_server.pg_dbs['target']}",
-                             autocommit=True) as conn:
+        with pg_connect(api_server.pg_dbs["target"]) as conn:
             yield lambda sql: (lambda c: c.fetchall() if c.description else [])(conn.execute(sql))
     elif conn_id == "crm_mysql":
-        from dbs import _mysql_connect
+        from tests.live import mysql_connect, pg_connect
 
-        conn = _mysql_connect(api_server.mysql_db)
+        conn = mysql_connect(api_server.mysql_db)
         try:
             def run(sql: str) -> list[tuple[Any, ...]]:
                 with conn.cursor() as cur:

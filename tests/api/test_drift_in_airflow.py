@@ -43,11 +43,10 @@ def catalog(type_: str = "bigint") -> dict[str, Any]:
 
 
 def level_rows(api_server: Any) -> list[tuple[Any, ...]]:
-    import psycopg
-    from dbs import PG_ADMIN_URL
+    from tests.live import pg_connect
 
-    db = api_server.env["AIRFLOW_CONN_CRM_PG"].split('"schema": "')[1].split('"')[0]
-    with psycopg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + db) as conn:
+    db = json.loads(api_server.env["AIRFLOW_CONN_CRM_PG"])["schema"]
+    with pg_connect(db, autocommit=False) as conn:
         return conn.execute('SELECT user_id, gender, drift_level FROM "t_drift_svc" ORDER BY user_id').fetchall()
 
 

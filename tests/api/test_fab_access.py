@@ -23,10 +23,9 @@ from typing import Any
 import httpx
 import pytest
 from browser import chromium, shot, signed_in_page
-from conftest import CATALOG, _make_warehouse, databases, make_service_body, server_env
-from dbs import PG_ADMIN_URL
+from conftest import CATALOG, make_service_body, server_home
 from playwright.sync_api import expect
-from stack import BIN, AirflowStack, free_port, run_cli
+from stack import BIN, AirflowStack, run_cli
 
 pytestmark = [pytest.mark.airflow]
 
@@ -84,14 +83,8 @@ class FabServer:
 def fab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabServer]:
     started = time.monotonic()
     home = tmp_path_factory.mktemp("fab_airflow_home")
-    (home / "dags" / "tag_offline").mkdir(parents=True)
-    _make_warehouse(home / "warehouse.duckdb")
-    with databases() as (pg_dbs, mysql_db):
-        catalog_url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + \
-            f"/{pg_dbs['catalog']}"
-        port = free_port()
-        env = {k: v for k, v in server_env(home, port, catalog_url, pg_dbs, mysql_db).items()
-               if not k.startswith("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER")}
+    with server_home(home) as (port, env, _, _):
+        env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER")}
         env["AIRFLOW__CORE__AUTH_MANAGER"] = FAB
         run_cli([str(BIN / "airflow"), "db", "migrate"], env)
         run_cli([str(BIN / "tagoffline"), "db", "migrate"], env)

@@ -14,15 +14,13 @@ pytestmark = pytest.mark.airflow
 @pytest.fixture(scope="module")
 def target_tables(api_server, pg_dbs, mysql_db):
     """One existing target table per kind, made behind the API server's back."""
-    import psycopg
-    from dbs import PG_ADMIN_URL, _mysql_connect
+    from tests.live import mysql_connect, pg_connect
 
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    with psycopg.connect(f"{base}/{pg_dbs['target']}", autocommit=True) as conn:
+    with pg_connect(pg_dbs["target"]) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS crm")
         conn.execute("CREATE TABLE IF NOT EXISTS crm.user_tags (user_id bigint PRIMARY KEY, gender text, "
                      "gender_codename text, gmv_30d numeric(18,2), level bigint, note text)")
-    conn2 = _mysql_connect(mysql_db)
+    conn2 = mysql_connect(mysql_db)
     try:
         with conn2.cursor() as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS user_tags (user_id BIGINT PRIMARY KEY, GENDER VARCHAR(8), "
@@ -199,11 +197,10 @@ def test_a_greenplum_flavoured_connection_is_read_and_written_through_the_api(al
     """``extra.flavor`` is ours: introspection and one-click create open the connection the family's
     way, so the flavour never reaches libpq (which refuses an unknown option). The server is
     PostgreSQL; the flavour is what is under test."""
-    import psycopg
-    from dbs import PG_ADMIN_URL
 
-    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{pg_dbs['target']}"
-    with psycopg.connect(url, autocommit=True) as conn:
+    from tests.live import pg_connect
+
+    with pg_connect(pg_dbs["target"]) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS gp")
         conn.execute("CREATE TABLE IF NOT EXISTS gp.gp_existing (user_id bigint PRIMARY KEY, gender text)")
 
@@ -223,7 +220,7 @@ def test_a_greenplum_flavoured_connection_is_read_and_written_through_the_api(al
     r = alice.post("/helpers/ddl/execute", json={"service": draft})
     assert r.status_code == 200, r.text
     assert [c["name"] for c in r.json()["columns"]] == ["user_id", "gender", "gender_codename", "gmv_30d"]
-    with psycopg.connect(url, autocommit=True) as conn:
+    with pg_connect(pg_dbs["target"]) as conn:
         assert conn.execute("SELECT to_regclass('gp.gp_made_by_api') IS NOT NULL").fetchone() == (True,)
 
 

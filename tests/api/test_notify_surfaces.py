@@ -4,11 +4,10 @@ connection): checked at save with each error on its field, stored, shown on the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser import SCREENSHOTS, chromium, signed_in_page
+from browser import SCREENSHOTS, fill_new_service, signed_in_page
 from playwright.sync_api import Browser, expect
 
 pytestmark = pytest.mark.airflow
@@ -42,25 +41,11 @@ def test_rest_checks_and_keeps_notify(alice: Any, service_body: Any) -> None:
     assert alice.delete("/services/通知_rest").status_code in (200, 204)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
 def test_the_form_sets_notify_and_shows_its_errors(browser: Browser, api_server: Any, alice: Any) -> None:
     name = "网页_通知"
     page = signed_in_page(browser, api_server, "alice")
     page.goto(f"{api_server.base_url}/tag-offline/ui/#/new")
-    page.fill("#name", name)
-    page.select_option("#application", "crm")
-    page.fill("#owner", "alice")
-    page.select_option("#entity", "user")
-    page.select_option("#entity_id", "user_id")
-    page.check("#schedule_manual")
-    page.select_option("#conn_id", "crm_pg")
-    page.fill("#table", "web_notify_tags")
-    page.check("#tag-picker input[data-tag=gender]")
+    fill_new_service(page, name, "crm", "web_notify_tags", owner="alice", manual=True)
     # the failures are ticked by default
     expect(page.locator("#notify_on_failure")).to_be_checked()
     expect(page.locator("#notify_on_gate_failure")).to_be_checked()

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from dbs import PG_ADMIN_URL
+
+from tests.live import pg_connect
 
 pytestmark = pytest.mark.airflow
 
@@ -31,8 +31,7 @@ def held_by(table: str, holder: str, conn_id: str = "crm_pg") -> str:
 
 
 def target_tables(pg_dbs: dict[str, str]) -> set[str]:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    with psycopg.connect(f"{base}/{pg_dbs['target']}", autocommit=True) as conn:
+    with pg_connect(pg_dbs["target"]) as conn:
         return {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()}
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 import pytest
 from api_data import warehouse_rows
-from dbs import PG_ADMIN_URL
+
+from tests.live import pg_connect
 
 pytestmark = pytest.mark.airflow
 
@@ -15,8 +15,7 @@ NAME = "svc_preview_api"
 
 
 def _target_tables(pg_dbs: dict[str, str]) -> list[str]:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    with psycopg.connect(f"{base}/{pg_dbs['target']}", autocommit=True) as conn:
+    with pg_connect(pg_dbs["target"]) as conn:
         return sorted(r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE tablename LIKE %s", [f"t_{NAME}%"]).fetchall())
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from browser import chromium, shot, signed_in_page
-from dbs import PG_ADMIN_URL
-from playwright.sync_api import Browser, expect
+from browser import shot, signed_in_page
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.live import pg_connect
 
 pytestmark = pytest.mark.airflow
 
@@ -21,35 +21,33 @@ TABLE = "t_preview_browser"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
 def service(alice: Any, service_body: Any, pg_dbs: dict[str, str]) -> Iterator[str]:
     body = service_body(NAME)
     body["target"]["table"] = TABLE
     assert alice.post("/services", json=body).status_code == 201, body
     assert alice.post(f"/services/{NAME}/ddl", json={}).status_code == 200
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
     # The live table as someone left it: a too-narrow code-name column, an unmapped column, and rows
     # of an older day (user 1 the same, user 2 different, user 9 gone from the warehouse, user 3 new).
-    with psycopg.connect(f"{base}/{pg_dbs['target']}", autocommit=True) as conn:
+    with pg_connect(pg_dbs["target"]) as conn:
         conn.execute(f"ALTER TABLE {TABLE} ALTER COLUMN gender_codename TYPE varchar(4), ADD COLUMN note text")
         conn.execute(f"INSERT INTO {TABLE} (user_id, gender, gender_codename, gmv_30d) VALUES "
                      "(1, 'M', 'Male', 10.50), (2, 'F', 'Fem', 9.99), (9, 'M', 'Male', 1.00)")
     yield NAME
     alice.delete(f"/services/{NAME}")
-    with psycopg.connect(f"{base}/{pg_dbs['target']}", autocommit=True) as conn:
+    with pg_connect(pg_dbs["target"]) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
 
 
-def test_preview_from_the_list(browser: Browser, api_server: Any, service: str) -> None:
-    page = signed_in_page(browser, api_server, "alice")
+def _preview_button(browser: Browser, api_server: Any, user: str, service: str) -> tuple[Page, Locator]:
+    """The list of services as ``user`` sees it, searched for ``service``; and its row's preview button."""
+    page = signed_in_page(browser, api_server, user)
     page.goto(f"{api_server.base_url}/tag-offline/ui/")
     page.get_by_role("searchbox", name="Search name").fill(service)
-    button = page.locator(f"tr[data-service='{service}'] button[data-action='preview']")
+    return page, page.locator(f"tr[data-service='{service}'] button[data-action='preview']")
+
+
+def test_preview_from_the_list(browser: Browser, api_server: Any, service: str) -> None:
+    page, button = _preview_button(browser, api_server, "alice", service)
     expect(button).to_be_enabled()
     button.click()
     dialog = page.locator("dialog#dialog")
@@ -101,10 +99,7 @@ def test_preview_of_the_form_before_saving(browser: Browser, api_server: Any, al
 
 
 def test_who_may_not_sees_why(browser: Browser, api_server: Any, service: str) -> None:
-    page = signed_in_page(browser, api_server, "carol")
-    page.goto(f"{api_server.base_url}/tag-offline/ui/")
-    page.get_by_role("searchbox", name="Search name").fill(service)
-    button = page.locator(f"tr[data-service='{service}'] button[data-action='preview']")
+    page, button = _preview_button(browser, api_server, "carol", service)
     expect(button).to_be_disabled()
     expect(button).to_have_attribute("title", "user 'carol' is not an admin or member of application 'crm' and "
                                               "may not preview the data of its services")

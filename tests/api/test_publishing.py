@@ -19,26 +19,16 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import psycopg
 from api_data import warehouse_rows
-from dbs import PG_ADMIN_URL
+from late_data import wait_for
+
+from tests.live import pg_connect
 
 BIN = Path(sys.executable).parent
 PUBLISH_WITHIN = 15.0
 RUN_WITHIN = 180.0
 MANUAL = "客户标签_手动"  # a Chinese name: dag_display_name shows it, the dag_id stays ASCII
 RECURRING = "crm_daily_partitioned"
-
-
-def wait_for(fetch: Any, done: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not done within {timeout:.0f} s; last: {value}")
-        time.sleep(0.5)
 
 
 def wait_status(client: httpx.Client, name: str, timeout: float = PUBLISH_WITHIN + 30) -> dict[str, Any]:
@@ -63,9 +53,8 @@ def tagoffline(api_server: Any, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def target_rows(api_server: Any, table: str, where: str = "") -> list[tuple[Any, ...]]:
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + api_server.env["AIRFLOW_CONN_CRM_PG"].split('"schema": "')[1] \
-        .split('"')[0]
-    with psycopg.connect(url) as conn:
+    db = json.loads(api_server.env["AIRFLOW_CONN_CRM_PG"])["schema"]
+    with pg_connect(db, autocommit=False) as conn:
         return conn.execute(f'SELECT user_id, gender, gender_codename, gmv_30d FROM "{table}" {where} '
                             "ORDER BY user_id").fetchall()
 

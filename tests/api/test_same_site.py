@@ -11,9 +11,9 @@ import re
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from dbs import PG_ADMIN_URL
+
+from tests.live import pg_connect
 
 pytestmark = pytest.mark.airflow
 
@@ -57,7 +57,7 @@ def concrete(path: str) -> str:
 def snapshot(api_server: Any, admin: httpx.Client) -> dict[str, Any]:
     """Everything a forged write could change: catalog, services, grants, audit log, DAG files, target tables."""
     services = admin.get("/services", params={"page_size": 500}).json()["items"]
-    with psycopg.connect(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{api_server.pg_dbs['target']}") as conn:
+    with pg_connect(api_server.pg_dbs["target"], autocommit=False) as conn:
         tables = sorted(r[0] for r in conn.execute("SELECT table_schema || '.' || table_name "
                                                    "FROM information_schema.tables WHERE table_schema <> "
                                                    "'information_schema' AND table_schema NOT LIKE 'pg_%'"))

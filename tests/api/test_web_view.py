@@ -12,20 +12,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from browser import SCREENSHOTS, chromium, shot, signed_in_page
+from browser import SCREENSHOTS, fill_new_service, shot, signed_in_page
 from playwright.sync_api import Browser, expect
 
 NAME = "网页_客户标签"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def listed(page: Any, name: str) -> Any:
@@ -68,19 +60,11 @@ def test_a_service_from_form_to_instance_and_back(browser: Browser, api_server: 
 
     page.click("#new-service")
     expect(page.get_by_role("heading", name="New tag offline service")).to_be_visible()
-    page.fill("#name", NAME)
+    fill_new_service(page, NAME, "crm", "web_user_tags", manual=True, tags=("gender", "gmv_30d"))
     expect(page.locator("[data-counter-for=name]")).to_have_text(f"{len(NAME)}/64")
-    page.select_option("#application", "crm")
-    page.select_option("#entity", "user")
-    page.select_option("#entity_id", "user_id")
-    page.check("#schedule_manual")
     page.fill("#description", "网页创建的服务 created in the browser")
-    page.select_option("#conn_id", "crm_pg")
-    page.fill("#table", "web_user_tags")
     # the tag picker offers the tags keyed by user_id; "level" has no grant for crm
     expect(page.locator("#tag-picker input[data-tag=level]")).to_be_disabled()
-    page.check("#tag-picker input[data-tag=gender]")
-    page.check("#tag-picker input[data-tag=gmv_30d]")
     codename = page.locator("#mapping tr[data-mapping=gender] input[data-column=codename]")
     expect(codename).to_have_value("gender_codename")
 

@@ -25,10 +25,11 @@ from typing import Any
 
 import httpx
 import pytest
-from browser import chromium, signed_in_page
+from browser import fill_new_service, signed_in_page
 from late_data import instance, wait_for
 from playwright.sync_api import Browser, Page, expect
-from stack import free_port
+
+from tests.live import free_port
 
 pytestmark = pytest.mark.airflow
 
@@ -62,12 +63,6 @@ class Recorder:
         page.on("request", lambda r: self.fired.append(r.url) if "/xss-" in r.url else None)
         page.on("dialog", lambda d: (self.fired.append(f"dialog: {d.message}"), d.dismiss()))
         return page
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")
@@ -171,14 +166,7 @@ def test_no_saved_text_is_rendered_as_markup_in_the_web_view_or_in_airflow(
             page.click("#save")
             expect(page.locator("input.invalid").first).to_be_visible(timeout=30_000)
             page.goto(base + "#/new")  # on mallory's own application and place: the edited statement is echoed
-            page.select_option("#application", "other")
-            page.select_option("#entity", "user")
-            page.select_option("#entity_id", "user_id")
-            page.fill("#name", "wv_hostile_new")
-            page.select_option("#conn_id", "crm_pg")
-            page.select_option("#schema", "public")
-            page.fill("#table", "xss_new")
-            page.check("#tag-picker input[data-tag=gender]")
+            fill_new_service(page, "wv_hostile_new", "other", "xss_new", schema="public")
             page.click("#create-table")
             expect(page.locator("#ddl-text")).to_be_visible(timeout=30_000)
             page.locator("#ddl-text").fill(f'CREATE TABLE "xss_new" ("{FIELDS["cv"]}" int); {markup("ddl")}')
@@ -252,14 +240,7 @@ def test_mallory_reaches_nothing_of_alices_through_the_web_view(
 
     # a draft named after alice's service, on her table, with mallory's application: preview and create table
     page.goto(base + "#/new")
-    page.fill("#name", VICTIM)
-    page.select_option("#application", "other")
-    page.select_option("#entity", "user")
-    page.select_option("#entity_id", "user_id")
-    page.select_option("#conn_id", "crm_pg")
-    page.select_option("#schema", "public")
-    page.fill("#table", "wv_victim_tags")
-    page.check("#tag-picker input[data-tag=gender]")
+    fill_new_service(page, VICTIM, "other", "wv_victim_tags", schema="public")
     page.click("#preview-draft")
     page.click("#pv-load")
     said = _refused(page, "#preview-error")

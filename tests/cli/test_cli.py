@@ -11,29 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_tagoffline.cli.main import main
-
 EXAMPLES = Path(str(resources.files("airflow_provider_tagoffline") / "examples"))
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """Run the CLI in-process against a fresh SQLite store; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN", f"sqlite:///{tmp_path / 'catalog.db'}")
-    monkeypatch.setenv("AIRFLOW_CONN_CRM_MYSQL", "mysql://crm:s3cret@127.0.0.1:3306/crm")
-    monkeypatch.setenv("TAGOFFLINE_USER", "tester")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["tagoffline", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_not_migrated_store_says_what_to_do(cli, tmp_path):

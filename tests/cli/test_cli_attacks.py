@@ -20,16 +20,11 @@ from typing import Any
 
 import pytest
 import yaml
-from dbs import PG_ADMIN_URL
+from command import tagoffline
 
-BIN = Path(sys.executable).parent / "tagoffline"
+from tests.live import pg_conn_json
+
 DAY = "2026-11-23"
-
-
-def tagoffline(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-
 
 #: Many invocations of the entry point in one process, each with its own argv and environment changes: a
 #: process start costs several seconds here, and these tests make about 70 calls.
@@ -254,18 +249,15 @@ SECRET = "S3cret-never-shown"
 
 
 def test_no_password_reaches_the_output_or_the_traceback(demo: dict[str, Any], tmp_path: Path) -> None:
-    pg = PG_ADMIN_URL.rsplit("/", 1)[0]
-    host_port = pg.split("@", 1)[1]
-    host, port = host_port.split(":")
+    nobody = pg_conn_json("x", login="tot_nobody", password=SECRET)
+    host, port = json.loads(nobody)["host"], json.loads(nobody)["port"]
     cases: dict[str, tuple[list[str], dict[str, str]]] = {
         "a target whose login fails": (["run", "crm_user_tags", "--date", DAY, "--allow-older"], {
-            "AIRFLOW_CONN_DEMO_TARGET": json.dumps({"conn_type": "postgres", "host": host, "port": int(port),
-                                                    "login": "tot_nobody", "password": SECRET, "schema": "x"})}),
+            "AIRFLOW_CONN_DEMO_TARGET": nobody}),
         "a target server that is not there": (["service", "ddl", "crm_user_tags", "--execute"], {
             "AIRFLOW_CONN_DEMO_TARGET": f"mysql://root:{SECRET}@127.0.0.1:1/x"}),
         "a warehouse whose login fails": (["run", "crm_user_tags", "--date", DAY, "--allow-older"], {
-            "AIRFLOW_CONN_TAG_WAREHOUSE": json.dumps({"conn_type": "postgres", "host": host, "port": int(port),
-                                                      "login": "tot_nobody", "password": SECRET, "schema": "x"})}),
+            "AIRFLOW_CONN_TAG_WAREHOUSE": nobody}),
         "a catalog store whose login fails": (["service", "list"], {
             "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": f"postgresql+psycopg://tot_nobody:{SECRET}@{host}:{port}/x"}),
         "a catalog store that is not there": (["db", "migrate"], {

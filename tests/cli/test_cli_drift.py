@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import yaml
-from test_cli import EXAMPLES, cli  # noqa: F401  (the fixture)
+from test_cli import EXAMPLES
 
 from airflow_provider_tagoffline.catalog import store
 from airflow_provider_tagoffline.service import lifecycle
@@ -22,7 +22,7 @@ def make_live(name: str) -> None:
         svc.status, svc.ever_published = "published", True
 
 
-def test_dry_run_lists_the_affected_services_and_list_shows_them(cli, tmp_path: Path) -> None:  # noqa: F811
+def test_dry_run_lists_the_affected_services_and_list_shows_them(cli, tmp_path: Path) -> None:
     assert cli("db", "migrate")[0] == 0
     assert cli("catalog", "apply", str(EXAMPLES / "catalog.yaml"))[0] == 0
     assert cli("service", "apply", str(EXAMPLES / "service.yaml"))[0] == 0

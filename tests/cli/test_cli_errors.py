@@ -98,9 +98,9 @@ def test_a_store_that_refuses_a_write_prints_no_sql_or_parameters(pg_url: str, t
 
 
 def test_a_store_that_is_not_there(tmp_path: Path) -> None:
-    from dbs import PG_ADMIN_URL
+    from tests.live import pg_url
 
-    url = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + "/tot_no_such_db"
+    url = pg_url("tot_no_such_db", driver="psycopg")
     line = one_error_line(tagoffline(url, "service", "list"))
     assert line.startswith("error: database error (OperationalError): ") and 'database "tot_no_such_db"' in line
     assert one_error_line(tagoffline("not a url", "service", "list")) == \

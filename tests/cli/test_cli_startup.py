@@ -177,14 +177,9 @@ def test_run_with_a_secrets_backend_asks_airflow(demo: dict[str, str], tmp_path:
 def test_run_into_postgresql_imports_no_airflow(demo: dict[str, str], pg_database: str, tmp_path: Path) -> None:
     """The demo's service pointed at a PostgreSQL target (an AIRFLOW_CONN_* variable with its flavour only):
     opened as PostgresHook opens it, without Airflow (dialects/postgres/connect.py)."""
-    from urllib.parse import urlsplit
+    from tests.live import pg_conn_json
 
-    from dbs import PG_ADMIN_URL
-
-    admin = urlsplit(PG_ADMIN_URL)
-    env = {**demo, "AIRFLOW_CONN_STARTUP_PG": json.dumps({
-        "conn_type": "postgres", "host": admin.hostname, "login": admin.username, "password": admin.password,
-        "port": admin.port, "schema": pg_database, "extra": {"flavor": "postgres"}})}
+    env = {**demo, "AIRFLOW_CONN_STARTUP_PG": pg_conn_json(pg_database, extra={"flavor": "postgres"})}
 
     def cli(*args: str) -> str:
         proc = subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, timeout=300)

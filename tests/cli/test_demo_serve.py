@@ -18,9 +18,9 @@ from urllib.parse import quote
 import httpx
 from browser import chromium, shot
 from playwright.sync_api import expect
-from stack import free_port
 
 from airflow_provider_tagoffline.cli.demo_cmd import demo_parallelism
+from tests.live import free_port
 
 
 def test_demo_serve_publishes_and_airflow_runs_the_demo_dag(tmp_path: Path) -> None:

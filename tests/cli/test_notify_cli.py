@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 import json
-import sys
 from importlib import resources
 from pathlib import Path
 
 import pytest
-
-from airflow_provider_tagoffline.cli.main import main
 
 EXAMPLES = Path(str(resources.files("airflow_provider_tagoffline") / "examples"))
 NOTIFY = "notify: {conn_id: crm_smtp, to: [crm-oncall@example.com], events: [gate_failure]}\n"
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN", f"sqlite:///{tmp_path / 'catalog.db'}")
-    monkeypatch.setenv("AIRFLOW_CONN_CRM_MYSQL", "mysql://crm:s3cret@127.0.0.1:3306/crm")
+def cli(cli, monkeypatch, tmp_path):
+    """The CLI (tests/cli/conftest.py) on a migrated store holding the example catalog, with an SMTP
+    connection ``crm_smtp`` granted to ``crm``."""
     monkeypatch.setenv("AIRFLOW_CONN_CRM_SMTP", json.dumps({
         "conn_type": "smtp", "host": "mail.example", "password": "smtp-s3cret",
         "extra": {"from_email": "tag-offline@example.com"}}))
-    monkeypatch.setenv("TAGOFFLINE_USER", "tester")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["tagoffline", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
+    run = cli
     run("db", "migrate")
     run("catalog", "apply", str(EXAMPLES / "catalog.yaml"))
     # a notification connection needs a connection grant to the application, like a target's

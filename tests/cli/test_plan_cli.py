@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-BIN = Path(sys.executable).parent / "tagoffline"
-
-
-def tagoffline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
-
-
-def _env(home: Path) -> dict[str, str]:
-    return {
-        "AIRFLOW__TAG_OFFLINE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'catalog.db'}",
-        "AIRFLOW__TAG_OFFLINE__WAREHOUSE_CONN_ID": "tag_warehouse",
-        "AIRFLOW_CONN_TAG_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(home / "warehouse.duckdb")}),
-        "AIRFLOW_CONN_DEMO_TARGET": json.dumps({"conn_type": "sqlite", "host": str(home / "target.db")}),
-    }
+from command import demo_env, tagoffline
 
 
 def test_plan_then_run(tmp_path: Path) -> None:
     home = tmp_path / "demo"
     assert tagoffline("demo", "--home", str(home), "--users", "2000", "--date", "2026-11-23").returncode == 0
-    env = _env(home)
+    env = demo_env(home)
     target = home / "target.db"
     before = hashlib.sha256(target.read_bytes()).hexdigest()
 

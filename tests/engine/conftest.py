@@ -5,21 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbs import (
-    MYSQL_HOST,
-    MYSQL_PASSWORD,
-    MYSQL_PORT,
-    MYSQL_USER,
-    _mysql_connect,
-    _pg_connect,
-    pg_conn_json,
-)
 from engine_data import LiveTarget, _mysql_target, _postgres_target, fill_warehouse
+
+from tests.live import mysql_conn_json, mysql_connect, mysql_database, pg_conn_json, pg_connect, pg_database
 
 
 @pytest.fixture(scope="session")
@@ -65,26 +57,14 @@ def live_target(request: pytest.FixtureRequest, tmp_path: Path,
 
 @pytest.fixture
 def pg_target_db() -> Iterator[str]:
-    name = f"tot_{uuid.uuid4().hex[:10]}"
-    with _pg_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with _pg_connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database() as name:
+        yield name
 
 
 @pytest.fixture
 def mysql_target_db() -> Iterator[str]:
-    name = f"tot_{uuid.uuid4().hex[:10]}"
-    conn = _mysql_connect()
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    conn.close()
-    yield name
-    conn = _mysql_connect()
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    conn.close()
+    with mysql_database() as name:
+        yield name
 
 
 @pytest.fixture(params=["duckdb", "postgres", "mysql", "sqlite"])
@@ -92,7 +72,6 @@ def warehouse_conn(request: pytest.FixtureRequest, duckdb_warehouse: str, tmp_pa
                    monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A filled warehouse of each kind, registered as connection ``tot_wh``; yields its kind."""
     kind = request.param
-    name = f"tot_{uuid.uuid4().hex[:10]}"
     if kind == "duckdb":
         path = tmp_path / "wh.duckdb"
         shutil.copy(duckdb_warehouse, path)
@@ -108,27 +87,15 @@ def warehouse_conn(request: pytest.FixtureRequest, duckdb_warehouse: str, tmp_pa
         yield kind
         return
     if kind == "postgres":
-        with _pg_connect() as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        with _pg_connect(name) as conn:
-            fill_warehouse(conn, "postgres")
-        monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", pg_conn_json(name))
-        yield kind
-        with _pg_connect() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with pg_database() as name:
+            with pg_connect(name) as conn:
+                fill_warehouse(conn, "postgres")
+            monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", pg_conn_json(name))
+            yield kind
         return
-    admin = _mysql_connect()
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-    admin.close()
-    conn = _mysql_connect(name)
-    fill_warehouse(conn, "mysql")
-    conn.close()
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(
-        {"conn_type": "mysql", "host": MYSQL_HOST, "port": MYSQL_PORT, "login": MYSQL_USER,
-         "password": MYSQL_PASSWORD, "schema": name, "extra": {"charset": "utf8mb4"}}))
-    yield kind
-    admin = _mysql_connect()
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    admin.close()
+    with mysql_database() as name:
+        conn = mysql_connect(name)
+        fill_warehouse(conn, "mysql")
+        conn.close()
+        monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", mysql_conn_json(name))
+        yield kind

@@ -9,15 +9,13 @@ user 7 only in ``profile`` (the join must keep both); user 3 appears twice in ``
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dbs import MYSQL_HOST, MYSQL_PASSWORD, MYSQL_PORT, MYSQL_USER, PG_ADMIN_URL, _mysql_connect, pg_conn_json
-
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.live import mysql_conn_json, mysql_connect, pg_conn_json, pg_connect
 
 D = dt.date(2026, 11, 23)
 D_PREV = dt.date(2026, 11, 22)
@@ -245,16 +243,11 @@ class LiveTarget:
 
 
 def _postgres_target(dbname: str) -> LiveTarget:
-    import psycopg
-
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    return LiveTarget("postgres", "tot_target", pg_conn_json(dbname), lambda: psycopg.connect(f"{base}/{dbname}"))
+    return LiveTarget("postgres", "tot_target", pg_conn_json(dbname), lambda: pg_connect(dbname, autocommit=False))
 
 
 def _mysql_target(dbname: str) -> LiveTarget:
-    conn_json = json.dumps({"conn_type": "mysql", "host": MYSQL_HOST, "port": MYSQL_PORT, "login": MYSQL_USER,
-                            "password": MYSQL_PASSWORD, "schema": dbname, "extra": {"charset": "utf8mb4"}})
-    return LiveTarget("mysql", "tot_target", conn_json, lambda: _mysql_connect(dbname))
+    return LiveTarget("mysql", "tot_target", mysql_conn_json(dbname), lambda: mysql_connect(dbname))
 
 
 def normalize(row: tuple[Any, ...]) -> tuple[Any, ...]:

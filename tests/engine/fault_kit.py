@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_data import OUTPUT_COLUMNS, LiveTarget, normalize
+from engine_data import D_PREV, OUTPUT_COLUMNS, LiveTarget, make_spec, normalize, target_content
 
+from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets.base import Target
@@ -212,3 +213,17 @@ def assert_nothing_left(t: LiveTarget, database: str) -> None:
     assert leftovers(t) == []
     wait_for("the run's sessions to end", lambda: not other_sessions(t, database), timeout=30)
     assert not run_lock_held(t, database)
+
+
+def live_table_of_the_day_before(t: LiveTarget, phase: str) -> tuple[RunSpec, list[tuple[Any, ...]]]:
+    """The spec of ``make_spec`` and its live table on ``t`` holding D_PREV (a run exported it), with
+    that content; before a fault at ``recovery``, also what a run killed inside a swap leaves: the old
+    copy and a stage."""
+    spec = make_spec(t.kind, t.conn_id)
+    t.execute(*create_table_sql(spec, t.kind))
+    run_export(spec, D_PREV)
+    old = target_content(t)
+    if phase == "recovery":
+        t.execute("CREATE TABLE user_tags_dpfx_tmp AS SELECT * FROM user_tags",
+                  "CREATE TABLE user_tags_dpfx_b AS SELECT * FROM user_tags")
+    return spec, old

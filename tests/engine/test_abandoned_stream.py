@@ -13,18 +13,17 @@ the PostgreSQL target's case got away with it (reference counting happened to cl
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbs import _pg_connect, pg_conn_json
 from engine_data import D, LiveTarget
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.live import pg_conn_json, pg_connect, pg_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
@@ -37,22 +36,18 @@ DS = D.strftime("%Y%m%d")
 @pytest.fixture
 def big_pg_warehouse(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Three sources of about IDS IDs each, every one repeating some IDs for D."""
-    name = f"tot_{uuid.uuid4().hex[:10]}"
-    with _pg_connect() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    with _pg_connect(name) as conn:
-        for i, (table, col) in enumerate((("s_profile", "city"), ("s_orders", "orders"), ("s_visits", "visits"))):
-            conn.execute(f"CREATE TABLE {table} (user_id bigint, {col} text, ds text)")
-            conn.execute(f"INSERT INTO {table} SELECT g + {i * 1000}, 'v' || (g %% 97), %s "
-                         f"FROM generate_series(1, {IDS}) g", [DS])
-            # every 1000th ID twice, the later row's value differs
-            conn.execute(f"INSERT INTO {table} SELECT g + {i * 1000}, 'last', %s "
-                         f"FROM generate_series(1, {IDS}, 1000) g", [DS])
-            conn.execute(f"ANALYZE {table}")
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_BIG_WH", pg_conn_json(name))
-    yield name
-    with _pg_connect() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database() as name:
+        with pg_connect(name) as conn:
+            for i, (table, col) in enumerate((("s_profile", "city"), ("s_orders", "orders"), ("s_visits", "visits"))):
+                conn.execute(f"CREATE TABLE {table} (user_id bigint, {col} text, ds text)")
+                conn.execute(f"INSERT INTO {table} SELECT g + {i * 1000}, 'v' || (g %% 97), %s "
+                             f"FROM generate_series(1, {IDS}) g", [DS])
+                # every 1000th ID twice, the later row's value differs
+                conn.execute(f"INSERT INTO {table} SELECT g + {i * 1000}, 'last', %s "
+                             f"FROM generate_series(1, {IDS}, 1000) g", [DS])
+                conn.execute(f"ANALYZE {table}")
+        monkeypatch.setenv("AIRFLOW_CONN_TOT_BIG_WH", pg_conn_json(name))
+        yield name
 
 
 def _spec(kind: str) -> RunSpec:
@@ -93,7 +88,7 @@ def test_reload_after_duplicates_does_not_wait_for_the_first_copy(big_pg_warehou
         ("last", "last", "last")]
     assert live_target.rows("SELECT count(*) FROM user_tags") == [(IDS + 2000,)]
     # nothing of the first load is left behind on the warehouse: no COPY still running there
-    with _pg_connect() as admin:
+    with pg_connect() as admin:
         busy = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active'",
                              [big_pg_warehouse]).fetchone()
     assert busy == (0,)

@@ -12,14 +12,12 @@ its row, no file is written.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlglot
-from dbs import PG_ADMIN_URL, _mysql_connect, _pg_connect
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
@@ -28,6 +26,7 @@ from airflow_provider_tagoffline.create_table.parse import parse_edited
 from airflow_provider_tagoffline.create_table.render import render
 from airflow_provider_tagoffline.dialects import Dialect, get_dialect
 from airflow_provider_tagoffline.errors import ValidationFailed
+from tests.live import mysql_connect, mysql_database, pg_connect, pg_database
 
 NAMES = ["t", '"t"', "`t`", "T", "public.t", "victim", '"a""b"', "`a``b`", "x", '"x;y"', "a b", "用户"]
 HOSTILE = ["'", "''", "\\'", "\\", ";", "; DROP TABLE victim", "--", "-- ')", "/*", "*/", "/*!50000", "#", "$$",
@@ -168,11 +167,8 @@ def test_renderings_run_as_a_create_table_of_the_target_on_duckdb(duck: Any) -> 
 def test_renderings_run_as_a_create_table_of_the_target_on_postgres() -> None:
     import psycopg
 
-    name = f"tot_fuzz_{uuid.uuid4().hex[:8]}"
-    with _pg_connect() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with psycopg.connect(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as con:
+    with pg_database("tot_fuzz") as name:
+        with pg_connect(name) as con:
             con.execute("CREATE TABLE victim (a int)")
             con.execute("INSERT INTO victim VALUES (1)")
 
@@ -198,9 +194,6 @@ def test_renderings_run_as_a_create_table_of_the_target_on_postgres() -> None:
 
             check()
             assert con.execute("SELECT a FROM victim").fetchall() == [(1,)]
-    finally:
-        with _pg_connect() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.mysql
@@ -211,12 +204,8 @@ def test_renderings_run_as_a_create_table_of_the_target_on_mariadb() -> None:
         cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1")
         return [r[0] for r in cur.fetchall()]
 
-    name = f"tot_fuzz_{uuid.uuid4().hex[:8]}"
-    admin = _mysql_connect()
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    try:
-        con = _mysql_connect(name)
+    with mysql_database("tot_fuzz", collation=None) as name:
+        con = mysql_connect(name)
         if callable(getattr(con, "set_server_option", None)):
             con.set_server_option(1)  # multi-statements off, as the target does
         with con.cursor() as cur:
@@ -245,7 +234,3 @@ def test_renderings_run_as_a_create_table_of_the_target_on_mariadb() -> None:
             cur.execute("SELECT a FROM victim")
             assert cur.fetchall() == ((1,),)
         con.close()
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()

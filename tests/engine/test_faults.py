@@ -10,12 +10,11 @@ outcomes is docs/reliability.md.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from dbs import _pg_connect, pg_conn_json
 from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
 from engine_data import target_content as content
 from fault_kit import (
@@ -24,6 +23,7 @@ from fault_kit import (
     assert_nothing_left,
     kill_session,
     leftovers,
+    live_table_of_the_day_before,
     lock_key,
     run_session,
     wait_for,
@@ -33,6 +33,7 @@ from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.live import pg_conn_json, pg_connect, pg_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
@@ -56,14 +57,7 @@ def test_target_connection_killed(live_target: LiveTarget, phase: str, request: 
                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     t = live_target
     database = _database(t, request)
-    spec = make_spec(t.kind, t.conn_id)
-    t.execute(*create_table_sql(spec, t.kind))
-    run_export(spec, D_PREV)
-    old = content(t)
-    if phase == "recovery":
-        # What a run killed inside a swap leaves: the old copy and a stage.
-        t.execute("CREATE TABLE user_tags_dpfx_tmp AS SELECT * FROM user_tags",
-                  "CREATE TABLE user_tags_dpfx_b AS SELECT * FROM user_tags")
+    spec, old = live_table_of_the_day_before(t, phase)
 
     with LiveReader(t.connect).polling() as reader:
         with PausedRun(spec, D, phase, tmp_path, monkeypatch) as run:
@@ -163,17 +157,13 @@ SUMMARY = "SELECT count(*), sum(user_id), min(v), max(v) FROM user_tags"
 @pytest.fixture(scope="module")
 def streaming_warehouse() -> Iterator[str]:
     """A PostgreSQL warehouse with one source of WAREHOUSE_ROWS IDs for D (read only: shared)."""
-    name = f"tot_{uuid.uuid4().hex[:10]}"
-    with _pg_connect() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    with _pg_connect(name) as conn:
-        conn.execute("CREATE TABLE src (user_id bigint, v text, ds text)")
-        conn.execute("INSERT INTO src SELECT g, 'value ' || g || repeat('.', 70), %s "
-                     "FROM generate_series(1, %s) g", [D.strftime("%Y%m%d"), WAREHOUSE_ROWS])
-        conn.execute("ANALYZE src")
-    yield name
-    with _pg_connect() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database() as name:
+        with pg_connect(name) as conn:
+            conn.execute("CREATE TABLE src (user_id bigint, v text, ds text)")
+            conn.execute("INSERT INTO src SELECT g, 'value ' || g || repeat('.', 70), %s "
+                         "FROM generate_series(1, %s) g", [D.strftime("%Y%m%d"), WAREHOUSE_ROWS])
+            conn.execute("ANALYZE src")
+        yield name
 
 
 def _one_source_spec(kind: str) -> RunSpec:
@@ -189,9 +179,18 @@ def _one_source_spec(kind: str) -> RunSpec:
     })
 
 
+def _two_old_rows(t: LiveTarget, warehouse: str, monkeypatch: pytest.MonkeyPatch) -> tuple[RunSpec, list[Any]]:
+    """The one-source spec from ``warehouse`` (connection tot_fault_wh) into ``t``, whose live table
+    holds two old rows; and the SUMMARY of those."""
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_FAULT_WH", pg_conn_json(warehouse))
+    spec = _one_source_spec(t.kind)
+    t.execute(*create_table_sql(spec, t.kind), "INSERT INTO user_tags (user_id, v) VALUES (1, 'old'), (2, 'old')")
+    return spec, t.rows(SUMMARY)
+
+
 def _streaming_backend(warehouse: str) -> int:
     """The warehouse session streaming the extract: a ``COPY (...) TO STDOUT`` or the named cursor."""
-    with _pg_connect() as admin:
+    with pg_connect() as admin:
         rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
                              "AND (query ILIKE 'COPY (%%' OR query ILIKE '%%tagoffline_extract%%')",
                              [warehouse]).fetchall()
@@ -200,7 +199,7 @@ def _streaming_backend(warehouse: str) -> int:
 
 
 def _warehouse_sessions(warehouse: str) -> int:
-    with _pg_connect() as admin:
+    with pg_connect() as admin:
         return int(admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
                                  [warehouse]).fetchone()[0])
 
@@ -211,15 +210,12 @@ def test_warehouse_connection_killed_mid_stream(live_target: LiveTarget, streami
     """PostgreSQL and MariaDB targets read the warehouse's ``COPY ... TO STDOUT`` (CSV); SQLite reads
     row batches from a server-side cursor."""
     t = live_target
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_FAULT_WH", pg_conn_json(streaming_warehouse))
-    spec = _one_source_spec(t.kind)
-    t.execute(*create_table_sql(spec, t.kind), "INSERT INTO user_tags (user_id, v) VALUES (1, 'old'), (2, 'old')")
-    old = t.rows(SUMMARY)
+    spec, old = _two_old_rows(t, streaming_warehouse, monkeypatch)
 
     with LiveReader(t.connect, SUMMARY, shape=lambda r: tuple(map(str, r))).polling() as reader:
         with PausedRun(spec, D, "extract", tmp_path, monkeypatch) as run:
             pid = _streaming_backend(streaming_warehouse)
-            with _pg_connect() as admin:
+            with pg_connect() as admin:
                 assert admin.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
             run.resume()
         after = t.rows(SUMMARY)
@@ -245,10 +241,7 @@ def test_target_connection_killed_mid_stream(live_target: LiveTarget, streaming_
     (MariaDB's LOAD DATA reads a pipe a thread fills): the stream stops, nothing hangs."""
     t = live_target
     database = _database(t, request)
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_FAULT_WH", pg_conn_json(streaming_warehouse))
-    spec = _one_source_spec(t.kind)
-    t.execute(*create_table_sql(spec, t.kind), "INSERT INTO user_tags (user_id, v) VALUES (1, 'old'), (2, 'old')")
-    old = t.rows(SUMMARY)
+    spec, old = _two_old_rows(t, streaming_warehouse, monkeypatch)
 
     with LiveReader(t.connect, SUMMARY, shape=lambda r: tuple(map(str, r))).polling() as reader:
         with PausedRun(spec, D, "extract", tmp_path, monkeypatch) as run:

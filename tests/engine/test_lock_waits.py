@@ -16,9 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from dbs import PG_ADMIN_URL, _mysql_connect
 from engine_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
 from engine_data import target_content as content
 
@@ -28,6 +26,8 @@ from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets.lockwait import ATTEMPT_SECONDS, LockPatienceExhausted
 from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.live import mysql_connect, pg_connect
+from tests.pollers import CountPollers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]
 
@@ -45,9 +45,8 @@ def connect(t: LiveTarget, application: str) -> Any:
     """An autocommit session to the target's database, named ``application`` where the server has names."""
     database = json.loads(t.conn_json)["schema"]
     if t.kind == "postgres":
-        return psycopg.connect(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}", autocommit=True,
-                               application_name=application)
-    return _mysql_connect(database)
+        return pg_connect(database, application_name=application)
+    return mysql_connect(database)
 
 
 def open_reading_transaction(t: LiveTarget, application: str) -> Any:
@@ -61,57 +60,9 @@ def open_reading_transaction(t: LiveTarget, application: str) -> Any:
     return conn
 
 
-class Pollers:
-    """``READERS`` sessions, each running ``SELECT count(*)`` every ``POLL_EVERY`` seconds: the worst answer
-    time, failed reads and wrong counts."""
-
-    def __init__(self, t: LiveTarget, expected: int):
-        self.t, self.expected = t, expected
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.reads = self.failed = self.wrong = 0
-        self.worst = 0.0
-        self.errors: list[str] = []
-        self.polling = threading.Barrier(READERS + 1)
-        self.threads = [threading.Thread(target=self._poll, args=(i,), daemon=True) for i in range(READERS)]
-
-    def __enter__(self) -> Pollers:
-        for th in self.threads:
-            th.start()
-        self.polling.wait(timeout=60)  # every reader answered once
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop.set()
-        for th in self.threads:
-            th.join(timeout=60)
-
-    def _poll(self, i: int) -> None:
-        conn = connect(self.t, f"poller_{i}")
-        first = True
-        while not self.stop.is_set():
-            start = time.monotonic()
-            try:
-                cur = conn.cursor()
-                cur.execute("SELECT count(*) FROM user_tags")
-                count = cur.fetchone()[0]
-                cur.close()
-                ok = True
-            except Exception as exc:
-                ok, count = False, None
-                with self.lock:
-                    self.errors.append(str(exc).splitlines()[0])
-            took = time.monotonic() - start
-            with self.lock:
-                self.reads += 1
-                self.worst = max(self.worst, took)
-                self.failed += not ok
-                self.wrong += ok and count != self.expected
-            if first:
-                self.polling.wait(timeout=60)
-                first = False
-            self.stop.wait(POLL_EVERY)
-        conn.close()
+def pollers(t: LiveTarget, expected: int) -> CountPollers:
+    """``READERS`` sessions of the target, each running ``SELECT count(*)`` every ``POLL_EVERY`` seconds."""
+    return CountPollers(lambda i: connect(t, f"poller_{i}"), READERS, expected, POLL_EVERY)
 
 
 def in_thread(work: Callable[[], RunReport]) -> tuple[threading.Thread, dict[str, Any]]:
@@ -145,7 +96,7 @@ def test_a_long_reader_delays_the_swap_but_no_other_reader(filled: tuple[LiveTar
     reader = open_reading_transaction(t, "long_reader")
     reader_started = time.monotonic()
     try:
-        with Pollers(t, len(EXPECTED_D)) as pollers:
+        with pollers(t, len(EXPECTED_D)) as readers:
             run, out = in_thread(lambda: run_export(spec, D))
             # The long reader's 20 s: the run must still be waiting for the table when they are over.
             run.join(timeout=max(0.0, LONG_READER_SECONDS - (time.monotonic() - reader_started)))
@@ -158,14 +109,14 @@ def test_a_long_reader_delays_the_swap_but_no_other_reader(filled: tuple[LiveTar
     assert "error" not in out, out.get("error")
     report: RunReport = out["report"]
     assert out["ended"] > reader_ended and content(t) == EXPECTED_D
-    assert pollers.failed == 0 and pollers.wrong == 0, pollers.errors[:3]
-    assert pollers.worst < WORST_READ_ALLOWED, f"a read waited {pollers.worst:.2f}s"
-    assert pollers.reads > READERS * 50  # they kept reading all along
+    assert readers.failed == 0 and readers.wrong == 0, readers.errors[:3]
+    assert readers.worst < WORST_READ_ALLOWED, f"a read waited {readers.worst:.2f}s"
+    assert readers.reads > READERS * 50  # they kept reading all along
     assert report.lock_timeouts >= 3 and report.lock_attempts > report.lock_timeouts
     assert report.lock_wait_seconds >= LONG_READER_SECONDS / 2
     assert f"{report.lock_timeouts} not granted in time" in report.summary()
     assert not [n for n in t.tables() if "_dpfx_" in n]
-    print(f"{t.kind}: worst read {pollers.worst:.2f}s of {pollers.reads} reads; {report.lock_attempts} lock "
+    print(f"{t.kind}: worst read {readers.worst:.2f}s of {readers.reads} reads; {report.lock_attempts} lock "
           f"attempts, waited {report.lock_wait_seconds:.1f}s; run ended {out['ended'] - reader_ended:.1f}s after "
           "the long reader")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from dbs import _mysql_connect, _pg_connect
 from engine_data import D_PREV, D, LiveTarget, make_spec
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine.targets.held import split_comment
 from airflow_provider_tagoffline.runs import run_export
+from tests.live import mysql_connect, pg_connect
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
@@ -48,14 +48,14 @@ def test_grants_comments_and_indexes_survive(live_target: LiveTarget) -> None:
     t.execute(*create_table_sql(spec, t.kind))
     who = f"tot_reader_{uuid.uuid4().hex[:8]}"
     if t.kind == "postgres":
-        with _pg_connect() as admin:
+        with pg_connect() as admin:
             admin.execute(f'CREATE ROLE "{who}"')
         t.execute("CREATE INDEX user_tags_level_idx ON user_tags (level)",
                   "CREATE UNIQUE INDEX user_tags_nick_uq ON user_tags (nick, user_id) WHERE nick IS NOT NULL",
                   f'GRANT SELECT, UPDATE ON user_tags TO "{who}"',
                   "COMMENT ON TABLE user_tags IS 'tags for the CRM ''daily'''")
     else:
-        admin = _mysql_connect()
+        admin = mysql_connect()
         with admin.cursor() as cur:
             cur.execute(f"CREATE USER '{who}'@'localhost'")
         admin.close()
@@ -83,10 +83,10 @@ def test_grants_comments_and_indexes_survive(live_target: LiveTarget) -> None:
     finally:
         if t.kind == "postgres":
             t.execute(f'DROP OWNED BY "{who}"')
-            with _pg_connect() as admin:
+            with pg_connect() as admin:
                 admin.execute(f'DROP ROLE IF EXISTS "{who}"')
         else:
-            admin = _mysql_connect()
+            admin = mysql_connect()
             with admin.cursor() as cur:
                 cur.execute(f"DROP USER IF EXISTS '{who}'@'localhost'")
             admin.close()

@@ -3,16 +3,10 @@ counts and changes the following run then reports, and that nothing was written.
 
 from __future__ import annotations
 
-import json
-import shutil
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from dbs import _pg_connect, pg_conn_json
-from engine_data import D_PREV, EXPECTED_D, WEIRD, D, LiveTarget, fill_warehouse, make_spec, target_content
+from engine_data import D_PREV, EXPECTED_D, WEIRD, D, LiveTarget, make_spec, target_content
 
 from airflow_provider_tagoffline.connections import resolve_connection
 from airflow_provider_tagoffline.create_table import create_table_sql
@@ -155,28 +149,9 @@ def test_preview_holds_no_lock(live_target: LiveTarget, monkeypatch: pytest.Monk
 
 # ---- the target is the warehouse: the comparison is one query inside it ------------------------------
 
-@pytest.fixture(params=["duckdb", "postgres"])
-def same_engine(request: pytest.FixtureRequest, duckdb_warehouse: str, tmp_path: Path,
-                monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    kind = request.param
-    if kind == "duckdb":
-        path = tmp_path / "wh.duckdb"
-        shutil.copy(duckdb_warehouse, path)
-        monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps({"conn_type": "duckdb", "host": str(path)}))
-        yield kind
-        return
-    name = f"tot_{uuid.uuid4().hex[:10]}"
-    with _pg_connect() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    with _pg_connect(name) as conn:
-        fill_warehouse(conn, "postgres")
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", pg_conn_json(name))
-    yield kind
-    with _pg_connect() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_in_the_warehouse_the_diff_is_pushed_down(same_engine: str) -> None:
+# the warehouse of each engine that can be a target too (engine/conftest.py), registered as tot_wh
+@pytest.mark.parametrize("warehouse_conn", ["duckdb", "postgres"], indirect=True)
+def test_in_the_warehouse_the_diff_is_pushed_down(warehouse_conn: str) -> None:
     spec = make_spec("warehouse", "tot_wh", warehouse_conn_id="tot_wh", gates={"max_null_ratio": {"gmv": 0.9}})
     where = resolve_connection("tot_wh")
     target = where.target(spec.target, where.open())

@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
+from engine_data import EXPECTED_D, D, LiveTarget
 from engine_data import target_content as content
-from fault_kit import LiveReader, PausedRun, assert_nothing_left
+from fault_kit import LiveReader, PausedRun, assert_nothing_left, live_table_of_the_day_before
 from pg_cluster import PrivateCluster, missing
 
-from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.runs import run_export
 
 pytestmark = [pytest.mark.slow]
@@ -65,14 +64,7 @@ def restartable_target(private_pg: PrivateCluster, monkeypatch: pytest.MonkeyPat
 def test_target_server_restarted(restartable_target: tuple[LiveTarget, str], private_pg: PrivateCluster, phase: str,
                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     t, database = restartable_target
-    spec = make_spec(t.kind, t.conn_id)
-    t.execute(*create_table_sql(spec, t.kind))
-    run_export(spec, D_PREV)
-    old = content(t)
-    if phase == "recovery":
-        # What a run killed inside a swap leaves: the old copy and a stage.
-        t.execute("CREATE TABLE user_tags_dpfx_tmp AS SELECT * FROM user_tags",
-                  "CREATE TABLE user_tags_dpfx_b AS SELECT * FROM user_tags")
+    spec, old = live_table_of_the_day_before(t, phase)
 
     with LiveReader(t.connect).polling() as reader:
         with PausedRun(spec, D, phase, tmp_path, monkeypatch) as run:

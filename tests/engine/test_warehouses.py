@@ -124,11 +124,10 @@ def test_postgres_warehouse_checks_run_at_once_each_on_its_connection(warehouse_
     first missing source's own clear error, and every connection they opened closed."""
     import os
 
-    from dbs import _pg_connect
-
     from airflow_provider_tagoffline.connections import resolve_warehouse
     from airflow_provider_tagoffline.engine.warehouse import PARALLEL_CHECKS, Warehouse
     from airflow_provider_tagoffline.errors import RunFailed
+    from tests.live import pg_connect
 
     db = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])["schema"]
     profile, trade = make_spec("sqlite", "t", warehouse_conn_id="tot_wh").sources
@@ -147,7 +146,7 @@ def test_postgres_warehouse_checks_run_at_once_each_on_its_connection(warehouse_
         assert checks.spoil_the_load()
     finally:
         wh.close()
-    with _pg_connect() as admin:
+    with pg_connect() as admin:
         for _ in range(50):  # a closed connection's backend ends a moment later
             left = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [db]).fetchone()
             if left == (0,):

@@ -6,34 +6,29 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_tagoffline.catalog.repository import Actor
+from tests.catalog_data import gender_tag, user_catalog
 
-CATALOG: dict[str, Any] = {
-    "applications": [{"code": "crm", "name": "CRM", "admins": ["alice"], "members": ["bob"]},
-                     {"code": "risk", "name": "Risk", "admins": ["rita"]}],
-    "lookups": [{"code": "gender_codes", "name": "Gender", "values": {"M": "Male", "F": "Female"}}],
-    "entities": [{
-        "code": "user", "name": "User",
-        "ids": [{"code": "user_id", "name": "User ID", "type": "bigint"},
-                {"code": "mobile", "name": "Mobile", "type": "string"}],
-        "tags": [
-            {"code": "gender", "name": "Gender", "type": "string", "id": "user_id", "lookup": "gender_codes",
-             "source": {"table": "dws_profile", "key": "user_id", "column": "gender", "partition": "ds"}},
-            {"code": "gmv_30d", "name": "GMV", "type": "decimal(18,2)", "id": "user_id",
-             "source": {"table": "dws_trade", "key": "user_id", "column": "gmv_30d", "partition": "dt",
-                        "format": "yyyy-MM-dd"}},
-            {"code": "old_tag", "name": "Old", "type": "bigint", "id": "user_id",
-             "source": {"table": "dws_profile", "key": "user_id", "column": "old"}},
-            {"code": "secret", "name": "Secret", "type": "string", "id": "user_id",
-             "source": {"table": "dws_profile", "key": "user_id", "column": "secret"}},
-            {"code": "city", "name": "City", "type": "string", "id": "mobile",
-             "source": {"table": "dws_mobile", "key": "mobile", "column": "city"}},
-        ]}],
-    "grants": [{"application": "crm", "entity": "user", "tags": ["gender", "gmv_30d", "city"]},
-               {"application": "crm", "entity": "user", "tags": ["old_tag"], "expires": "2020-01-01"}],
+CATALOG: dict[str, Any] = user_catalog(
+    applications=[{"code": "crm", "name": "CRM", "admins": ["alice"], "members": ["bob"]},
+                  {"code": "risk", "name": "Risk", "admins": ["rita"]}],
+    tags=[
+        gender_tag("dws_profile"),
+        {"code": "gmv_30d", "name": "GMV", "type": "decimal(18,2)", "id": "user_id",
+         "source": {"table": "dws_trade", "key": "user_id", "column": "gmv_30d", "partition": "dt",
+                    "format": "yyyy-MM-dd"}},
+        {"code": "old_tag", "name": "Old", "type": "bigint", "id": "user_id",
+         "source": {"table": "dws_profile", "key": "user_id", "column": "old"}},
+        {"code": "secret", "name": "Secret", "type": "string", "id": "user_id",
+         "source": {"table": "dws_profile", "key": "user_id", "column": "secret"}},
+        {"code": "city", "name": "City", "type": "string", "id": "mobile",
+         "source": {"table": "dws_mobile", "key": "mobile", "column": "city"}},
+    ],
+    grants=[{"application": "crm", "entity": "user", "tags": ["gender", "gmv_30d", "city"]},
+            {"application": "crm", "entity": "user", "tags": ["old_tag"], "expires": "2020-01-01"}],
     # crm writes its own connections (crm_pg only in two schemas); risk is granted none
-    "target_grants": [{"application": "crm", "conn_id": "crm_pg", "schemas": ["crm", "public"]},
-                      *({"application": "crm", "conn_id": c} for c in ("crm_mysql", "crm_ora", "crm_adb", "crm_lite"))],
-}
+    target_grants=[{"application": "crm", "conn_id": "crm_pg", "schemas": ["crm", "public"]},
+                   *({"application": "crm", "conn_id": c} for c in ("crm_mysql", "crm_ora", "crm_adb", "crm_lite"))],
+)
 
 CONNECTIONS = {
     "crm_pg": {"conn_type": "postgres", "host": "db", "login": "crm", "password": "pg-s3cret", "schema": "crm"},

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from stack import BIN, AirflowStack, airflow_env, free_port, run_cli, simple_auth_env
+from stack import BIN, AirflowStack, airflow_env, run_cli, simple_auth_env
+
+from tests.live import free_port
 
 pytestmark = [pytest.mark.smoke, pytest.mark.airflow]
 
