@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from late_data import wait_for
 
 from tests.live import pg_connect
 
@@ -55,8 +56,12 @@ def concrete(path: str) -> str:
 
 
 def snapshot(api_server: Any, admin: httpx.Client) -> dict[str, Any]:
-    """Everything a forged write could change: catalog, services, grants, audit log, DAG files, target tables."""
-    services = admin.get("/services", params={"page_size": 500}).json()["items"]
+    """Everything a forged write could change: catalog, services, grants, audit log, DAG files, target tables.
+    Taken once no service is publishing or unpublishing: other modules' services share the stack, and their
+    publishes end on their own (an order-dependent failure otherwise)."""
+    services = wait_for(lambda: admin.get("/services", params={"page_size": 500}).json()["items"],
+                        lambda items: not any(s["status"] in ("publishing", "unpublishing") for s in items),
+                        300, "every service of the stack out of publishing / unpublishing")
     with pg_connect(api_server.pg_dbs["target"], autocommit=False) as conn:
         tables = sorted(r[0] for r in conn.execute("SELECT table_schema || '.' || table_name "
                                                    "FROM information_schema.tables WHERE table_schema <> "
