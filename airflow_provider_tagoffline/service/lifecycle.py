@@ -248,8 +248,8 @@ def list_services(session: Session, flt: ServiceFilter | None = None, *, page: i
 def service_summary(svc: Service, found: attention.Attention | None = None) -> dict[str, Any]:
     """The list row of spec §3, with whether the catalog changed under it (``found``: its attention
     when the caller read a page of them at once)."""
-    return {**attention.summary_fields(found if found is not None else attention.of(svc)),
-        "name": svc.name, "owner": svc.owner, "application": svc.application.code,
+    # the name first: `service show` prints these keys in this order
+    return {"name": svc.name, "owner": svc.owner, "application": svc.application.code,
         "entity": svc.entity_code, "entity_id": svc.entity_id_code, "status": svc.status,
         "execution_status": svc.execution_status, "tags": [t for t in svc.tag_codes.split(",") if t],
         "schedule_type": svc.schedule_type, "target_kind": svc.target_kind,
@@ -257,4 +257,5 @@ def service_summary(svc: Service, found: attention.Attention | None = None) -> d
                    "full_name": ".".join(p for p in (svc.target_schema, svc.target_table) if p)},
         "version": svc.version, "published_version": svc.published_version,
         "updated_by": svc.updated_by, "updated_at": iso_utc(svc.updated_at),
+        **attention.summary_fields(found if found is not None else attention.of(svc)),
     }
