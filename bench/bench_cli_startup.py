@@ -34,14 +34,14 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench.common import costliest_imports, timed_command
 
 BIN = Path(sys.executable).parent
 SERVICE = "crm_user_tags"  # the demo's service
@@ -118,47 +118,17 @@ def setup(home: Path) -> dict[str, str]:
     return env
 
 
-def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one run of ``argv``."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, cwd=env["AIRFLOW_HOME"])
-    elapsed = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[:3])} failed:\n{proc.stderr[-3000:]}")
-    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
-def top_imports(argv: list[str], env: dict[str, str], count: int = 6) -> tuple[float, list[tuple[str, float]]]:
-    """Total import time and the (at most ``count``) costliest imports made directly by the command (depth 0),
-    each at least 3% of the total."""
-    python = [sys.executable, "-X", "importtime"]
-    cmd = python + argv[1:] if argv[0] == sys.executable else python + [argv[0], *argv[1:]]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=env["AIRFLOW_HOME"])
-    direct = []
-    for line in proc.stderr.splitlines():
-        if not line.startswith("import time:") or "cumulative" in line:
-            continue
-        _, cumulative, name = line.split("|")
-        if not name.startswith("  "):  # nesting is indented by two spaces per level
-            direct.append((name.strip(), int(cumulative) / 1e6))
-    direct.sort(key=lambda item: -item[1])
-    total = sum(seconds for _, seconds in direct)
-    return total, [(name, seconds) for name, seconds in direct[:count] if seconds >= 0.03 * total]
-
-
 def main(rounds: int, importtime: bool) -> None:
     home = Path(tempfile.mkdtemp(prefix="tagoffline-bench-cli-"))
     try:
         env = setup(home)
         for argv in COMMANDS.values():  # warm-up
-            timed(argv, env)
+            timed_command(argv, env, env["AIRFLOW_HOME"])
         times: dict[str, list[float]] = {label: [] for label in COMMANDS}
         cpu: dict[str, list[float]] = {label: [] for label in COMMANDS}
         for _ in range(rounds):
             for label, argv in COMMANDS.items():
-                wall, used = timed(argv, env)
+                wall, used, _out = timed_command(argv, env, env["AIRFLOW_HOME"])
                 times[label].append(wall)
                 cpu[label].append(used)
         print(f"{rounds} rounds, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
@@ -171,7 +141,9 @@ def main(rounds: int, importtime: bool) -> None:
                   f"{used:>6.2f}s {used / cpu_reference:>18.2f}")
         if importtime:
             for label, argv in COMMANDS.items():
-                total, top = top_imports(argv, env)
+                # the script the command runs (this interpreter's own arguments, else the console script)
+                script = argv[1:] if argv[0] == sys.executable else argv
+                total, top = costliest_imports(script, env, env["AIRFLOW_HOME"])
                 print(f"\n{label}: imports {total:.2f} s; costliest: "
                       + ", ".join(f"{name} {seconds:.2f}" for name, seconds in top))
         ratio = statistics.median(times[ASKED]) / reference

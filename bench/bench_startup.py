@@ -29,17 +29,16 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.common import costliest_imports, timed_command
 from tests.live import pg_conn_json, pg_database
 
 BIN = Path(sys.executable).parent
@@ -87,33 +86,6 @@ def postgres_service(env: dict[str, str], home: Path) -> Iterator[dict[str, str]
         yield env
 
 
-def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
-    """(wall seconds, CPU seconds, stdout) of one run of ``argv``."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, cwd=cwd)
-    elapsed = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[:3])} failed:\n{proc.stderr[-3000:]}")
-    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), proc.stdout
-
-
-def top_imports(argv: list[str], env: dict[str, str], cwd: Path, count: int = 6) -> tuple[float, list[str]]:
-    """Total import time and the costliest imports made directly by the command (depth 0), each ≥ 3% of it."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True, env=env,
-                          timeout=600, cwd=cwd)
-    direct = []
-    for line in proc.stderr.splitlines():
-        if line.startswith("import time:") and "cumulative" not in line:
-            _, cumulative, name = line.split("|")
-            if not name.startswith("  "):  # nesting is indented by two spaces per level
-                direct.append((name.strip(), int(cumulative) / 1e6))
-    direct.sort(key=lambda item: -item[1])
-    total = sum(seconds for _, seconds in direct)
-    return total, [f"{name} {seconds:.2f}" for name, seconds in direct[:count] if seconds >= 0.03 * total]
-
-
 def main(rounds: int, importtime: bool, postgres: bool) -> None:
     home = Path(tempfile.mkdtemp(prefix="tagoffline-bench-startup-"))
     try:
@@ -134,20 +106,20 @@ def measure(rounds: int, importtime: bool, home: Path, cases: dict[str, tuple[st
     runs = {label: ([str(BIN / "tagoffline"), "run", service, "--date", DAY, "--json"], env)
             for label, (service, env) in cases.items()}
     base_env = next(iter(cases.values()))[1]
-    timed(airflow, base_env, home)  # warm-up
+    timed_command(airflow, base_env, home)  # warm-up
     for argv, env in runs.values():
-        timed(argv, env, home)
+        timed_command(argv, env, home)
     ref_wall: list[float] = []
     ref_cpu: list[float] = []
     wall_of: dict[str, list[float]] = {label: [] for label in runs}
     cpu_of: dict[str, list[float]] = {label: [] for label in runs}
     own_of: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(rounds):
-        wall, cpu, _out = timed(airflow, base_env, home)
+        wall, cpu, _out = timed_command(airflow, base_env, home)
         ref_wall.append(wall)
         ref_cpu.append(cpu)
         for label, (argv, env) in runs.items():
-            wall, cpu, out = timed(argv, env, home)
+            wall, cpu, out = timed_command(argv, env, home)
             report = json.loads(out)
             assert report["status"] == "success" and report["rows_written"] == USERS, report
             wall_of[label].append(wall)
@@ -172,8 +144,9 @@ def measure(rounds: int, importtime: bool, home: Path, cases: dict[str, tuple[st
         ratios[label] = med(startup) / med(ref_wall)
     if importtime:
         for label, (argv, env) in {"airflow version": (airflow, base_env), **runs}.items():
-            total, top = top_imports(argv, env, home)
-            print(f"{label}: imports {total:.2f} s; costliest: {', '.join(top)}")
+            total, top = costliest_imports(argv, env, home)
+            print(f"{label}: imports {total:.2f} s; costliest: "
+                  + ", ".join(f"{name} {seconds:.2f}" for name, seconds in top))
     print()
     for label, ratio in ratios.items():
         print(f"tagoffline run ({label}) startup / airflow version: {ratio:.2f} (≤ 1 wanted)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -219,3 +220,34 @@ def tmpdir() -> Path:
     d = Path(os.environ.get("TMPDIR", "/tmp")) / f"tagoffline-bench-{uuid.uuid4().hex[:6]}"
     d.mkdir(parents=True)
     return d
+
+
+def timed_command(argv: list[str], env: dict[str, str], cwd: Path | str) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, stdout) of one run of the command ``argv``; exits on its failure."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, cwd=cwd)
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:3])} failed:\n{proc.stderr[-3000:]}")
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), proc.stdout
+
+
+def costliest_imports(script: list[str], env: dict[str, str], cwd: Path | str,
+                      count: int = 6) -> tuple[float, list[tuple[str, float]]]:
+    """Total import time of ``python -X importtime`` running ``script`` (a path and its arguments, or
+    ``-c CODE``), and the (at most ``count``) costliest imports it makes directly (depth 0), each at least
+    3% of the total."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", *script], capture_output=True, text=True, env=env,
+                          timeout=600, cwd=cwd)
+    direct = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line.split("|")
+        if not name.startswith("  "):  # nesting is indented by two spaces per level
+            direct.append((name.strip(), int(cumulative) / 1e6))
+    direct.sort(key=lambda item: -item[1])
+    total = sum(seconds for _, seconds in direct)
+    return total, [(name, seconds) for name, seconds in direct[:count] if seconds >= 0.03 * total]
