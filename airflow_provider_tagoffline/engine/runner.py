@@ -230,9 +230,9 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                     try:
                         result = load(query(checks))
                     except WarehouseOutOfMemory:
-                        # Out of a limit the engine chose (not the connection's): once more with
+                        # Out of a limit the memory strategy chose (not the connection's): once more with
                         # what the warehouse can still give, on a fresh stage.
-                        change = warehouse.reader.fall_back_to_more_memory()
+                        change = warehouse.memory.fall_back_to_more_memory()
                         if change is None:
                             raise
                         say(change)
