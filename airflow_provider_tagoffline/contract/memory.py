@@ -6,6 +6,11 @@ it keeps ``NO_MEMORY_STRATEGY``, which changes nothing, and the runner's paths t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class MemoryStrategy:
     """The default: the connection as it is, one statement, no second try."""
@@ -27,6 +32,18 @@ class MemoryStrategy:
     def may_retry_with_more_memory(self, exc: BaseException) -> bool:
         """Whether ``exc`` ran out of a lean limit, so the statement may run again with more."""
         return False
+
+    def lean_first(self, statement: Callable[[], T]) -> T:
+        """``statement()`` run lean (a check or a scan); once more with all the connection allows when
+        it ran out of the lean limit."""
+        try:
+            self.use_lean(True)
+            return statement()
+        except Exception as exc:
+            if not self.may_retry_with_more_memory(exc):
+                raise
+            self.use_lean(False)
+            return statement()
 
 
 #: the strategy of a warehouse that sizes its own statements (a server)

@@ -255,14 +255,7 @@ class Warehouse:
                 if src.partition else None)
         query = source_check_sql(self.dialect, src, data_date, key_type)
         try:
-            try:
-                self.memory.use_lean(True)
-                rows, duplicates = self.fetchone(query)
-            except Exception as exc:
-                if not self.memory.may_retry_with_more_memory(exc):
-                    raise
-                self.memory.use_lean(False)  # beyond the lean limit: once more with all the connection allows
-                rows, duplicates = self.fetchone(query)
+            rows, duplicates = self.memory.lean_first(lambda: self.fetchone(query))
         except Exception as exc:
             explained = self.reader.explain(exc, f"the check of source table {src.table!r}")
             if explained is not None:
@@ -292,7 +285,7 @@ class Warehouse:
 
     def extract_passes(self, spec: RunSpec, checks: list[SourceCheck], dedupe: frozenset[int]) -> int:
         """In how many passes (``extract.Slice``) the extract of ``spec`` reads the entity IDs: one,
-        unless it joins or deduplicates and the reader bounds that memory by passes."""
+        unless it joins or deduplicates and the memory strategy bounds that memory by passes."""
         if self.is_the_target or not checks or (len(spec.sources) == 1 and not dedupe):
             return 1
         # held per ID: every source's key and every output

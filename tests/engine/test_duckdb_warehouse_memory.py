@@ -123,6 +123,15 @@ def test_the_memory_strategy_is_the_duckdb_readers_own_and_a_no_op_elsewhere(
         assert lite.memory is NO_MEMORY_STRATEGY
         assert lite.memory.rows_per_pass(3, 1) is None and lite.memory.fall_back_to_more_memory() is None
         assert not lite.memory.may_retry_with_more_memory(MemoryError())
+        tries: list[int] = []
+
+        def out_of_memory() -> None:
+            tries.append(1)
+            raise MemoryError()
+
+        with pytest.raises(MemoryError):
+            lite.memory.lean_first(out_of_memory)
+        assert len(tries) == 1  # no second try where nothing chose a lean limit
     finally:
         lite.close()
 
