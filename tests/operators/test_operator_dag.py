@@ -11,14 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, make_spec, normalize
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.rendering.render import render_dag_source, write_dag_file
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.run_data import EXPECTED_D, OUTPUT_COLUMNS, D, make_spec, normalize
 
-pytestmark = [pytest.mark.airflow]
+# run_data's specs read the session's DuckDB warehouse (tests/conftest.py)
+pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("warehouse_env")]
 
 
 def recurring_spec(conn_id: str) -> RunSpec:
