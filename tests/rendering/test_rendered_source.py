@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_data import make_spec
 
 from airflow_provider_tagoffline.rendering.render import (
     DOCSTRING,
@@ -18,6 +17,7 @@ from airflow_provider_tagoffline.rendering.render import (
     write_dag_file,
 )
 from airflow_provider_tagoffline.runspec import RUNSPEC_VERSION, RunSpec
+from tests.run_data import make_spec
 
 #: text that would break out of a docstring, a string literal or a comment if pasted into source
 HOSTILE = [
