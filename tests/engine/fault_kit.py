@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_data import D_PREV, OUTPUT_COLUMNS, LiveTarget, make_spec, normalize, target_content
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
@@ -26,6 +25,7 @@ from airflow_provider_tagoffline.engine.targets.base import Target
 from airflow_provider_tagoffline.errors import RunFailed, first_line
 from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.run_data import D_PREV, OUTPUT_COLUMNS, LiveTarget, make_spec, normalize, target_content
 
 #: generous: the machine is shared and loaded
 DEADLINE = 90.0
@@ -104,7 +104,7 @@ class LiveReader:
 
     def __init__(self, connect: Callable[[], Any], sql: str | None = None,
                  shape: Callable[[tuple[Any, ...]], tuple[Any, ...]] = normalize):
-        """``sql``: what the reader asks (default: engine_data's table, whole); ``shape``: each row as compared."""
+        """``sql``: what the reader asks (default: run_data's table, whole); ``shape``: each row as compared."""
         self.connect = autocommit(connect)
         self.sql = sql or f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id"
         self.shape = shape

@@ -7,8 +7,6 @@ import re
 import threading
 
 import pytest
-from engine_data import EXPECTED_D, D, LiveTarget, make_spec
-from engine_data import target_content as content
 
 from airflow_provider_tagoffline.connections import resolve_connection
 from airflow_provider_tagoffline.create_table import create_table_sql
@@ -19,6 +17,8 @@ from airflow_provider_tagoffline.engine.targets import filelock as filelock_modu
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.run_data import EXPECTED_D, D, LiveTarget, make_spec
+from tests.run_data import target_content as content
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 

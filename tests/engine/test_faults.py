@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
-from engine_data import target_content as content
 from fault_kit import (
     LiveReader,
     PausedRun,
@@ -34,6 +32,8 @@ from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 from tests.live import pg_conn_json, pg_connect, pg_database
+from tests.run_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
+from tests.run_data import target_content as content
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
@@ -261,8 +261,8 @@ def test_the_reliability_page_names_only_tests_that_exist() -> None:
     row without one. And the phases faulted here are the engine's checkpoints."""
     root = Path(__file__).resolve().parents[2]
     page = (root / "docs" / "reliability.md").read_text()
-    sources = "\n".join(p.read_text() for p in (root / "tests").rglob("test_*.py"))
-    named = set(re.findall(r"\b(test_\w+)\b", page)) - {"test_faults", "test_crash", "test_server_restart",
+    sources = "\n".join(p.read_text() for p in (root / "tests").rglob("*.py"))  # the suites of tests/conformance too
+    named = set(re.findall(r"\b(test_\w+)\b", page)) - {"test_faults", "test_server_restart",
                                                        "test_celery_workers", "test_duckdb_warehouse_memory"}
     assert named and all(f"def {name}(" in sources for name in named), named
     assert set(TARGET_PHASES) <= set(faults.CHECKPOINTS)

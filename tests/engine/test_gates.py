@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec
-from engine_data import target_content as content
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runs import run_export
+from tests.run_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec
+from tests.run_data import target_content as content
 
 
 @pytest.mark.parametrize("live_target", ["sqlite", "postgres"], indirect=True)

@@ -1,5 +1,5 @@
 """Bounded lock waits without a server: the retry loop on a fake clock, and each family's statements
-(the live behaviour is tests/engine/test_lock_waits.py; Oracle's is in tests/engine/test_oracle_sql.py)."""
+(the live behaviour is tests/engine/test_lock_waits.py; Oracle's is in tests/dialects/oracle/test_oracle_sql.py)."""
 
 from __future__ import annotations
 
@@ -212,9 +212,8 @@ def test_duckdb_never_waits_for_a_lock() -> None:
 
 
 def test_a_format_3_run_spec_still_loads_and_takes_the_deployments_patience() -> None:
-    from engine_data import make_spec
-
     from airflow_provider_tagoffline.runspec import RUNSPEC_VERSION, RunSpec
+    from tests.run_data import make_spec
 
     old = make_spec("postgres", "c").to_dict()
     assert "wait_for_lock" not in old["target"]  # None is left out of the dict

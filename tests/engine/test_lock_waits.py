@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from engine_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
-from engine_data import target_content as content
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
@@ -28,6 +26,8 @@ from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 from tests.live import mysql_connect, pg_connect
 from tests.pollers import CountPollers
+from tests.run_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
+from tests.run_data import target_content as content
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]
 

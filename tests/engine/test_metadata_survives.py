@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from engine_data import D_PREV, D, LiveTarget, make_spec
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine.targets.held import split_comment
 from airflow_provider_tagoffline.runs import run_export
 from tests.live import mysql_connect, pg_connect
+from tests.run_data import D_PREV, D, LiveTarget, make_spec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.runs import run_export
+from tests.run_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 PARTITION = {"column": "ds", "format": "yyyyMMdd"}

@@ -1,87 +1,19 @@
-"""Preview of a run (engine/preview/) against live targets: the DDL diff with its columns, the
-counts and changes the following run then reports, and that nothing was written."""
+"""Preview of a run (engine/preview/) against live targets: the DDL diff with its columns, a missing
+table, no lock held, the diff pushed down into the warehouse, partitions. That a preview equals the
+following run and writes nothing, on every family: tests/conformance/target.py."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from engine_data import D_PREV, EXPECTED_D, WEIRD, D, LiveTarget, make_spec, target_content
 
 from airflow_provider_tagoffline.connections import resolve_connection
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.engine.preview import Preview
-from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runs import preview, run_export
+from tests.conformance.target import same_as_run, snapshot
+from tests.run_data import D_PREV, EXPECTED_D, WEIRD, D, LiveTarget, make_spec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
-
-
-def _diff(before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]) -> dict[str, int]:
-    """Rows added / removed / changed by entity ID between two contents of the live table."""
-    old, new = {r[0]: r for r in before}, {r[0]: r for r in after}
-    return {"added": len(new.keys() - old.keys()), "removed": len(old.keys() - new.keys()),
-            "changed": sum(1 for k in new.keys() & old.keys() if new[k] != old[k])}
-
-
-def _snapshot(t: LiveTarget) -> tuple[list[str], list[tuple[Any, ...]]]:
-    return t.tables(), t.rows("SELECT * FROM user_tags ORDER BY user_id")
-
-
-def _same_as_run(p: Preview, report: RunReport) -> None:
-    assert p.rows == report.rows_written
-    assert p.duplicates_replaced == report.duplicates_replaced
-    assert [s.model_dump() for s in p.sources] == report.sources
-    assert p.gates_failed == report.gates_failed
-
-
-def test_preview_equals_the_following_run_and_writes_nothing(live_target: LiveTarget) -> None:
-    t = live_target
-    t.execute(*create_table_sql(make_spec(t.kind, t.conn_id), t.kind))
-    spec = make_spec(t.kind, t.conn_id, gates={"max_change_ratio": 0.9})
-    run_export(spec, D_PREV)
-    t.execute("INSERT INTO user_tags (user_id, nick) VALUES (999, 'stale row')",
-              "DELETE FROM user_tags WHERE user_id = 2")
-    before = _snapshot(t)
-
-    p = preview(spec, D, sample=3)
-
-    assert _snapshot(t) == before  # nothing written, no stage table, no leftovers
-    assert not [n for n in t.tables() if "_dpfx_" in n]
-    assert p.target_exists and p.columns == []
-    assert p.rows == len(EXPECTED_D) and p.duplicates_replaced == 1
-    assert len(p.sample) == 3 and p.sample_columns[0] == "user_id"
-    assert p.changes is not None and p.changes.live_rows == 7  # 7 of D-1, minus user 2, plus 999
-
-    old = target_content(t)
-    report = run_export(spec, D)  # takes the lock at once: the preview held none
-    moved = _diff(old, target_content(t))
-    _same_as_run(p, report)
-    assert (p.changes.added, p.changes.removed, p.changes.changed) == (moved["added"], moved["removed"],
-                                                                         moved["changed"])
-    assert moved == {"added": 1, "removed": 1, "changed": 1}  # user 2 back; 999 gone; user 1's level and gmv
-    assert p.changes.change_ratio == 0.0
-
-    again = preview(spec, D)  # the live table now holds exactly D
-    assert again.changes is not None
-    assert (again.changes.added, again.changes.removed, again.changes.changed) == (0, 0, 0)
-    assert again.changes.unchanged == len(EXPECTED_D)
-
-
-def test_gate_figures_are_the_runs(live_target: LiveTarget) -> None:
-    t = live_target
-    t.execute(*create_table_sql(make_spec(t.kind, t.conn_id), t.kind))
-    spec = make_spec(t.kind, t.conn_id, gates={"max_change_ratio": 0.2, "max_null_ratio": {"gmv": 0.1}})
-    run_export(make_spec(t.kind, t.conn_id), D_PREV)
-    t.execute("DELETE FROM user_tags WHERE user_id > 3")
-    p = preview(spec, D)
-    assert p.changes is not None and p.changes.live_rows == 3
-    assert p.changes.change_ratio == pytest.approx(4 / 3)
-    assert len(p.gates_failed) == 2
-    with pytest.raises(RunFailed) as failed:
-        run_export(spec, D)
-    _same_as_run(p, failed.value.report)
 
 
 @pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
@@ -95,7 +27,7 @@ def test_each_column_difference_is_named(live_target: LiveTarget) -> None:
     else:
         t.execute("ALTER TABLE user_tags DROP COLUMN birthday, ADD COLUMN note text, MODIFY level smallint, "
                   "MODIFY nick varchar(5), MODIFY score decimal(4,2)")
-    before = _snapshot(t)
+    before = snapshot(t)
 
     p = preview(spec, D)
 
@@ -111,7 +43,7 @@ def test_each_column_difference_is_named(live_target: LiveTarget) -> None:
     assert ("1 value(s) with more than 2 integer digits (widest 11, entity ID 2)"
             in by_kind[("precision", "score")].detail)
     assert p.changes is not None and p.changes.added == len(EXPECTED_D)  # an empty live table
-    assert _snapshot(t) == before
+    assert snapshot(t) == before
     with pytest.raises(RunFailed, match=r"'birthday'.*does not exist|'level'.*16-bit"):
         run_export(spec, D)  # the run refuses what the preview named
 
@@ -167,7 +99,7 @@ def test_in_the_warehouse_the_diff_is_pushed_down(warehouse_conn: str) -> None:
     assert p.nulls == {"gmv": 3}
     assert p.changes.unchanged == len(EXPECTED_D) - 1
     report = run_export(spec, D)
-    _same_as_run(p, report)
+    same_as_run(p, report)
     again = preview(spec, D)
     assert again.changes is not None and (again.changes.changed, again.changes.unchanged) == (0, len(EXPECTED_D))
 

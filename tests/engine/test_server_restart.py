@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_data import EXPECTED_D, D, LiveTarget
-from engine_data import target_content as content
 from fault_kit import LiveReader, PausedRun, assert_nothing_left, live_table_of_the_day_before
 from pg_cluster import PrivateCluster, missing
 
 from airflow_provider_tagoffline.runs import run_export
+from tests.run_data import EXPECTED_D, D, LiveTarget
+from tests.run_data import target_content as content
 
 pytestmark = [pytest.mark.slow]
 

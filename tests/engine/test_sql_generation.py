@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from engine_data import make_spec
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.dialects import get_dialect, make_target
@@ -20,6 +19,7 @@ from airflow_provider_tagoffline.engine.extract import (
 )
 from airflow_provider_tagoffline.engine.types import classify, incompatibility
 from airflow_provider_tagoffline.runspec import RunSpec, TargetSpec
+from tests.run_data import make_spec
 
 D = dt.date(2026, 11, 23)
 

@@ -11,18 +11,20 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_data import make_spec
-from mail_sink import Sink, running_sink
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.notifications import event_of, mail_for
 from airflow_provider_tagoffline.rendering.factory import callbacks_for, dag_id_for
 from airflow_provider_tagoffline.rendering.render import render_dag_source
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.mail_sink import Sink
+from tests.run_data import make_spec
+
+# run_data's specs read the session's DuckDB warehouse (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("warehouse_env")
 
 GATE_REPORT = {"service": "用户标签", "data_date": "2026-11-23", "target": "tot_target:user_tags", "status": "failed",
                "rows_read": 7, "rows_written": 0, "duplicates_replaced": 1, "gates_checked": "min_rows 1000",
@@ -68,12 +70,6 @@ def test_callbacks_follow_the_events() -> None:
 
 
 # ---- a real run in Airflow, a real SMTP conversation --------------------------------------------------
-@pytest.fixture
-def smtp_sink() -> Iterator[tuple[Sink, int]]:
-    with running_sink() as sink:
-        yield sink
-
-
 @pytest.mark.airflow
 def test_a_gate_failure_in_airflow_mails_its_report(airflow_db: None, smtp_sink: tuple[Sink, int], tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,14 +9,17 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from engine_data import EXPECTED_D, D, LiveTarget, make_spec
-from engine_data import target_content as content
 
 from airflow_provider_tagoffline import connections
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import runner
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runs import run_export
+from tests.run_data import EXPECTED_D, D, LiveTarget, make_spec
+from tests.run_data import target_content as content
+
+# run_data's specs read the session's DuckDB warehouse (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("warehouse_env")
 
 
 def _sqlite_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LiveTarget:

@@ -1,76 +1,21 @@
-"""The extract against each live warehouse (DuckDB, PostgreSQL, MariaDB, and SQLite through the
-generic DB-API path any other engine takes), and the ``warehouse`` target kind, where the data
-never leaves the warehouse engine."""
+"""A PostgreSQL warehouse's own path: the duplicate count alongside the load (and the reload it may
+cause), a missing partition's clear line, a flavour of the family read as PostgreSQL, and the
+background checks each on its connection. What every warehouse does: tests/conformance/warehouse.py."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize, target_content
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.runs import run_export
-from airflow_provider_tagoffline.runspec import RunSpec
+from tests.conformance.warehouse import sqlite_target
+from tests.run_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize, target_content
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
-
-
-def _expected_for(kind: str, got: list[tuple]) -> list[tuple]:
-    if kind not in ("mysql", "sqlite"):
-        return EXPECTED_D
-    # MySQL and the generic path expose no physical row order: which of user 3's two rows wins is
-    # the engine's pick.
-    first_of_3 = (3, "U", "Unknown", 3, "Gold", "first row of 3") + EXPECTED_D[2][6:]
-    return [first_of_3 if r[0] == 3 and got[2][5] == "first row of 3" else r for r in EXPECTED_D]
-
-
-def sqlite_target(spec: RunSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> sqlite3.Connection:
-    """A SQLite target holding the table of ``spec``, registered as ``tot_target``."""
-    path = str(tmp_path / "t.db")
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_TARGET", json.dumps({"conn_type": "sqlite", "host": path}))
-    db = sqlite3.connect(path)
-    for sql in create_table_sql(spec, "sqlite"):
-        db.execute(sql)
-    db.commit()
-    return db
-
-
-def test_extract_from_each_warehouse_into_sqlite(warehouse_conn: str, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = make_spec("sqlite", "tot_target", warehouse_conn_id="tot_wh")
-    db = sqlite_target(spec, tmp_path, monkeypatch)
-    report = run_export(spec, D, batch_size=2)  # tiny batches: the stream really is batched
-    got = [normalize(r) for r in db.execute(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")]
-    db.close()
-    assert got == _expected_for(warehouse_conn, got)
-    assert report.duplicates_replaced == 1
-
-
-def test_target_is_the_warehouse(warehouse_conn: str) -> None:
-    spec = make_spec("warehouse", "tot_wh", warehouse_conn_id="tot_wh")
-    from airflow_provider_tagoffline.connections import resolve_connection
-    from airflow_provider_tagoffline.dialects import make_target
-
-    where = resolve_connection("tot_wh")
-
-    conn, kind = where.open(), where.kind
-    target = make_target(spec.target, conn, kind)
-    target.run_in_tx(create_table_sql(spec, kind))
-    target.close()
-    report = run_export(spec, D)
-    assert report.load_method.startswith("INSERT ... SELECT")
-    where = resolve_connection("tot_wh")
-    conn, kind = where.open(), where.kind
-    target = make_target(spec.target, conn, kind)
-    cur = target.execute(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM user_tags ORDER BY user_id")
-    got = [normalize(r) for r in cur.fetchall()]
-    target.close()
-    assert got == _expected_for(warehouse_conn, got)
-    assert report.rows_written == len(EXPECTED_D)
 
 
 @pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)

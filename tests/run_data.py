@@ -9,13 +9,20 @@ user 7 only in ``profile`` (the join must keep both); user 3 appears twice in ``
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from airflow_provider_tagoffline.runspec import RunSpec
-from tests.live import mysql_conn_json, mysql_connect, pg_conn_json, pg_connect
+from tests.live import mysql_conn_json, mysql_connect, mysql_database, pg_conn_json, pg_connect, pg_database
 
 D = dt.date(2026, 11, 23)
 D_PREV = dt.date(2026, 11, 22)
@@ -113,6 +120,32 @@ def make_spec(kind: str, conn_id: str, table: str = "user_tags", schema: str | N
         "gates": gates or {},
         "schedule": {"type": "manual", "timezone": "UTC"},
     })
+
+
+#: text that would break out of a docstring, a string literal or a comment if pasted into source
+HOSTILE = [
+    '"""; import os; os.system("id"); """',
+    "'''\nimport os\nos.system('id')\n'''",
+    "back\\slash at the end\\",
+    "a \\N{BULLET} and \\x41 and \\u2028 spelled out",
+    "line\u2028separator\u2029paragraph\x85next line",
+    "new\nline, carriage\rreturn, tab\t, form\x0cfeed, vertical\x0btab",
+    "# not a comment",
+    "{{ jinja }} {% raw %} ${shell}",
+    "用户标签 🐍",
+    "'", '"', "\\",
+]
+
+
+def hostile_spec() -> RunSpec:
+    data = make_spec("sqlite", "tot_target").to_dict()
+    text = " | ".join(HOSTILE)
+    data["service"].update(name=text, description=text, owner=HOSTILE[0])
+    for i, tag in enumerate(data["tags"]):
+        tag["name"] = HOSTILE[i % len(HOSTILE)]
+    data["entity_key"]["name"] = HOSTILE[1]
+    data["lookups"]["g"]["values"] = {h: h for h in HOSTILE}
+    return RunSpec.model_validate(data)
 
 
 # ---- warehouses -----------------------------------------------------------------------------------
@@ -248,6 +281,55 @@ def _postgres_target(dbname: str) -> LiveTarget:
 
 def _mysql_target(dbname: str) -> LiveTarget:
     return LiveTarget("mysql", "tot_target", mysql_conn_json(dbname), lambda: mysql_connect(dbname))
+
+
+def open_target(family: str, request: pytest.FixtureRequest, tmp_path: Path) -> LiveTarget:
+    """An empty target database of ``family`` (connection ``tot_target``). A server's database is the
+    test's ``pg_target_db`` / ``mysql_target_db`` fixture, so the test can ask for its name too."""
+    if family == "postgres":
+        return _postgres_target(request.getfixturevalue("pg_target_db"))
+    if family == "mysql":
+        return _mysql_target(request.getfixturevalue("mysql_target_db"))
+    if family == "sqlite":
+        path = str(tmp_path / "target.db")
+        return LiveTarget("sqlite", "tot_target", json.dumps({"conn_type": "sqlite", "host": path}),
+                          lambda: sqlite3.connect(path))
+    if family == "duckdb":
+        import duckdb
+
+        path = str(tmp_path / "target.duckdb")
+        return LiveTarget("duckdb", "tot_target", json.dumps({"conn_type": "duckdb", "host": path}),
+                          lambda: duckdb.connect(path))
+    raise LookupError(f"no live target of family {family!r} here: its test module's class overrides live_target")
+
+
+@contextmanager
+def filled_warehouse(family: str, duckdb_warehouse: str, tmp_path: Path) -> Iterator[str]:
+    """A warehouse of ``family`` holding this module's data; yields its connection JSON."""
+    if family == "duckdb":
+        path = tmp_path / "wh.duckdb"
+        shutil.copy(duckdb_warehouse, path)
+        yield json.dumps({"conn_type": "duckdb", "host": str(path)})
+    elif family == "sqlite":
+        path = tmp_path / "wh.sqlite"
+        with sqlite3.connect(path) as db:
+            fill_warehouse(db, "sqlite")
+        db.close()
+        yield json.dumps({"conn_type": "sqlite", "host": str(path)})
+    elif family == "postgres":
+        with pg_database() as name:
+            with pg_connect(name) as conn:
+                fill_warehouse(conn, "postgres")
+            yield pg_conn_json(name)
+    elif family == "mysql":
+        with mysql_database() as name:
+            conn = mysql_connect(name)
+            fill_warehouse(conn, "mysql")
+            conn.close()
+            yield mysql_conn_json(name)
+    else:
+        raise LookupError(f"no live warehouse of family {family!r} here: its test module's class overrides "
+                          "warehouse_conn")
 
 
 def normalize(row: tuple[Any, ...]) -> tuple[Any, ...]:

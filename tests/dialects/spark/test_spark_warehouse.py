@@ -1,7 +1,7 @@
 """Spark SQL as a warehouse, for real: the Spark Thrift Server (pyspark, local mode) read through
 Airflow's HiveServer2Hook, with Hive-format tables partitioned by the data date.
 
-The exact-content export of engine_data.py's warehouse — two sources with different partition
+The exact-content export of run_data.py's warehouse — two sources with different partition
 formats, an inline and a table lookup, a duplicated ID, every awkward value — into live PostgreSQL
 and MariaDB targets.
 """
@@ -15,19 +15,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from engine_data import EXPECTED_D, D, LiveTarget, fill_spark_warehouse, make_spec, target_content
 
 from airflow_provider_tagoffline.connections import resolve_warehouse
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runs import run_export
+from tests.run_data import EXPECTED_D, D, LiveTarget, fill_spark_warehouse, make_spec, target_content
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def spark_database(spark_server: Any) -> Iterator[str]:
-    """engine_data's warehouse in a Spark database of its own; yields the connection's JSON."""
+    """run_data's warehouse in a Spark database of its own; yields the connection's JSON."""
     name = f"tot_{uuid.uuid4().hex[:10]}"
     conn = spark_server.connect()
     try:

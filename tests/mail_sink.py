@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from tests.live import free_port
 
 
 class Sink:
@@ -24,9 +25,7 @@ def running_sink() -> Iterator[tuple[Sink, int]]:
     """An SMTP server on 127.0.0.1 (a free port) for the duration; yields its sink and port."""
     from aiosmtpd.controller import Controller
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     sink = Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()

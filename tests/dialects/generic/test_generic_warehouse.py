@@ -1,8 +1,9 @@
 """Warehouses without a path of their own (Trino, Hive, Snowflake, ...): read through the
 connection's Airflow DB-API hook with a dialect built from what the hook and driver declare.
 
-The live end-to-end run of this path is the SQLite case of ``test_warehouses.py``; no Trino or
-Hive server runs here, so their shapes are checked at the SQL level below.
+The live end-to-end run of this path is SQLite's case of the warehouse suite
+(``tests/conformance/warehouse.py``); no Trino or Hive server runs here, so their shapes are checked at
+the SQL level below.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from engine_data import make_spec
 
 from airflow_provider_tagoffline.connections import resolve_warehouse
 from airflow_provider_tagoffline.dialects.generic.dialect import driver_paramstyle, generic_dialect
 from airflow_provider_tagoffline.engine.extract import build_extract_query, source_check_sql
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed
+from tests.run_data import make_spec
 
 D = dt.date(2026, 11, 23)
 

@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_data import D, LiveTarget
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 from tests.live import pg_conn_json, pg_connect, pg_database
+from tests.run_data import D, LiveTarget
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 

@@ -11,14 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, make_spec, normalize
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.rendering.render import render_dag_source, write_dag_file
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.run_data import EXPECTED_D, OUTPUT_COLUMNS, D, hostile_spec, make_spec, normalize
 
-pytestmark = [pytest.mark.airflow]
+# run_data's specs read the session's DuckDB warehouse (tests/conftest.py)
+pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("warehouse_env")]
 
 
 def recurring_spec(conn_id: str) -> RunSpec:
@@ -120,7 +121,6 @@ def test_dags_test_exports_the_data_date_of_its_interval(airflow_db: None, tmp_p
 def test_airflow_loads_a_dag_whose_names_hold_hostile_text(tmp_path: Path) -> None:
     """Quotes, newlines, backslashes and line separators in the service's texts reach Airflow intact."""
     from airflow.dag_processing.dagbag import DagBag
-    from test_rendered_source import hostile_spec
 
     spec = hostile_spec()
     write_dag_file(spec, tmp_path)

@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from engine_data import make_spec
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.dialects import get_dialect, make_target
@@ -15,6 +14,7 @@ from airflow_provider_tagoffline.dialects.oracle.target import KeyDef, OracleTar
 from airflow_provider_tagoffline.engine.targets.lockwait import LockPatienceExhausted
 from airflow_provider_tagoffline.engine.types import incompatibility
 from airflow_provider_tagoffline.runspec import TargetSpec
+from tests.run_data import make_spec
 
 
 class RecordingCursor:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_data import make_spec
 
 from airflow_provider_tagoffline.rendering.render import (
     DOCSTRING,
@@ -18,31 +17,7 @@ from airflow_provider_tagoffline.rendering.render import (
     write_dag_file,
 )
 from airflow_provider_tagoffline.runspec import RUNSPEC_VERSION, RunSpec
-
-#: text that would break out of a docstring, a string literal or a comment if pasted into source
-HOSTILE = [
-    '"""; import os; os.system("id"); """',
-    "'''\nimport os\nos.system('id')\n'''",
-    "back\\slash at the end\\",
-    "a \\N{BULLET} and \\x41 and \\u2028 spelled out",
-    "line\u2028separator\u2029paragraph\x85next line",
-    "new\nline, carriage\rreturn, tab\t, form\x0cfeed, vertical\x0btab",
-    "# not a comment",
-    "{{ jinja }} {% raw %} ${shell}",
-    "用户标签 🐍",
-    "'", '"', "\\",
-]
-
-
-def hostile_spec() -> RunSpec:
-    data = make_spec("sqlite", "tot_target").to_dict()
-    text = " | ".join(HOSTILE)
-    data["service"].update(name=text, description=text, owner=HOSTILE[0])
-    for i, tag in enumerate(data["tags"]):
-        tag["name"] = HOSTILE[i % len(HOSTILE)]
-    data["entity_key"]["name"] = HOSTILE[1]
-    data["lookups"]["g"]["values"] = {h: h for h in HOSTILE}
-    return RunSpec.model_validate(data)
+from tests.run_data import hostile_spec
 
 
 def literal_of(source: str) -> Any:

@@ -12,15 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, make_spec, normalize
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.rendering.render import write_dag_file
 from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.run_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, make_spec, normalize
 
-pytestmark = [pytest.mark.airflow]
+# run_data's specs read the session's DuckDB warehouse (tests/conftest.py)
+pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("warehouse_env")]
 
 
 def test_an_in_process_export_then_an_older_dag_run_is_refused_with_the_table_untouched(

@@ -47,9 +47,8 @@ def _run_into_postgres(pg_target_db: str, monkeypatch: pytest.MonkeyPatch, wareh
                        extra: dict[str, object], echo: Any = None) -> tuple[Any, Any]:
     """Run the two-source spec from ``warehouse`` (its connection's ``extra``) into a new
     ``user_tags`` table of PostgreSQL database ``pg_target_db``: the report and the target."""
-    from engine_data import _postgres_target
-
     from airflow_provider_tagoffline.runs import run_export
+    from tests.run_data import _postgres_target
 
     target = _postgres_target(pg_target_db)
     conn = target.connect()

@@ -11,14 +11,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from engine_data import EXPECTED_D, LiveTarget, _postgres_target, make_spec
-from mail_sink import Sink, running_sink
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.dialects import get_dialect
@@ -26,6 +23,11 @@ from airflow_provider_tagoffline.lineage import Naming, lineage_of
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.rendering.render import write_dag_file
 from airflow_provider_tagoffline.runspec import RunSpec
+from tests.mail_sink import Sink
+from tests.run_data import EXPECTED_D, LiveTarget, _postgres_target, make_spec
+
+# run_data's specs read the session's DuckDB warehouse (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("warehouse_env")
 
 D = dt.date(2026, 11, 23)
 PARTITION = {"column": "ds", "format": "yyyyMMdd"}
@@ -141,12 +143,6 @@ def test_column_lineage_of_key_values_and_code_names() -> None:
                                  "last_login", "vip", "birthday", "score"}
     assert [(f["name"], f["field"], f["transformations"][0]["subtype"]) for f in cl["dataset"]] == [
         ("warehouse.main.profile", "ds", "FILTER"), ("warehouse.main.trade", "dt", "FILTER")]
-
-
-@pytest.fixture
-def smtp_sink() -> Iterator[tuple[Sink, int]]:
-    with running_sink() as sink:
-        yield sink
 
 
 # ---- a real run: the event Airflow's OpenLineage listener sends ------------------------------------------

@@ -1,13 +1,12 @@
 """One-click create table, pure: an edit is parsed per dialect and rendered again, or refused by name.
 
 The live counterparts (the rendered statements run, every attack leaves the database as it was)
-are in test_create_table_live.py and tests/api/test_ddl_attacks.py.
+are in tests/conformance/target.py (every family) and tests/api/test_ddl_attacks.py.
 """
 
 from __future__ import annotations
 
 import pytest
-from engine_data import make_spec
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.create_table.design import design_for
@@ -15,6 +14,7 @@ from airflow_provider_tagoffline.create_table.parse import parse_edited
 from airflow_provider_tagoffline.create_table.render import render
 from airflow_provider_tagoffline.dialects import get_dialect
 from airflow_provider_tagoffline.errors import ValidationFailed, redacted_first_line
+from tests.run_data import make_spec
 
 KINDS = ["postgres", "greenplum", "opengauss", "mysql", "oracle", "sqlite", "duckdb"]
 

@@ -12,15 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_data import EXPECTED_D, OUTPUT_COLUMNS, D, make_spec, normalize
 
 from airflow_provider_tagoffline import airflow_bridge
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.rendering.factory import dag_id_for
 from airflow_provider_tagoffline.rendering.render import write_dag_file
 from airflow_provider_tagoffline.service import attention
+from tests.run_data import EXPECTED_D, OUTPUT_COLUMNS, D, make_spec, normalize
 
-pytestmark = [pytest.mark.airflow]
+# run_data's specs read the session's DuckDB warehouse (tests/conftest.py)
+pytestmark = [pytest.mark.airflow, pytest.mark.usefixtures("warehouse_env")]
 
 REASON = "tag user.gender was retyped from string to bigint"
 
