@@ -28,7 +28,7 @@ from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.sides import opened
 from airflow_provider_tagoffline.engine.targets import Target
-from airflow_provider_tagoffline.engine.targets.base import TableStats
+from airflow_provider_tagoffline.engine.targets.base import LoadResult, TableStats
 from airflow_provider_tagoffline.engine.targets.held import HeldRecord
 from airflow_provider_tagoffline.engine.targets.lockwait import LockPatienceExhausted
 from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse, each_pass
@@ -166,136 +166,245 @@ class _Held:
 
 def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report: RunReport,
          batch_size: int, say: Callable[[str], None], held: _Held) -> None:
+    columns = _columns(spec, d, target)
+    with target.lock():
+        with report.phase("preflight"):
+            _preflight_target(spec, target, report, say, held)
+            checks = _check_path(warehouse)(spec, d, warehouse, report, say)
+            live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
+            load = _Load(spec, d, warehouse, target, report, columns, batch_size)
+        _publish_overwrite(spec, target, report, held, live_rows, lambda: checks.extract_load(load))
+
+
+def _columns(spec: RunSpec, d: dt.date, target: Target) -> list[str]:
+    """The stage's columns in the extract's order; a partitioned target learns its partition D."""
     columns = [spec.target.key_column] + [o.column for o in spec.outputs]
     if spec.target.partition is not None:
         columns.append(spec.target.partition.column)
         target.partition_column = spec.target.partition.column
         target.partition_value = format_date(d, spec.target.partition.format)
-    with target.lock():
-        with report.phase("preflight"):
-            report.recovery = target.recover()
-            target.check_table(spec.target.key_column, spec.entity_key.type, spec.outputs,
-                               spec.target.partition.column if spec.target.partition else None)
-            target.check_dependents()
-            if spec.target.partition is None:  # partitioned: each data date has its own partition
-                held.check(target, report, say)
-            pending_checks = None
-            checks: list[SourceCheck] | None = None
-            key_type = spec.entity_key.type
-            if warehouse.checks_alongside_load:
-                # Optimistic: load as if no source repeated an ID while the checks run next to it;
-                # the rare source with duplicates is loaded again, deduplicated.
-                pending_checks = warehouse.check_sources_in_background(list(spec.sources), d, key_type)
-            else:
-                checks = _accept_sources(spec, d, [warehouse.check_source(src, d, key_type) for src in spec.sources],
-                                         report)
-                say(_preflight_line(checks, report))
-            in_warehouse = warehouse.is_the_target
-            csv = target.csv_format if warehouse.can_export_csv and not in_warehouse else None
-            live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
-            native_lookups = warehouse.native_lookups(spec)
+    return columns
 
-        def query(checks: list[SourceCheck] | None) -> list[Query]:
-            """The extract: one statement, or one per pass over the IDs (``Warehouse.extract_passes``)."""
-            dedupe = frozenset(i for i, c in enumerate(checks or []) if c.duplicates)
-            report.extract_passes = warehouse.extract_passes(spec, checks or [], dedupe)
-            return build_extract_passes(spec, warehouse.dialect, d, dedupe, report.extract_passes,
-                                        native_lookups=native_lookups,
-                                        booleans_as_int=csv is not None and csv.booleans_as_int)
 
-        def load(queries: list[Query], stop: Callable[[], bool] = lambda: False) -> Any:
-            if in_warehouse:
-                (q,) = queries  # the target's own engine: one statement, never passes
-                return target.load_from_query(columns, q)
-            # Closed here however the load ends: a stream the target gave up on still holds its
-            # statement and the warehouse connection (a PostgreSQL COPY: the reload waited forever).
-            if csv is not None:
-                with _ended(each_pass(queries, lambda q: warehouse.csv_chunks(q, csv))) as chunks:
-                    return target.load_csv(columns, _until(_extracting(chunks), stop))
-            with _ended(each_pass(queries, lambda q: warehouse.stream(q, batch_size))) as batches:
-                return target.load(columns, _counting(_until(_extracting(batches), stop), report))
+def _preflight_target(spec: RunSpec, target: Target, report: RunReport, say: Callable[[str], None],
+                      held: _Held) -> None:
+    """Under the run lock: recover what a killed run left, check the live table, and (a whole table)
+    refuse an older data date than it holds."""
+    report.recovery = target.recover()
+    target.check_table(spec.target.key_column, spec.entity_key.type, spec.outputs,
+                       spec.target.partition.column if spec.target.partition else None)
+    target.check_dependents()
+    if spec.target.partition is None:  # partitioned: each data date has its own partition
+        held.check(target, report, say)
 
-        def reload() -> Any:
-            """The load once more, on a fresh stage, with what is known now (checks, memory)."""
+
+# ---- publishing: stage -> gates -> swap ---------------------------------------------------------------
+
+def _publish_overwrite(spec: RunSpec, target: Target, report: RunReport, held: _Held, live_rows: int | None,
+                       extract_load: Callable[[], LoadResult]) -> None:
+    """Replace the whole table (or partition D) at once: a stage table loaded and indexed, the gates, the
+    record of D on the stage, the swap. Anything that fails before the swap drops the stage."""
+    with _stage_dropped_on_failure(target):
+        result = _load_stage(target, report, extract_load)
+        _gate(spec, target, report, result, live_rows)
+        if spec.target.partition is None:
+            # The stage carries the record of D from here: the swap publishes both at once.
+            target.record_held(held.record())
+            faults.checkpoint("before_swap")
+    _swap(target, report)
+    faults.checkpoint("after_swap")
+
+
+@contextlib.contextmanager
+def _stage_dropped_on_failure(target: Target) -> Iterator[None]:
+    """The block, the stage table dropped if it fails (however: an interrupt too); the live table untouched."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
             target.run_in_tx(target.drop_sql(target.stage))
-            target.prepare_stage()
-            report.rows_read = 0
-            return load(query(checks))
+        raise
 
+
+def _load_stage(target: Target, report: RunReport, extract_load: Callable[[], LoadResult]) -> LoadResult:
+    """A fresh stage table, loaded by ``extract_load`` (the check path's), then indexed."""
+    with report.phase("stage"):
+        target.prepare_stage()
+    with report.phase("extract_load"):
+        result = extract_load()
+        report.rows_written, report.load_method = result.rows, result.method
+        report.rows_read = report.rows_read or result.rows
+    with report.phase("index"):
+        target.finish_stage()
+    faults.checkpoint("after_load")
+    return result
+
+
+def _gate(spec: RunSpec, target: Target, report: RunReport, result: LoadResult, live_rows: int | None) -> None:
+    """The quality gates on the stage: RunFailed when one fails (the live table untouched)."""
+    with report.phase("gates"):
+        null_columns = gates.null_counted_columns(spec)
+        if result.exact_count and not null_columns:
+            stats = TableStats(rows=result.rows, nulls={})  # 0.2 s of 3.9 s on MariaDB, 1M rows
+        else:
+            stats = target.stats(target.stage, null_columns)
+        faults.checkpoint("gates")
+        report.rows_written = stats.rows
+        report.rows_read = report.rows_read or stats.rows
+        report.gates_checked = gates.describe(spec.gates)
+        report.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
+        if report.gates_failed:
+            raise RunFailed("quality gate failed, the live table is untouched: "
+                            + "; ".join(report.gates_failed))
+        report.bytes_written = target.size_bytes(target.stage)
+
+
+def _swap(target: Target, report: RunReport) -> None:
+    """The stage becomes the live table (or partition D), within the target's lock patience."""
+    with report.phase("swap"):
+        start, waited = time.perf_counter(), target.lock_waits.waited
         try:
-            with report.phase("stage"):
-                target.prepare_stage()
-            with report.phase("extract_load"):
-                if pending_checks is None:
-                    try:
-                        result = load(query(checks))
-                    except WarehouseOutOfMemory:
-                        # Out of a limit the engine chose (not the connection's): once more with
-                        # what the warehouse can still give, on a fresh stage.
-                        change = warehouse.reader.fall_back_to_more_memory()
-                        if change is None:
-                            raise
-                        say(change)
-                        result = reload()
-                else:
-                    try:
-                        # Stopped as soon as a check finds a duplicate ID: the rest of it would be
-                        # loaded only to be dropped (3 sources with duplicates: 0.5 of the reference).
-                        result = load(query(None), stop=pending_checks.spoil_the_load)
-                    except Exception:
-                        # A missing source or partition says so clearly through its check.
-                        checks = _accept_sources(spec, d, pending_checks(), report)
-                        if not report.duplicates_replaced:
-                            raise
-                        result = None
-                    else:
-                        checks = _accept_sources(spec, d, pending_checks(), report)
-                    say(_preflight_line(checks, report))
-                    if report.duplicates_replaced:
-                        result = reload()
-                report.rows_written, report.load_method = result.rows, result.method
-                report.rows_read = report.rows_read or result.rows
-            with report.phase("index"):
-                target.finish_stage()
-            faults.checkpoint("after_load")
-            with report.phase("gates"):
-                null_columns = gates.null_counted_columns(spec)
-                if result.exact_count and not null_columns:
-                    stats = TableStats(rows=result.rows, nulls={})  # 0.2 s of 3.9 s on MariaDB, 1M rows
-                else:
-                    stats = target.stats(target.stage, null_columns)
-                faults.checkpoint("gates")
-                report.rows_written = stats.rows
-                report.rows_read = report.rows_read or stats.rows
-                report.gates_checked = gates.describe(spec.gates)
-                report.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
-                if report.gates_failed:
-                    raise RunFailed("quality gate failed, the live table is untouched: "
-                                    + "; ".join(report.gates_failed))
-                report.bytes_written = target.size_bytes(target.stage)
-            if spec.target.partition is None:
-                # The stage carries the record of D from here: the swap publishes both at once.
-                target.record_held(held.record())
-                faults.checkpoint("before_swap")
-        except BaseException:
+            target.publish()
+        except LockPatienceExhausted:
+            # Nothing was swapped. The stage is not kept for a later run: it does not record what
+            # built it (the spec, D, the sources as they were, the live table it was gated against).
+            # One bounded try (the patience is spent): a stage left behind is the next run's to drop.
             with contextlib.suppress(Exception):
-                target.run_in_tx(target.drop_sql(target.stage))
+                target.run_bounded(f"dropping {target.stage}", target.drop_sql(target.stage))
             raise
-        with report.phase("swap"):
-            start, waited = time.perf_counter(), target.lock_waits.waited
-            try:
-                target.publish()
-            except LockPatienceExhausted:
-                # Nothing was swapped. The stage is not kept for a later run: it does not record what
-                # built it (the spec, D, the sources as they were, the live table it was gated against).
-                # One bounded try (the patience is spent): a stage left behind is the next run's to drop.
-                with contextlib.suppress(Exception):
-                    target.run_bounded(f"dropping {target.stage}", target.drop_sql(target.stage))
+        # the swap itself; tries that gave way (each holding readers <= lockwait.ATTEMPT_SECONDS) and the
+        # pauses between them are the report's lock waits
+        report.swap_window_seconds = round(time.perf_counter() - start - (target.lock_waits.waited - waited), 4)
+
+
+# ---- the load path: how the rows get from the warehouse into the stage --------------------------------
+
+class _Load:
+    """The extract and the load into the stage, its path chosen once from what the two sides can do:
+    one statement inside the warehouse when it is the target; CSV the warehouse engine writes, when it
+    can and the target loads CSV; else batches of rows."""
+
+    def __init__(self, spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report: RunReport,
+                 columns: list[str], batch_size: int) -> None:
+        self.spec, self.d, self.warehouse, self.target, self.report = spec, d, warehouse, target, report
+        self.columns, self.batch_size = columns, batch_size
+        in_warehouse = warehouse.is_the_target
+        self.csv = target.csv_format if warehouse.can_export_csv and not in_warehouse else None
+        self.native_lookups = warehouse.native_lookups(spec)
+        self._into_stage: Callable[[list[Query], Callable[[], bool]], LoadResult] = (
+            self._in_warehouse if in_warehouse else self._as_csv if self.csv is not None else self._as_rows)
+
+    def run(self, checks: list[SourceCheck] | None, stop: Callable[[], bool] = lambda: False) -> LoadResult:
+        """Extract and load, the duplicate IDs of the sources ``checks`` found reduced (None: not known yet);
+        ``stop`` says when the rest of the load is wasted (``_until``)."""
+        return self._into_stage(self.queries(checks), stop)
+
+    def again(self, checks: list[SourceCheck] | None) -> LoadResult:
+        """The load once more, on a fresh stage, with what is known now (checks, memory)."""
+        target = self.target
+        target.run_in_tx(target.drop_sql(target.stage))
+        target.prepare_stage()
+        self.report.rows_read = 0
+        return self.run(checks)
+
+    def queries(self, checks: list[SourceCheck] | None) -> list[Query]:
+        """The extract: one statement, or one per pass over the IDs (``Warehouse.extract_passes``)."""
+        dedupe = frozenset(i for i, c in enumerate(checks or []) if c.duplicates)
+        self.report.extract_passes = self.warehouse.extract_passes(self.spec, checks or [], dedupe)
+        return build_extract_passes(self.spec, self.warehouse.dialect, self.d, dedupe, self.report.extract_passes,
+                                    native_lookups=self.native_lookups,
+                                    booleans_as_int=self.csv is not None and self.csv.booleans_as_int)
+
+    def _in_warehouse(self, queries: list[Query], stop: Callable[[], bool]) -> LoadResult:
+        (q,) = queries  # the target's own engine: one statement, never passes
+        return self.target.load_from_query(self.columns, q)
+
+    # Each stream is closed here however the load ends: a stream the target gave up on still holds
+    # its statement and the warehouse connection (a PostgreSQL COPY: the reload waited forever).
+    def _as_csv(self, queries: list[Query], stop: Callable[[], bool]) -> LoadResult:
+        csv, warehouse = self.csv, self.warehouse
+        assert csv is not None
+        with _ended(each_pass(queries, lambda q: warehouse.csv_chunks(q, csv))) as chunks:
+            return self.target.load_csv(self.columns, _until(_extracting(chunks), stop))
+
+    def _as_rows(self, queries: list[Query], stop: Callable[[], bool]) -> LoadResult:
+        warehouse, batch_size = self.warehouse, self.batch_size
+        with _ended(each_pass(queries, lambda q: warehouse.stream(q, batch_size))) as batches:
+            return self.target.load(self.columns, _counting(_until(_extracting(batches), stop), self.report))
+
+
+# ---- the check path: when the source checks run, against the load ------------------------------------
+
+class _Checks:
+    """The source checks of one run (rows and duplicate IDs of each source for D) and the load that
+    depends on them."""
+
+    def __init__(self, spec: RunSpec, d: dt.date, warehouse: Warehouse, report: RunReport,
+                 say: Callable[[str], None]) -> None:
+        self.spec, self.d, self.warehouse, self.report, self.say = spec, d, warehouse, report, say
+
+    def extract_load(self, load: _Load) -> LoadResult:
+        raise NotImplementedError
+
+    def _accept(self, checks: list[SourceCheck]) -> list[SourceCheck]:
+        return _accept_sources(self.spec, self.d, checks, self.report)
+
+
+class _ChecksBefore(_Checks):
+    """The checks run in the preflight, one source after another; the load knows which to deduplicate."""
+
+    def __init__(self, spec: RunSpec, d: dt.date, warehouse: Warehouse, report: RunReport,
+                 say: Callable[[str], None]) -> None:
+        super().__init__(spec, d, warehouse, report, say)
+        key_type = spec.entity_key.type
+        self.checks = self._accept([warehouse.check_source(src, d, key_type) for src in spec.sources])
+        say(_preflight_line(self.checks, report))
+
+    def extract_load(self, load: _Load) -> LoadResult:
+        try:
+            return load.run(self.checks)
+        except WarehouseOutOfMemory:
+            # Out of a limit the warehouse's memory strategy chose (not the connection's): once more
+            # with what it can still give, on a fresh stage.
+            change = self.warehouse.memory.fall_back_to_more_memory()
+            if change is None:
                 raise
-            # the swap itself; tries that gave way (each holding readers <= lockwait.ATTEMPT_SECONDS) and the
-            # pauses between them are the report's lock waits
-            report.swap_window_seconds = round(time.perf_counter() - start - (target.lock_waits.waited - waited), 4)
-        faults.checkpoint("after_swap")
+            self.say(change)
+            return load.again(self.checks)
+
+
+class _ChecksAlongside(_Checks):
+    """Optimistic: load as if no source repeated an ID while the checks run next to it, on connections
+    of their own; the rare source with duplicates is loaded again, deduplicated."""
+
+    def __init__(self, spec: RunSpec, d: dt.date, warehouse: Warehouse, report: RunReport,
+                 say: Callable[[str], None]) -> None:
+        super().__init__(spec, d, warehouse, report, say)
+        self.pending = warehouse.check_sources_in_background(list(spec.sources), d, spec.entity_key.type)
+
+    def extract_load(self, load: _Load) -> LoadResult:
+        result: LoadResult | None
+        try:
+            # Stopped as soon as a check finds a duplicate ID: the rest of it would be
+            # loaded only to be dropped (3 sources with duplicates: 0.5 of the reference).
+            result = load.run(None, stop=self.pending.spoil_the_load)
+        except Exception:
+            # A missing source or partition says so clearly through its check.
+            checks = self._accept(self.pending())
+            if not self.report.duplicates_replaced:
+                raise
+            result = None
+        else:
+            checks = self._accept(self.pending())
+        self.say(_preflight_line(checks, self.report))
+        if result is None or self.report.duplicates_replaced:
+            return load.again(checks)
+        return result
+
+
+def _check_path(warehouse: Warehouse) -> type[_Checks]:
+    """Checks beside the load where the warehouse's reader says they are worth a second connection."""
+    return _ChecksAlongside if warehouse.checks_alongside_load else _ChecksBefore
 
 
 def _accept_sources(spec: RunSpec, d: dt.date, checks: list[SourceCheck], report: RunReport) -> list[SourceCheck]:

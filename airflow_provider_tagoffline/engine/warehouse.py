@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_tagoffline.contract.connection import Resolved
 from airflow_provider_tagoffline.contract.dialect import Dialect
+from airflow_provider_tagoffline.contract.memory import NO_MEMORY_STRATEGY, MemoryStrategy
 from airflow_provider_tagoffline.engine.extract import (
     LookupJoin,
     Query,
@@ -117,30 +118,14 @@ class Reader:
 
     def __init__(self, conn: Any, conn_id: str, dialect: Dialect):
         self.conn, self.conn_id, self.dialect = conn, conn_id, dialect
+        #: how its engine's memory is sized per statement: a family whose engine runs in the task's
+        #: process supplies its own (DuckDB); a server sizes its statements itself
+        self.memory: MemoryStrategy = NO_MEMORY_STRATEGY
 
     @classmethod
     def open(cls, where: Resolved) -> Reader:
         """The warehouse ``where``, opened read-only and read by this class."""
         return cls(where.open(read_only=True), where.conn_id, where.dialect)
-
-    # ---- resources: a family that sets memory per statement overrides these --------------------
-    def use_lean(self, lean: bool, operators: int = 1) -> None:
-        """The next statements need little memory (a scan), or all the connection allows for
-        ``operators`` hash joins and aggregates."""
-
-    def rows_per_pass(self, values: int, operators: int) -> int | None:
-        """How many IDs one pass of a join or dedupe holding ``values`` values per ID may take,
-        when the engine runs in the task's process and bounds that memory by passes; None: no passes."""
-        return None
-
-    def fall_back_to_more_memory(self) -> str | None:
-        """After the extract ran out of a memory limit this engine chose: raise it for one more
-        try. What changed (for the log), or None: no more to give."""
-        return None
-
-    def may_retry_with_more_memory(self, exc: BaseException) -> bool:
-        """Whether ``exc`` ran out of a lean limit, so the statement may run again with more."""
-        return False
 
     def explain(self, exc: BaseException, what: str) -> RunFailed | None:
         """A clearer error for ``exc`` raised by ``what``, or None."""
@@ -170,7 +155,7 @@ class Reader:
         """Result batches of ``query``, never the whole result in memory."""
         # DB-API drivers of warehouses stream results to fetchmany in chunks (Trino pages through
         # the result, SQLite steps its statement); none materializes it all.
-        self.use_lean(query.scan_only, query.operators)
+        self.memory.use_lean(query.scan_only, query.operators)
         cur = self.conn.cursor()
         try:
             try:
@@ -246,6 +231,11 @@ class Warehouse:
             self.reader = (where.reader_class() or Reader).open(where)
         self.conn, self.dialect = self.reader.conn, self.reader.dialect
 
+    @property
+    def memory(self) -> MemoryStrategy:
+        """How the warehouse's memory is sized per statement (its reader's strategy)."""
+        return self.reader.memory
+
     def close(self) -> None:
         self.reader.close()
 
@@ -265,14 +255,7 @@ class Warehouse:
                 if src.partition else None)
         query = source_check_sql(self.dialect, src, data_date, key_type)
         try:
-            try:
-                self.reader.use_lean(True)
-                rows, duplicates = self.fetchone(query)
-            except Exception as exc:
-                if not self.reader.may_retry_with_more_memory(exc):
-                    raise
-                self.reader.use_lean(False)  # beyond the lean limit: once more with all the connection allows
-                rows, duplicates = self.fetchone(query)
+            rows, duplicates = self.memory.lean_first(lambda: self.fetchone(query))
         except Exception as exc:
             explained = self.reader.explain(exc, f"the check of source table {src.table!r}")
             if explained is not None:
@@ -302,11 +285,11 @@ class Warehouse:
 
     def extract_passes(self, spec: RunSpec, checks: list[SourceCheck], dedupe: frozenset[int]) -> int:
         """In how many passes (``extract.Slice``) the extract of ``spec`` reads the entity IDs: one,
-        unless it joins or deduplicates and the reader bounds that memory by passes."""
+        unless it joins or deduplicates and the memory strategy bounds that memory by passes."""
         if self.is_the_target or not checks or (len(spec.sources) == 1 and not dedupe):
             return 1
         # held per ID: every source's key and every output
-        per_pass = self.reader.rows_per_pass(len(spec.sources) + len(spec.outputs), hash_operators(spec, dedupe))
+        per_pass = self.memory.rows_per_pass(len(spec.sources) + len(spec.outputs), hash_operators(spec, dedupe))
         rows = max(c.rows for c in checks)
         if per_pass is None or rows <= per_pass or self.dialect.slice_of("k", 2) is None:
             return 1

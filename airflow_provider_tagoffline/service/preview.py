@@ -1,5 +1,5 @@
 """Preview of a service for a data date (spec §3 "preview"), for the CLI, the REST API and the web view:
-who may, which definition, which data date; the engine (``engine/preview.py``) does the reading.
+who may, which definition, which data date; the engine (``engine/preview/``) does the reading.
 
 A saved service previews what its next run would do: the published definition if there is one, else
 the draft frozen now (``tagoffline run`` takes the same). An unsaved draft (the web view's form before

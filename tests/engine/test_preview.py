@@ -1,4 +1,4 @@
-"""Preview of a run (engine/preview.py) against live targets: the DDL diff with its columns, a missing
+"""Preview of a run (engine/preview/) against live targets: the DDL diff with its columns, a missing
 table, no lock held, the diff pushed down into the warehouse, partitions. That a preview equals the
 following run and writes nothing, on every family: tests/conformance/target.py."""
 
@@ -110,19 +110,19 @@ def test_digests_across_drivers() -> None:
     import datetime as dt
     from decimal import Decimal
 
-    from airflow_provider_tagoffline.engine.preview import _Digest
+    from airflow_provider_tagoffline.engine.preview.digest import Digest
 
     types = ["bigint", "decimal(18,2)", "boolean", "date", "double", "bigint"]
     # the warehouse's driver on the left, the target's on the right (SQLite: dates as text, a decimal as float)
     extract = (1, Decimal("10.50"), True, dt.date(2026, 1, 2), 0.5, -1)
-    same = _Digest(types, list(extract), [1, Decimal("10.5"), 1, dt.date(2026, 1, 2), 0.5, -1])
+    same = Digest(types, list(extract), [1, Decimal("10.5"), 1, dt.date(2026, 1, 2), 0.5, -1])
     assert [n for n, _f in same.fixes] == [0]  # only the decimal is rounded to its scale; the rest as they come
     wider = (Decimal("10.504"), True, dt.date(2026, 1, 2), 0.5, -1)  # the target rounds it when it writes it
     assert same.of(wider) == same.of((Decimal("10.50"), 1, dt.date(2026, 1, 2), 0.5, -1))
     assert same.of(extract[1:]) == same.of((Decimal("10.5"), 1, dt.date(2026, 1, 2), 0.5, -1))
     assert same.of(extract[1:]) != same.of((Decimal("10.5"), 1, dt.date(2026, 1, 2), 0.5, -2))  # hash(-1) == hash(-2)
     assert same.of(extract[1:]) != same.of((Decimal("10.51"), 1, dt.date(2026, 1, 2), 0.5, -1))
-    text = _Digest(types, list(extract), [1, 10.5, 1, "2026-01-02", 0.5, -1])
+    text = Digest(types, list(extract), [1, 10.5, 1, "2026-01-02", 0.5, -1])
     assert [n for n, _f in text.fixes] == [0, 2]  # the decimal, and the date stored as text
     assert text.of(extract[1:]) == text.of((10.5, 1, "2026-01-02", 0.5, -1))
     assert text.of(extract[1:]) != text.of((10.5, 1, "2026-01-03", 0.5, -1))

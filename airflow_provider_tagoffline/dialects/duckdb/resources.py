@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from typing import Any
 
+from airflow_provider_tagoffline.contract.memory import MemoryStrategy
 from airflow_provider_tagoffline.errors import RunFailed, WarehouseOutOfMemory, first_line
 
 LEAN_LIMIT = 32 << 20
@@ -56,8 +57,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return type(exc).__name__ == "OutOfMemoryException"  # duckdb's, without importing duckdb here
 
 
-class DuckDBResources:
-    """Applies the per-statement settings to one read-only DuckDB warehouse connection."""
+class DuckDBResources(MemoryStrategy):
+    """Applies the per-statement settings to one read-only DuckDB warehouse connection: the DuckDB
+    reader's memory strategy (``Reader.memory``)."""
 
     def __init__(self, conn: Any, conn_id: str, extra: dict[str, Any]):
         self.conn, self.conn_id = conn, conn_id
@@ -84,7 +86,7 @@ class DuckDBResources:
         self.defaulted = "memory_limit" not in settings
         self.fallen_back = False
 
-    def use(self, lean: bool, operators: int = 1) -> None:
+    def use_lean(self, lean: bool, operators: int = 1) -> None:
         """Run the next statements lean (never above the connection's own settings), or with the
         connection's own memory_limit and as many of its threads as ``operators`` hash joins and
         aggregates leave room for."""
@@ -103,14 +105,14 @@ class DuckDBResources:
 
     def rows_per_pass(self, values: int, operators: int = 1) -> int | None:
         """IDs one pass of a join or dedupe holding ``values`` values per ID may take within the
-        connection's memory_limit; None: one statement (after ``fall_back``)."""
+        connection's memory_limit; None: one statement (after ``fall_back_to_more_memory``)."""
         if self.fallen_back:
             return None
         limit, threads = self.configured[0], self.threads_for(operators)
         usable = max(limit - PASS_RESERVE_PER_THREAD * threads, limit // 4)
         return max(1, usable // (PASS_BYTES_PER_VALUE * max(values, 1)))
 
-    def fall_back(self) -> str | None:
+    def fall_back_to_more_memory(self) -> str | None:
         """After the extract ran out of the default limit (never one the connection set): the rest
         of the run gets FALLBACK_LIMIT and no passes, as before them. What changed, or None."""
         limit, threads = self.configured
@@ -119,6 +121,9 @@ class DuckDBResources:
         self.configured, self.fallen_back = (FALLBACK_LIMIT, threads), True
         return (f"the DuckDB warehouse {self.conn_id!r} ran out of its default {limit >> 20} MiB in the extract; "
                 f"once more with {FALLBACK_LIMIT >> 20} MiB in one statement (memory_limit in its extra decides)")
+
+    def may_retry_with_more_memory(self, exc: BaseException) -> bool:
+        return is_out_of_memory(exc) and not self.at_full
 
     @property
     def at_full(self) -> bool:

@@ -28,22 +28,11 @@ class DuckDBReader(Reader):
     def __init__(self, conn: Any, conn_id: str, dialect: Dialect, extra: dict[str, Any]):
         super().__init__(conn, conn_id, dialect)
         self.resources = DuckDBResources(conn, conn_id, extra)
+        self.memory = self.resources
 
     @classmethod
     def open(cls, where: Resolved) -> Reader:
         return cls(where.open(read_only=True), where.conn_id, where.dialect, where.connection.extra_dejson)
-
-    def use_lean(self, lean: bool, operators: int = 1) -> None:
-        self.resources.use(lean, operators)
-
-    def rows_per_pass(self, values: int, operators: int) -> int | None:
-        return self.resources.rows_per_pass(values, operators)
-
-    def fall_back_to_more_memory(self) -> str | None:
-        return self.resources.fall_back()
-
-    def may_retry_with_more_memory(self, exc: BaseException) -> bool:
-        return is_out_of_memory(exc) and not self.resources.at_full
 
     def explain(self, exc: BaseException, what: str) -> RunFailed | None:
         return self.resources.out_of_memory(exc, what) if is_out_of_memory(exc) else None
@@ -57,7 +46,7 @@ class DuckDBReader(Reader):
         os.mkfifo(fifo, 0o600)
         errors: list[BaseException] = []
         reader_done = threading.Event()
-        self.use_lean(query.scan_only, query.operators)
+        self.memory.use_lean(query.scan_only, query.operators)
 
         def write() -> None:
             try:

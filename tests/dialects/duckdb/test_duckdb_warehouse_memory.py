@@ -96,6 +96,45 @@ def test_size_bytes_reads_duckdb_settings() -> None:
         size_bytes("lots")
 
 
+def test_the_memory_strategy_is_the_duckdb_readers_own_and_a_no_op_elsewhere(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine asks ``Warehouse.memory``; only DuckDB's reader supplies one that changes anything."""
+    import duckdb
+
+    from airflow_provider_tagoffline.contract.memory import NO_MEMORY_STRATEGY
+    from airflow_provider_tagoffline.dialects.duckdb.resources import DuckDBResources
+
+    duck = str(tmp_path / "w.duckdb")
+    duckdb.connect(duck).close()
+    wh = _connect(monkeypatch, duck, threads=2)  # a default limit below the fallback on any machine
+    try:
+        assert isinstance(wh.memory, DuckDBResources)
+        lean = wh.memory.rows_per_pass(3, 1)
+        assert lean is not None and lean > 0  # a join of 3 values per ID goes in passes
+        assert wh.memory.fall_back_to_more_memory() is not None  # the default limit: one more try at more
+        assert wh.memory.rows_per_pass(3, 1) is None  # then one statement
+        assert wh.memory.fall_back_to_more_memory() is None  # and nothing more to give
+    finally:
+        wh.close()
+    monkeypatch.setenv("AIRFLOW_CONN_LITE_WH", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "w.db")}))
+    lite = Warehouse(resolve_warehouse("lite_wh"))
+    try:
+        assert lite.memory is NO_MEMORY_STRATEGY
+        assert lite.memory.rows_per_pass(3, 1) is None and lite.memory.fall_back_to_more_memory() is None
+        assert not lite.memory.may_retry_with_more_memory(MemoryError())
+        tries: list[int] = []
+
+        def out_of_memory() -> None:
+            tries.append(1)
+            raise MemoryError()
+
+        with pytest.raises(MemoryError):
+            lite.memory.lean_first(out_of_memory)
+        assert len(tries) == 1  # no second try where nothing chose a lean limit
+    finally:
+        lite.close()
+
+
 def test_source_check_counts_rows_and_duplicates_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import duckdb
 
