@@ -9,6 +9,7 @@ runs out, the run fails naming the session in the way, the table untouched; the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -24,7 +25,7 @@ from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.targets.lockwait import ATTEMPT_SECONDS, LockPatienceExhausted
 from airflow_provider_tagoffline.runs import run_export
 from airflow_provider_tagoffline.runspec import RunSpec
-from tests.live import mysql_connect, pg_connect
+from tests.live import mysql_connect, mysql_database, pg_connect
 from tests.pollers import CountPollers
 from tests.run_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
 from tests.run_data import target_content as content
@@ -202,14 +203,26 @@ def test_a_partition_exchange_waits_the_same_way(live_target: LiveTarget) -> Non
     run_export(spec, D_PREV)
     run_export(spec, D)
     t.execute("UPDATE user_tags SET nick = 'before' WHERE ds = '20261123'")
-    reader = open_reading_transaction(t, "partition_reader")
-    try:
-        with pytest.raises(LockPatienceExhausted, match=r"^the exchange of partition 20261123 of user_tags gave up") \
-                as failed:
-            run_export(spec, D)
-    finally:
-        reader.rollback()
-        reader.close()
+    with contextlib.ExitStack() as stack:
+        if t.kind == "mysql":
+            # A bystander: another database's session, in a transaction that read a table of the same
+            # name. It holds nothing of ours, so it is not named (MariaDB's suspects are of our database).
+            other = stack.enter_context(mysql_database("bystander"))
+            bystander = mysql_connect(other)
+            stack.callback(bystander.close)
+            with bystander.cursor() as cur:
+                cur.execute("CREATE TABLE user_tags (id INT)")
+                cur.execute("START TRANSACTION")
+                cur.execute("SELECT COUNT(*) FROM user_tags")
+                cur.fetchall()
+        reader = open_reading_transaction(t, "partition_reader")
+        try:
+            with pytest.raises(LockPatienceExhausted,
+                               match=r"^the exchange of partition 20261123 of user_tags gave up") as failed:
+                run_export(spec, D)
+        finally:
+            reader.rollback()
+            reader.close()
     # MariaDB names the holder for certain only with its metadata_lock_info plugin or performance_schema's
     # metadata locks (neither on by default; checked live on a private server with each)
     certain = t.kind == "postgres" or bool(t.rows(

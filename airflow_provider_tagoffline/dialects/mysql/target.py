@@ -107,8 +107,10 @@ class MySQLTarget(Target):
 
     def blockers_sql(self, source: str) -> str:
         """Sessions holding metadata locks on the live table, its stage or its backup, from ``source`` (one
-        of the two views above), or, where the server has neither (MariaDB's default), every session with
-        an open transaction or a statement running that names the table: suspects, not certainties."""
+        of the two views above), or, where the server has neither (MariaDB's default), the sessions with an
+        open transaction or a statement running that names the table: suspects, not certainties. Suspects
+        are sessions of the table's database, or whose statement names that database: a busy server's
+        other databases (a table of the same name elsewhere included) are not named."""
         who = ("SELECT p.ID, p.USER, p.HOST, p.DB, p.COMMAND, p.TIME, p.STATE, p.INFO, t.trx_started "
                "FROM information_schema.PROCESSLIST p "
                "LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID "
@@ -123,6 +125,8 @@ class MySQLTarget(Target):
                           "WHERE m.LOCK_STATUS = 'GRANTED' AND m.OBJECT_TYPE = 'TABLE' AND m.OBJECT_SCHEMA = "
                           + tables.format(name="m.OBJECT_NAME") + ") ORDER BY p.TIME DESC")
         return who + ("AND (t.trx_id IS NOT NULL OR p.INFO LIKE CONCAT('%%', %s, '%%')) "
+                      "AND (p.DB = COALESCE(%s, DATABASE()) "
+                      "OR p.INFO LIKE CONCAT('%%', COALESCE(%s, DATABASE()), '%%')) "
                       "AND COALESCE(p.STATE, '') NOT LIKE 'Waiting for%%' ORDER BY p.TIME DESC")
 
     def blocker_source(self) -> str | None:
@@ -138,7 +142,8 @@ class MySQLTarget(Target):
 
     def blockers(self) -> list[Blocker]:
         source = self.blocker_source()
-        params: list[Any] = [self.live] if source is None else [self.schema, self.live, self.stage, self.backup]
+        params: list[Any] = ([self.live, self.schema, self.schema] if source is None
+                             else [self.schema, self.live, self.stage, self.backup])
         cur = self.execute(self.blockers_sql(source or ""), params)
         try:
             rows = cur.fetchall()
