@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from airflow_provider_tagoffline.contract.connection import RunConnections
 from airflow_provider_tagoffline.data_date import older_refusal
-from airflow_provider_tagoffline.engine import faults, gates, lost_connection
+from airflow_provider_tagoffline.engine import changes, faults, gates, lost_connection
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
@@ -177,6 +177,9 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             target.check_table(spec.target.key_column, spec.entity_key.type, spec.outputs,
                                spec.target.partition.column if spec.target.partition else None)
             target.check_dependents()
+            refused = changes.refusal(spec, target)
+            if refused:
+                raise RunFailed(refused)
             if spec.target.partition is None:  # partitioned: each data date has its own partition
                 held.check(target, report, say)
             pending_checks = None
@@ -281,6 +284,8 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             with contextlib.suppress(Exception):
                 target.run_in_tx(target.drop_sql(target.stage))
             raise
+        if changes.applied(spec, target, report, held.record(), say):  # target.load changes: no swap
+            return
         with report.phase("swap"):
             start, waited = time.perf_counter(), target.lock_waits.waited
             try:

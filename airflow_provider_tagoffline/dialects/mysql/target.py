@@ -56,6 +56,9 @@ def tsv_lines(batch: list[Row]) -> str:
 
 class MySQLTarget(Target):
     transactional_ddl = False
+    #: the table comment, where the data date held is recorded, changes only by DDL, which commits by itself
+    changes_refusal = ("the record of the data date this table holds is its comment, which only DDL changes, and "
+                       "DDL commits by itself here: it cannot be written with the changed rows in one transaction")
     comment_limit = (2048, "characters")  # a table's COMMENT, MySQL 5.5.3+ and MariaDB
 
     def q(self, table: str) -> str:

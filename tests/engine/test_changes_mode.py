@@ -1,0 +1,165 @@
+"""Load mode ``changes`` (docs/changes-mode.md) on each live target kind: the table a changes run leaves equals
+what an overwrite run writes, the change set is counted exactly, no change writes no row, the real change set
+meets ``max_change_ratio``, too many changes swap instead, a kill at each phase leaves old or new content and
+the next run finishes, and readers see the old rows or the new ones, never a mix."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engine_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
+from engine_data import target_content as content
+from fault_kit import LiveReader, leftovers
+
+from airflow_provider_tagoffline.create_table import create_table_sql
+from airflow_provider_tagoffline.engine import changes, faults
+from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runs import run_export
+from airflow_provider_tagoffline.runspec import RunSpec
+
+pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
+
+
+def changes_spec(t: LiveTarget, **kw: Any) -> RunSpec:
+    spec = make_spec(t.kind, t.conn_id, **kw)
+    return spec.model_copy(update={"target": spec.target.model_copy(update={"load": "changes"})})
+
+
+@pytest.fixture
+def every_change_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test table of 7 rows: a few changes are a large share of it; keep the changes path anyway."""
+    monkeypatch.setattr(changes, "SWITCH_RATIO", 1.0)
+
+
+def day_before(t: LiveTarget, spec: RunSpec) -> list[tuple[Any, ...]]:
+    """The live table holding D_PREV, written by a first run (which swaps: nothing recorded yet)."""
+    t.execute(*create_table_sql(spec, t.kind))
+    first = run_export(spec, D_PREV)
+    assert first.load_mode == "overwrite (fallback: first run: the table records no data date written by a run)"
+    return content(t)
+
+
+def refused_here(t: LiveTarget) -> bool:
+    """MySQL / MariaDB: refused at preflight, the live table untouched (its record is DDL)."""
+    if t.kind != "mysql":
+        return False
+    spec = changes_spec(t)
+    t.execute(*create_table_sql(spec, t.kind))
+    with pytest.raises(RunFailed, match=r"target.load is changes, but the record of the data date this table "
+                                        r"holds is its comment, which only DDL changes.*; use overwrite"):
+        run_export(spec, D)
+    assert content(t) == [] and leftovers(t) == []
+    return True
+
+
+def test_changes_write_what_overwrite_writes(live_target: LiveTarget, every_change_written: None) -> None:
+    if refused_here(live_target):
+        return
+    spec = changes_spec(live_target)
+    day_before(live_target, spec)
+    # changed outside the service too: the target-side diff compares with what the table holds
+    live_target.execute("DELETE FROM user_tags WHERE user_id = 5",
+                        "INSERT INTO user_tags (user_id, nick) VALUES (999, 'stale row')")
+
+    report = run_export(spec, D)
+    assert content(live_target) == EXPECTED_D  # what test_run_targets' overwrite writes, row for row
+    assert report.load_mode == "changes (target-side diff)"
+    # 5 back, 999 gone, 1 changed (its level), the other 5 as they were
+    assert (report.rows_inserted, report.rows_updated, report.rows_deleted, report.rows_unchanged) == (1, 1, 1, 5)
+    assert "load mode changes (target-side diff): 1 inserted, 1 updated, 1 deleted, 5 unchanged" in report.summary()
+    assert leftovers(live_target) == []
+
+    # the same date again: nothing to write but the record, which says D
+    versions = row_versions(live_target)
+    again = run_export(spec, D)
+    assert again.held_before == D.isoformat()
+    assert (again.rows_inserted, again.rows_updated, again.rows_deleted, again.rows_unchanged) == (0, 0, 0, 7)
+    assert content(live_target) == EXPECTED_D
+    assert row_versions(live_target) == versions  # no row rewritten
+    assert run_export(spec, D).held_before == D.isoformat()
+
+
+def row_versions(t: LiveTarget) -> list[tuple[Any, ...]]:
+    """Each row's physical version where the engine shows it (PostgreSQL xmin, SQLite rowid)."""
+    if t.kind == "postgres":
+        return t.rows("SELECT user_id, xmin::text FROM user_tags ORDER BY user_id")
+    if t.kind == "sqlite":
+        return t.rows("SELECT user_id, rowid FROM user_tags ORDER BY user_id")
+    return []
+
+
+def test_max_change_ratio_compares_the_real_change_set(live_target: LiveTarget) -> None:
+    if live_target.kind == "mysql":
+        pytest.skip("changes refused on MySQL (test_changes_write_what_overwrite_writes)")
+    spec = changes_spec(live_target, gates={"max_change_ratio": 0.1})
+    old = day_before(live_target, spec)
+    # 7 rows before and after (a row-count gate sees 0%), but 1 of the 7 changes: 14%
+    with pytest.raises(RunFailed, match=r"quality gate failed, the live table is untouched: 1 rows change "
+                                        r"\(0 inserted, 1 updated, 0 deleted, 6 unchanged\) of 7 live rows "
+                                        r"\(14.3%\), more than gates.max_change_ratio = 10.0%"):
+        run_export(spec, D)
+    assert content(live_target) == old and leftovers(live_target) == []
+
+
+def test_too_many_changes_swap_instead(live_target: LiveTarget) -> None:
+    if live_target.kind == "mysql":
+        pytest.skip("changes refused on MySQL (test_changes_write_what_overwrite_writes)")
+    spec = changes_spec(live_target)
+    day_before(live_target, spec)
+    live_target.execute("DELETE FROM user_tags WHERE user_id < 6")
+    report = run_export(spec, D)
+    assert report.load_mode == ("overwrite (fallback: 5 changed rows are more than 50% of the 2 live rows: the "
+                                "swap is cheaper)")
+    assert report.rows_inserted is None and "swap" in report.phases
+    assert content(live_target) == EXPECTED_D and leftovers(live_target) == []
+    if live_target.kind == "postgres":  # the UNLOGGED stage was made a logged table before it went live
+        assert live_target.rows("SELECT relpersistence FROM pg_class WHERE relname = 'user_tags'") == [("p",)]
+        assert live_target.rows("SELECT count(*) FROM pg_indexes WHERE tablename = 'user_tags'") == [(1,)]
+
+
+RUN = ("import json, os, sys; from airflow_provider_tagoffline.engine import changes; changes.SWITCH_RATIO = 1.0; "
+       "from airflow_provider_tagoffline.runs import run_export; "
+       "run_export(json.loads(os.environ['TOT_SPEC']), sys.argv[1])")
+
+
+@pytest.mark.slow
+def test_kill_at_every_phase_then_the_next_run_finishes(live_target: LiveTarget, tmp_path: Path,
+                                                       every_change_written: None) -> None:
+    if live_target.kind == "mysql":
+        pytest.skip("changes refused on MySQL (test_changes_write_what_overwrite_writes)")
+    spec = changes_spec(live_target)
+    old = day_before(live_target, spec)
+    run_export(spec, D)  # the record written by a changes run too
+    run_export(spec, D_PREV, allow_older=True)
+    assert content(live_target) == old
+    for phase in faults.PHASES:
+        env = dict(os.environ, TOT_SPEC=spec.to_json(), TMPDIR=str(tmp_path), **{faults.ENV: phase})
+        proc = subprocess.run([sys.executable, "-c", RUN, D.isoformat()], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == -signal.SIGKILL, f"the run was not killed at {phase}: {proc.stderr[-800:]}"
+        assert content(live_target) == (EXPECTED_D if phase == "after_swap" else old), f"killed at {phase}"
+        report = run_export(spec, D)
+        assert content(live_target) == EXPECTED_D and leftovers(live_target) == []
+        assert report.load_mode == "changes (target-side diff)"
+        run_export(spec, D_PREV, allow_older=True)
+        assert content(live_target) == old
+
+
+# DuckDB: a reader in another connection of the test's process cannot share the file with the run's
+@pytest.mark.parametrize("live_target", ["postgres", "sqlite"], indirect=True)
+def test_readers_see_old_or_new_never_a_mix(live_target: LiveTarget, every_change_written: None) -> None:
+    spec = changes_spec(live_target)
+    old = day_before(live_target, spec)
+    reader = LiveReader(live_target.connect)
+    with reader.polling():
+        for day in (D, D_PREV, D, D_PREV, D):
+            report = run_export(spec, day, allow_older=True)
+            assert report.load_mode == "changes (target-side diff)"
+    reader.assert_whole(old, EXPECTED_D)
+    assert reader.failures == [] and len(reader.answers) >= 2
