@@ -59,9 +59,8 @@ class ChangeSet:
 
 def refusal(spec: RunSpec, target: Target) -> str | None:
     """Preflight: why this target cannot take a ``changes`` run (None: it can, or the service overwrites)."""
-    if spec.target.load != "changes" or target.changes_refusal is None:
-        return None
-    return f"target.load is changes, but {target.changes_refusal}; use overwrite"
+    refused = target.changes_refused() if spec.target.load == "changes" else None
+    return f"target.load is changes, but {refused}; use overwrite" if refused else None
 
 
 def applied(spec: RunSpec, target: Target, report: RunReport, record: HeldRecord,
@@ -79,6 +78,7 @@ def applied(spec: RunSpec, target: Target, report: RunReport, record: HeldRecord
     key = spec.target.key_column
     columns = [o.column for o in spec.outputs]
     try:
+        target.prepare_changes()
         changes = _diff(target, key, columns, report.rows_written)
         say(f"changes against the live table: {changes.describe()}")
         _gate(spec, report, changes)

@@ -45,22 +45,7 @@ def day_before(t: LiveTarget, spec: RunSpec) -> list[tuple[Any, ...]]:
     return content(t)
 
 
-def refused_here(t: LiveTarget) -> bool:
-    """MySQL / MariaDB: refused at preflight, the live table untouched (its record is DDL)."""
-    if t.kind != "mysql":
-        return False
-    spec = changes_spec(t)
-    t.execute(*create_table_sql(spec, t.kind))
-    with pytest.raises(RunFailed, match=r"target.load is changes, but the record of the data date this table "
-                                        r"holds is its comment, which only DDL changes.*; use overwrite"):
-        run_export(spec, D)
-    assert content(t) == [] and leftovers(t) == []
-    return True
-
-
 def test_changes_write_what_overwrite_writes(live_target: LiveTarget, every_change_written: None) -> None:
-    if refused_here(live_target):
-        return
     spec = changes_spec(live_target)
     day_before(live_target, spec)
     # changed outside the service too: the target-side diff compares with what the table holds
@@ -95,8 +80,6 @@ def row_versions(t: LiveTarget) -> list[tuple[Any, ...]]:
 
 
 def test_max_change_ratio_compares_the_real_change_set(live_target: LiveTarget) -> None:
-    if live_target.kind == "mysql":
-        pytest.skip("changes refused on MySQL (test_changes_write_what_overwrite_writes)")
     spec = changes_spec(live_target, gates={"max_change_ratio": 0.1})
     old = day_before(live_target, spec)
     # 7 rows before and after (a row-count gate sees 0%), but 1 of the 7 changes: 14%
@@ -108,8 +91,6 @@ def test_max_change_ratio_compares_the_real_change_set(live_target: LiveTarget) 
 
 
 def test_too_many_changes_swap_instead(live_target: LiveTarget) -> None:
-    if live_target.kind == "mysql":
-        pytest.skip("changes refused on MySQL (test_changes_write_what_overwrite_writes)")
     spec = changes_spec(live_target)
     day_before(live_target, spec)
     live_target.execute("DELETE FROM user_tags WHERE user_id < 6")
@@ -131,8 +112,6 @@ RUN = ("import json, os, sys; from airflow_provider_tagoffline.engine import cha
 @pytest.mark.slow
 def test_kill_at_every_phase_then_the_next_run_finishes(live_target: LiveTarget, tmp_path: Path,
                                                        every_change_written: None) -> None:
-    if live_target.kind == "mysql":
-        pytest.skip("changes refused on MySQL (test_changes_write_what_overwrite_writes)")
     spec = changes_spec(live_target)
     old = day_before(live_target, spec)
     run_export(spec, D)  # the record written by a changes run too
@@ -152,7 +131,7 @@ def test_kill_at_every_phase_then_the_next_run_finishes(live_target: LiveTarget,
 
 
 # DuckDB: a reader in another connection of the test's process cannot share the file with the run's
-@pytest.mark.parametrize("live_target", ["postgres", "sqlite"], indirect=True)
+@pytest.mark.parametrize("live_target", ["postgres", "mysql", "sqlite"], indirect=True)
 def test_readers_see_old_or_new_never_a_mix(live_target: LiveTarget, every_change_written: None) -> None:
     spec = changes_spec(live_target)
     old = day_before(live_target, spec)
@@ -163,3 +142,33 @@ def test_readers_see_old_or_new_never_a_mix(live_target: LiveTarget, every_chang
             assert report.load_mode == "changes (target-side diff)"
     reader.assert_whole(old, EXPECTED_D)
     assert reader.failures == [] and len(reader.answers) >= 2
+
+
+@pytest.mark.parametrize("live_target", ["mysql"], indirect=True)
+def test_mysql_record_of_changes_never_outlives_a_swap(live_target: LiveTarget, every_change_written: None) -> None:
+    """MySQL / MariaDB: a changes run records its data date in a row of tagoffline_held keyed by the table's
+    comment record (a comment is DDL); the next swap writes a new comment, and the row no longer applies."""
+    spec = changes_spec(live_target)
+    day_before(live_target, spec)
+    assert run_export(spec, D).load_mode == "changes (target-side diff)"
+    ((table, record),) = live_target.rows("SELECT table_name, record FROM tagoffline_held")
+    assert table == "user_tags" and '"data_date": "2026-11-23"' in record
+    overwrite = make_spec(live_target.kind, live_target.conn_id)
+    swapped = run_export(overwrite, D_PREV, allow_older=True)
+    assert swapped.held_before == D.isoformat() and swapped.load_mode == "overwrite"
+    again = run_export(spec, D)
+    assert again.held_before == D_PREV.isoformat()  # the comment's record: the old row is of another generation
+    assert again.load_mode == "changes (target-side diff)" and content(live_target) == EXPECTED_D
+    assert live_target.rows("SELECT COUNT(*) FROM tagoffline_held") == [(1,)]  # older generations deleted
+
+
+@pytest.mark.parametrize("live_target", ["mysql"], indirect=True)
+def test_mysql_table_without_transactions_is_refused(live_target: LiveTarget) -> None:
+    spec = changes_spec(live_target)
+    day_before(live_target, spec)
+    live_target.execute("ALTER TABLE user_tags ENGINE = MyISAM")
+    with pytest.raises(RunFailed, match=r"target.load is changes, but table user_tags is on engine MyISAM, which "
+                                        r"has no transactions: the changes could not be written all or nothing; "
+                                        r"use overwrite"):
+        run_export(spec, D)
+    assert leftovers(live_target) == []

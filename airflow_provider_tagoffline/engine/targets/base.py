@@ -311,6 +311,13 @@ class Target:
     #: written by the same transaction as the rows
     changes_refusal: ClassVar[str | None] = None
 
+    def changes_refused(self) -> str | None:
+        """Preflight: why this table cannot take a ``changes`` run now (None: it can)."""
+        return self.changes_refusal
+
+    def prepare_changes(self) -> None:
+        """Before the diff: what the changes' transaction needs and cannot create itself (MySQL: HELD_TABLE)."""
+
     def stage_for_swap(self) -> None:
         """A ``changes`` run swaps after all: make its stage what a swap's stage is (PostgreSQL: logged,
         indexed)."""
