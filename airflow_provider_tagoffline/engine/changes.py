@@ -136,17 +136,42 @@ def _diff(target: Target, key: str, columns: list[str], stage_rows: int) -> Chan
                      unchanged=stage_rows - inserted - updated)
 
 
-def _gate(spec: RunSpec, report: RunReport, changes: ChangeSet) -> None:
+def change_gate(spec: RunSpec, changes: ChangeSet) -> list[str]:
     """``max_change_ratio`` against the real change set (a row-count change is only a lower bound of it)."""
     limit = spec.gates.max_change_ratio
     if limit is None or not changes.live_rows:
-        return
+        return []
     ratio = changes.changed / changes.live_rows
-    if ratio > limit:
-        report.gates_failed.append(
-            f"{changes.changed} rows change ({changes.describe()}) of {changes.live_rows} live rows ({ratio:.1%}), "
-            f"more than gates.max_change_ratio = {limit:.1%}")
+    if ratio <= limit:
+        return []
+    return [f"{changes.changed} rows change ({changes.describe()}) of {changes.live_rows} live rows ({ratio:.1%}), "
+            f"more than gates.max_change_ratio = {limit:.1%}"]
+
+
+def _gate(spec: RunSpec, report: RunReport, changes: ChangeSet) -> None:
+    failed = change_gate(spec, changes)
+    if failed:
+        report.gates_failed += failed
         raise RunFailed("quality gate failed, the live table is untouched: " + "; ".join(report.gates_failed))
+
+
+def previewed(spec: RunSpec, recorded: bool, changes: ChangeSet | None) -> tuple[str, list[str]]:
+    """What a preview says of the load mode: how the run would write (and the change set), and the gate the
+    change set would fail; ``recorded``: the table records a data date; ``changes``: None when not compared."""
+    if spec.target.load != "changes":
+        return "overwrite", []
+    if spec.target.partition is not None:
+        return "overwrite (fallback: a partitioned target writes partition D)", []
+    if not recorded:
+        return "overwrite (fallback: first run: the table records no data date written by a run)", []
+    if changes is None:
+        return "changes", []
+    if changes.live_rows == 0:
+        return "overwrite (fallback: the live table is empty)", []
+    if changes.changed > SWITCH_RATIO * changes.live_rows:
+        return (f"overwrite (fallback: {changes.changed} changed rows are more than {SWITCH_RATIO:.0%} of the "
+                f"{changes.live_rows} live rows)", change_gate(spec, changes))
+    return f"changes: {changes.describe()}", change_gate(spec, changes)
 
 
 def _apply(target: Target, key: str, columns: list[str], record: HeldRecord) -> tuple[int | None, ...]:

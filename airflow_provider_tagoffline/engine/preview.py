@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from airflow_provider_tagoffline.contract.connection import Resolved, RunConnections
 from airflow_provider_tagoffline.data_date import older_refusal
-from airflow_provider_tagoffline.engine import gates
+from airflow_provider_tagoffline.engine import changes, gates
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.sides import opened
 from airflow_provider_tagoffline.engine.targets import Target
@@ -98,6 +98,8 @@ class Preview(BaseModel):
     sample_columns: list[str] = []
     sample: list[list[Any]] = []
     changes: Changes | None = None
+    load_mode: str = Field("overwrite", description="how the run would write (target.load): overwrite, or for a "
+                                                    "changes service its change set or the fallback and why")
     gates_checked: str = ""
     gates_failed: list[str] = Field(default_factory=list, description="the gates the run would fail, as it says them")
     would_fail: list[str] = Field(default_factory=list, description="why the run would fail before its gates")
@@ -121,6 +123,8 @@ class Preview(BaseModel):
             ratio = "n/a" if ch.change_ratio is None else f"{ch.change_ratio:.1%}"
             out.append(f"  versus live ({ch.live_rows} rows): added {ch.added}, removed {ch.removed}, changed "
                        f"{ch.changed}, unchanged {ch.unchanged}; change ratio {ratio} ({ch.method})")
+        if self.load_mode != "overwrite":
+            out.append(f"  load mode {self.load_mode}")
         if self.gates_checked:
             out.append(f"  gates {'would fail' if self.gates_failed else 'would pass'}: {self.gates_checked}")
         for g in self.gates_failed:
@@ -178,7 +182,8 @@ def _preview(spec: RunSpec, data_date: dt.date, connections: RunConnections, sam
         result.columns = column_diff(spec, live) if live else []
         if not live:
             result.would_fail.append(f"target table {target.display_name} does not exist; create it first")
-        elif t.partition is None:
+        record = None
+        if live and t.partition is None:
             record = target.read_held()
             held = record.data_date if record is not None else held_elsewhere() if held_elsewhere else None
             result.holds = held.isoformat() if held is not None else None
@@ -214,6 +219,11 @@ def _preview(spec: RunSpec, data_date: dt.date, connections: RunConnections, sam
         stats = TableStats(rows=result.rows, nulls={c: result.nulls.get(c, 0) for c in null_columns})
         live_rows = result.changes.live_rows if result.changes is not None else None
         result.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
+        ch = result.changes
+        change_set = None if ch is None else changes.ChangeSet(inserted=ch.added, updated=ch.changed,
+                                                               deleted=ch.removed, unchanged=ch.unchanged)
+        result.load_mode, failed = changes.previewed(spec, record is not None, change_set)
+        result.gates_failed += failed
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 

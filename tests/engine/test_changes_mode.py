@@ -20,7 +20,7 @@ from fault_kit import LiveReader, leftovers
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.engine import changes, faults
 from airflow_provider_tagoffline.errors import RunFailed
-from airflow_provider_tagoffline.runs import run_export
+from airflow_provider_tagoffline.runs import preview, run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
@@ -172,3 +172,18 @@ def test_mysql_table_without_transactions_is_refused(live_target: LiveTarget) ->
                                         r"use overwrite"):
         run_export(spec, D)
     assert leftovers(live_target) == []
+
+
+def test_preview_shows_the_change_set_the_run_writes(live_target: LiveTarget, every_change_written: None) -> None:
+    spec = changes_spec(live_target)
+    live_target.execute(*create_table_sql(spec, live_target.kind))
+    first = preview(spec, D_PREV)
+    assert first.load_mode == "overwrite (fallback: first run: the table records no data date written by a run)"
+    run_export(spec, D_PREV)
+    live_target.execute("DELETE FROM user_tags WHERE user_id = 5",
+                        "INSERT INTO user_tags (user_id, nick) VALUES (999, 'stale row')")
+    p = preview(spec, D)
+    assert p.load_mode == "changes: 1 inserted, 1 updated, 1 deleted, 5 unchanged"
+    assert "  load mode changes: 1 inserted, 1 updated, 1 deleted, 5 unchanged" in p.summary()
+    report = run_export(spec, D)
+    assert (report.rows_inserted, report.rows_updated, report.rows_deleted, report.rows_unchanged) == (1, 1, 1, 5)
