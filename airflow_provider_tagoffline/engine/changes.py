@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 #: writes that large costs more than rewriting the table (docs/changes-mode.md §2.4, bench/bench_changes.py)
 SWITCH_RATIO = 0.5
 
+#: stage rows looked up in the live table before the whole diff: when more than SWITCH_RATIO of them are new or
+#: different, the run swaps without paying for the diff (a day when every row changed)
+SAMPLE_ROWS = 10_000
+
 #: the temporary table holding the diff, in the run's own session (no WAL / binlog, gone with the session)
 DELTA = "tagoffline_delta"
 
@@ -78,6 +82,10 @@ def applied(spec: RunSpec, target: Target, report: RunReport, record: HeldRecord
     key = spec.target.key_column
     columns = [o.column for o in spec.outputs]
     try:
+        looked, different = _sample(target, key, columns)
+        if looked and different > SWITCH_RATIO * looked:
+            return _swap_instead(target, report, say, f"{different} of the first {looked} rows loaded are new or "
+                                 f"changed, more than {SWITCH_RATIO:.0%}: the swap is cheaper")
         target.prepare_changes()
         changes = _diff(target, key, columns, report.rows_written)
         say(f"changes against the live table: {changes.describe()}")
@@ -120,6 +128,15 @@ def _swap_instead(target: Target, report: RunReport, say: Callable[[str], None],
     with report.phase("index"):
         target.stage_for_swap()
     return False
+
+
+def _sample(target: Target, key: str, columns: list[str]) -> tuple[int, int]:
+    cur = target.execute(target.changes_sample_sql(key, columns, SAMPLE_ROWS))
+    try:
+        looked, different = cur.fetchone()
+    finally:
+        cur.close()
+    return int(looked), int(different)
 
 
 def _diff(target: Target, key: str, columns: list[str], stage_rows: int) -> ChangeSet:

@@ -90,14 +90,21 @@ def test_max_change_ratio_compares_the_real_change_set(live_target: LiveTarget) 
     assert content(live_target) == old and leftovers(live_target) == []
 
 
-def test_too_many_changes_swap_instead(live_target: LiveTarget) -> None:
+def test_too_many_changes_swap_instead(live_target: LiveTarget, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = changes_spec(live_target)
     day_before(live_target, spec)
     live_target.execute("DELETE FROM user_tags WHERE user_id < 6")
     report = run_export(spec, D)
-    assert report.load_mode == ("overwrite (fallback: 5 changed rows are more than 50% of the 2 live rows: the "
-                                "swap is cheaper)")
+    # seen in the first rows loaded, before the whole diff: 5 of the 7 are not in the live table
+    assert report.load_mode == ("overwrite (fallback: 5 of the first 7 rows loaded are new or changed, more than "
+                                "50%: the swap is cheaper)")
     assert report.rows_inserted is None and "swap" in report.phases
+    assert content(live_target) == EXPECTED_D and leftovers(live_target) == []
+    live_target.execute("DELETE FROM user_tags WHERE user_id IN (1, 2, 3)")
+    monkeypatch.setattr(changes, "SAMPLE_ROWS", 0)  # no look at the first rows: the whole diff decides
+    report = run_export(spec, D)
+    assert report.load_mode == ("overwrite (fallback: 3 changed rows are more than 50% of the 4 live rows: the "
+                                "swap is cheaper)")
     assert content(live_target) == EXPECTED_D and leftovers(live_target) == []
     if live_target.kind == "postgres":  # the UNLOGGED stage was made a logged table before it went live
         assert live_target.rows("SELECT relpersistence FROM pg_class WHERE relname = 'user_tags'") == [("p",)]

@@ -262,6 +262,12 @@ class MySQLTarget(Target):
         return (f"UPDATE {self.q(self.live)} l JOIN {self.temp_ref(delta)} d ON l.{q(key)} = d.{q('tagoffline_key')} "
                 f"SET {sets} WHERE d.{q('tagoffline_op')} = 'u'")
 
+    def changes_delete_sql(self, delta: str, key: str) -> str:
+        # the multi-table form: MariaDB runs a single-table DELETE's IN (subquery) once per live row
+        q = self.d.quote
+        return (f"DELETE l FROM {self.q(self.live)} l JOIN {self.temp_ref(delta)} d ON l.{q(key)} = "
+                f"d.{q('tagoffline_key')} WHERE d.{q('tagoffline_op')} = 'd'")
+
     def changes_drop_delta_sql(self, delta: str) -> str:
         return f"DROP TEMPORARY TABLE IF EXISTS {self.temp_ref(delta)}"
 

@@ -351,6 +351,15 @@ class Target:
             f"UNION ALL SELECT 'd', l.{k}{sep}{nulls} FROM {live} l "
             f"WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.{k} = l.{k})"))
 
+    def changes_sample_sql(self, key: str, columns: list[str], rows: int) -> str:
+        """(rows looked at, rows new or different) for the first ``rows`` rows of the stage, each found in the
+        live table by its key (pure): a cheap look before the whole diff."""
+        q, k = self.d.quote, self.d.quote(key)
+        differs = " OR ".join(self.distinct_sql(f"l.{q(c)}", f"s.{q(c)}") for c in columns) or "1 = 0"
+        return (f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN l.{k} IS NULL OR {differs} THEN 1 ELSE 0 END), 0) "
+                f"FROM (SELECT * FROM {self.q(self.stage)} LIMIT {int(rows)}) s "
+                f"LEFT JOIN {self.q(self.live)} l ON l.{k} = s.{k}")
+
     def changes_count_sql(self, delta: str) -> str:
         op = self.d.quote("tagoffline_op")
         return f"SELECT {op}, COUNT(*) FROM {self.temp_ref(delta)} GROUP BY {op}"
@@ -361,13 +370,18 @@ class Target:
         return (f"UPDATE {self.q(self.live)} SET {sets} FROM {self.temp_ref(delta)} d "
                 f"WHERE d.{q('tagoffline_op')} = 'u' AND {q(key)} = d.{q('tagoffline_key')}")
 
+    def changes_delete_sql(self, delta: str, key: str) -> str:
+        q = self.d.quote
+        return (f"DELETE FROM {self.q(self.live)} WHERE {q(key)} IN (SELECT {q('tagoffline_key')} FROM "
+                f"{self.temp_ref(delta)} WHERE {q('tagoffline_op')} = 'd')")
+
     def changes_apply_sql(self, delta: str, key: str, columns: list[str]) -> tuple[str, str, str]:
         """(delete, update, insert) of the changes in ``delta`` on the live table (pure)."""
         q, live, d = self.d.quote, self.q(self.live), self.temp_ref(delta)
         op, dk = q("tagoffline_op"), q("tagoffline_key")
         cols = ", ".join(q(c) for c in [key, *columns])
         new = ", ".join([dk, *(q(c) for c in columns)])
-        delete = f"DELETE FROM {live} WHERE {q(key)} IN (SELECT {dk} FROM {d} WHERE {op} = 'd')"
+        delete = self.changes_delete_sql(delta, key)
         insert = f"INSERT INTO {live} ({cols}) SELECT {new} FROM {d} WHERE {op} = 'i'"
         update = self.changes_update_sql(delta, key, columns) if columns else f"SELECT 1 FROM {d} WHERE 1 = 0"
         return delete, update, insert
