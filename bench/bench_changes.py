@@ -24,6 +24,9 @@ import contextlib
 import json
 import logging
 import os
+import shutil
+import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +94,7 @@ def warehouses(users: int, which: list[str]) -> Iterator[dict[str, str]]:
             out["pg"] = "bench_wh_pg"
         if "duck" in which:
             folder = tmpdir()
+            stack.callback(shutil.rmtree, folder, ignore_errors=True)
             path = str(Path(folder) / "warehouse.duckdb")
             build_duckdb(path, users)
             os.environ["AIRFLOW_CONN_BENCH_WH_DUCK"] = duckdb_conn_json(path)
@@ -143,7 +147,8 @@ class Target:
         seconds = time.perf_counter() - started
         return {"seconds": round(seconds, 3), "wal_bytes": wal_bytes(lsn) if self.kind == "pg" else None,
                 "load_mode": report.load_mode, "inserted": report.rows_inserted, "updated": report.rows_updated,
-                "deleted": report.rows_deleted, "unchanged": report.rows_unchanged, "rows": report.rows_written}
+                "deleted": report.rows_deleted, "unchanged": report.rows_unchanged, "rows": report.rows_written,
+                "phases": report.phases}
 
     def keep_reference(self) -> None:
         self.sql("DROP TABLE IF EXISTS user_tags_ref", "CREATE TABLE user_tags_ref AS SELECT * FROM user_tags")
@@ -181,6 +186,8 @@ def main() -> None:
     ap.add_argument("--targets", default="pg,my")
     ap.add_argument("--json", help="write the figures to this file too")
     args = ap.parse_args()
+    # a SIGTERM ends the run through the context managers: its databases and files are dropped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.disable(logging.INFO)  # each run's report lines: the figures below say what is measured
     results: dict[str, Any] = {"users": args.users}
     kinds = args.targets.split(",")

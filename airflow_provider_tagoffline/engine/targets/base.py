@@ -343,6 +343,13 @@ class Target:
         nulls = ", ".join(f"NULL AS {q(c)}" for c in columns)
         sep = ", " if columns else ""
         live, stage = self.q(self.live), self.q(self.stage)
+        if self.d.full_outer_join:
+            # one join of the two tables (a hash join on PostgreSQL and DuckDB), not three
+            op = f"CASE WHEN l.{k} IS NULL THEN 'i' WHEN s.{k} IS NULL THEN 'd' ELSE 'u' END"
+            return self.create_temp_sql(delta, (
+                f"SELECT {op} AS {q('tagoffline_op')}, COALESCE(s.{k}, l.{k}) AS {q('tagoffline_key')}{sep}{new} "
+                f"FROM {stage} s FULL JOIN {live} l ON l.{k} = s.{k} "
+                f"WHERE l.{k} IS NULL OR s.{k} IS NULL OR {differs}"))
         return self.create_temp_sql(delta, (
             f"SELECT 'u' AS {q('tagoffline_op')}, s.{k} AS {q('tagoffline_key')}{sep}{new} FROM {stage} s "
             f"JOIN {live} l ON l.{k} = s.{k} WHERE {differs} "
