@@ -13,8 +13,9 @@ run of D is measured — ``overwrite``, then (target set back to D-1) ``changes`
 is compared with the overwrite result row for row (EXCEPT ALL both ways, NULLs equal). Then ``changes`` of
 D again (0% changed), and, the target back on D-1, ``overwrite`` and ``changes`` of D+1 (100% changed: the
 run switches to the swap by itself). Times are the whole ``run_export`` in this process; WAL bytes are
-``pg_current_wal_lsn()`` before and after each run on the PostgreSQL server (the whole server: other
-sessions' writes count too, so run it on a quiet machine). The last lines are the ratios changes/overwrite.
+``pg_current_wal_lsn()`` before and after each run on the PostgreSQL server, and of those the bytes of WAL
+records touching the target's database (``pg_walinspect``): the ratio uses the latter, which other
+sessions of a shared server do not inflate. The last lines are the ratios changes/overwrite.
 """
 
 from __future__ import annotations
@@ -107,9 +108,21 @@ def wal_lsn() -> str:
         return str(con.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
 
 
-def wal_bytes(since: str) -> int:
-    with pg_connect() as con:
-        return int(con.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", [since]).fetchone()[0])
+def wal_bytes(since: str, dbname: str) -> tuple[int, int | None, int | None]:
+    """WAL bytes the server wrote since ``since``, and (pg_walinspect) those of records touching database
+    ``dbname``: other sessions' writes on a shared server do not count there (None: not readable)."""
+    with pg_connect(dbname) as con:
+        end = str(con.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
+        total = int(con.execute("SELECT pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn)", [end, since]).fetchone()[0])
+        try:
+            ours, fpi = con.execute(
+                "SELECT COALESCE(SUM(record_length), 0), COALESCE(SUM(fpi_length), 0) "
+                "FROM pg_get_wal_records_info(%s::pg_lsn, %s::pg_lsn) "
+                "WHERE block_ref LIKE '%%/' || (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "|| '/%%'", [since, end]).fetchone()
+        except Exception:  # the WAL was recycled meanwhile, or no pg_walinspect
+            return total, None, None
+        return total, int(ours), int(fpi)
 
 
 class Target:
@@ -145,7 +158,8 @@ class Target:
         started = time.perf_counter()
         report = run_export(spec, day, allow_older=True)
         seconds = time.perf_counter() - started
-        return {"seconds": round(seconds, 3), "wal_bytes": wal_bytes(lsn) if self.kind == "pg" else None,
+        server_wal, wal, fpi = wal_bytes(lsn, self.db) if self.kind == "pg" else (None, None, None)
+        return {"seconds": round(seconds, 3), "wal_bytes": wal, "wal_fpi_bytes": fpi, "server_wal_bytes": server_wal,
                 "load_mode": report.load_mode, "inserted": report.rows_inserted, "updated": report.rows_updated,
                 "deleted": report.rows_deleted, "unchanged": report.rows_unchanged, "rows": report.rows_written,
                 "phases": report.phases}
@@ -162,6 +176,8 @@ class Target:
 
 def measure(t: Target) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if t.kind == "pg":
+        t.sql("CREATE EXTENSION IF NOT EXISTS pg_walinspect")  # the WAL of this database alone
     t.run(t.overwrite, PREV)
     out["overwrite"] = t.run(t.overwrite, DAY)
     t.keep_reference()
@@ -210,8 +226,9 @@ def main() -> None:
             continue
         o, c, z, o100, c100 = (r[k] for k in ("overwrite", "changes", "changes_0pct", "overwrite_100pct",
                                               "changes_100pct"))
-        wal = (f", WAL {c['wal_bytes'] / o['wal_bytes']:.3f} (0%: {z['wal_bytes'] / o['wal_bytes']:.4f})"
-               if o["wal_bytes"] else "")
+        wal = (f", WAL {c['wal_bytes'] / o['wal_bytes']:.3f} (0%: {z['wal_bytes'] / o['wal_bytes']:.4f}; "
+               f"{o['wal_bytes'] / 1e6:.0f} MB for overwrite)" if o["wal_bytes"] and c["wal_bytes"] is not None
+               and z["wal_bytes"] is not None else "")
         print(f"  {name}: time {c['seconds'] / o['seconds']:.2f} (0%: {z['seconds'] / o['seconds']:.2f}, "
               f"100%: {c100['seconds'] / o100['seconds']:.2f}){wal}; equal to overwrite: "
               f"{r['differing_rows'] == 0 and r['differing_rows_0pct'] == 0 and r['differing_rows_100pct'] == 0}")

@@ -82,12 +82,14 @@ def applied(spec: RunSpec, target: Target, report: RunReport, record: HeldRecord
     key = spec.target.key_column
     columns = [o.column for o in spec.outputs]
     try:
-        looked, different = _sample(target, key, columns)
+        with report.phase("diff"):
+            looked, different = _sample(target, key, columns)
         if looked and different > SWITCH_RATIO * looked:
             return _swap_instead(target, report, say, f"{different} of the first {looked} rows loaded are new or "
                                  f"changed, more than {SWITCH_RATIO:.0%}: the swap is cheaper")
-        target.prepare_changes()
-        changes = _diff(target, key, columns, report.rows_written)
+        with report.phase("diff"):
+            target.prepare_changes()
+            changes = _diff(target, key, columns, report.rows_written)
         say(f"changes against the live table: {changes.describe()}")
         _gate(spec, report, changes)
         if changes.live_rows == 0:

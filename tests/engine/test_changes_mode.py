@@ -194,3 +194,29 @@ def test_preview_shows_the_change_set_the_run_writes(live_target: LiveTarget, ev
     assert "  load mode changes: 1 inserted, 1 updated, 1 deleted, 5 unchanged" in p.summary()
     report = run_export(spec, D)
     assert (report.rows_inserted, report.rows_updated, report.rows_deleted, report.rows_unchanged) == (1, 1, 1, 5)
+
+
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_row_locks_wait_as_long_as_the_swap_would(live_target: LiveTarget, every_change_written: None) -> None:
+    """A session holding a row the run changes: the changes' transaction waits at most 1.5 s a try, up to
+    target.wait_for_lock, then gives up naming it; the live table untouched, nothing left behind."""
+    spec = changes_spec(live_target)
+    old = day_before(live_target, spec)
+    patient = spec.model_copy(update={"target": spec.target.model_copy(update={"wait_for_lock": 3})})
+    holder = live_target.connect()
+    if callable(getattr(holder, "autocommit", None)):
+        holder.autocommit(False)  # PyMySQL
+    else:
+        holder.autocommit = False
+    try:
+        cur = holder.cursor()
+        cur.execute("UPDATE user_tags SET nick = nick WHERE user_id = 1")  # user 1 changes from D_PREV to D
+        with pytest.raises(RunFailed, match=r"^the changes to user_tags gave up: other sessions held the table for "
+                                            r"the whole wait_for_lock of 3s .*the target is untouched"):
+            run_export(patient, D)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert content(live_target) == old and leftovers(live_target) == []
+    assert run_export(patient, D).load_mode == "changes (target-side diff)"
+    assert content(live_target) == EXPECTED_D

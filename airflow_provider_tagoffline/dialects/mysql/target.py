@@ -234,7 +234,9 @@ class MySQLTarget(Target):
         return None
 
     def prepare_changes(self) -> None:
-        self.run_statements([self.held_table_sql()])  # DDL: before the transaction, never inside it
+        # READ COMMITTED: the diff's CREATE ... SELECT reads the live table without share-locking its rows, so
+        # it never waits on (or holds up) a writer; the changes' transaction takes its row locks, bounded
+        self.run_statements([self.held_table_sql(), "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"])
 
     def changes_record_sql(self, record: HeldRecord) -> list[str]:
         generation = self.generation(self.table_comment(self.live))
