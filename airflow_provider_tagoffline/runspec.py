@@ -17,10 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # 3: notify. Older formats still load (no notification).
 # 4: airflow_roles. Older formats still load (no per-DAG access).
 # 5: target.wait_for_lock. Older formats still load (the [tag_offline] default where the run executes).
-RUNSPEC_VERSION = 5
+# 6: target.load "changes" (docs/changes-mode.md). Older formats still load (all overwrite).
+RUNSPEC_VERSION = 6
 
 DateFormat = Literal["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"]
 OutputContent = Literal["value", "codename"]
+LoadMode = Literal["overwrite", "changes"]
+#: target.load: the atomic swap of the whole table, or only the rows that changed (docs/changes-mode.md)
+LOAD_MODES: tuple[str, ...] = ("overwrite", "changes")
 
 
 class _Frozen(BaseModel):
@@ -77,7 +81,8 @@ class TargetSpec(_Frozen):
     table: str
     key_column: str  # target column holding the entity ID (the primary key)
     partition: PartitionSpec | None = None
-    load: Literal["overwrite"] = "overwrite"
+    #: overwrite: the atomic swap; changes: only the rows that differ, in one transaction (docs/changes-mode.md)
+    load: LoadMode = "overwrite"
     #: seconds the swap keeps retrying its exclusive lock while other sessions hold the table
     #: (engine/targets/lockwait.py); None: [tag_offline] wait_for_lock where the run executes; format 5
     wait_for_lock: int | None = None

@@ -109,6 +109,8 @@ def show(name: str, json_out: bool = JsonOption) -> None:
                 # how long its swap keeps trying for the table's lock, where the service leaves it to the deployment
                 "wait_for_lock": wait if wait not in (None, "") else
                 f"{config.get('wait_for_lock')} (the deployment's [tag_offline] wait_for_lock)",
+                # the load mode, said even where the definition leaves it to its default
+                "load": definition.target.load,
                 "definition": definition.to_yaml_dict()}
         pause = publishing.airflow_pause(svc)
         if pause is not None:

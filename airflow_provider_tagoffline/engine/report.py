@@ -37,6 +37,13 @@ class RunReport:
     #: a whole table: the data date it held before this run (None: unknown, or a partitioned target)
     held_before: str | None = None
     error: str | None = None
+    #: target.load as the run did it: overwrite, changes (target-side diff), or overwrite (fallback: why)
+    load_mode: str = ""
+    #: a changes run that wrote its changes: the rows it inserted, updated, deleted and left alone
+    rows_inserted: int | None = None
+    rows_updated: int | None = None
+    rows_deleted: int | None = None
+    rows_unchanged: int | None = None
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -62,6 +69,10 @@ class RunReport:
             lines.append(f"  error: {self.error}")
         lines.append(f"  rows read {self.rows_read}, written {self.rows_written}, duplicates replaced "
                      f"{self.duplicates_replaced}" + (f", {self.bytes_written} bytes" if self.bytes_written else ""))
+        if self.load_mode and self.load_mode != "overwrite":
+            lines.append(f"  load mode {self.load_mode}" + (
+                f": {self.rows_inserted} inserted, {self.rows_updated} updated, {self.rows_deleted} deleted, "
+                f"{self.rows_unchanged} unchanged" if self.rows_inserted is not None else ""))
         if self.sources:
             lines.append("  sources: " + ", ".join(
                 f"{s['table']}" + (f" {s['partition']}" if s.get("partition") else "") + f" {s['rows']} rows"

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from airflow_provider_tagoffline.contract.connection import RunConnections
 from airflow_provider_tagoffline.data_date import older_refusal
-from airflow_provider_tagoffline.engine import faults, gates, lost_connection
+from airflow_provider_tagoffline.engine import changes, faults, gates, lost_connection
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
@@ -173,7 +173,7 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             checks = _check_path(warehouse)(spec, d, warehouse, report, say)
             live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
             load = _Load(spec, d, warehouse, target, report, columns, batch_size)
-        _publish_overwrite(spec, target, report, held, live_rows, lambda: checks.extract_load(load))
+        _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say)
 
 
 def _columns(spec: RunSpec, d: dt.date, target: Target) -> list[str]:
@@ -194,16 +194,20 @@ def _preflight_target(spec: RunSpec, target: Target, report: RunReport, say: Cal
     target.check_table(spec.target.key_column, spec.entity_key.type, spec.outputs,
                        spec.target.partition.column if spec.target.partition else None)
     target.check_dependents()
+    if refused := changes.refusal(spec, target):
+        raise RunFailed(refused)
     if spec.target.partition is None:  # partitioned: each data date has its own partition
         held.check(target, report, say)
 
 
 # ---- publishing: stage -> gates -> swap ---------------------------------------------------------------
 
-def _publish_overwrite(spec: RunSpec, target: Target, report: RunReport, held: _Held, live_rows: int | None,
-                       extract_load: Callable[[], LoadResult]) -> None:
-    """Replace the whole table (or partition D) at once: a stage table loaded and indexed, the gates, the
-    record of D on the stage, the swap. Anything that fails before the swap drops the stage."""
+def _publish(spec: RunSpec, target: Target, report: RunReport, held: _Held, live_rows: int | None,
+             extract_load: Callable[[], LoadResult], say: Callable[[str], None]) -> None:
+    """A stage table loaded and indexed, the gates, the record of D on the stage, then the load mode's
+    step: the swap replaces the whole table (or partition D) at once, or (``target.load: changes``) only
+    the rows that differ are written in one transaction (engine/changes.py, which may swap instead and
+    says why). Anything that fails before that step drops the stage."""
     with _stage_dropped_on_failure(target):
         result = _load_stage(target, report, extract_load)
         _gate(spec, target, report, result, live_rows)
@@ -211,6 +215,8 @@ def _publish_overwrite(spec: RunSpec, target: Target, report: RunReport, held: _
             # The stage carries the record of D from here: the swap publishes both at once.
             target.record_held(held.record())
             faults.checkpoint("before_swap")
+    if changes.applied(spec, target, report, held.record(), say):
+        return
     _swap(target, report)
     faults.checkpoint("after_swap")
 

@@ -64,7 +64,7 @@ def freeze(v: ValidatedService, *, slug: str, version: int, warehouse_conn_id: s
         outputs=outputs,
         target=TargetSpec(conn_id=t.conn_id, kind=v.target_kind, schema_=t.schema_, table=t.table,
                           key_column=t.key_column or d.entity_id, partition=partition,
-                          wait_for_lock=v.wait_for_lock),
+                          load=t.load, wait_for_lock=v.wait_for_lock),
         gates=GatesSpec(**d.gates.model_dump()),
         schedule=ScheduleSpec(type=d.schedule.type, daily_at=d.schedule.daily_at, timezone=v.timezone,
                               wait_for_data=v.wait_for_data),

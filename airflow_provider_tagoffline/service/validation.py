@@ -25,6 +25,7 @@ from airflow_provider_tagoffline.catalog import repository as repo
 from airflow_provider_tagoffline.catalog.models import Application, Entity, EntityId, Service, Tag
 from airflow_provider_tagoffline.dialects import PARTITION_FORMATS, WAREHOUSE, Dialect
 from airflow_provider_tagoffline.errors import FieldError, ValidationFailed
+from airflow_provider_tagoffline.runspec import LOAD_MODES
 from airflow_provider_tagoffline.service import attention, permissions, states, targets
 from airflow_provider_tagoffline.service.definition import NOTIFY_EVENTS, MappingDef, ServiceDef
 
@@ -235,8 +236,12 @@ def _check_wait(c: _Checking) -> int | None:
 def _check_target(c: _Checking, resolve_target_kind: Callable[[str], str] | None) -> None:
     """Loading policy, connection (its target kind and dialect), and names the dialect can hold."""
     t = c.d.target
-    if t.load != "overwrite":
-        c.err("target.load", f"loading policy {t.load!r} is not supported; only overwrite")
+    if t.load not in LOAD_MODES:
+        c.err("target.load", f"loading policy {t.load!r} is not supported; one of {', '.join(LOAD_MODES)}")
+    elif t.load == "changes" and t.partition is not None:
+        # docs/changes-mode.md §4: a run of D writes a new partition; nothing to diff against
+        c.err("target.load", "changes mode is for whole tables: a partitioned target writes partition D, which a "
+                             "later date never rewrites; use overwrite")
     if not t.conn_id.strip():
         c.err("target.conn_id", "choose the data source (an Airflow connection) to write into")
     else:
@@ -433,8 +438,6 @@ def _check_update_rules(c: _Checking) -> None:
     if c.target_kind and c.target_kind != existing.target_kind:
         c.err("target.conn_id", f"the target kind cannot change (was {existing.target_kind}, "
               f"connection {d.target.conn_id!r} is {c.target_kind})")
-    if d.target.load != existing.definition.get("target", {}).get("load", "overwrite"):
-        c.err("target.load", "the loading policy cannot be changed")
 
 
 def _ownership_problems(session: Session, application: Application, conn_id: str, schema: str | None, table: str,

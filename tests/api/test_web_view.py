@@ -268,8 +268,12 @@ def test_edit_keeps_immutable_fields_read_only(browser: Browser, api_server: Any
     page.goto(f"{api_server.base_url}/tag-offline/ui/#/service/web_edit_me")
     page.click("button[data-action=edit]")
     expect(page.locator("#name")).to_have_attribute("readonly", "")
-    for field in ("#schedule_manual", "#schedule_recurring", "#load", "#entity", "#application"):
+    for field in ("#schedule_manual", "#schedule_recurring", "#entity", "#application"):
         expect(page.locator(field)).to_be_disabled()
+    # the load mode may change (docs/changes-mode.md): a changes run starts from whatever the table holds
+    assert page.locator("#load option").all_inner_texts() == ["Overwrite (atomic swap)",
+                                                              "Changes only (one transaction)"]
+    expect(page.locator("#load")).to_be_enabled()
     # only connections of the same target kind are offered
     assert page.locator("#conn_id option").all_inner_texts() == ["Choose a data source", "crm_sqlite (sqlite)"]
     page.fill("#description", "edited in the browser")

@@ -71,6 +71,7 @@ def test_catalog_and_service_round_trip(cli, tmp_path):
     shown = json.loads(out)
     assert shown["definition"]["schedule"] == {"type": "recurring", "daily_at": "02:30", "timezone": "Asia/Shanghai"}
     assert shown["wait_for_lock"] == "10m (the deployment's [tag_offline] wait_for_lock)"
+    assert shown["load"] == "overwrite"
     service_file.write_text(service_file.read_text().replace("  table: user_tags\n",
                                                              "  table: user_tags\n  wait_for_lock: 30m\n"))
     assert "updated (version 2" in cli("service", "apply", str(service_file))[1]

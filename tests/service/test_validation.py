@@ -126,7 +126,7 @@ def test_immutable_fields_on_update(session: Session) -> None:
     assert p["schedule.type"] == "cannot be changed (was 'recurring')"
     assert p["target.conn_id"] == \
         "the target kind cannot change (was postgres, connection 'crm_mysql' is mysql)"
-    assert p["target.load"] == "the loading policy cannot be changed"
+    assert p["target.load"] == "loading policy 'append' is not supported; one of overwrite, changes"
 
 
 @pytest.mark.parametrize("status", ["publishing", "unpublishing"])
@@ -301,7 +301,7 @@ def test_loading_policy_and_gates(session: Session) -> None:
     p = problems(session, base_service(target={"conn_id": "crm_pg", "table": "t", "load": "append"},
                                        gates={"min_rows": -1, "max_change_ratio": -0.1,
                                               "max_null_ratio": {"gender": 1.5, "nope": 0.1}}))
-    assert p["target.load"] == "loading policy 'append' is not supported; only overwrite"
+    assert p["target.load"] == "loading policy 'append' is not supported; one of overwrite, changes"
     assert p["gates.min_rows"] == "must be 0 or more"
     assert p["gates.max_change_ratio"] == "must be 0 or more (0.5 allows ±50% rows against the live table)"
     assert p["gates.max_null_ratio.gender"] == "1.5 is not a ratio between 0 and 1"
@@ -417,7 +417,7 @@ def test_every_section_reports_in_order(session: Session) -> None:
         ("owner", "is required"),
         ("schedule.daily_at", "a manual service has no daily time; remove it or make the service recurring"),
         ("schedule.timezone", "'Mars/Base' is not a known IANA timezone (e.g. Asia/Shanghai, UTC)"),
-        ("target.load", "loading policy 'append' is not supported; only overwrite"),
+        ("target.load", "loading policy 'append' is not supported; one of overwrite, changes"),
         ("target.schema", "sqlite targets have no schemas; remove the schema"),
         ("target.partition", "sqlite targets cannot be partitioned; remove the partition"),
         ("target.partition.field", "multi-level partitions are not supported; give one date partition field"),
@@ -436,5 +436,18 @@ def test_every_section_reports_in_order(session: Session) -> None:
         ("name", "cannot be changed (was 'crm_user_tags')"),
         ("schedule.type", "cannot be changed (was 'recurring')"),
         ("target.conn_id", "the target kind cannot change (was postgres, connection 'crm_lite' is sqlite)"),
-        ("target.load", "the loading policy cannot be changed"),
     ]
+
+
+def test_changes_load_mode(session: Session) -> None:
+    """``changes`` is a whole-table mode (docs/changes-mode.md §4); a service may switch between the modes."""
+    v = validate_service(session, base_service(target={"conn_id": "crm_pg", "table": "t", "load": "changes"}))
+    assert freeze(v, slug="s", version=1, warehouse_conn_id="wh").target.load == "changes"
+    partitioned = base_service(target={"conn_id": "crm_pg", "table": "t", "load": "changes",
+                                       "partition": {"field": "ds"}})
+    assert problems(session, partitioned)["target.load"] == (
+        "changes mode is for whole tables: a partitioned target writes partition D, which a later date never "
+        "rewrites; use overwrite")
+    svc = lifecycle.create_service(session, ADMIN, base_service())
+    switched = dict(svc.definition, target=dict(svc.definition["target"], load="changes"))
+    validate_service(session, switched, existing=svc)

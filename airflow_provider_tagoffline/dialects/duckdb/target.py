@@ -86,6 +86,9 @@ class DuckDBTarget(Target):
         # user's comment over too.
         return f"COMMENT ON TABLE {self.q(table)} IS {self.d.quote_literal(text)}"
 
+    def temp_ref(self, name: str) -> str:
+        return f"temp.{self.d.quote(name)}"  # the session's temporary catalog, never a table of the schema
+
     def prepare_stage(self) -> None:
         create = self.scalar("SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
                              "AND schema_name = ? AND table_name = ?", [self._schema(), self.live])

@@ -16,14 +16,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import hashlib
+import json
 import os
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from airflow_provider_tagoffline.engine.targets.base import CsvFormat, LoadResult, Row, Target, spooled
+from airflow_provider_tagoffline.engine.targets.held import MARK, HeldRecord, split_comment
 from airflow_provider_tagoffline.engine.targets.lockwait import Blocker
 from airflow_provider_tagoffline.engine.types import ColumnType, classify
 from airflow_provider_tagoffline.errors import RunFailed
@@ -32,6 +36,8 @@ LOCK_WAIT_SECONDS = 60
 #: ER_LOCK_WAIT_TIMEOUT (lock_wait_timeout, innodb_lock_wait_timeout) and ER_LOCK_DEADLOCK
 LOCK_TIMEOUT_ERRORS = (1205, 1213)
 INSERT_ROWS = 5000
+#: the records of the data dates written by changes runs (one row per table and generation), in the target's schema
+HELD_TABLE = "tagoffline_held"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": "\\0"})
 
 
@@ -185,6 +191,92 @@ class MySQLTarget(Target):
         comment = self.scalar(f"SELECT table_comment FROM information_schema.tables WHERE {where}", params)
         comment = comment.decode() if isinstance(comment, bytes) else comment
         return str(comment) if comment else None
+
+    # ---- the data date held, and load mode changes --------------------------------------------
+    # The record is the table's comment, written by the swap (DDL). A changes run writes no DDL, and a
+    # comment change would commit by itself: its record goes into a row of HELD_TABLE, in the same
+    # transaction as the changed rows, keyed by the comment's record (the generation of the table): a
+    # swap writes a new comment record, so a row of an older generation never applies to a newer table.
+    def held_record_sql(self, record: HeldRecord, live_comment: str | None) -> list[str]:
+        # The swap's record carries a random generation: two swaps never write the same line, even in one second.
+        fields = {**json.loads(record.to_json()), "generation": uuid.uuid4().hex[:16]}
+        line = MARK + json.dumps(fields, ensure_ascii=False, separators=(", ", ": "))
+        user_text = split_comment(live_comment)[0]
+        return [self.table_comment_sql(self.stage, f"{user_text}\n{line}" if user_text else line)]
+
+    @staticmethod
+    def generation(comment: str | None) -> str | None:
+        """The generation of the table whose comment is ``comment``: its record's line, hashed (None: no record)."""
+        if split_comment(comment)[1] is None:
+            return None
+        return hashlib.sha1((comment or "").rpartition("\n")[2].encode()).hexdigest()[:16]
+
+    def read_held(self) -> HeldRecord | None:
+        comment = self.table_comment(self.live)
+        record, generation = split_comment(comment)[1], self.generation(comment)
+        if record is None or not self.exists(HELD_TABLE):
+            return record
+        text = self.scalar(f"SELECT {self.d.quote('record')} FROM {self.q(HELD_TABLE)} WHERE "
+                           f"{self.d.quote('table_name')} = %s AND {self.d.quote('generation')} = %s",
+                           [self.live, generation])
+        if text is None:
+            return record
+        return HeldRecord.from_json(text.decode() if isinstance(text, bytes) else str(text)) or record
+
+    def held_table_sql(self) -> str:
+        q = self.d.quote
+        return (f"CREATE TABLE IF NOT EXISTS {self.q(HELD_TABLE)} ({q('table_name')} VARCHAR(64) NOT NULL, "
+                f"{q('generation')} CHAR(16) NOT NULL, {q('record')} VARCHAR(1024) NOT NULL, "
+                f"PRIMARY KEY ({q('table_name')}, {q('generation')})) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4")
+
+    def changes_refused(self) -> str | None:
+        engine = self.scalar("SELECT engine FROM information_schema.tables WHERE "
+                             "table_schema = COALESCE(%s, DATABASE()) AND table_name = %s", [self.schema, self.live])
+        engine = engine.decode() if isinstance(engine, bytes) else engine
+        if engine and str(engine).lower() != "innodb":
+            return (f"table {self.display_name} is on engine {engine}, which has no transactions: the changes could "
+                    "not be written all or nothing")
+        return None
+
+    def prepare_changes(self) -> None:
+        # READ COMMITTED: the diff's CREATE ... SELECT reads the live table without share-locking its rows, so
+        # it never waits on (or holds up) a writer; the changes' transaction takes its row locks, bounded
+        self.run_statements([self.held_table_sql(), "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"])
+
+    def changes_record_sql(self, record: HeldRecord) -> list[str]:
+        generation = self.generation(self.table_comment(self.live))
+        if generation is None:  # changes.applied swaps a table without a record
+            raise RunFailed(f"table {self.display_name} records no data date: it cannot take changes")
+        q, lit = self.d.quote, self.d.quote_literal
+        held, gen = self.q(HELD_TABLE), lit(generation)
+        return [f"DELETE FROM {held} WHERE {q('table_name')} = {lit(self.live)} AND {q('generation')} <> {gen}",
+                f"INSERT INTO {held} ({q('table_name')}, {q('generation')}, {q('record')}) VALUES "
+                f"({lit(self.live)}, {gen}, {lit(record.to_json())}) "
+                f"ON DUPLICATE KEY UPDATE {q('record')} = VALUES({q('record')})"]
+
+    def temp_ref(self, name: str) -> str:
+        return self.q(name)
+
+    def create_temp_sql(self, name: str, select: str) -> str:
+        return f"CREATE TEMPORARY TABLE {self.temp_ref(name)} ENGINE = InnoDB AS {select}"
+
+    def distinct_sql(self, a: str, b: str) -> str:
+        return f"NOT ({a} <=> {b})"
+
+    def changes_update_sql(self, delta: str, key: str, columns: list[str]) -> str:
+        q = self.d.quote
+        sets = ", ".join(f"l.{q(c)} = d.{q(c)}" for c in columns)
+        return (f"UPDATE {self.q(self.live)} l JOIN {self.temp_ref(delta)} d ON l.{q(key)} = d.{q('tagoffline_key')} "
+                f"SET {sets} WHERE d.{q('tagoffline_op')} = 'u'")
+
+    def changes_delete_sql(self, delta: str, key: str) -> str:
+        # the multi-table form: MariaDB runs a single-table DELETE's IN (subquery) once per live row
+        q = self.d.quote
+        return (f"DELETE l FROM {self.q(self.live)} l JOIN {self.temp_ref(delta)} d ON l.{q(key)} = "
+                f"d.{q('tagoffline_key')} WHERE d.{q('tagoffline_op')} = 'd'")
+
+    def changes_drop_delta_sql(self, delta: str) -> str:
+        return f"DROP TEMPORARY TABLE IF EXISTS {self.temp_ref(delta)}"
 
     # ---- pure SQL ----------------------------------------------------------------------------
     def table_comment_sql(self, table: str, text: str) -> str:

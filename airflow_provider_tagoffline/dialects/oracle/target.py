@@ -55,6 +55,9 @@ class KeyDef:
 
 class OracleTarget(Target):
     transactional_ddl = False
+    #: the table comment, where the data date held is recorded, changes only by DDL, which commits by itself
+    changes_refusal = ("the record of the data date this table holds is its comment, which only DDL changes, and "
+                       "DDL commits by itself here: it cannot be written with the changed rows in one transaction")
     comment_limit = (4000, "bytes")  # ALL_TAB_COMMENTS.COMMENTS is VARCHAR2(4000)
 
     def __init__(self, *args: Any, **kwargs: Any):

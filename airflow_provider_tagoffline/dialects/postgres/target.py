@@ -162,8 +162,14 @@ class PostgresTarget(Target):
             return common + " INCLUDING GENERATED INCLUDING IDENTITY"
         return common
 
+    @property
+    def changes_mode(self) -> bool:
+        return self.spec.load == "changes" and self.partition_column is None
+
     def create_stage_sql(self) -> str:
-        return f"CREATE TABLE {self.q(self.stage)} (LIKE {self.q(self.live)} {self.like_options()})"
+        # changes: the stage is only read by the diff, so it writes no WAL (stage_for_swap logs it if it swaps)
+        unlogged = "UNLOGGED " if self.changes_mode and self.d.kind == "postgres" else ""
+        return f"CREATE {unlogged}TABLE {self.q(self.stage)} (LIKE {self.q(self.live)} {self.like_options()})"
 
     def table_comment_sql(self, table: str, text: str) -> str:
         return f"COMMENT ON TABLE {self.q(table)} IS {self.d.quote_literal(text)}"
@@ -260,6 +266,25 @@ class PostgresTarget(Target):
                           exact_count=cur.rowcount >= 0)
 
     def finish_stage(self) -> None:
+        if self.changes_mode:
+            # the diff hash-joins the stage with the live table: its indexes are built only if it swaps
+            self.checkpoint("index")
+            self.run_statements([f"ANALYZE {self.q(self.stage)}"])
+            return
+        self._index_stage()
+
+    def stage_for_swap(self) -> None:
+        if not self.changes_mode:
+            return
+        if self.d.kind == "postgres":
+            self.run_statements([f"ALTER TABLE {self.q(self.stage)} SET LOGGED"])
+        self._index_stage()
+
+    # ---- load mode changes -------------------------------------------------------------------
+    def temp_ref(self, name: str) -> str:
+        return f"pg_temp.{self.d.quote(name)}"  # never a table of the search path with that name
+
+    def _index_stage(self) -> None:
         stmts = [self.build_index_sql(ix) for ix in self._indexes]
         if self.partition_column is not None and self.is_partitioned():
             # Proves the partition bound, so ATTACH skips its validation scan inside the swap.

@@ -147,6 +147,19 @@ class SQLiteTarget(Target):
     def record_held(self, record: HeldRecord) -> None:
         self._record = record  # swap_sql writes it, inside the swap's transaction
 
+    # ---- load mode changes: the record is a row of HELD_TABLE, written in the changes' transaction --------
+    def temp_ref(self, name: str) -> str:
+        return f"temp.{self.d.quote(name)}"
+
+    def create_temp_sql(self, name: str, select: str) -> str:
+        return f"CREATE TABLE {self.temp_ref(name)} AS {select}"
+
+    def distinct_sql(self, a: str, b: str) -> str:
+        return f"{a} IS NOT {b}"
+
+    def changes_record_sql(self, record: HeldRecord) -> list[str]:
+        return self.held_record_sql(record, None)
+
     def read_held(self) -> HeldRecord | None:
         if not self.exists(HELD_TABLE):
             return None

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from airflow_provider_tagoffline.contract.connection import RunConnections
 from airflow_provider_tagoffline.data_date import older_refusal
-from airflow_provider_tagoffline.engine import gates
+from airflow_provider_tagoffline.engine import changes, gates
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.preview.columns import column_diff, find_column, matched_columns
 from airflow_provider_tagoffline.engine.preview.compare import compare_in_engine, compare_streamed
@@ -64,7 +64,7 @@ def _preview(spec: RunSpec, data_date: dt.date, connections: RunConnections, sam
         if t.partition is not None:
             target.partition_column = t.partition.column
             target.partition_value = format_date(data_date, t.partition.format)
-        live = _live_table(spec, data_date, target, result, allow_older, held_elsewhere)
+        live, recorded = _live_table(spec, data_date, target, result, allow_older, held_elsewhere)
         checks = _sources(spec, data_date, warehouse, result)
         dedupe = frozenset(i for i, c in enumerate(checks) if c.duplicates)
         # Streamed out of the warehouse as the run would: in its passes (a join's memory bounded;
@@ -84,14 +84,17 @@ def _preview(spec: RunSpec, data_date: dt.date, connections: RunConnections, sam
             compare_streamed(spec, warehouse, target, where, queries, matched if key_live else {}, live, result,
                              sample)
         _gates(spec, result)
+        _load_mode(spec, result, recorded)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
 
 def _live_table(spec: RunSpec, data_date: dt.date, target: Target, result: Preview, allow_older: bool,
-                held_elsewhere: Callable[[], dt.date | None] | None) -> dict[str, ColumnType]:
+                held_elsewhere: Callable[[], dt.date | None] | None) -> tuple[dict[str, ColumnType], bool]:
     """The live table's columns against the mapping, and (a whole table) the data date it holds: what
-    the run's preflight would refuse. Its columns; none when it does not exist."""
+    the run's preflight would refuse. Its columns (none when it does not exist), and whether the table
+    records a data date itself."""
+    record = None
     live = target.column_types(target.live)
     result.target_exists = bool(live)
     result.columns = column_diff(spec, live) if live else []
@@ -105,7 +108,7 @@ def _live_table(spec: RunSpec, data_date: dt.date, target: Target, result: Previ
             result.would_fail.append(reason)
     result.would_fail += [f"column {c.column!r}: {c.detail}" for c in result.columns if c.fails
                           and c.kind in ("missing", "type")]
-    return live
+    return live, record is not None
 
 
 def _sources(spec: RunSpec, data_date: dt.date, warehouse: Warehouse, result: Preview) -> list[SourceCheck]:
@@ -126,3 +129,13 @@ def _gates(spec: RunSpec, result: Preview) -> None:
     stats = TableStats(rows=result.rows, nulls={c: result.nulls.get(c, 0) for c in null_columns})
     live_rows = result.changes.live_rows if result.changes is not None else None
     result.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
+
+
+def _load_mode(spec: RunSpec, result: Preview, recorded: bool) -> None:
+    """How the run would write (``target.load``): for a ``changes`` service its change set, or the
+    fallback to the swap and why, and ``max_change_ratio`` on that change set as the run checks it."""
+    ch = result.changes
+    change_set = None if ch is None else changes.ChangeSet(inserted=ch.added, updated=ch.changed,
+                                                           deleted=ch.removed, unchanged=ch.unchanged)
+    result.load_mode, failed = changes.previewed(spec, recorded, change_set)
+    result.gates_failed += failed

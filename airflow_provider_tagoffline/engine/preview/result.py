@@ -52,6 +52,8 @@ class Preview(BaseModel):
     sample_columns: list[str] = []
     sample: list[list[Any]] = []
     changes: Changes | None = None
+    load_mode: str = Field("overwrite", description="how the run would write (target.load): overwrite, or for a "
+                                                    "changes service its change set or the fallback and why")
     gates_checked: str = ""
     gates_failed: list[str] = Field(default_factory=list, description="the gates the run would fail, as it says them")
     would_fail: list[str] = Field(default_factory=list, description="why the run would fail before its gates")
@@ -75,6 +77,8 @@ class Preview(BaseModel):
             ratio = "n/a" if ch.change_ratio is None else f"{ch.change_ratio:.1%}"
             out.append(f"  versus live ({ch.live_rows} rows): added {ch.added}, removed {ch.removed}, changed "
                        f"{ch.changed}, unchanged {ch.unchanged}; change ratio {ratio} ({ch.method})")
+        if self.load_mode != "overwrite":
+            out.append(f"  load mode {self.load_mode}")
         if self.gates_checked:
             out.append(f"  gates {'would fail' if self.gates_failed else 'would pass'}: {self.gates_checked}")
         for g in self.gates_failed:

@@ -306,6 +306,100 @@ class Target:
                             f"date it holds (the engine keeps {limit} {unit}): shorten it by {size - limit} {unit} "
                             "or more")
 
+    # ---- load mode changes (engine/changes.py, docs/changes-mode.md) ----------------------
+    #: why this family cannot take a ``changes`` run (None: it can): its record of the data date must be
+    #: written by the same transaction as the rows
+    changes_refusal: ClassVar[str | None] = None
+
+    def changes_refused(self) -> str | None:
+        """Preflight: why this table cannot take a ``changes`` run now (None: it can)."""
+        return self.changes_refusal
+
+    def prepare_changes(self) -> None:
+        """Before the diff: what the changes' transaction needs and cannot create itself (MySQL: HELD_TABLE)."""
+
+    def stage_for_swap(self) -> None:
+        """A ``changes`` run swaps after all: make its stage what a swap's stage is (PostgreSQL: logged,
+        indexed)."""
+
+    def temp_ref(self, name: str) -> str:
+        """A temporary table of this session, quoted (and qualified where the engine needs it)."""
+        return self.d.quote(name)
+
+    def create_temp_sql(self, name: str, select: str) -> str:
+        return f"CREATE TEMP TABLE {self.temp_ref(name)} AS {select}"
+
+    def distinct_sql(self, a: str, b: str) -> str:
+        """``a`` and ``b`` differ, NULL counting as a value (NULL vs NULL: same; NULL vs 1: different)."""
+        return f"{a} IS DISTINCT FROM {b}"
+
+    def changes_delta_sql(self, delta: str, key: str, columns: list[str]) -> str:
+        """The diff of the stage against the live table, into the temporary table ``delta`` (pure): one row
+        per changed ID, ``tagoffline_op`` i(nsert) / u(pdate) / d(elete), ``tagoffline_key`` and the new
+        values of ``columns`` (the mapped ones: a column the service does not write is not compared)."""
+        q, k = self.d.quote, self.d.quote(key)
+        new = ", ".join(f"s.{q(c)}" for c in columns)
+        differs = " OR ".join(self.distinct_sql(f"l.{q(c)}", f"s.{q(c)}") for c in columns) or "1 = 0"
+        nulls = ", ".join(f"NULL AS {q(c)}" for c in columns)
+        sep = ", " if columns else ""
+        live, stage = self.q(self.live), self.q(self.stage)
+        if self.d.full_outer_join:
+            # one join of the two tables (a hash join on PostgreSQL and DuckDB), not three
+            op = f"CASE WHEN l.{k} IS NULL THEN 'i' WHEN s.{k} IS NULL THEN 'd' ELSE 'u' END"
+            return self.create_temp_sql(delta, (
+                f"SELECT {op} AS {q('tagoffline_op')}, COALESCE(s.{k}, l.{k}) AS {q('tagoffline_key')}{sep}{new} "
+                f"FROM {stage} s FULL JOIN {live} l ON l.{k} = s.{k} "
+                f"WHERE l.{k} IS NULL OR s.{k} IS NULL OR {differs}"))
+        return self.create_temp_sql(delta, (
+            f"SELECT 'u' AS {q('tagoffline_op')}, s.{k} AS {q('tagoffline_key')}{sep}{new} FROM {stage} s "
+            f"JOIN {live} l ON l.{k} = s.{k} WHERE {differs} "
+            f"UNION ALL SELECT 'i', s.{k}{sep}{new} FROM {stage} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {live} l WHERE l.{k} = s.{k}) "
+            f"UNION ALL SELECT 'd', l.{k}{sep}{nulls} FROM {live} l "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.{k} = l.{k})"))
+
+    def changes_sample_sql(self, key: str, columns: list[str], rows: int) -> str:
+        """(rows looked at, rows new or different) for the first ``rows`` rows of the stage, each found in the
+        live table by its key (pure): a cheap look before the whole diff."""
+        q, k = self.d.quote, self.d.quote(key)
+        differs = " OR ".join(self.distinct_sql(f"l.{q(c)}", f"s.{q(c)}") for c in columns) or "1 = 0"
+        return (f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN l.{k} IS NULL OR {differs} THEN 1 ELSE 0 END), 0) "
+                f"FROM (SELECT * FROM {self.q(self.stage)} LIMIT {int(rows)}) s "
+                f"LEFT JOIN {self.q(self.live)} l ON l.{k} = s.{k}")
+
+    def changes_count_sql(self, delta: str) -> str:
+        op = self.d.quote("tagoffline_op")
+        return f"SELECT {op}, COUNT(*) FROM {self.temp_ref(delta)} GROUP BY {op}"
+
+    def changes_update_sql(self, delta: str, key: str, columns: list[str]) -> str:
+        q = self.d.quote
+        sets = ", ".join(f"{q(c)} = d.{q(c)}" for c in columns)
+        return (f"UPDATE {self.q(self.live)} SET {sets} FROM {self.temp_ref(delta)} d "
+                f"WHERE d.{q('tagoffline_op')} = 'u' AND {q(key)} = d.{q('tagoffline_key')}")
+
+    def changes_delete_sql(self, delta: str, key: str) -> str:
+        q = self.d.quote
+        return (f"DELETE FROM {self.q(self.live)} WHERE {q(key)} IN (SELECT {q('tagoffline_key')} FROM "
+                f"{self.temp_ref(delta)} WHERE {q('tagoffline_op')} = 'd')")
+
+    def changes_apply_sql(self, delta: str, key: str, columns: list[str]) -> tuple[str, str, str]:
+        """(delete, update, insert) of the changes in ``delta`` on the live table (pure)."""
+        q, live, d = self.d.quote, self.q(self.live), self.temp_ref(delta)
+        op, dk = q("tagoffline_op"), q("tagoffline_key")
+        cols = ", ".join(q(c) for c in [key, *columns])
+        new = ", ".join([dk, *(q(c) for c in columns)])
+        delete = self.changes_delete_sql(delta, key)
+        insert = f"INSERT INTO {live} ({cols}) SELECT {new} FROM {d} WHERE {op} = 'i'"
+        update = self.changes_update_sql(delta, key, columns) if columns else f"SELECT 1 FROM {d} WHERE 1 = 0"
+        return delete, update, insert
+
+    def changes_record_sql(self, record: HeldRecord) -> list[str]:
+        """What records ``record`` on the live table inside the changes' transaction (a transactional comment)."""
+        return [self.table_comment_sql(self.live, comment_with(self.table_comment(self.live), record))]
+
+    def changes_drop_delta_sql(self, delta: str) -> str:
+        return f"DROP TABLE IF EXISTS {self.temp_ref(delta)}"
+
     # ---- shared logic -------------------------------------------------------------------
     def recover(self) -> list[str]:
         """Leftovers of a crashed run, handled as spec §6 says, before any write. Returns actions."""

@@ -489,7 +489,8 @@ async function formPage(main, name) {
   const tableOptions = h("datalist", { id: "table-options" });
   f.partition_field = h("input", { id: "partition_field", value: d.target.partition?.field || "", placeholder: "none (whole table)" });
   f.partition_format = h("select", { id: "partition_format" }, FORMATS.map((x) => option(x, x, x === (d.target.partition?.format || "yyyyMMdd"))));
-  f.load = h("select", { id: "load", disabled: editing }, option("overwrite", "Overwrite (atomic swap)", true));
+  f.load = h("select", { id: "load" }, option("overwrite", "Overwrite (atomic swap)", d.target.load !== "changes"),
+    option("changes", "Changes only (one transaction)", d.target.load === "changes"));
   f.wait_for_lock = h("input", { id: "wait_for_lock", value: d.target.wait_for_lock ?? "", placeholder: "default of the deployment (10m unless set)" });
   f.daily_at = h("input", { id: "daily_at", type: "time", value: d.schedule.daily_at || "02:30" });
   f.timezone = h("input", { id: "timezone", list: "tz-options", value: d.schedule.timezone || "" , placeholder: "default of the deployment" });
@@ -768,7 +769,8 @@ async function formPage(main, name) {
           row("Table", "target.table", f.table, tableOptions),
           row("Date partition field", "target.partition.field", f.partition_field),
           row("Partition format", "target.partition.format", f.partition_format),
-          row("Loading policy", "target.load", f.load),
+          row("Loading policy", "target.load", f.load, h("span", { class: "muted" },
+            "Changes only: write only the rows that changed, in one transaction; falls back to overwrite when the table cannot be trusted")),
           row("Wait for the table's lock", "target.wait_for_lock", f.wait_for_lock, h("span", { class: "muted" },
             "How long the swap keeps trying while other sessions use the table (10m, 1h, 90s); each try holds readers at most 1.5 s")),
           [h("label", {}, "Tags"), h("div", { class: "field" }, tagPicker, h("span", { class: "muted" }, "Tags keyed by the entity ID; only granted tags can be chosen."), slot("mappings"))]),

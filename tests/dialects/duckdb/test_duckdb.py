@@ -14,6 +14,7 @@ from airflow_provider_tagoffline.dialects import make_target
 from airflow_provider_tagoffline.engine.extract import Slice, build_extract_query
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed
+from tests.conformance.changes import ChangesSuite
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite, add_test_rows, rows_of, three_sources
 from tests.run_data import D, make_spec
@@ -32,6 +33,11 @@ class TestDuckdbTarget(TargetSuite):
         "CREATE TABLE t_new (a VARCHAR DEFAULT (getenv('HOME')))",
         "ATTACH '{out}/x.db' AS x",
     )
+
+
+class TestDuckdbChanges(ChangesSuite):
+    family = "duckdb"
+    concurrent_readers = False
 
 
 class TestDuckdbWarehouse(WarehouseSuite):

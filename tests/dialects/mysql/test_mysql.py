@@ -1,5 +1,6 @@
 """MariaDB/MySQL: the conformance suites of a target and of a warehouse (tests/conformance/), and its
-own case: string codes of another collation join on their text."""
+own cases: string codes of another collation join on their text; a changes run's record (a row keyed
+by the comment's generation) and a table without transactions."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import pytest
 from airflow_provider_tagoffline.connections import resolve_connection, resolve_warehouse
 from airflow_provider_tagoffline.engine.extract import LookupJoin, build_extract_query
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
+from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runs import run_export
+from tests.conformance.changes import ChangesSuite, changes_spec, day_before
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite, add_test_rows, rows_of, three_sources
-from tests.run_data import D
+from tests.engine.fault_kit import leftovers
+from tests.run_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
+from tests.run_data import target_content as content
 
 
 class TestMysqlTarget(TargetSuite):
@@ -27,6 +33,38 @@ class TestMysqlTarget(TargetSuite):
         "CREATE TABLE t_new (a int) ENGINE=CONNECT table_type=CSV file_name='{out}/x.py'",
         "SELECT 'import os' INTO OUTFILE '{out}/x.py'",
     )
+
+
+class TestMysqlChanges(ChangesSuite):
+    family = "mysql"
+    row_locks = True
+
+    def test_mysql_record_of_changes_never_outlives_a_swap(self, live_target: LiveTarget,
+                                                               every_change_written: None) -> None:
+        """MySQL / MariaDB: a changes run records its data date in a row of tagoffline_held keyed by the table's
+        comment record (a comment is DDL); the next swap writes a new comment, and the row no longer applies."""
+        spec = changes_spec(live_target)
+        day_before(live_target, spec)
+        assert run_export(spec, D).load_mode == "changes (target-side diff)"
+        ((table, record),) = live_target.rows("SELECT table_name, record FROM tagoffline_held")
+        assert table == "user_tags" and '"data_date": "2026-11-23"' in record
+        overwrite = make_spec(live_target.kind, live_target.conn_id)
+        swapped = run_export(overwrite, D_PREV, allow_older=True)
+        assert swapped.held_before == D.isoformat() and swapped.load_mode == "overwrite"
+        again = run_export(spec, D)
+        assert again.held_before == D_PREV.isoformat()  # the comment's record: the old row is of another generation
+        assert again.load_mode == "changes (target-side diff)" and content(live_target) == EXPECTED_D
+        assert live_target.rows("SELECT COUNT(*) FROM tagoffline_held") == [(1,)]  # older generations deleted
+
+    def test_mysql_table_without_transactions_is_refused(self, live_target: LiveTarget) -> None:
+        spec = changes_spec(live_target)
+        day_before(live_target, spec)
+        live_target.execute("ALTER TABLE user_tags ENGINE = MyISAM")
+        with pytest.raises(RunFailed, match=r"target.load is changes, but table user_tags is on engine MyISAM, which "
+                                            r"has no transactions: the changes could not be written all or nothing; "
+                                            r"use overwrite"):
+            run_export(spec, D)
+        assert leftovers(live_target) == []
 
 
 class TestMysqlWarehouse(WarehouseSuite):

@@ -3,6 +3,7 @@ table comments and its one-click create table's attacks look like."""
 
 from __future__ import annotations
 
+from tests.conformance.changes import ChangesSuite
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite
 
@@ -20,6 +21,11 @@ class TestPostgresTarget(TargetSuite):
         "CREATE TABLE t_new (a text DEFAULT $$x$$); DROP TABLE victim",
         "CREATE TABLE t_new (a text /* ; DROP TABLE victim; */)",
     )
+
+
+class TestPostgresChanges(ChangesSuite):
+    family = "postgres"
+    row_locks = True
 
 
 class TestPostgresWarehouse(WarehouseSuite):

@@ -14,6 +14,7 @@ from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.errors import OlderDataDate
 from airflow_provider_tagoffline.runs import preview, run_export
 from airflow_provider_tagoffline.service.held import held_data_date
+from tests.conformance.changes import ChangesSuite
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite
 from tests.run_data import D_PREV, D, make_spec
@@ -28,6 +29,10 @@ class TestSqliteTarget(TargetSuite):
         "CREATE TABLE t_new (a text DEFAULT 'x'); DROP TABLE victim; --')",
         "ATTACH DATABASE '{out}/x.py' AS x",
     )
+
+
+class TestSqliteChanges(ChangesSuite):
+    family = "sqlite"
 
 
 class TestSqliteWarehouse(WarehouseSuite):
