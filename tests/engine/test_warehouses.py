@@ -153,3 +153,35 @@ def test_postgres_warehouse_checks_run_at_once_each_on_its_connection(warehouse_
                 break
             time.sleep(0.1)
     assert left == (0,)
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+@pytest.mark.parametrize("column_type", ["varchar(10)", "text", "char(3)"])
+def test_postgres_text_id_check_counts_what_a_group_by_counts(warehouse_conn: str, column_type: str) -> None:
+    """Text IDs are counted by their bytes (COLLATE "C"): the same duplicates as the GROUP BY in the
+    column's own collation finds: a repeated ID, case and Unicode normal forms apart, trailing blanks
+    of a char(n) ignored as its equality ignores them."""
+    import os
+
+    from airflow_provider_tagoffline.connections import resolve_warehouse
+    from airflow_provider_tagoffline.engine.warehouse import Warehouse
+    from airflow_provider_tagoffline.runspec import SourceSpec
+    from tests.live import pg_connect
+
+    db = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])["schema"]
+    ids = ["a", "a", "A", "\u00e9", "e\u0301", "b ", "b", "用户", "用户", None]
+    with pg_connect(db) as c:
+        c.execute(f"CREATE TABLE text_ids (id {column_type}, ds text)")
+        c.cursor().executemany("INSERT INTO text_ids VALUES (%s, '20261123')", [(i,) for i in ids])
+        grouped = c.execute("SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT id) FROM text_ids WHERE id IS NOT NULL")
+        expected = tuple(grouped.fetchone())
+    wh = Warehouse(resolve_warehouse("tot_wh"))
+    try:
+        src = SourceSpec.model_validate({"table": "text_ids", "key": "id",
+                                         "partition": {"column": "ds", "format": "yyyyMMdd"}})
+        check = wh.check_source(src, D, "string")
+    finally:
+        wh.close()
+    # varchar and text: 'b ' and 'b' are two IDs; char(3): one
+    assert expected == (9, 3 if column_type == "char(3)" else 2)
+    assert (check.rows, check.duplicates) == expected
