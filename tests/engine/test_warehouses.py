@@ -185,3 +185,27 @@ def test_postgres_text_id_check_counts_what_a_group_by_counts(warehouse_conn: st
     # varchar and text: 'b ' and 'b' are two IDs; char(3): one
     assert expected == (9, 3 if column_type == "char(3)" else 2)
     assert (check.rows, check.duplicates) == expected
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+def test_postgres_copy_relay_binds_parameters_and_gives_the_connection_back(warehouse_conn: str) -> None:
+    """The COPY relay reads libpq directly: its statement is bound as psycopg binds it (quotes, a
+    doubled %), and after an error or a stream closed early the connection runs the next COPY."""
+    from airflow_provider_tagoffline.connections import resolve_warehouse
+    from airflow_provider_tagoffline.engine.extract import Query
+    from airflow_provider_tagoffline.engine.targets.base import CsvFormat
+    from airflow_provider_tagoffline.engine.warehouse import Warehouse
+
+    wh = Warehouse(resolve_warehouse("tot_wh"))
+    try:
+        q = Query("SELECT %s::text, '50%%', n FROM generate_series(1, 2) n", ["it's"])
+        assert b"".join(wh.csv_chunks(q, CsvFormat())) == b"it's,50%,1\nit's,50%,2\n"
+        stream = wh.csv_chunks(Query("SELECT n, repeat('x', 100) FROM generate_series(1, 3000000) n", []),
+                               CsvFormat())
+        assert next(stream).startswith(b"1,xxx")
+        stream.close()  # abandoned after the first chunk
+        with pytest.raises(Exception, match="division by zero"):
+            list(wh.csv_chunks(Query("SELECT 1 / (n - 2) FROM generate_series(1, 3) n", []), CsvFormat()))
+        assert b"".join(wh.csv_chunks(Query("SELECT 7", []), CsvFormat())) == b"7\n"
+    finally:
+        wh.close()
