@@ -5,16 +5,15 @@ from __future__ import annotations
 import contextlib
 import select
 from collections.abc import Iterator
-from typing import Any
-
-import psycopg
-from psycopg import pq
-from psycopg.abc import Buffer
-from psycopg.pq.abc import PGresult
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.targets.base import CsvFormat
 from airflow_provider_tagoffline.engine.warehouse import CHUNK_BYTES, Reader, prefetch
+
+if TYPE_CHECKING:  # psycopg 3 is imported where it is used: a psycopg 2 install still loads this module
+    from psycopg.abc import Buffer
+    from psycopg.pq.abc import PGresult
 
 
 class PostgresReader(Reader):
@@ -63,6 +62,9 @@ class PostgresReader(Reader):
         on the client as ``cursor.copy`` binds it (COPY takes no server parameters), and every
         result is read before the connection is given back, however the reading ends.
         """
+        import psycopg
+        from psycopg import pq
+
         conn = self.conn
         pgconn = conn.pgconn
         statement = psycopg.ClientCursor(conn).mogrify(sql, params).encode(conn.info.encoding)
