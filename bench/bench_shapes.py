@@ -1,11 +1,12 @@
 """Bench (issue 14): every catalog shape at the warehouse's speed, against the fastest plain query.
 
     .venv/bin/python -m bench.bench_shapes [--users N] [--rounds R] [--timeout S]
-                                           [--shapes one,two,lookups,three_dup] [--warehouses pg,duck]
+                                           [--shapes one,two,lookups,three_dup,text_ids] [--warehouses pg,duck]
                                            [--targets pg,my] [--json FILE]
 
 Shapes (``shapes_data.py``): 1 source; 2 sources, each with its own partition column and format;
-the same + an inline lookup + a table lookup; 3 sources, one with 1% duplicate IDs. Warehouses:
+the same + an inline lookup + a table lookup; 3 sources, one with 1% duplicate IDs; text entity IDs
+(a varchar primary key), 2 sources of which one lacks 14% of the IDs, both lookups. Warehouses:
 PostgreSQL and DuckDB holding the same rows; targets: PostgreSQL and MariaDB.
 
 Reference per shape, warehouse and target: the fastest plain query we could write for the same rows

@@ -9,7 +9,11 @@ Every shape is built identically in a PostgreSQL and a DuckDB warehouse from the
   i % 10 <> 1, plus a row with a NULL uid for i % 100000 = 3 (dropped: NULL IDs are no entity);
 - ``dws_user_c_d``     (id, segment, ltv, churn_risk, p 'yyyy/MM/dd'): IDs with i % 10 <> 2, and a
   second, later row with other values for i % 100 = 3 (1% duplicates: the physically last row wins);
-- ``dim_level``        (level_code bigint, level_name): the table lookup of ``level`` (same type both sides).
+- ``dim_level``        (level_code bigint, level_name): the table lookup of ``level`` (same type both sides);
+- ``dws_user_ta_d``, ``dws_user_tb_d``, ``dim_level_zh``: the ``text_ids`` shape, as users with text entity
+  IDs have it: the IDs are strings (``TEXT_ID``: a scrambled number, so neither insertion order nor
+  hash order is the sort order), A as ``dws_user_a_d`` but with every ID, B lacking i % 7 = 0 (~14%
+  of the IDs), Unicode code names inline (gender) and in the lookup table (level).
 
 So every ID of 1..N is in at least one source of each multi-source shape, some only in one.
 """
@@ -32,9 +36,13 @@ C_DUP = {"segment": "'dup_' || (i % 17)", "ltv": "0.01", "churn_risk": "1.0"}  #
 GENDER_NAMES = {"M": "Male", "F": "Female"}  # 'U' has no name: NULL
 LEVEL_NAMES = {1: "bronze", 2: "silver", 3: "gold", 4: "platinum", 5: "diamond", 6: "unused"}
 ALL_TAGS = {c: (t, d, p) for c, t, d, p in [*TAGS, *C_TAGS]}
-SHAPES = ("one", "two", "lookups", "three_dup")
+SHAPES = ("one", "two", "lookups", "three_dup", "text_ids")
 SHAPE_TITLES = {"one": "1 source", "two": "2 sources", "lookups": "2 sources + inline + table lookup",
-                "three_dup": "3 sources, 1% duplicates"}
+                "three_dup": "3 sources, 1% duplicates", "text_ids": "text IDs: 2 sources (one lacks 14%) + lookups"}
+#: the text entity ID of i: i scrambled by a bijection of 32-bit numbers (Knuth's multiplicative hash), as text
+TEXT_ID = "'u' || ((i * 2654435761) % 4294967296)"
+GENDER_NAMES_ZH = {"M": "男性", "F": "女性"}  # 'U' has no name: NULL
+LEVEL_NAMES_ZH = {1: "青铜", 2: "白银", 3: "黄金", 4: "铂金", 5: "钻石 💎", 6: "未用"}
 PG_TYPES = {**SQL_TYPES, "string": "text", "double": "double precision"}
 MY_TYPES = {**SQL_TYPES, "string": "varchar(255)", "datetime": "datetime(6)", "boolean": "tinyint(1)"}
 
@@ -75,6 +83,16 @@ def build_statements(engine: str, users: int) -> list[str]:
         "WHERE i % 100 = 3",
         "CREATE TABLE dim_level (level_code bigint, level_name varchar)",
         "INSERT INTO dim_level VALUES " + ", ".join(f"({k}, '{v}')" for k, v in LEVEL_NAMES.items()),
+        # text_ids: string IDs, A every ID (+ another day's rows), B lacks i % 7 = 0 (and has NULL IDs)
+        f"CREATE TABLE dws_user_ta_d (user_id varchar, {cols(A_TAGS)}, ds varchar)",
+        f"INSERT INTO dws_user_ta_d SELECT {TEXT_ID}, {_exprs(engine, A_TAGS)}, '20261123' FROM {s}",
+        f"INSERT INTO dws_user_ta_d SELECT {TEXT_ID}, {_exprs(engine, A_TAGS)}, '20261122' FROM {s} WHERE i % 10 = 5",
+        f"CREATE TABLE dws_user_tb_d (uid varchar, {cols(B_TAGS)}, dt varchar)",
+        f"INSERT INTO dws_user_tb_d SELECT {TEXT_ID}, {_exprs(engine, B_TAGS)}, '2026-11-23' FROM {s} WHERE i % 7 <> 0",
+        f"INSERT INTO dws_user_tb_d SELECT NULL, {_exprs(engine, B_TAGS)}, '2026-11-23' FROM {s} "
+        "WHERE i % 100000 = 3",
+        "CREATE TABLE dim_level_zh (level_code bigint, level_name varchar)",
+        "INSERT INTO dim_level_zh VALUES " + ", ".join(f"({k}, '{v}')" for k, v in LEVEL_NAMES_ZH.items()),
     ]
 
 
@@ -85,6 +103,8 @@ def _source(table: str, key: str, column: str, fmt: str) -> dict[str, Any]:
 A_SRC = _source("dws_user_a_d", "user_id", "ds", "yyyyMMdd")
 B_SRC = _source("dws_user_b_d", "uid", "dt", "yyyy-MM-dd")
 C_SRC = _source("dws_user_c_d", "id", "p", "yyyy/MM/dd")
+TA_SRC = _source("dws_user_ta_d", "user_id", "ds", "yyyyMMdd")
+TB_SRC = _source("dws_user_tb_d", "uid", "dt", "yyyy-MM-dd")
 
 
 def shape_spec(shape: str, target_conn: str, kind: str, warehouse_conn: str, table: str) -> dict[str, Any]:
@@ -92,14 +112,17 @@ def shape_spec(shape: str, target_conn: str, kind: str, warehouse_conn: str, tab
     if shape == "one":
         return spec
     spec = copy.deepcopy(spec)
-    spec["sources"] = [A_SRC, B_SRC]
+    spec["sources"] = [TA_SRC, TB_SRC] if shape == "text_ids" else [A_SRC, B_SRC]
     for tag in spec["tags"]:
         tag["source"] = 0 if tag["code"] in A_TAGS else 1
-    if shape == "lookups":
+    if shape == "text_ids":
+        spec["entity_key"]["type"] = "string"
+    if shape in ("lookups", "text_ids"):
+        zh = shape == "text_ids"
         spec["lookups"] = {
-            "gender": {"code": "gender", "kind": "inline", "values": GENDER_NAMES},
-            "level": {"code": "level", "kind": "table", "table": "dim_level", "code_column": "level_code",
-                      "name_column": "level_name"},
+            "gender": {"code": "gender", "kind": "inline", "values": GENDER_NAMES_ZH if zh else GENDER_NAMES},
+            "level": {"code": "level", "kind": "table", "table": "dim_level_zh" if zh else "dim_level",
+                      "code_column": "level_code", "name_column": "level_name"},
         }
         for tag in spec["tags"]:
             if tag["code"] in ("gender", "level"):
@@ -115,16 +138,21 @@ def shape_spec(shape: str, target_conn: str, kind: str, warehouse_conn: str, tab
 
 
 def output_columns(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    """(column, value type) of the target table, entity ID first."""
-    return [("user_id", "bigint")] + [(o["column"], o["type"]) for o in spec["outputs"]]
+    """(column, value type) of the target table, entity ID first ("key_string" for a text ID)."""
+    key = "key_string" if spec["entity_key"]["type"] == "string" else spec["entity_key"]["type"]
+    return [("user_id", key)] + [(o["column"], o["type"]) for o in spec["outputs"]]
 
 
 def target_ddl(spec: dict[str, Any], table: str, target: str) -> str:
+    """The target table (the reference's too): a text ID is a ``varchar(64)`` primary key in the
+    database's default collation, as users declare it."""
     cols = output_columns(spec)
     if target == "pg":
-        body = ", ".join(f"{c} {PG_TYPES[t]}" + (" NOT NULL" if c == "user_id" else "") for c, t in cols)
+        types = {**PG_TYPES, "key_string": "varchar(64)"}
+        body = ", ".join(f"{c} {types[t]}" + (" NOT NULL" if c == "user_id" else "") for c, t in cols)
         return f"CREATE TABLE {table} ({body}, CONSTRAINT {table}_pk PRIMARY KEY (user_id))"
-    body = ", ".join(f"`{c}` {MY_TYPES[t]}" + (" NOT NULL" if c == "user_id" else "") for c, t in cols)
+    types = {**MY_TYPES, "key_string": "varchar(64)"}
+    body = ", ".join(f"`{c}` {types[t]}" + (" NOT NULL" if c == "user_id" else "") for c, t in cols)
     return f"CREATE TABLE {table} ({body}, PRIMARY KEY (user_id)) DEFAULT CHARSET=utf8mb4"
 
 
@@ -146,14 +174,15 @@ def reference_query(shape: str, engine: str, booleans_as_int: bool) -> str:
     tags = [c for c, _, _, _ in TAGS]
     select = ["COALESCE(a.user_id, b.uid)" if shape != "three_dup" else "COALESCE(a.user_id, b.uid, c.id)"]
     select += [val("a" if c in A_TAGS else "b", c) for c in tags]
-    sql = ("FROM (SELECT * FROM dws_user_a_d WHERE ds = '20261123') a "
-           "FULL JOIN (SELECT * FROM dws_user_b_d WHERE dt = '2026-11-23' AND uid IS NOT NULL) b "
+    a, b = ("dws_user_ta_d", "dws_user_tb_d") if shape == "text_ids" else ("dws_user_a_d", "dws_user_b_d")
+    sql = (f"FROM (SELECT * FROM {a} WHERE ds = '20261123') a "
+           f"FULL JOIN (SELECT * FROM {b} WHERE dt = '2026-11-23' AND uid IS NOT NULL) b "
            "ON b.uid = a.user_id")
-    if shape == "lookups":
-        select.append("CASE a.gender " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in GENDER_NAMES.items())
-                      + " END")
+    if shape in ("lookups", "text_ids"):
+        names = GENDER_NAMES_ZH if shape == "text_ids" else GENDER_NAMES
+        select.append("CASE a.gender " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in names.items()) + " END")
         select.append("l.level_name")
-        sql += " LEFT JOIN dim_level l ON l.level_code = a.level"
+        sql += f" LEFT JOIN {'dim_level_zh' if shape == 'text_ids' else 'dim_level'} l ON l.level_code = a.level"
     if shape == "three_dup":
         select += [val("c", c) for c, _, _, _ in C_TAGS]
         if engine == "pg":

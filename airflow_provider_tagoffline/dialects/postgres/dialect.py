@@ -55,12 +55,20 @@ class PostgresDialect(Dialect):
         return super().quote_literal(value)
 
     def rows_and_duplicates_sql(self, relation: str, key: str, where: str, key_type: str | None = None) -> str:
-        if (key_type or "").strip().lower() == "bigint":
+        kind = (key_type or "").strip().lower()
+        if kind == "bigint":
             # Integer IDs: COUNT(DISTINCT) sorts them as plain datums inside the aggregate (spilling
             # to disk as the GROUP BY's hash would): 910k IDs in 0.14 s, where the GROUP BY's hash
-            # aggregate takes 0.45 s (0.7 s with work_mem 64 MB). Text IDs stay grouped: sorting
-            # them compares by collation, 1.0 s (C) and 2.0 s (ICU) against 0.6 and 0.9-1.3 s.
+            # aggregate takes 0.45 s (0.7 s with work_mem 64 MB).
             return f"SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT {key}) FROM {relation} WHERE {where}"
+        if kind == "string":
+            # Text IDs: the same count, its sort by bytes (COLLATE "C": memcmp and abbreviated keys)
+            # rather than by the column's collation (strcoll, no abbreviation): 1M IDs in 0.46 s of
+            # the server's CPU, against 0.70 s grouped and 0.98 s by the C.UTF-8 collation. Two IDs
+            # are the same ID when their bytes are: what equality means in any deterministic
+            # collation (the FULL JOIN's and the target key's). The cast keeps any column type.
+            return (f"SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT CAST({key} AS text) COLLATE \"C\") "
+                    f"FROM {relation} WHERE {where}")
         return super().rows_and_duplicates_sql(relation, key, where)
 
     def last_row_per_key_sql(self, table: str, key: str, where: str) -> str:

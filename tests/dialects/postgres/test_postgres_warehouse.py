@@ -98,3 +98,59 @@ def test_postgres_warehouse_checks_run_at_once_each_on_its_connection(warehouse_
                 break
             time.sleep(0.1)
     assert left == (0,)
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+@pytest.mark.parametrize("column_type", ["varchar(10)", "text", "char(3)"])
+def test_postgres_text_id_check_counts_what_a_group_by_counts(warehouse_conn: str, column_type: str) -> None:
+    """Text IDs are counted by their bytes (COLLATE "C"): the same duplicates as the GROUP BY in the
+    column's own collation finds: a repeated ID, case and Unicode normal forms apart, trailing blanks
+    of a char(n) ignored as its equality ignores them."""
+    import os
+
+    from airflow_provider_tagoffline.connections import resolve_warehouse
+    from airflow_provider_tagoffline.engine.warehouse import Warehouse
+    from airflow_provider_tagoffline.runspec import SourceSpec
+    from tests.live import pg_connect
+
+    db = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])["schema"]
+    ids = ["a", "a", "A", "\u00e9", "e\u0301", "b ", "b", "用户", "用户", None]
+    with pg_connect(db) as c:
+        c.execute(f"CREATE TABLE text_ids (id {column_type}, ds text)")
+        c.cursor().executemany("INSERT INTO text_ids VALUES (%s, '20261123')", [(i,) for i in ids])
+        grouped = c.execute("SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT id) FROM text_ids WHERE id IS NOT NULL")
+        expected = tuple(grouped.fetchone())
+    wh = Warehouse(resolve_warehouse("tot_wh"))
+    try:
+        src = SourceSpec.model_validate({"table": "text_ids", "key": "id",
+                                         "partition": {"column": "ds", "format": "yyyyMMdd"}})
+        check = wh.check_source(src, D, "string")
+    finally:
+        wh.close()
+    # varchar and text: 'b ' and 'b' are two IDs; char(3): one
+    assert expected == (9, 3 if column_type == "char(3)" else 2)
+    assert (check.rows, check.duplicates) == expected
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+def test_postgres_copy_relay_binds_parameters_and_gives_the_connection_back(warehouse_conn: str) -> None:
+    """The COPY relay reads libpq directly: its statement is bound as psycopg binds it (quotes, a
+    doubled %), and after an error or a stream closed early the connection runs the next COPY."""
+    from airflow_provider_tagoffline.connections import resolve_warehouse
+    from airflow_provider_tagoffline.engine.extract import Query
+    from airflow_provider_tagoffline.engine.targets.base import CsvFormat
+    from airflow_provider_tagoffline.engine.warehouse import Warehouse
+
+    wh = Warehouse(resolve_warehouse("tot_wh"))
+    try:
+        q = Query("SELECT %s::text, '50%%', n FROM generate_series(1, 2) n", ["it's"])
+        assert b"".join(wh.csv_chunks(q, CsvFormat())) == b"it's,50%,1\nit's,50%,2\n"
+        stream = wh.csv_chunks(Query("SELECT n, repeat('x', 100) FROM generate_series(1, 3000000) n", []),
+                               CsvFormat())
+        assert next(stream).startswith(b"1,xxx")
+        stream.close()  # abandoned after the first chunk
+        with pytest.raises(Exception, match="division by zero"):
+            list(wh.csv_chunks(Query("SELECT 1 / (n - 2) FROM generate_series(1, 3) n", []), CsvFormat()))
+        assert b"".join(wh.csv_chunks(Query("SELECT 7", []), CsvFormat())) == b"7\n"
+    finally:
+        wh.close()
