@@ -197,12 +197,11 @@ class MySQLTarget(Target):
     # comment change would commit by itself: its record goes into a row of HELD_TABLE, in the same
     # transaction as the changed rows, keyed by the comment's record (the generation of the table): a
     # swap writes a new comment record, so a row of an older generation never applies to a newer table.
-    def held_record_sql(self, record: HeldRecord, live_comment: str | None) -> list[str]:
+    def record_comment(self, user_text: str | None, record: HeldRecord) -> str:
         # The swap's record carries a random generation: two swaps never write the same line, even in one second.
         fields = {**json.loads(record.to_json()), "generation": uuid.uuid4().hex[:16]}
         line = MARK + json.dumps(fields, ensure_ascii=False, separators=(", ", ": "))
-        user_text = split_comment(live_comment)[0]
-        return [self.table_comment_sql(self.stage, f"{user_text}\n{line}" if user_text else line)]
+        return f"{user_text}\n{line}" if user_text else line
 
     @staticmethod
     def generation(comment: str | None) -> str | None:

@@ -32,7 +32,13 @@ from airflow_provider_tagoffline.contract.dialect import Dialect
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.targets import lockwait
-from airflow_provider_tagoffline.engine.targets.held import HeldRecord, comment_with, longest_record, split_comment
+from airflow_provider_tagoffline.engine.targets.held import (
+    HeldRecord,
+    comment_with,
+    join_comment,
+    longest_record,
+    split_comment,
+)
 from airflow_provider_tagoffline.engine.targets.lockwait import Blocker, LockPatienceExhausted, LockWaits
 from airflow_provider_tagoffline.engine.types import ColumnType, incompatibility
 from airflow_provider_tagoffline.errors import RunFailed
@@ -287,7 +293,12 @@ class Target:
     def held_record_sql(self, record: HeldRecord, live_comment: str | None) -> list[str]:
         """What records ``record`` with the table (pure): the stage's comment becomes the live table's own
         text (``live_comment`` without its record) followed by ``record``."""
-        return [self.table_comment_sql(self.stage, comment_with(live_comment, record))]
+        return [self.table_comment_sql(self.stage, self.record_comment(split_comment(live_comment)[0], record))]
+
+    def record_comment(self, user_text: str | None, record: HeldRecord) -> str:
+        """The comment a swap gives the table: the user's text, then ``record``'s line (pure; a family
+        whose line carries more says so here, and the preflight's room check counts it)."""
+        return join_comment(user_text, record)
 
     def record_held(self, record: HeldRecord) -> None:
         """Attach ``record`` to the stage, right before ``swap`` (the comment as it is then)."""
@@ -299,7 +310,7 @@ class Target:
             return
         limit, unit = self.comment_limit
         user_text = split_comment(self.table_comment(self.live))[0]
-        longest = comment_with(user_text, longest_record())
+        longest = self.record_comment(user_text, longest_record())
         size = len(longest.encode()) if unit == "bytes" else len(longest)
         if size > limit:
             raise RunFailed(f"the comment of table {self.display_name} leaves no room for the record of the data "
