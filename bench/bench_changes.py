@@ -178,21 +178,22 @@ def measure(t: Target) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if t.kind == "pg":
         t.sql("CREATE EXTENSION IF NOT EXISTS pg_walinspect")  # the WAL of this database alone
-    t.run(t.overwrite, PREV)
-    out["overwrite"] = t.run(t.overwrite, DAY)
-    t.keep_reference()
-    t.run(t.overwrite, PREV)
-    out["changes"] = t.run(t.changes, DAY)
-    out["differing_rows"] = t.differing_rows()
-    out["changes_0pct"] = t.run(t.changes, DAY)
+    out["overwrite"], out["changes"], out["differing_rows"] = overwrite_then_changes(t, DAY)
+    out["changes_0pct"] = t.run(t.changes, DAY)  # the same day again: nothing changed
     out["differing_rows_0pct"] = t.differing_rows()
+    out["overwrite_100pct"], out["changes_100pct"], out["differing_rows_100pct"] = overwrite_then_changes(t, ALL)
+    return out
+
+
+def overwrite_then_changes(t: Target, day: str) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """From the table of PREV: an overwrite run of ``day`` (kept as the reference), then, from PREV again, a
+    changes run of ``day``; returns both measurements and the rows where the two tables differ."""
     t.run(t.overwrite, PREV)
-    out["overwrite_100pct"] = t.run(t.overwrite, ALL)
+    overwrite = t.run(t.overwrite, day)
     t.keep_reference()
     t.run(t.overwrite, PREV)
-    out["changes_100pct"] = t.run(t.changes, ALL)
-    out["differing_rows_100pct"] = t.differing_rows()
-    return out
+    changes = t.run(t.changes, day)
+    return overwrite, changes, t.differing_rows()
 
 
 def main() -> None:
