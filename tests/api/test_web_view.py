@@ -266,7 +266,21 @@ def test_edit_keeps_immutable_fields_read_only(browser: Browser, api_server: Any
     assert alice.post("/services", json=service_body("web_edit_me", conn_id="crm_sqlite")).status_code == 201
     page = signed_in_page(browser, api_server, "alice")
     page.goto(f"{api_server.base_url}/tag-offline/ui/#/service/web_edit_me")
+    # The form shows before its lists have loaded: a table typed meanwhile must stay when they come (the
+    # saved table was written over it; a quick user or test saved something else than what was typed).
+    held: list[Any] = []
+    page.route("**/tables*", lambda route: held.append(route))
     page.click("button[data-action=edit]")
+    page.fill("#table", "typed_while_loading")
+    page.wait_for_function("() => true")  # let the held request reach the route
+    assert held, "the form did not ask for the connection's tables"
+    with page.expect_response("**/tables*"):
+        for route in held:
+            route.continue_()
+    page.unroute("**/tables*")
+    page.wait_for_function("() => new Promise((done) => setTimeout(() => done(true), 100))")
+    expect(page.locator("#table")).to_have_value("typed_while_loading")
+    page.fill("#table", "t_web_edit_me")  # the saved table again: only the description is edited below
     expect(page.locator("#name")).to_have_attribute("readonly", "")
     for field in ("#schedule_manual", "#schedule_recurring", "#entity", "#application"):
         expect(page.locator(field)).to_be_disabled()

@@ -162,9 +162,10 @@ def test_no_saved_text_is_rendered_as_markup_in_the_web_view_or_in_airflow(
             page.goto(base + f"#/edit/{HOSTILE}")
             expect(page.locator("#description")).to_have_value(FIELDS["svc_desc"])
             # the form's errors echo what was typed: a name, a table, an address, an edited statement
-            page.fill("#table", FIELDS["cv"])
+            page.fill("#table", FIELDS["cv"])  # typed at once: the form's lists may still be loading
             page.click("#save")
             expect(page.locator("input.invalid").first).to_be_visible(timeout=30_000)
+            expect(page.locator("#table")).to_have_value(FIELDS["cv"])  # what was typed stays
             page.goto(base + "#/new")  # on mallory's own application and place: the edited statement is echoed
             fill_new_service(page, "wv_hostile_new", "other", "xss_new", schema="public")
             page.click("#create-table")

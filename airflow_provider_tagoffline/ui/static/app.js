@@ -800,7 +800,8 @@ async function formPage(main, name) {
   fillOwners();
   schedule();
   await Promise.all([loadGrants(), loadSchemas()]);
-  if (d.target.table) f.table.value = d.target.table;
+  // Only into an empty field: what the user typed while the lists loaded stays (it was overwritten).
+  if (d.target.table && !f.table.value.trim()) f.table.value = d.target.table;
 }
 
 // ---- notifications (the form's card, its errors, the details line) --------------------------------
