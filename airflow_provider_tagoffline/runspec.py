@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -24,7 +24,7 @@ DateFormat = Literal["yyyyMMdd", "yyyy-MM-dd", "yyyy/MM/dd", "yyyy.MM.dd"]
 OutputContent = Literal["value", "codename"]
 LoadMode = Literal["overwrite", "changes"]
 #: target.load: the atomic swap of the whole table, or only the rows that changed (docs/changes-mode.md)
-LOAD_MODES: tuple[str, ...] = ("overwrite", "changes")
+LOAD_MODES: tuple[str, ...] = get_args(LoadMode)
 
 
 class _Frozen(BaseModel):

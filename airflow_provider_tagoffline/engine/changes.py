@@ -67,17 +67,18 @@ def refusal(spec: RunSpec, target: Target) -> str | None:
     return f"target.load is changes, but {refused}; use overwrite" if refused else None
 
 
-def applied(spec: RunSpec, target: Target, report: RunReport, record: HeldRecord,
+def applied(spec: RunSpec, target: Target, report: RunReport, recorded: bool, record: Callable[[], HeldRecord],
             say: Callable[[str], None]) -> bool:
     """Where the runner would swap: write only the changes and drop the stage (True), or leave the stage ready
     for the swap, saying why (False). Fails with RunFailed, the live table untouched and the stage dropped,
-    when ``max_change_ratio`` refuses the change set."""
+    when ``max_change_ratio`` refuses the change set. ``recorded``: the table records a data date (as the
+    preflight read it, under the run lock); ``record`` makes this run's record, when it is written."""
     if spec.target.load != "changes":
         report.load_mode = "overwrite"
         return False
     if spec.target.partition is not None:  # refused at save; a spec frozen otherwise still runs safely
         return _swap_instead(target, report, say, "a partitioned target writes partition D")
-    if target.read_held() is None:
+    if not recorded:
         return _swap_instead(target, report, say, "first run: the table records no data date written by a run")
     key = spec.target.key_column
     columns = [o.column for o in spec.outputs]
@@ -101,7 +102,7 @@ def applied(spec: RunSpec, target: Target, report: RunReport, record: HeldRecord
                                  f"{SWITCH_RATIO:.0%} of the {changes.live_rows} live rows: the swap is cheaper")
         with report.phase("apply"):
             counts = target.with_lock_retries(f"the changes to {target.display_name}",
-                                              lambda: _apply(target, key, columns, record))
+                                              lambda: _apply(target, key, columns, record()))
     except BaseException:
         with contextlib.suppress(Exception):
             _drop_delta(target)
@@ -133,11 +134,7 @@ def _swap_instead(target: Target, report: RunReport, say: Callable[[str], None],
 
 
 def _sample(target: Target, key: str, columns: list[str]) -> tuple[int, int]:
-    cur = target.execute(target.changes_sample_sql(key, columns, SAMPLE_ROWS))
-    try:
-        looked, different = cur.fetchone()
-    finally:
-        cur.close()
+    ((looked, different),) = target.rows(target.changes_sample_sql(key, columns, SAMPLE_ROWS))
     return int(looked), int(different)
 
 
@@ -145,11 +142,7 @@ def _diff(target: Target, key: str, columns: list[str], stage_rows: int) -> Chan
     _drop_delta(target)  # a failed attempt earlier in this session
     with target.transaction():
         target.run_statements([target.changes_delta_sql(DELTA, key, columns)])
-    cur = target.execute(target.changes_count_sql(DELTA))
-    try:
-        by_op = {str(op): int(n) for op, n in cur.fetchall()}
-    finally:
-        cur.close()
+    by_op = {str(op): int(n) for op, n in target.rows(target.changes_count_sql(DELTA))}
     inserted, updated, deleted = by_op.get("i", 0), by_op.get("u", 0), by_op.get("d", 0)
     return ChangeSet(inserted=inserted, updated=updated, deleted=deleted,
                      unchanged=stage_rows - inserted - updated)

@@ -132,11 +132,14 @@ class _Held:
         self.d, self.allow_older, self.elsewhere = d, allow_older, elsewhere
         #: the record of this run, made when it is written (its time is the swap's)
         self.record = record
+        #: whether the table records a data date itself (read by ``check``, in the preflight)
+        self.recorded = False
 
     def check(self, target: Target, report: RunReport, say: Callable[[str], None]) -> None:
         """Preflight, under the run lock: refuse an older data date than the table holds (OlderDataDate)."""
         d = self.d
         found = target.read_held()
+        self.recorded = found is not None
         target.check_record_room()
         held = found.data_date if found is not None else None
         if found is not None:
@@ -215,7 +218,7 @@ def _publish(spec: RunSpec, target: Target, report: RunReport, held: _Held, live
             # The stage carries the record of D from here: the swap publishes both at once.
             target.record_held(held.record())
             faults.checkpoint("before_swap")
-    if changes.applied(spec, target, report, held.record(), say):
+    if changes.applied(spec, target, report, held.recorded, held.record, say):
         return
     _swap(target, report)
     faults.checkpoint("after_swap")

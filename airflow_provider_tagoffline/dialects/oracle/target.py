@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,7 +175,7 @@ class OracleTarget(Target):
                 "AND s.sid <> TO_NUMBER(SYS_CONTEXT('USERENV', 'SID'))")
 
     def blockers(self) -> list[Blocker]:
-        rows = self._rows(self.blockers_sql(), [self.schema, self.live, self.stage, self.backup])
+        rows = self.rows(self.blockers_sql(), [self.schema, self.live, self.stage, self.backup])
         return [Blocker(session=str(sid), user=user, client=machine, application=program, since=str(since),
                         state="idle in transaction" if status == "INACTIVE" else str(status).lower(),
                         statement=sql) for sid, user, machine, program, since, status, sql in rows]
@@ -229,23 +229,16 @@ class OracleTarget(Target):
                               self._owner_params(table))
         return str(comment) if comment else None
 
-    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        cur = self.execute(sql, params)
-        try:
-            return [tuple(r) for r in cur.fetchall()]
-        finally:
-            cur.close()
-
     def _keys_of_live(self) -> list[KeyDef]:
         params = self._owner_params(self.live)
         keys: dict[str, KeyDef] = {}
-        for name, ctype, column in self._rows(
+        for name, ctype, column in self.rows(
                 "SELECT c.constraint_name, c.constraint_type, cc.column_name FROM all_constraints c "
                 "JOIN all_cons_columns cc ON cc.owner = c.owner AND cc.constraint_name = c.constraint_name "
                 "WHERE c.owner = NVL(:1, USER) AND c.table_name = :2 AND c.constraint_type IN ('P', 'U') "
                 "ORDER BY c.constraint_name, cc.position", params):
             keys.setdefault(name, KeyDef(name, ctype)).columns.append(column)
-        for name, uniqueness, column in self._rows(
+        for name, uniqueness, column in self.rows(
                 "SELECT i.index_name, i.uniqueness, ic.column_name FROM all_indexes i JOIN all_ind_columns ic "
                 "ON ic.index_owner = i.owner AND ic.index_name = i.index_name WHERE i.table_owner = NVL(:1, USER) "
                 "AND i.table_name = :2 AND i.index_type = 'NORMAL' AND i.index_name NOT IN "
@@ -264,9 +257,9 @@ class OracleTarget(Target):
         self._keys = self._keys_of_live()
         table_comment = self.scalar("SELECT comments FROM all_tab_comments WHERE owner = NVL(:1, USER) "
                                     "AND table_name = :2", params)
-        column_comments = self._rows("SELECT column_name, comments FROM all_col_comments WHERE owner = "
+        column_comments = self.rows("SELECT column_name, comments FROM all_col_comments WHERE owner = "
                                      "NVL(:1, USER) AND table_name = :2 AND comments IS NOT NULL", params)
-        grants = self._rows("SELECT grantee, privilege, grantable FROM all_tab_privs WHERE table_schema = "
+        grants = self.rows("SELECT grantee, privilege, grantable FROM all_tab_privs WHERE table_schema = "
                             "NVL(:1, USER) AND table_name = :2 ORDER BY grantee, privilege", params)
         self.run_statements([self.create_stage_sql(),
                              *self.comment_sql(table_comment, [(str(c), str(t)) for c, t in column_comments]),

@@ -186,6 +186,13 @@ class Target:
             cur.close()
         return None if row is None else row[0]
 
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        cur = self.execute(sql, params)
+        try:
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+
     def run_statements(self, statements: Iterable[str]) -> None:
         for sql in statements:
             cur = self.execute(sql)
@@ -350,7 +357,7 @@ class Target:
         values of ``columns`` (the mapped ones: a column the service does not write is not compared)."""
         q, k = self.d.quote, self.d.quote(key)
         new = ", ".join(f"s.{q(c)}" for c in columns)
-        differs = " OR ".join(self.distinct_sql(f"l.{q(c)}", f"s.{q(c)}") for c in columns) or "1 = 0"
+        differs = self._row_differs_sql(columns)
         nulls = ", ".join(f"NULL AS {q(c)}" for c in columns)
         sep = ", " if columns else ""
         live, stage = self.q(self.live), self.q(self.stage)
@@ -372,11 +379,16 @@ class Target:
     def changes_sample_sql(self, key: str, columns: list[str], rows: int) -> str:
         """(rows looked at, rows new or different) for the first ``rows`` rows of the stage, each found in the
         live table by its key (pure): a cheap look before the whole diff."""
-        q, k = self.d.quote, self.d.quote(key)
-        differs = " OR ".join(self.distinct_sql(f"l.{q(c)}", f"s.{q(c)}") for c in columns) or "1 = 0"
+        k = self.d.quote(key)
+        differs = self._row_differs_sql(columns)
         return (f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN l.{k} IS NULL OR {differs} THEN 1 ELSE 0 END), 0) "
                 f"FROM (SELECT * FROM {self.q(self.stage)} LIMIT {int(rows)}) s "
                 f"LEFT JOIN {self.q(self.live)} l ON l.{k} = s.{k}")
+
+    def _row_differs_sql(self, columns: list[str]) -> str:
+        """The live row ``l`` and the stage's row ``s`` differ in one of ``columns`` (NULL-safe; pure)."""
+        q = self.d.quote
+        return " OR ".join(self.distinct_sql(f"l.{q(c)}", f"s.{q(c)}") for c in columns) or "1 = 0"
 
     def changes_count_sql(self, delta: str) -> str:
         op = self.d.quote("tagoffline_op")
