@@ -10,19 +10,36 @@ so it is correct on its own:
 
 The runner calls ``refusal`` in its preflight and ``applied`` where it would swap. The SQL is the family's
 (``Target.changes_*``); this module only sequences it.
+
+Where the warehouse keeps a snapshot of the service's last write (its connection's ``tagoffline_scratch``,
+engine/snapshots.py), ``through_snapshot`` diffs there instead and only the changed rows cross the network:
+
+    the snapshot trusted? (the table's record names the snapshot's write, the output columns are the
+    snapshot's, the table's digest is the record's) → a look at the first 10,000 extract rows → the diff
+    into the warehouse's pending change set → gates → the change set into a temporary table of the target
+    → ONE transaction: delete, update, insert, the record (data date, a new write id, the digest updated
+    from the changed rows alone) → the pending set promoted into the snapshot
+
+Any answer "no" swaps the whole table instead, records its digest and rebuilds the snapshot (``rebuilt``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from airflow_provider_tagoffline.engine import faults
+from airflow_provider_tagoffline.engine import faults, gates
+from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.report import RunReport
+from airflow_provider_tagoffline.engine.snapshots import Snapshots, SnapshotState
 from airflow_provider_tagoffline.engine.targets import Target
-from airflow_provider_tagoffline.engine.targets.held import HeldRecord
+from airflow_provider_tagoffline.engine.targets.base import LoadResult, TableStats
+from airflow_provider_tagoffline.engine.targets.held import HeldRecord, TableDigest
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runspec import RunSpec
 
@@ -61,6 +78,12 @@ class ChangeSet:
                 f"{self.unchanged} unchanged")
 
 
+def diffs_in_warehouse(spec: RunSpec) -> bool:
+    """Whether a run of ``spec`` diffs in the warehouse when it keeps a snapshot there: a whole table in
+    load mode ``changes`` (a partitioned target is refused at save)."""
+    return spec.target.load == "changes" and spec.target.partition is None
+
+
 def refusal(spec: RunSpec, target: Target) -> str | None:
     """Preflight: why this target cannot take a ``changes`` run (None: it can, or the service overwrites)."""
     refused = target.changes_refused() if spec.target.load == "changes" else None
@@ -68,14 +91,17 @@ def refusal(spec: RunSpec, target: Target) -> str | None:
 
 
 def applied(spec: RunSpec, target: Target, report: RunReport, recorded: bool, record: Callable[[], HeldRecord],
-            say: Callable[[str], None]) -> bool:
+            say: Callable[[str], None], swap_because: str | None = None) -> bool:
     """Where the runner would swap: write only the changes and drop the stage (True), or leave the stage ready
     for the swap, saying why (False). Fails with RunFailed, the live table untouched and the stage dropped,
     when ``max_change_ratio`` refuses the change set. ``recorded``: the table records a data date (as the
-    preflight read it, under the run lock); ``record`` makes this run's record, when it is written."""
+    preflight read it, under the run lock); ``record`` makes this run's record, when it is written;
+    ``swap_because``: the warehouse-side diff already chose the swap, for this reason."""
     if spec.target.load != "changes":
         report.load_mode = "overwrite"
         return False
+    if swap_because is not None:
+        return _swap_instead(target, report, say, swap_because)
     if spec.target.partition is not None:  # refused at save; a spec frozen otherwise still runs safely
         return _swap_instead(target, report, say, "a partitioned target writes partition D")
     if not recorded:
@@ -102,7 +128,7 @@ def applied(spec: RunSpec, target: Target, report: RunReport, recorded: bool, re
                                  f"{SWITCH_RATIO:.0%} of the {changes.live_rows} live rows: the swap is cheaper")
         with report.phase("apply"):
             counts = target.with_lock_retries(f"the changes to {target.display_name}",
-                                              lambda: _apply(target, key, columns, record()))
+                                              lambda: _apply(target, key, columns, record))
     except BaseException:
         with contextlib.suppress(Exception):
             _drop_delta(target)
@@ -110,12 +136,7 @@ def applied(spec: RunSpec, target: Target, report: RunReport, recorded: bool, re
             target.run_in_tx(target.drop_sql(target.stage))
         raise
     faults.checkpoint("after_swap")
-    # The rows counted by the statements themselves, where the driver says (they ran under the lock).
-    inserted, updated, deleted = (c if c is not None and c >= 0 else expected for c, expected in
-                                  zip(counts, (changes.inserted, changes.updated, changes.deleted), strict=True))
-    report.rows_inserted, report.rows_updated, report.rows_deleted = inserted, updated, deleted
-    report.rows_unchanged = changes.unchanged
-    report.load_mode = "changes (target-side diff)"
+    _report(report, counts, changes, "changes (target-side diff)")
     for cleanup in (_drop_delta, lambda t: t.run_in_tx(t.drop_sql(t.stage))):
         try:
             cleanup(target)
@@ -142,6 +163,7 @@ def _diff(target: Target, key: str, columns: list[str], stage_rows: int) -> Chan
     _drop_delta(target)  # a failed attempt earlier in this session
     with target.transaction():
         target.run_statements([target.changes_delta_sql(DELTA, key, columns)])
+    target.delta_loaded(DELTA)
     by_op = {str(op): int(n) for op, n in target.rows(target.changes_count_sql(DELTA))}
     inserted, updated, deleted = by_op.get("i", 0), by_op.get("u", 0), by_op.get("d", 0)
     return ChangeSet(inserted=inserted, updated=updated, deleted=deleted,
@@ -186,20 +208,199 @@ def previewed(spec: RunSpec, recorded: bool, changes: ChangeSet | None) -> tuple
     return f"changes: {changes.describe()}", change_gate(spec, changes)
 
 
-def _apply(target: Target, key: str, columns: list[str], record: HeldRecord) -> tuple[int | None, ...]:
-    """One bounded transaction: delete, update, insert, the record. Row counts as the driver gives them."""
+def _apply(target: Target, key: str, columns: list[str], record: Callable[[], HeldRecord],
+           digest: TableDigest | None = None, check: Callable[[], None] = lambda: None) -> tuple[int | None, ...]:
+    """One bounded transaction: delete, update, insert, ``check`` (RunFailed rolls it all back), the record —
+    with ``digest`` (the table's before), the record carries it updated from the changed rows' old and new
+    versions alone. Row counts as the driver gives them."""
     delete, update, insert = target.changes_apply_sql(DELTA, key, columns)
+    every = [key, *columns]
     counts: list[int | None] = []
     with target.bounded(target.dml_transaction()):
+        removed = target.digest_of_changed_rows(DELTA, key, every, "ud") if digest is not None else None
         for i, sql in enumerate((delete, update, insert)):
             cur = target.execute(sql)
             counts.append(getattr(cur, "rowcount", None))
             cur.close()
             if i == 0:
                 target.checkpoint("inside_swap")  # some rows written, the transaction open
-        target.run_statements(target.changes_record_sql(record))
+        check()
+        written = record()
+        if digest is not None and removed is not None:
+            added = target.digest_of_changed_rows(DELTA, key, every, "ui")
+            written = dataclasses.replace(written, digest=digest.changed(removed, added).text())
+        target.run_statements(target.changes_record_sql(written))
     deleted, updated, inserted = counts
     return inserted, updated, deleted
+
+
+# ---- the warehouse-side diff --------------------------------------------------------------------------
+
+def new_write_id() -> str:
+    """A write's own id: the snapshot and the table's record name it (an Airflow run id repeats when a task
+    is cleared; this never does)."""
+    return secrets.token_hex(8)
+
+
+def signature(spec: RunSpec, booleans_as_int: bool) -> str:
+    """What a snapshot's rows are, to compare with the run's: the key and the output columns with their
+    types, and how booleans travel to this target (a snapshot of other columns cannot be diffed)."""
+    return json.dumps([spec.target.key_column, spec.entity_key.type, [[o.column, o.type] for o in spec.outputs],
+                       booleans_as_int], ensure_ascii=False, separators=(",", ":"))
+
+
+def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots: Snapshots,
+                     found: HeldRecord | None, extract: Query, sig: str, record: Callable[[], HeldRecord],
+                     load_delta: Callable[[Query, list[str]], LoadResult], say: Callable[[str], None]) -> str | None:
+    """A ``changes`` run diffed in the warehouse against the snapshot of the table's last write: None when the
+    changes are written (and the snapshot promoted), else why the run swaps the whole table instead (nothing
+    written yet). ``found``: the table's record as the preflight read it; ``extract``: the one-pass extract;
+    ``load_delta``: the run's load path, into the table ``Target.loading_into`` names, with these columns.
+    RunFailed (nothing written) when a gate refuses the change set."""
+    key = spec.target.key_column
+    columns = [o.column for o in spec.outputs]
+    with report.phase("trust"):
+        state = _promoted_or_discarded(snapshots, found, say)
+        held = TableDigest.parse(found.digest) if found is not None else None
+        doubt = _doubt(found, held, state, sig)
+        if doubt is not None:
+            return doubt
+        assert held is not None
+        looked, different = snapshots.sample(extract, key, columns, SAMPLE_ROWS)
+        if looked and different > SWITCH_RATIO * looked:
+            return (f"{different} of the first {looked} rows are new or changed, more than {SWITCH_RATIO:.0%}: the "
+                    "swap is cheaper")
+        now = target.table_digest(target.live, [key, *columns])
+        if now != held:
+            return (f"the table changed outside the service since its last write ({now.rows} rows, digest "
+                    f"{now.total}; the record says {held.rows} rows, digest {held.total})")
+    write_id = new_write_id()
+    with report.phase("diff"):
+        counts = snapshots.diff(extract, key, columns, write_id)
+    faults.checkpoint("after_diff")
+    inserted, updated, deleted = counts.get("i", 0), counts.get("u", 0), counts.get("d", 0)
+    changes = ChangeSet(inserted=inserted, updated=updated, deleted=deleted,
+                        unchanged=held.rows - updated - deleted)
+    say(f"changes against the snapshot of the last write: {changes.describe()}")
+    rows_after = held.rows + inserted - deleted
+    report.rows_written = rows_after
+    null_columns = gates.null_counted_columns(spec)
+    with report.phase("gates"):
+        report.gates_checked = gates.describe(spec.gates)
+        # the NULL ratios are counted on the table as it will be, inside the changes' transaction (below)
+        no_nulls = TableStats(rows=rows_after, nulls={})
+        failed = gates.evaluate(spec.gates, spec, no_nulls, held.rows) + change_gate(spec, changes)
+        if failed:
+            report.gates_failed += failed
+            snapshots.discard_pending()
+            raise RunFailed("quality gate failed, the live table is untouched: " + "; ".join(report.gates_failed))
+    if held.rows and changes.changed > SWITCH_RATIO * held.rows:
+        snapshots.discard_pending()
+        return (f"{changes.changed} changed rows are more than {SWITCH_RATIO:.0%} of the {held.rows} live rows: the "
+                "swap is cheaper")
+    try:
+        with report.phase("extract_load"):
+            _drop_delta(target)
+            target.run_statements([target.empty_delta_sql(DELTA, key, columns)])
+            with target.loading_into(target.temp_ref(DELTA)):
+                result = load_delta(snapshots.pending_query(), ["tagoffline_op", "tagoffline_key", *columns])
+            target.delta_loaded(DELTA)
+        report.rows_read, report.load_method = result.rows, result.method
+        faults.checkpoint("after_load")
+
+        def this_write() -> HeldRecord:
+            return dataclasses.replace(record(), write_id=write_id)
+
+        def nulls_gate() -> None:
+            if not null_columns:
+                return
+            stats = target.stats(target.live, null_columns)
+            failed = gates.evaluate(spec.gates, spec, stats, None)
+            if failed:
+                report.gates_failed += failed
+                raise RunFailed("quality gate failed, the changes are rolled back: " + "; ".join(failed))
+
+        with report.phase("apply"):
+            written = target.with_lock_retries(f"the changes to {target.display_name}",
+                                               lambda: _apply(target, key, columns, this_write, held, nulls_gate))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _drop_delta(target)
+        raise
+    faults.checkpoint("after_swap")
+    with report.phase("promote"):
+        try:
+            snapshots.promote(write_id)
+        except Exception as exc:  # the next run finds the table naming this write and promotes it then
+            log.warning("the changes to %s are committed; the snapshot is promoted by the next run: %s",
+                        target.display_name, exc)
+    with contextlib.suppress(Exception):
+        _drop_delta(target)
+    _report(report, written, changes, "changes (diffed in the warehouse)")
+    return None
+
+
+def rebuilt(snapshots: Snapshots, extract: Query, spec: RunSpec, write_id: str, sig: str,
+            say: Callable[[str], None]) -> None:
+    """After a ``changes`` service swapped (recording ``write_id``): the snapshot becomes what it wrote. A
+    failure only costs the next run a swap (its record then names no snapshot)."""
+    try:
+        snapshots.rebuild(extract, spec.target.key_column, [o.column for o in spec.outputs], write_id, sig)
+    except Exception as exc:
+        log.warning("the snapshot of %s was not rebuilt; the next changes run swaps again: %s",
+                    spec.service.name, exc)
+        say(f"the warehouse snapshot was not rebuilt ({exc}); the next run swaps the whole table again")
+
+
+def stage_stamp(target: Target, spec: RunSpec, write_id: str) -> Callable[[HeldRecord], HeldRecord]:
+    """For a swap of a ``changes`` service with a snapshot: its record names the write and carries the digest
+    of the stage it publishes (a scan of the stage, before the swap)."""
+    columns = [spec.target.key_column, *(o.column for o in spec.outputs)]
+
+    def stamp(record: HeldRecord) -> HeldRecord:
+        return dataclasses.replace(record, write_id=write_id,
+                                   digest=target.table_digest(target.stage, columns).text())
+    return stamp
+
+
+def _promoted_or_discarded(snapshots: Snapshots, found: HeldRecord | None, say: Callable[[str], None]) -> SnapshotState:
+    """A change set left pending by a run that died: promoted when the table's record names its write (the
+    target committed it), else discarded."""
+    state = snapshots.state()
+    if not state.pending_write_id:
+        return state
+    if found is not None and found.write_id == state.pending_write_id:
+        snapshots.promote(state.pending_write_id)
+        say(f"promoted the change set of write {state.pending_write_id}: the table committed it, the run that "
+            "wrote it ended before its snapshot did")
+    else:
+        snapshots.discard_pending()
+    return snapshots.state()
+
+
+def _doubt(found: HeldRecord | None, held: TableDigest | None, state: SnapshotState, sig: str) -> str | None:
+    """Why the snapshot cannot stand for the table's content (None: it can, if the digest agrees)."""
+    if found is None or not found.write_id or held is None:
+        return "the table's last write kept no snapshot (its first changes run with one, or an overwrite since)"
+    if not state.write_id:
+        return "the warehouse holds no snapshot of this service"
+    if state.write_id != found.write_id:
+        return (f"the warehouse's snapshot is of write {state.write_id}, the table holds write {found.write_id} "
+                "(a restored backup, a lost snapshot, or another writer)")
+    if state.signature != sig:
+        return "the output columns or their types changed since the snapshot"
+    if state.rows != held.rows:
+        return f"the snapshot holds {state.rows} rows, the table's record {held.rows}"
+    return None
+
+
+def _report(report: RunReport, written: tuple[int | None, ...], changes: ChangeSet, mode: str) -> None:
+    # The rows counted by the statements themselves, where the driver says (they ran under the lock).
+    inserted, updated, deleted = (c if c is not None and c >= 0 else expected for c, expected in
+                                  zip(written, (changes.inserted, changes.updated, changes.deleted), strict=True))
+    report.rows_inserted, report.rows_updated, report.rows_deleted = inserted, updated, deleted
+    report.rows_unchanged = changes.unchanged
+    report.load_mode = mode
 
 
 def _drop_delta(target: Target) -> None:

@@ -23,15 +23,20 @@ PAUSE_ENV = "TAGOFFLINE_PAUSE_AT"
 FAIL_ENV = "TAGOFFLINE_FAIL_AT"
 #: the phases a test may crash at, in run order
 PHASES = ("during_load", "after_load", "inside_swap", "after_swap")
+#: the phases of a ``changes`` run that diffs in the warehouse (engine/changes.py): the change set written
+#: there, sent into the target's temporary table, applied, committed (its snapshot not yet promoted)
+CHANGES_PHASES = ("after_diff", "during_load", "after_load", "inside_swap", "after_swap")
 #: every checkpoint, in run order:
 #: ``recovery`` a crashed run's old copy (``_dpfx_tmp``) renamed back or dropped, its stage not yet;
 #: ``extract`` the first rows or CSV chunk read from the warehouse, not yet given to the target
-#: (its bulk load is open); ``mid_stream`` and ``during_load`` the first chunk written (on MySQL
+#: (its bulk load is open); ``after_diff`` a ``changes`` run's change set written in the warehouse, not
+#: yet sent; ``mid_stream`` and ``during_load`` the first chunk written (on MySQL
 #: ``during_load`` is after the LOAD DATA statement); ``index`` inside the index build (PostgreSQL:
 #: the first index built, the transaction open); ``after_load`` the stage complete, before the gates;
 #: ``gates`` the stage counted, the gates not decided; ``inside_swap`` between the swap's first
-#: statement and the rest; ``after_swap`` the swap committed, the lock still held
-CHECKPOINTS = ("recovery", "extract", "mid_stream", "during_load", "index", "after_load", "gates",
+#: statement and the rest (a ``changes`` run: inside its transaction); ``after_swap`` the swap (or the
+#: changes) committed, the lock still held, a ``changes`` run's snapshot not yet promoted
+CHECKPOINTS = ("recovery", "extract", "after_diff", "mid_stream", "during_load", "index", "after_load", "gates",
                "inside_swap", "after_swap")
 #: the longest a paused run waits for its test (then it goes on)
 PAUSE_SECONDS = 600

@@ -27,6 +27,7 @@ from airflow_provider_tagoffline.engine.extract import Query, build_extract_pass
 from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
 from airflow_provider_tagoffline.engine.sides import opened
+from airflow_provider_tagoffline.engine.snapshots import Snapshots
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import LoadResult, TableStats
 from airflow_provider_tagoffline.engine.targets.held import HeldRecord
@@ -134,11 +135,13 @@ class _Held:
         self.record = record
         #: whether the table records a data date itself (read by ``check``, in the preflight)
         self.recorded = False
+        #: the record itself (None: none)
+        self.found: HeldRecord | None = None
 
     def check(self, target: Target, report: RunReport, say: Callable[[str], None]) -> None:
         """Preflight, under the run lock: refuse an older data date than the table holds (OlderDataDate)."""
         d = self.d
-        found = target.read_held()
+        found = self.found = target.read_held()
         self.recorded = found is not None
         target.check_record_room()
         held = found.data_date if found is not None else None
@@ -176,7 +179,22 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             checks = _check_path(warehouse)(spec, d, warehouse, report, say)
             live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
             load = _Load(spec, d, warehouse, target, report, columns, batch_size)
-        _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say)
+            snapshots = Snapshots.open(warehouse, spec.service.name) if changes.diffs_in_warehouse(spec) else None
+        if snapshots is None:
+            _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say)
+            return
+        # load mode changes with a snapshot in the warehouse: only the changed rows cross the network
+        extract = load.one_query(checks.known())
+        sig = changes.signature(spec, load.booleans_as_int)
+        why = changes.through_snapshot(spec, target, report, snapshots, held.found, extract, sig, held.record,
+                                       load.into, say)
+        if why is None:
+            return
+        target.load_mode = "overwrite"  # its stage is a swap's from the start
+        write_id = changes.new_write_id()
+        _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say, swap_because=why,
+                 stamp=changes.stage_stamp(target, spec, write_id))
+        changes.rebuilt(snapshots, extract, spec, write_id, sig, say)
 
 
 def _columns(spec: RunSpec, d: dt.date, target: Target) -> list[str]:
@@ -206,19 +224,21 @@ def _preflight_target(spec: RunSpec, target: Target, report: RunReport, say: Cal
 # ---- publishing: stage -> gates -> swap ---------------------------------------------------------------
 
 def _publish(spec: RunSpec, target: Target, report: RunReport, held: _Held, live_rows: int | None,
-             extract_load: Callable[[], LoadResult], say: Callable[[str], None]) -> None:
+             extract_load: Callable[[], LoadResult], say: Callable[[str], None], swap_because: str | None = None,
+             stamp: Callable[[HeldRecord], HeldRecord] = lambda record: record) -> None:
     """A stage table loaded and indexed, the gates, the record of D on the stage, then the load mode's
     step: the swap replaces the whole table (or partition D) at once, or (``target.load: changes``) only
     the rows that differ are written in one transaction (engine/changes.py, which may swap instead and
-    says why). Anything that fails before that step drops the stage."""
+    says why; ``swap_because``: it chose the swap already). Anything that fails before that step drops the
+    stage. ``stamp``: what the stage's record carries besides the run's (a changes service's digest)."""
     with _stage_dropped_on_failure(target):
         result = _load_stage(target, report, extract_load)
         _gate(spec, target, report, result, live_rows)
         if spec.target.partition is None:
             # The stage carries the record of D from here: the swap publishes both at once.
-            target.record_held(held.record())
+            target.record_held(stamp(held.record()))
             faults.checkpoint("before_swap")
-    if changes.applied(spec, target, report, held.recorded, held.record, say):
+    if changes.applied(spec, target, report, held.recorded, held.record, say, swap_because):
         return
     _swap(target, report)
     faults.checkpoint("after_swap")
@@ -300,13 +320,26 @@ class _Load:
         in_warehouse = warehouse.is_the_target
         self.csv = target.csv_format if warehouse.can_export_csv and not in_warehouse else None
         self.native_lookups = warehouse.native_lookups(spec)
-        self._into_stage: Callable[[list[Query], Callable[[], bool]], LoadResult] = (
+        #: the extract renders booleans as 0 / 1 (the target's CSV reads no true / false)
+        self.booleans_as_int = self.csv is not None and self.csv.booleans_as_int
+        self._into_stage: Callable[[list[Query], Callable[[], bool], list[str]], LoadResult] = (
             self._in_warehouse if in_warehouse else self._as_csv if self.csv is not None else self._as_rows)
 
     def run(self, checks: list[SourceCheck] | None, stop: Callable[[], bool] = lambda: False) -> LoadResult:
         """Extract and load, the duplicate IDs of the sources ``checks`` found reduced (None: not known yet);
         ``stop`` says when the rest of the load is wasted (``_until``)."""
-        return self._into_stage(self.queries(checks), stop)
+        return self._into_stage(self.queries(checks), stop, self.columns)
+
+    def into(self, query: Query, columns: list[str]) -> LoadResult:
+        """The result of another warehouse query (a change set), with these columns, by the same path."""
+        return self._into_stage([query], lambda: False, columns)
+
+    def one_query(self, checks: list[SourceCheck]) -> Query:
+        """The extract as one statement (the warehouse diffs it whole), deduplicated as ``checks`` say."""
+        dedupe = frozenset(i for i, c in enumerate(checks) if c.duplicates)
+        (query,) = build_extract_passes(self.spec, self.warehouse.dialect, self.d, dedupe, 1,
+                                        native_lookups=self.native_lookups, booleans_as_int=self.booleans_as_int)
+        return query
 
     def again(self, checks: list[SourceCheck] | None) -> LoadResult:
         """The load once more, on a fresh stage, with what is known now (checks, memory)."""
@@ -321,25 +354,24 @@ class _Load:
         dedupe = frozenset(i for i, c in enumerate(checks or []) if c.duplicates)
         self.report.extract_passes = self.warehouse.extract_passes(self.spec, checks or [], dedupe)
         return build_extract_passes(self.spec, self.warehouse.dialect, self.d, dedupe, self.report.extract_passes,
-                                    native_lookups=self.native_lookups,
-                                    booleans_as_int=self.csv is not None and self.csv.booleans_as_int)
+                                    native_lookups=self.native_lookups, booleans_as_int=self.booleans_as_int)
 
-    def _in_warehouse(self, queries: list[Query], stop: Callable[[], bool]) -> LoadResult:
+    def _in_warehouse(self, queries: list[Query], stop: Callable[[], bool], columns: list[str]) -> LoadResult:
         (q,) = queries  # the target's own engine: one statement, never passes
-        return self.target.load_from_query(self.columns, q)
+        return self.target.load_from_query(columns, q)
 
     # Each stream is closed here however the load ends: a stream the target gave up on still holds
     # its statement and the warehouse connection (a PostgreSQL COPY: the reload waited forever).
-    def _as_csv(self, queries: list[Query], stop: Callable[[], bool]) -> LoadResult:
+    def _as_csv(self, queries: list[Query], stop: Callable[[], bool], columns: list[str]) -> LoadResult:
         csv, warehouse = self.csv, self.warehouse
         assert csv is not None
         with _ended(each_pass(queries, lambda q: warehouse.csv_chunks(q, csv))) as chunks:
-            return self.target.load_csv(self.columns, _until(_extracting(chunks), stop))
+            return self.target.load_csv(columns, _until(_extracting(chunks), stop))
 
-    def _as_rows(self, queries: list[Query], stop: Callable[[], bool]) -> LoadResult:
+    def _as_rows(self, queries: list[Query], stop: Callable[[], bool], columns: list[str]) -> LoadResult:
         warehouse, batch_size = self.warehouse, self.batch_size
         with _ended(each_pass(queries, lambda q: warehouse.stream(q, batch_size))) as batches:
-            return self.target.load(self.columns, _counting(_until(_extracting(batches), stop), self.report))
+            return self.target.load(columns, _counting(_until(_extracting(batches), stop), self.report))
 
 
 # ---- the check path: when the source checks run, against the load ------------------------------------
@@ -355,8 +387,25 @@ class _Checks:
     def extract_load(self, load: _Load) -> LoadResult:
         raise NotImplementedError
 
+    def known(self) -> list[SourceCheck]:
+        """The checks' results, waited for (a warehouse-side diff needs the extract's dedupe first)."""
+        raise NotImplementedError
+
     def _accept(self, checks: list[SourceCheck]) -> list[SourceCheck]:
         return _accept_sources(self.spec, self.d, checks, self.report)
+
+    def _load_checked(self, load: _Load, checks: list[SourceCheck]) -> LoadResult:
+        """The load, deduplicated as ``checks`` say."""
+        try:
+            return load.run(checks)
+        except WarehouseOutOfMemory:
+            # Out of a limit the warehouse's memory strategy chose (not the connection's): once more
+            # with what it can still give, on a fresh stage.
+            change = self.warehouse.memory.fall_back_to_more_memory()
+            if change is None:
+                raise
+            self.say(change)
+            return load.again(checks)
 
 
 class _ChecksBefore(_Checks):
@@ -370,16 +419,10 @@ class _ChecksBefore(_Checks):
         say(_preflight_line(self.checks, report))
 
     def extract_load(self, load: _Load) -> LoadResult:
-        try:
-            return load.run(self.checks)
-        except WarehouseOutOfMemory:
-            # Out of a limit the warehouse's memory strategy chose (not the connection's): once more
-            # with what it can still give, on a fresh stage.
-            change = self.warehouse.memory.fall_back_to_more_memory()
-            if change is None:
-                raise
-            self.say(change)
-            return load.again(self.checks)
+        return self._load_checked(load, self.checks)
+
+    def known(self) -> list[SourceCheck]:
+        return self.checks
 
 
 class _ChecksAlongside(_Checks):
@@ -390,8 +433,17 @@ class _ChecksAlongside(_Checks):
                  say: Callable[[str], None]) -> None:
         super().__init__(spec, d, warehouse, report, say)
         self.pending = warehouse.check_sources_in_background(list(spec.sources), d, spec.entity_key.type)
+        self.checks: list[SourceCheck] | None = None  # known: waited for before the load
+
+    def known(self) -> list[SourceCheck]:
+        if self.checks is None:
+            self.checks = self._accept(self.pending())
+            self.say(_preflight_line(self.checks, self.report))
+        return self.checks
 
     def extract_load(self, load: _Load) -> LoadResult:
+        if self.checks is not None:  # waited for already: no optimism left to try
+            return self._load_checked(load, self.checks)
         result: LoadResult | None
         try:
             # Stopped as soon as a check finds a duplicate ID: the rest of it would be

@@ -97,7 +97,7 @@ class DuckDBTarget(Target):
     def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
         with spooled(batches, ".csv", _csv_lines) as (path, rows):
             cols = ", ".join(self.d.quote(c) for c in columns)
-            self.run_in_tx([f"INSERT INTO {self.q(self.stage)} ({cols}) SELECT * FROM read_csv("
+            self.run_in_tx([f"INSERT INTO {self.load_ref} ({cols}) SELECT * FROM read_csv("
                             f"{self.d.quote_literal(path)}, header = false, all_varchar = true, "
                             f"nullstr = {self.d.quote_literal(NULL_MARK)}, quote = '\"', escape = '\"', "
                             f"allow_quoted_nulls = false, columns = {self._columns_struct(columns)})"])

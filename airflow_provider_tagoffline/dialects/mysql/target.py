@@ -294,7 +294,7 @@ class MySQLTarget(Target):
 
     def load_data_sql(self, path: str, columns: list[str]) -> str:
         cols = ", ".join(self.d.quote(c) for c in columns)
-        return (f"LOAD DATA LOCAL INFILE {self.d.quote_literal(path)} INTO TABLE {self.q(self.stage)} "
+        return (f"LOAD DATA LOCAL INFILE {self.d.quote_literal(path)} INTO TABLE {self.load_ref} "
                 f"CHARACTER SET utf8mb4 ({cols})")
 
     def exchange_sql(self, partition: str) -> list[str]:
@@ -392,7 +392,7 @@ class MySQLTarget(Target):
         try:
             # Every value is quoted and NULL is the bare word NULL (csv_format).
             cur = self.execute(
-                f"LOAD DATA LOCAL INFILE {self.d.quote_literal(fifo)} INTO TABLE {self.q(self.stage)} "
+                f"LOAD DATA LOCAL INFILE {self.d.quote_literal(fifo)} INTO TABLE {self.load_ref} "
                 "CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' ENCLOSED BY '\"' ESCAPED BY '' "
                 f"LINES TERMINATED BY '\\n' ({cols})")
             rows = cur.rowcount
@@ -434,7 +434,7 @@ class MySQLTarget(Target):
 
         def flush(batch: list[Any]) -> None:
             if batch:
-                sql = f"INSERT INTO {self.q(self.stage)} ({cols}) VALUES " + ", ".join([one] * len(batch))
+                sql = f"INSERT INTO {self.load_ref} ({cols}) VALUES " + ", ".join([one] * len(batch))
                 cur = self.execute(sql, [v for row in batch for v in row])
                 cur.close()
 

@@ -138,7 +138,7 @@ class OracleTarget(Target):
     def insert_sql(self, columns: list[str]) -> str:
         cols = ", ".join(self.d.quote(c) for c in columns)
         binds = ", ".join(f":{i}" for i in range(1, len(columns) + 1))
-        return f"INSERT /*+ APPEND_VALUES */ INTO {self.q(self.stage)} ({cols}) VALUES ({binds})"
+        return f"INSERT /*+ APPEND_VALUES */ INTO {self.load_ref} ({cols}) VALUES ({binds})"
 
     def swap_sql(self) -> list[str]:
         stmts = self.rename_sql(self.live, self.backup) + self.rename_sql(self.stage, self.live)

@@ -164,7 +164,7 @@ class PostgresTarget(Target):
 
     @property
     def changes_mode(self) -> bool:
-        return self.spec.load == "changes" and self.partition_column is None
+        return self.load_mode == "changes" and self.partition_column is None
 
     def create_stage_sql(self) -> str:
         # changes: the stage is only read by the diff, so it writes no WAL (stage_for_swap logs it if it swaps)
@@ -240,7 +240,7 @@ class PostgresTarget(Target):
         cols = ", ".join(self.d.quote(c) for c in columns)
         rows = 0
         with self.conn.transaction(), self.conn.cursor() as cur, \
-                cur.copy(f"COPY {self.q(self.stage)} ({cols}) FROM STDIN") as copy:
+                cur.copy(f"COPY {self.load_ref} ({cols}) FROM STDIN") as copy:
             for batch in batches:
                 for row in batch:
                     copy.write_row(row)
@@ -255,7 +255,7 @@ class PostgresTarget(Target):
         cols = ", ".join(self.d.quote(c) for c in columns)
         first = True
         with self.conn.transaction(), self.conn.cursor() as cur, \
-                cur.copy(f"COPY {self.q(self.stage)} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                cur.copy(f"COPY {self.load_ref} ({cols}) FROM STDIN (FORMAT csv)") as copy:
             for chunk in chunks:
                 copy.write(chunk)
                 if first:
@@ -283,6 +283,11 @@ class PostgresTarget(Target):
     # ---- load mode changes -------------------------------------------------------------------
     def temp_ref(self, name: str) -> str:
         return f"pg_temp.{self.d.quote(name)}"  # never a table of the search path with that name
+
+    def delta_loaded(self, delta: str) -> None:
+        # A temporary table has no statistics until analyzed: the planner then guesses a size and may
+        # hash-join the live table (a scan of all its rows) for a change set of a few thousand IDs.
+        self.run_statements([f"ANALYZE {self.temp_ref(delta)}"])
 
     def _index_stage(self) -> None:
         stmts = [self.build_index_sql(ix) for ix in self._indexes]

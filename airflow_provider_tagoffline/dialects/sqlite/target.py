@@ -115,7 +115,7 @@ class SQLiteTarget(Target):
 
     def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
         cols = ", ".join(self.d.quote(c) for c in columns)
-        sql = f"INSERT INTO {self.q(self.stage)} ({cols}) VALUES ({', '.join('?' * len(columns))})"
+        sql = f"INSERT INTO {self.load_ref} ({cols}) VALUES ({', '.join('?' * len(columns))})"
         rows = 0
         with self.transaction():
             cur = self.conn.cursor()

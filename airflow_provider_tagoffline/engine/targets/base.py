@@ -148,6 +148,9 @@ class Target:
         #: set by the runner for partitioned targets: only rows with this value are replaced
         self.partition_column: str | None = None
         self.partition_value: str | None = None
+        #: how this run writes: the service's load mode, or ``overwrite`` when a ``changes`` run knows before
+        #: its load that it swaps (its stage is then a swap's from the start)
+        self.load_mode = spec.load
         #: the run's bounded lock waits against the service's patience (the run report shows them)
         self.lock_waits = LockWaits(lambda: lockwait.patience_seconds(spec.wait_for_lock))
 
@@ -238,6 +241,24 @@ class Target:
     def prepare_stage(self) -> None:
         """Create ``{table}_dpfx_b`` with the live table's columns, empty, ready for the load."""
         raise NotImplementedError
+
+    #: set while a load writes elsewhere than the stage (``loading_into``)
+    _load_into: str | None = None
+
+    @property
+    def load_ref(self) -> str:
+        """The table ``load`` / ``load_csv`` write into, quoted: the stage, or what ``loading_into`` names."""
+        return self._load_into or self.q(self.stage)
+
+    @contextlib.contextmanager
+    def loading_into(self, ref: str) -> Iterator[None]:
+        """Loads inside the block write into ``ref`` (a quoted table: a changes run's temporary change set)
+        through the family's own fastest path, as a stage is loaded."""
+        self._load_into = ref
+        try:
+            yield
+        finally:
+            self._load_into = None
 
     def load(self, columns: list[str], batches: Iterable[list[Row]]) -> LoadResult:
         raise NotImplementedError
@@ -375,6 +396,20 @@ class Target:
             f"WHERE NOT EXISTS (SELECT 1 FROM {live} l WHERE l.{k} = s.{k}) "
             f"UNION ALL SELECT 'd', l.{k}{sep}{nulls} FROM {live} l "
             f"WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.{k} = l.{k})"))
+
+    def empty_delta_sql(self, delta: str, key: str, columns: list[str]) -> str:
+        """An empty temporary table ``delta`` in the layout of ``changes_delta_sql`` with the live table's
+        types, for a change set computed in the warehouse (pure). Through an outer join so that no column
+        inherits a NOT NULL (MySQL's CREATE ... SELECT would): a deleted ID's values are NULL."""
+        q = self.d.quote
+        values = "".join(f", l.{q(c)}" for c in columns)
+        return self.create_temp_sql(delta, (
+            f"SELECT 'i' AS {q('tagoffline_op')}, l.{q(key)} AS {q('tagoffline_key')}{values} "
+            f"FROM (SELECT 1 AS one) one LEFT JOIN {self.q(self.live)} l ON 1 = 0 WHERE 1 = 0"))
+
+    def delta_loaded(self, delta: str) -> None:
+        """After the change set is in ``delta``: what the engine's planner needs to join it with the live
+        table through the key's index (PostgreSQL: its statistics)."""
 
     def changes_sample_sql(self, key: str, columns: list[str], rows: int) -> str:
         """(rows looked at, rows new or different) for the first ``rows`` rows of the stage, each found in the

@@ -17,6 +17,7 @@ from airflow_provider_tagoffline.errors import RunFailed
 from tests.conformance.changes import ChangesSuite
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite, add_test_rows, rows_of, three_sources
+from tests.conformance.warehouse_diff import WarehouseDiffSuite
 from tests.run_data import D, make_spec
 
 
@@ -89,3 +90,8 @@ def test_duckdb_ddl_connection_reads_and_writes_no_files(tmp_path: Path, monkeyp
     finally:
         target.close()
     assert not (tmp_path / "x.csv").exists()
+
+
+class TestDuckdbWarehouseDiff(WarehouseDiffSuite):
+    family = "duckdb"
+    concurrent_readers = False

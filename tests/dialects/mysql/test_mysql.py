@@ -14,6 +14,7 @@ from airflow_provider_tagoffline.runs import run_export
 from tests.conformance.changes import ChangesSuite, changes_spec, day_before
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite, add_test_rows, rows_of, three_sources
+from tests.conformance.warehouse_diff import WarehouseDiffSuite
 from tests.engine.fault_kit import leftovers
 from tests.run_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
 from tests.run_data import target_content as content
@@ -99,3 +100,5 @@ def test_mysql_string_codes_of_another_collation_join_on_their_text(warehouse_co
     assert {r[0]: r[-1] for r in rows}[8] == "App"
 
 
+class TestMysqlWarehouseDiff(WarehouseDiffSuite):
+    family = "mysql"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.conformance.changes import ChangesSuite
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite
+from tests.conformance.warehouse_diff import WarehouseDiffSuite
 
 
 class TestPostgresTarget(TargetSuite):
@@ -29,4 +30,8 @@ class TestPostgresChanges(ChangesSuite):
 
 
 class TestPostgresWarehouse(WarehouseSuite):
+    family = "postgres"
+
+
+class TestPostgresWarehouseDiff(WarehouseDiffSuite):
     family = "postgres"

@@ -17,6 +17,7 @@ from airflow_provider_tagoffline.service.held import held_data_date
 from tests.conformance.changes import ChangesSuite
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite
+from tests.conformance.warehouse_diff import WarehouseDiffSuite
 from tests.run_data import D_PREV, D, make_spec
 
 pytestmark = pytest.mark.usefixtures("warehouse_env")
@@ -78,3 +79,7 @@ def test_a_table_without_a_record_asks_elsewhere_then_records_its_own(tmp_path: 
 
     listed = family_of_kind("sqlite").introspection(get_connection("tot_target"), "sqlite").tables(None)
     assert listed == ["user_tags"]
+
+
+class TestSqliteWarehouseDiff(WarehouseDiffSuite):
+    family = "sqlite"
