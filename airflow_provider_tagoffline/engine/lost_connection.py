@@ -22,7 +22,7 @@ from airflow_provider_tagoffline.errors import RunFailed, first_line
 from airflow_provider_tagoffline.runspec import RunSpec
 
 #: the phases (``RunReport.phases``) that read the warehouse
-WAREHOUSE_PHASES = frozenset({"preflight", "extract_load"})
+WAREHOUSE_PHASES = frozenset({"preflight", "trust", "diff", "extract_load", "promote"})
 _PHASE_WORDS = {"extract_load": "extract and load", "index": "index build"}
 
 
