@@ -16,11 +16,13 @@ create table running only our rendering, once, whole or not at all, one statemen
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,6 +37,8 @@ from airflow_provider_tagoffline.dialects import get_dialect, make_target
 from airflow_provider_tagoffline.engine import faults
 from airflow_provider_tagoffline.engine.preview import Preview
 from airflow_provider_tagoffline.engine.report import RunReport
+from airflow_provider_tagoffline.engine.targets.base import Target
+from airflow_provider_tagoffline.engine.targets.held import TableDigest
 from airflow_provider_tagoffline.errors import Conflict, OlderDataDate, RunFailed, ValidationFailed
 from airflow_provider_tagoffline.runs import preview, run_export
 from tests.run_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec
@@ -68,6 +72,32 @@ def run_killed_at(phase: str, spec_json: str, day: str, tmp: Path) -> None:
 
 def snapshot(t: LiveTarget) -> tuple[list[str], list[tuple[Any, ...]]]:
     return t.tables(), t.rows("SELECT * FROM user_tags ORDER BY user_id")
+
+
+@contextlib.contextmanager
+def target_session(t: LiveTarget, table: str = "user_tags") -> Iterator[Target]:
+    """The family's Target on a connection of its own, as a run opens it."""
+    where = resolve_connection(t.conn_id)
+    target = make_target(make_spec(t.kind, t.conn_id, table=table).target, where.open(), where.kind)
+    try:
+        yield target
+    finally:
+        target.close()
+
+
+#: one value changed each, with what a row hash must tell apart (run_data's rows for D)
+DIGEST_CHANGES = {
+    "NULL -> ''": "UPDATE {t} SET nick = '' WHERE user_id = 6",
+    "'' -> NULL": "UPDATE {t} SET nick = NULL WHERE user_id = 5",
+    "0 -> NULL (a boolean)": "UPDATE {t} SET vip = NULL WHERE user_id = 2",
+    "0 -> NULL (a double)": "UPDATE {t} SET score = NULL WHERE user_id = 6",
+    "a decimal's last digit": "UPDATE {t} SET gmv = -0.02 WHERE user_id = 2",
+    "a date": "UPDATE {t} SET birthday = '1990-02-01' WHERE user_id = 1",
+    "a boolean": "UPDATE {t} SET vip = NOT vip WHERE user_id = 1",
+    "a Unicode string": "UPDATE {t} SET nick = '张三 🚁' WHERE user_id = 2",
+    # (a sum of hashes that combine a row's values linearly would not see it: PostgreSQL's hash_record_extended)
+    "two rows trading a value": "UPDATE {t} SET level = CASE user_id WHEN 1 THEN 4 ELSE 1 END WHERE user_id IN (1, 3)",
+}
 
 
 def same_as_run(p: Preview, report: RunReport) -> None:
@@ -282,6 +312,57 @@ class TargetSuite:
         # ... unless allowed
         run_export(spec, D_PREV, run_id="allowed", allow_older=True)
         assert (content(t), self.held(t)) == (old, (comment, D_PREV.isoformat(), "allowed"))
+
+    # ---- the table's digest (held.TableDigest): what a changes run records and checks -------------------------
+    def test_the_digest_is_order_free_and_sees_any_one_value_change(self, live_target: LiveTarget) -> None:
+        t = live_target
+        create_target(t)
+        create_target(t, table="user_copy")
+        run_export(make_spec(t.kind, t.conn_id), D)
+        refill = ["DELETE FROM user_copy", "INSERT INTO user_copy SELECT * FROM user_tags ORDER BY user_id DESC"]
+        t.execute(*refill)
+        with target_session(t) as target:
+            digest = target.table_digest("user_tags", OUTPUT_COLUMNS)
+            assert digest.rows == len(EXPECTED_D)
+            # the same rows inserted in another order
+            assert target.table_digest("user_copy", OUTPUT_COLUMNS) == digest
+            assert target.table_digest("user_tags", OUTPUT_COLUMNS) == digest  # and again: deterministic
+        for what, change in DIGEST_CHANGES.items():
+            t.execute(*refill, change.format(t="user_copy"))
+            with target_session(t) as target:
+                changed = target.table_digest("user_copy", OUTPUT_COLUMNS)
+            assert changed.rows == digest.rows and changed != digest, what
+        t.execute("DELETE FROM user_copy")
+        with target_session(t) as target:
+            assert target.table_digest("user_copy", OUTPUT_COLUMNS) == TableDigest(0, 0)
+
+    def test_the_digest_follows_the_changes_from_the_changed_rows_alone(self, live_target: LiveTarget) -> None:
+        t = live_target
+        create_target(t)
+        run_export(make_spec(t.kind, t.conn_id), D)
+        key, outputs, delta = "user_id", OUTPUT_COLUMNS[1:], "tagoffline_delta"
+        with target_session(t) as target:
+            q, ref, cols = target.d.quote, target.temp_ref(delta), ", ".join(outputs)
+            before = target.table_digest("user_tags", OUTPUT_COLUMNS)
+            # 1 and 2 updated, 5 deleted, 103 and 104 inserted (the values of 3 and 4 under new keys)
+            target.run_statements([
+                target.create_temp_sql(delta, f"SELECT 'u' AS {q('tagoffline_op')}, user_id AS "
+                                              f"{q('tagoffline_key')}, {cols} FROM user_tags WHERE user_id IN (1, 2)"),
+                f"UPDATE {ref} SET nick = 'changed', gmv = NULL WHERE {q('tagoffline_key')} = 1",
+                f"UPDATE {ref} SET birthday = NULL WHERE {q('tagoffline_key')} = 2",
+                f"INSERT INTO {ref} SELECT 'i', user_id + 100, {cols} FROM user_tags WHERE user_id IN (3, 4)",
+                f"INSERT INTO {ref} SELECT 'd', user_id, {cols} FROM user_tags WHERE user_id = 5",
+            ])
+            removed = target.digest_of_changed_rows(delta, key, OUTPUT_COLUMNS, "ud")
+            with target.dml_transaction():
+                target.run_statements(list(target.changes_apply_sql(delta, key, outputs)))
+            added = target.digest_of_changed_rows(delta, key, OUTPUT_COLUMNS, "ui")
+            after = target.table_digest("user_tags", OUTPUT_COLUMNS)
+            assert (removed.rows, added.rows) == (3, 4)
+            assert before.changed(removed=removed, added=added) == after
+            assert after.rows == len(EXPECTED_D) + 1 and after != before
+            assert target.digest_of_changed_rows(delta, key, OUTPUT_COLUMNS, "d") == TableDigest(0, 0)  # gone
+        assert [r[0] for r in t.rows("SELECT user_id FROM user_tags ORDER BY user_id")] == [1, 2, 3, 4, 6, 7, 103, 104]
 
     # ---- preview: the following run's figures, nothing written -----------------------------------------------
     def test_preview_equals_the_following_run_and_writes_nothing(self, live_target: LiveTarget) -> None:

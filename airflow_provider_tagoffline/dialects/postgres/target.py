@@ -30,6 +30,8 @@ from airflow_provider_tagoffline.errors import RunFailed
 LOCK_WAIT_SECONDS = 60
 #: lock_not_available (lock_timeout) and deadlock_detected: the transaction was rolled back, run it again
 LOCK_TIMEOUT_STATES = ("55P03", "40P01")
+#: the seed of the row hash's hash_record_extended (row_hash_sql)
+RECORD_HASH_SEED = 1952540527
 
 
 @dataclass
@@ -44,6 +46,10 @@ class PostgresTarget(Target):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._indexes: list[IndexDef] = []
+        #: server_version_num, read by prepare_digest (None: not read; the row hash assumes PostgreSQL 14+)
+        self.server_version: int | None = None
+        #: False: a column's type has no extended hash (prepare_digest): the row's text is hashed instead
+        self.typed_row_hash = True
 
     # ---- plumbing --------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -279,6 +285,37 @@ class PostgresTarget(Target):
         if self.d.kind == "postgres":
             self.run_statements([f"ALTER TABLE {self.q(self.stage)} SET LOGGED"])
         self._index_stage()
+
+    # ---- the table's digest --------------------------------------------------------------------
+    def prepare_digest(self) -> None:
+        if self.d.kind != "postgres" or self.server_version is not None:
+            return
+        self.server_version = int(self.scalar("SELECT current_setting('server_version_num')"))
+        if self.server_version < 140000:
+            return
+        # hash_record_extended needs every value's type to have an extended hash (json, xml, point have none):
+        # asked of NULLs of the live table's types (it looks each type's hash up before reading the value)
+        nulls = ", ".join(f"NULL::{t.raw}" for t in self.column_types(self.live).values())  # format_type's text
+        try:
+            with self.transaction():  # a savepoint inside a transaction: a refusal leaves it usable
+                self.scalar(f"SELECT hash_record_extended(ROW({nulls}), 0)")
+        except Exception:
+            self.typed_row_hash = False
+
+    def row_hash_sql(self, alias: str, columns: list[str]) -> str:
+        row = "ROW(" + ", ".join(f"{alias}.{self.d.quote(c)}" for c in columns) + ")"
+        if self.d.kind != "postgres":
+            # Greenplum / ADB (9.4) and openGauss (9.2) have neither hash below: 64 bits of the MD5 of the row's
+            # text (NULL is an empty field, '' a quoted one), slower but everywhere
+            return f"('x' || substr(md5({row}::text), 1, 16))::bit(64)::bigint"
+        if (self.server_version is not None and self.server_version < 140000) or not self.typed_row_hash:
+            return f"hashtextextended({row}::text, 0)"  # PostgreSQL 11-13: the row's text form, hashed
+        # PostgreSQL 14+: each value hashed by its type's own hash, no text output (5M rows x 11 columns: 2.0 s,
+        # hashtextextended(row::text) 4.6 s, same loaded machine). hash_record_extended combines its values'
+        # hashes linearly (h = 31 * h + h_i): in a SUM, two rows trading a value would cancel out, so the
+        # record's hash is hashed again, by its text (+0.04 s; hashint8extended would fold it to 32 bits first).
+        # The seed is not 0 nor 1: a NULL value hashes as 0, a float8 zero as the seed, a numeric zero as seed - 1.
+        return f"hashtextextended(hash_record_extended({row}, {RECORD_HASH_SEED})::text, 0)"
 
     # ---- load mode changes -------------------------------------------------------------------
     def temp_ref(self, name: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -31,7 +32,32 @@ from airflow_provider_tagoffline.engine.targets.filelock import file_lock
 from airflow_provider_tagoffline.engine.targets.held import HeldRecord
 from airflow_provider_tagoffline.engine.types import ColumnType
 
-_HELD_FIELDS = ("data_date", "service", "run_id", "by", "at")
+_HELD_FIELDS = ("data_date", "service", "run_id", "by", "at", "write_id", "digest")
+#: the fields a table made before load mode changes' digest lacks (added by ALTER TABLE when a record has them)
+_NEWER_FIELDS = ("write_id", "digest")
+#: the row hash, a function of the target's connection (prepare_digest)
+ROW_HASH = "tagoffline_row_hash"
+
+
+def row_hash(*values: Any) -> int:
+    """32 bits of the BLAKE2b of the row's values in a canonical, typed form: NULL, '' and 0 all differ; an
+    integral REAL hashes as the INTEGER it equals (SQLite compares them equal). 32 bits, unsigned: a SUM over
+    2**31 rows stays below 2**63, where SQLite's SUM would fail on an integer overflow."""
+    h = hashlib.blake2b(digest_size=4)
+    for v in values:
+        if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 63:
+            v = int(v)
+        if v is None:
+            h.update(b"N;")
+        elif isinstance(v, int):
+            h.update(b"i%d;" % v)
+        elif isinstance(v, float):
+            h.update(b"f" + v.hex().encode() + b";")
+        else:
+            data = v.encode("utf-8", "surrogatepass") if isinstance(v, str) else bytes(v)
+            h.update(b"s" if isinstance(v, str) else b"b")
+            h.update(b"%d:" % len(data) + data)
+    return int.from_bytes(h.digest(), "big")
 
 
 def sqlite_value(value: Any) -> Any:
@@ -56,6 +82,8 @@ class SQLiteTarget(Target):
         self.schema = None  # one file, one schema
         self._rebuild: list[str] = []
         self._record: HeldRecord | None = None
+        #: columns of HELD_TABLE its file lacks (a table made before them), added by the next record's statements
+        self._held_missing: tuple[str, ...] = ()
 
     def q(self, table: str) -> str:
         return self.d.quote(table)
@@ -137,14 +165,26 @@ class SQLiteTarget(Target):
         lit = self.d.quote_literal
         cols = ", ".join(self.d.quote(c) for c in ("table_name", *_HELD_FIELDS))
         values = ", ".join(lit(v) for v in (self.live, record.data_date.isoformat(), record.service, record.run_id,
-                                             record.by, record.at))
+                                             record.by, record.at, record.write_id, record.digest))
         updates = ", ".join(f"{self.d.quote(c)} = excluded.{self.d.quote(c)}" for c in _HELD_FIELDS)
         return [f"CREATE TABLE IF NOT EXISTS {self.q(HELD_TABLE)} ({self.d.quote('table_name')} TEXT PRIMARY KEY, "
                 + ", ".join(f"{self.d.quote(c)} TEXT" for c in _HELD_FIELDS) + ")",
+                *(f"ALTER TABLE {self.q(HELD_TABLE)} ADD COLUMN {self.d.quote(c)} TEXT" for c in self._held_missing),
                 f"INSERT INTO {self.q(HELD_TABLE)} ({cols}) VALUES ({values}) "
                 f"ON CONFLICT ({self.d.quote('table_name')}) DO UPDATE SET {updates}"]
 
+    def _held_columns(self) -> set[str]:
+        """The columns HELD_TABLE has in this file (none: no such table); notes the ones it lacks."""
+        cur = self.execute("SELECT name FROM pragma_table_info(?)", [HELD_TABLE])
+        try:
+            have = {r[0] for r in cur.fetchall()}
+        finally:
+            cur.close()
+        self._held_missing = tuple(c for c in _NEWER_FIELDS if have and c not in have)
+        return have
+
     def record_held(self, record: HeldRecord) -> None:
+        self._held_columns()
         self._record = record  # swap_sql writes it, inside the swap's transaction
 
     # ---- load mode changes: the record is a row of HELD_TABLE, written in the changes' transaction --------
@@ -158,12 +198,14 @@ class SQLiteTarget(Target):
         return f"{a} IS NOT {b}"
 
     def changes_record_sql(self, record: HeldRecord) -> list[str]:
+        self._held_columns()
         return self.held_record_sql(record, None)
 
     def read_held(self) -> HeldRecord | None:
-        if not self.exists(HELD_TABLE):
+        fields = [c for c in _HELD_FIELDS if c in self._held_columns()]
+        if not fields:
             return None
-        cur = self.execute(f"SELECT {', '.join(self.d.quote(c) for c in _HELD_FIELDS)} FROM {self.q(HELD_TABLE)} "
+        cur = self.execute(f"SELECT {', '.join(self.d.quote(c) for c in fields)} FROM {self.q(HELD_TABLE)} "
                            f"WHERE {self.d.quote('table_name')} = ?", [self.live])
         try:
             row = cur.fetchone()
@@ -171,7 +213,14 @@ class SQLiteTarget(Target):
             cur.close()
         if row is None:
             return None
-        return HeldRecord.from_json(json.dumps(dict(zip(_HELD_FIELDS, row, strict=True))))
+        return HeldRecord.from_json(json.dumps(dict(zip(fields, row, strict=True))))
+
+    # ---- the table's digest: a function of this connection ---------------------------------------------
+    def prepare_digest(self) -> None:
+        self.conn.create_function(ROW_HASH, -1, row_hash, deterministic=True)
+
+    def row_hash_sql(self, alias: str, columns: list[str]) -> str:
+        return f"{ROW_HASH}(" + ", ".join(f"{alias}.{self.d.quote(c)}" for c in columns) + ")"
 
     @lock_retried("the swap of {table}")
     def swap(self) -> None:

@@ -34,6 +34,7 @@ from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.targets import lockwait
 from airflow_provider_tagoffline.engine.targets.held import (
     HeldRecord,
+    TableDigest,
     comment_with,
     join_comment,
     longest_record,
@@ -457,6 +458,51 @@ class Target:
 
     def changes_drop_delta_sql(self, delta: str) -> str:
         return f"DROP TABLE IF EXISTS {self.temp_ref(delta)}"
+
+    # ---- the table's digest: what it holds, in two numbers (held.TableDigest, docs/changes-mode.md §1) -----
+    def row_hash_sql(self, alias: str, columns: list[str]) -> str:
+        """An integer expression hashing row ``alias`` over ``columns`` (key first, then outputs; pure): NULL,
+        '' and 0 hash differently, equal values of a column's type alike; 64 bits where the engine can."""
+        raise NotImplementedError
+
+    def digest_sums_sql(self, alias: str, columns: list[str]) -> str:
+        """The aggregates of a digest over the rows ``alias`` (pure): row count, then the sum of the row hashes."""
+        return f"COUNT(*), COALESCE(SUM({self.row_hash_sql(alias, columns)}), 0)"
+
+    def digest_sql(self, table: str, columns: list[str]) -> str:
+        """(rows, sum of row hashes) of ``table`` (a name of the target's schema, as ``self.live``; pure)."""
+        return f"SELECT {self.digest_sums_sql('l', columns)} FROM {self.q(table)} l"
+
+    def changed_rows_digest_sql(self, delta: str, key: str, columns: list[str], ops: str) -> str:
+        """The same over the live rows whose ``key`` is a ``tagoffline_key`` of the temporary table ``delta``
+        with ``tagoffline_op`` in ``ops`` (a subset of "iud"; pure). The live table is reached through its
+        key (a semi-join driven by the few delta rows), not scanned; a key twice in ``delta`` counts once."""
+        q = self.d.quote
+        wanted = sorted(set(ops))
+        if not wanted or set(wanted) - set("iud"):
+            raise ValueError(f"ops is a non-empty subset of 'iud', not {ops!r}")
+        in_ops = ", ".join(self.d.quote_literal(op) for op in wanted)
+        return (f"SELECT {self.digest_sums_sql('l', columns)} FROM {self.q(self.live)} l WHERE l.{q(key)} IN "
+                f"(SELECT d.{q('tagoffline_key')} FROM {self.temp_ref(delta)} d WHERE d.{q('tagoffline_op')} "
+                f"IN ({in_ops}))")
+
+    def prepare_digest(self) -> None:
+        """What this session needs before a digest's SQL runs (SQLite: its hash function; PostgreSQL: the
+        server's version, which picks the hash). Idempotent."""
+
+    def _digest(self, sql: Callable[[], str]) -> TableDigest:
+        self.prepare_digest()  # before the SQL is made: it may pick the hash
+        ((rows, total),) = self.rows(sql())
+        return TableDigest(int(rows), int(total))
+
+    def table_digest(self, table: str, columns: list[str]) -> TableDigest:
+        """The digest of ``table`` over ``columns`` (key first): one scan."""
+        return self._digest(lambda: self.digest_sql(table, columns))
+
+    def digest_of_changed_rows(self, delta: str, key: str, columns: list[str], ops: str) -> TableDigest:
+        """The digest of the live rows ``delta`` marks with an op of ``ops``: before the changes' DML with "ud"
+        (what they remove), after it with "ui" (what they add); ``TableDigest.changed`` does the rest."""
+        return self._digest(lambda: self.changed_rows_digest_sql(delta, key, columns, ops))
 
     # ---- shared logic -------------------------------------------------------------------
     def recover(self) -> list[str]:

@@ -5,6 +5,10 @@ the table's own comment as one last line, ``[tagoffline] {"data_date": ...}``, a
 which is kept as it is; SQLite keeps it in a small table of the same file. A comment is read back as
 ``(user text, record)``: only a last line that is exactly our marker followed by a JSON object with a
 valid ``data_date`` is a record, so a user's comment is never mistaken for one and never loses a word.
+
+A ``changes`` service's record also names its write (``write_id``) and the table's content digest
+(``TableDigest``: row count and the sum of the target engine's row hashes), so the next run can tell
+whether the table still holds what that write left (docs/changes-mode.md §1).
 """
 
 from __future__ import annotations
@@ -21,6 +25,32 @@ FIELD_CHARS = {"service": 64, "run_id": 100, "by": 64}
 #: characters never written into a record: its JSON then has no escapes, which some engines' string
 #: literals would read differently (MySQL with or without NO_BACKSLASH_ESCAPES)
 _UNSAFE = re.compile(r'["\\\x00-\x1f\x7f]')
+#: a write of a ``changes`` service: a random id, never reused
+_WRITE_ID = re.compile(r"[0-9a-f]{1,32}")
+_DIGEST = re.compile(r"(\d{1,19}):(-?\d{1,40})")
+
+
+@dataclass(frozen=True)
+class TableDigest:
+    """What a table holds, in two numbers: its row count and the sum of the target engine's row hashes over
+    key + output columns. A sum is order-free and follows the rows a transaction deletes and inserts
+    (``changed``), so no run needs a second full scan to record it."""
+
+    rows: int
+    total: int  # any size, may be negative (each family's hash and SUM decide)
+
+    def text(self) -> str:
+        return f"{self.rows}:{self.total}"
+
+    @classmethod
+    def parse(cls, text: str) -> TableDigest | None:
+        """The digest ``text`` holds, or None for "" or anything malformed (never raises)."""
+        m = _DIGEST.fullmatch(text or "") if isinstance(text, str) else None
+        return cls(int(m.group(1)), int(m.group(2))) if m else None
+
+    def changed(self, removed: TableDigest, added: TableDigest) -> TableDigest:
+        """This table's digest after the rows digested as ``removed`` were replaced by those digested as ``added``."""
+        return TableDigest(self.rows - removed.rows + added.rows, self.total - removed.total + added.total)
 
 
 @dataclass(frozen=True)
@@ -32,17 +62,27 @@ class HeldRecord:
     run_id: str = ""
     by: str = ""  # who started the run: the triggering user, "scheduler", or the CLI's user
     at: str = ""  # when it was swapped in, UTC, ISO 8601 to the second
+    #: the write of a ``changes`` service that left the table so ("": a service that overwrites)
+    write_id: str = ""
+    #: ``TableDigest.text()`` of the table as that write left it ("": none)
+    digest: str = ""
 
     @classmethod
     def of_run(cls, data_date: dt.date, service: str, run_id: str, by: str,
-               now: dt.datetime | None = None) -> HeldRecord:
+               now: dt.datetime | None = None, write_id: str = "", digest: TableDigest | None = None) -> HeldRecord:
         at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if write_id and not _WRITE_ID.fullmatch(write_id):
+            raise ValueError(f"a write id is 1 to 32 lowercase hex digits, not {write_id!r}")
         return cls(data_date, **{k: _clean(v, FIELD_CHARS[k]) for k, v in
-                                 (("service", service), ("run_id", run_id), ("by", by))}, at=at)
+                                 (("service", service), ("run_id", run_id), ("by", by))}, at=at,
+                   write_id=write_id, digest=digest.text() if digest else "")
 
     def to_json(self) -> str:
         data = asdict(self)
         data["data_date"] = self.data_date.isoformat()
+        for k in ("write_id", "digest"):  # absent when empty: an overwrite service's record is as it always was
+            if not data[k]:
+                del data[k]
         return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
 
     @classmethod
@@ -55,7 +95,15 @@ class HeldRecord:
             return None
         if not isinstance(data, dict):
             return None
-        return cls(day, **{k: str(data.get(k) or "") for k in ("service", "run_id", "by", "at")})
+        write_id, digest = (v if isinstance(v, str) else "" for v in (data.get("write_id"), data.get("digest")))
+        # a malformed write id or digest is none: the next changes run then trusts nothing and swaps
+        return cls(day, **{k: str(data.get(k) or "") for k in ("service", "run_id", "by", "at")},
+                   write_id=write_id if _WRITE_ID.fullmatch(write_id) else "",
+                   digest=digest if TableDigest.parse(digest) else "")
+
+    @property
+    def table_digest(self) -> TableDigest | None:
+        return TableDigest.parse(self.digest)
 
     def describe(self) -> str:
         """For a log line: ``2026-11-29 (run ..., by ..., at ..., service ...)``."""
@@ -97,4 +145,4 @@ def longest_record() -> HeldRecord:
     """A record as long as any run writes (to check that a comment has room for one)."""
     wide = "\u4e00"  # a character of three bytes in UTF-8
     return HeldRecord(dt.date(2026, 12, 31), **{k: wide * n for k, n in FIELD_CHARS.items()},
-                      at="2026-12-31T23:59:59Z")
+                      at="2026-12-31T23:59:59Z", write_id="f" * 32, digest=f"{'9' * 19}:-{'9' * 40}")

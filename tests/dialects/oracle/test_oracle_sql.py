@@ -262,3 +262,29 @@ def test_identifier_limit_with_the_suffixes() -> None:
     assert oracle.swap_name_problem("表" * 40) == (
         "table name '" + "表" * 40 + "' is too long: the swap table '" + "表" * 40 + "_dpfx_tmp' is 129 bytes "
         "long; oracle allows at most 128 bytes; shorten the table name by 1 byte(s)")
+
+
+# ---- the table's digest (load mode changes' trust check): SQL only --------------------------------------------
+def test_the_row_hash_hashes_each_value_by_its_internal_form_then_their_hex() -> None:
+    t, conn = target()
+    one = "NVL(RAWTOHEX(STANDARD_HASH(l.\"{}\", 'MD5')), 'N')"
+    row = " || ".join(one.format(c) for c in ("USER_ID", "NICK"))
+    assert t.row_hash_sql("l", ["USER_ID", "NICK"]) == (
+        f"TO_NUMBER(SUBSTR(RAWTOHEX(STANDARD_HASH({row}, 'MD5')), 1, 16), 'XXXXXXXXXXXXXXXX')")
+    assert t.digest_sql("USER_TAGS", ["USER_ID", "NICK"]) == (
+        f"SELECT COUNT(*), COALESCE(SUM({t.row_hash_sql('l', ['USER_ID', 'NICK'])}), 0) FROM \"CRM\".\"USER_TAGS\" l")
+    assert t.changed_rows_digest_sql("TAGOFFLINE_DELTA", "USER_ID", ["USER_ID", "NICK"], "du") == (
+        f"SELECT COUNT(*), COALESCE(SUM({t.row_hash_sql('l', ['USER_ID', 'NICK'])}), 0) FROM \"CRM\".\"USER_TAGS\" l "
+        "WHERE l.\"USER_ID\" IN (SELECT d.\"tagoffline_key\" FROM \"TAGOFFLINE_DELTA\" d "
+        "WHERE d.\"tagoffline_op\" IN ('d', 'u'))")
+    with pytest.raises(ValueError, match="subset of 'iud'"):
+        t.changed_rows_digest_sql("TAGOFFLINE_DELTA", "USER_ID", ["USER_ID"], "x")
+    assert conn.statements == []  # pure
+
+
+def test_the_digest_runs_one_query_and_reads_two_numbers() -> None:
+    t, conn = target()
+    conn.answer = lambda sql, params: [(3, 12345678901234567890123)]  # type: ignore[method-assign]
+    digest = t.table_digest("USER_TAGS", ["USER_ID", "NICK"])
+    assert (digest.rows, digest.total, digest.text()) == (3, 12345678901234567890123, "3:12345678901234567890123")
+    assert conn.statements == [t.digest_sql("USER_TAGS", ["USER_ID", "NICK"])]

@@ -3,6 +3,8 @@ table comments and its one-click create table's attacks look like."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conformance.changes import ChangesSuite
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite
@@ -35,3 +37,51 @@ class TestPostgresWarehouse(WarehouseSuite):
 
 class TestPostgresWarehouseDiff(WarehouseDiffSuite):
     family = "postgres"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("kind", "version"), [("postgres", 130000), ("greenplum", None)])
+def test_the_older_row_hashes_are_order_free_and_see_a_value_change(pg_target_db: str, kind: str,
+                                                                    version: int | None) -> None:
+    """PostgreSQL 11-13 and the flavours hash the row's text instead (run here on the local server's SQL)."""
+    from airflow_provider_tagoffline.dialects import make_target
+    from airflow_provider_tagoffline.dialects.postgres.target import PostgresTarget
+    from airflow_provider_tagoffline.runspec import TargetSpec
+    from tests.live import pg_connect
+
+    with pg_connect(pg_target_db) as conn:
+        conn.execute("CREATE TABLE a (k bigint, s text, f double precision, n numeric(9, 2))")
+        conn.execute("INSERT INTO a VALUES (1, '', 0, 0), (2, NULL, NULL, NULL), (3, 'x,y', 1.5, -0.01)")
+        conn.execute("CREATE TABLE b AS SELECT * FROM a ORDER BY k DESC")
+        t = make_target(TargetSpec(conn_id="c", kind=kind, table="a", key_column="k"), conn, kind)
+        assert isinstance(t, PostgresTarget)
+        t.server_version = version
+        digest = t._digest(lambda: t.digest_sql("a", ["k", "s", "f", "n"]))
+        assert digest.rows == 3 and t._digest(lambda: t.digest_sql("b", ["k", "s", "f", "n"])) == digest
+        for change in ("s = NULL WHERE k = 1", "s = '' WHERE k = 2", "f = NULL WHERE k = 1", "n = NULL WHERE k = 1",
+                       "n = -0.02 WHERE k = 3", "s = 'x' WHERE k = 3"):
+            conn.execute("DELETE FROM b")
+            conn.execute("INSERT INTO b SELECT * FROM a")
+            conn.execute(f"UPDATE b SET {change}")
+            assert t._digest(lambda: t.digest_sql("b", ["k", "s", "f", "n"])) != digest, change
+
+
+@pytest.mark.postgres
+def test_a_table_with_a_type_without_a_hash_is_digested_by_its_text(pg_target_db: str) -> None:
+    """json (like xml and point) has no extended hash: the row's text is hashed, and the session stays usable."""
+    from airflow_provider_tagoffline.dialects import make_target
+    from airflow_provider_tagoffline.dialects.postgres.target import PostgresTarget
+    from airflow_provider_tagoffline.runspec import TargetSpec
+    from tests.live import pg_connect
+
+    with pg_connect(pg_target_db, autocommit=False) as conn:
+        conn.execute("CREATE TABLE a (k bigint, j json, s text)")
+        conn.execute("""INSERT INTO a VALUES (1, '{"a": 1}', ''), (2, NULL, NULL)""")
+        t = make_target(TargetSpec(conn_id="c", kind="postgres", table="a", key_column="k"), conn, "postgres")
+        assert isinstance(t, PostgresTarget)
+        with conn.transaction():  # as inside a run's transaction
+            digest = t.table_digest("a", ["k", "j", "s"])
+            assert not t.typed_row_hash and digest.rows == 2
+            assert "hash_record_extended" not in t.row_hash_sql("l", ["k"])
+            conn.execute("UPDATE a SET s = NULL WHERE k = 1")
+            assert t.table_digest("a", ["k", "j", "s"]) != digest

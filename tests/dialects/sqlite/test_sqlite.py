@@ -83,3 +83,36 @@ def test_a_table_without_a_record_asks_elsewhere_then_records_its_own(tmp_path: 
 
 class TestSqliteWarehouseDiff(WarehouseDiffSuite):
     family = "sqlite"
+
+
+def test_a_held_table_made_before_the_digest_gains_its_columns_with_the_next_record(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from airflow_provider_tagoffline.dialects import make_target
+    from airflow_provider_tagoffline.engine.targets.held import HeldRecord, TableDigest
+
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    conn.execute('CREATE TABLE "_tagoffline_held" ("table_name" TEXT PRIMARY KEY, "data_date" TEXT, "service" TEXT, '
+                 '"run_id" TEXT, "by" TEXT, "at" TEXT)')  # as a file of an earlier version holds it
+    conn.execute("INSERT INTO _tagoffline_held VALUES ('user_tags', '2026-11-22', 's', 'r', 'b', '')")
+    t = make_target(make_spec("sqlite", "tot_target").target, conn, "sqlite")
+    assert t.read_held() == HeldRecord(D_PREV, "s", "r", "b")
+    record = HeldRecord.of_run(D, "s", "r2", "b", now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC), write_id="ab12",
+                               digest=TableDigest(7, -3))
+    with t.transaction():
+        t.run_statements(t.changes_record_sql(record))
+    assert t.read_held() == record
+    with t.transaction():  # and again, now that the columns exist
+        t.run_statements(t.changes_record_sql(record))
+    assert t.read_held() == record
+    conn.close()
+
+
+def test_the_row_hash_tells_null_empty_and_zero_apart_and_fits_a_sum_of_2_31_rows() -> None:
+    from airflow_provider_tagoffline.dialects.sqlite.target import row_hash
+
+    values = [None, "", 0, 0.5, "0", b"", b"0", "a", ("a", ""), ("", "a"), ("a,", "b"), ("a", ",b")]
+    hashes = {row_hash(*(v if isinstance(v, tuple) else (v,))) for v in values}
+    assert len(hashes) == len(values)
+    assert row_hash(1) == row_hash(1.0) and row_hash(-0.0) == row_hash(0)  # SQLite compares them equal
+    assert all(0 <= h < 2 ** 32 for h in hashes)  # 2**31 rows of them sum below 2**63
