@@ -15,6 +15,7 @@ from airflow_provider_tagoffline.engine.extract import Slice, build_extract_quer
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed
 from tests.conformance.changes import ChangesSuite
+from tests.conformance.snapshots import SnapshotsSuite
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite, add_test_rows, rows_of, three_sources
 from tests.run_data import D, make_spec
@@ -89,3 +90,8 @@ def test_duckdb_ddl_connection_reads_and_writes_no_files(tmp_path: Path, monkeyp
     finally:
         target.close()
     assert not (tmp_path / "x.csv").exists()
+
+
+class TestDuckdbSnapshots(SnapshotsSuite):
+    family = "duckdb"
+    concurrent_first_use = False

@@ -4,6 +4,7 @@ table comments and its one-click create table's attacks look like."""
 from __future__ import annotations
 
 from tests.conformance.changes import ChangesSuite
+from tests.conformance.snapshots import SnapshotsSuite, names, old_and_new
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite
 
@@ -30,3 +31,21 @@ class TestPostgresChanges(ChangesSuite):
 
 class TestPostgresWarehouse(WarehouseSuite):
     family = "postgres"
+
+
+class TestPostgresSnapshots(SnapshotsSuite):
+    family = "postgres"
+
+    def test_its_tables_are_logged(self, scratch: str) -> None:
+        """A crash empties an UNLOGGED table while the state row still says what it holds."""
+        wh, snaps = self.open()
+        key, columns = names()
+        old, new = old_and_new(wh)
+        snaps.rebuild(old, key, columns, "a1", "sig")
+        snaps.diff(new, key, columns, "b2")
+        cur = wh.conn.cursor()
+        for table in (snaps.sql.snapshot, snaps.sql.pending, snaps.sql.state):
+            cur.execute("SELECT relpersistence FROM pg_class WHERE oid = %s::regclass", [table])
+            assert cur.fetchone() == ("p",), table
+        cur.close()
+        wh.close()
