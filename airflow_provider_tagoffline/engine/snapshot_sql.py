@@ -81,11 +81,23 @@ class SnapshotSql:
         raise NotImplementedError
 
     def prepare_place_sql(self) -> list[str]:
-        """What makes the scratch place usable on the warehouse's connection (it may exist already)."""
-        raise NotImplementedError
+        """What makes the scratch place (it may exist already), once a run."""
+        return []
 
-    def diff_settings_sql(self) -> list[str]:
-        """Settings of the diff's transaction (its working memory), first in it."""
+    def enter_place_sql(self) -> list[str]:
+        """What makes the scratch place reachable on the warehouse's connection, before each step."""
+        return []
+
+    def leave_place_sql(self) -> list[str]:
+        """What lets another process have the scratch place, after each step."""
+        return []
+
+    def is_busy(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says another process holds the scratch place now (worth waiting for)."""
+        return False
+
+    def work_settings_sql(self) -> list[str]:
+        """Settings of the diff's and the promotion's transactions (their working memory), first in them."""
         return []
 
     # ---- state ---------------------------------------------------------------------------------

@@ -16,11 +16,12 @@ connection, each step that changes more than one thing as one transaction:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.snapshot_sql import (
@@ -37,6 +38,22 @@ from airflow_provider_tagoffline.errors import RunFailed, first_line
 #: tries at preparing the scratch place: two runs' first use races on CREATE ... IF NOT EXISTS, whose
 #: loser fails on the catalog's unique index (PostgreSQL) and succeeds when it tries again
 PREPARE_TRIES = 5
+#: how long a step waits for a scratch place another process holds (a DuckDB file: one writer at a
+#: time, held by another service's run from its diff's stream to its promotion)
+PLACE_WAIT_SECONDS = 600
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _step(keep: bool = False) -> Callable[[F], F]:
+    """A method run as one step in the scratch place (``Snapshots._in_place``)."""
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def run(self: Snapshots, *args: Any, **kwargs: Any) -> Any:
+            with self._in_place(keep):
+                return method(self, *args, **kwargs)
+        return cast(F, run)
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,8 @@ class Snapshots:
         self.conn = warehouse.conn
         #: the cursor of the transaction under way, if any
         self._tx: Any = None
+        #: the scratch place is reachable on the connection (``SnapshotSql.enter_place_sql`` ran)
+        self._entered = False
 
     @classmethod
     def open(cls, warehouse: Warehouse, service: str) -> Snapshots | None:
@@ -74,19 +93,43 @@ class Snapshots:
         return snapshots
 
     def _prepare(self) -> None:
-        for attempt in range(PREPARE_TRIES):
+        with self._in_place():
+            for attempt in range(PREPARE_TRIES):
+                try:
+                    self._run(self.sql.prepare_place_sql())
+                    with self._transaction():
+                        self._run(self.sql.prepare_state_sql())
+                    return
+                except Exception as exc:
+                    self.warehouse.reader.reset()
+                    if attempt + 1 == PREPARE_TRIES:
+                        raise self._unusable(exc) from None
+                    time.sleep(0.05 * (attempt + 1))
+
+    def _unusable(self, exc: BaseException) -> RunFailed:
+        return RunFailed(f"the scratch place {self.sql.place!r} (extra {SCRATCH_EXTRA} of the warehouse connection "
+                         f"{self.warehouse.conn_id!r}) cannot be used: {first_line(exc)}")
+
+    @contextlib.contextmanager
+    def _in_place(self, keep: bool = False) -> Iterator[None]:
+        """One step in the scratch place: reached (waiting while another process holds it), then left
+        for others unless ``keep`` (the pending set is streamed after ``pending_query`` returns)."""
+        deadline = time.monotonic() + PLACE_WAIT_SECONDS
+        while not self._entered:
             try:
-                self._run(self.sql.prepare_place_sql())
-                with self._transaction():
-                    self._run(self.sql.prepare_state_sql())
-                return
+                self._run(self.sql.enter_place_sql())
+                self._entered = True
             except Exception as exc:
-                self.warehouse.reader.reset()
-                if attempt + 1 == PREPARE_TRIES:
-                    raise RunFailed(f"the scratch place {self.sql.place!r} (extra {SCRATCH_EXTRA} of the warehouse "
-                                    f"connection {self.warehouse.conn_id!r}) cannot be used: "
-                                    f"{first_line(exc)}") from None
-                time.sleep(0.05 * (attempt + 1))
+                if not self.sql.is_busy(exc) or time.monotonic() > deadline:
+                    raise self._unusable(exc) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            if not keep:
+                self._entered = False
+                with contextlib.suppress(Exception):
+                    self._run(self.sql.leave_place_sql())
 
     # ---- running statements --------------------------------------------------------------------
     @contextlib.contextmanager
@@ -149,10 +192,12 @@ class Snapshots:
         return str(write_id), str(signature), int(rows), list(json.loads(cols)), str(pending), int(pending_rows)
 
     # ---- the interface -------------------------------------------------------------------------
+    @_step()
     def state(self) -> SnapshotState:
         write_id, signature, rows, _, pending, _ = self._row()
         return SnapshotState(write_id, signature, rows, pending)
 
+    @_step()
     def sample(self, extract: Query, key: str, columns: list[str], rows: int) -> tuple[int, int]:
         """(rows looked at, rows new or different) over the first ``rows`` rows of the extract, each
         found in the snapshot by key: a cheap look before the whole diff."""
@@ -165,6 +210,7 @@ class Snapshots:
             raise self._explained(exc, "the snapshot's sample") from None
         return int(looked), int(different)
 
+    @_step()
     def diff(self, extract: Query, key: str, columns: list[str], write_id: str) -> dict[str, int]:
         """The pending change set of ``extract`` against the snapshot, tagged ``write_id`` (replacing
         any pending): ``{"i": new keys, "u": same key with some column different, "d": keys gone}``."""
@@ -174,7 +220,7 @@ class Snapshots:
         self.warehouse.memory.use_lean(False, extract.operators + 1)
         try:
             with self._transaction():
-                self._run(self.sql.diff_settings_sql())
+                self._run(self.sql.work_settings_sql())
                 self._run(self.sql.diff_sql(extract, key, columns))
                 i, u, d = (int(n) for n in self._one(self.sql.pending_counts_sql()) or (0, 0, 0))
                 self._run([self.sql.set_state_sql(pending_write_id=write_id, pending_row_count=i + u + d)])
@@ -185,17 +231,20 @@ class Snapshots:
             raise self._explained(exc, "the diff with the snapshot") from None
         return {"i": i, "u": u, "d": d}
 
+    @_step(keep=True)
     def pending_query(self) -> Query:
         """The pending change set: ``tagoffline_op``, ``tagoffline_key``, then the output columns."""
         _, _, _, columns, _, _ = self._row()
         return Query(self.sql.pending_sql(columns), [], [OP, KEY, *columns], scan_only=True)
 
+    @_step()
     def promote(self, write_id: str) -> None:
         """In one transaction: the pending set applied to the snapshot, the state's write id and rows
         set, the pending set gone. Refused unless the pending set is ``write_id``'s, whole."""
         self.warehouse.memory.use_lean(False, 1)
         try:
             with self._transaction():
+                self._run(self.sql.work_settings_sql())
                 _, _, rows, columns, pending, pending_rows = self._row()
                 if not write_id or pending != write_id:
                     raise RunFailed(f"the snapshot's pending change set is {pending or 'none'}, not write "
@@ -213,11 +262,13 @@ class Snapshots:
             self.warehouse.reader.reset()
             raise self._explained(exc, "the snapshot's promotion") from None
 
+    @_step()
     def discard_pending(self) -> None:
         with self._transaction():
             self._run(self.sql.discard_sql())
             self._run([self.sql.set_state_sql(pending_write_id="", pending_row_count=0)])
 
+    @_step()
     def rebuild(self, extract: Query, key: str, columns: list[str], write_id: str, signature: str) -> None:
         """The snapshot := the extract's rows, the state set, pending gone: a new table built, then
         swapped in in one transaction (a failure before leaves the old snapshot and state)."""
@@ -236,6 +287,7 @@ class Snapshots:
                 self._run([self.sql.drop_next_sql()])
             raise self._explained(exc, "the snapshot's rebuild") from None
 
+    @_step()
     def drop(self) -> None:
         """Everything of this service in the scratch place."""
         with self._transaction():

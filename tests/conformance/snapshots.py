@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import threading
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -84,8 +86,6 @@ class SnapshotsSuite:
     """Inherit with ``family`` set; the class name starts with ``Test`` so pytest collects it."""
 
     family: ClassVar[str]
-    #: two runs may make the scratch place at the same moment (a server; DuckDB's file has one writer)
-    concurrent_first_use: ClassVar[bool] = True
 
     @pytest.fixture
     def scratch(self, warehouse_conn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -107,7 +107,8 @@ class SnapshotsSuite:
 
     def snapshot_rows(self, wh: Warehouse, snaps: Snapshots) -> dict[Any, tuple[Any, ...]]:
         key, columns = names()
-        return rows(wh, Query(f"SELECT * FROM {snaps.sql.snapshot}", [], [key, *columns]))
+        with snaps._in_place():  # the scratch place reachable, as during a step
+            return rows(wh, Query(f"SELECT * FROM {snaps.sql.snapshot}", [], [key, *columns]))
 
     def test_diff_promote_and_again(self, scratch: str) -> None:
         wh, snaps = self.open()
@@ -179,9 +180,10 @@ class SnapshotsSuite:
         old, new = old_and_new(wh)
         snaps.rebuild(old, key, columns, "a1", "sig")
         snaps.diff(new, key, columns, "b2")
-        cur = wh.conn.cursor()
-        cur.execute(f"DELETE FROM {snaps.sql.pending} WHERE tagoffline_op = 'd'")  # as a crash could leave it
-        cur.close()
+        with snaps._in_place():
+            cur = wh.conn.cursor()
+            cur.execute(f"DELETE FROM {snaps.sql.pending} WHERE tagoffline_op = 'd'")  # as a crash could leave it
+            cur.close()
         with pytest.raises(RunFailed, match="holds 5 rows where its diff wrote 6"):
             snaps.promote("b2")
         assert snaps.state() == SnapshotState("a1", "sig", 6, "b2")
@@ -253,27 +255,36 @@ class SnapshotsSuite:
         no folder."""
         return "pg_tagoffline" if self.family == "postgres" else str(tmp_path / "no such folder" / "scratch.duckdb")
 
-    def test_concurrent_first_use(self, warehouse_conn: str, monkeypatch: pytest.MonkeyPatch) -> None:
-        if not self.concurrent_first_use:
-            pytest.skip("one writer of the scratch place at a time")
-        for attempt in range(4):
-            self.set_extra(monkeypatch, {"tagoffline_scratch": f"race_{attempt}"})
-            start = threading.Barrier(3)
-            errors: list[BaseException] = []
-            threads = [threading.Thread(target=first_use, args=(s, start, errors)) for s in ("a", "b", "c")]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            assert errors == []
-
-
-def first_use(service: str, start: threading.Barrier, errors: list[BaseException]) -> None:
-    """Open the snapshots of ``service`` when every other thread is ready to, keeping what fails."""
-    try:
-        wh = Warehouse(resolve_connection("tot_wh"))
-        start.wait()
-        Snapshots.open(wh, service)
+    def test_runs_of_three_services_at_once(self, scratch: str) -> None:
+        """Three processes (as three runs are) make the scratch place at the same moment and each write
+        their service's snapshot: none fails (PostgreSQL: CREATE ... IF NOT EXISTS racing; DuckDB: one
+        writer of the file at a time, waited for)."""
+        start = time.time() + 15  # every process past its imports
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+        procs = [subprocess.Popen([sys.executable, "-c", ONE_RUN, service, str(start)], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for service in ("a", "b", "c")]
+        outs = [p.communicate(timeout=240)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], outs
+        wh, snaps = self.open("a")
+        assert snaps.state() == SnapshotState("b2", "sig", 7, "")
         wh.close()
-    except BaseException as exc:
-        errors.append(exc)
+
+
+#: one run's use of the snapshots, in a process of its own: argv service, the moment to begin at
+ONE_RUN = """
+import sys, time
+from airflow_provider_tagoffline.connections import resolve_connection
+from airflow_provider_tagoffline.engine.snapshots import Snapshots
+from airflow_provider_tagoffline.engine.warehouse import Warehouse
+from tests.conformance.snapshots import names, today
+wh = Warehouse(resolve_connection("tot_wh"))
+key, columns = names()
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+snaps = Snapshots.open(wh, sys.argv[1])
+snaps.rebuild(today(wh), key, columns, "a1", "sig")
+assert snaps.diff(today(wh), key, columns, "b2") == {"i": 0, "u": 0, "d": 0}
+assert list(wh.stream(snaps.pending_query(), 100)) == []
+snaps.promote("b2")
+wh.close()
+"""

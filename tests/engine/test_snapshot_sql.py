@@ -57,8 +57,9 @@ def test_the_place_is_quoted() -> None:
     assert pg.prepare_place_sql() == ['CREATE SCHEMA IF NOT EXISTS "odd ""name"""']
     assert pg.state == '"odd ""name"""."tagoffline_snapshots"'
     duck = DuckDBSnapshotSql(DUCK, "/tmp/it's.duckdb", "svc")
-    assert duck.prepare_place_sql() == [
+    assert duck.enter_place_sql() == [
         "ATTACH IF NOT EXISTS '/tmp/it''s.duckdb' AS \"tagoffline_scratch\" (READ_WRITE)"]
+    assert duck.leave_place_sql() == ['DETACH DATABASE IF EXISTS "tagoffline_scratch"']
     assert duck.state == '"tagoffline_scratch".main."tagoffline_snapshots"'
 
 
@@ -70,8 +71,8 @@ def test_the_diff_is_a_full_join_comparing_every_column_null_safe() -> None:
     assert f"FROM ({EXTRACT.sql}) e(\"id\", \"a\", \"b\") FULL JOIN {sql.snapshot} s" in create.sql
     assert ('WHERE s."tagoffline_key" IS NULL OR e."id" IS NULL OR (e."a" IS DISTINCT FROM s."a") '
             'OR (e."b" IS DISTINCT FROM s."b")') in create.sql
-    assert sql.diff_settings_sql() == ["SET LOCAL work_mem = '1GB'"]
-    assert DuckDBSnapshotSql(DUCK, "f", "s").diff_settings_sql() == []
+    assert sql.work_settings_sql() == ["SET LOCAL work_mem = '1GB'"]
+    assert DuckDBSnapshotSql(DUCK, "f", "s").work_settings_sql() == []
 
 
 def test_promote_applies_the_pending_set_by_key() -> None:

@@ -1,6 +1,11 @@
 """A DuckDB warehouse's scratch place: a DuckDB file (the extra ``tagoffline_scratch``) ATTACHed
 read-write on the reader's own connection, created when missing. It works while the warehouse file
-itself is open read-only: the extract reads the warehouse, the snapshot's statements write the file."""
+itself is open read-only: the extract reads the warehouse, the snapshot's statements write the file.
+
+A DuckDB file has one writing process at a time (a file lock), and the runs of services sharing a
+scratch file are processes of their own: so the file is attached for each step and detached after it
+(the lock held from ``pending_query`` through the stream to ``promote``), and a step finding it locked
+waits for it."""
 
 from __future__ import annotations
 
@@ -27,6 +32,13 @@ class DuckDBSnapshotSql(SnapshotSql):
     def qualified(self, table: str) -> str:
         return f"{self.d.quote(SCRATCH_CATALOG)}.main.{self.d.quote(table)}"
 
-    def prepare_place_sql(self) -> list[str]:
+    def enter_place_sql(self) -> list[str]:
         return [f"ATTACH IF NOT EXISTS {self.d.quote_literal(self.place)} AS {self.d.quote(SCRATCH_CATALOG)} "
                 "(READ_WRITE)"]
+
+    def leave_place_sql(self) -> list[str]:
+        return [f"DETACH DATABASE IF EXISTS {self.d.quote(SCRATCH_CATALOG)}"]
+
+    def is_busy(self, exc: BaseException) -> bool:
+        # IOException: Could not set lock on file "...": Conflicting lock is held in ... (PID n)
+        return "could not set lock" in str(exc).lower()

@@ -12,8 +12,9 @@ from typing import Any
 from airflow_provider_tagoffline.contract.dialect import Dialect
 from airflow_provider_tagoffline.engine.snapshot_sql import SnapshotSql
 
-#: the diff's working memory: its FULL JOIN of 5M rows with a 10-column compare took 5.2 s at 1GB
-#: and 8.7 s at the default 4MB, where the planner splits the hash into batches (PostgreSQL 15)
+#: the working memory of the diff and the promotion: the diff's FULL JOIN of 5M rows with a 10-column
+#: compare took 5.2 s at 1GB and 8.7 s at the default 4MB, where the planner splits the hash into
+#: batches (PostgreSQL 15); the promotion's DELETE joins the pending keys alike
 DIFF_WORK_MEM = "1GB"
 
 
@@ -34,5 +35,5 @@ class PostgresSnapshotSql(SnapshotSql):
     def prepare_place_sql(self) -> list[str]:
         return [f"CREATE SCHEMA IF NOT EXISTS {self.d.quote(self.place)}"]
 
-    def diff_settings_sql(self) -> list[str]:
+    def work_settings_sql(self) -> list[str]:
         return [f"SET LOCAL work_mem = '{DIFF_WORK_MEM}'"]

@@ -94,4 +94,3 @@ def test_duckdb_ddl_connection_reads_and_writes_no_files(tmp_path: Path, monkeyp
 
 class TestDuckdbSnapshots(SnapshotsSuite):
     family = "duckdb"
-    concurrent_first_use = False
