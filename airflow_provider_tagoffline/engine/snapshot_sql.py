@@ -39,6 +39,8 @@ HASH_CHARS = 10
 
 @dataclass
 class Statement:
+    """SQL and its parameters; run with the list even when empty (the SQL is written for it)."""
+
     sql: str
     params: list[object] = field(default_factory=list)
 
@@ -64,9 +66,14 @@ class SnapshotSql:
         self.snapshot = self.qualified(f"tagoffline_snap_{stem}")
         self.pending = self.qualified(f"tagoffline_pend_{stem}")
         #: the bare name the rebuilt table is renamed to
-        self.snapshot_name = self.d.quote(f"tagoffline_snap_{stem}")
+        self.snapshot_name = self.quote(f"tagoffline_snap_{stem}")
         self.next = self.qualified(f"tagoffline_next_{stem}")
         self.state = self.qualified(STATE_TABLE)
+
+    def quote(self, identifier: str) -> str:
+        """``identifier`` quoted, as every statement here is run: with a parameter list (a ``%`` doubled
+        where the driver's parameters are ``%s``)."""
+        return self.d.escape_for_params(self.d.quote(identifier))
 
     # ---- the family's part ---------------------------------------------------------------------
     @classmethod
@@ -128,11 +135,11 @@ class SnapshotSql:
     # ---- the rows ------------------------------------------------------------------------------
     def _named(self, key: str, columns: list[str]) -> str:
         """The extract's columns named: its SQL leaves the outputs unnamed."""
-        return ", ".join(self.d.quote(c) for c in [key, *columns])
+        return ", ".join(self.quote(c) for c in [key, *columns])
 
     def rebuild_sql(self, extract: Query, key: str, columns: list[str]) -> list[Statement]:
         """The new snapshot table built from the extract (not yet the service's snapshot)."""
-        q = self.d.quote
+        q = self.quote
         outputs = "".join(f", e.{q(c)}" for c in columns)
         return [Statement(self.drop_next_sql()),
                 Statement(f"CREATE TABLE {self.next} AS SELECT e.{q(key)} AS {q(KEY)}{outputs} "
@@ -151,12 +158,12 @@ class SnapshotSql:
 
     def differs_sql(self, columns: list[str]) -> str:
         """Whether extract row ``e`` differs from snapshot row ``s`` in some column (NULL-safe)."""
-        q = self.d.quote
+        q = self.quote
         return " OR ".join(self.d.differs(f"e.{q(c)}", f"s.{q(c)}") for c in columns) or "FALSE"
 
     def diff_sql(self, extract: Query, key: str, columns: list[str]) -> list[Statement]:
         """The pending change set of the extract against the snapshot: FULL JOIN on the ID."""
-        q = self.d.quote
+        q = self.quote
         e_key, s_key = f"e.{q(key)}", f"s.{q(KEY)}"
         new = "".join(f", e.{q(c)}" for c in columns)
         return [Statement(f"DROP TABLE IF EXISTS {self.pending}"),
@@ -170,25 +177,25 @@ class SnapshotSql:
 
     def pending_counts_sql(self) -> str:
         """Rows of the pending set by op: ``(i, u, d)``."""
-        op = self.d.quote(OP)
+        op = self.quote(OP)
         return ("SELECT " + ", ".join(f"COALESCE(SUM(CASE WHEN {op} = '{o}' THEN 1 ELSE 0 END), 0)" for o in "iud")
                 + f" FROM {self.pending}")
 
     def sample_sql(self, extract: Query, key: str, columns: list[str], rows: int) -> Statement:
         """``(rows looked at, rows new or different)`` over the extract's first ``rows`` rows."""
-        q = self.d.quote
+        q = self.quote
         first = self.d.first_rows_sql(extract.sql, rows)
         return Statement(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN s.{q(KEY)} IS NULL OR {self.differs_sql(columns)} "
                          f"THEN 1 ELSE 0 END), 0) FROM ({first}) e({self._named(key, columns)}) "
                          f"LEFT JOIN {self.snapshot} s ON s.{q(KEY)} = e.{q(key)}", list(extract.params))
 
     def pending_sql(self, columns: list[str]) -> str:
-        q = self.d.quote
+        q = self.quote
         return f"SELECT {', '.join(q(c) for c in [OP, KEY, *columns])} FROM {self.pending}"
 
     def promote_sql(self, columns: list[str]) -> list[str]:
         """The pending set applied to the snapshot, then gone (inside promote's one transaction)."""
-        q = self.d.quote
+        q = self.quote
         names = ", ".join(q(c) for c in [KEY, *columns])
         return [f"DELETE FROM {self.snapshot} WHERE {q(KEY)} IN "
                 f"(SELECT {q(KEY)} FROM {self.pending} WHERE {q(OP)} IN ('u', 'd'))",

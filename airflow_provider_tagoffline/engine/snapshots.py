@@ -148,17 +148,13 @@ class Snapshots:
 
     def _run(self, statements: list[str] | list[Statement]) -> None:
         with self._cursor() as cur:
-            for s in statements:
-                if isinstance(s, str):
-                    cur.execute(s)
-                elif s.params:
-                    cur.execute(s.sql, s.params)
-                else:  # no parameters: a literal % stays itself
-                    cur.execute(s.sql)
+            for s in statements:  # always with a parameter list: the SQL doubles a % for it (``quote``)
+                statement = Statement(s) if isinstance(s, str) else s
+                cur.execute(statement.sql, statement.params)
 
     def _one(self, sql: str, params: list[object] | None = None) -> tuple[Any, ...] | None:
         with self._cursor() as cur:
-            cur.execute(sql, params) if params else cur.execute(sql)
+            cur.execute(sql, params or [])
             row = cur.fetchone()
             return None if row is None else tuple(row)
 
@@ -167,12 +163,12 @@ class Snapshots:
         """One warehouse transaction on one cursor: committed, or rolled back on any error."""
         cur = self._tx = self.conn.cursor()
         try:
-            cur.execute("BEGIN")
+            cur.execute("BEGIN", [])
             yield
-            cur.execute("COMMIT")
+            cur.execute("COMMIT", [])
         except BaseException:
             with contextlib.suppress(Exception):
-                cur.execute("ROLLBACK")
+                cur.execute("ROLLBACK", [])
             raise
         finally:
             self._tx = None

@@ -31,7 +31,7 @@ from tests.run_data import D, make_spec
 SERVICE = "user_tags_test"
 HOSTILE_SERVICE = 'a "quoted" \'name\'; DROP TABLE x; -- 用户标签 🐍 ' + "long " * 30
 #: the scratch place each family's warehouse is given (a schema; a file under the test's folder)
-PLACES = {"postgres": 'tagoffline "scratch" Ö', "duckdb": "{tmp}/scratch.duckdb"}
+PLACES = {"postgres": 'tagoffline "scratch" 100% Ö', "duckdb": "{tmp}/scratch.duckdb"}
 
 
 def spec() -> RunSpec:
@@ -182,7 +182,8 @@ class SnapshotsSuite:
         snaps.diff(new, key, columns, "b2")
         with snaps._in_place():
             cur = wh.conn.cursor()
-            cur.execute(f"DELETE FROM {snaps.sql.pending} WHERE tagoffline_op = 'd'")  # as a crash could leave it
+            # as a crash could leave it (the names are written for a parameter list)
+            cur.execute(f"DELETE FROM {snaps.sql.pending} WHERE tagoffline_op = 'd'", [])
             cur.close()
         with pytest.raises(RunFailed, match="holds 5 rows where its diff wrote 6"):
             snaps.promote("b2")

@@ -89,3 +89,12 @@ def test_the_rebuild_swaps_a_new_table_in() -> None:
     sql = PostgresSnapshotSql(PG, "scratch", "svc")
     assert sql.swap_in_sql()[-1] == f"ALTER TABLE {sql.next} RENAME TO {sql.snapshot_name}"
     assert sql.snapshot.endswith("." + sql.snapshot_name)
+
+
+def test_names_are_written_for_a_parameter_list() -> None:
+    """Every statement runs with a parameter list: a % of a name doubles where parameters are %s."""
+    sql = PostgresSnapshotSql(PG, "100% scratch", "svc")
+    assert sql.prepare_place_sql() == ['CREATE SCHEMA IF NOT EXISTS "100%% scratch"']
+    assert sql.read_state_sql().sql.endswith('FROM "100%% scratch"."tagoffline_snapshots" WHERE service = %s')
+    assert DuckDBSnapshotSql(DUCK, "/tmp/100%.duckdb", "svc").enter_place_sql()[0].startswith(
+        "ATTACH IF NOT EXISTS '/tmp/100%.duckdb'")

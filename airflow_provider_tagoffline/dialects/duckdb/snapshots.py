@@ -30,14 +30,14 @@ class DuckDBSnapshotSql(SnapshotSql):
         return problem
 
     def qualified(self, table: str) -> str:
-        return f"{self.d.quote(SCRATCH_CATALOG)}.main.{self.d.quote(table)}"
+        return f"{self.quote(SCRATCH_CATALOG)}.main.{self.quote(table)}"
 
     def enter_place_sql(self) -> list[str]:
-        return [f"ATTACH IF NOT EXISTS {self.d.quote_literal(self.place)} AS {self.d.quote(SCRATCH_CATALOG)} "
-                "(READ_WRITE)"]
+        path = self.d.escape_for_params(self.d.quote_literal(self.place))
+        return [f"ATTACH IF NOT EXISTS {path} AS {self.quote(SCRATCH_CATALOG)} (READ_WRITE)"]
 
     def leave_place_sql(self) -> list[str]:
-        return [f"DETACH DATABASE IF EXISTS {self.d.quote(SCRATCH_CATALOG)}"]
+        return [f"DETACH DATABASE IF EXISTS {self.quote(SCRATCH_CATALOG)}"]
 
     def is_busy(self, exc: BaseException) -> bool:
         # IOException: Could not set lock on file "...": Conflicting lock is held in ... (PID n)

@@ -30,10 +30,10 @@ class PostgresSnapshotSql(SnapshotSql):
         return problem
 
     def qualified(self, table: str) -> str:
-        return self.d.qualify(self.place, table)
+        return f"{self.quote(self.place)}.{self.quote(table)}"
 
     def prepare_place_sql(self) -> list[str]:
-        return [f"CREATE SCHEMA IF NOT EXISTS {self.d.quote(self.place)}"]
+        return [f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.place)}"]
 
     def work_settings_sql(self) -> list[str]:
         return [f"SET LOCAL work_mem = '{DIFF_WORK_MEM}'"]

@@ -45,7 +45,7 @@ class TestPostgresSnapshots(SnapshotsSuite):
         snaps.diff(new, key, columns, "b2")
         cur = wh.conn.cursor()
         for table in (snaps.sql.snapshot, snaps.sql.pending, snaps.sql.state):
-            cur.execute("SELECT relpersistence FROM pg_class WHERE oid = %s::regclass", [table])
+            cur.execute("SELECT relpersistence FROM pg_class WHERE oid = %s::regclass", [table.replace("%%", "%")])
             assert cur.fetchone() == ("p",), table
         cur.close()
         wh.close()
