@@ -1,6 +1,6 @@
 """Bench (issue 23, part 2): the warehouse-side snapshot of a ``changes`` service, on its own.
 
-    .venv/bin/python -m bench.bench_snapshots [--users N] [--warehouses pg,duck]
+    .venv/bin/python -m bench.bench_snapshots [--users N] [--warehouses pg,duck] [--duckdb-memory 2GB]
 
 The warehouse of ``bench_changes.py`` (one source table of 3 data dates: D-1 users 1..N; D 1% of them
 with another city, 0.1% removed, 0.1% new; D+1 every city changed), with an index on the date column on
@@ -36,7 +36,7 @@ def timed(label: str, fn: Any, *args: Any) -> Any:
 
 
 @contextlib.contextmanager
-def warehouse(which: str, users: int) -> Iterator[str]:
+def warehouse(which: str, users: int, duckdb_memory: str | None) -> Iterator[str]:
     """A warehouse of ``which`` with the bench's rows and a scratch place: its connection id."""
     if which == "pg":
         with pg_database() as db:
@@ -53,7 +53,8 @@ def warehouse(which: str, users: int) -> Iterator[str]:
             build_duckdb(path, users)
             print(f"DuckDB warehouse {path}: {time.perf_counter() - started:.1f}s", flush=True)
             conn = json.loads(duckdb_conn_json(path))
-            conn["extra"] = {**(conn.get("extra") or {}), "tagoffline_scratch": str(Path(folder) / "scratch.duckdb")}
+            conn["extra"] = {**(conn.get("extra") or {}), "tagoffline_scratch": str(Path(folder) / "scratch.duckdb"),
+                             **({"memory_limit": duckdb_memory} if duckdb_memory else {})}
             os.environ["AIRFLOW_CONN_BENCH_SNAP_DUCK"] = json.dumps(conn)
             yield "bench_snap_duck"
         finally:
@@ -93,9 +94,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=5_000_000)
     parser.add_argument("--warehouses", default="pg,duck")
+    parser.add_argument("--duckdb-memory", help="memory_limit in the DuckDB warehouse's extra (default: none)")
     args = parser.parse_args()
     for which in args.warehouses.split(","):
-        with warehouse(which, args.users) as conn_id:
+        with warehouse(which, args.users, args.duckdb_memory) as conn_id:
             print(f"{which}, {args.users:,} users:", flush=True)
             measure(conn_id)
 

@@ -45,12 +45,16 @@ PLACE_WAIT_SECONDS = 600
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _step(keep: bool = False) -> Callable[[F], F]:
-    """A method run as one step in the scratch place (``Snapshots._in_place``)."""
+def _step(keep: bool = False, release: bool = False) -> Callable[[F], F]:
+    """A method run as one step in the scratch place (``Snapshots._in_place``): ``keep`` it reachable
+    after (the pending set is streamed after ``pending_query`` returns) until a ``release`` step."""
     def decorate(method: F) -> F:
         @functools.wraps(method)
         def run(self: Snapshots, *args: Any, **kwargs: Any) -> Any:
-            with self._in_place(keep):
+            if release:
+                self._kept = False
+            self._kept = self._kept or keep
+            with self._in_place():
                 return method(self, *args, **kwargs)
         return cast(F, run)
     return decorate
@@ -74,6 +78,8 @@ class Snapshots:
         self._tx: Any = None
         #: the scratch place is reachable on the connection (``SnapshotSql.enter_place_sql`` ran)
         self._entered = False
+        #: it stays so between steps: the pending set is being read (from ``pending_query`` on)
+        self._kept = False
 
     @classmethod
     def open(cls, warehouse: Warehouse, service: str) -> Snapshots | None:
@@ -111,9 +117,9 @@ class Snapshots:
                          f"{self.warehouse.conn_id!r}) cannot be used: {first_line(exc)}")
 
     @contextlib.contextmanager
-    def _in_place(self, keep: bool = False) -> Iterator[None]:
+    def _in_place(self) -> Iterator[None]:
         """One step in the scratch place: reached (waiting while another process holds it), then left
-        for others unless ``keep`` (the pending set is streamed after ``pending_query`` returns)."""
+        for others unless it is ``_kept``."""
         deadline = time.monotonic() + PLACE_WAIT_SECONDS
         while not self._entered:
             try:
@@ -126,7 +132,7 @@ class Snapshots:
         try:
             yield
         finally:
-            if not keep:
+            if not self._kept:
                 self._entered = False
                 with contextlib.suppress(Exception):
                     self._run(self.sql.leave_place_sql())
@@ -233,7 +239,7 @@ class Snapshots:
         _, _, _, columns, _, _ = self._row()
         return Query(self.sql.pending_sql(columns), [], [OP, KEY, *columns], scan_only=True)
 
-    @_step()
+    @_step(release=True)
     def promote(self, write_id: str) -> None:
         """In one transaction: the pending set applied to the snapshot, the state's write id and rows
         set, the pending set gone. Refused unless the pending set is ``write_id``'s, whole."""
@@ -258,13 +264,13 @@ class Snapshots:
             self.warehouse.reader.reset()
             raise self._explained(exc, "the snapshot's promotion") from None
 
-    @_step()
+    @_step(release=True)
     def discard_pending(self) -> None:
         with self._transaction():
             self._run(self.sql.discard_sql())
             self._run([self.sql.set_state_sql(pending_write_id="", pending_row_count=0)])
 
-    @_step()
+    @_step(release=True)
     def rebuild(self, extract: Query, key: str, columns: list[str], write_id: str, signature: str) -> None:
         """The snapshot := the extract's rows, the state set, pending gone: a new table built, then
         swapped in in one transaction (a failure before leaves the old snapshot and state)."""
@@ -283,7 +289,7 @@ class Snapshots:
                 self._run([self.sql.drop_next_sql()])
             raise self._explained(exc, "the snapshot's rebuild") from None
 
-    @_step()
+    @_step(release=True)
     def drop(self) -> None:
         """Everything of this service in the scratch place."""
         with self._transaction():

@@ -123,6 +123,7 @@ class SnapshotsSuite:
         assert snaps.state() == SnapshotState("a1", "sig", 6, "b2")
         q = snaps.pending_query()
         assert q.columns == ["tagoffline_op", "tagoffline_key", *columns]
+        assert snaps.state().pending_write_id == "b2"  # a step between leaves the pending set readable
         changed = {r[1]: (r[0], tuple(r[2:])) for batch in wh.stream(q, 100) for r in batch}
         wh.reader.reset()
         expected = rows(wh, new)
