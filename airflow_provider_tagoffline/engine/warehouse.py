@@ -14,7 +14,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow_provider_tagoffline.contract.connection import Resolved
 from airflow_provider_tagoffline.contract.dialect import Dialect
@@ -31,6 +31,9 @@ from airflow_provider_tagoffline.engine.extract import (
 from airflow_provider_tagoffline.engine.targets.base import CsvFormat
 from airflow_provider_tagoffline.errors import RunFailed, first_line
 from airflow_provider_tagoffline.runspec import RunSpec, SourceSpec
+
+if TYPE_CHECKING:
+    from airflow_provider_tagoffline.engine.snapshot_sql import SnapshotSql
 
 T = TypeVar("T")
 CHUNK_BYTES = 1 << 20
@@ -115,6 +118,9 @@ class Reader:
     checks_alongside_load: ClassVar[bool] = False
     #: whether the engine writes query results as CSV itself (``csv_chunks``)
     exports_csv: ClassVar[bool] = False
+    #: the SQL of a service's snapshot in the warehouse's scratch place (``engine/snapshots.py``);
+    #: None: the family keeps no snapshots (its ``changes`` runs diff in the target)
+    snapshot_sql: ClassVar[type[SnapshotSql] | None] = None
 
     def __init__(self, conn: Any, conn_id: str, dialect: Dialect):
         self.conn, self.conn_id, self.dialect = conn, conn_id, dialect

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_tagoffline.contract.dialect import Dialect
 from airflow_provider_tagoffline.dialects.duckdb.resources import DuckDBResources, is_out_of_memory
+from airflow_provider_tagoffline.dialects.duckdb.snapshots import DuckDBSnapshotSql
 from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.targets.base import CsvFormat
 from airflow_provider_tagoffline.engine.warehouse import Reader
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 class DuckDBReader(Reader):
     # It answers the checks' GROUP BY in a blink: no second connection.
     exports_csv = True
+    snapshot_sql = DuckDBSnapshotSql
 
     def __init__(self, conn: Any, conn_id: str, dialect: Dialect, extra: dict[str, Any]):
         super().__init__(conn, conn_id, dialect)

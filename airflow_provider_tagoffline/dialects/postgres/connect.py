@@ -15,7 +15,8 @@ from typing import Any
 from airflow_provider_tagoffline.env_connections import EnvConnection
 
 #: the extra keys a connection opened without the hook may hold: ours, which the hook also leaves out
-OWN_EXTRA = frozenset({"flavor"})
+#: (libpq refuses an option it does not know): the flavour and the warehouse's scratch schema
+OWN_EXTRA = frozenset({"flavor", "tagoffline_scratch"})
 
 
 def hook(conn_id: str) -> Any:

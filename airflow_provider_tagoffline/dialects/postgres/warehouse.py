@@ -7,6 +7,7 @@ import select
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_tagoffline.dialects.postgres.snapshots import PostgresSnapshotSql
 from airflow_provider_tagoffline.engine.extract import Query
 from airflow_provider_tagoffline.engine.targets.base import CsvFormat
 from airflow_provider_tagoffline.engine.warehouse import CHUNK_BYTES, Reader, prefetch
@@ -20,6 +21,7 @@ class PostgresReader(Reader):
     # The checks' GROUP BY costs as much as a third of the load here: run it alongside.
     checks_alongside_load = True
     exports_csv = True
+    snapshot_sql = PostgresSnapshotSql
 
     def stream(self, query: Query, batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
         # A named (server-side) cursor lives inside a transaction.

@@ -15,6 +15,7 @@ from airflow_provider_tagoffline.engine.extract import Slice, build_extract_quer
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed
 from tests.conformance.changes import ChangesSuite
+from tests.conformance.snapshots import SnapshotsSuite, names, old_and_new
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite, add_test_rows, rows_of, three_sources
 from tests.conformance.warehouse_diff import WarehouseDiffSuite
@@ -95,3 +96,27 @@ def test_duckdb_ddl_connection_reads_and_writes_no_files(tmp_path: Path, monkeyp
 class TestDuckdbWarehouseDiff(WarehouseDiffSuite):
     family = "duckdb"
     concurrent_readers = False
+
+
+class TestDuckdbSnapshots(SnapshotsSuite):
+    family = "duckdb"
+
+    def test_the_scratch_file_is_held_from_the_stream_to_the_promotion(self, scratch: str) -> None:
+        """One process writes a DuckDB file at a time: the run holds it no longer than it must."""
+        wh, snaps = self.open()
+        key, columns = names()
+        old, new = old_and_new(wh)
+
+        def attached() -> bool:
+            return bool(wh.conn.execute("SELECT COUNT(*) FROM duckdb_databases() "
+                                        "WHERE database_name = 'tagoffline_scratch'").fetchone()[0])
+
+        snaps.rebuild(old, key, columns, "a1", "sig")
+        snaps.diff(new, key, columns, "b2")
+        assert not attached()
+        snaps.pending_query()
+        snaps.state()
+        assert attached()
+        snaps.promote("b2")
+        assert not attached()
+        wh.close()

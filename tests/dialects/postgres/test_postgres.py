@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conformance.changes import ChangesSuite
+from tests.conformance.snapshots import SnapshotsSuite, names, old_and_new
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite
 from tests.conformance.warehouse_diff import WarehouseDiffSuite
@@ -85,3 +86,21 @@ def test_a_table_with_a_type_without_a_hash_is_digested_by_its_text(pg_target_db
             assert "hash_record_extended" not in t.row_hash_sql("l", ["k"])
             conn.execute("UPDATE a SET s = NULL WHERE k = 1")
             assert t.table_digest("a", ["k", "j", "s"]) != digest
+
+
+class TestPostgresSnapshots(SnapshotsSuite):
+    family = "postgres"
+
+    def test_its_tables_are_logged(self, scratch: str) -> None:
+        """A crash empties an UNLOGGED table while the state row still says what it holds."""
+        wh, snaps = self.open()
+        key, columns = names()
+        old, new = old_and_new(wh)
+        snaps.rebuild(old, key, columns, "a1", "sig")
+        snaps.diff(new, key, columns, "b2")
+        cur = wh.conn.cursor()
+        for table in (snaps.sql.snapshot, snaps.sql.pending, snaps.sql.state):
+            cur.execute("SELECT relpersistence FROM pg_class WHERE oid = %s::regclass", [table.replace("%%", "%")])
+            assert cur.fetchone() == ("p",), table
+        cur.close()
+        wh.close()
