@@ -57,6 +57,33 @@ class TestMysqlChanges(ChangesSuite):
         assert again.load_mode == "changes (target-side diff)" and content(live_target) == EXPECTED_D
         assert live_target.rows("SELECT COUNT(*) FROM tagoffline_held") == [(1,)]  # older generations deleted
 
+    def test_mysql_record_keeps_the_write_and_digest_in_the_comment_and_in_tagoffline_held(
+            self, live_target: LiveTarget) -> None:
+        """A changes service's write id and digest survive both places MySQL keeps a record: the swap's comment
+        (with its generation) and the row of tagoffline_held the changes' transaction writes."""
+        import datetime as dt
+
+        from airflow_provider_tagoffline.dialects import make_target
+        from airflow_provider_tagoffline.engine.targets.held import HeldRecord, TableDigest
+
+        spec = changes_spec(live_target)
+        day_before(live_target, spec)
+        where = resolve_connection(live_target.conn_id)
+        target = make_target(spec.target, where.open(), where.kind)
+        try:
+            swapped = HeldRecord.of_run(D_PREV, "s", "r1", "b", now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+                                        write_id="a1" * 16, digest=TableDigest(7, -(2**70)))
+            target.run_statements([target.table_comment_sql(target.live, target.record_comment(None, swapped))])
+            assert target.read_held() == swapped  # the comment's record: no row of its generation yet
+            changed = HeldRecord.of_run(D, "s", "r2", "b", now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC),
+                                        write_id="b2" * 16, digest=TableDigest(8, 2**70))
+            target.prepare_changes()
+            with target.dml_transaction():
+                target.run_statements(target.changes_record_sql(changed))
+            assert target.read_held() == changed
+        finally:
+            target.close()
+
     def test_mysql_table_without_transactions_is_refused(self, live_target: LiveTarget) -> None:
         spec = changes_spec(live_target)
         day_before(live_target, spec)
