@@ -228,7 +228,7 @@ def _apply(target: Target, key: str, columns: list[str], record: Callable[[], He
         written = record()
         if digest is not None and removed is not None:
             added = target.digest_of_changed_rows(DELTA, key, every, "ui")
-            written = dataclasses.replace(written, digest=digest.changed(removed, added).text())
+            written = dataclasses.replace(written, digest=target.digest_after(digest, removed, added).text())
         target.run_statements(target.changes_record_sql(written))
     deleted, updated, inserted = counts
     return inserted, updated, deleted
@@ -300,12 +300,15 @@ def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots
                 "swap is cheaper")
     try:
         with report.phase("extract_load"):
+            target.prepare_changes()
             _drop_delta(target)
             target.run_statements([target.empty_delta_sql(DELTA, key, columns)])
-            with target.loading_into(target.temp_ref(DELTA)):
-                result = load_delta(snapshots.pending_query(), ["tagoffline_op", "tagoffline_key", *columns])
+            if changes.changed:  # else only the record changes (an empty load is no load: DuckDB's CSV)
+                with target.loading_into(target.temp_ref(DELTA)):
+                    result = load_delta(snapshots.pending_query(), ["tagoffline_op", "tagoffline_key", *columns])
+                report.load_method = result.method
             target.delta_loaded(DELTA)
-        report.rows_read, report.load_method = result.rows, result.method
+        report.rows_read = changes.changed
         faults.checkpoint("after_load")
 
         def this_write() -> HeldRecord:

@@ -504,6 +504,11 @@ class Target:
         (what they remove), after it with "ui" (what they add); ``TableDigest.changed`` does the rest."""
         return self._digest(lambda: self.changed_rows_digest_sql(delta, key, columns, ops))
 
+    def digest_after(self, before: TableDigest, removed: TableDigest, added: TableDigest) -> TableDigest:
+        """The table's digest after a changes run that removed the row versions ``removed`` and added ``added``
+        (pure: a family whose sums wrap says so here)."""
+        return before.changed(removed, added)
+
     # ---- shared logic -------------------------------------------------------------------
     def recover(self) -> list[str]:
         """Leftovers of a crashed run, handled as spec §6 says, before any write. Returns actions."""
