@@ -99,6 +99,10 @@ class SnapshotSql:
         """What lets another process have the scratch place, after each step."""
         return []
 
+    def analyze_sql(self, table: str) -> list[str]:
+        """What gives the planner the statistics of a table just built (the diff's join sizes)."""
+        return []
+
     def is_busy(self, exc: BaseException) -> bool:
         """Whether ``exc`` says another process holds the scratch place now (worth waiting for)."""
         return False

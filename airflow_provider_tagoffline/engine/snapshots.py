@@ -277,6 +277,7 @@ class Snapshots:
         self.warehouse.memory.use_lean(extract.scan_only, extract.operators)
         try:
             self._run(self.sql.rebuild_sql(extract, key, columns))
+            self._run(self.sql.analyze_sql(self.sql.next))
             (rows,) = self._one(self.sql.count_sql(self.sql.next)) or (0,)
             with self._transaction():
                 self._run(self.sql.swap_in_sql())

@@ -235,6 +235,12 @@ class SnapshotsSuite:
         assert Snapshots.open(wh, SERVICE) is None
         wh.close()
 
+    def test_none_where_the_target_is_the_warehouse(self, scratch: str) -> None:
+        where = resolve_connection("tot_wh")
+        wh = Warehouse(where, conn=where.open())  # kind warehouse: the target's own connection reads
+        assert Snapshots.open(wh, SERVICE) is None
+        wh.close()
+
     @pytest.mark.parametrize("place", ["", 42, " "])
     def test_a_bad_extra_names_the_connection(self, warehouse_conn: str, monkeypatch: pytest.MonkeyPatch,
                                               place: Any) -> None:

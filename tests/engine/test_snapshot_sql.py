@@ -98,3 +98,9 @@ def test_names_are_written_for_a_parameter_list() -> None:
     assert sql.read_state_sql().sql.endswith('FROM "100%% scratch"."tagoffline_snapshots" WHERE service = %s')
     assert DuckDBSnapshotSql(DUCK, "/tmp/100%.duckdb", "svc").enter_place_sql()[0].startswith(
         "ATTACH IF NOT EXISTS '/tmp/100%.duckdb'")
+
+
+def test_a_rebuilt_postgresql_snapshot_is_analyzed() -> None:
+    sql = PostgresSnapshotSql(PG, "scratch", "svc")
+    assert sql.analyze_sql(sql.next) == [f"ANALYZE {sql.next}"]
+    assert DuckDBSnapshotSql(DUCK, "f", "svc").analyze_sql("t") == []

@@ -35,5 +35,9 @@ class PostgresSnapshotSql(SnapshotSql):
     def prepare_place_sql(self) -> list[str]:
         return [f"CREATE SCHEMA IF NOT EXISTS {self.quote(self.place)}"]
 
+    def analyze_sql(self, table: str) -> list[str]:
+        # before autovacuum gets to it the planner guesses the new table's rows from its size
+        return [f"ANALYZE {table}"]
+
     def work_settings_sql(self) -> list[str]:
         return [f"SET LOCAL work_mem = '{DIFF_WORK_MEM}'"]
