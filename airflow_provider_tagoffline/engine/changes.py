@@ -343,12 +343,12 @@ def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots
     return None
 
 
-def rebuilt(snapshots: Snapshots, extract: Query, spec: RunSpec, write_id: str, sig: str,
-            say: Callable[[str], None]) -> None:
-    """After a ``changes`` service swapped (recording ``write_id``): the snapshot becomes what it wrote. A
-    failure only costs the next run a swap (its record then names no snapshot)."""
+def adopted(snapshots: Snapshots, spec: RunSpec, write_id: str, sig: str, say: Callable[[str], None]) -> None:
+    """After a ``changes`` service swapped (recording ``write_id``) from the next snapshot's rows: that table
+    becomes the snapshot. A failure only costs the next run a swap (the table's record then names a write the
+    snapshot is not)."""
     try:
-        snapshots.rebuild(extract, spec.target.key_column, [o.column for o in spec.outputs], write_id, sig)
+        snapshots.adopt_next(write_id, [o.column for o in spec.outputs], sig)
     except Exception as exc:
         log.warning("the snapshot of %s was not rebuilt; the next changes run swaps again: %s",
                     spec.service.name, exc)

@@ -190,11 +190,21 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
                                        load.into, say)
         if why is None:
             return
+        # The swap instead: its stage loaded from the next snapshot, built from the extract in the warehouse
+        # first, so that the snapshot it adopts after is exactly what the table received.
         target.load_mode = "overwrite"  # its stage is a swap's from the start
         write_id = changes.new_write_id()
-        _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say, swap_because=why,
-                 stamp=changes.stage_stamp(target, spec, write_id))
-        changes.rebuilt(snapshots, extract, spec, write_id, sig, say)
+        with report.phase("snapshot"):
+            rows = snapshots.build_next(extract, spec.target.key_column, [o.column for o in spec.outputs])
+        try:
+            _publish(spec, target, report, held, live_rows, lambda: load.into(rows, load.columns), say,
+                     swap_because=why, stamp=changes.stage_stamp(target, spec, write_id))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                snapshots.drop_next()
+            raise
+        with report.phase("snapshot"):
+            changes.adopted(snapshots, spec, write_id, sig, say)
 
 
 def _columns(spec: RunSpec, d: dt.date, target: Target) -> list[str]:

@@ -149,6 +149,10 @@ class SnapshotSql:
                 Statement(f"CREATE TABLE {self.next} AS SELECT e.{q(key)} AS {q(KEY)}{outputs} "
                           f"FROM ({extract.sql}) e({self._named(key, columns)})", list(extract.params))]
 
+    def next_rows_sql(self, columns: list[str]) -> str:
+        """The rows of the next snapshot, key first (what a swap loads into its stage)."""
+        return f"SELECT {', '.join(self.quote(c) for c in [KEY, *columns])} FROM {self.next}"
+
     def drop_next_sql(self) -> str:
         return f"DROP TABLE IF EXISTS {self.next}"
 

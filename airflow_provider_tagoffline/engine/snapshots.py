@@ -270,14 +270,33 @@ class Snapshots:
             self._run(self.sql.discard_sql())
             self._run([self.sql.set_state_sql(pending_write_id="", pending_row_count=0)])
 
-    @_step(release=True)
     def rebuild(self, extract: Query, key: str, columns: list[str], write_id: str, signature: str) -> None:
         """The snapshot := the extract's rows, the state set, pending gone: a new table built, then
         swapped in in one transaction (a failure before leaves the old snapshot and state)."""
+        self.build_next(extract, key, columns)
+        self.adopt_next(write_id, columns, signature)
+
+    @_step(keep=True)
+    def build_next(self, extract: Query, key: str, columns: list[str]) -> Query:
+        """The next snapshot built from the extract beside the current one (which stays the service's), and
+        the query of its rows: a swap loads its stage from them, so the snapshot it adopts afterwards is
+        exactly what the table received (a source rewritten between two reads cannot make them differ)."""
         self.warehouse.memory.use_lean(extract.scan_only, extract.operators)
         try:
             self._run(self.sql.rebuild_sql(extract, key, columns))
             self._run(self.sql.analyze_sql(self.sql.next))
+        except Exception as exc:
+            self.warehouse.reader.reset()
+            with contextlib.suppress(Exception):
+                self._run([self.sql.drop_next_sql()])
+            raise self._explained(exc, "the snapshot's rebuild") from None
+        return Query(self.sql.next_rows_sql(columns), [], [KEY, *columns], scan_only=True)
+
+    @_step(release=True)
+    def adopt_next(self, write_id: str, columns: list[str], signature: str) -> None:
+        """In one transaction: the table ``build_next`` made becomes the snapshot of ``write_id``, pending
+        gone (a failure leaves the old snapshot and state)."""
+        try:
             (rows,) = self._one(self.sql.count_sql(self.sql.next)) or (0,)
             with self._transaction():
                 self._run(self.sql.swap_in_sql())
@@ -289,6 +308,11 @@ class Snapshots:
             with contextlib.suppress(Exception):
                 self._run([self.sql.drop_next_sql()])
             raise self._explained(exc, "the snapshot's rebuild") from None
+
+    @_step(release=True)
+    def drop_next(self) -> None:
+        """A next snapshot whose swap did not happen."""
+        self._run([self.sql.drop_next_sql()])
 
     @_step(release=True)
     def drop(self) -> None:
