@@ -1,7 +1,7 @@
 """Bench (issue 23): load mode ``changes`` against ``overwrite`` on the same data date, in the same run.
 
     .venv/bin/python -m bench.bench_changes [--users N] [--warehouses pg,duck] [--targets pg,my] [--scratch]
-                                            [--readers N] [--kill] [--no-times] [--json FILE]
+                                            [--readers N] [--kill [--phases P,Q]] [--no-times] [--json FILE]
 
 The 10-tag warehouse of ``common.py`` (PostgreSQL and DuckDB, the same rows) holds three data dates:
 
@@ -29,7 +29,8 @@ in a loop during 10 consecutive ``changes`` runs alternating D and D-1; they cou
 **Kill** (``--kill``): for each checkpoint of ``engine/faults.py`` (asked at run time), a child process runs
 ``changes`` of D and is SIGKILLed there (``TAGOFFLINE_CRASH_AT``, as tests/conformance/changes.py does); the
 table must then hold D-1 or D whole, and after a normal run of D equal the overwrite reference of D. A
-checkpoint the run does not pass through is said, not counted as a failure.
+checkpoint the run does not pass through is said, not counted as a failure. ``--phases`` names the checkpoints
+instead (one faults.py does not list, such as ``before_swap``).
 
 ``--scratch`` gives the warehouse connections the extra ``tagoffline_scratch`` (PostgreSQL: a schema; DuckDB:
 the file scratch.duckdb beside the warehouse), so ``changes`` runs diff in the warehouse where the engine does
@@ -480,13 +481,14 @@ def main() -> None:
     ap.add_argument("--readers", type=int, default=0, metavar="N",
                     help=f"N readers polling the table during {READER_RUNS} changes runs")
     ap.add_argument("--kill", action="store_true", help="a changes run SIGKILLed at each checkpoint, then recovered")
+    ap.add_argument("--phases", help="with --kill: these checkpoints (comma-separated) instead of engine/faults.py's")
     ap.add_argument("--no-times", action="store_true", help="skip the timed overwrite / changes comparison")
     ap.add_argument("--json", help="write the figures to this file too")
     args = ap.parse_args()
     # a SIGTERM ends the run through the context managers: its databases and files are dropped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logging.disable(logging.INFO)  # each run's report lines: the figures below say what is measured
-    phases = kill_phases() if args.kill else []
+    phases = (args.phases.split(",") if args.phases else kill_phases()) if args.kill else []
     scratch = args.scratch and snapshots_built()
     if args.scratch and not scratch:
         print("--scratch: the engine has no snapshots (engine/snapshots.py) yet: no scratch place given, the "
