@@ -1,6 +1,7 @@
 """Bench (issue 23): load mode ``changes`` against ``overwrite`` on the same data date, in the same run.
 
-    .venv/bin/python -m bench.bench_changes [--users N] [--warehouses pg,duck] [--targets pg,my] [--json FILE]
+    .venv/bin/python -m bench.bench_changes [--users N] [--warehouses pg,duck] [--targets pg,my] [--scratch]
+                                            [--readers N] [--kill [--phases P,Q]] [--no-times] [--json FILE]
 
 The 10-tag warehouse of ``common.py`` (PostgreSQL and DuckDB, the same rows) holds three data dates:
 
@@ -8,25 +9,49 @@ The 10-tag warehouse of ``common.py`` (PostgreSQL and DuckDB, the same rows) hol
 - D   = 2026-11-23: 1% of the users with another city, 0.1% removed, 0.1% new IDs after N;
 - D+1 = 2026-11-24: every user with another city (100% changed).
 
-Per warehouse and target (PostgreSQL, MariaDB): the target is set to D-1 by an overwrite run, then one
-run of D is measured — ``overwrite``, then (target set back to D-1) ``changes`` — and the table it leaves
-is compared with the overwrite result row for row (EXCEPT ALL both ways, NULLs equal). Then ``changes`` of
-D again (0% changed), and, the target back on D-1, ``overwrite`` and ``changes`` of D+1 (100% changed: the
-run switches to the swap by itself). Times are the whole ``run_export`` in this process; WAL bytes are
-``pg_current_wal_lsn()`` before and after each run on the PostgreSQL server, and of those the bytes of WAL
-records touching the target's database (``pg_walinspect``): the ratio uses the latter, which other
-sessions of a shared server do not inflate. The last lines are the ratios changes/overwrite.
+Per warehouse and target (PostgreSQL, MariaDB), each target with a service of its own:
+
+**Times** (unless ``--no-times``): the target is set to D-1 by an overwrite run, then ``overwrite`` of D is
+measured and its table kept as the reference; then D-1 is written by a ``changes`` run (the service's own
+write, which a warehouse-side diff needs to trust: its first run swaps and writes the snapshot) and ``changes``
+of D is measured; the table it leaves is compared with the overwrite result row for row (EXCEPT ALL both ways,
+NULLs equal). Then ``changes`` of D again (0% changed), and the same for D+1 (100% changed: the run switches to
+the swap by itself). Times are the whole ``run_export`` in this process; WAL bytes are ``pg_current_wal_lsn()``
+before and after each run on the PostgreSQL server, and of those the bytes of WAL records touching the target's
+database (``pg_walinspect``): the ratio uses the latter, which other sessions of a shared server do not inflate.
+The last lines are the ratios changes/overwrite.
+
+**Readers** (``--readers N``): N processes, each with its own connection to the target, read an invariant of
+the whole table — COUNT(*), SUM(user_id), SUM(LENGTH(city)), which tells D-1 from D and any mix of the two —
+in a loop during 10 consecutive ``changes`` runs alternating D and D-1; they count reads, failed reads
+(exceptions) and mixed states (an invariant of neither date's overwrite reference).
+
+**Kill** (``--kill``): for each checkpoint of ``engine/faults.py`` (asked at run time), a child process runs
+``changes`` of D and is SIGKILLed there (``TAGOFFLINE_CRASH_AT``, as tests/conformance/changes.py does); the
+table must then hold D-1 or D whole, and after a normal run of D equal the overwrite reference of D. A
+checkpoint the run does not pass through is said, not counted as a failure. ``--phases`` names the checkpoints
+instead (one faults.py does not list, such as ``before_swap``).
+
+``--scratch`` gives the warehouse connections the extra ``tagoffline_scratch`` (PostgreSQL: a schema; DuckDB:
+the file scratch.duckdb beside the warehouse), so ``changes`` runs diff in the warehouse where the engine does
+that; without it (or where it does not) they diff in the target. Every table a run leaves is compared with the
+overwrite result of its date; the exit status is 1 when one differs, a read failed, a state was mixed or a
+killed run was not recovered.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import logging
+import multiprocessing
 import os
+import queue
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -46,6 +71,21 @@ from bench.common import (
 from tests.live import mysql_connect, pg_conn_json, pg_connect
 
 PREV, DAY, ALL = "2026-11-22", "2026-11-23", "2026-11-24"
+NAMES = {PREV: "D-1", DAY: "D", ALL: "D+1"}
+#: the scratch place's name on a PostgreSQL warehouse (a schema of the warehouse's database)
+SCRATCH_SCHEMA = "tagoffline_scratch"
+#: consecutive changes runs the readers poll through
+READER_RUNS = 10
+#: a reader's pause between two reads (as the tests' LiveReader): polling, not a CPU-bound loop that would slow
+#: the runs it watches on a small machine
+READ_PAUSE = 0.02
+#: one row identifying a data date's whole table: a mix of two dates' rows matches neither (the 1% moved
+#: cities change the lengths, the removed and added IDs the count and the sum)
+INVARIANT_SQL = "SELECT COUNT(*), COALESCE(SUM(user_id), 0), COALESCE(SUM(LENGTH(city)), 0) FROM {table}"
+#: a changes run in a child process, the data date in argv[1], the spec in $BENCH_SPEC; killed at the checkpoint
+#: $TAGOFFLINE_CRASH_AT names (the way tests/conformance/changes.py kills its runs)
+CHILD_RUN = ("import json, os, sys; from airflow_provider_tagoffline.runs import run_export; "
+             "run_export(json.loads(os.environ['BENCH_SPEC']), sys.argv[1], allow_older=True)")
 
 
 def _rows_sql(engine: str, users: int, series: str) -> str:
@@ -82,8 +122,9 @@ def build_pg(dbname: str, users: int) -> None:
 
 
 @contextlib.contextmanager
-def warehouses(users: int, which: list[str]) -> Iterator[dict[str, str]]:
-    """The warehouses asked for, each an Airflow connection id set in this process's environment."""
+def warehouses(users: int, which: list[str], scratch: bool) -> Iterator[dict[str, str]]:
+    """The warehouses asked for, each an Airflow connection id set in this process's environment; with
+    ``scratch``, each connection names its scratch place (the extra ``tagoffline_scratch``)."""
     with contextlib.ExitStack() as stack:
         out: dict[str, str] = {}
         if "pg" in which:
@@ -91,14 +132,16 @@ def warehouses(users: int, which: list[str]) -> Iterator[dict[str, str]]:
             started = time.perf_counter()
             build_pg(db, users)
             print(f"PostgreSQL warehouse {db}: {time.perf_counter() - started:.1f}s", flush=True)
-            os.environ["AIRFLOW_CONN_BENCH_WH_PG"] = pg_conn_json(db)
+            extra = {"extra": {"tagoffline_scratch": SCRATCH_SCHEMA}} if scratch else {}
+            os.environ["AIRFLOW_CONN_BENCH_WH_PG"] = pg_conn_json(db, **extra)
             out["pg"] = "bench_wh_pg"
         if "duck" in which:
             folder = tmpdir()
             stack.callback(shutil.rmtree, folder, ignore_errors=True)
             path = str(Path(folder) / "warehouse.duckdb")
             build_duckdb(path, users)
-            os.environ["AIRFLOW_CONN_BENCH_WH_DUCK"] = duckdb_conn_json(path)
+            scratch_file = {"tagoffline_scratch": str(Path(folder) / "scratch.duckdb")} if scratch else {}
+            os.environ["AIRFLOW_CONN_BENCH_WH_DUCK"] = duckdb_conn_json(path, **scratch_file)
             out["duck"] = "bench_wh_duck"
         yield out
 
@@ -125,28 +168,39 @@ def wal_bytes(since: str, dbname: str) -> tuple[int, int | None, int | None]:
         return total, int(ours), int(fpi)
 
 
+def connect(kind: str, db: str) -> Any:
+    """A DB-API connection to target database ``db`` (autocommit: each statement sees the latest commit)."""
+    return pg_connect(db) if kind == "pg" else mysql_connect(db)
+
+
+def read_invariant(con: Any, table: str = "user_tags") -> tuple[int, int, int]:
+    cur = con.cursor()
+    cur.execute(INVARIANT_SQL.format(table=table))
+    count, ids, lengths = cur.fetchone()
+    cur.close()
+    return int(count), int(ids), int(lengths)
+
+
 class Target:
-    """One target database: SQL on it, and the runs into it."""
+    """One target database: SQL on it, the runs into it, and the overwrite reference of each data date."""
 
     def __init__(self, kind: str, db: str, conn_id: str, warehouse_conn_id: str):
         self.kind, self.db = kind, db
-        self.overwrite = spec_dict(conn_id, "postgres" if kind == "pg" else "mysql", warehouse_conn_id)
+        spec = spec_dict(conn_id, "postgres" if kind == "pg" else "mysql", warehouse_conn_id)
+        # a service per target: a snapshot in the warehouse is one service's, and the targets share a warehouse
+        service = f"bench_{kind}"
+        self.overwrite = {**spec, "service": {**spec["service"], "name": service, "slug": service}}
         self.changes = {**self.overwrite, "target": {**self.overwrite["target"], "load": "changes"}}
+        self.invariants: dict[str, tuple[int, int, int]] = {}  # data date -> invariant of its reference
 
     def sql(self, *statements: str) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = []
-        if self.kind == "pg":
-            with pg_connect(self.db) as con:
-                for s in statements:
-                    cur = con.execute(s)
-                    rows = list(cur.fetchall()) if cur.description else []
-            return rows
-        con = mysql_connect(self.db)
+        con = connect(self.kind, self.db)
         try:
             cur = con.cursor()
             for s in statements:
                 cur.execute(s)
-                rows = list(cur.fetchall())
+                rows = list(cur.fetchall()) if cur.description else []
             return rows
         finally:
             con.close()
@@ -154,7 +208,7 @@ class Target:
     def run(self, spec: dict[str, Any], day: str) -> dict[str, Any]:
         from airflow_provider_tagoffline.runs import run_export
 
-        lsn = wal_lsn()
+        lsn = wal_lsn() if self.kind == "pg" else ""
         started = time.perf_counter()
         report = run_export(spec, day, allow_older=True)
         seconds = time.perf_counter() - started
@@ -164,66 +218,93 @@ class Target:
                 "deleted": report.rows_deleted, "unchanged": report.rows_unchanged, "rows": report.rows_written,
                 "phases": report.phases}
 
-    def keep_reference(self) -> None:
-        self.sql("DROP TABLE IF EXISTS user_tags_ref", "CREATE TABLE user_tags_ref AS SELECT * FROM user_tags")
+    def checked_run(self, spec: dict[str, Any], day: str) -> dict[str, Any]:
+        """A run of ``day``, its table compared with the overwrite reference of ``day`` (``differing_rows``)."""
+        figures = self.run(spec, day)
+        figures["differing_rows"] = self.differing_rows(day)
+        return figures
 
-    def differing_rows(self) -> int:
-        """Rows in one of user_tags and user_tags_ref and not in the other (0: equal row for row)."""
-        one = self.sql("SELECT COUNT(*) FROM (SELECT * FROM user_tags EXCEPT ALL SELECT * FROM user_tags_ref) x")
-        two = self.sql("SELECT COUNT(*) FROM (SELECT * FROM user_tags_ref EXCEPT ALL SELECT * FROM user_tags) x")
+    @staticmethod
+    def reference(day: str) -> str:
+        return "user_tags_ref_" + day.replace("-", "")
+
+    def keep_reference(self, day: str) -> None:
+        """The table as the overwrite run of ``day`` left it, kept as ``day``'s reference, and its invariant."""
+        ref = self.reference(day)
+        self.sql(f"DROP TABLE IF EXISTS {ref}", f"CREATE TABLE {ref} AS SELECT * FROM user_tags")
+        con = connect(self.kind, self.db)
+        try:
+            self.invariants[day] = read_invariant(con, ref)
+        finally:
+            con.close()
+
+    def references(self, *days: str) -> None:
+        """An overwrite reference of each of ``days`` not kept yet (the table left on the last of them)."""
+        for day in days:
+            if day not in self.invariants:
+                self.run(self.overwrite, day)
+                self.keep_reference(day)
+
+    def drop_references(self) -> None:
+        self.sql(*(f"DROP TABLE IF EXISTS {self.reference(day)}" for day in NAMES))
+
+    def differing_rows(self, day: str) -> int:
+        """Rows in one of user_tags and the overwrite reference of ``day`` and not in the other (0: equal row for
+        row)."""
+        ref = self.reference(day)
+        one = self.sql(f"SELECT COUNT(*) FROM (SELECT * FROM user_tags EXCEPT ALL SELECT * FROM {ref}) x")
+        two = self.sql(f"SELECT COUNT(*) FROM (SELECT * FROM {ref} EXCEPT ALL SELECT * FROM user_tags) x")
         return int(one[0][0]) + int(two[0][0])
 
+    def holds(self) -> str | None:
+        """The data date whose overwrite reference the table equals row for row (None: none of them)."""
+        con = connect(self.kind, self.db)
+        try:
+            now = read_invariant(con)
+        finally:
+            con.close()
+        day = next((d for d, inv in self.invariants.items() if inv == now), None)
+        return day if day is not None and self.differing_rows(day) == 0 else None
+
+
+# ---- times -----------------------------------------------------------------------------------------------------
 
 def measure(t: Target) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if t.kind == "pg":
         t.sql("CREATE EXTENSION IF NOT EXISTS pg_walinspect")  # the WAL of this database alone
-    out["overwrite"], out["changes"], out["differing_rows"] = overwrite_then_changes(t, DAY)
-    out["changes_0pct"] = t.run(t.changes, DAY)  # the same day again: nothing changed
-    out["differing_rows_0pct"] = t.differing_rows()
-    out["overwrite_100pct"], out["changes_100pct"], out["differing_rows_100pct"] = overwrite_then_changes(t, ALL)
+    t.references(PREV)
+    (out["overwrite"], out["changes_prev"], out["changes"],
+     out["differing_rows"]) = overwrite_then_changes(t, DAY)
+    out["changes_0pct"] = t.checked_run(t.changes, DAY)  # the same day again: nothing changed
+    out["differing_rows_0pct"] = out["changes_0pct"]["differing_rows"]
+    (out["overwrite_100pct"], out["changes_prev_100pct"], out["changes_100pct"],
+     out["differing_rows_100pct"]) = overwrite_then_changes(t, ALL)
     return out
 
 
-def overwrite_then_changes(t: Target, day: str) -> tuple[dict[str, Any], dict[str, Any], int]:
-    """From the table of PREV: an overwrite run of ``day`` (kept as the reference), then, from PREV again, a
-    changes run of ``day``; returns both measurements and the rows where the two tables differ."""
+def overwrite_then_changes(t: Target, day: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], int]:
+    """From the table of PREV: an overwrite run of ``day`` (kept as the reference); then PREV written by a
+    changes run (the service's own write: a warehouse-side diff trusts only that) and the measured changes run
+    of ``day``. Returns the three runs' figures and the rows where the measured table differs from the
+    reference."""
     t.run(t.overwrite, PREV)
     overwrite = t.run(t.overwrite, day)
-    t.keep_reference()
-    t.run(t.overwrite, PREV)
-    changes = t.run(t.changes, day)
-    return overwrite, changes, t.differing_rows()
+    t.keep_reference(day)
+    prev = t.checked_run(t.changes, PREV)
+    changes = t.checked_run(t.changes, day)
+    return overwrite, prev, changes, changes["differing_rows"]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=1_000_000)
-    ap.add_argument("--warehouses", default="pg,duck")
-    ap.add_argument("--targets", default="pg,my")
-    ap.add_argument("--json", help="write the figures to this file too")
-    args = ap.parse_args()
-    # a SIGTERM ends the run through the context managers: its databases and files are dropped
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    logging.disable(logging.INFO)  # each run's report lines: the figures below say what is measured
-    results: dict[str, Any] = {"users": args.users}
-    kinds = args.targets.split(",")
-    with warehouses(args.users, args.warehouses.split(",")) as whs, targets(mysql="my" in kinds) as tg:
-        os.environ.update(tg.env)
-        for wh, wh_conn in whs.items():
-            for kind in kinds:
-                t = Target(kind, tg.pg if kind == "pg" else tg.my, f"bench_{kind}", wh_conn)
-                name = f"{wh}->{kind}"
-                print(f"== {name}, {args.users} users", flush=True)
-                results[name] = r = measure(t)
-                for case, figures in r.items():
-                    print(f"  {case}: {figures}", flush=True)
-                t.sql("DROP TABLE IF EXISTS user_tags_ref")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
-    print(f"\nratios changes / overwrite, {args.users} users (1% updated, 0.1% removed, 0.1% added):")
-    for name, r in results.items():
-        if name == "users":
+def time_failures(r: dict[str, Any]) -> list[str]:
+    return [f"{case}: {figures['differing_rows']} rows differ from overwrite" for case, figures in r.items()
+            if isinstance(figures, dict) and figures.get("differing_rows")]
+
+
+def print_ratios(results: dict[str, Any]) -> None:
+    print(f"\nratios changes / overwrite, {results['users']} users (1% updated, 0.1% removed, 0.1% added):")
+    for name, r in results["pairs"].items():
+        if "changes" not in r:
             continue
         o, c, z, o100, c100 = (r[k] for k in ("overwrite", "changes", "changes_0pct", "overwrite_100pct",
                                               "changes_100pct"))
@@ -233,6 +314,221 @@ def main() -> None:
         print(f"  {name}: time {c['seconds'] / o['seconds']:.2f} (0%: {z['seconds'] / o['seconds']:.2f}, "
               f"100%: {c100['seconds'] / o100['seconds']:.2f}){wal}; equal to overwrite: "
               f"{r['differing_rows'] == 0 and r['differing_rows_0pct'] == 0 and r['differing_rows_100pct'] == 0}")
+
+
+# ---- readers ---------------------------------------------------------------------------------------------------
+
+def reader(kind: str, db: str, invariants: dict[str, tuple[int, int, int]], stop: Any, out: Any) -> None:
+    """One reader process: the table's invariant read in a loop (READ_PAUSE between reads) on its own
+    connection (a new one after a failure, as an application's pool would), until ``stop``; puts ("ready", None)
+    after its first read and ("done", figures) at the end."""
+    days = {inv: day for day, inv in invariants.items()}
+    reads = failed = mixed = 0
+    seen: dict[str, int] = {}
+    errors: list[str] = []
+    states: list[list[int]] = []
+    con = None
+    while not stop.is_set():
+        try:
+            if con is None:
+                con = connect(kind, db)
+            now = read_invariant(con)
+        except Exception as exc:
+            failed += 1
+            if len(errors) < 5:
+                errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            with contextlib.suppress(Exception):
+                con.close()  # type: ignore[union-attr]
+            con = None
+            continue
+        if reads == 0:
+            out.put(("ready", None))
+        reads += 1
+        day = days.get(now)
+        if day is None:
+            mixed += 1
+            if len(states) < 5:
+                states.append(list(now))
+        else:
+            seen[NAMES[day]] = seen.get(NAMES[day], 0) + 1
+        stop.wait(READ_PAUSE)
+    if con is not None:
+        con.close()
+    out.put(("done", {"reads": reads, "failed": failed, "mixed": mixed, "seen": seen, "errors": errors,
+                      "mixed_states": states}))
+
+
+def readers_during_runs(t: Target, count: int) -> dict[str, Any]:
+    """``count`` reader processes polling the table during READER_RUNS changes runs alternating D and D-1."""
+    t.references(PREV, DAY)
+    first = t.checked_run(t.changes, PREV)  # PREV written by the service: the runs below can trust it
+    ctx = multiprocessing.get_context("spawn")  # fresh processes, like an application's, not forks of this one
+    stop, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=reader, args=(t.kind, t.db, t.invariants, stop, out), daemon=True)
+             for _ in range(count)]
+    runs: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    try:
+        for p in procs:
+            p.start()
+        for _ in procs:
+            kind, _ = out.get(timeout=120)  # each reader has read once: the runs start under their polling
+            if kind != "ready":
+                raise RuntimeError("a reader ended before its first read")
+        for i in range(READER_RUNS):
+            day = DAY if i % 2 == 0 else PREV
+            figures = t.checked_run(t.changes, day)
+            runs.append({"day": NAMES[day], **figures})
+            print(f"    run {i + 1} ({NAMES[day]}): {figures['seconds']:.2f}s, {figures['load_mode']}, "
+                  f"{figures['differing_rows']} rows differ from overwrite", flush=True)
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while len(results) < sum(p.pid is not None for p in procs):
+                kind, figures = out.get(timeout=60)
+                if kind == "done":
+                    results.append(figures)
+        for p in procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+    total = {k: sum(r[k] for r in results) for k in ("reads", "failed", "mixed")}
+    return {"readers": count, "first": first, "runs": runs, **total, "per_reader": results,
+            "errors": [e for r in results for e in r["errors"]][:5],
+            "mixed_states": [s for r in results for s in r["mixed_states"]][:5],
+            "differing_runs": sum(1 for r in runs if r["differing_rows"]) + bool(first["differing_rows"])}
+
+
+def reader_failures(r: dict[str, Any]) -> list[str]:
+    out = []
+    if len(r["per_reader"]) < r["readers"]:
+        out.append(f"{r['readers'] - len(r['per_reader'])} readers did not report")
+    if r["failed"] or r["mixed"]:
+        out.append(f"readers: {r['failed']} failed reads, {r['mixed']} mixed states")
+    if r["differing_runs"]:
+        out.append(f"readers: {r['differing_runs']} runs left a table differing from overwrite")
+    return out
+
+
+# ---- kill ------------------------------------------------------------------------------------------------------
+
+def kill_phases() -> list[str]:
+    """Every checkpoint of engine/faults.py, in run order (asked, not copied: phases added there come along)."""
+    from airflow_provider_tagoffline.engine import faults
+
+    phases = list(faults.CHECKPOINTS)
+    phases += [p for p in faults.PHASES if p not in phases]
+    return phases
+
+
+def killed_runs(t: Target, phases: list[str]) -> list[dict[str, Any]]:
+    """Per phase: from D-1 written by a changes run, a child's changes run of D SIGKILLed at the phase, what the
+    table holds then, a normal changes run of D compared with its overwrite reference, and back to D-1."""
+    from airflow_provider_tagoffline.engine import faults
+
+    t.references(PREV, DAY)
+    t.checked_run(t.changes, PREV)
+    out: list[dict[str, Any]] = []
+    for phase in phases:
+        env = {**os.environ, "BENCH_SPEC": json.dumps(t.changes), faults.ENV: phase}
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", CHILD_RUN, DAY], env=env, capture_output=True, text=True,
+                              timeout=1800, check=False)
+        row: dict[str, Any] = {"phase": phase, "seconds": round(time.perf_counter() - started, 3),
+                               "killed": proc.returncode == -signal.SIGKILL, "exit": proc.returncode}
+        if proc.returncode not in (0, -signal.SIGKILL):
+            row["error"] = proc.stderr.strip().splitlines()[-1:] or [""]
+        held = t.holds()
+        row["left"] = NAMES.get(held or "", "neither D-1 nor D")
+        recovery = t.checked_run(t.changes, DAY)
+        row["next_run"] = recovery
+        row["differing_rows"] = recovery["differing_rows"]
+        back = t.checked_run(t.changes, PREV)
+        row["back_to_prev_differing_rows"] = back["differing_rows"]
+        out.append(row)
+        state = ("killed" if row["killed"] else
+                 "not passed through (the run ended normally)" if proc.returncode == 0 else
+                 f"FAILED, exit {proc.returncode}: {row['error'][0][:200]}")
+        print(f"    kill at {phase}: {state}; left {row['left']}; next run {recovery['seconds']:.2f}s "
+              f"{recovery['load_mode']}: {recovery['differing_rows']} rows differ from overwrite "
+              f"(back to D-1: {back['differing_rows']})", flush=True)
+    return out
+
+
+def kill_failures(rows: list[dict[str, Any]]) -> list[str]:
+    return [f"kill at {r['phase']}: exit {r['exit']}, left {r['left']}, {r['differing_rows']} rows differ after the "
+            f"next run, {r['back_to_prev_differing_rows']} after D-1" for r in rows
+            if r["exit"] not in (0, -signal.SIGKILL) or r["left"] not in ("D-1", "D") or r["differing_rows"]
+            or r["back_to_prev_differing_rows"]]
+
+
+# ---- main ------------------------------------------------------------------------------------------------------
+
+def snapshots_built() -> bool:
+    """Whether the engine has the warehouse-side diff's snapshots (docs/changes-mode.md §2): before, a warehouse
+    connection must not name a scratch place (the PostgreSQL hook hands an extra it does not know to libpq,
+    which refuses it)."""
+    return importlib.util.find_spec("airflow_provider_tagoffline.engine.snapshots") is not None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=1_000_000)
+    ap.add_argument("--warehouses", default="pg,duck")
+    ap.add_argument("--targets", default="pg,my")
+    ap.add_argument("--scratch", action="store_true",
+                    help="give the warehouse connections a scratch place (the warehouse-side diff, where built)")
+    ap.add_argument("--readers", type=int, default=0, metavar="N",
+                    help=f"N readers polling the table during {READER_RUNS} changes runs")
+    ap.add_argument("--kill", action="store_true", help="a changes run SIGKILLed at each checkpoint, then recovered")
+    ap.add_argument("--phases", help="with --kill: these checkpoints (comma-separated) instead of engine/faults.py's")
+    ap.add_argument("--no-times", action="store_true", help="skip the timed overwrite / changes comparison")
+    ap.add_argument("--json", help="write the figures to this file too")
+    args = ap.parse_args()
+    # a SIGTERM ends the run through the context managers: its databases and files are dropped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    logging.disable(logging.INFO)  # each run's report lines: the figures below say what is measured
+    phases = (args.phases.split(",") if args.phases else kill_phases()) if args.kill else []
+    scratch = args.scratch and snapshots_built()
+    if args.scratch and not scratch:
+        print("--scratch: the engine has no snapshots (engine/snapshots.py) yet: no scratch place given, the "
+              "changes runs diff in the target", flush=True)
+    results: dict[str, Any] = {"users": args.users, "scratch": scratch, "pairs": {}}
+    failures: list[str] = []
+    kinds = args.targets.split(",")
+    with (warehouses(args.users, args.warehouses.split(","), scratch) as whs,
+          targets(mysql="my" in kinds) as tg):
+        os.environ.update(tg.env)
+        for wh, wh_conn in whs.items():
+            for kind in kinds:
+                t = Target(kind, tg.pg if kind == "pg" else tg.my, f"bench_{kind}", wh_conn)
+                name = f"{wh}->{kind}"
+                print(f"== {name}, {args.users} users{', scratch place' if scratch else ''}", flush=True)
+                results["pairs"][name] = r = {}
+                if not args.no_times:
+                    r.update(measure(t))
+                    for case, figures in r.items():
+                        print(f"  {case}: {figures}", flush=True)
+                    failures += [f"{name} {f}" for f in time_failures(r)]
+                if args.readers:
+                    print(f"  {args.readers} readers during {READER_RUNS} changes runs (D, D-1, ...):", flush=True)
+                    r["readers"] = rd = readers_during_runs(t, args.readers)
+                    print(f"  readers: {rd['reads']} reads, {rd['failed']} failed, {rd['mixed']} mixed "
+                          f"{rd['errors'] or ''}{rd['mixed_states'] or ''}", flush=True)
+                    failures += [f"{name} {f}" for f in reader_failures(rd)]
+                if phases:
+                    print(f"  changes of D killed at each of {len(phases)} checkpoints:", flush=True)
+                    r["kill"] = killed = killed_runs(t, phases)
+                    failures += [f"{name} {f}" for f in kill_failures(killed)]
+                t.drop_references()
+    results["failures"] = failures
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    if not args.no_times:
+        print_ratios(results)
+    if failures:
+        print("\nFAILED:\n  " + "\n  ".join(failures))
+        sys.exit(1)
 
 
 if __name__ == "__main__":
