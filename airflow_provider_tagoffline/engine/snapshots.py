@@ -266,9 +266,13 @@ class Snapshots:
 
     @_step(release=True)
     def discard_pending(self) -> None:
-        with self._transaction():
-            self._run(self.sql.discard_sql())
-            self._run([self.sql.set_state_sql(pending_write_id="", pending_row_count=0)])
+        try:
+            with self._transaction():
+                self._run(self.sql.discard_sql())
+                self._run([self.sql.set_state_sql(pending_write_id="", pending_row_count=0)])
+        except Exception as exc:
+            self.warehouse.reader.reset()
+            raise self._explained(exc, "the discard of the snapshot's pending change set") from None
 
     def rebuild(self, extract: Query, key: str, columns: list[str], write_id: str, signature: str) -> None:
         """The snapshot := the extract's rows, the state set, pending gone: a new table built, then
@@ -317,5 +321,9 @@ class Snapshots:
     @_step(release=True)
     def drop(self) -> None:
         """Everything of this service in the scratch place."""
-        with self._transaction():
-            self._run(self.sql.drop_sql())
+        try:
+            with self._transaction():
+                self._run(self.sql.drop_sql())
+        except Exception as exc:
+            self.warehouse.reader.reset()
+            raise self._explained(exc, "the drop of the snapshot") from None
