@@ -249,9 +249,21 @@ def signature(spec: RunSpec, booleans_as_int: bool) -> str:
                        booleans_as_int], ensure_ascii=False, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class SwapInstead:
+    """Why a ``changes`` run with a warehouse snapshot swaps the whole table instead (nothing written yet)."""
+
+    why: str
+    #: the swap keeps a snapshot of what it writes, so that the next run can diff: not when it swaps because
+    #: most rows changed (a table that changes whole every day would pay for a snapshot every day; the next
+    #: run after such a day takes one)
+    snapshot: bool = True
+
+
 def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots: Snapshots,
                      found: HeldRecord | None, extract: Query, sig: str, record: Callable[[], HeldRecord],
-                     load_delta: Callable[[Query, list[str]], LoadResult], say: Callable[[str], None]) -> str | None:
+                     load_delta: Callable[[Query, list[str]], LoadResult],
+                     say: Callable[[str], None]) -> SwapInstead | None:
     """A ``changes`` run diffed in the warehouse against the snapshot of the table's last write: None when the
     changes are written (and the snapshot promoted), else why the run swaps the whole table instead (nothing
     written yet). ``found``: the table's record as the preflight read it; ``extract``: the one-pass extract;
@@ -264,16 +276,16 @@ def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots
         held = TableDigest.parse(found.digest) if found is not None else None
         doubt = _doubt(found, held, state, sig)
         if doubt is not None:
-            return doubt
+            return SwapInstead(doubt)
         assert held is not None
         looked, different = snapshots.sample(extract, key, columns, SAMPLE_ROWS)
         if looked and different > SWITCH_RATIO * looked:
-            return (f"{different} of the first {looked} rows are new or changed, more than {SWITCH_RATIO:.0%}: the "
-                    "swap is cheaper")
+            return SwapInstead(f"{different} of the first {looked} rows are new or changed, more than "
+                               f"{SWITCH_RATIO:.0%}: the swap is cheaper", snapshot=False)
         now = target.table_digest(target.live, [key, *columns])
         if now != held:
-            return (f"the table changed outside the service since its last write ({now.rows} rows, digest "
-                    f"{now.total}; the record says {held.rows} rows, digest {held.total})")
+            return SwapInstead(f"the table changed outside the service since its last write ({now.rows} rows, "
+                               f"digest {now.total}; the record says {held.rows} rows, digest {held.total})")
     write_id = new_write_id()
     with report.phase("diff"):
         counts = snapshots.diff(extract, key, columns, write_id)
@@ -296,8 +308,8 @@ def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots
             raise RunFailed("quality gate failed, the live table is untouched: " + "; ".join(report.gates_failed))
     if held.rows and changes.changed > SWITCH_RATIO * held.rows:
         snapshots.discard_pending()
-        return (f"{changes.changed} changed rows are more than {SWITCH_RATIO:.0%} of the {held.rows} live rows: the "
-                "swap is cheaper")
+        return SwapInstead(f"{changes.changed} changed rows are more than {SWITCH_RATIO:.0%} of the {held.rows} live "
+                           "rows: the swap is cheaper", snapshot=False)
     try:
         with report.phase("extract_load"):
             target.prepare_changes()
@@ -384,7 +396,8 @@ def _promoted_or_discarded(snapshots: Snapshots, found: HeldRecord | None, say: 
 def _doubt(found: HeldRecord | None, held: TableDigest | None, state: SnapshotState, sig: str) -> str | None:
     """Why the snapshot cannot stand for the table's content (None: it can, if the digest agrees)."""
     if found is None or not found.write_id or held is None:
-        return "the table's last write kept no snapshot (its first changes run with one, or an overwrite since)"
+        return ("the table's last write took no snapshot (a first changes run, an overwrite, or a day when most "
+                "rows changed)")
     if not state.write_id:
         return "the warehouse holds no snapshot of this service"
     if state.write_id != found.write_id:

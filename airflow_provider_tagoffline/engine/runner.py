@@ -186,19 +186,23 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
         # load mode changes with a snapshot in the warehouse: only the changed rows cross the network
         extract = load.one_query(checks.known())
         sig = changes.signature(spec, load.booleans_as_int)
-        why = changes.through_snapshot(spec, target, report, snapshots, held.found, extract, sig, held.record,
-                                       load.into, say)
-        if why is None:
+        swap = changes.through_snapshot(spec, target, report, snapshots, held.found, extract, sig, held.record,
+                                        load.into, say)
+        if swap is None:
             return
-        # The swap instead: its stage loaded from the next snapshot, built from the extract in the warehouse
-        # first, so that the snapshot it adopts after is exactly what the table received.
         target.load_mode = "overwrite"  # its stage is a swap's from the start
+        if not swap.snapshot:
+            _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say,
+                     swap_because=swap.why)
+            return
+        # The swap, its stage loaded from the next snapshot, built from the extract in the warehouse first, so
+        # that the snapshot it adopts after is exactly what the table received.
         write_id = changes.new_write_id()
         with report.phase("snapshot"):
             rows = snapshots.build_next(extract, spec.target.key_column, [o.column for o in spec.outputs])
         try:
             _publish(spec, target, report, held, live_rows, lambda: load.into(rows, load.columns), say,
-                     swap_because=why, stamp=changes.stage_stamp(target, spec, write_id))
+                     swap_because=swap.why, stamp=changes.stage_stamp(target, spec, write_id))
         except BaseException:
             with contextlib.suppress(Exception):
                 snapshots.drop_next()

@@ -54,7 +54,7 @@ class WarehouseDiffSuite:
 
         t.execute(*create_table_sql(spec, t.kind))
         first = run_export(spec, D_PREV)
-        assert first.load_mode.startswith("overwrite (fallback: the table's last write kept no snapshot"), \
+        assert first.load_mode.startswith("overwrite (fallback: the table's last write took no snapshot"), \
             first.load_mode
         return content(t)
 
@@ -101,6 +101,24 @@ class WarehouseDiffSuite:
         assert report.load_mode == "overwrite (fallback: the warehouse holds no snapshot of this service)"
         assert content(live_target) == EXPECTED_D
         assert run_export(spec, D_PREV, allow_older=True).load_mode == DIFFED
+
+    def test_a_day_when_most_rows_change_swaps_without_a_snapshot(self, live_target: LiveTarget, scratch: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+        spec = changes_spec(live_target)
+        self.first_write(live_target, spec)
+        monkeypatch.setattr(changes, "SWITCH_RATIO", 0.1)  # 1 changed row of 7 is "most" here
+        report = run_export(spec, D)
+        assert report.load_mode == ("overwrite (fallback: 1 of the first 7 rows are new or changed, more than 10%: "
+                                    "the swap is cheaper)")
+        assert "snapshot" not in report.phases and "diff" not in report.phases  # a plain swap, decided early
+        assert content(live_target) == EXPECTED_D
+        monkeypatch.setattr(changes, "SWITCH_RATIO", 1.0)
+        after = run_export(spec, D_PREV, allow_older=True)  # the next run takes the snapshot again, with a swap
+        assert after.load_mode.startswith("overwrite (fallback: the table's last write took no snapshot"), \
+            after.load_mode
+        assert "snapshot" in after.phases
+        assert run_export(spec, D).load_mode == DIFFED
+        assert content(live_target) == EXPECTED_D
 
     def test_gates_see_the_table_as_it_will_be(self, live_target: LiveTarget, scratch: Path) -> None:
         spec = changes_spec(live_target, gates={"max_change_ratio": 0.1})
