@@ -770,7 +770,7 @@ async function formPage(main, name) {
           row("Date partition field", "target.partition.field", f.partition_field),
           row("Partition format", "target.partition.format", f.partition_format),
           row("Loading policy", "target.load", f.load, h("span", { class: "muted" },
-            "Changes only: write only the rows that changed, in one transaction; falls back to overwrite when the table cannot be trusted")),
+            "Changes only: write only the rows that changed, in one transaction; diffed in the warehouse where its connection names a tagoffline_scratch place, else in the target; swaps the whole table when that is cheaper or the table changed outside the service")),
           row("Wait for the table's lock", "target.wait_for_lock", f.wait_for_lock, h("span", { class: "muted" },
             "How long the swap keeps trying while other sessions use the table (10m, 1h, 90s); each try holds readers at most 1.5 s")),
           [h("label", {}, "Tags"), h("div", { class: "field" }, tagPicker, h("span", { class: "muted" }, "Tags keyed by the entity ID; only granted tags can be chosen."), slot("mappings"))]),
