@@ -31,6 +31,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from airflow_provider_tagoffline.engine import faults, gates
@@ -282,13 +283,23 @@ def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots
         if looked and different > SWITCH_RATIO * looked:
             return SwapInstead(f"{different} of the first {looked} rows are new or changed, more than "
                                f"{SWITCH_RATIO:.0%}: the swap is cheaper", snapshot=False)
-        now = target.table_digest(target.live, [key, *columns])
-        if now != held:
-            return SwapInstead(f"the table changed outside the service since its last write ({now.rows} rows, "
-                               f"digest {now.total}; the record says {held.rows} rows, digest {held.total})")
     write_id = new_write_id()
     with report.phase("diff"):
-        counts = snapshots.diff(extract, key, columns, write_id)
+        # The table's digest (a scan in the target) while the warehouse diffs: two servers, one wait.
+        if target.digest_alongside:
+            with ThreadPoolExecutor(1, thread_name_prefix="tagoffline-digest") as pool:
+                digest = pool.submit(target.table_digest, target.live, [key, *columns])
+                try:
+                    counts = snapshots.diff(extract, key, columns, write_id)
+                finally:
+                    now = digest.result()  # the target's connection is the caller's again, whatever happened
+        else:
+            now = target.table_digest(target.live, [key, *columns])
+            counts = snapshots.diff(extract, key, columns, write_id)
+        if now != held:
+            snapshots.discard_pending()
+            return SwapInstead(f"the table changed outside the service since its last write ({now.rows} rows, "
+                               f"digest {now.total}; the record says {held.rows} rows, digest {held.total})")
     faults.checkpoint("after_diff")
     inserted, updated, deleted = counts.get("i", 0), counts.get("u", 0), counts.get("d", 0)
     changes = ChangeSet(inserted=inserted, updated=updated, deleted=deleted,

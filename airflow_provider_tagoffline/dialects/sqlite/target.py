@@ -73,6 +73,7 @@ def sqlite_value(value: Any) -> Any:
 
 
 class SQLiteTarget(Target):
+    digest_alongside = False  # an engine in this process: its connection is its thread's
     begin_sql = "BEGIN IMMEDIATE"
     blocker_hint = ("SQLite cannot name the connection holding the database file; in WAL mode "
                     "(PRAGMA journal_mode = WAL) readers never hold the swap back")

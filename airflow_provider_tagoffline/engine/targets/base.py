@@ -504,6 +504,10 @@ class Target:
         (what they remove), after it with "ui" (what they add); ``TableDigest.changed`` does the rest."""
         return self._digest(lambda: self.changed_rows_digest_sql(delta, key, columns, ops))
 
+    #: the digest's scan may run in another thread while the warehouse diffs (a server; not an engine inside
+    #: this process whose connection belongs to the thread that opened it)
+    digest_alongside: ClassVar[bool] = True
+
     def digest_after(self, before: TableDigest, removed: TableDigest, added: TableDigest) -> TableDigest:
         """The table's digest after a changes run that removed the row versions ``removed`` and added ``added``
         (pure: a family whose sums wrap says so here)."""
