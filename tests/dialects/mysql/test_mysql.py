@@ -197,3 +197,24 @@ class TestMysqlWarehouseDiff(WarehouseDiffSuite):
         assert report.load_mode.startswith("overwrite (fallback: the table changed outside the service"), \
             report.load_mode
         assert live_target.rows("SELECT COUNT(note) FROM user_tags") == [(0,)]
+
+
+def test_mysql_digest_sql_is_a_checksum_of_a_copy_driven_by_the_delta() -> None:
+    """(no server) The changed rows' copy: LIKE the live table, the delta's distinct keys first, each found
+    through the live key; the sum wraps as CHECKSUM TABLE's does; no per-row hash SQL pretends to be the digest."""
+    spec = make_spec("mysql", "t", schema="crm").target
+    target = make_target(spec, None, "mysql")
+    assert target.digest_statements("`crm`.`user_tags`") == ("SELECT COUNT(*) FROM `crm`.`user_tags`",
+                                                             "CHECKSUM TABLE `crm`.`user_tags`")
+    assert target.changed_rows_copy_sql("tagoffline_delta", "user id", ["user id", "n`ick"], "uud") == [
+        "DROP TEMPORARY TABLE IF EXISTS `crm`.`tagoffline_digest_rows`",
+        "CREATE TEMPORARY TABLE `crm`.`tagoffline_digest_rows` LIKE `crm`.`user_tags`",
+        "INSERT INTO `crm`.`tagoffline_digest_rows` (`user id`, `n``ick`) SELECT l.`user id`, l.`n``ick` FROM "
+        "(SELECT DISTINCT `tagoffline_key` AS k FROM `crm`.`tagoffline_delta` WHERE `tagoffline_op` IN ('d', 'u')) d "
+        "STRAIGHT_JOIN `crm`.`user_tags` l ON l.`user id` = d.k"]
+    with pytest.raises(ValueError, match="subset of 'iud'"):
+        target.changed_rows_copy_sql("tagoffline_delta", "k", ["k"], "x")
+    assert target.digest_after(TableDigest(10, 5), TableDigest(2, 2**32 - 1), TableDigest(3, 7)) == TableDigest(11, 13)
+    assert target.digest_after(TableDigest(1, 2**32 - 1), TableDigest(0, 0), TableDigest(1, 3)) == TableDigest(2, 2)
+    with pytest.raises(NotImplementedError, match="CHECKSUM TABLE"):
+        target.row_hash_sql("l", ["k"])
