@@ -184,6 +184,19 @@ class TestMysqlWarehouseDiff(WarehouseDiffSuite):
         report = run_export(spec, D)
         assert report.load_mode == DIFFED and content(live_target) == EXPECTED_D
 
+    def test_a_partitioned_table_is_followed_through_an_unpartitioned_copy(self, live_target: LiveTarget,
+                                                                           scratch: Path) -> None:
+        """A TEMPORARY table cannot be created LIKE a partitioned one: the copy of the changed rows is made from
+        the table's definition without its partitioning, and its checksum is the same."""
+        spec = changes_spec(live_target)
+        self.first_write(live_target, spec)
+        live_target.execute("ALTER TABLE user_tags PARTITION BY HASH (user_id) PARTITIONS 3")
+        assert self.digests(live_target)[0] == self.digests(live_target)[1]  # the checksum: as unpartitioned
+        report = run_export(spec, D)
+        assert report.load_mode == DIFFED, report.error
+        recorded, now = self.digests(live_target)
+        assert recorded == now and content(live_target) == EXPECTED_D
+
     def test_a_write_to_a_column_outside_the_service_is_a_change_outside_it(self, live_target: LiveTarget,
                                                                            scratch: Path) -> None:
         """CHECKSUM TABLE covers the whole row: a column the service does not map counts (a swap resets it)."""
@@ -218,3 +231,14 @@ def test_mysql_digest_sql_is_a_checksum_of_a_copy_driven_by_the_delta() -> None:
     assert target.digest_after(TableDigest(1, 2**32 - 1), TableDigest(0, 0), TableDigest(1, 3)) == TableDigest(2, 2)
     with pytest.raises(NotImplementedError, match="CHECKSUM TABLE"):
         target.row_hash_sql("l", ["k"])
+
+
+def test_mysql_copy_of_a_partitioned_table_drops_its_partitioning() -> None:
+    """(no server) MariaDB's bare clause and MySQL's versioned comment both go; the rest is kept as it is."""
+    target = make_target(make_spec("mysql", "t").target, None, "mysql")
+    body = ("CREATE TABLE `user_tags` (\n  `user_id` bigint(20) NOT NULL,\n  `nick` varchar(9) DEFAULT 'PARTITION BY',"
+            "\n  PRIMARY KEY (`user_id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='x'")
+    want = "CREATE TEMPORARY TABLE `tagoffline_digest_rows` (" + body.split("(", 1)[1]
+    assert target.unpartitioned_copy_sql(body + "\n PARTITION BY HASH (`user_id`)\nPARTITIONS 3") == want
+    assert target.unpartitioned_copy_sql(body + "\n/*!50100 PARTITION BY HASH (`user_id`)\nPARTITIONS 3 */") == want
+    assert target.unpartitioned_copy_sql(body) == want
