@@ -4,17 +4,21 @@ by the comment's generation) and a table without transactions."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from airflow_provider_tagoffline.connections import resolve_connection, resolve_warehouse
+from airflow_provider_tagoffline.dialects import make_target
 from airflow_provider_tagoffline.engine.extract import LookupJoin, build_extract_query
+from airflow_provider_tagoffline.engine.targets.held import TableDigest
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runs import run_export
 from tests.conformance.changes import ChangesSuite, changes_spec, day_before
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite, add_test_rows, rows_of, three_sources
-from tests.conformance.warehouse_diff import WarehouseDiffSuite
+from tests.conformance.warehouse_diff import DIFFED, WarehouseDiffSuite
 from tests.engine.fault_kit import leftovers
 from tests.run_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
 from tests.run_data import target_content as content
@@ -129,3 +133,112 @@ def test_mysql_string_codes_of_another_collation_join_on_their_text(warehouse_co
 
 class TestMysqlWarehouseDiff(WarehouseDiffSuite):
     family = "mysql"
+
+    # ---- the digest is (COUNT(*), CHECKSUM TABLE): followed through the changed rows alone -------------------
+    @staticmethod
+    def digests(t: LiveTarget) -> tuple[TableDigest | None, TableDigest]:
+        """(the digest the table's record holds, the table's digest computed now)."""
+        where = resolve_connection(t.conn_id)
+        target = make_target(changes_spec(t).target, where.open(), where.kind)
+        try:
+            record = target.read_held()
+            return (record.table_digest if record else None), target.table_digest(target.live, [])
+        finally:
+            target.close()
+
+    def test_the_recorded_checksum_equals_the_tables_after_a_changes_run(self, live_target: LiveTarget,
+                                                                        scratch: Path) -> None:
+        """The record of a changes run carries CHECKSUM TABLE as its transaction left the table, computed from
+        the changed rows' old and new versions alone (mod 2**32), exactly what a scan of the table gives."""
+        spec = changes_spec(live_target)
+        self.first_write(live_target, spec)
+        swapped, now = self.digests(live_target)
+        assert swapped == now and now.rows == 7  # the swap's: CHECKSUM TABLE of the stage it renamed
+        for day, changed in ((D, (0, 1, 0)), (D_PREV, (0, 1, 0)), (D, (0, 1, 0))):
+            report = run_export(spec, day, allow_older=True)
+            assert report.load_mode == DIFFED, report.load_mode
+            assert (report.rows_inserted, report.rows_updated, report.rows_deleted) == changed
+            recorded, now = self.digests(live_target)
+            assert recorded == now and 0 <= now.total < 2**32, day
+        assert now != swapped  # D, not D_PREV
+        # inserted and deleted rows too: a row the warehouse no longer has, a row it has that the table lost
+        live_target.execute("DELETE FROM user_tags WHERE user_id = 7")
+        live_target.execute("INSERT INTO user_tags (user_id, nick) VALUES (99, 'not in the warehouse')")
+        assert run_export(spec, D).load_mode.startswith("overwrite (fallback: the table changed outside")
+        recorded, now = self.digests(live_target)
+        assert recorded == now and content(live_target) == EXPECTED_D
+
+    def test_a_rolled_back_changes_run_leaves_the_table_and_its_checksum(self, live_target: LiveTarget,
+                                                                        scratch: Path) -> None:
+        """The changed rows' digest copies them into a TEMPORARY table inside the changes' transaction: its DDL
+        commits nothing, so a transaction rolled back (here by a NULL gate counted on the table as it would
+        be) leaves the rows, the record and the checksum as they were, and the next run still trusts them."""
+        spec = changes_spec(live_target)
+        old = self.first_write(live_target, spec)
+        before = self.digests(live_target)
+        gated = changes_spec(live_target, gates={"max_null_ratio": {"gmv": 0.0}})
+        with pytest.raises(RunFailed, match="quality gate failed, the changes are rolled back"):
+            run_export(gated, D)
+        assert content(live_target) == old and self.digests(live_target) == before
+        assert leftovers(live_target) == []
+        report = run_export(spec, D)
+        assert report.load_mode == DIFFED and content(live_target) == EXPECTED_D
+
+    def test_a_partitioned_table_is_followed_through_an_unpartitioned_copy(self, live_target: LiveTarget,
+                                                                           scratch: Path) -> None:
+        """A TEMPORARY table cannot be created LIKE a partitioned one: the copy of the changed rows is made from
+        the table's definition without its partitioning, and its checksum is the same."""
+        spec = changes_spec(live_target)
+        self.first_write(live_target, spec)
+        live_target.execute("ALTER TABLE user_tags PARTITION BY HASH (user_id) PARTITIONS 3")
+        assert self.digests(live_target)[0] == self.digests(live_target)[1]  # the checksum: as unpartitioned
+        report = run_export(spec, D)
+        assert report.load_mode == DIFFED, report.error
+        recorded, now = self.digests(live_target)
+        assert recorded == now and content(live_target) == EXPECTED_D
+
+    def test_a_write_to_a_column_outside_the_service_is_a_change_outside_it(self, live_target: LiveTarget,
+                                                                           scratch: Path) -> None:
+        """CHECKSUM TABLE covers the whole row: a column the service does not map counts (a swap resets it)."""
+        spec = changes_spec(live_target)
+        self.first_write(live_target, spec)
+        live_target.execute("ALTER TABLE user_tags ADD COLUMN note VARCHAR(20) NULL")
+        run_export(spec, D)  # the rows' checksums changed with their layout: a swap, whatever it says
+        assert run_export(spec, D_PREV, allow_older=True).load_mode == DIFFED  # trusted, the column all NULL
+        live_target.execute("UPDATE user_tags SET note = 'by hand' WHERE user_id = 2")
+        report = run_export(spec, D)
+        assert report.load_mode.startswith("overwrite (fallback: the table changed outside the service"), \
+            report.load_mode
+        assert live_target.rows("SELECT COUNT(note) FROM user_tags") == [(0,)]
+
+
+def test_mysql_digest_sql_is_a_checksum_of_a_copy_driven_by_the_delta() -> None:
+    """(no server) The changed rows' copy: LIKE the live table, the delta's distinct keys first, each found
+    through the live key; the sum wraps as CHECKSUM TABLE's does; no per-row hash SQL pretends to be the digest."""
+    spec = make_spec("mysql", "t", schema="crm").target
+    target = make_target(spec, None, "mysql")
+    assert target.digest_statements("`crm`.`user_tags`") == ("SELECT COUNT(*) FROM `crm`.`user_tags`",
+                                                             "CHECKSUM TABLE `crm`.`user_tags`")
+    assert target.changed_rows_copy_sql("tagoffline_delta", "user id", ["user id", "n`ick"], "uud") == [
+        "DROP TEMPORARY TABLE IF EXISTS `crm`.`tagoffline_digest_rows`",
+        "CREATE TEMPORARY TABLE `crm`.`tagoffline_digest_rows` LIKE `crm`.`user_tags`",
+        "INSERT INTO `crm`.`tagoffline_digest_rows` (`user id`, `n``ick`) SELECT l.`user id`, l.`n``ick` FROM "
+        "(SELECT DISTINCT `tagoffline_key` AS k FROM `crm`.`tagoffline_delta` WHERE `tagoffline_op` IN ('d', 'u')) d "
+        "STRAIGHT_JOIN `crm`.`user_tags` l ON l.`user id` = d.k"]
+    with pytest.raises(ValueError, match="subset of 'iud'"):
+        target.changed_rows_copy_sql("tagoffline_delta", "k", ["k"], "x")
+    assert target.digest_after(TableDigest(10, 5), TableDigest(2, 2**32 - 1), TableDigest(3, 7)) == TableDigest(11, 13)
+    assert target.digest_after(TableDigest(1, 2**32 - 1), TableDigest(0, 0), TableDigest(1, 3)) == TableDigest(2, 2)
+    with pytest.raises(NotImplementedError, match="CHECKSUM TABLE"):
+        target.row_hash_sql("l", ["k"])
+
+
+def test_mysql_copy_of_a_partitioned_table_drops_its_partitioning() -> None:
+    """(no server) MariaDB's bare clause and MySQL's versioned comment both go; the rest is kept as it is."""
+    target = make_target(make_spec("mysql", "t").target, None, "mysql")
+    body = ("CREATE TABLE `user_tags` (\n  `user_id` bigint(20) NOT NULL,\n  `nick` varchar(9) DEFAULT 'PARTITION BY',"
+            "\n  PRIMARY KEY (`user_id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COMMENT='x'")
+    want = "CREATE TEMPORARY TABLE `tagoffline_digest_rows` (" + body.split("(", 1)[1]
+    assert target.unpartitioned_copy_sql(body + "\n PARTITION BY HASH (`user_id`)\nPARTITIONS 3") == want
+    assert target.unpartitioned_copy_sql(body + "\n/*!50100 PARTITION BY HASH (`user_id`)\nPARTITIONS 3 */") == want
+    assert target.unpartitioned_copy_sql(body) == want
