@@ -270,8 +270,49 @@ def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots
     written yet). ``found``: the table's record as the preflight read it; ``extract``: the one-pass extract;
     ``load_delta``: the run's load path, into the table ``Target.loading_into`` names, with these columns.
     RunFailed (nothing written) when a gate refuses the change set."""
-    key = spec.target.key_column
-    columns = [o.column for o in spec.outputs]
+    write_id = new_write_id()
+    diffed = _diffed(spec, target, report, snapshots, found, extract, sig, write_id, say)
+    if isinstance(diffed, SwapInstead):
+        return diffed
+    changes, held = diffed
+    try:
+        with report.phase("gates"):
+            report.gates_checked = gates.describe(spec.gates)
+            # NULL ratios are counted on the table as it will be, inside the changes' transaction (_apply)
+            stats = TableStats(rows=held.rows + changes.inserted - changes.deleted, nulls={})
+            report.rows_written = stats.rows
+            failed = gates.evaluate(spec.gates, spec, stats, held.rows) + change_gate(spec, changes)
+            if failed:
+                report.gates_failed += failed
+                raise RunFailed("quality gate failed, the live table is untouched: " + "; ".join(report.gates_failed))
+        if held.rows and changes.changed > SWITCH_RATIO * held.rows:
+            snapshots.discard_pending()
+            return SwapInstead(f"{changes.changed} changed rows are more than {SWITCH_RATIO:.0%} of the {held.rows} "
+                               "live rows: the swap is cheaper", snapshot=False)
+        written = _sent_and_applied(spec, target, report, snapshots, changes, held,
+                                    lambda: dataclasses.replace(record(), write_id=write_id), load_delta)
+    except BaseException:
+        # Not committed: the change set is dropped (the next run would drop it too: the table names no such write)
+        with contextlib.suppress(Exception):
+            snapshots.discard_pending()
+        raise
+    faults.checkpoint("after_swap")
+    with report.phase("promote"):
+        try:
+            snapshots.promote(write_id)
+        except Exception as exc:  # the next run finds the table naming this write and promotes it then
+            log.warning("the changes to %s are committed; the snapshot is promoted by the next run: %s",
+                        target.display_name, exc)
+    _report(report, written, changes, "changes (diffed in the warehouse)")
+    return None
+
+
+def _diffed(spec: RunSpec, target: Target, report: RunReport, snapshots: Snapshots, found: HeldRecord | None,
+            extract: Query, sig: str, write_id: str,
+            say: Callable[[str], None]) -> tuple[ChangeSet, TableDigest] | SwapInstead:
+    """The trust check and the warehouse's diff: the change set (pending in the warehouse, tagged
+    ``write_id``) and the table's digest as recorded and found, or why the run swaps instead."""
+    key, columns = spec.target.key_column, [o.column for o in spec.outputs]
     with report.phase("trust"):
         state = _promoted_or_discarded(snapshots, found, say)
         held = TableDigest.parse(found.digest) if found is not None else None
@@ -283,7 +324,6 @@ def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots
         if looked and different > SWITCH_RATIO * looked:
             return SwapInstead(f"{different} of the first {looked} rows are new or changed, more than "
                                f"{SWITCH_RATIO:.0%}: the swap is cheaper", snapshot=False)
-    write_id = new_write_id()
     with report.phase("diff"):
         # The table's digest (a scan in the target) while the warehouse diffs: two servers, one wait.
         if target.digest_alongside:
@@ -302,25 +342,26 @@ def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots
                                f"digest {now.total}; the record says {held.rows} rows, digest {held.total})")
     faults.checkpoint("after_diff")
     inserted, updated, deleted = counts.get("i", 0), counts.get("u", 0), counts.get("d", 0)
-    changes = ChangeSet(inserted=inserted, updated=updated, deleted=deleted,
-                        unchanged=held.rows - updated - deleted)
+    changes = ChangeSet(inserted=inserted, updated=updated, deleted=deleted, unchanged=held.rows - updated - deleted)
     say(f"changes against the snapshot of the last write: {changes.describe()}")
-    rows_after = held.rows + inserted - deleted
-    report.rows_written = rows_after
+    return changes, held
+
+
+def _sent_and_applied(spec: RunSpec, target: Target, report: RunReport, snapshots: Snapshots, changes: ChangeSet,
+                      held: TableDigest, record: Callable[[], HeldRecord],
+                      load_delta: Callable[[Query, list[str]], LoadResult]) -> tuple[int | None, ...]:
+    """The change set into the target's temporary table, then the changes' one transaction (its row counts)."""
+    key, columns = spec.target.key_column, [o.column for o in spec.outputs]
     null_columns = gates.null_counted_columns(spec)
-    with report.phase("gates"):
-        report.gates_checked = gates.describe(spec.gates)
-        # the NULL ratios are counted on the table as it will be, inside the changes' transaction (below)
-        no_nulls = TableStats(rows=rows_after, nulls={})
-        failed = gates.evaluate(spec.gates, spec, no_nulls, held.rows) + change_gate(spec, changes)
+
+    def nulls_gate() -> None:
+        if not null_columns:
+            return
+        failed = gates.evaluate(spec.gates, spec, target.stats(target.live, null_columns), None)
         if failed:
             report.gates_failed += failed
-            snapshots.discard_pending()
-            raise RunFailed("quality gate failed, the live table is untouched: " + "; ".join(report.gates_failed))
-    if held.rows and changes.changed > SWITCH_RATIO * held.rows:
-        snapshots.discard_pending()
-        return SwapInstead(f"{changes.changed} changed rows are more than {SWITCH_RATIO:.0%} of the {held.rows} live "
-                           "rows: the swap is cheaper", snapshot=False)
+            raise RunFailed("quality gate failed, the changes are rolled back: " + "; ".join(failed))
+
     try:
         with report.phase("extract_load"):
             target.prepare_changes()
@@ -333,37 +374,12 @@ def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots
             target.delta_loaded(DELTA)
         report.rows_read = changes.changed
         faults.checkpoint("after_load")
-
-        def this_write() -> HeldRecord:
-            return dataclasses.replace(record(), write_id=write_id)
-
-        def nulls_gate() -> None:
-            if not null_columns:
-                return
-            stats = target.stats(target.live, null_columns)
-            failed = gates.evaluate(spec.gates, spec, stats, None)
-            if failed:
-                report.gates_failed += failed
-                raise RunFailed("quality gate failed, the changes are rolled back: " + "; ".join(failed))
-
         with report.phase("apply"):
-            written = target.with_lock_retries(f"the changes to {target.display_name}",
-                                               lambda: _apply(target, key, columns, this_write, held, nulls_gate))
-    except BaseException:
+            return target.with_lock_retries(f"the changes to {target.display_name}",
+                                            lambda: _apply(target, key, columns, record, held, nulls_gate))
+    finally:
         with contextlib.suppress(Exception):
             _drop_delta(target)
-        raise
-    faults.checkpoint("after_swap")
-    with report.phase("promote"):
-        try:
-            snapshots.promote(write_id)
-        except Exception as exc:  # the next run finds the table naming this write and promotes it then
-            log.warning("the changes to %s are committed; the snapshot is promoted by the next run: %s",
-                        target.display_name, exc)
-    with contextlib.suppress(Exception):
-        _drop_delta(target)
-    _report(report, written, changes, "changes (diffed in the warehouse)")
-    return None
 
 
 def adopted(snapshots: Snapshots, spec: RunSpec, write_id: str, sig: str, say: Callable[[str], None]) -> None:

@@ -182,33 +182,39 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
             snapshots = Snapshots.open(warehouse, spec.service.name) if changes.diffs_in_warehouse(spec) else None
         if snapshots is None:
             _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say)
-            return
-        # load mode changes with a snapshot in the warehouse: only the changed rows cross the network
-        extract = load.one_query(checks.known())
-        sig = changes.signature(spec, load.booleans_as_int)
-        swap = changes.through_snapshot(spec, target, report, snapshots, held.found, extract, sig, held.record,
-                                        load.into, say)
-        if swap is None:
-            return
-        target.load_mode = "overwrite"  # its stage is a swap's from the start
-        if not swap.snapshot:
-            _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say,
-                     swap_because=swap.why)
-            return
-        # The swap, its stage loaded from the next snapshot, built from the extract in the warehouse first, so
-        # that the snapshot it adopts after is exactly what the table received.
-        write_id = changes.new_write_id()
-        with report.phase("snapshot"):
-            rows = snapshots.build_next(extract, spec.target.key_column, [o.column for o in spec.outputs])
-        try:
-            _publish(spec, target, report, held, live_rows, lambda: load.into(rows, load.columns), say,
-                     swap_because=swap.why, stamp=changes.stage_stamp(target, spec, write_id))
-        except BaseException:
-            with contextlib.suppress(Exception):
-                snapshots.drop_next()
-            raise
-        with report.phase("snapshot"):
-            changes.adopted(snapshots, spec, write_id, sig, say)
+        else:
+            _publish_changes(spec, target, report, held, live_rows, checks, load, snapshots, say)
+
+
+def _publish_changes(spec: RunSpec, target: Target, report: RunReport, held: _Held, live_rows: int | None,
+                     checks: _Checks, load: _Load, snapshots: Snapshots, say: Callable[[str], None]) -> None:
+    """Load mode ``changes`` with a snapshot in the warehouse: only the changed rows cross the network
+    (engine/changes.py), or the swap, which keeps a snapshot of what it writes unless most rows changed."""
+    extract = load.one_query(checks.known())
+    sig = changes.signature(spec, load.booleans_as_int)
+    swap = changes.through_snapshot(spec, target, report, snapshots, held.found, extract, sig, held.record,
+                                    load.into, say)
+    if swap is None:
+        return
+    target.load_mode = "overwrite"  # its stage is a swap's from the start
+    if not swap.snapshot:
+        _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say,
+                 swap_because=swap.why)
+        return
+    # The swap, its stage loaded from the next snapshot, built from the extract in the warehouse first, so
+    # that the snapshot it adopts after is exactly what the table received.
+    write_id = changes.new_write_id()
+    with report.phase("snapshot"):
+        rows = snapshots.build_next(extract, spec.target.key_column, [o.column for o in spec.outputs])
+    try:
+        _publish(spec, target, report, held, live_rows, lambda: load.into(rows, load.columns), say,
+                 swap_because=swap.why, stamp=changes.stage_stamp(target, spec, write_id))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            snapshots.drop_next()
+        raise
+    with report.phase("snapshot"):
+        changes.adopted(snapshots, spec, write_id, sig, say)
 
 
 def _columns(spec: RunSpec, d: dt.date, target: Target) -> list[str]:
@@ -350,8 +356,7 @@ class _Load:
 
     def one_query(self, checks: list[SourceCheck]) -> Query:
         """The extract as one statement (the warehouse diffs it whole), deduplicated as ``checks`` say."""
-        dedupe = frozenset(i for i, c in enumerate(checks) if c.duplicates)
-        (query,) = build_extract_passes(self.spec, self.warehouse.dialect, self.d, dedupe, 1,
+        (query,) = build_extract_passes(self.spec, self.warehouse.dialect, self.d, _repeating(checks), 1,
                                         native_lookups=self.native_lookups, booleans_as_int=self.booleans_as_int)
         return query
 
@@ -365,7 +370,7 @@ class _Load:
 
     def queries(self, checks: list[SourceCheck] | None) -> list[Query]:
         """The extract: one statement, or one per pass over the IDs (``Warehouse.extract_passes``)."""
-        dedupe = frozenset(i for i, c in enumerate(checks or []) if c.duplicates)
+        dedupe = _repeating(checks or [])
         self.report.extract_passes = self.warehouse.extract_passes(self.spec, checks or [], dedupe)
         return build_extract_passes(self.spec, self.warehouse.dialect, self.d, dedupe, self.report.extract_passes,
                                     native_lookups=self.native_lookups, booleans_as_int=self.booleans_as_int)
@@ -475,6 +480,11 @@ class _ChecksAlongside(_Checks):
         if result is None or self.report.duplicates_replaced:
             return load.again(checks)
         return result
+
+
+def _repeating(checks: list[SourceCheck]) -> frozenset[int]:
+    """The sources (by position) whose check found duplicate IDs: the extract deduplicates them."""
+    return frozenset(i for i, c in enumerate(checks) if c.duplicates)
 
 
 def _check_path(warehouse: Warehouse) -> type[_Checks]:
