@@ -49,6 +49,23 @@ def row_versions(t: LiveTarget) -> list[tuple[Any, ...]]:
     return []
 
 
+def killed_then_finished(t: LiveTarget, spec: RunSpec, phases: tuple[str, ...], old: list[tuple[Any, ...]],
+                         tmp_path: Path, mode: str) -> None:
+    """For each phase: a changes run of D SIGKILLed there leaves the old content (or D, once committed), the
+    next run writes D in load mode ``mode`` and leaves nothing behind, and a run of D_PREV brings the old back."""
+    for phase in phases:
+        env = dict(os.environ, TOT_SPEC=spec.to_json(), TMPDIR=str(tmp_path), **{faults.ENV: phase})
+        proc = subprocess.run([sys.executable, "-c", RUN, D.isoformat()], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == -signal.SIGKILL, f"the run was not killed at {phase}: {proc.stderr[-800:]}"
+        assert content(t) == (EXPECTED_D if phase == "after_swap" else old), f"killed at {phase}"
+        report = run_export(spec, D)
+        assert report.load_mode == mode, f"after a kill at {phase}: {report.load_mode}"
+        assert content(t) == EXPECTED_D and leftovers(t) == []
+        back = run_export(spec, D_PREV, allow_older=True)
+        assert back.load_mode == mode and content(t) == old, f"after a kill at {phase}"
+
+
 RUN = ("import json, os, sys; from airflow_provider_tagoffline.engine import changes; changes.SWITCH_RATIO = 1.0; "
        "from airflow_provider_tagoffline.runs import run_export; "
        "run_export(json.loads(os.environ['TOT_SPEC']), sys.argv[1])")
@@ -133,17 +150,7 @@ class ChangesSuite:
         run_export(spec, D)  # the record written by a changes run too
         run_export(spec, D_PREV, allow_older=True)
         assert content(live_target) == old
-        for phase in faults.PHASES:
-            env = dict(os.environ, TOT_SPEC=spec.to_json(), TMPDIR=str(tmp_path), **{faults.ENV: phase})
-            proc = subprocess.run([sys.executable, "-c", RUN, D.isoformat()], env=env, capture_output=True, text=True,
-                                  timeout=120)
-            assert proc.returncode == -signal.SIGKILL, f"the run was not killed at {phase}: {proc.stderr[-800:]}"
-            assert content(live_target) == (EXPECTED_D if phase == "after_swap" else old), f"killed at {phase}"
-            report = run_export(spec, D)
-            assert content(live_target) == EXPECTED_D and leftovers(live_target) == []
-            assert report.load_mode == "changes (target-side diff)"
-            run_export(spec, D_PREV, allow_older=True)
-            assert content(live_target) == old
+        killed_then_finished(live_target, spec, faults.PHASES, old, tmp_path, "changes (target-side diff)")
 
     def test_readers_see_old_or_new_never_a_mix(self, live_target: LiveTarget,
                                                 every_change_written: None) -> None:

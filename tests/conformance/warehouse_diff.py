@@ -11,10 +11,6 @@ The warehouse is the session's DuckDB file (tests/run_data.py) with a scratch fi
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,7 +19,7 @@ import pytest
 from airflow_provider_tagoffline.engine import changes, faults
 from airflow_provider_tagoffline.errors import RunFailed
 from airflow_provider_tagoffline.runs import run_export
-from tests.conformance.changes import RUN, changes_spec, row_versions
+from tests.conformance.changes import changes_spec, killed_then_finished, row_versions
 from tests.engine.fault_kit import LiveReader, leftovers
 from tests.run_data import D_PREV, EXPECTED_D, D, LiveTarget
 from tests.run_data import target_content as content
@@ -139,17 +135,7 @@ class WarehouseDiffSuite:
         old = self.first_write(live_target, spec)
         assert run_export(spec, D).load_mode == DIFFED
         run_export(spec, D_PREV, allow_older=True)
-        for phase in faults.CHANGES_PHASES:
-            env = dict(os.environ, TOT_SPEC=spec.to_json(), TMPDIR=str(tmp_path), **{faults.ENV: phase})
-            proc = subprocess.run([sys.executable, "-c", RUN, D.isoformat()], env=env, capture_output=True, text=True,
-                                  timeout=120)
-            assert proc.returncode == -signal.SIGKILL, f"the run was not killed at {phase}: {proc.stderr[-800:]}"
-            assert content(live_target) == (EXPECTED_D if phase == "after_swap" else old), f"killed at {phase}"
-            report = run_export(spec, D)
-            assert report.load_mode == DIFFED, f"after a kill at {phase}: {report.load_mode}"
-            assert content(live_target) == EXPECTED_D and leftovers(live_target) == []
-            back = run_export(spec, D_PREV, allow_older=True)
-            assert back.load_mode == DIFFED and content(live_target) == old, f"after a kill at {phase}"
+        killed_then_finished(live_target, spec, faults.CHANGES_PHASES, old, tmp_path, DIFFED)
 
     def test_readers_see_old_or_new_never_a_mix(self, live_target: LiveTarget, scratch: Path) -> None:
         if not self.concurrent_readers:
