@@ -20,7 +20,9 @@ engine/snapshots.py), ``through_snapshot`` diffs there instead and only the chan
     → ONE transaction: delete, update, insert, the record (data date, a new write id, the digest updated
     from the changed rows alone) → the pending set promoted into the snapshot
 
-Any answer "no" swaps the whole table instead, records its digest and rebuilds the snapshot (``rebuilt``).
+Any answer "no" swaps the whole table instead: its stage loaded from the next snapshot, its record with the
+stage's digest, that snapshot adopted after (``adopted``) — or, when most rows changed, a plain swap that
+keeps no snapshot.
 """
 
 from __future__ import annotations

@@ -331,11 +331,7 @@ class MySQLTarget(Target):
         table's key index; a key twice in ``delta`` is copied once. ``stored``: the live table's columns the
         copy writes (``stored_columns_sql``); ``create``: the copy's CREATE when the live table is partitioned
         (``unpartitioned_copy_sql``)."""
-        wanted = sorted(set(ops))
-        if not wanted or set(wanted) - set("iud"):
-            raise ValueError(f"ops is a non-empty subset of 'iud', not {ops!r}")
-        q, copy = self.d.quote, self.temp_ref(DIGEST_ROWS)
-        in_ops = ", ".join(self.d.quote_literal(op) for op in wanted)
+        q, copy, in_ops = self.d.quote, self.temp_ref(DIGEST_ROWS), self.ops_list_sql(ops)
         cols = ", ".join(q(c) for c in stored)
         from_live = ", ".join(f"l.{q(c)}" for c in stored)
         return [f"DROP TEMPORARY TABLE IF EXISTS {copy}",

@@ -473,15 +473,18 @@ class Target:
         """(rows, sum of row hashes) of ``table`` (a name of the target's schema, as ``self.live``; pure)."""
         return f"SELECT {self.digest_sums_sql('l', columns)} FROM {self.q(table)} l"
 
+    def ops_list_sql(self, ops: str) -> str:
+        """The ops of a change set (a non-empty subset of "iud") as an SQL list of literals (pure)."""
+        wanted = sorted(set(ops))
+        if not wanted or set(wanted) - set("iud"):
+            raise ValueError(f"ops is a non-empty subset of 'iud', not {ops!r}")
+        return ", ".join(self.d.quote_literal(op) for op in wanted)
+
     def changed_rows_digest_sql(self, delta: str, key: str, columns: list[str], ops: str) -> str:
         """The same over the live rows whose ``key`` is a ``tagoffline_key`` of the temporary table ``delta``
         with ``tagoffline_op`` in ``ops`` (a subset of "iud"; pure). The live table is reached through its
         key (a semi-join driven by the few delta rows), not scanned; a key twice in ``delta`` counts once."""
-        q = self.d.quote
-        wanted = sorted(set(ops))
-        if not wanted or set(wanted) - set("iud"):
-            raise ValueError(f"ops is a non-empty subset of 'iud', not {ops!r}")
-        in_ops = ", ".join(self.d.quote_literal(op) for op in wanted)
+        q, in_ops = self.d.quote, self.ops_list_sql(ops)
         return (f"SELECT {self.digest_sums_sql('l', columns)} FROM {self.q(self.live)} l WHERE l.{q(key)} IN "
                 f"(SELECT d.{q('tagoffline_key')} FROM {self.temp_ref(delta)} d WHERE d.{q('tagoffline_op')} "
                 f"IN ({in_ops}))")
