@@ -212,15 +212,19 @@ def previewed(spec: RunSpec, recorded: bool, changes: ChangeSet | None) -> tuple
 
 
 def _apply(target: Target, key: str, columns: list[str], record: Callable[[], HeldRecord],
-           digest: TableDigest | None = None, check: Callable[[], None] = lambda: None) -> tuple[int | None, ...]:
+           digest: TableDigest | None = None, check: Callable[[], None] = lambda: None,
+           versions: tuple[TableDigest, TableDigest] | None = None) -> tuple[int | None, ...]:
     """One bounded transaction: delete, update, insert, ``check`` (RunFailed rolls it all back), the record —
     with ``digest`` (the table's before), the record carries it updated from the changed rows' old and new
-    versions alone. Row counts as the driver gives them."""
+    versions alone: ``versions`` (their digests, taken from the change set before the transaction), else read in
+    the live table inside it. Row counts as the driver gives them."""
     delete, update, insert = target.changes_apply_sql(DELTA, key, columns)
     every = [key, *columns]
     counts: list[int | None] = []
     with target.bounded(target.dml_transaction()):
-        removed = target.digest_of_changed_rows(DELTA, key, every, "ud") if digest is not None else None
+        removed = None
+        if digest is not None:
+            removed = versions[0] if versions else target.digest_of_changed_rows(DELTA, key, every, "ud")
         for i, sql in enumerate((delete, update, insert)):
             cur = target.execute(sql)
             counts.append(getattr(cur, "rowcount", None))
@@ -230,7 +234,7 @@ def _apply(target: Target, key: str, columns: list[str], record: Callable[[], He
         check()
         written = record()
         if digest is not None and removed is not None:
-            added = target.digest_of_changed_rows(DELTA, key, every, "ui")
+            added = versions[1] if versions else target.digest_of_changed_rows(DELTA, key, every, "ui")
             written = dataclasses.replace(written, digest=target.digest_after(digest, removed, added).text())
         target.run_statements(target.changes_record_sql(written))
     deleted, updated, inserted = counts
@@ -364,6 +368,9 @@ def _sent_and_applied(spec: RunSpec, target: Target, report: RunReport, snapshot
             report.gates_failed += failed
             raise RunFailed("quality gate failed, the changes are rolled back: " + "; ".join(failed))
 
+    # the versions the changes replace travel with them where the target can hash them there (the snapshot
+    # holds what the table holds: its digest was just checked): none of the changed rows is read in the table
+    olds = target.digest_from_change_set
     try:
         with report.phase("extract_load"):
             target.prepare_changes()
@@ -371,14 +378,17 @@ def _sent_and_applied(spec: RunSpec, target: Target, report: RunReport, snapshot
             target.run_statements([target.empty_delta_sql(DELTA, key, columns)])
             if changes.changed:  # else only the record changes (an empty load is no load: DuckDB's CSV)
                 with target.loading_into(target.temp_ref(DELTA)):
-                    result = load_delta(snapshots.pending_query(), ["tagoffline_op", "tagoffline_key", *columns])
+                    result = load_delta(snapshots.pending_query(old_versions=olds),
+                                        ["tagoffline_op", "tagoffline_key", *columns])
                 report.load_method = result.method
             target.delta_loaded(DELTA)
+            versions = ((target.change_set_digest(DELTA, columns, "o"), target.change_set_digest(DELTA, columns, "ui"))
+                        if olds else None)
         report.rows_read = changes.changed
         faults.checkpoint("after_load")
         with report.phase("apply"):
             return target.with_lock_retries(f"the changes to {target.display_name}",
-                                            lambda: _apply(target, key, columns, record, held, nulls_gate))
+                                            lambda: _apply(target, key, columns, record, held, nulls_gate, versions))
     finally:
         with contextlib.suppress(Exception):
             _drop_delta(target)

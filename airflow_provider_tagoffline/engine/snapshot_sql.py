@@ -5,7 +5,7 @@ The scratch place (the warehouse connection's extra ``tagoffline_scratch``) hold
 * ``tagoffline_snap_<service>_<hash>``: the rows the last write of the service wrote, the entity ID
   as ``tagoffline_key`` and every output column, in the extract's own types;
 * ``tagoffline_pend_<service>_<hash>``: the change set of a diff not yet promoted (``tagoffline_op``
-  i / u / d, ``tagoffline_key``, the new values), the layout the target applies;
+  i / u / d, ``tagoffline_key``, the new values, then the old ones), read in the layout the target applies;
 * ``tagoffline_next_<service>_<hash>``: a snapshot being rebuilt, renamed over the old one at the end;
 
 and one state table shared by the services, ``tagoffline_snapshots``, one row per service. The names
@@ -103,6 +103,11 @@ class SnapshotSql:
         """What gives the planner the statistics of a table just built (the diff's join sizes)."""
         return []
 
+    def key_index_sql(self, table: str) -> list[str]:
+        """What lets a few keys reach a snapshot's rows without scanning it all (the sample's lookups, the
+        promotion's delete), on a table just built."""
+        return []
+
     def is_busy(self, exc: BaseException) -> bool:
         """Whether ``exc`` says another process holds the scratch place now (worth waiting for)."""
         return False
@@ -110,6 +115,10 @@ class SnapshotSql:
     def work_settings_sql(self) -> list[str]:
         """Settings of the diff's and the promotion's transactions (their working memory), first in them."""
         return []
+
+    def promote_settings_sql(self) -> list[str]:
+        """Settings of the promotion's transaction, first in it."""
+        return self.work_settings_sql()
 
     # ---- state ---------------------------------------------------------------------------------
     def prepare_state_sql(self) -> list[Statement]:
@@ -170,14 +179,16 @@ class SnapshotSql:
         return " OR ".join(self.d.differs(f"e.{q(c)}", f"s.{q(c)}") for c in columns) or "FALSE"
 
     def diff_sql(self, extract: Query, key: str, columns: list[str]) -> list[Statement]:
-        """The pending change set of the extract against the snapshot: FULL JOIN on the ID."""
+        """The pending change set of the extract against the snapshot: FULL JOIN on the ID. Each row carries
+        the new values and, as ``tagoffline_old_<n>``, the snapshot's (the row the table holds now)."""
         q = self.quote
         e_key, s_key = f"e.{q(key)}", f"s.{q(KEY)}"
         new = "".join(f", e.{q(c)}" for c in columns)
+        old = "".join(f", s.{q(c)} AS {q(old_column(n))}" for n, c in enumerate(columns))
         return [Statement(f"DROP TABLE IF EXISTS {self.pending}"),
                 Statement(f"CREATE TABLE {self.pending} AS SELECT CASE WHEN {s_key} IS NULL THEN 'i' "
                           f"WHEN {e_key} IS NULL THEN 'd' ELSE 'u' END AS {q(OP)}, "
-                          f"COALESCE({e_key}, {s_key}) AS {q(KEY)}{new} "
+                          f"COALESCE({e_key}, {s_key}) AS {q(KEY)}{new}{old} "
                           f"FROM ({extract.sql}) e({self._named(key, columns)}) "
                           f"FULL JOIN {self.snapshot} s ON {s_key} = {e_key} "
                           f"WHERE {s_key} IS NULL OR {e_key} IS NULL OR {self.differs_sql(columns)}",
@@ -197,9 +208,17 @@ class SnapshotSql:
                          f"THEN 1 ELSE 0 END), 0) FROM ({first}) e({self._named(key, columns)}) "
                          f"LEFT JOIN {self.snapshot} s ON s.{q(KEY)} = e.{q(key)}", list(extract.params))
 
-    def pending_sql(self, columns: list[str]) -> str:
+    def pending_sql(self, columns: list[str], old_versions: bool = False) -> str:
+        """The pending change set in the layout the target applies; with ``old_versions``, followed by one row
+        ``o`` per updated or deleted key holding the snapshot's values: what the target holds before the
+        changes, so that it need not read those rows again to update its digest."""
         q = self.quote
-        return f"SELECT {', '.join(q(c) for c in [OP, KEY, *columns])} FROM {self.pending}"
+        rows = f"SELECT {', '.join(q(c) for c in [OP, KEY, *columns])} FROM {self.pending}"
+        if not old_versions:
+            return rows
+        olds = ", ".join(q(old_column(n)) for n in range(len(columns)))
+        return (f"{rows} UNION ALL SELECT 'o', {q(KEY)}{', ' if olds else ''}{olds} FROM {self.pending} "
+                f"WHERE {q(OP)} <> 'i'")
 
     def promote_sql(self, columns: list[str]) -> list[str]:
         """The pending set applied to the snapshot, then gone (inside promote's one transaction)."""
@@ -216,6 +235,12 @@ class SnapshotSql:
     def drop_sql(self) -> list[Statement]:
         return [Statement(f"DROP TABLE IF EXISTS {t}") for t in (self.snapshot, self.pending, self.next)] + [
             Statement(f"DELETE FROM {self.state} WHERE service = {self.d.placeholder}", [self.service])]
+
+
+def old_column(n: int) -> str:
+    """The pending set's column holding the snapshot's value of the ``n``-th output column (by position: an
+    output's own name could be anything)."""
+    return f"tagoffline_old_{n}"
 
 
 def columns_json(columns: list[str]) -> str:

@@ -234,10 +234,11 @@ class Snapshots:
         return {"i": i, "u": u, "d": d}
 
     @_step(keep=True)
-    def pending_query(self) -> Query:
-        """The pending change set: ``tagoffline_op``, ``tagoffline_key``, then the output columns."""
+    def pending_query(self, old_versions: bool = False) -> Query:
+        """The pending change set: ``tagoffline_op``, ``tagoffline_key``, then the output columns; with
+        ``old_versions``, rows ``o`` too: the snapshot's values of each key updated or deleted."""
         _, _, _, columns, _, _ = self._row()
-        return Query(self.sql.pending_sql(columns), [], [OP, KEY, *columns], scan_only=True)
+        return Query(self.sql.pending_sql(columns, old_versions), [], [OP, KEY, *columns], scan_only=True)
 
     @_step(release=True)
     def promote(self, write_id: str) -> None:
@@ -246,7 +247,7 @@ class Snapshots:
         self.warehouse.memory.use_lean(False, 1)
         try:
             with self._transaction():
-                self._run(self.sql.work_settings_sql())
+                self._run(self.sql.promote_settings_sql())
                 _, _, rows, columns, pending, pending_rows = self._row()
                 if not write_id or pending != write_id:
                     raise RunFailed(f"the snapshot's pending change set is {pending or 'none'}, not write "
@@ -288,6 +289,7 @@ class Snapshots:
         self.warehouse.memory.use_lean(extract.scan_only, extract.operators)
         try:
             self._run(self.sql.rebuild_sql(extract, key, columns))
+            self._run(self.sql.key_index_sql(self.sql.next))
             self._run(self.sql.analyze_sql(self.sql.next))
         except Exception as exc:
             self.warehouse.reader.reset()

@@ -126,6 +126,12 @@ class SnapshotsSuite:
         assert snaps.state().pending_write_id == "b2"  # a step between leaves the pending set readable
         changed = {r[1]: (r[0], tuple(r[2:])) for batch in wh.stream(q, 100) for r in batch}
         wh.reader.reset()
+        # with the old versions: one row "o" per key updated or deleted, holding what the snapshot held
+        with_olds = [r for batch in wh.stream(snaps.pending_query(old_versions=True), 100) for r in batch]
+        wh.reader.reset()
+        before = rows(wh, old)
+        assert {r[1]: tuple(r[2:]) for r in with_olds if r[0] == "o"} == {k: before[k][1:] for k in (1, 2, 3, 4, 5)}
+        assert {r[1]: (r[0], tuple(r[2:])) for r in with_olds if r[0] != "o"} == changed
         expected = rows(wh, new)
         assert changed == {
             7: ("i", expected[7][1:]),

@@ -352,11 +352,17 @@ class TargetSuite:
                 f"UPDATE {ref} SET birthday = NULL WHERE {q('tagoffline_key')} = 2",
                 f"INSERT INTO {ref} SELECT 'i', user_id + 100, {cols} FROM user_tags WHERE user_id IN (3, 4)",
                 f"INSERT INTO {ref} SELECT 'd', user_id, {cols} FROM user_tags WHERE user_id = 5",
+                # the versions the changes replace, as a warehouse-side diff sends them (the DML skips them)
+                f"INSERT INTO {ref} SELECT 'o', user_id, {cols} FROM user_tags WHERE user_id IN (1, 2, 5)",
             ])
             removed = target.digest_of_changed_rows(delta, key, OUTPUT_COLUMNS, "ud")
+            if target.digest_from_change_set:  # the same digests from the change set's own rows
+                assert target.change_set_digest(delta, outputs, "o") == removed
             with target.dml_transaction():
                 target.run_statements(list(target.changes_apply_sql(delta, key, outputs)))
             added = target.digest_of_changed_rows(delta, key, OUTPUT_COLUMNS, "ui")
+            if target.digest_from_change_set:
+                assert target.change_set_digest(delta, outputs, "ui") == added
             after = target.table_digest("user_tags", OUTPUT_COLUMNS)
             assert (removed.rows, added.rows) == (3, 4)
             # through the family's digest_after: MySQL's CHECKSUM TABLE is a sum modulo 2**32

@@ -71,8 +71,29 @@ def test_the_diff_is_a_full_join_comparing_every_column_null_safe() -> None:
     assert f"FROM ({EXTRACT.sql}) e(\"id\", \"a\", \"b\") FULL JOIN {sql.snapshot} s" in create.sql
     assert ('WHERE s."tagoffline_key" IS NULL OR e."id" IS NULL OR (e."a" IS DISTINCT FROM s."a") '
             'OR (e."b" IS DISTINCT FROM s."b")') in create.sql
+    # the snapshot's values beside the new ones, by position: what the target holds before the changes
+    assert ', s."a" AS "tagoffline_old_0", s."b" AS "tagoffline_old_1" FROM (' in create.sql
     assert sql.work_settings_sql() == ["SET LOCAL work_mem = '1GB'"]
     assert DuckDBSnapshotSql(DUCK, "f", "s").work_settings_sql() == []
+
+
+def test_the_pending_set_is_read_with_or_without_the_old_versions() -> None:
+    sql = PostgresSnapshotSql(PG, "scratch", "svc")
+    rows = f'SELECT "tagoffline_op", "tagoffline_key", "a", "b" FROM {sql.pending}'
+    assert sql.pending_sql(["a", "b"]) == rows
+    assert sql.pending_sql(["a", "b"], old_versions=True) == (
+        f"{rows} UNION ALL SELECT 'o', \"tagoffline_key\", \"tagoffline_old_0\", \"tagoffline_old_1\" FROM "
+        f"{sql.pending} WHERE \"tagoffline_op\" <> 'i'")
+    assert sql.pending_sql([], old_versions=True).endswith(
+        f"UNION ALL SELECT 'o', \"tagoffline_key\" FROM {sql.pending} WHERE \"tagoffline_op\" <> 'i'")
+
+
+def test_a_postgresql_snapshot_is_indexed_by_key_and_promoted_through_it() -> None:
+    sql = PostgresSnapshotSql(PG, "scratch", "svc")
+    assert sql.key_index_sql(sql.next) == [f'CREATE INDEX ON {sql.next} ("tagoffline_key")']
+    assert sql.promote_settings_sql() == ["SET LOCAL work_mem = '1GB'", "SET LOCAL random_page_cost = 1.1"]
+    duck = DuckDBSnapshotSql(DUCK, "f", "s")
+    assert duck.key_index_sql("t") == [] and duck.promote_settings_sql() == []
 
 
 def test_promote_applies_the_pending_set_by_key() -> None:

@@ -38,6 +38,7 @@ class _Result:
 
 class DuckDBTarget(Target):
     digest_alongside = False  # an engine in this process: its connection is its thread's
+    digest_from_change_set = True  # the temporary change set has the live table's column types
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         # conn.cursor() in DuckDB opens a second connection with its own transaction, so BEGIN and
         # COMMIT must go through the connection itself.

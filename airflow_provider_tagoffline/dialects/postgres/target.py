@@ -43,6 +43,8 @@ class IndexDef:
 
 
 class PostgresTarget(Target):
+    digest_from_change_set = True  # the temporary change set has the live table's column types
+
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._indexes: list[IndexDef] = []

@@ -474,10 +474,11 @@ class Target:
         return f"SELECT {self.digest_sums_sql('l', columns)} FROM {self.q(table)} l"
 
     def ops_list_sql(self, ops: str) -> str:
-        """The ops of a change set (a non-empty subset of "iud") as an SQL list of literals (pure)."""
+        """The ops of a change set (a non-empty subset of "iudo": insert, update, delete, old version) as an
+        SQL list of literals (pure)."""
         wanted = sorted(set(ops))
-        if not wanted or set(wanted) - set("iud"):
-            raise ValueError(f"ops is a non-empty subset of 'iud', not {ops!r}")
+        if not wanted or set(wanted) - set("iudo"):
+            raise ValueError(f"ops is a non-empty subset of 'iudo', not {ops!r}")
         return ", ".join(self.d.quote_literal(op) for op in wanted)
 
     def changed_rows_digest_sql(self, delta: str, key: str, columns: list[str], ops: str) -> str:
@@ -488,6 +489,26 @@ class Target:
         return (f"SELECT {self.digest_sums_sql('l', columns)} FROM {self.q(self.live)} l WHERE l.{q(key)} IN "
                 f"(SELECT d.{q('tagoffline_key')} FROM {self.temp_ref(delta)} d WHERE d.{q('tagoffline_op')} "
                 f"IN ({in_ops}))")
+
+    def change_set_digest_sql(self, delta: str, columns: list[str], ops: str) -> str:
+        """The same over the rows of the temporary table ``delta`` themselves whose ``tagoffline_op`` is in
+        ``ops`` (pure): ``tagoffline_key`` then ``columns`` (the outputs), hashed as the live table's key and
+        outputs are (``delta`` has the live table's column types)."""
+        q = self.d.quote
+        return (f"SELECT {self.digest_sums_sql('d', ['tagoffline_key', *columns])} FROM {self.temp_ref(delta)} d "
+                f"WHERE d.{q('tagoffline_op')} IN ({self.ops_list_sql(ops)})")
+
+    #: whether the digest of a change set's rows can be taken from the change set itself (its ``o`` rows: the
+    #: versions it replaces, its ``u``/``i`` rows: the versions it writes) instead of reading those rows in the
+    #: live table, twice, inside the changes' transaction: where the digest covers only the mapped columns and
+    #: the temporary table stores each value as the live table does (not MySQL's whole-row CHECKSUM TABLE, nor
+    #: SQLite, whose temporary table's column affinity may store 1.0 as 1)
+    digest_from_change_set: ClassVar[bool] = False
+
+    def change_set_digest(self, delta: str, columns: list[str], ops: str) -> TableDigest:
+        """The digest of the rows of ``delta`` with an op of ``ops``: "o" (the versions the changes replace, as
+        the warehouse's snapshot holds them) or "ui" (the versions they write)."""
+        return self._digest(lambda: self.change_set_digest_sql(delta, columns, ops))
 
     def prepare_digest(self) -> None:
         """What this session needs before a digest's SQL runs (SQLite: its hash function; PostgreSQL: the

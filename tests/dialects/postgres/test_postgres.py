@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conformance.changes import ChangesSuite
-from tests.conformance.snapshots import SnapshotsSuite, names, old_and_new
+from tests.conformance.snapshots import SnapshotsSuite, names, old_and_new, rows
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite
 from tests.conformance.warehouse_diff import WarehouseDiffSuite
@@ -102,5 +102,28 @@ class TestPostgresSnapshots(SnapshotsSuite):
         for table in (snaps.sql.snapshot, snaps.sql.pending, snaps.sql.state):
             cur.execute("SELECT relpersistence FROM pg_class WHERE oid = %s::regclass", [table.replace("%%", "%")])
             assert cur.fetchone() == ("p",), table
+        cur.close()
+        wh.close()
+
+    def test_the_snapshot_keeps_a_key_index_through_rebuilds_and_promotions(self, scratch: str) -> None:
+        """The sample and the promotion reach a few keys through it; a rebuild beside the current snapshot (and
+        its index) gets an index of its own, named by the server, whatever the earlier ones were named."""
+        wh, snaps = self.open()
+        key, columns = names()
+        old, new = old_and_new(wh)
+        cur = wh.conn.cursor()
+
+        def key_indexes() -> list[str]:
+            cur.execute("SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass",
+                        [snaps.sql.snapshot.replace("%%", "%")])
+            return [d for (d,) in cur.fetchall()]
+
+        for write in ("a1", "a2", "a3"):
+            snaps.rebuild(old, key, columns, write, "sig")
+            (index,) = key_indexes()
+            assert index.endswith("USING btree (tagoffline_key)")
+        snaps.diff(new, key, columns, "b2")
+        snaps.promote("b2")
+        assert len(key_indexes()) == 1 and self.snapshot_rows(wh, snaps) == rows(wh, new)
         cur.close()
         wh.close()
