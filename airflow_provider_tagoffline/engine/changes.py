@@ -222,6 +222,7 @@ def _apply(target: Target, key: str, columns: list[str], record: Callable[[], He
     every = [key, *columns]
     counts: list[int | None] = []
     with target.bounded(target.dml_transaction()):
+        target.run_statements(target.changes_settings_sql())
         removed = None
         if digest is not None:
             removed = versions[0] if versions else target.digest_of_changed_rows(DELTA, key, every, "ud")
@@ -268,16 +269,18 @@ class SwapInstead:
 
 
 def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots: Snapshots,
-                     found: HeldRecord | None, extract: Query, sig: str, record: Callable[[], HeldRecord],
-                     load_delta: Callable[[Query, list[str]], LoadResult],
+                     found: HeldRecord | None, extract: Query, confirmed: Callable[[], Query | None], sig: str,
+                     record: Callable[[], HeldRecord], load_delta: Callable[[Query, list[str]], LoadResult],
                      say: Callable[[str], None]) -> SwapInstead | None:
     """A ``changes`` run diffed in the warehouse against the snapshot of the table's last write: None when the
     changes are written (and the snapshot promoted), else why the run swaps the whole table instead (nothing
-    written yet). ``found``: the table's record as the preflight read it; ``extract``: the one-pass extract;
-    ``load_delta``: the run's load path, into the table ``Target.loading_into`` names, with these columns.
-    RunFailed (nothing written) when a gate refuses the change set."""
+    written yet). ``found``: the table's record as the preflight read it; ``extract``: the one-pass extract,
+    perhaps a guess made while the source checks run; ``confirmed``: after them, the extract to diff instead
+    when the guess was wrong (None: it was right; it raises when a source is not ready); ``load_delta``: the
+    run's load path, into the table ``Target.loading_into`` names, with these columns. RunFailed (nothing
+    written) when a gate refuses the change set."""
     write_id = new_write_id()
-    diffed = _diffed(spec, target, report, snapshots, found, extract, sig, write_id, say)
+    diffed = _diffed(spec, target, report, snapshots, found, extract, confirmed, sig, write_id, say)
     if isinstance(diffed, SwapInstead):
         return diffed
     changes, held = diffed
@@ -314,7 +317,7 @@ def through_snapshot(spec: RunSpec, target: Target, report: RunReport, snapshots
 
 
 def _diffed(spec: RunSpec, target: Target, report: RunReport, snapshots: Snapshots, found: HeldRecord | None,
-            extract: Query, sig: str, write_id: str,
+            extract: Query, confirmed: Callable[[], Query | None], sig: str, write_id: str,
             say: Callable[[str], None]) -> tuple[ChangeSet, TableDigest] | SwapInstead:
     """The trust check and the warehouse's diff: the change set (pending in the warehouse, tagged
     ``write_id``) and the table's digest as recorded and found, or why the run swaps instead."""
@@ -346,6 +349,15 @@ def _diffed(spec: RunSpec, target: Target, report: RunReport, snapshots: Snapsho
             snapshots.discard_pending()
             return SwapInstead(f"the table changed outside the service since its last write ({now.rows} rows, "
                                f"digest {now.total}; the record says {held.rows} rows, digest {held.total})")
+        try:
+            exact = confirmed()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                snapshots.discard_pending()
+            raise
+        if exact is not None:  # a source repeats an ID: the diff again, of the deduplicated extract
+            say("a source repeats IDs: the diff again, of the deduplicated extract")
+            counts = snapshots.diff(exact, key, columns, write_id)
     faults.checkpoint("after_diff")
     inserted, updated, deleted = counts.get("i", 0), counts.get("u", 0), counts.get("d", 0)
     changes = ChangeSet(inserted=inserted, updated=updated, deleted=deleted, unchanged=held.rows - updated - deleted)

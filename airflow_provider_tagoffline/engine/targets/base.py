@@ -452,6 +452,10 @@ class Target:
         update = self.changes_update_sql(delta, key, columns) if columns else f"SELECT 1 FROM {d} WHERE 1 = 0"
         return delete, update, insert
 
+    def changes_settings_sql(self) -> list[str]:
+        """Settings of the changes' transaction, first in it (PostgreSQL: how its planner reaches the rows)."""
+        return []
+
     def changes_record_sql(self, record: HeldRecord) -> list[str]:
         """What records ``record`` on the live table inside the changes' transaction (a transactional comment)."""
         return [self.table_comment_sql(self.live, comment_with(self.table_comment(self.live), record))]

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.changes import ChangesSuite
+from airflow_provider_tagoffline.errors import RunFailed
+from airflow_provider_tagoffline.runs import run_export
+from tests.conformance.changes import ChangesSuite, changes_spec
 from tests.conformance.snapshots import SnapshotsSuite, names, old_and_new, rows
-from tests.conformance.target import TargetSuite
+from tests.conformance.target import TargetSuite, create_target
 from tests.conformance.warehouse import WarehouseSuite
 from tests.conformance.warehouse_diff import WarehouseDiffSuite
+from tests.run_data import D_PREV, EXPECTED_D, D, LiveTarget, make_spec
+from tests.run_data import target_content as content
 
 
 class TestPostgresTarget(TargetSuite):
@@ -25,6 +29,36 @@ class TestPostgresTarget(TargetSuite):
         "CREATE TABLE t_new (a text DEFAULT $$x$$); DROP TABLE victim",
         "CREATE TABLE t_new (a text /* ; DROP TABLE victim; */)",
     )
+
+
+    def test_a_swap_keeps_the_tables_storage_parameters(self, live_target: LiveTarget) -> None:
+        """LIKE copies no storage parameter: a table set to leave room for in-place updates (fillfactor) would
+        lose it at the first swap, whichever load mode swaps."""
+        t = live_target
+        create_target(t)
+        t.execute("ALTER TABLE user_tags SET (fillfactor = 70, autovacuum_enabled = false, "
+                  "toast.autovacuum_enabled = false)")
+        storage = ("SELECT c.reloptions, t.reloptions FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid "
+                   "WHERE c.oid = 'user_tags'::regclass")
+        before = t.rows(storage)
+        assert before == [(["fillfactor=70", "autovacuum_enabled=false"], ["autovacuum_enabled=false"])]
+        run_export(make_spec(t.kind, t.conn_id), D_PREV)
+        assert t.rows(storage) == before
+        run_export(changes_spec(t), D)  # a changes service's first run swaps from an UNLOGGED stage
+        assert t.rows(storage) == before and content(t) == EXPECTED_D
+
+
+def test_storage_parameters_are_parsed_and_quoted_not_pasted() -> None:
+    from airflow_provider_tagoffline.dialects import make_target
+    from airflow_provider_tagoffline.runspec import TargetSpec
+
+    t = make_target(TargetSpec(conn_id="c", kind="postgres", table="a", key_column="k"), None, "postgres")
+    assert t.storage_parameters_sql([], []) == ""
+    assert t.storage_parameters_sql(["fillfactor=90"], ["autovacuum_enabled=false"]) == (
+        " WITH (fillfactor = '90', toast.autovacuum_enabled = 'false')")
+    assert t.storage_parameters_sql(["x=1'); DROP TABLE v; --"], []) == " WITH (x = '1''); DROP TABLE v; --')"
+    with pytest.raises(RunFailed, match="storage parameter"):
+        t.storage_parameters_sql(["fillfactor) ; DROP TABLE v; --=1"], [])
 
 
 class TestPostgresChanges(ChangesSuite):
