@@ -5,6 +5,7 @@ background checks each on its connection. What every warehouse does: tests/confo
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.runs import run_export
 from tests.conformance.warehouse import sqlite_target
-from tests.run_data import EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize, target_content
+from tests.run_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize, target_content
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
 
@@ -154,3 +155,25 @@ def test_postgres_copy_relay_binds_parameters_and_gives_the_connection_back(ware
         assert b"".join(wh.csv_chunks(Query("SELECT 7", []), CsvFormat())) == b"7\n"
     finally:
         wh.close()
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+@pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
+def test_postgres_warehouse_diff_starts_before_the_duplicate_count_and_redoes_it(
+        warehouse_conn: str, live_target: LiveTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Load mode changes with a snapshot in the warehouse: the diff starts while the duplicate count runs
+    beside it, guessing no source repeats an ID; user 3 is twice in profile for D, so it diffs again,
+    deduplicated, before anything reaches the target."""
+    conn = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])
+    conn["extra"] = {**(conn.get("extra") or {}), "tagoffline_scratch": "tot_scratch"}
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(conn))
+    spec = make_spec(live_target.kind, live_target.conn_id, warehouse_conn_id="tot_wh")
+    spec = spec.model_copy(update={"target": spec.target.model_copy(update={"load": "changes"})})
+    live_target.execute(*create_table_sql(spec, live_target.kind))
+    run_export(spec, D_PREV)  # the first changes run: a swap, and the snapshot the next one diffs with
+    said: list[str] = []
+    report = run_export(spec, D, echo=said.append)
+    assert report.load_mode == "changes (diffed in the warehouse)"
+    assert "a source repeats IDs: the diff again, of the deduplicated extract" in said
+    assert target_content(live_target) == EXPECTED_D
+    assert report.duplicates_replaced == 1 and report.rows_written == len(EXPECTED_D)
