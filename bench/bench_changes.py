@@ -1,6 +1,7 @@
 """Bench (issue 23): load mode ``changes`` against ``overwrite`` on the same data date, in the same run.
 
     .venv/bin/python -m bench.bench_changes [--users N] [--warehouses pg,duck] [--targets pg,my] [--scratch]
+                                            [--duckdb-memory LIMIT]
                                             [--readers N] [--kill [--phases P,Q]] [--no-times] [--json FILE]
 
 The 10-tag warehouse of ``common.py`` (PostgreSQL and DuckDB, the same rows) holds three data dates:
@@ -14,10 +15,11 @@ Per warehouse and target (PostgreSQL, MariaDB), each target with a service of it
 **Times** (unless ``--no-times``): the target is set to D-1 by an overwrite run, then ``overwrite`` of D is
 measured and its table kept as the reference; then D-1 is written by a ``changes`` run (the service's own
 write, which a warehouse-side diff needs to trust: its first run swaps and writes the snapshot) and ``changes``
-of D is measured; the table it leaves is compared with the overwrite result row for row (EXCEPT ALL both ways,
-NULLs equal). Then ``changes`` of D again (0% changed), and the same for D+1 (100% changed: the run switches to
-the swap by itself). Times are the whole ``run_export`` in this process; WAL bytes are ``pg_current_wal_lsn()``
-before and after each run on the PostgreSQL server, and of those the bytes of WAL records touching the target's
+of D is measured; the table it leaves is compared with the overwrite result row for row (EXCEPT ALL both ways
+on PostgreSQL, a join on the key on MariaDB; NULLs equal). Then ``changes`` of D again (0% changed), and the
+same for D+1 (100% changed: the run switches to the swap by itself). Times are the whole ``run_export`` in this
+process; WAL bytes are ``pg_current_wal_lsn()`` before and after each run on the PostgreSQL server, and of those
+the bytes of WAL records touching the target's
 database (``pg_walinspect``): the ratio uses the latter, which other sessions of a shared server do not inflate.
 The last lines are the ratios changes/overwrite.
 
@@ -122,9 +124,11 @@ def build_pg(dbname: str, users: int) -> None:
 
 
 @contextlib.contextmanager
-def warehouses(users: int, which: list[str], scratch: bool) -> Iterator[dict[str, str]]:
+def warehouses(users: int, which: list[str], scratch: bool,
+               duckdb_memory: str | None = None) -> Iterator[dict[str, str]]:
     """The warehouses asked for, each an Airflow connection id set in this process's environment; with
-    ``scratch``, each connection names its scratch place (the extra ``tagoffline_scratch``)."""
+    ``scratch``, each connection names its scratch place (the extra ``tagoffline_scratch``); ``duckdb_memory``:
+    the DuckDB connection's extra ``memory_limit`` (None: the engine's default per thread)."""
     with contextlib.ExitStack() as stack:
         out: dict[str, str] = {}
         if "pg" in which:
@@ -140,8 +144,10 @@ def warehouses(users: int, which: list[str], scratch: bool) -> Iterator[dict[str
             stack.callback(shutil.rmtree, folder, ignore_errors=True)
             path = str(Path(folder) / "warehouse.duckdb")
             build_duckdb(path, users)
-            scratch_file = {"tagoffline_scratch": str(Path(folder) / "scratch.duckdb")} if scratch else {}
-            os.environ["AIRFLOW_CONN_BENCH_WH_DUCK"] = duckdb_conn_json(path, **scratch_file)
+            extra = {"tagoffline_scratch": str(Path(folder) / "scratch.duckdb")} if scratch else {}
+            if duckdb_memory:
+                extra["memory_limit"] = duckdb_memory
+            os.environ["AIRFLOW_CONN_BENCH_WH_DUCK"] = duckdb_conn_json(path, **extra)
             out["duck"] = "bench_wh_duck"
         yield out
 
@@ -229,9 +235,12 @@ class Target:
         return "user_tags_ref_" + day.replace("-", "")
 
     def keep_reference(self, day: str) -> None:
-        """The table as the overwrite run of ``day`` left it, kept as ``day``'s reference, and its invariant."""
+        """The table as the overwrite run of ``day`` left it, kept as ``day``'s reference, and its invariant.
+        On MariaDB a copy LIKE the table (its primary key too: ``differing_rows`` joins through it)."""
         ref = self.reference(day)
-        self.sql(f"DROP TABLE IF EXISTS {ref}", f"CREATE TABLE {ref} AS SELECT * FROM user_tags")
+        copy = ([f"CREATE TABLE {ref} LIKE user_tags", f"INSERT INTO {ref} SELECT * FROM user_tags"]
+                if self.kind == "my" else [f"CREATE TABLE {ref} AS SELECT * FROM user_tags"])
+        self.sql(f"DROP TABLE IF EXISTS {ref}", *copy)
         con = connect(self.kind, self.db)
         try:
             self.invariants[day] = read_invariant(con, ref)
@@ -250,8 +259,17 @@ class Target:
 
     def differing_rows(self, day: str) -> int:
         """Rows in one of user_tags and the overwrite reference of ``day`` and not in the other (0: equal row for
-        row)."""
+        row). PostgreSQL: EXCEPT ALL both ways, NULLs equal. MariaDB, where EXCEPT ALL of 5M rows takes minutes:
+        the same count through the primary key both tables have (each key once): the rows of one with no row of
+        the same key and NULL-safe equal values in the other, both ways."""
         ref = self.reference(day)
+        if self.kind == "my":
+            same = " AND ".join(f"a.{c} <=> b.{c}" for c in ["user_id", *(c for c, _, _, _ in TAGS)])
+            one = self.sql(f"SELECT COUNT(*) FROM user_tags a LEFT JOIN {ref} b ON b.user_id = a.user_id "
+                           f"WHERE b.user_id IS NULL OR NOT ({same})")
+            two = self.sql(f"SELECT COUNT(*) FROM {ref} a LEFT JOIN user_tags b ON b.user_id = a.user_id "
+                           f"WHERE b.user_id IS NULL OR NOT ({same})")
+            return int(one[0][0]) + int(two[0][0])
         one = self.sql(f"SELECT COUNT(*) FROM (SELECT * FROM user_tags EXCEPT ALL SELECT * FROM {ref}) x")
         two = self.sql(f"SELECT COUNT(*) FROM (SELECT * FROM {ref} EXCEPT ALL SELECT * FROM user_tags) x")
         return int(one[0][0]) + int(two[0][0])
@@ -484,6 +502,9 @@ def main() -> None:
     ap.add_argument("--phases", help="with --kill: these checkpoints (comma-separated) instead of engine/faults.py's")
     ap.add_argument("--no-times", action="store_true", help="skip the timed overwrite / changes comparison")
     ap.add_argument("--json", help="write the figures to this file too")
+    ap.add_argument("--duckdb-memory", metavar="LIMIT",
+                    help="the DuckDB warehouse connection's extra memory_limit (e.g. 2GB; default: the engine's "
+                         "64 MiB per thread), for every run of both load modes")
     args = ap.parse_args()
     # a SIGTERM ends the run through the context managers: its databases and files are dropped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -493,10 +514,11 @@ def main() -> None:
     if args.scratch and not scratch:
         print("--scratch: the engine has no snapshots (engine/snapshots.py) yet: no scratch place given, the "
               "changes runs diff in the target", flush=True)
-    results: dict[str, Any] = {"users": args.users, "scratch": scratch, "pairs": {}}
+    results: dict[str, Any] = {"users": args.users, "scratch": scratch, "duckdb_memory": args.duckdb_memory,
+                               "pairs": {}}
     failures: list[str] = []
     kinds = args.targets.split(",")
-    with (warehouses(args.users, args.warehouses.split(","), scratch) as whs,
+    with (warehouses(args.users, args.warehouses.split(","), scratch, args.duckdb_memory) as whs,
           targets(mysql="my" in kinds) as tg):
         os.environ.update(tg.env)
         for wh, wh_conn in whs.items():
