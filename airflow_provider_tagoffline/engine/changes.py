@@ -382,7 +382,7 @@ def _sent_and_applied(spec: RunSpec, target: Target, report: RunReport, snapshot
 
     # the versions the changes replace travel with them where the target can hash them there (the snapshot
     # holds what the table holds: its digest was just checked): none of the changed rows is read in the table
-    olds = target.digest_from_change_set
+    olds = target.digests_from_change_set(key, columns)
     try:
         with report.phase("extract_load"):
             target.prepare_changes()
@@ -394,8 +394,8 @@ def _sent_and_applied(spec: RunSpec, target: Target, report: RunReport, snapshot
                                         ["tagoffline_op", "tagoffline_key", *columns])
                 report.load_method = result.method
             target.delta_loaded(DELTA)
-            versions = ((target.change_set_digest(DELTA, columns, "o"), target.change_set_digest(DELTA, columns, "ui"))
-                        if olds else None)
+            versions = ((target.change_set_digest(DELTA, key, columns, "o"),
+                         target.change_set_digest(DELTA, key, columns, "ui")) if olds else None)
         report.rows_read = changes.changed
         faults.checkpoint("after_load")
         with report.phase("apply"):

@@ -340,6 +340,40 @@ class MySQLTarget(Target):
                 f"FROM {self.temp_ref(delta)} WHERE {q('tagoffline_op')} IN ({in_ops})) d "
                 f"STRAIGHT_JOIN {self.q(self.live)} l ON l.{q(key)} = d.k"]
 
+    def change_set_copy_sql(self, delta: str, key: str, columns: list[str], ops: str,
+                            create: str | None = None) -> list[str]:
+        """The temporary copy ``DIGEST_ROWS`` (LIKE the live table, as ``changed_rows_copy_sql``'s) of the rows of
+        ``delta`` with ``tagoffline_op`` in ``ops`` themselves, ``tagoffline_key`` as ``key`` (pure)."""
+        q, copy = self.d.quote, self.temp_ref(DIGEST_ROWS)
+        return [f"DROP TEMPORARY TABLE IF EXISTS {copy}",
+                create or f"CREATE TEMPORARY TABLE {copy} LIKE {self.q(self.live)}",
+                f"INSERT INTO {copy} ({', '.join(q(c) for c in [key, *columns])}) SELECT "
+                f"{', '.join(q(c) for c in ['tagoffline_key', *columns])} FROM {self.temp_ref(delta)} "
+                f"WHERE {q('tagoffline_op')} IN ({self.ops_list_sql(ops)})"]
+
+    def digests_from_change_set(self, key: str, columns: list[str]) -> bool:
+        # The checksum covers the whole row: the change set holds it whole only when the service writes every
+        # stored column (a column it does not write keeps its value, which only the live row knows).
+        return {c.lower() for c in self._stored_columns()} == {c.lower() for c in [key, *columns]}
+
+    def change_set_digest(self, delta: str, key: str, columns: list[str], ops: str) -> TableDigest:
+        self.run_statements(self.change_set_copy_sql(delta, key, columns, ops, self._unpartitioned_copy()))
+        try:
+            return self._ref_digest(self.temp_ref(DIGEST_ROWS))
+        finally:
+            self.run_statements([f"DROP TEMPORARY TABLE IF EXISTS {self.temp_ref(DIGEST_ROWS)}"])
+
+    def _stored_columns(self) -> list[str]:
+        return [str(c.decode() if isinstance(c, bytes) else c)
+                for (c,) in self.rows(self.stored_columns_sql(), [self.schema, self.live])]
+
+    def _unpartitioned_copy(self) -> str | None:
+        """The copy's CREATE when the live table is partitioned (``unpartitioned_copy_sql``), else None."""
+        if not self._partitions():
+            return None
+        ((_name, definition),) = self.rows(f"SHOW CREATE TABLE {self.q(self.live)}")
+        return self.unpartitioned_copy_sql(definition.decode() if isinstance(definition, bytes) else definition)
+
     def _ref_digest(self, ref: str) -> TableDigest:
         count_sql, checksum_sql = self.digest_statements(ref)
         rows = int(self.scalar(count_sql))
@@ -355,13 +389,8 @@ class MySQLTarget(Target):
         # Inside the caller's transaction: a TEMPORARY table's CREATE and DROP do not commit it (MySQL and
         # MariaDB), and the copy reads the rows as the transaction sees them. (MySQL before 8.0.13 with
         # enforce_gtid_consistency refuses a CREATE TEMPORARY TABLE inside a transaction.)
-        stored = [str(c.decode() if isinstance(c, bytes) else c)
-                  for (c,) in self.rows(self.stored_columns_sql(), [self.schema, self.live])]
-        create = None
-        if self._partitions():
-            ((_name, definition),) = self.rows(f"SHOW CREATE TABLE {self.q(self.live)}")
-            create = self.unpartitioned_copy_sql(definition.decode() if isinstance(definition, bytes) else definition)
-        self.run_statements(self.changed_rows_copy_sql(delta, key, stored, ops, create))
+        self.run_statements(self.changed_rows_copy_sql(delta, key, self._stored_columns(), ops,
+                                                       self._unpartitioned_copy()))
         try:
             return self._ref_digest(self.temp_ref(DIGEST_ROWS))
         finally:

@@ -504,14 +504,19 @@ class Target:
 
     #: whether the digest of a change set's rows can be taken from the change set itself (its ``o`` rows: the
     #: versions it replaces, its ``u``/``i`` rows: the versions it writes) instead of reading those rows in the
-    #: live table, twice, inside the changes' transaction: where the digest covers only the mapped columns and
-    #: the temporary table stores each value as the live table does (not MySQL's whole-row CHECKSUM TABLE, nor
-    #: SQLite, whose temporary table's column affinity may store 1.0 as 1)
+    #: live table, twice, inside the changes' transaction: where the temporary table stores each value as the
+    #: live table does (not SQLite, whose temporary table's column affinity may store 1.0 as 1)
     digest_from_change_set: ClassVar[bool] = False
 
-    def change_set_digest(self, delta: str, columns: list[str], ops: str) -> TableDigest:
+    def digests_from_change_set(self, key: str, columns: list[str]) -> bool:
+        """Whether ``change_set_digest`` stands for the live rows of the change set, for a service writing
+        ``key`` and ``columns`` (MySQL: only when they are all the table's stored columns)."""
+        return self.digest_from_change_set
+
+    def change_set_digest(self, delta: str, key: str, columns: list[str], ops: str) -> TableDigest:
         """The digest of the rows of ``delta`` with an op of ``ops``: "o" (the versions the changes replace, as
-        the warehouse's snapshot holds them) or "ui" (the versions they write)."""
+        the warehouse's snapshot holds them) or "ui" (the versions they write); ``key``: the live table's key
+        column, ``columns``: the outputs."""
         return self._digest(lambda: self.change_set_digest_sql(delta, columns, ops))
 
     def prepare_digest(self) -> None:

@@ -227,6 +227,11 @@ def test_mysql_digest_sql_is_a_checksum_of_a_copy_driven_by_the_delta() -> None:
         "STRAIGHT_JOIN `crm`.`user_tags` l ON l.`user id` = d.k"]
     with pytest.raises(ValueError, match="subset of 'iudo'"):
         target.changed_rows_copy_sql("tagoffline_delta", "k", ["k"], "x")
+    # where the service writes every stored column: the copy of the change set's own rows, none read in the table
+    assert target.change_set_copy_sql("tagoffline_delta", "user id", ["n`ick"], "o")[1:] == [
+        "CREATE TEMPORARY TABLE `crm`.`tagoffline_digest_rows` LIKE `crm`.`user_tags`",
+        "INSERT INTO `crm`.`tagoffline_digest_rows` (`user id`, `n``ick`) SELECT `tagoffline_key`, `n``ick` FROM "
+        "`crm`.`tagoffline_delta` WHERE `tagoffline_op` IN ('o')"]
     assert target.digest_after(TableDigest(10, 5), TableDigest(2, 2**32 - 1), TableDigest(3, 7)) == TableDigest(11, 13)
     assert target.digest_after(TableDigest(1, 2**32 - 1), TableDigest(0, 0), TableDigest(1, 3)) == TableDigest(2, 2)
     with pytest.raises(NotImplementedError, match="CHECKSUM TABLE"):
