@@ -1,7 +1,7 @@
 """Bench (issue 23): load mode ``changes`` against ``overwrite`` on the same data date, in the same run.
 
     .venv/bin/python -m bench.bench_changes [--users N] [--warehouses pg,duck] [--targets pg,my] [--scratch]
-                                            [--duckdb-memory LIMIT]
+                                            [--duckdb-memory LIMIT] [--pg-fillfactor N]
                                             [--readers N] [--kill [--phases P,Q]] [--no-times] [--json FILE]
 
 The 10-tag warehouse of ``common.py`` (PostgreSQL and DuckDB, the same rows) holds three data dates:
@@ -17,10 +17,11 @@ measured and its table kept as the reference; then D-1 is written by a ``changes
 write, which a warehouse-side diff needs to trust: its first run swaps and writes the snapshot) and ``changes``
 of D is measured; the table it leaves is compared with the overwrite result row for row (EXCEPT ALL both ways
 on PostgreSQL, a join on the key on MariaDB; NULLs equal). Then ``changes`` of D again (0% changed), and the
-same for D+1 (100% changed: the run switches to the swap by itself). Times are the whole ``run_export`` in this
-process; WAL bytes are ``pg_current_wal_lsn()`` before and after each run on the PostgreSQL server, and of those
-the bytes of WAL records touching the target's
-database (``pg_walinspect``): the ratio uses the latter, which other sessions of a shared server do not inflate.
+same for D+1 (100% changed: the run switches to the swap by itself). Each run starts right after a
+``CHECKPOINT`` of the PostgreSQL server. Times are the whole ``run_export`` in this process; WAL bytes are
+``pg_current_wal_lsn()`` before and after each run on the PostgreSQL server, and of those the bytes of WAL
+records touching the target's database (``pg_walinspect``): the ratio uses the latter, which other sessions of
+a shared server do not inflate.
 The last lines are the ratios changes/overwrite.
 
 **Readers** (``--readers N``): N processes, each with its own connection to the target, read an invariant of
@@ -152,6 +153,15 @@ def warehouses(users: int, which: list[str], scratch: bool,
         yield out
 
 
+def checkpoint() -> None:
+    """A checkpoint of the PostgreSQL server (warehouse and target alike) before each timed run, outside its
+    time: every run starts with no dirty page and no WAL owed, so none pays for the one before it, and a
+    ``changes`` run logs each page it first touches whole (a full-page image), as a daily run does — the
+    server checkpoints every 5 minutes."""
+    with pg_connect() as con:
+        con.execute("CHECKPOINT")
+
+
 def wal_lsn() -> str:
     with pg_connect() as con:
         return str(con.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])
@@ -214,6 +224,7 @@ class Target:
     def run(self, spec: dict[str, Any], day: str) -> dict[str, Any]:
         from airflow_provider_tagoffline.runs import run_export
 
+        checkpoint()
         lsn = wal_lsn() if self.kind == "pg" else ""
         started = time.perf_counter()
         report = run_export(spec, day, allow_older=True)
@@ -502,6 +513,9 @@ def main() -> None:
     ap.add_argument("--phases", help="with --kill: these checkpoints (comma-separated) instead of engine/faults.py's")
     ap.add_argument("--no-times", action="store_true", help="skip the timed overwrite / changes comparison")
     ap.add_argument("--json", help="write the figures to this file too")
+    ap.add_argument("--pg-fillfactor", type=int, metavar="N",
+                    help="the PostgreSQL target table's fillfactor (kept by every swap): room on each page for "
+                         "the changes' updates to stay on their page (HOT)")
     ap.add_argument("--duckdb-memory", metavar="LIMIT",
                     help="the DuckDB warehouse connection's extra memory_limit (e.g. 2GB; default: the engine's "
                          "64 MiB per thread), for every run of both load modes")
@@ -515,12 +529,15 @@ def main() -> None:
         print("--scratch: the engine has no snapshots (engine/snapshots.py) yet: no scratch place given, the "
               "changes runs diff in the target", flush=True)
     results: dict[str, Any] = {"users": args.users, "scratch": scratch, "duckdb_memory": args.duckdb_memory,
-                               "pairs": {}}
+                               "pg_fillfactor": args.pg_fillfactor, "pairs": {}}
     failures: list[str] = []
     kinds = args.targets.split(",")
     with (warehouses(args.users, args.warehouses.split(","), scratch, args.duckdb_memory) as whs,
           targets(mysql="my" in kinds) as tg):
         os.environ.update(tg.env)
+        if args.pg_fillfactor and "pg" in kinds:
+            with pg_connect(tg.pg) as con:
+                con.execute(f"ALTER TABLE user_tags SET (fillfactor = {int(args.pg_fillfactor)})")
         for wh, wh_conn in whs.items():
             for kind in kinds:
                 t = Target(kind, tg.pg if kind == "pg" else tg.my, f"bench_{kind}", wh_conn)

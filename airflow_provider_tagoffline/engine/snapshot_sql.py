@@ -201,12 +201,15 @@ class SnapshotSql:
                 + f" FROM {self.pending}")
 
     def sample_sql(self, extract: Query, key: str, columns: list[str], rows: int) -> Statement:
-        """``(rows looked at, rows new or different)`` over the extract's first ``rows`` rows."""
+        """``(rows looked at, rows new or different)`` over the extract's first ``rows`` rows. The few rows
+        written on the right: DuckDB (told to keep the plan's build side) hashes them, not the 5M-row snapshot
+        (12 ms instead of 0.15-0.33 s); PostgreSQL looks them up through the snapshot's key index either way."""
         q = self.quote
         first = self.d.first_rows_sql(extract.sql, rows)
         return Statement(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN s.{q(KEY)} IS NULL OR {self.differs_sql(columns)} "
-                         f"THEN 1 ELSE 0 END), 0) FROM ({first}) e({self._named(key, columns)}) "
-                         f"LEFT JOIN {self.snapshot} s ON s.{q(KEY)} = e.{q(key)}", list(extract.params))
+                         f"THEN 1 ELSE 0 END), 0) FROM {self.snapshot} s "
+                         f"RIGHT JOIN ({first}) e({self._named(key, columns)}) ON s.{q(KEY)} = e.{q(key)}",
+                         list(extract.params))
 
     def pending_sql(self, columns: list[str], old_versions: bool = False) -> str:
         """The pending change set in the layout the target applies; with ``old_versions``, followed by one row
