@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.bench_changes [--users N] [--warehouses pg,duck] [--targets pg,my] [--scratch]
                                             [--duckdb-memory LIMIT] [--pg-fillfactor N]
+                                            [--pg-wal-compression METHOD]
                                             [--readers N] [--kill [--phases P,Q]] [--no-times] [--json FILE]
 
 The 10-tag warehouse of ``common.py`` (PostgreSQL and DuckDB, the same rows) holds three data dates:
@@ -516,6 +517,9 @@ def main() -> None:
     ap.add_argument("--pg-fillfactor", type=int, metavar="N",
                     help="the PostgreSQL target table's fillfactor (kept by every swap): room on each page for "
                          "the changes' updates to stay on their page (HOT)")
+    ap.add_argument("--pg-wal-compression", choices=["pglz", "lz4", "zstd"],
+                    help="wal_compression for the sessions of the PostgreSQL target's database (e.g. lz4): the "
+                         "full-page images compressed")
     ap.add_argument("--duckdb-memory", metavar="LIMIT",
                     help="the DuckDB warehouse connection's extra memory_limit (e.g. 2GB; default: the engine's "
                          "64 MiB per thread), for every run of both load modes")
@@ -529,7 +533,8 @@ def main() -> None:
         print("--scratch: the engine has no snapshots (engine/snapshots.py) yet: no scratch place given, the "
               "changes runs diff in the target", flush=True)
     results: dict[str, Any] = {"users": args.users, "scratch": scratch, "duckdb_memory": args.duckdb_memory,
-                               "pg_fillfactor": args.pg_fillfactor, "pairs": {}}
+                               "pg_fillfactor": args.pg_fillfactor, "pg_wal_compression": args.pg_wal_compression,
+                               "pairs": {}}
     failures: list[str] = []
     kinds = args.targets.split(",")
     with (warehouses(args.users, args.warehouses.split(","), scratch, args.duckdb_memory) as whs,
@@ -538,6 +543,9 @@ def main() -> None:
         if args.pg_fillfactor and "pg" in kinds:
             with pg_connect(tg.pg) as con:
                 con.execute(f"ALTER TABLE user_tags SET (fillfactor = {int(args.pg_fillfactor)})")
+        if args.pg_wal_compression and "pg" in kinds:
+            with pg_connect() as con:  # a setting of the database (dropped at the end), not of the server
+                con.execute(f"ALTER DATABASE \"{tg.pg}\" SET wal_compression = '{args.pg_wal_compression}'")
         for wh, wh_conn in whs.items():
             for kind in kinds:
                 t = Target(kind, tg.pg if kind == "pg" else tg.my, f"bench_{kind}", wh_conn)

@@ -33,11 +33,12 @@ CHANGES_PHASES = ("after_diff", "during_load", "after_load", "inside_swap", "aft
 #: yet sent; ``mid_stream`` and ``during_load`` the first chunk written (on MySQL
 #: ``during_load`` is after the LOAD DATA statement); ``index`` inside the index build (PostgreSQL:
 #: the first index built, the transaction open); ``after_load`` the stage complete, before the gates;
-#: ``gates`` the stage counted, the gates not decided; ``inside_swap`` between the swap's first
+#: ``gates`` the stage counted, the gates not decided; ``before_swap`` a whole table's stage holding the record
+#: of D, not yet swapped (nor a ``changes`` run's diff begun); ``inside_swap`` between the swap's first
 #: statement and the rest (a ``changes`` run: inside its transaction); ``after_swap`` the swap (or the
 #: changes) committed, the lock still held, a ``changes`` run's snapshot not yet promoted
 CHECKPOINTS = ("recovery", "extract", "after_diff", "mid_stream", "during_load", "index", "after_load", "gates",
-               "inside_swap", "after_swap")
+               "before_swap", "inside_swap", "after_swap")
 #: the longest a paused run waits for its test (then it goes on)
 PAUSE_SECONDS = 600
 

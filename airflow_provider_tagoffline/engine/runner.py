@@ -177,19 +177,25 @@ def _run(spec: RunSpec, d: dt.date, warehouse: Warehouse, target: Target, report
         with report.phase("preflight"):
             _preflight_target(spec, target, report, say, held)
             checks = _check_path(warehouse)(spec, d, warehouse, report, say)
-            live_rows = target.live_rows() if spec.gates.max_change_ratio is not None else None
             load = _Load(spec, d, warehouse, target, report, columns, batch_size)
             snapshots = Snapshots.open(warehouse, spec.service.name) if changes.diffs_in_warehouse(spec) else None
+            live_rows = _live_rows(spec, target) if snapshots is None else None
         if snapshots is None:
             _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say)
         else:
-            _publish_changes(spec, target, report, held, live_rows, checks, load, snapshots, say)
+            _publish_changes(spec, target, report, held, checks, load, snapshots, say)
 
 
-def _publish_changes(spec: RunSpec, target: Target, report: RunReport, held: _Held, live_rows: int | None,
-                     checks: _Checks, load: _Load, snapshots: Snapshots, say: Callable[[str], None]) -> None:
+def _live_rows(spec: RunSpec, target: Target) -> int | None:
+    """The live table's rows, for ``max_change_ratio`` against a swap's stage (None: no such gate)."""
+    return target.live_rows() if spec.gates.max_change_ratio is not None else None
+
+
+def _publish_changes(spec: RunSpec, target: Target, report: RunReport, held: _Held, checks: _Checks, load: _Load,
+                     snapshots: Snapshots, say: Callable[[str], None]) -> None:
     """Load mode ``changes`` with a snapshot in the warehouse: only the changed rows cross the network
-    (engine/changes.py), or the swap, which keeps a snapshot of what it writes unless most rows changed."""
+    (engine/changes.py), or the swap, which keeps a snapshot of what it writes unless most rows changed. The
+    live rows are counted only for a swap (the changes' gates take them from the table's checked record)."""
     extract = _ExtractToDiff(checks, load)
     sig = changes.signature(spec, load.booleans_as_int)
     swap = changes.through_snapshot(spec, target, report, snapshots, held.found, extract.guess, extract.confirmed,
@@ -197,6 +203,7 @@ def _publish_changes(spec: RunSpec, target: Target, report: RunReport, held: _He
     if swap is None:
         return
     target.load_mode = "overwrite"  # its stage is a swap's from the start
+    live_rows = _live_rows(spec, target)
     if not swap.snapshot:
         _publish(spec, target, report, held, live_rows, lambda: checks.extract_load(load), say,
                  swap_because=swap.why)

@@ -232,6 +232,10 @@ class SnapshotSql:
                 f"INSERT INTO {self.snapshot} ({names}) SELECT {names} FROM {self.pending} WHERE {q(OP)} IN ('i', 'u')",
                 f"DROP TABLE {self.pending}"]
 
+    def tidy_sql(self) -> list[str]:
+        """After a promotion, outside its transaction: what leaves the snapshot ready for the next diff's scan."""
+        return []
+
     def discard_sql(self) -> list[str]:
         return [f"DROP TABLE IF EXISTS {self.pending}"]
 

@@ -48,6 +48,13 @@ class PostgresSnapshotSql(SnapshotSql):
         # 1.4 s for 5M keys, once per rebuild; the sample then looks up 10,000 keys in 25 ms instead of 0.4 s
         return [f"CREATE INDEX ON {table} ({self.quote(KEY)})"]
 
+    def tidy_sql(self) -> list[str]:
+        # The promotion leaves a dead row version per changed ID, on about as many pages. Left there, the next
+        # diff's scan prunes them: it writes those pages, each logged whole after a checkpoint (5M rows, 1%
+        # changed: 400 MB of WAL and 11.5 s instead of 6.9 s). VACUUM now finds the same pages, just written
+        # by the promotion: no second full-page image, and the next scan reads clean pages.
+        return [f"VACUUM {self.snapshot}"]
+
     def work_settings_sql(self) -> list[str]:
         return [f"SET LOCAL work_mem = '{DIFF_WORK_MEM}'"]
 
