@@ -212,16 +212,17 @@ class SnapshotSql:
                          list(extract.params))
 
     def pending_sql(self, columns: list[str], old_versions: bool = False) -> str:
-        """The pending change set in the layout the target applies; with ``old_versions``, followed by one row
-        ``o`` per updated or deleted key holding the snapshot's values: what the target holds before the
-        changes, so that it need not read those rows again to update its digest."""
+        """The pending change set in the layout the target applies; with ``old_versions``, also one row ``o``
+        per updated or deleted key holding the snapshot's values: what the target holds before the changes, so
+        that it need not read those rows again to update its digest. In key order: the target then reaches
+        the rows it changes in the order of its key index, page after page, not at random."""
         q = self.quote
         rows = f"SELECT {', '.join(q(c) for c in [OP, KEY, *columns])} FROM {self.pending}"
-        if not old_versions:
-            return rows
-        olds = ", ".join(q(old_column(n)) for n in range(len(columns)))
-        return (f"{rows} UNION ALL SELECT 'o', {q(KEY)}{', ' if olds else ''}{olds} FROM {self.pending} "
-                f"WHERE {q(OP)} <> 'i'")
+        if old_versions:
+            olds = ", ".join(q(old_column(n)) for n in range(len(columns)))
+            rows += (f" UNION ALL SELECT 'o', {q(KEY)}{', ' if olds else ''}{olds} FROM {self.pending} "
+                     f"WHERE {q(OP)} <> 'i'")
+        return f"{rows} ORDER BY {q(KEY)}"
 
     def promote_sql(self, columns: list[str]) -> list[str]:
         """The pending set applied to the snapshot, then gone (inside promote's one transaction)."""

@@ -80,12 +80,13 @@ def test_the_diff_is_a_full_join_comparing_every_column_null_safe() -> None:
 def test_the_pending_set_is_read_with_or_without_the_old_versions() -> None:
     sql = PostgresSnapshotSql(PG, "scratch", "svc")
     rows = f'SELECT "tagoffline_op", "tagoffline_key", "a", "b" FROM {sql.pending}'
-    assert sql.pending_sql(["a", "b"]) == rows
+    ordered = ' ORDER BY "tagoffline_key"'  # the target reaches its rows in key order
+    assert sql.pending_sql(["a", "b"]) == rows + ordered
     assert sql.pending_sql(["a", "b"], old_versions=True) == (
         f"{rows} UNION ALL SELECT 'o', \"tagoffline_key\", \"tagoffline_old_0\", \"tagoffline_old_1\" FROM "
-        f"{sql.pending} WHERE \"tagoffline_op\" <> 'i'")
+        f"{sql.pending} WHERE \"tagoffline_op\" <> 'i'{ordered}")
     assert sql.pending_sql([], old_versions=True).endswith(
-        f"UNION ALL SELECT 'o', \"tagoffline_key\" FROM {sql.pending} WHERE \"tagoffline_op\" <> 'i'")
+        f"UNION ALL SELECT 'o', \"tagoffline_key\" FROM {sql.pending} WHERE \"tagoffline_op\" <> 'i'{ordered}")
 
 
 def test_a_postgresql_snapshot_is_indexed_by_key_and_promoted_through_it() -> None:
