@@ -99,6 +99,10 @@ class SnapshotSql:
         """What lets another process have the scratch place, after each step."""
         return []
 
+    def storage_sql(self) -> str:
+        """What a snapshot table is created with, between its name and ``AS`` (PostgreSQL: ``WITH (..)``)."""
+        return ""
+
     def analyze_sql(self, table: str) -> list[str]:
         """What gives the planner the statistics of a table just built (the diff's join sizes)."""
         return []
@@ -155,7 +159,7 @@ class SnapshotSql:
         q = self.quote
         outputs = "".join(f", e.{q(c)}" for c in columns)
         return [Statement(self.drop_next_sql()),
-                Statement(f"CREATE TABLE {self.next} AS SELECT e.{q(key)} AS {q(KEY)}{outputs} "
+                Statement(f"CREATE TABLE {self.next}{self.storage_sql()} AS SELECT e.{q(key)} AS {q(KEY)}{outputs} "
                           f"FROM ({extract.sql}) e({self._named(key, columns)})", list(extract.params))]
 
     def next_rows_sql(self, columns: list[str]) -> str:
@@ -232,10 +236,6 @@ class SnapshotSql:
                 f"(SELECT {q(KEY)} FROM {self.pending} WHERE {q(OP)} IN ('u', 'd'))",
                 f"INSERT INTO {self.snapshot} ({names}) SELECT {names} FROM {self.pending} WHERE {q(OP)} IN ('i', 'u')",
                 f"DROP TABLE {self.pending}"]
-
-    def tidy_sql(self) -> list[str]:
-        """After a promotion, outside its transaction: what leaves the snapshot ready for the next diff's scan."""
-        return []
 
     def discard_sql(self) -> list[str]:
         return [f"DROP TABLE IF EXISTS {self.pending}"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,8 +34,6 @@ from airflow_provider_tagoffline.engine.snapshot_sql import (
 )
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed, first_line
-
-log = logging.getLogger(__name__)
 
 #: tries at preparing the scratch place: two runs' first use races on CREATE ... IF NOT EXISTS, whose
 #: loser fails on the catalog's unique index (PostgreSQL) and succeeds when it tries again
@@ -267,11 +264,6 @@ class Snapshots:
         except Exception as exc:
             self.warehouse.reader.reset()
             raise self._explained(exc, "the snapshot's promotion") from None
-        try:
-            self._run(self.sql.tidy_sql())
-        except Exception as exc:  # promoted all the same: the next diff only reads a less tidy table
-            self.warehouse.reader.reset()
-            log.warning("the snapshot of %s is promoted; tidying it failed: %s", self.sql.service, first_line(exc))
 
     @_step(release=True)
     def discard_pending(self) -> None:
