@@ -177,3 +177,27 @@ def test_postgres_warehouse_diff_starts_before_the_duplicate_count_and_redoes_it
     assert "a source repeats IDs: the diff again, of the deduplicated extract" in said
     assert target_content(live_target) == EXPECTED_D
     assert report.duplicates_replaced == 1 and report.rows_written == len(EXPECTED_D)
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+@pytest.mark.parametrize("live_target", ["postgres"], indirect=True)
+def test_postgres_warehouse_diff_of_a_missing_partition_fails_clearly_and_writes_nothing(
+        warehouse_conn: str, live_target: LiveTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The diff starts before the source checks end: a data date no source has rows for diffs as if every ID
+    were gone, then the check's own error ends the run, nothing sent, the change set dropped."""
+    import datetime as dt
+
+    from airflow_provider_tagoffline.errors import RunFailed
+
+    conn = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])
+    conn["extra"] = {**(conn.get("extra") or {}), "tagoffline_scratch": "tot_scratch"}
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(conn))
+    spec = make_spec(live_target.kind, live_target.conn_id, warehouse_conn_id="tot_wh")
+    spec = spec.model_copy(update={"target": spec.target.model_copy(update={"load": "changes"})})
+    live_target.execute(*create_table_sql(spec, live_target.kind))
+    run_export(spec, D)
+    with pytest.raises(RunFailed, match=r"no rows for data date 2027-01-01 in .*partition missing"):
+        run_export(spec, dt.date(2027, 1, 1))
+    assert target_content(live_target) == EXPECTED_D
+    report = run_export(spec, D)  # the snapshot still trusted, nothing pending: the same date changes nothing
+    assert report.load_mode == "changes (diffed in the warehouse)" and report.rows_updated == 0
