@@ -357,7 +357,11 @@ class MySQLTarget(Target):
         return {c.lower() for c in self._stored_columns()} == {c.lower() for c in [key, *columns]}
 
     def change_set_digest(self, delta: str, key: str, columns: list[str], ops: str) -> TableDigest:
-        self.run_statements(self.change_set_copy_sql(delta, key, columns, ops, self._unpartitioned_copy()))
+        return self._copy_digest(self.change_set_copy_sql(delta, key, columns, ops, self._unpartitioned_copy()))
+
+    def _copy_digest(self, statements: list[str]) -> TableDigest:
+        """The digest of the copy ``DIGEST_ROWS`` that ``statements`` make, dropped after."""
+        self.run_statements(statements)
         try:
             return self._ref_digest(self.temp_ref(DIGEST_ROWS))
         finally:
@@ -389,12 +393,8 @@ class MySQLTarget(Target):
         # Inside the caller's transaction: a TEMPORARY table's CREATE and DROP do not commit it (MySQL and
         # MariaDB), and the copy reads the rows as the transaction sees them. (MySQL before 8.0.13 with
         # enforce_gtid_consistency refuses a CREATE TEMPORARY TABLE inside a transaction.)
-        self.run_statements(self.changed_rows_copy_sql(delta, key, self._stored_columns(), ops,
-                                                       self._unpartitioned_copy()))
-        try:
-            return self._ref_digest(self.temp_ref(DIGEST_ROWS))
-        finally:
-            self.run_statements([f"DROP TEMPORARY TABLE IF EXISTS {self.temp_ref(DIGEST_ROWS)}"])
+        return self._copy_digest(self.changed_rows_copy_sql(delta, key, self._stored_columns(), ops,
+                                                            self._unpartitioned_copy()))
 
     def digest_after(self, before: TableDigest, removed: TableDigest, added: TableDigest) -> TableDigest:
         changed = before.changed(removed, added)

@@ -13,6 +13,8 @@ import pytest
 
 from airflow_provider_tagoffline.create_table import create_table_sql
 from airflow_provider_tagoffline.runs import run_export
+from airflow_provider_tagoffline.runspec import RunSpec
+from tests.conformance.changes import changes_spec
 from tests.conformance.warehouse import sqlite_target
 from tests.run_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize, target_content
 
@@ -157,6 +159,17 @@ def test_postgres_copy_relay_binds_parameters_and_gives_the_connection_back(ware
         wh.close()
 
 
+def diffed_in_the_warehouse(live_target: LiveTarget, monkeypatch: pytest.MonkeyPatch) -> RunSpec:
+    """A changes service whose warehouse ``tot_wh`` keeps its snapshot in the schema ``tot_scratch``, its target
+    table created."""
+    conn = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])
+    conn["extra"] = {**(conn.get("extra") or {}), "tagoffline_scratch": "tot_scratch"}
+    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(conn))
+    spec = changes_spec(live_target, warehouse_conn_id="tot_wh")
+    live_target.execute(*create_table_sql(spec, live_target.kind))
+    return spec
+
+
 @pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
 @pytest.mark.parametrize("live_target", ["postgres", "mysql"], indirect=True)
 def test_postgres_warehouse_diff_starts_before_the_duplicate_count_and_redoes_it(
@@ -164,12 +177,7 @@ def test_postgres_warehouse_diff_starts_before_the_duplicate_count_and_redoes_it
     """Load mode changes with a snapshot in the warehouse: the diff starts while the duplicate count runs
     beside it, guessing no source repeats an ID; user 3 is twice in profile for D, so it diffs again,
     deduplicated, before anything reaches the target."""
-    conn = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])
-    conn["extra"] = {**(conn.get("extra") or {}), "tagoffline_scratch": "tot_scratch"}
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(conn))
-    spec = make_spec(live_target.kind, live_target.conn_id, warehouse_conn_id="tot_wh")
-    spec = spec.model_copy(update={"target": spec.target.model_copy(update={"load": "changes"})})
-    live_target.execute(*create_table_sql(spec, live_target.kind))
+    spec = diffed_in_the_warehouse(live_target, monkeypatch)
     run_export(spec, D_PREV)  # the first changes run: a swap, and the snapshot the next one diffs with
     said: list[str] = []
     report = run_export(spec, D, echo=said.append)
@@ -189,12 +197,7 @@ def test_postgres_warehouse_diff_of_a_missing_partition_fails_clearly_and_writes
 
     from airflow_provider_tagoffline.errors import RunFailed
 
-    conn = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])
-    conn["extra"] = {**(conn.get("extra") or {}), "tagoffline_scratch": "tot_scratch"}
-    monkeypatch.setenv("AIRFLOW_CONN_TOT_WH", json.dumps(conn))
-    spec = make_spec(live_target.kind, live_target.conn_id, warehouse_conn_id="tot_wh")
-    spec = spec.model_copy(update={"target": spec.target.model_copy(update={"load": "changes"})})
-    live_target.execute(*create_table_sql(spec, live_target.kind))
+    spec = diffed_in_the_warehouse(live_target, monkeypatch)
     run_export(spec, D)
     with pytest.raises(RunFailed, match=r"no rows for data date 2027-01-01 in .*partition missing"):
         run_export(spec, dt.date(2027, 1, 1))
