@@ -158,9 +158,11 @@ def checkpoint() -> None:
     """A checkpoint of the PostgreSQL server (warehouse and target alike) before each timed run, outside its
     time: every run starts with no dirty page and no WAL owed, so none pays for the one before it, and a
     ``changes`` run logs each page it first touches whole (a full-page image), as a daily run does — the
-    server checkpoints every 5 minutes."""
+    server checkpoints every 5 minutes. Then the machine's own dirty pages written out (``sync``): a DuckDB
+    warehouse file or scratch file the run before wrote would otherwise be flushed during this one."""
     with pg_connect() as con:
         con.execute("CHECKPOINT")
+    os.sync()
 
 
 def wal_lsn() -> str:
@@ -494,6 +496,41 @@ def kill_failures(rows: list[dict[str, Any]]) -> list[str]:
 
 # ---- main ------------------------------------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def mariadb_buffer_pool(size: int | None) -> Iterator[None]:
+    """The MariaDB server's buffer pool resized to ``size`` bytes for the block, then set back (a global of the
+    shared server: the tests and the next bench find it as it was)."""
+    if not size:
+        yield
+        return
+    con = connect("my", "test")
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT @@innodb_buffer_pool_size")
+            (before,) = cur.fetchone()
+            cur.execute(f"SET GLOBAL innodb_buffer_pool_size = {int(size)}")
+            _pool_resized(cur, int(size))
+        print(f"MariaDB innodb_buffer_pool_size {before} -> {int(size)} for the bench", flush=True)
+        yield
+    finally:
+        with con.cursor() as cur:
+            cur.execute(f"SET GLOBAL innodb_buffer_pool_size = {int(before)}")
+            _pool_resized(cur, int(before))
+        con.close()
+
+
+def _pool_resized(cur: Any, size: int) -> None:
+    # the resize runs in the background, chunk by chunk
+    for _ in range(600):
+        cur.execute("SELECT @@innodb_buffer_pool_size")
+        (now,) = cur.fetchone()
+        cur.execute("SHOW STATUS LIKE 'Innodb_buffer_pool_resize_status'")
+        status = (cur.fetchone() or ("", ""))[1]
+        if int(now) >= size * 0.99 and int(now) <= size * 1.01 and ("Completed" in status or not status):
+            return
+        time.sleep(0.1)
+
+
 def snapshots_built() -> bool:
     """Whether the engine has the warehouse-side diff's snapshots (docs/changes-mode.md §2): before, a warehouse
     connection must not name a scratch place (the PostgreSQL hook hands an extra it does not know to libpq,
@@ -523,6 +560,9 @@ def main() -> None:
     ap.add_argument("--duckdb-memory", metavar="LIMIT",
                     help="the DuckDB warehouse connection's extra memory_limit (e.g. 2GB; default: the engine's "
                          "64 MiB per thread), for every run of both load modes")
+    ap.add_argument("--mariadb-buffer-pool", metavar="BYTES", type=int,
+                    help="the MariaDB server's innodb_buffer_pool_size during the bench (SET GLOBAL, the old size "
+                         "set back at the end), e.g. 2147483648: a pool that holds the table")
     args = ap.parse_args()
     # a SIGTERM ends the run through the context managers: its databases and files are dropped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -534,11 +574,11 @@ def main() -> None:
               "changes runs diff in the target", flush=True)
     results: dict[str, Any] = {"users": args.users, "scratch": scratch, "duckdb_memory": args.duckdb_memory,
                                "pg_fillfactor": args.pg_fillfactor, "pg_wal_compression": args.pg_wal_compression,
-                               "pairs": {}}
+                               "mariadb_buffer_pool": args.mariadb_buffer_pool, "pairs": {}}
     failures: list[str] = []
     kinds = args.targets.split(",")
     with (warehouses(args.users, args.warehouses.split(","), scratch, args.duckdb_memory) as whs,
-          targets(mysql="my" in kinds) as tg):
+          targets(mysql="my" in kinds) as tg, mariadb_buffer_pool(args.mariadb_buffer_pool if "my" in kinds else None)):
         os.environ.update(tg.env)
         if args.pg_fillfactor and "pg" in kinds:
             with pg_connect(tg.pg) as con:

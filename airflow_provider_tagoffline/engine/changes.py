@@ -192,15 +192,19 @@ def _gate(spec: RunSpec, report: RunReport, changes: ChangeSet) -> None:
         raise RunFailed("quality gate failed, the live table is untouched: " + "; ".join(report.gates_failed))
 
 
-def previewed(spec: RunSpec, recorded: bool, changes: ChangeSet | None) -> tuple[str, list[str]]:
+def previewed(spec: RunSpec, recorded: bool, changes: ChangeSet | None,
+              swap_because: str | None = None) -> tuple[str, list[str]]:
     """What a preview says of the load mode: how the run would write (and the change set), and the gate the
-    change set would fail; ``recorded``: the table records a data date; ``changes``: None when not compared."""
+    change set would fail; ``recorded``: the table records a data date; ``changes``: None when not compared;
+    ``swap_because``: why the run would not trust the warehouse's snapshot (``snapshot_doubt``)."""
     if spec.target.load != "changes":
         return "overwrite", []
     if spec.target.partition is not None:
         return "overwrite (fallback: a partitioned target writes partition D)", []
     if not recorded:
         return "overwrite (fallback: first run: the table records no data date written by a run)", []
+    if swap_because is not None:
+        return f"overwrite (fallback: {swap_because})", []
     if changes is None:
         return "changes", []
     if changes.live_rows == 0:
@@ -347,8 +351,7 @@ def _diffed(spec: RunSpec, target: Target, report: RunReport, snapshots: Snapsho
             counts = snapshots.diff(extract, key, columns, write_id)
         if now != held:
             snapshots.discard_pending()
-            return SwapInstead(f"the table changed outside the service since its last write ({now.rows} rows, "
-                               f"digest {now.total}; the record says {held.rows} rows, digest {held.total})")
+            return SwapInstead(_changed_outside(now, held))
         try:
             exact = confirmed()
         except BaseException:
@@ -442,6 +445,22 @@ def _promoted_or_discarded(snapshots: Snapshots, found: HeldRecord | None, say: 
     else:
         snapshots.discard_pending()
     return snapshots.state()
+
+
+def snapshot_doubt(found: HeldRecord | None, state: SnapshotState, sig: str,
+                   now: Callable[[], TableDigest]) -> str | None:
+    """Why a run would not trust the snapshot of ``state`` and swap instead (None: it would diff against it), as
+    ``_diffed`` decides, for a preview; ``now``: the table's digest, taken only when the rest agrees."""
+    held = TableDigest.parse(found.digest) if found is not None else None
+    doubt = _doubt(found, held, state, sig)
+    if doubt is None and held is not None and (digest := now()) != held:
+        doubt = _changed_outside(digest, held)
+    return doubt
+
+
+def _changed_outside(now: TableDigest, held: TableDigest) -> str:
+    return (f"the table changed outside the service since its last write ({now.rows} rows, digest {now.total}; "
+            f"the record says {held.rows} rows, digest {held.total})")
 
 
 def _doubt(found: HeldRecord | None, held: TableDigest | None, state: SnapshotState, sig: str) -> str | None:

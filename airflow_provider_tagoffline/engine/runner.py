@@ -26,7 +26,7 @@ from airflow_provider_tagoffline.engine import changes, faults, gates, lost_conn
 from airflow_provider_tagoffline.engine.extract import Query, build_extract_passes, format_date
 from airflow_provider_tagoffline.engine.readiness import waiting_for
 from airflow_provider_tagoffline.engine.report import RunReport
-from airflow_provider_tagoffline.engine.sides import opened
+from airflow_provider_tagoffline.engine.sides import booleans_as_int, csv_between, opened
 from airflow_provider_tagoffline.engine.snapshots import Snapshots
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import LoadResult, TableStats
@@ -375,10 +375,10 @@ class _Load:
         self.spec, self.d, self.warehouse, self.target, self.report = spec, d, warehouse, target, report
         self.columns, self.batch_size = columns, batch_size
         in_warehouse = warehouse.is_the_target
-        self.csv = target.csv_format if warehouse.can_export_csv and not in_warehouse else None
+        self.csv = csv_between(warehouse, target)
         self.native_lookups = warehouse.native_lookups(spec)
         #: the extract renders booleans as 0 / 1 (the target's CSV reads no true / false)
-        self.booleans_as_int = self.csv is not None and self.csv.booleans_as_int
+        self.booleans_as_int = booleans_as_int(warehouse, target)
         self._into_stage: Callable[[list[Query], Callable[[], bool], list[str]], LoadResult] = (
             self._in_warehouse if in_warehouse else self._as_csv if self.csv is not None else self._as_rows)
 

@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 
 from airflow_provider_tagoffline.contract.connection import RunConnections
-from airflow_provider_tagoffline.engine.targets.base import Target
+from airflow_provider_tagoffline.engine.targets.base import CsvFormat, Target
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.runspec import RunSpec
 
@@ -35,3 +35,16 @@ def opened(spec: RunSpec, where: RunConnections, *, read_only: bool = False) -> 
     finally:
         target.close()
         warehouse.close()
+
+
+def csv_between(warehouse: Warehouse, target: Target) -> CsvFormat | None:
+    """The CSV format the rows travel in from ``warehouse`` to ``target`` (None: they do not travel as CSV —
+    the warehouse exports none, or the target is inside it)."""
+    return target.csv_format if warehouse.can_export_csv and not warehouse.is_the_target else None
+
+
+def booleans_as_int(warehouse: Warehouse, target: Target) -> bool:
+    """Whether the extract renders booleans as 0 / 1 on its way to ``target`` (its CSV reads no true / false):
+    part of what a snapshot's rows are (``changes.signature``)."""
+    csv = csv_between(warehouse, target)
+    return csv is not None and csv.booleans_as_int

@@ -99,6 +99,10 @@ class SnapshotSql:
         """What lets another process have the scratch place, after each step."""
         return []
 
+    def look_into_place_sql(self) -> list[str]:
+        """What makes the scratch place readable without changing it or making it (a preview)."""
+        return self.enter_place_sql()
+
     def storage_sql(self) -> str:
         """What a snapshot table is created with, between its name and ``AS`` (PostgreSQL: ``WITH (..)``)."""
         return ""

@@ -86,6 +86,14 @@ class Snapshots:
         """The snapshots of ``service``; None when the warehouse keeps none (no ``tagoffline_scratch``
         extra, a family without snapshot support, or the warehouse is the target itself). Makes the
         scratch place and the state table on first use."""
+        snapshots = cls.kept(warehouse, service)
+        if snapshots is not None:
+            snapshots._prepare()
+        return snapshots
+
+    @classmethod
+    def kept(cls, warehouse: Warehouse, service: str) -> Snapshots | None:
+        """As ``open``, without making anything (a preview only reads: ``state_as_a_run_finds_it``)."""
         sql_class = warehouse.reader.snapshot_sql
         place = (warehouse.where.connection.extra_dejson or {}).get(SCRATCH_EXTRA)
         if warehouse.is_the_target or sql_class is None or place is None:
@@ -94,9 +102,7 @@ class Snapshots:
         if problem is not None:
             raise RunFailed(f"the extra {SCRATCH_EXTRA} of the warehouse connection {warehouse.conn_id!r} "
                             f"({place!r}) {problem}")
-        snapshots = cls(warehouse, sql_class(warehouse.dialect, place, service))
-        snapshots._prepare()
-        return snapshots
+        return cls(warehouse, sql_class(warehouse.dialect, place, service))
 
     def _prepare(self) -> None:
         with self._in_place():
@@ -198,6 +204,27 @@ class Snapshots:
     def state(self) -> SnapshotState:
         write_id, signature, rows, _, pending, _ = self._row()
         return SnapshotState(write_id, signature, rows, pending)
+
+    def state_as_a_run_finds_it(self, table_write_id: str) -> SnapshotState | None:
+        """The state a run would find after its recovery step (a change set pending for the write the table
+        records, ``table_write_id``, promoted; any other discarded), read only and without waiting: None when
+        another process holds the scratch place now. Raises RunFailed when it cannot be read (a preview's
+        view: the run itself makes a missing place and finds no snapshot there)."""
+        try:
+            self._run(self.sql.look_into_place_sql())
+            write_id, signature, rows, _, pending, _ = self._row()
+            if pending and pending == table_write_id:
+                inserted, _, deleted = (int(n) for n in self._one(self.sql.pending_counts_sql()) or (0, 0, 0))
+                return SnapshotState(pending, signature, rows + inserted - deleted, "")
+            return SnapshotState(write_id, signature, rows, "")
+        except Exception as exc:
+            self.warehouse.reader.reset()
+            if self.sql.is_busy(exc):
+                return None
+            raise RunFailed(f"the scratch place {self.sql.place!r} cannot be read: {first_line(exc)}") from None
+        finally:
+            with contextlib.suppress(Exception):
+                self._run(self.sql.leave_place_sql())
 
     @_step()
     def sample(self, extract: Query, key: str, columns: list[str], rows: int) -> tuple[int, int]:

@@ -8,6 +8,7 @@ test module (tests/dialects/<family>/)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -54,16 +55,21 @@ def killed_then_finished(t: LiveTarget, spec: RunSpec, phases: tuple[str, ...], 
     """For each phase: a changes run of D SIGKILLed there leaves the old content (or D, once committed), the
     next run writes D in load mode ``mode`` and leaves nothing behind, and a run of D_PREV brings the old back."""
     for phase in phases:
-        env = dict(os.environ, TOT_SPEC=spec.to_json(), TMPDIR=str(tmp_path), **{faults.ENV: phase})
-        proc = subprocess.run([sys.executable, "-c", RUN, D.isoformat()], env=env, capture_output=True, text=True,
-                              timeout=120)
-        assert proc.returncode == -signal.SIGKILL, f"the run was not killed at {phase}: {proc.stderr[-800:]}"
+        killed_at(spec, phase, D, tmp_path)
         assert content(t) == (EXPECTED_D if phase == "after_swap" else old), f"killed at {phase}"
         report = run_export(spec, D)
         assert report.load_mode == mode, f"after a kill at {phase}: {report.load_mode}"
         assert content(t) == EXPECTED_D and leftovers(t) == []
         back = run_export(spec, D_PREV, allow_older=True)
         assert back.load_mode == mode and content(t) == old, f"after a kill at {phase}"
+
+
+def killed_at(spec: RunSpec, phase: str, day: dt.date, tmp_path: Path) -> None:
+    """A changes run of ``day`` in a process of its own, SIGKILLed at checkpoint ``phase`` (engine/faults.py)."""
+    env = dict(os.environ, TOT_SPEC=spec.to_json(), TMPDIR=str(tmp_path), **{faults.ENV: phase})
+    proc = subprocess.run([sys.executable, "-c", RUN, day.isoformat()], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == -signal.SIGKILL, f"the run was not killed at {phase}: {proc.stderr[-800:]}"
 
 
 RUN = ("import json, os, sys; from airflow_provider_tagoffline.engine import changes; changes.SWITCH_RATIO = 1.0; "

@@ -18,8 +18,8 @@ import pytest
 
 from airflow_provider_tagoffline.engine import changes, faults
 from airflow_provider_tagoffline.errors import RunFailed
-from airflow_provider_tagoffline.runs import run_export
-from tests.conformance.changes import changes_spec, killed_then_finished, row_versions
+from airflow_provider_tagoffline.runs import preview, run_export
+from tests.conformance.changes import changes_spec, killed_at, killed_then_finished, row_versions
 from tests.engine.fault_kit import LiveReader, leftovers
 from tests.run_data import D_PREV, EXPECTED_D, D, LiveTarget
 from tests.run_data import target_content as content
@@ -97,6 +97,37 @@ class WarehouseDiffSuite:
         assert report.load_mode == "overwrite (fallback: the warehouse holds no snapshot of this service)"
         assert content(live_target) == EXPECTED_D
         assert run_export(spec, D_PREV, allow_older=True).load_mode == DIFFED
+
+    def test_the_preview_says_whether_the_run_would_trust_the_snapshot(self, live_target: LiveTarget,
+                                                                       scratch: Path, tmp_path: Path) -> None:
+        """The preview reads the snapshot's state and the table's digest as the run checks them (making and
+        writing nothing): the load mode it shows is the one the run then reports, fallbacks and reasons alike."""
+        spec = changes_spec(live_target)
+        self.first_write(live_target, spec)
+        assert preview(spec, D).load_mode == "changes: 0 inserted, 1 updated, 0 deleted, 6 unchanged"
+
+        live_target.execute("UPDATE user_tags SET nick = 'edited by hand' WHERE user_id = 3")
+        edited = preview(spec, D).load_mode
+        assert edited.startswith("overwrite (fallback: the table changed outside the service since its last write"), \
+            edited
+        assert run_export(spec, D).load_mode == edited  # the same reason, the same digests
+        assert preview(spec, D_PREV, allow_older=True).load_mode == \
+            "changes: 0 inserted, 1 updated, 0 deleted, 6 unchanged"
+
+        # killed after its commit, before its promotion: the next run promotes the change set, then trusts it
+        killed_at(spec, "after_swap", D, tmp_path)
+        assert preview(spec, D_PREV, allow_older=True).load_mode == \
+            "changes: 0 inserted, 1 updated, 0 deleted, 6 unchanged"
+        assert run_export(spec, D_PREV, allow_older=True).load_mode == DIFFED
+
+        scratch.unlink()
+        lost = preview(spec, D_PREV, allow_older=True)
+        assert lost.load_mode.startswith("overwrite (fallback: the warehouse holds no snapshot of this service"), \
+            lost.load_mode
+        assert not scratch.exists()  # the preview made no scratch place
+        assert lost.rows == len(EXPECTED_D) and lost.changes is not None  # the rest of the preview as before
+        run = run_export(spec, D_PREV, allow_older=True)
+        assert run.load_mode == "overwrite (fallback: the warehouse holds no snapshot of this service)"
 
     def test_a_day_when_most_rows_change_swaps_without_a_snapshot(self, live_target: LiveTarget, scratch: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,6 +36,11 @@ class DuckDBSnapshotSql(SnapshotSql):
         path = self.d.escape_for_params(self.d.quote_literal(self.place))
         return [f"ATTACH IF NOT EXISTS {path} AS {self.quote(SCRATCH_CATALOG)} (READ_WRITE)"]
 
+    def look_into_place_sql(self) -> list[str]:
+        # READ_ONLY: a missing file is not created, and a run holding the file makes this fail at once (busy)
+        path = self.d.escape_for_params(self.d.quote_literal(self.place))
+        return [f"ATTACH IF NOT EXISTS {path} AS {self.quote(SCRATCH_CATALOG)} (READ_ONLY)"]
+
     def leave_place_sql(self) -> list[str]:
         return [f"DETACH DATABASE IF EXISTS {self.quote(SCRATCH_CATALOG)}"]
 

@@ -16,9 +16,11 @@ from airflow_provider_tagoffline.engine.preview.columns import column_diff, find
 from airflow_provider_tagoffline.engine.preview.compare import compare_in_engine, compare_streamed
 from airflow_provider_tagoffline.engine.preview.result import Preview, SourceRows
 from airflow_provider_tagoffline.engine.preview.sample import first_rows
-from airflow_provider_tagoffline.engine.sides import opened
+from airflow_provider_tagoffline.engine.sides import booleans_as_int, opened
+from airflow_provider_tagoffline.engine.snapshots import Snapshots
 from airflow_provider_tagoffline.engine.targets import Target
 from airflow_provider_tagoffline.engine.targets.base import TableStats
+from airflow_provider_tagoffline.engine.targets.held import HeldRecord
 from airflow_provider_tagoffline.engine.types import ColumnType
 from airflow_provider_tagoffline.engine.warehouse import SourceCheck, Warehouse
 from airflow_provider_tagoffline.errors import RunFailed, TagOfflineError, redacted_first_line
@@ -64,7 +66,7 @@ def _preview(spec: RunSpec, data_date: dt.date, connections: RunConnections, sam
         if t.partition is not None:
             target.partition_column = t.partition.column
             target.partition_value = format_date(data_date, t.partition.format)
-        live, recorded = _live_table(spec, data_date, target, result, allow_older, held_elsewhere)
+        live, found = _live_table(spec, data_date, target, result, allow_older, held_elsewhere)
         checks = _sources(spec, data_date, warehouse, result)
         dedupe = frozenset(i for i, c in enumerate(checks) if c.duplicates)
         # Streamed out of the warehouse as the run would: in its passes (a join's memory bounded;
@@ -84,16 +86,19 @@ def _preview(spec: RunSpec, data_date: dt.date, connections: RunConnections, sam
             compare_streamed(spec, warehouse, target, where, queries, matched if key_live else {}, live, result,
                              sample)
         _gates(spec, result)
-        _load_mode(spec, result, recorded)
+        swap_because = (_snapshot_doubt(spec, warehouse, target, found)
+                        if found is not None and changes.diffs_in_warehouse(spec) and live else None)
+        _load_mode(spec, result, found is not None, swap_because)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
 
 def _live_table(spec: RunSpec, data_date: dt.date, target: Target, result: Preview, allow_older: bool,
-                held_elsewhere: Callable[[], dt.date | None] | None) -> tuple[dict[str, ColumnType], bool]:
+                held_elsewhere: Callable[[], dt.date | None] | None
+                ) -> tuple[dict[str, ColumnType], HeldRecord | None]:
     """The live table's columns against the mapping, and (a whole table) the data date it holds: what
-    the run's preflight would refuse. Its columns (none when it does not exist), and whether the table
-    records a data date itself."""
+    the run's preflight would refuse. Its columns (none when it does not exist), and the record of what
+    the table holds, when it keeps one itself."""
     record = None
     live = target.column_types(target.live)
     result.target_exists = bool(live)
@@ -108,7 +113,7 @@ def _live_table(spec: RunSpec, data_date: dt.date, target: Target, result: Previ
             result.would_fail.append(reason)
     result.would_fail += [f"column {c.column!r}: {c.detail}" for c in result.columns if c.fails
                           and c.kind in ("missing", "type")]
-    return live, record is not None
+    return live, record
 
 
 def _sources(spec: RunSpec, data_date: dt.date, warehouse: Warehouse, result: Preview) -> list[SourceCheck]:
@@ -131,11 +136,28 @@ def _gates(spec: RunSpec, result: Preview) -> None:
     result.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
 
 
-def _load_mode(spec: RunSpec, result: Preview, recorded: bool) -> None:
+def _snapshot_doubt(spec: RunSpec, warehouse: Warehouse, target: Target, found: HeldRecord) -> str | None:
+    """Why the run would not trust the warehouse's snapshot of the table's last write and swap the whole table
+    instead (None: it would diff against it, or it keeps no snapshot and diffs in the target), read only."""
+    snapshots = Snapshots.kept(warehouse, spec.service.name)
+    if snapshots is None:
+        return None
+    try:
+        state = snapshots.state_as_a_run_finds_it(found.write_id)
+    except RunFailed as exc:  # the run makes a missing place, and finds no snapshot there
+        return f"the warehouse holds no snapshot of this service ({exc})"
+    if state is None:
+        return None  # a run holds the scratch place: the run after it would find what that one leaves
+    columns = [spec.target.key_column, *(o.column for o in spec.outputs)]
+    return changes.snapshot_doubt(found, state, changes.signature(spec, booleans_as_int(warehouse, target)),
+                                  lambda: target.table_digest(target.live, columns))
+
+
+def _load_mode(spec: RunSpec, result: Preview, recorded: bool, swap_because: str | None) -> None:
     """How the run would write (``target.load``): for a ``changes`` service its change set, or the
     fallback to the swap and why, and ``max_change_ratio`` on that change set as the run checks it."""
     ch = result.changes
     change_set = None if ch is None else changes.ChangeSet(inserted=ch.added, updated=ch.changed,
                                                            deleted=ch.removed, unchanged=ch.unchanged)
-    result.load_mode, failed = changes.previewed(spec, recorded, change_set)
+    result.load_mode, failed = changes.previewed(spec, recorded, change_set, swap_because)
     result.gates_failed += failed

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_tagoffline.create_table import create_table_sql
-from airflow_provider_tagoffline.runs import run_export
+from airflow_provider_tagoffline.runs import preview, run_export
 from airflow_provider_tagoffline.runspec import RunSpec
 from tests.conformance.changes import changes_spec
 from tests.conformance.warehouse import sqlite_target
+from tests.live import pg_connect
 from tests.run_data import D_PREV, EXPECTED_D, OUTPUT_COLUMNS, D, LiveTarget, make_spec, normalize, target_content
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mysql]
@@ -204,3 +205,24 @@ def test_postgres_warehouse_diff_of_a_missing_partition_fails_clearly_and_writes
     assert target_content(live_target) == EXPECTED_D
     report = run_export(spec, D)  # the snapshot still trusted, nothing pending: the same date changes nothing
     assert report.load_mode == "changes (diffed in the warehouse)" and report.rows_updated == 0
+
+
+@pytest.mark.parametrize("warehouse_conn", ["postgres"], indirect=True)
+@pytest.mark.parametrize("live_target", ["postgres"], indirect=True)
+def test_postgres_warehouse_preview_reads_the_snapshot_and_makes_nothing(
+        warehouse_conn: str, live_target: LiveTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preview of a changes service says whether the run would trust the snapshot in the scratch schema;
+    with the schema gone it says the run would swap, creates no schema, and its warehouse connection (whose
+    read of the missing state table failed) still answers the rest of the preview."""
+    spec = diffed_in_the_warehouse(live_target, monkeypatch)
+    run_export(spec, D_PREV)
+    assert preview(spec, D).load_mode.startswith("changes: ")
+    warehouse_db = json.loads(os.environ["AIRFLOW_CONN_TOT_WH"])["schema"]
+    with pg_connect(warehouse_db) as wh:
+        wh.execute("DROP SCHEMA tot_scratch CASCADE")
+    p = preview(spec, D)
+    assert p.load_mode.startswith("overwrite (fallback: the warehouse holds no snapshot of this service"), p.load_mode
+    assert p.changes is not None and p.rows == len(EXPECTED_D)
+    with pg_connect(warehouse_db) as wh:
+        assert wh.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'tot_scratch'").fetchone() == (0,)
+    assert run_export(spec, D).load_mode == "overwrite (fallback: the warehouse holds no snapshot of this service)"
