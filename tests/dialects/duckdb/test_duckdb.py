@@ -5,6 +5,9 @@ warehouse under a memory limit: test_duckdb_warehouse_memory.py."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,12 +17,13 @@ from airflow_provider_tagoffline.dialects import make_target
 from airflow_provider_tagoffline.engine.extract import Slice, build_extract_query
 from airflow_provider_tagoffline.engine.warehouse import Warehouse
 from airflow_provider_tagoffline.errors import RunFailed
-from tests.conformance.changes import ChangesSuite
+from airflow_provider_tagoffline.runs import preview
+from tests.conformance.changes import ChangesSuite, changes_spec
 from tests.conformance.snapshots import SnapshotsSuite, names, old_and_new
 from tests.conformance.target import TargetSuite
 from tests.conformance.warehouse import WarehouseSuite, add_test_rows, rows_of, three_sources
 from tests.conformance.warehouse_diff import WarehouseDiffSuite
-from tests.run_data import D, make_spec
+from tests.run_data import D, LiveTarget, make_spec
 
 
 class TestDuckdbTarget(TargetSuite):
@@ -96,6 +100,27 @@ def test_duckdb_ddl_connection_reads_and_writes_no_files(tmp_path: Path, monkeyp
 class TestDuckdbWarehouseDiff(WarehouseDiffSuite):
     family = "duckdb"
     concurrent_readers = False
+
+    def test_a_preview_does_not_wait_for_a_process_holding_the_scratch_file(self, live_target: LiveTarget,
+                                                                          scratch: Path) -> None:
+        """A run holds the scratch file from its change set's stream to its promotion (runs wait for it up to
+        10 minutes); a preview reads the snapshot's state only if it can right now, else goes on without."""
+        spec = changes_spec(live_target)
+        self.first_write(live_target, spec)
+        holder = subprocess.Popen([sys.executable, "-c", HOLD_FILE, str(scratch)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            started = time.monotonic()
+            p = preview(spec, D)
+            assert time.monotonic() - started < 30
+            assert p.load_mode == "changes: 0 inserted, 1 updated, 0 deleted, 6 unchanged"
+        finally:
+            holder.kill()
+            holder.wait()
+
+
+#: a process holding a DuckDB file open for writing (its lock) until killed
+HOLD_FILE = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(120)"
 
 
 class TestDuckdbSnapshots(SnapshotsSuite):
