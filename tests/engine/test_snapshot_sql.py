@@ -59,6 +59,9 @@ def test_the_place_is_quoted() -> None:
     duck = DuckDBSnapshotSql(DUCK, "/tmp/it's.duckdb", "svc")
     assert duck.enter_place_sql() == [
         "ATTACH IF NOT EXISTS '/tmp/it''s.duckdb' AS \"tagoffline_scratch\" (READ_WRITE)"]
+    assert duck.look_into_place_sql() == [  # a preview's: never creates the file, never takes its write lock
+        "ATTACH IF NOT EXISTS '/tmp/it''s.duckdb' AS \"tagoffline_scratch\" (READ_ONLY)"]
+    assert pg.look_into_place_sql() == []  # a schema is read as it is; a missing one fails the read
     assert duck.leave_place_sql() == ['DETACH DATABASE IF EXISTS "tagoffline_scratch"']
     assert duck.state == '"tagoffline_scratch".main."tagoffline_snapshots"'
 

@@ -33,13 +33,15 @@ class DuckDBSnapshotSql(SnapshotSql):
         return f"{self.quote(SCRATCH_CATALOG)}.main.{self.quote(table)}"
 
     def enter_place_sql(self) -> list[str]:
-        path = self.d.escape_for_params(self.d.quote_literal(self.place))
-        return [f"ATTACH IF NOT EXISTS {path} AS {self.quote(SCRATCH_CATALOG)} (READ_WRITE)"]
+        return [self._attach_sql("READ_WRITE")]
 
     def look_into_place_sql(self) -> list[str]:
         # READ_ONLY: a missing file is not created, and a run holding the file makes this fail at once (busy)
+        return [self._attach_sql("READ_ONLY")]
+
+    def _attach_sql(self, mode: str) -> str:
         path = self.d.escape_for_params(self.d.quote_literal(self.place))
-        return [f"ATTACH IF NOT EXISTS {path} AS {self.quote(SCRATCH_CATALOG)} (READ_ONLY)"]
+        return f"ATTACH IF NOT EXISTS {path} AS {self.quote(SCRATCH_CATALOG)} ({mode})"
 
     def leave_place_sql(self) -> list[str]:
         return [f"DETACH DATABASE IF EXISTS {self.quote(SCRATCH_CATALOG)}"]
