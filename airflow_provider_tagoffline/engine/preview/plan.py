@@ -86,9 +86,11 @@ def _preview(spec: RunSpec, data_date: dt.date, connections: RunConnections, sam
             compare_streamed(spec, warehouse, target, where, queries, matched if key_live else {}, live, result,
                              sample)
         _gates(spec, result)
-        swap_because = (_snapshot_doubt(spec, warehouse, target, found)
-                        if found is not None and changes.diffs_in_warehouse(spec) and live else None)
+        swap_because, read = (_snapshot_doubt(spec, warehouse, target, found)
+                              if found is not None and changes.diffs_in_warehouse(spec) and live else (None, True))
         _load_mode(spec, result, found is not None, swap_because)
+        if not read:
+            result.load_mode = f"{result.load_mode} ({SNAPSHOT_BUSY})"
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
@@ -136,21 +138,27 @@ def _gates(spec: RunSpec, result: Preview) -> None:
     result.gates_failed = gates.evaluate(spec.gates, spec, stats, live_rows)
 
 
-def _snapshot_doubt(spec: RunSpec, warehouse: Warehouse, target: Target, found: HeldRecord) -> str | None:
+#: what a preview adds to its change set when it could not read the snapshot's state
+SNAPSHOT_BUSY = "not checked against the warehouse's snapshot: a run holds its scratch place now"
+
+
+def _snapshot_doubt(spec: RunSpec, warehouse: Warehouse, target: Target,
+                    found: HeldRecord) -> tuple[str | None, bool]:
     """Why the run would not trust the warehouse's snapshot of the table's last write and swap the whole table
-    instead (None: it would diff against it, or it keeps no snapshot and diffs in the target), read only."""
+    instead (None: it would diff against it, or it keeps no snapshot and diffs in the target), read only; and
+    whether the snapshot's state could be read now."""
     snapshots = Snapshots.kept(warehouse, spec.service.name)
     if snapshots is None:
-        return None
+        return None, True
     try:
         state = snapshots.state_as_a_run_finds_it(found.write_id)
     except RunFailed as exc:  # the run makes a missing place, and finds no snapshot there
-        return f"the warehouse holds no snapshot of this service ({exc})"
-    if state is None:
-        return None  # a run holds the scratch place: the run after it would find what that one leaves
+        return f"the warehouse holds no snapshot of this service ({exc})", True
+    if state is None:  # a run holds the scratch place: the run after it finds what that one leaves
+        return None, False
     columns = [spec.target.key_column, *(o.column for o in spec.outputs)]
     return changes.snapshot_doubt(found, state, changes.signature(spec, booleans_as_int(warehouse, target)),
-                                  lambda: target.table_digest(target.live, columns))
+                                  lambda: target.table_digest(target.live, columns)), True
 
 
 def _load_mode(spec: RunSpec, result: Preview, recorded: bool, swap_because: str | None) -> None:

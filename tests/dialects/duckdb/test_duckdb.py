@@ -113,7 +113,8 @@ class TestDuckdbWarehouseDiff(WarehouseDiffSuite):
             started = time.monotonic()
             p = preview(spec, D)
             assert time.monotonic() - started < 30
-            assert p.load_mode == "changes: 0 inserted, 1 updated, 0 deleted, 6 unchanged"
+            assert p.load_mode == ("changes: 0 inserted, 1 updated, 0 deleted, 6 unchanged (not checked against the "
+                                   "warehouse's snapshot: a run holds its scratch place now)")
         finally:
             holder.kill()
             holder.wait()
