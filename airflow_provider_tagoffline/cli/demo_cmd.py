@@ -28,6 +28,8 @@ from airflow_provider_tagoffline.cli.output import echo
 from airflow_provider_tagoffline.cli.quiet import child_env
 
 ADMIN_USER = "admin"
+#: how often the serving demo looks for Airflow's scheduler (``_serve_until_stopped``)
+SCHEDULER_CHECK_SECONDS = 3
 
 
 def _setup_environment(home: Path, port: int) -> None:
@@ -149,11 +151,15 @@ def _serve(home: Path, service: str, port: int) -> None:
         standalone = subprocess.Popen([airflow, "standalone"], stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True, env=child_env())  # its children die with the group
 
+    #: schedulers started again by the demo (each a process group of its own)
+    restarted: list[subprocess.Popen[bytes]] = []
+
     def stop(*_: object) -> None:
-        try:
-            os.killpg(standalone.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        for group in [standalone, *restarted]:
+            try:
+                os.killpg(group.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     def on_sigterm(*_: object) -> None:
         stop()
@@ -184,12 +190,47 @@ def _serve(home: Path, service: str, port: int) -> None:
         echo(f"Tag offline REST API: {url}/tag-offline/docs")
         echo(f"Another shell reaches this demo after `source {shlex.quote(str(home / ENV_FILE))}`.")
         echo("Ctrl-C stops Airflow.")
-        standalone.wait()
+        _serve_until_stopped(standalone, [airflow, "scheduler"], log_path, restarted)
     except KeyboardInterrupt:
         pass
     finally:
         stop()
-        _end_group(standalone)
+        for group in [standalone, *restarted]:
+            _end_group(group)
+
+
+def _serve_until_stopped(standalone: subprocess.Popen[bytes], scheduler: list[str], log_path: Path,
+                         restarted: list[subprocess.Popen[bytes]]) -> None:
+    """Wait for ``standalone``, starting Airflow's scheduler again whenever none runs: on its SQLite database a
+    backfill created while the scheduler's loop runs can end that loop (Airflow answers such a request "Backfill
+    creation is not supported on SQLite under concurrent access"), and standalone does not restart it — the
+    demo's backfills would stay queued for ever. Where there is no /proc to look in, only waits."""
+    while standalone.poll() is None:
+        time.sleep(SCHEDULER_CHECK_SECONDS)
+        if not Path("/proc").is_dir() or standalone.poll() is not None:
+            continue
+        if any(p.poll() is None for p in restarted) or _scheduler_in_group(standalone.pid):
+            continue
+        echo(f"airflow: its scheduler exited (see {log_path}); starting it again")
+        with open(log_path, "ab") as log:
+            restarted.append(subprocess.Popen(scheduler, stdout=log, stderr=subprocess.STDOUT,
+                                              start_new_session=True, env=child_env()))
+
+
+def _scheduler_in_group(pgid: int) -> bool:
+    """Whether a live process of process group ``pgid`` runs ``airflow scheduler`` (read from /proc)."""
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
+            continue
+        try:
+            fields = (proc_dir / "stat").read_text().rsplit(") ", 1)[1].split()
+            args = (proc_dir / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid and b"scheduler" in args and \
+                any(a.endswith(b"airflow") for a in args):
+            return True
+    return False
 
 
 def _end_group(proc: subprocess.Popen[bytes], grace: float = 20) -> None:

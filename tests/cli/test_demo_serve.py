@@ -71,9 +71,17 @@ def test_demo_serve_publishes_and_airflow_runs_the_demo_dag(tmp_path: Path) -> N
         text = "\n".join(line.get("event", "") for line in log if isinstance(line, dict))
         assert f"SUCCESS: crm_user_tags data date {t1} -> demo_target:user_tags" in text, text[-2000:]
         assert "rows read 500, written 500" in text and "gates passed: not empty, min_rows 1" in text
-        airflow_env = [environ(pid) for pid in processes_with_env(f"AIRFLOW_HOME={tmp_path / 'airflow'}")]
+        airflow_pids = processes_with_env(f"AIRFLOW_HOME={tmp_path / 'airflow'}")
+        airflow_env = [environ(pid) for pid in airflow_pids]
         assert airflow_env and all(e.get("AIRFLOW__CORE__PARALLELISM") == str(demo_parallelism())
                                    and "AIRFLOW__LOGGING__LOGGING_LEVEL" not in e for e in airflow_env)
+
+        # Airflow's scheduler ends (on SQLite a backfill created while its loop runs can end it, and standalone
+        # does not restart it): the demo starts it again, and the backfill below still runs
+        killed = [pid for pid in airflow_pids if b"scheduler" in cmdline(pid)]
+        assert killed, "no scheduler process found"
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
 
         # Airflow's own backfill dialog: 3 earlier days, taking the whole table back (allow_older)
         backfill_in_airflows_ui(base, token["access_token"], t1 - dt.timedelta(days=4), t1 - dt.timedelta(days=2))
@@ -88,6 +96,8 @@ def test_demo_serve_publishes_and_airflow_runs_the_demo_dag(tmp_path: Path) -> N
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+    assert proc.stdout is not None
+    assert "airflow: its scheduler exited" in proc.stdout.read(), "the demo did not say it started the scheduler again"
     deadline = time.monotonic() + 40
     while leftovers := processes_with_env(f"AIRFLOW_HOME={tmp_path / 'airflow'}"):
         assert time.monotonic() < deadline, f"processes outlived `tagoffline demo --serve`: {leftovers}"
@@ -107,6 +117,13 @@ def processes_with_env(entry: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def cmdline(pid: int) -> list[bytes]:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
 
 
 def environ(pid: int) -> dict[str, str]:
