@@ -504,10 +504,11 @@ def mariadb_buffer_pool(size: int | None) -> Iterator[None]:
         yield
         return
     con = connect("my", "test")
+    with con.cursor() as cur:
+        cur.execute("SELECT @@innodb_buffer_pool_size")
+        (before,) = cur.fetchone()
     try:
         with con.cursor() as cur:
-            cur.execute("SELECT @@innodb_buffer_pool_size")
-            (before,) = cur.fetchone()
             cur.execute(f"SET GLOBAL innodb_buffer_pool_size = {int(size)}")
             _pool_resized(cur, int(size))
         print(f"MariaDB innodb_buffer_pool_size {before} -> {int(size)} for the bench", flush=True)
@@ -526,7 +527,7 @@ def _pool_resized(cur: Any, size: int) -> None:
         (now,) = cur.fetchone()
         cur.execute("SHOW STATUS LIKE 'Innodb_buffer_pool_resize_status'")
         status = (cur.fetchone() or ("", ""))[1]
-        if int(now) >= size * 0.99 and int(now) <= size * 1.01 and ("Completed" in status or not status):
+        if abs(int(now) - size) <= size * 0.01 and ("Completed" in status or not status):
             return
         time.sleep(0.1)
 

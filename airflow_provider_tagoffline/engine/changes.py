@@ -438,7 +438,7 @@ def _promoted_or_discarded(snapshots: Snapshots, found: HeldRecord | None, say: 
     state = snapshots.state()
     if not state.pending_write_id:
         return state
-    if found is not None and found.write_id == state.pending_write_id:
+    if _committed_pending(found, state):
         snapshots.promote(state.pending_write_id)
         say(f"promoted the change set of write {state.pending_write_id}: the table committed it, the run that "
             "wrote it ended before its snapshot did")
@@ -447,10 +447,20 @@ def _promoted_or_discarded(snapshots: Snapshots, found: HeldRecord | None, say: 
     return snapshots.state()
 
 
-def snapshot_doubt(found: HeldRecord | None, state: SnapshotState, sig: str,
+def _committed_pending(found: HeldRecord | None, state: SnapshotState) -> bool:
+    """Whether the change set pending in the snapshot is the write the table's record names: committed by the
+    target, so the next run promotes it (any other pending set it discards)."""
+    return bool(state.pending_write_id) and found is not None and found.write_id == state.pending_write_id
+
+
+def snapshot_doubt(found: HeldRecord | None, state: SnapshotState, promoted_rows: int, sig: str,
                    now: Callable[[], TableDigest]) -> str | None:
-    """Why a run would not trust the snapshot of ``state`` and swap instead (None: it would diff against it), as
-    ``_diffed`` decides, for a preview; ``now``: the table's digest, taken only when the rest agrees."""
+    """Why a run would not trust the snapshot and swap instead (None: it would diff against it), as
+    ``_promoted_or_discarded`` then ``_diffed`` decide, for a preview: ``state`` as stored (``Snapshots.peek``),
+    ``promoted_rows`` its rows were its pending set promoted; ``now``: the table's digest, taken only when the
+    rest agrees."""
+    if _committed_pending(found, state):
+        state = SnapshotState(state.pending_write_id, state.signature, promoted_rows, "")
     held = TableDigest.parse(found.digest) if found is not None else None
     doubt = _doubt(found, held, state, sig)
     if doubt is None and held is not None and (digest := now()) != held:

@@ -93,7 +93,7 @@ class Snapshots:
 
     @classmethod
     def kept(cls, warehouse: Warehouse, service: str) -> Snapshots | None:
-        """As ``open``, without making anything (a preview only reads: ``state_as_a_run_finds_it``)."""
+        """As ``open``, without making anything (a preview only reads: ``peek``)."""
         sql_class = warehouse.reader.snapshot_sql
         place = (warehouse.where.connection.extra_dejson or {}).get(SCRATCH_EXTRA)
         if warehouse.is_the_target or sql_class is None or place is None:
@@ -205,18 +205,16 @@ class Snapshots:
         write_id, signature, rows, _, pending, _ = self._row()
         return SnapshotState(write_id, signature, rows, pending)
 
-    def state_as_a_run_finds_it(self, table_write_id: str) -> SnapshotState | None:
-        """The state a run would find after its recovery step (a change set pending for the write the table
-        records, ``table_write_id``, promoted; any other discarded), read only and without waiting: None when
-        another process holds the scratch place now. Raises RunFailed when it cannot be read (a preview's
-        view: the run itself makes a missing place and finds no snapshot there)."""
+    def peek(self) -> tuple[SnapshotState, int] | None:
+        """The state as stored, read only and without waiting, and the rows the snapshot would hold once its
+        pending change set (if any) were promoted; None when another process holds the scratch place now.
+        Raises RunFailed when it cannot be read (a preview's view: a run makes a missing place and finds no
+        snapshot there). Which pending set a run promotes is ``changes``' rule."""
         try:
             self._run(self.sql.look_into_place_sql())
             write_id, signature, rows, _, pending, _ = self._row()
-            if pending and pending == table_write_id:
-                inserted, _, deleted = (int(n) for n in self._one(self.sql.pending_counts_sql()) or (0, 0, 0))
-                return SnapshotState(pending, signature, rows + inserted - deleted, "")
-            return SnapshotState(write_id, signature, rows, "")
+            inserted, _, deleted = self._pending_counts() if pending else (0, 0, 0)
+            return SnapshotState(write_id, signature, rows, pending), rows + inserted - deleted
         except Exception as exc:
             self.warehouse.reader.reset()
             if self.sql.is_busy(exc):
@@ -225,6 +223,11 @@ class Snapshots:
         finally:
             with contextlib.suppress(Exception):
                 self._run(self.sql.leave_place_sql())
+
+    def _pending_counts(self) -> tuple[int, int, int]:
+        """Rows of the pending set by op: (i, u, d)."""
+        i, u, d = (int(n) for n in self._one(self.sql.pending_counts_sql()) or (0, 0, 0))
+        return i, u, d
 
     @_step()
     def sample(self, extract: Query, key: str, columns: list[str], rows: int) -> tuple[int, int]:
@@ -251,7 +254,7 @@ class Snapshots:
             with self._transaction():
                 self._run(self.sql.work_settings_sql())
                 self._run(self.sql.diff_sql(extract, key, columns))
-                i, u, d = (int(n) for n in self._one(self.sql.pending_counts_sql()) or (0, 0, 0))
+                i, u, d = self._pending_counts()
                 self._run([self.sql.set_state_sql(pending_write_id=write_id, pending_row_count=i + u + d)])
         except RunFailed:
             raise
@@ -279,7 +282,7 @@ class Snapshots:
                 if not write_id or pending != write_id:
                     raise RunFailed(f"the snapshot's pending change set is {pending or 'none'}, not write "
                                     f"{write_id}: nothing promoted")
-                i, u, d = (int(n) for n in self._one(self.sql.pending_counts_sql()) or (0, 0, 0))
+                i, u, d = self._pending_counts()
                 if i + u + d != pending_rows:
                     raise RunFailed(f"the snapshot's pending change set holds {i + u + d} rows where its diff wrote "
                                     f"{pending_rows}: nothing promoted")

@@ -151,13 +151,15 @@ def _snapshot_doubt(spec: RunSpec, warehouse: Warehouse, target: Target,
     if snapshots is None:
         return None, True
     try:
-        state = snapshots.state_as_a_run_finds_it(found.write_id)
+        peeked = snapshots.peek()
     except RunFailed as exc:  # the run makes a missing place, and finds no snapshot there
         return f"the warehouse holds no snapshot of this service ({exc})", True
-    if state is None:  # a run holds the scratch place: the run after it finds what that one leaves
+    if peeked is None:  # a run holds the scratch place: the run after it finds what that one leaves
         return None, False
+    state, promoted_rows = peeked
     columns = [spec.target.key_column, *(o.column for o in spec.outputs)]
-    return changes.snapshot_doubt(found, state, changes.signature(spec, booleans_as_int(warehouse, target)),
+    return changes.snapshot_doubt(found, state, promoted_rows,
+                                  changes.signature(spec, booleans_as_int(warehouse, target)),
                                   lambda: target.table_digest(target.live, columns)), True
 
 

@@ -212,8 +212,8 @@ def test_postgres_warehouse_diff_of_a_missing_partition_fails_clearly_and_writes
 def test_postgres_warehouse_preview_reads_the_snapshot_and_makes_nothing(
         warehouse_conn: str, live_target: LiveTarget, monkeypatch: pytest.MonkeyPatch) -> None:
     """The preview of a changes service says whether the run would trust the snapshot in the scratch schema;
-    with the schema gone it says the run would swap, creates no schema, and its warehouse connection (whose
-    read of the missing state table failed) still answers the rest of the preview."""
+    with the schema gone it says the run would swap (its failed read of the missing state table is that answer),
+    creates no schema, and the rest of the preview is as before."""
     spec = diffed_in_the_warehouse(live_target, monkeypatch)
     run_export(spec, D_PREV)
     assert preview(spec, D).load_mode.startswith("changes: ")
